@@ -1,0 +1,1 @@
+"""The `lanyard` command: every human entry point, over gRPC to the services."""

@@ -1,0 +1,121 @@
+"""The WG operator's client for the registry's Admin service.
+
+Adding a record runs the blinded round of spec SCREEN-v1 §5 on this machine: names and
+e-mail addresses become blinded points here, and only Y = k * P goes to the registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import grpc
+import nacl.signing
+from lanyard.registry.v1 import admin_pb2, admin_pb2_grpc
+
+from services.core import auth, blinding, identity, screen, snapshot
+from services.core.identity import Kind
+
+PREFIX = "/lanyard.registry.v1.Admin/"
+
+
+@dataclass(frozen=True, slots=True)
+class Identifier:
+    kind: Kind
+    value: str
+
+
+class AdminClient:
+    def __init__(
+        self, channel: grpc.aio.Channel, key: nacl.signing.SigningKey, admin_name: str = "operator"
+    ) -> None:
+        self._stub = admin_pb2_grpc.AdminStub(channel)
+        self._signer = auth.CallSigner(f"admin:{admin_name}", key)
+
+    def _md(self, method: str) -> tuple[tuple[str, str], ...]:
+        return self._signer.metadata(PREFIX + method)
+
+    async def enroll_event(
+        self,
+        event_id: str,
+        name: str,
+        starts_on: date,
+        ends_on: date,
+        public_key: bytes,
+        quota: int,
+    ) -> admin_pb2.EnrollEventResponse:
+        info = admin_pb2.EventInfo(
+            event_id=event_id,
+            name=name,
+            starts_on=starts_on.isoformat(),
+            ends_on=ends_on.isoformat(),
+            public_key=public_key,
+            quota=quota,
+        )
+        response: admin_pb2.EnrollEventResponse = await self._stub.EnrollEvent(
+            admin_pb2.EnrollEventRequest(event=info), metadata=self._md("EnrollEvent")
+        )
+        return response
+
+    async def revoke_event(self, event_id: str) -> admin_pb2.EventInfo:
+        response: admin_pb2.RevokeEventResponse = await self._stub.RevokeEvent(
+            admin_pb2.RevokeEventRequest(event_id=event_id), metadata=self._md("RevokeEvent")
+        )
+        return response.event
+
+    async def list_events(self) -> list[admin_pb2.EventInfo]:
+        response = await self._stub.ListEvents(
+            admin_pb2.ListEventsRequest(), metadata=self._md("ListEvents")
+        )
+        return list(response.events)
+
+    async def _epoch(self) -> int:
+        response = await self._stub.ListRecords(
+            admin_pb2.ListRecordsRequest(), metadata=self._md("ListRecords")
+        )
+        return int(response.epoch)
+
+    async def add_record(
+        self,
+        record_ref: str,
+        status: str,
+        identifiers: Sequence[Identifier],
+        expires_on: date | None = None,
+    ) -> admin_pb2.AddRecordResponse:
+        """Normalise, blind, have the registry evaluate, unblind, upload Y (spec §5)."""
+        messages = [identity.message(i.kind, i.value) for i in identifiers]
+        epoch = await self._epoch()
+
+        async def evaluate(points: list[bytes]) -> list[bytes]:
+            response = await self._stub.EvaluateForRecord(
+                admin_pb2.EvaluateForRecordRequest(
+                    suite=screen.SUITE, epoch=epoch, blinded_points=points
+                ),
+                metadata=self._md("EvaluateForRecord"),
+            )
+            return list(response.evaluated_points)
+
+        ys = await blinding.blinded_round(messages, evaluate)
+        record = admin_pb2.RecordInfo(
+            record_ref=record_ref,
+            status=snapshot.STATUS_VALUES[status],
+            expires_on=expires_on.isoformat() if expires_on else "",
+        )
+        response: admin_pb2.AddRecordResponse = await self._stub.AddRecord(
+            admin_pb2.AddRecordRequest(suite=screen.SUITE, epoch=epoch, record=record, points=ys),
+            metadata=self._md("AddRecord"),
+        )
+        return response
+
+    async def remove_record(self, record_ref: str) -> int:
+        response = await self._stub.RemoveRecord(
+            admin_pb2.RemoveRecordRequest(record_ref=record_ref), metadata=self._md("RemoveRecord")
+        )
+        return int(response.snapshot_version)
+
+    async def list_records(self) -> admin_pb2.ListRecordsResponse:
+        response: admin_pb2.ListRecordsResponse = await self._stub.ListRecords(
+            admin_pb2.ListRecordsRequest(), metadata=self._md("ListRecords")
+        )
+        return response

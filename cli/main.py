@@ -1,0 +1,76 @@
+"""Entry point of the `lanyard` command: logging set-up, sub-commands, error sentences."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Annotated
+
+import grpc
+import typer
+
+from cli import demo, registry_cmds
+from cli.common import describe_rpc_error
+from cli.output import CliError, err_console
+from services.core import logs
+from services.core.errors import Error as CoreError
+from services.registry.errors import Error as RegistryError
+
+app = typer.Typer(
+    name="lanyard",
+    help="Code of Conduct screening, incidents and reports for community events, "
+    "without shipping attendee names.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(registry_cmds.app, name="registry")
+app.command("demo")(demo.demo)
+
+_verbose = False
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks.")] = False,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "warning",
+    log_json: Annotated[
+        bool | None,
+        typer.Option(
+            "--log-json/--log-console", help="Log format (default: console on a terminal)."
+        ),
+    ] = None,
+) -> None:
+    global _verbose
+    _verbose = verbose
+    logs.configure(level=os.environ.get("LANYARD_LOG_LEVEL", log_level), json=log_json)
+
+
+KNOWN_ERRORS = (CliError, CoreError, RegistryError)
+
+
+def _sentence(text: str) -> str:
+    text = text.strip().rstrip(".")
+    return text[:1].upper() + text[1:] + "."
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; a known failure is one sentence on stderr and exit status 1."""
+    try:
+        app(args=argv, prog_name="lanyard")
+    except KNOWN_ERRORS as exc:
+        _fail(str(exc))
+    except grpc.aio.AioRpcError as exc:
+        _fail(describe_rpc_error(exc, ""))
+
+
+def _fail(text: str) -> None:
+    if _verbose:
+        traceback.print_exc()
+    err_console.print(f"[red]Error:[/red] {_sentence(text)}", highlight=False)
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

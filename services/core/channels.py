@@ -1,0 +1,28 @@
+"""Client channels to a Lanyard service: TLS when a CA is given, plaintext for loopback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+
+from services.core.errors import ConfigError
+
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+
+
+def open_channel(endpoint: str, ca_file: Path | None = None) -> grpc.aio.Channel:
+    """A grpc.aio channel to `endpoint` ("host:port"); TLS verified against `ca_file`."""
+    options = [
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ]
+    if ca_file is None:
+        return grpc.aio.insecure_channel(endpoint, options=options)
+    try:
+        root = ca_file.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"CA certificate {ca_file} cannot be read: {exc.strerror}") from exc
+    return grpc.aio.secure_channel(
+        endpoint, grpc.ssl_channel_credentials(root_certificates=root), options=options
+    )

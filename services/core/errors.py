@@ -1,0 +1,44 @@
+"""The core package's error hierarchy. Library exceptions are wrapped, never leaked."""
+
+from __future__ import annotations
+
+
+class Error(Exception):
+    """Base of every error raised by services.core."""
+
+
+class InvalidIdentifier(Error):
+    """An e-mail address or name that cannot be normalised (spec SCREEN-v1 §1).
+
+    The message names what was wrong, never the identifier itself: identifiers are
+    personal data and messages end up in logs.
+    """
+
+
+class InvalidPoint(Error):
+    """A byte string that is not a valid prime-order edwards25519 point (spec §3)."""
+
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(f"point {index} {reason}")
+        self.index = index
+        self.reason = reason
+
+
+class SealError(Error):
+    """A sealed status box that does not open under the status key (spec §4)."""
+
+
+class SignatureError(Error):
+    """A signature that does not verify, or a key or signature of the wrong length."""
+
+
+class AuthError(Error):
+    """A call token that is missing, malformed, expired, replayed or wrongly signed."""
+
+
+class KeyFileError(Error):
+    """A key file that is missing, unreadable, of the wrong size or too widely readable."""
+
+
+class ConfigError(Error):
+    """A configuration file or value that cannot be used."""

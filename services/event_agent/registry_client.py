@@ -1,0 +1,119 @@
+"""The event's side of the registry: batched blinded evaluation and verified snapshots.
+
+Only blinded points leave through this client. Every snapshot is verified against the
+registry signing key the event pinned at enrolment before it replaces the one held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+import grpc
+import nacl.signing
+from lanyard.registry.v1 import registry_pb2, registry_pb2_grpc
+
+from services.core import auth, blinding, screen, snapshot
+from services.core.errors import SignatureError
+
+PREFIX = "/lanyard.registry.v1.Registry/"
+DEFAULT_BATCH = 1000
+
+
+@dataclass
+class LocalSnapshot:
+    """The newest verified snapshot an event holds."""
+
+    epoch: int = 0
+    version: int = 0
+    entries: dict[bytes, bytes] = field(default_factory=dict)
+
+    def match(self, y: bytes) -> snapshot.Status | None:
+        return snapshot.match(self.entries, self.epoch, y)
+
+
+def apply_response(
+    current: LocalSnapshot, response: registry_pb2.GetSnapshotResponse, registry_key: bytes
+) -> LocalSnapshot:
+    """The snapshot after `response`, verified; raises SignatureError and keeps nothing."""
+    kind = response.WhichOneof("body")
+    if kind == "full":
+        full = response.full
+        entries = {e.tag: e.sealed for e in full.entries}
+        if len(entries) != len(full.entries):
+            raise SignatureError("snapshot repeats a tag")
+        snapshot.verify(registry_key, full.suite, full.epoch, full.version, entries, full.signature)
+        return LocalSnapshot(full.epoch, full.version, entries)
+    if kind == "delta":
+        delta = response.delta
+        if delta.from_version != current.version or delta.epoch != current.epoch:
+            raise SignatureError(
+                f"delta from version {delta.from_version} does not apply to version "
+                f"{current.version}"
+            )
+        entries = dict(current.entries)
+        for tag in delta.removed_tags:
+            entries.pop(tag, None)
+        entries.update({e.tag: e.sealed for e in delta.added})
+        snapshot.verify(
+            registry_key, delta.suite, delta.epoch, delta.to_version, entries, delta.signature
+        )
+        return LocalSnapshot(delta.epoch, delta.to_version, entries)
+    raise SignatureError("snapshot response carries neither a snapshot nor a delta")
+
+
+class RegistryClient:
+    def __init__(
+        self,
+        channel: grpc.aio.Channel,
+        event_id: str,
+        event_key: nacl.signing.SigningKey,
+        registry_key: bytes,
+    ) -> None:
+        self._stub = registry_pb2_grpc.RegistryStub(channel)
+        self._signer = auth.CallSigner(f"event:{event_id}", event_key)
+        self._registry_key = registry_key
+        self.quota_remaining: int | None = None
+
+    async def evaluate(self, epoch: int, blinded: list[bytes]) -> list[bytes]:
+        """One Evaluate call: Z for each blinded point, in order."""
+        response = await self._stub.Evaluate(
+            registry_pb2.EvaluateRequest(suite=screen.SUITE, epoch=epoch, blinded_points=blinded),
+            metadata=self._signer.metadata(PREFIX + "Evaluate"),
+        )
+        self.quota_remaining = response.quota_remaining
+        return list(response.evaluated_points)
+
+    async def evaluate_messages(
+        self,
+        epoch: int,
+        messages: Sequence[bytes],
+        executor: Executor | None = None,
+        batch: int = DEFAULT_BATCH,
+    ) -> list[bytes]:
+        """Y = k * P for each message, through blinded rounds of `batch` points."""
+        ys: list[bytes] = []
+        for start in range(0, len(messages), batch):
+            ys.extend(
+                await blinding.blinded_round(
+                    messages[start : start + batch], lambda b: self.evaluate(epoch, b), executor
+                )
+            )
+        return ys
+
+    async def refresh(self, current: LocalSnapshot) -> LocalSnapshot:
+        """Fetch a delta since `current` (or everything) and return the verified result."""
+        response = await self._stub.GetSnapshot(
+            registry_pb2.GetSnapshotRequest(since_version=current.version),
+            metadata=self._signer.metadata(PREFIX + "GetSnapshot"),
+        )
+        return apply_response(current, response, self._registry_key)
+
+    async def watch(self) -> AsyncIterator[tuple[int, int]]:
+        call = self._stub.WatchSnapshot(
+            registry_pb2.WatchSnapshotRequest(),
+            metadata=self._signer.metadata(PREFIX + "WatchSnapshot"),
+        )
+        async for announcement in call:
+            yield announcement.epoch, announcement.version

@@ -1,0 +1,39 @@
+"""The registry's error hierarchy. grpc_errors.py maps each class to one status code."""
+
+from __future__ import annotations
+
+
+class Error(Exception):
+    """Base of every error the registry raises on purpose."""
+
+
+class InvalidRequest(Error):
+    """The request is malformed: a bad point, a batch over the limit, a bad field."""
+
+
+class Unauthenticated(Error):
+    """The caller could not be identified: no token, a bad one, an unknown or revoked key."""
+
+
+class PermissionDenied(Error):
+    """The caller is known but may not do this (an event calling the admin service)."""
+
+
+class QuotaExhausted(Error):
+    """The event has used up its evaluation quota (spec SCREEN-v1 §7)."""
+
+
+class WrongEpoch(Error):
+    """The request names an OPRF epoch the registry does not serve."""
+
+
+class NotFound(Error):
+    """The event or record named does not exist."""
+
+
+class AlreadyExists(Error):
+    """An event or record with that id already exists."""
+
+
+class DataDirError(Error):
+    """The data directory is missing, incomplete or damaged."""

@@ -1,0 +1,65 @@
+"""Numbered schema migrations for registry.db; PRAGMA user_version records the last applied.
+
+Append only: a released migration is never edited, a change is a new number.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: events, admins, records, their Y points, snapshot entries and state.
+    """
+    CREATE TABLE state (
+        key TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    ) STRICT;
+    INSERT INTO state (key, value) VALUES ('epoch', 1), ('version', 0);
+
+    CREATE TABLE admins (
+        name TEXT PRIMARY KEY,
+        public_key BLOB NOT NULL CHECK (length(public_key) = 32),
+        created_at TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE events (
+        event_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        starts_on TEXT NOT NULL,
+        ends_on TEXT NOT NULL,
+        public_key BLOB NOT NULL CHECK (length(public_key) = 32),
+        quota INTEGER NOT NULL CHECK (quota >= 0),
+        used INTEGER NOT NULL DEFAULT 0 CHECK (used >= 0),
+        revoked_at TEXT,
+        created_at TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE records (
+        record_ref TEXT PRIMARY KEY,
+        status TEXT NOT NULL CHECK (status IN ('flagged', 'banned')),
+        expires_on TEXT,
+        created_at TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE record_points (
+        record_ref TEXT NOT NULL REFERENCES records (record_ref) ON DELETE CASCADE,
+        epoch INTEGER NOT NULL,
+        y BLOB NOT NULL CHECK (length(y) = 32),
+        PRIMARY KEY (record_ref, epoch, y)
+    ) STRICT;
+    CREATE INDEX record_points_y ON record_points (epoch, y);
+
+    -- Live entries have removed_version NULL; removed ones stay as tombstones (tag and
+    -- versions only) so that deltas can name them.
+    CREATE TABLE entries (
+        id INTEGER PRIMARY KEY,
+        tag BLOB NOT NULL CHECK (length(tag) = 32),
+        sealed BLOB NOT NULL,
+        record_ref TEXT,
+        added_version INTEGER NOT NULL,
+        removed_version INTEGER
+    ) STRICT;
+    CREATE UNIQUE INDEX entries_live_tag ON entries (tag) WHERE removed_version IS NULL;
+    CREATE INDEX entries_added ON entries (added_version);
+    CREATE INDEX entries_removed ON entries (removed_version);
+    CREATE INDEX entries_ref ON entries (record_ref) WHERE removed_version IS NULL;
+    """,
+]

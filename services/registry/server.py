@@ -1,0 +1,173 @@
+"""Wiring: open the data directory, build the grpc.aio server, serve until SIGTERM.
+
+TLS when a certificate and key are configured (optionally requiring client certificates
+signed by a CA); plaintext only on loopback unless the operator passes --insecure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import signal
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from lanyard.registry.v1 import admin_pb2_grpc, registry_pb2_grpc
+
+from services.registry.admin_servicer import AdminServicer
+from services.registry.datadir import ADMIN_NAME, RegistryConfig, RegistryDir
+from services.registry.errors import DataDirError
+from services.registry.registry_servicer import RegistryServicer
+from services.registry.service import RegistryService
+from services.registry.sqlite_store import SqliteStore
+
+log = structlog.get_logger("lanyard.registry")
+
+SERVICE_NAMES = ("lanyard.registry.v1.Registry", "lanyard.registry.v1.Admin")
+EXPIRY_INTERVAL_SECONDS = 3600.0
+GRACE_SECONDS = 5.0
+
+
+def is_loopback(listen: str) -> bool:
+    host = listen.rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise DataDirError(f"{what} {path} cannot be read: {exc.strerror}") from exc
+
+
+@dataclass
+class RunningRegistry:
+    server: grpc.aio.Server
+    service: RegistryService
+    store: SqliteStore
+    port: int
+    address: str
+
+
+async def init_registry(data_dir: Path, listen: str | None = None) -> RegistryDir:
+    """`lanyard registry init`: keys, config and an empty, padded, signed snapshot."""
+    rdir = RegistryDir(data_dir)
+    rdir.create(**({"listen": listen} if listen else {}))
+    store = await SqliteStore.open(rdir.db_path, create=True)
+    try:
+        await store.add_admin(ADMIN_NAME, bytes(rdir.admin_key().verify_key))
+        service = RegistryService(store, rdir.signing_key(), {1: rdir.oprf_key(1)}, None)
+        await service.start()
+    finally:
+        await store.close()
+    for name in os.listdir(data_dir):
+        os.chmod(data_dir / name, 0o700 if (data_dir / name).is_dir() else 0o600)
+    return rdir
+
+
+@asynccontextmanager
+async def running(
+    rdir: RegistryDir,
+    listen: str | None = None,
+    insecure: bool = False,
+    config: RegistryConfig | None = None,
+) -> AsyncIterator[RunningRegistry]:
+    """Start the registry on `listen` (default: the config's) and stop it on exit."""
+    rdir.check()
+    config = config or rdir.load_config()
+    address = listen or config.listen
+    tls_files = (config.tls_key, config.tls_cert) if config.tls_cert and config.tls_key else None
+    tls = tls_files is not None
+    if not tls and not insecure and not is_loopback(address):
+        raise DataDirError(
+            f"refusing to listen without TLS on {address}, which is not loopback; "
+            "configure tls_cert and tls_key, or pass --insecure"
+        )
+    store = await SqliteStore.open(rdir.db_path)
+    executor = ThreadPoolExecutor(
+        max_workers=os.cpu_count() or 1, thread_name_prefix="lanyard-eval"
+    )
+    server: grpc.aio.Server | None = None
+    expiry: asyncio.Task[None] | None = None
+    try:
+        epoch = await store.current_epoch()
+        service = RegistryService(
+            store,
+            rdir.signing_key(),
+            {epoch: rdir.oprf_key(epoch)},
+            executor,
+            max_batch=config.max_batch,
+        )
+        await service.start()
+        await service.expire()
+        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(service), server)
+        admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(service), server)
+        health_servicer = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        if tls_files is not None:
+            key_file, cert_file = tls_files
+            creds = grpc.ssl_server_credentials(
+                [(_read(key_file, "TLS key"), _read(cert_file, "TLS certificate"))],
+                root_certificates=_read(config.client_ca, "client CA")
+                if config.client_ca
+                else None,
+                require_client_auth=config.client_ca is not None,
+            )
+            port = server.add_secure_port(address, creds)
+        else:
+            port = server.add_insecure_port(address)
+        if port == 0:
+            raise DataDirError(f"cannot listen on {address}: the address is in use or invalid")
+        await server.start()
+        for name in ("", *SERVICE_NAMES):
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        bound = f"{address.rsplit(':', 1)[0]}:{port}"
+        rdir.endpoint_path.write_text(bound + "\n", encoding="utf-8")
+        expiry = asyncio.create_task(_expire_periodically(service))
+        log.info("registry.listening", address=bound, tls=tls, epoch=epoch, version=service.version)
+        yield RunningRegistry(server, service, store, port, bound)
+    finally:
+        if expiry is not None:
+            expiry.cancel()
+            with suppress(asyncio.CancelledError):
+                await expiry
+        if server is not None:
+            await server.stop(GRACE_SECONDS)
+        with suppress(FileNotFoundError):
+            rdir.endpoint_path.unlink()
+        await store.close()
+        executor.shutdown(wait=True)
+        log.info("registry.stopped")
+
+
+async def _expire_periodically(service: RegistryService) -> None:
+    while True:
+        await asyncio.sleep(EXPIRY_INTERVAL_SECONDS)
+        try:
+            await service.expire()
+        except Exception:
+            log.exception("registry.expiry_failed")
+
+
+async def serve(rdir: RegistryDir, listen: str | None = None, insecure: bool = False) -> None:
+    """`lanyard registry serve`: run until SIGTERM or SIGINT, then stop gracefully."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with running(rdir, listen, insecure):
+        await stop.wait()
+        log.info("registry.stopping")

@@ -1,0 +1,403 @@
+"""The registry's domain logic, free of gRPC: who may call, evaluation, snapshots, admin.
+
+Servicers translate requests into calls here and errors out via grpc_errors.py. State that
+every call reads (the live snapshot and its signature) is kept in memory and changed only
+under one lock, after the store has committed the same change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import nacl.signing
+import structlog
+
+from services.core import auth, screen, snapshot
+from services.core.blinding import run_chunked
+from services.core.errors import AuthError, InvalidPoint
+from services.registry.errors import (
+    AlreadyExists,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    QuotaExhausted,
+    Unauthenticated,
+    WrongEpoch,
+)
+from services.registry.store import Change, Entry, Event, Record, Store
+
+log = structlog.get_logger("lanyard.registry")
+
+EVENT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+RECORD_REF = re.compile(r"^[!-~]{1,64}$")
+MAX_POINTS_PER_RECORD = 16
+STATUSES = ("flagged", "banned")
+_RANK = {"flagged": 1, "banned": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    kind: str  # "event" | "admin"
+    subject: str
+
+
+@dataclass(frozen=True, slots=True)
+class FullSnapshot:
+    epoch: int
+    version: int
+    entries: list[tuple[bytes, bytes]]  # sorted by tag
+    signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DeltaSnapshot:
+    epoch: int
+    from_version: int
+    to_version: int
+    added: list[tuple[bytes, bytes]]
+    removed_tags: list[bytes]
+    signature: bytes
+
+
+def _evaluate_checked(k: bytes, points: Sequence[bytes], offset: int) -> list[bytes]:
+    return screen.evaluate_all(k, points, offset)
+
+
+class RegistryService:
+    def __init__(
+        self,
+        store: Store,
+        signing_key: nacl.signing.SigningKey,
+        oprf_keys: dict[int, bytes],
+        executor: Executor | None,
+        max_batch: int = 10_000,
+        verifier: auth.TokenVerifier | None = None,
+    ) -> None:
+        self._store = store
+        self._signing_key = signing_key
+        self._oprf_keys = oprf_keys
+        self._executor = executor
+        self.max_batch = max_batch
+        self._verifier = verifier or auth.TokenVerifier()
+        self._lock = asyncio.Lock()
+        self._changed = asyncio.Condition()
+        self._live: dict[bytes, tuple[bytes, str | None]] = {}
+        self._epoch = 0
+        self._version = 0
+        self._signature = b""
+
+    @property
+    def public_key(self) -> bytes:
+        return bytes(self._signing_key.verify_key)
+
+    @property
+    def epoch(self) -> int:
+        return self._epoch
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    async def start(self) -> None:
+        """Load the live snapshot from the store; pad a brand-new one."""
+        self._epoch = await self._store.current_epoch()
+        if self._epoch not in self._oprf_keys:
+            raise InvalidRequest(f"no OPRF key file for the current epoch {self._epoch}")
+        self._version = await self._store.snapshot_version()
+        self._live = {e.tag: (e.sealed, e.record_ref) for e in await self._store.live_entries()}
+        if self._version == 0:
+            await self._commit(Change(add_entries=self._padding_for(0, 0)))
+        else:
+            self._resign()
+        log.info(
+            "registry.snapshot_loaded",
+            epoch=self._epoch,
+            version=self._version,
+            entries=len(self._live),
+        )
+
+    # -- authentication ------------------------------------------------------------------
+    async def authenticate(
+        self, metadata: Iterable[tuple[str, str | bytes]] | None, method: str, allowed: str
+    ) -> Principal:
+        """Verify the call token; `allowed` is the principal kind the service serves."""
+        try:
+            token = auth.parse_token(metadata)
+            public_key = await self._public_key_for(token)
+            self._verifier.verify(token, method, public_key)
+        except AuthError as exc:
+            raise Unauthenticated(str(exc)) from exc
+        principal = Principal(token.kind, token.subject)
+        if principal.kind != allowed:
+            raise PermissionDenied(
+                f"{token.key_id} may not call {method}: it is for {allowed} keys only"
+            )
+        return principal
+
+    async def _public_key_for(self, token: auth.Token) -> bytes:
+        if token.kind == "event":
+            event = await self._store.get_event(token.subject)
+            if event is None:
+                raise AuthError(f"unknown event {token.subject}")
+            if event.revoked_at is not None:
+                raise AuthError(f"event {token.subject} was revoked")
+            return event.public_key
+        if token.kind == "admin":
+            key = await self._store.admin_key(token.subject)
+            if key is None:
+                raise AuthError(f"unknown admin key {token.subject}")
+            return key
+        raise AuthError(f"unknown key kind {token.kind}")
+
+    # -- evaluation ----------------------------------------------------------------------
+    def _check_suite_epoch(self, suite: str, epoch: int) -> bytes:
+        if suite != screen.SUITE:
+            raise InvalidRequest(f"suite must be {screen.SUITE}, got {suite[:40]!r}")
+        if epoch != self._epoch:
+            raise WrongEpoch(f"epoch {epoch} is not served; the current epoch is {self._epoch}")
+        return self._oprf_keys[epoch]
+
+    async def _evaluate(self, k: bytes, points: Sequence[bytes]) -> list[bytes]:
+        if not points:
+            raise InvalidRequest("blinded_points is empty")
+        if len(points) > self.max_batch:
+            raise InvalidRequest(
+                f"batch of {len(points)} points is over the limit of {self.max_batch} per call"
+            )
+        try:
+            return await run_chunked(
+                points, lambda chunk, off: _evaluate_checked(k, chunk, off), self._executor
+            )
+        except InvalidPoint as exc:
+            raise InvalidRequest(f"blinded_points: {exc}") from exc
+
+    async def evaluate(
+        self, event_id: str, suite: str, epoch: int, points: Sequence[bytes]
+    ) -> tuple[list[bytes], int]:
+        """Z = k * B for each point, counted against the event's quota (spec §3, §7)."""
+        started = time.perf_counter()
+        k = self._check_suite_epoch(suite, epoch)
+        event = await self._store.get_event(event_id)
+        if event is None:
+            raise NotFound(f"no event {event_id} is enrolled")
+        if event.used + len(points) > event.quota:
+            raise QuotaExhausted(
+                f"evaluation quota of {event.quota} for event {event_id} would be exceeded: "
+                f"{event.used} used, {len(points)} requested"
+            )
+        evaluated = await self._evaluate(k, points)
+        remaining = await self._store.reserve_evaluations(event_id, len(points))
+        log.info(
+            "registry.evaluated",
+            event_id=event_id,
+            count=len(points),
+            epoch=epoch,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        return evaluated, remaining
+
+    async def evaluate_for_record(
+        self, suite: str, epoch: int, points: Sequence[bytes]
+    ) -> list[bytes]:
+        k = self._check_suite_epoch(suite, epoch)
+        return await self._evaluate(k, points)
+
+    # -- snapshots -----------------------------------------------------------------------
+    def full_snapshot(self) -> FullSnapshot:
+        entries = sorted((tag, sealed) for tag, (sealed, _) in self._live.items())
+        return FullSnapshot(self._epoch, self._version, entries, self._signature)
+
+    async def snapshot(self, since_version: int) -> FullSnapshot | DeltaSnapshot:
+        async with self._lock:
+            if since_version == 0 or since_version > self._version:
+                return self.full_snapshot()
+            delta = await self._store.delta_since(since_version)
+            if delta is None or len(delta.added) >= len(self._live):
+                return self.full_snapshot()
+            return DeltaSnapshot(
+                epoch=self._epoch,
+                from_version=since_version,
+                to_version=self._version,
+                added=sorted((e.tag, e.sealed) for e in delta.added),
+                removed_tags=sorted(delta.removed_tags),
+                signature=self._signature,
+            )
+
+    async def watch(self) -> AsyncIterator[tuple[int, int]]:
+        """(epoch, version) now, then each time it changes."""
+        last: tuple[int, int] | None = None
+        while True:
+            async with self._changed:
+                await self._changed.wait_for(
+                    lambda seen=last: (self._epoch, self._version) != seen  # type: ignore[misc]
+                )
+                last = (self._epoch, self._version)
+            yield last
+
+    def _resign(self) -> None:
+        entries = {tag: sealed for tag, (sealed, _) in self._live.items()}
+        self._signature = snapshot.sign(self._signing_key, self._epoch, self._version, entries)
+
+    def _padding_for(self, real_after: int, padding_now: int) -> list[Entry]:
+        wanted = snapshot.padded_size(real_after) - real_after
+        return [Entry(*snapshot.padding_entry(), None) for _ in range(wanted - padding_now)]
+
+    async def _commit(self, change: Change) -> int:
+        """Apply a change (its padding already adjusted) to the store, then to memory."""
+        version = await self._store.apply(change)
+        for tag in change.remove_tags:
+            self._live.pop(tag, None)
+        for entry in change.add_entries:
+            self._live[entry.tag] = (entry.sealed, entry.record_ref)
+        self._version = version
+        self._resign()
+        async with self._changed:
+            self._changed.notify_all()
+        return version
+
+    def _repad(self, add: list[Entry], remove: list[bytes]) -> Change:
+        """Add padding or drop some so the snapshot stays a multiple of 64 entries."""
+        padding = [t for t, (_, ref) in self._live.items() if ref is None and t not in remove]
+        real = sum(1 for _, ref in self._live.values() if ref is not None)
+        real += sum(1 for e in add if e.record_ref) - sum(
+            1 for t in remove if t in self._live and self._live[t][1] is not None
+        )
+        wanted = snapshot.padded_size(real) - real
+        if wanted < len(padding):
+            remove = remove + padding[: len(padding) - wanted]
+        else:
+            add = add + self._padding_for(real, len(padding))
+        return Change(add_entries=add, remove_tags=remove)
+
+    # -- records -------------------------------------------------------------------------
+    def _status_entry(self, record: Record, y: bytes) -> Entry:
+        tag, sealed = snapshot.seal_status(
+            self._epoch, y, snapshot.Status(record.status, record.record_ref, record.expires_on)
+        )
+        return Entry(tag, sealed, record.record_ref)
+
+    async def _outranks(self, new: Record, tag: bytes) -> bool:
+        """Whether `new` should own `tag`, already live for another record."""
+        owner = self._live[tag][1]
+        other = await self._store.get_record(owner) if owner else None
+        return other is None or _RANK[new.status] >= _RANK[other.status]
+
+    async def add_record(
+        self, suite: str, epoch: int, record: Record, points: Sequence[bytes]
+    ) -> tuple[Record, int]:
+        self._check_suite_epoch(suite, epoch)
+        if not RECORD_REF.match(record.record_ref):
+            raise InvalidRequest("record_ref must be 1 to 64 printable ASCII characters, no spaces")
+        if record.status not in STATUSES:
+            raise InvalidRequest("status must be flagged or banned")
+        if not 1 <= len(points) <= MAX_POINTS_PER_RECORD:
+            raise InvalidRequest(
+                f"a record needs 1 to {MAX_POINTS_PER_RECORD} points, got {len(points)}"
+            )
+        for i, y in enumerate(points):
+            try:
+                screen.check_point(i, y)
+            except InvalidPoint as exc:
+                raise InvalidRequest(f"points: {exc}") from exc
+        async with self._lock:
+            if await self._store.get_record(record.record_ref) is not None:
+                raise AlreadyExists(f"record {record.record_ref} already exists")
+            add: list[Entry] = []
+            remove: list[bytes] = []
+            for y in dict.fromkeys(points):
+                entry = self._status_entry(record, y)
+                if entry.tag in self._live and self._live[entry.tag][1] is not None:
+                    if not await self._outranks(record, entry.tag):
+                        continue
+                    remove.append(entry.tag)
+                add.append(entry)
+            change = self._repad(add, remove)
+            version = await self._commit(
+                Change(
+                    add_record=record,
+                    add_points=list(points),
+                    add_entries=change.add_entries,
+                    remove_tags=change.remove_tags,
+                )
+            )
+        stored = await self._store.get_record(record.record_ref)
+        assert stored is not None
+        log.info(
+            "registry.record_added",
+            record_ref=record.record_ref,
+            status=record.status,
+            identifiers=len(points),
+            version=version,
+        )
+        return stored, version
+
+    async def remove_records(self, refs: list[str], reason: str = "removed") -> int:
+        async with self._lock:
+            for ref in refs:
+                if await self._store.get_record(ref) is None:
+                    raise NotFound(f"no record {ref} exists")
+            gone = set(refs)
+            remove = [t for t, (_, ref) in self._live.items() if ref in gone]
+            # The same person may stand in another record: its entry comes back.
+            add: dict[bytes, tuple[int, Entry]] = {}
+            for ref in refs:
+                for other, y in await self._store.sharing_points(ref):
+                    if other.record_ref in gone:
+                        continue
+                    entry = self._status_entry(other, y)
+                    rank = _RANK[other.status]
+                    if entry.tag in remove and rank > add.get(entry.tag, (0, entry))[0]:
+                        add[entry.tag] = (rank, entry)
+            change = self._repad([e for _, e in add.values()], remove)
+            version = await self._commit(
+                Change(
+                    remove_refs=refs, add_entries=change.add_entries, remove_tags=change.remove_tags
+                )
+            )
+        log.info("registry.records_removed", count=len(refs), reason=reason, version=version)
+        return version
+
+    async def expire(self, today: date | None = None) -> int:
+        """Remove records whose expiry has passed; they leave the next snapshot."""
+        refs = await self._store.expired_refs(today or datetime.now(UTC).date())
+        if refs:
+            await self.remove_records(refs, reason="expired")
+        return len(refs)
+
+    async def list_records(self) -> list[Record]:
+        return await self._store.list_records()
+
+    # -- events --------------------------------------------------------------------------
+    async def enroll_event(self, event: Event) -> Event:
+        if not EVENT_ID.match(event.event_id):
+            raise InvalidRequest(
+                "event_id must be 1 to 64 lowercase letters, digits and dashes, "
+                "starting with a letter or digit"
+            )
+        if not event.name.strip() or len(event.name) > 200:
+            raise InvalidRequest("name must be 1 to 200 characters")
+        if event.ends_on < event.starts_on:
+            raise InvalidRequest("ends_on must not be before starts_on")
+        if len(event.public_key) != 32:
+            raise InvalidRequest(
+                f"public_key must be a 32-byte Ed25519 key, got {len(event.public_key)} bytes"
+            )
+        if event.quota <= 0:
+            raise InvalidRequest("quota must be a positive number of evaluations")
+        stored = await self._store.add_event(event)
+        log.info("registry.event_enrolled", event_id=event.event_id, quota=event.quota)
+        return stored
+
+    async def revoke_event(self, event_id: str) -> Event:
+        event = await self._store.revoke_event(event_id, datetime.now(UTC))
+        log.info("registry.event_revoked", event_id=event_id)
+        return event
+
+    async def list_events(self) -> list[Event]:
+        return await self._store.list_events()

@@ -1,0 +1,284 @@
+"""The registry's Store on SQLite through aiosqlite: WAL, synchronous=FULL, secure_delete.
+
+One connection; aiosqlite runs it on its own thread, so every method here is one hand-off
+and queries are batched (executemany), never one await per row.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from services.registry.errors import AlreadyExists, DataDirError, NotFound, QuotaExhausted
+from services.registry.migrations import MIGRATIONS
+from services.registry.store import Change, Delta, Entry, Event, Record, Store
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _date(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _event(row: Any) -> Event:
+    return Event(
+        event_id=row["event_id"],
+        name=row["name"],
+        starts_on=date.fromisoformat(row["starts_on"]),
+        ends_on=date.fromisoformat(row["ends_on"]),
+        public_key=bytes(row["public_key"]),
+        quota=row["quota"],
+        used=row["used"],
+        revoked_at=_time(row["revoked_at"]),
+        created_at=_time(row["created_at"]),
+    )
+
+
+def _record(row: Any) -> Record:
+    return Record(
+        record_ref=row["record_ref"],
+        status=row["status"],
+        expires_on=_date(row["expires_on"]),
+        identifier_count=row["identifier_count"],
+        created_at=_time(row["created_at"]),
+    )
+
+
+_RECORD_SELECT = """
+    SELECT r.record_ref, r.status, r.expires_on, r.created_at,
+           (SELECT count(*) FROM record_points p
+             WHERE p.record_ref = r.record_ref
+               AND p.epoch = (SELECT value FROM state WHERE key = 'epoch')) AS identifier_count
+      FROM records r
+"""
+
+
+class SqliteStore(Store):
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    @classmethod
+    async def open(cls, path: Path, create: bool = False) -> SqliteStore:
+        if not create and not path.exists():  # noqa: ASYNC240 - one stat, at start-up
+            raise DataDirError(f"database {path} does not exist; run `lanyard registry init`")
+        try:
+            db = await aiosqlite.connect(path, isolation_level=None)
+            db.row_factory = aiosqlite.Row
+            await db.execute("PRAGMA journal_mode = WAL")
+            await db.execute("PRAGMA synchronous = FULL")
+            await db.execute("PRAGMA secure_delete = ON")
+            await db.execute("PRAGMA foreign_keys = ON")
+            await db.execute("PRAGMA busy_timeout = 5000")
+            store = cls(db)
+            await store._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise DataDirError(f"database {path} cannot be opened: {exc}") from exc
+        return store
+
+    async def _migrate(self) -> None:
+        async with self._db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        current = int(row[0]) if row else 0
+        if current > len(MIGRATIONS):
+            raise DataDirError(
+                f"database schema version {current} is newer than this Lanyard "
+                f"({len(MIGRATIONS)}); upgrade Lanyard"
+            )
+        for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
+            await self._db.executescript(
+                f"BEGIN IMMEDIATE; {script}; PRAGMA user_version = {number}; COMMIT;"
+            )
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        async with self._db.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        async with self._db.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def _state(self, key: str) -> int:
+        row = await self._one("SELECT value FROM state WHERE key = ?", (key,))
+        return int(row[0])
+
+    async def current_epoch(self) -> int:
+        return await self._state("epoch")
+
+    async def snapshot_version(self) -> int:
+        return await self._state("version")
+
+    async def add_admin(self, name: str, public_key: bytes) -> None:
+        await self._db.execute(
+            "INSERT INTO admins (name, public_key, created_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET public_key = excluded.public_key",
+            (name, public_key, _now()),
+        )
+
+    async def admin_key(self, name: str) -> bytes | None:
+        row = await self._one("SELECT public_key FROM admins WHERE name = ?", (name,))
+        return bytes(row[0]) if row else None
+
+    async def add_event(self, event: Event) -> Event:
+        try:
+            await self._db.execute(
+                "INSERT INTO events (event_id, name, starts_on, ends_on, public_key, quota, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    event.event_id,
+                    event.name,
+                    event.starts_on.isoformat(),
+                    event.ends_on.isoformat(),
+                    event.public_key,
+                    event.quota,
+                    _now(),
+                ),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise AlreadyExists(f"event {event.event_id} is already enrolled") from exc
+        stored = await self.get_event(event.event_id)
+        assert stored is not None
+        return stored
+
+    async def get_event(self, event_id: str) -> Event | None:
+        row = await self._one("SELECT * FROM events WHERE event_id = ?", (event_id,))
+        return _event(row) if row else None
+
+    async def list_events(self) -> list[Event]:
+        return [_event(r) for r in await self._all("SELECT * FROM events ORDER BY event_id")]
+
+    async def revoke_event(self, event_id: str, at: datetime) -> Event:
+        await self._db.execute(
+            "UPDATE events SET revoked_at = coalesce(revoked_at, ?) WHERE event_id = ?",
+            (at.isoformat(timespec="seconds"), event_id),
+        )
+        event = await self.get_event(event_id)
+        if event is None:
+            raise NotFound(f"no event {event_id} is enrolled")
+        return event
+
+    async def reserve_evaluations(self, event_id: str, count: int) -> int:
+        row = await self._one(
+            "UPDATE events SET used = used + ?1 WHERE event_id = ?2 AND used + ?1 <= quota "
+            "RETURNING quota - used",
+            (count, event_id),
+        )
+        if row is not None:
+            return int(row[0])
+        event = await self.get_event(event_id)
+        if event is None:
+            raise NotFound(f"no event {event_id} is enrolled")
+        raise QuotaExhausted(
+            f"evaluation quota of {event.quota} for event {event_id} would be exceeded: "
+            f"{event.used} used, {count} requested"
+        )
+
+    async def get_record(self, record_ref: str) -> Record | None:
+        row = await self._one(_RECORD_SELECT + " WHERE r.record_ref = ?", (record_ref,))
+        return _record(row) if row else None
+
+    async def list_records(self) -> list[Record]:
+        return [_record(r) for r in await self._all(_RECORD_SELECT + " ORDER BY r.record_ref")]
+
+    async def expired_refs(self, today: date) -> list[str]:
+        rows = await self._all(
+            "SELECT record_ref FROM records WHERE expires_on IS NOT NULL AND expires_on < ?",
+            (today.isoformat(),),
+        )
+        return [r[0] for r in rows]
+
+    async def sharing_points(self, record_ref: str) -> list[tuple[Record, bytes]]:
+        rows = await self._all(
+            "SELECT o.record_ref, o.y FROM record_points p JOIN record_points o "
+            "ON o.epoch = p.epoch AND o.y = p.y AND o.record_ref != p.record_ref "
+            "WHERE p.record_ref = ? AND p.epoch = (SELECT value FROM state WHERE key = 'epoch')",
+            (record_ref,),
+        )
+        found: list[tuple[Record, bytes]] = []
+        for ref, y in rows:
+            record = await self.get_record(ref)
+            if record is not None:
+                found.append((record, bytes(y)))
+        return found
+
+    async def live_entries(self) -> list[Entry]:
+        rows = await self._all(
+            "SELECT tag, sealed, record_ref FROM entries WHERE removed_version IS NULL"
+        )
+        return [Entry(bytes(r[0]), bytes(r[1]), r[2]) for r in rows]
+
+    async def apply(self, change: Change) -> int:
+        db = self._db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            version = await self._state("version") + 1
+            epoch = await self._state("epoch")
+            await db.execute("UPDATE state SET value = ? WHERE key = 'version'", (version,))
+            for ref in change.remove_refs:
+                cur = await db.execute("DELETE FROM records WHERE record_ref = ?", (ref,))
+                if cur.rowcount == 0:
+                    raise NotFound(f"no record {ref} exists")
+            if change.add_record is not None:
+                rec = change.add_record
+                try:
+                    await db.execute(
+                        "INSERT INTO records (record_ref, status, expires_on, created_at) "
+                        "VALUES (?, ?, ?, ?)",
+                        (
+                            rec.record_ref,
+                            rec.status,
+                            rec.expires_on.isoformat() if rec.expires_on else None,
+                            _now(),
+                        ),
+                    )
+                except sqlite3.IntegrityError as exc:
+                    raise AlreadyExists(f"record {rec.record_ref} already exists") from exc
+                await db.executemany(
+                    "INSERT OR IGNORE INTO record_points (record_ref, epoch, y) VALUES (?, ?, ?)",
+                    [(rec.record_ref, epoch, y) for y in change.add_points],
+                )
+            # Tombstones keep the tag for deltas; the sealed box is wiped (secure_delete).
+            await db.executemany(
+                "UPDATE entries SET removed_version = ?, sealed = x'' "
+                "WHERE tag = ? AND removed_version IS NULL",
+                [(version, t) for t in change.remove_tags],
+            )
+            await db.executemany(
+                "INSERT INTO entries (tag, sealed, record_ref, added_version) VALUES (?, ?, ?, ?)",
+                [(e.tag, e.sealed, e.record_ref, version) for e in change.add_entries],
+            )
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        return version
+
+    async def delta_since(self, version: int) -> Delta | None:
+        current = await self.snapshot_version()
+        if version > current:
+            return None
+        added = await self._all(
+            "SELECT tag, sealed, record_ref FROM entries "
+            "WHERE added_version > ? AND removed_version IS NULL",
+            (version,),
+        )
+        removed = await self._all(
+            "SELECT DISTINCT tag FROM entries WHERE removed_version > ? AND added_version <= ?",
+            (version, version),
+        )
+        return Delta(
+            added=[Entry(bytes(r[0]), bytes(r[1]), r[2]) for r in added],
+            removed_tags=[bytes(r[0]) for r in removed],
+        )

@@ -1,0 +1,129 @@
+"""The registry's storage interface. The service layer talks only to this; the SQLite
+implementation lives in sqlite_store.py and passes the shared contract tests.
+
+What is stored: events (public keys, quotas, counts), records (reference, status, expiry),
+each record's Y points per epoch, and the snapshot entries derived from them. Never an
+identifier, never a blinded point, never an OPRF key (those live in key files).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    event_id: str
+    name: str
+    starts_on: date
+    ends_on: date
+    public_key: bytes
+    quota: int
+    used: int = 0
+    revoked_at: datetime | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    record_ref: str
+    status: str  # "flagged" | "banned"
+    expires_on: date | None
+    identifier_count: int = 0
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One snapshot entry. `record_ref` is None for padding."""
+
+    tag: bytes
+    sealed: bytes
+    record_ref: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One atomic change to the records and the snapshot; it bumps the version by one."""
+
+    add_record: Record | None = None
+    add_points: list[bytes] = field(default_factory=list)
+    remove_refs: list[str] = field(default_factory=list)
+    add_entries: list[Entry] = field(default_factory=list)
+    remove_tags: list[bytes] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    added: list[Entry]
+    removed_tags: list[bytes]
+
+
+class Store(ABC):
+    """Async storage for the registry. Every method is atomic."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    # -- state ---------------------------------------------------------------------------
+    @abstractmethod
+    async def current_epoch(self) -> int: ...
+
+    @abstractmethod
+    async def snapshot_version(self) -> int: ...
+
+    # -- admins --------------------------------------------------------------------------
+    @abstractmethod
+    async def add_admin(self, name: str, public_key: bytes) -> None: ...
+
+    @abstractmethod
+    async def admin_key(self, name: str) -> bytes | None: ...
+
+    # -- events --------------------------------------------------------------------------
+    @abstractmethod
+    async def add_event(self, event: Event) -> Event:
+        """Raises AlreadyExists."""
+
+    @abstractmethod
+    async def get_event(self, event_id: str) -> Event | None: ...
+
+    @abstractmethod
+    async def list_events(self) -> list[Event]: ...
+
+    @abstractmethod
+    async def revoke_event(self, event_id: str, at: datetime) -> Event:
+        """Raises NotFound. Revoking twice keeps the first time."""
+
+    @abstractmethod
+    async def reserve_evaluations(self, event_id: str, count: int) -> int:
+        """Count `count` evaluations against the quota; return what remains.
+        Raises QuotaExhausted (nothing counted) or NotFound."""
+
+    # -- records and snapshot ------------------------------------------------------------
+    @abstractmethod
+    async def get_record(self, record_ref: str) -> Record | None: ...
+
+    @abstractmethod
+    async def list_records(self) -> list[Record]: ...
+
+    @abstractmethod
+    async def expired_refs(self, today: date) -> list[str]: ...
+
+    @abstractmethod
+    async def sharing_points(self, record_ref: str) -> list[tuple[Record, bytes]]:
+        """Other records that hold one of `record_ref`'s Y points in the current epoch,
+        with that point: the same person listed twice."""
+
+    @abstractmethod
+    async def live_entries(self) -> list[Entry]: ...
+
+    @abstractmethod
+    async def apply(self, change: Change) -> int:
+        """Apply `change` atomically and return the new snapshot version.
+        Raises AlreadyExists if the record exists, NotFound if a ref to remove does not."""
+
+    @abstractmethod
+    async def delta_since(self, version: int) -> Delta | None:
+        """Entries added and tags removed after `version`; None if that is not known."""
