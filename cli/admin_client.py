@@ -12,8 +12,8 @@ from datetime import date
 
 import grpc
 import nacl.signing
-from lanyard.registry.v1 import admin_pb2, admin_pb2_grpc
 
+from lanyard.registry.v1 import admin_pb2, admin_pb2_grpc
 from services.core import auth, blinding, identity, screen, snapshot
 from services.core.identity import Kind
 

@@ -51,8 +51,9 @@ KNOWN_ERRORS = (CliError, CoreError, RegistryError)
 
 
 def _sentence(text: str) -> str:
-    text = text.strip().rstrip(".")
-    return text[:1].upper() + text[1:] + "."
+    text = text.strip()
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "?", "!")) else text + "."
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -75,8 +75,13 @@ def parse_public_key(data: bytes, what: str = "public key") -> nacl.signing.Veri
 
 
 def parse_public_key_hex(text: str, what: str = "public key") -> bytes:
+    text = text.strip()
+    if len(text) != PUBLIC_KEY_BYTES * 2:
+        raise SignatureError(
+            f"{what} must be {PUBLIC_KEY_BYTES * 2} hex digits, got {len(text)} characters"
+        )
     try:
-        data = bytes.fromhex(text.strip())
+        data = bytes.fromhex(text)
     except ValueError as exc:
         raise SignatureError(f"{what} must be {PUBLIC_KEY_BYTES * 2} hex digits") from exc
     parse_public_key(data, what)

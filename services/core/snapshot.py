@@ -8,7 +8,6 @@ signature made by one always verifies in the other.
 from __future__ import annotations
 
 import os
-import secrets
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -16,12 +15,14 @@ from datetime import date
 
 import nacl.signing
 from google.protobuf.message import DecodeError
-from lanyard.registry.v1 import snapshot_pb2
 
+from lanyard.registry.v1 import snapshot_pb2
 from services.core import keys, screen
 from services.core.errors import SealError
 
 PAD_MULTIPLE = 64
+PAYLOAD_BYTES = 96  # every StatusPayload is serialised to exactly this length
+SEALED_BYTES = screen.NONCE_BYTES + 16 + PAYLOAD_BYTES
 _DST = b"lanyard:v1:snapshot"
 
 STATUS_NAMES = {
@@ -75,8 +76,7 @@ def padded_size(real_entries: int) -> int:
 
 def padding_entry() -> tuple[bytes, bytes]:
     """A random (tag, sealed) pair the same shape as a real one: it opens under no key."""
-    payload_len = 24 + secrets.randbelow(24)
-    return os.urandom(screen.TAG_BYTES), os.urandom(screen.NONCE_BYTES + 16 + payload_len)
+    return os.urandom(screen.TAG_BYTES), os.urandom(SEALED_BYTES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +92,13 @@ def encode_status(status: Status) -> bytes:
         record_ref=status.record_ref,
         expires_on=status.expires_on.isoformat() if status.expires_on else "",
     )
-    return msg.SerializeToString(deterministic=True)
+    base = len(msg.SerializeToString(deterministic=True))
+    # The padding field costs a tag byte and a one-byte length on top of its content.
+    msg.padding = bytes(PAYLOAD_BYTES - base - 2)
+    payload = msg.SerializeToString(deterministic=True)
+    if len(payload) != PAYLOAD_BYTES:
+        raise ValueError(f"status payload is {len(payload)} bytes, expected {PAYLOAD_BYTES}")
+    return payload
 
 
 def decode_status(payload: bytes) -> Status:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import grpc
 import nacl.signing
-from lanyard.registry.v1 import registry_pb2, registry_pb2_grpc
 
+from lanyard.registry.v1 import registry_pb2, registry_pb2_grpc
 from services.core import auth, blinding, screen, snapshot
 from services.core.errors import SignatureError
 

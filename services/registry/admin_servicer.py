@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import grpc
-from lanyard.registry.v1 import admin_pb2, admin_pb2_grpc
 
+from lanyard.registry.v1 import admin_pb2, admin_pb2_grpc
 from services.core import screen, snapshot
 from services.registry.errors import InvalidRequest
 from services.registry.grpc_errors import unary

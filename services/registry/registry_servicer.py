@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import grpc
-from lanyard.registry.v1 import registry_pb2, registry_pb2_grpc, snapshot_pb2
 
+from lanyard.registry.v1 import registry_pb2, registry_pb2_grpc, snapshot_pb2
 from services.core import screen
 from services.registry.grpc_errors import abort, is_abort, unary
 from services.registry.service import DeltaSnapshot, RegistryService

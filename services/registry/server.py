@@ -19,8 +19,8 @@ from pathlib import Path
 import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from lanyard.registry.v1 import admin_pb2_grpc, registry_pb2_grpc
 
+from lanyard.registry.v1 import admin_pb2_grpc, registry_pb2_grpc
 from services.registry.admin_servicer import AdminServicer
 from services.registry.datadir import ADMIN_NAME, RegistryConfig, RegistryDir
 from services.registry.errors import DataDirError

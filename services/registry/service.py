@@ -163,13 +163,16 @@ class RegistryService:
             raise WrongEpoch(f"epoch {epoch} is not served; the current epoch is {self._epoch}")
         return self._oprf_keys[epoch]
 
-    async def _evaluate(self, k: bytes, points: Sequence[bytes]) -> list[bytes]:
+    def _check_batch(self, points: Sequence[bytes]) -> None:
         if not points:
             raise InvalidRequest("blinded_points is empty")
         if len(points) > self.max_batch:
             raise InvalidRequest(
                 f"batch of {len(points)} points is over the limit of {self.max_batch} per call"
             )
+
+    async def _evaluate(self, k: bytes, points: Sequence[bytes]) -> list[bytes]:
+        self._check_batch(points)
         try:
             return await run_chunked(
                 points, lambda chunk, off: _evaluate_checked(k, chunk, off), self._executor
@@ -183,6 +186,7 @@ class RegistryService:
         """Z = k * B for each point, counted against the event's quota (spec §3, §7)."""
         started = time.perf_counter()
         k = self._check_suite_epoch(suite, epoch)
+        self._check_batch(points)
         event = await self._store.get_event(event_id)
         if event is None:
             raise NotFound(f"no event {event_id} is enrolled")

@@ -17,14 +17,16 @@ RECORD_STATUS_FLAGGED: RecordStatus
 RECORD_STATUS_BANNED: RecordStatus
 
 class StatusPayload(_message.Message):
-    __slots__ = ("status", "record_ref", "expires_on")
+    __slots__ = ("status", "record_ref", "expires_on", "padding")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     RECORD_REF_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_ON_FIELD_NUMBER: _ClassVar[int]
+    PADDING_FIELD_NUMBER: _ClassVar[int]
     status: RecordStatus
     record_ref: str
     expires_on: str
-    def __init__(self, status: _Optional[_Union[RecordStatus, str]] = ..., record_ref: _Optional[str] = ..., expires_on: _Optional[str] = ...) -> None: ...
+    padding: bytes
+    def __init__(self, status: _Optional[_Union[RecordStatus, str]] = ..., record_ref: _Optional[str] = ..., expires_on: _Optional[str] = ..., padding: _Optional[bytes] = ...) -> None: ...
 
 class SnapshotEntry(_message.Message):
     __slots__ = ("tag", "sealed")

@@ -1,0 +1,209 @@
+"""`lanyard registry …` against a real registry on loopback, as an operator types it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import date
+from pathlib import Path
+
+import nacl.signing
+import pytest
+
+from cli.main import main
+from cli.registry_cmds import default_expiry
+from services.registry.datadir import RegistryDir
+from services.registry.server import RunningRegistry
+
+
+async def lanyard(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run the CLI in a thread (it runs its own event loop) while the registry serves."""
+    capsys.readouterr()
+    try:
+        await asyncio.to_thread(main, list(argv))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+async def test_operator_workflow(
+    registry: RunningRegistry,
+    registry_dir: RegistryDir,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    d = ["--data-dir", str(registry_dir.path)]
+    key = nacl.signing.SigningKey.generate()
+    bundle = tmp_path / "bundle.json"
+    code, out, err = await lanyard(
+        capsys,
+        "registry",
+        "event",
+        "enroll",
+        *d,
+        "--id",
+        "pycon-xx-2027",
+        "--name",
+        "PyCon XX",
+        "--starts",
+        "2027-06-01",
+        "--ends",
+        "2027-06-03",
+        "--public-key",
+        bytes(key.verify_key).hex(),
+        "--quota",
+        "500",
+        "--out",
+        str(bundle),
+    )
+    assert code == 0, err
+    data = json.loads(bundle.read_text())
+    assert data["event_id"] == "pycon-xx-2027"
+    assert data["endpoint"] == registry.address
+    assert data["registry_public_key"] == registry.service.public_key.hex()
+
+    code, out, err = await lanyard(
+        capsys,
+        "registry",
+        "record",
+        "add",
+        *d,
+        "--ref",
+        "WG-7",
+        "--status",
+        "banned",
+        "--email",
+        "someone@example.org",
+        "--name",
+        "Some One",
+        "--ban-until",
+        "2028-01-31",
+        "--json",
+    )
+    assert code == 0, err
+    added = json.loads(out)
+    assert added["identifiers"] == 2
+    assert added["expires_on"] == "2030-03-31"
+
+    code, out, err = await lanyard(capsys, "registry", "record", "list", *d, "--json")
+    assert code == 0, err
+    listing = json.loads(out)
+    assert [r["record_ref"] for r in listing["records"]] == ["WG-7"]
+    assert "someone" not in out
+    assert "Some One" not in out
+
+    code, out, _ = await lanyard(capsys, "registry", "record", "list", *d)
+    assert "WG-7" in out
+    assert "banned" in out
+
+    code, out, _ = await lanyard(capsys, "registry", "event", "list", *d, "--json")
+    assert json.loads(out)[0]["quota"] == 500
+
+    code, out, _ = await lanyard(capsys, "registry", "event", "revoke", *d, "pycon-xx-2027")
+    assert code == 0
+    code, out, _ = await lanyard(capsys, "registry", "event", "list", *d)
+    assert "revoked" in out
+
+    code, out, _ = await lanyard(capsys, "registry", "record", "remove", *d, "WG-7")
+    assert code == 0
+    code, out, _ = await lanyard(capsys, "registry", "record", "list", *d, "--json")
+    assert json.loads(out)["records"] == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "sentence"),
+    [
+        (
+            ["record", "add", "--ref", "R", "--status", "maybe", "--name", "A B"],
+            "--status must be flagged or banned",
+        ),
+        (["record", "add", "--ref", "R", "--status", "flagged"], "at least one --email or --name"),
+        (
+            ["record", "add", "--ref", "R", "--status", "flagged", "--email", "not-an-address"],
+            "--email number 1",
+        ),
+        (
+            [
+                "record",
+                "add",
+                "--ref",
+                "R",
+                "--status",
+                "flagged",
+                "--name",
+                "A",
+                "--expires",
+                "soon",
+            ],
+            "--expires must be a date",
+        ),
+        (["record", "remove", "WG-404"], "no record WG-404 exists"),
+        (
+            [
+                "event",
+                "enroll",
+                "--id",
+                "x-1",
+                "--name",
+                "X",
+                "--starts",
+                "2027-01-01",
+                "--ends",
+                "2027-01-02",
+                "--public-key",
+                "abcd",
+            ],
+            "--public-key must be 64 hex digits",
+        ),
+    ],
+)
+async def test_mistakes_are_one_sentence(
+    registry: RunningRegistry,
+    registry_dir: RegistryDir,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    sentence: str,
+) -> None:
+    code, _, err = await lanyard(
+        capsys, "registry", *argv[:2], "--data-dir", str(registry_dir.path), *argv[2:]
+    )
+    assert code == 1
+    assert sentence in err
+    assert err.startswith("Error:")
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) <= 2
+
+
+async def test_registry_down_is_one_sentence(
+    registry_dir: RegistryDir, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = await lanyard(
+        capsys,
+        "registry",
+        "record",
+        "list",
+        "--data-dir",
+        str(registry_dir.path),
+        "--endpoint",
+        "127.0.0.1:9",
+    )
+    assert code == 1
+    assert "Cannot reach the registry at 127.0.0.1:9" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "ban_until", "today", "expected"),
+    [
+        ("flagged", None, date(2026, 11, 21), date(2029, 1, 21)),
+        ("flagged", None, date(2027, 12, 31), date(2030, 2, 28)),
+        ("banned", date(2028, 1, 31), date(2026, 1, 1), date(2030, 3, 31)),
+        ("banned", None, date(2026, 1, 1), None),
+    ],
+)
+def test_default_expiry_follows_retention(
+    status: str, ban_until: date | None, today: date, expected: date | None
+) -> None:
+    assert default_expiry(status, ban_until, today) == expected

@@ -1,0 +1,77 @@
+"""Property tests for normalisation (spec SCREEN-v1 §1): idempotent, never crashes."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.core.errors import InvalidIdentifier
+from services.core.identity import MAX_INPUT_CHARS, Kind, message, normalize
+
+any_text = st.text(max_size=600)
+kinds = st.sampled_from(list(Kind))
+
+
+@given(kind=kinds, value=any_text)
+@settings(max_examples=500)
+def test_normalize_raises_only_invalid_identifier(kind: Kind, value: str) -> None:
+    try:
+        result = normalize(kind, value)
+    except InvalidIdentifier:
+        return
+    assert result
+    assert result == result.strip()
+
+
+@given(kind=kinds, value=any_text)
+@settings(max_examples=500)
+def test_normalize_is_idempotent(kind: Kind, value: str) -> None:
+    try:
+        once = normalize(kind, value)
+    except InvalidIdentifier:
+        return
+    assert normalize(kind, once) == once
+
+
+@given(value=any_text)
+def test_normalised_names_are_sorted_lowercase_tokens(value: str) -> None:
+    try:
+        name = normalize(Kind.NAME, value)
+    except InvalidIdentifier:
+        return
+    tokens = name.split(" ")
+    assert tokens == sorted(tokens)
+    assert all(tokens)
+    assert name == name.casefold()
+
+
+@given(
+    first=st.text(st.characters(categories=["Lu", "Ll"]), min_size=1, max_size=12),
+    last=st.text(st.characters(categories=["Lu", "Ll"]), min_size=1, max_size=12),
+)
+def test_name_order_and_comma_do_not_matter(first: str, last: str) -> None:
+    try:
+        expected = normalize(Kind.NAME, f"{first} {last}")
+    except InvalidIdentifier:
+        return
+    assert normalize(Kind.NAME, f"{last}, {first}") == expected
+
+
+def test_error_message_never_echoes_the_identifier() -> None:
+    secret = "Zelda Privatename"
+    with pytest.raises(InvalidIdentifier) as info:
+        normalize(Kind.EMAIL, secret)
+    assert "Zelda" not in str(info.value)
+    assert "Privatename" not in str(info.value)
+
+
+def test_over_long_input_is_invalid_at_the_limit() -> None:
+    normalize(Kind.NAME, "a" * MAX_INPUT_CHARS)
+    with pytest.raises(InvalidIdentifier, match="at most 512"):
+        normalize(Kind.NAME, "a" * (MAX_INPUT_CHARS + 1))
+
+
+def test_message_is_domain_separated_by_kind() -> None:
+    assert message(Kind.NAME, "alice") != message(Kind.EMAIL, "alice@example.org")
+    assert message(Kind.NAME, "Alice").startswith(b"lanyard:v1:name:")

@@ -1,0 +1,185 @@
+"""The Store contract: every implementation runs this same class (today: SQLite)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from services.registry.errors import AlreadyExists, NotFound, QuotaExhausted
+from services.registry.sqlite_store import SqliteStore
+from services.registry.store import Change, Entry, Event, Record, Store
+
+StoreFactory = Callable[[], Awaitable[Store]]
+
+
+@pytest.fixture(params=["sqlite"])
+async def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreFactory]:
+    opened: list[Store] = []
+
+    async def factory() -> Store:
+        store = await SqliteStore.open(tmp_path / "registry.db", create=True)
+        opened.append(store)
+        return store
+
+    yield factory
+    for store in opened:
+        await store.close()
+
+
+def _event(event_id: str = "conf-2027", quota: int = 10) -> Event:
+    return Event(event_id, "Conf", date(2027, 1, 1), date(2027, 1, 2), b"k" * 32, quota)
+
+
+def _entry(i: int, ref: str | None) -> Entry:
+    return Entry(bytes([i]) * 32, os.urandom(136), ref)
+
+
+class TestStoreContract:
+    async def test_fresh_state(self, make_store: StoreFactory) -> None:
+        store = await make_store()
+        assert await store.current_epoch() == 1
+        assert await store.snapshot_version() == 0
+        assert await store.live_entries() == []
+
+    async def test_events(self, make_store: StoreFactory) -> None:
+        store = await make_store()
+        stored = await store.add_event(_event())
+        assert stored.used == 0
+        assert stored.created_at is not None
+        with pytest.raises(AlreadyExists):
+            await store.add_event(_event())
+        first = await store.revoke_event("conf-2027", datetime(2027, 2, 1, tzinfo=UTC))
+        again = await store.revoke_event("conf-2027", datetime(2027, 3, 1, tzinfo=UTC))
+        assert first.revoked_at == again.revoked_at
+        with pytest.raises(NotFound):
+            await store.revoke_event("nope", datetime.now(UTC))
+        assert [e.event_id for e in await store.list_events()] == ["conf-2027"]
+
+    async def test_quota_is_atomic(self, make_store: StoreFactory) -> None:
+        store = await make_store()
+        await store.add_event(_event(quota=10))
+        assert await store.reserve_evaluations("conf-2027", 7) == 3
+        with pytest.raises(QuotaExhausted, match="7 used, 4 requested"):
+            await store.reserve_evaluations("conf-2027", 4)
+        assert await store.reserve_evaluations("conf-2027", 3) == 0
+        with pytest.raises(NotFound):
+            await store.reserve_evaluations("nope", 1)
+
+    async def test_apply_and_delta(self, make_store: StoreFactory) -> None:
+        store = await make_store()
+        v1 = await store.apply(Change(add_entries=[_entry(1, None), _entry(2, None)]))
+        rec = Record("WG-1", "banned", date(2030, 1, 1))
+        v2 = await store.apply(
+            Change(
+                add_record=rec,
+                add_points=[b"y" * 32],
+                add_entries=[_entry(3, "WG-1")],
+                remove_tags=[_entry(1, None).tag],
+            )
+        )
+        assert (v1, v2) == (1, 2)
+        delta = await store.delta_since(1)
+        assert delta is not None
+        assert [e.tag for e in delta.added] == [_entry(3, None).tag]
+        assert delta.removed_tags == [_entry(1, None).tag]
+        full = await store.delta_since(0)
+        assert full is not None
+        assert sorted(e.tag for e in full.added) == sorted(
+            [_entry(2, None).tag, _entry(3, None).tag]
+        )
+        assert await store.delta_since(3) is None
+        stored = await store.get_record("WG-1")
+        assert stored is not None
+        assert stored.identifier_count == 1
+
+    async def test_failed_change_changes_nothing(self, make_store: StoreFactory) -> None:
+        store = await make_store()
+        rec = Record("WG-1", "flagged", None)
+        await store.apply(
+            Change(add_record=rec, add_points=[b"y" * 32], add_entries=[_entry(1, "WG-1")])
+        )
+        with pytest.raises(AlreadyExists):
+            await store.apply(Change(add_record=rec, add_entries=[_entry(2, "WG-1")]))
+        with pytest.raises(NotFound):
+            await store.apply(Change(remove_refs=["WG-404"], remove_tags=[_entry(1, None).tag]))
+        assert await store.snapshot_version() == 1
+        assert [e.tag for e in await store.live_entries()] == [_entry(1, None).tag]
+
+    async def test_records_sharing_a_point(self, make_store: StoreFactory) -> None:
+        store = await make_store()
+        y = b"s" * 32
+        await store.apply(Change(add_record=Record("A", "flagged", None), add_points=[y]))
+        await store.apply(Change(add_record=Record("B", "banned", None), add_points=[y, b"t" * 32]))
+        shared = await store.sharing_points("B")
+        assert [(r.record_ref, p) for r, p in shared] == [("A", y)]
+        await store.apply(Change(remove_refs=["A"]))
+        assert await store.sharing_points("B") == []
+
+    async def test_expired_refs(self, make_store: StoreFactory) -> None:
+        store = await make_store()
+        await store.apply(
+            Change(add_record=Record("OLD", "flagged", date(2026, 1, 1)), add_points=[b"a" * 32])
+        )
+        await store.apply(
+            Change(add_record=Record("NEW", "flagged", date(2099, 1, 1)), add_points=[b"b" * 32])
+        )
+        await store.apply(Change(add_record=Record("EVER", "banned", None), add_points=[b"c" * 32]))
+        assert await store.expired_refs(date(2027, 1, 1)) == ["OLD"]
+
+    async def test_admin_keys(self, make_store: StoreFactory) -> None:
+        store = await make_store()
+        assert await store.admin_key("operator") is None
+        await store.add_admin("operator", b"a" * 32)
+        assert await store.admin_key("operator") == b"a" * 32
+
+
+async def test_sqlite_reopens_and_keeps_data(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "r.db", create=True)
+    await store.add_event(_event())
+    await store.close()
+    store = await SqliteStore.open(tmp_path / "r.db")
+    try:
+        assert (await store.get_event("conf-2027")) is not None
+    finally:
+        await store.close()
+
+
+async def test_sqlite_pragmas(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "r.db", create=True)
+    try:
+        db = store._db
+        for pragma, expected in [
+            ("journal_mode", "wal"),
+            ("secure_delete", 1),
+            ("synchronous", 2),
+            ("foreign_keys", 1),
+        ]:
+            async with db.execute(f"PRAGMA {pragma}") as cur:
+                row = await cur.fetchone()
+            assert row is not None
+            assert row[0] == expected, pragma
+    finally:
+        await store.close()
+
+
+async def test_removed_entries_keep_no_sealed_box(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "r.db", create=True)
+    try:
+        entry = _entry(9, "WG-1")
+        await store.apply(
+            Change(
+                add_record=Record("WG-1", "banned", None),
+                add_points=[b"y" * 32],
+                add_entries=[entry],
+            )
+        )
+        await store.apply(Change(remove_refs=["WG-1"], remove_tags=[entry.tag]))
+    finally:
+        await store.close()
+    for name in os.listdir(tmp_path):
+        assert entry.sealed not in (tmp_path / name).read_bytes(), name
+        assert b"y" * 32 not in (tmp_path / name).read_bytes(), name
