@@ -37,3 +37,7 @@ class AlreadyExists(Error):
 
 class DataDirError(Error):
     """The data directory is missing, incomplete or damaged."""
+
+
+class ServeError(Error):
+    """The registry cannot serve as configured: an address in use, TLS missing off loopback."""

@@ -25,7 +25,6 @@ STATUS: dict[type[errors.Error], grpc.StatusCode] = {
     errors.WrongEpoch: grpc.StatusCode.FAILED_PRECONDITION,
     errors.NotFound: grpc.StatusCode.NOT_FOUND,
     errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
-    errors.DataDirError: grpc.StatusCode.INTERNAL,
 }
 
 Req = TypeVar("Req")

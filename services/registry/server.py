@@ -23,7 +23,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from lanyard.registry.v1 import admin_pb2_grpc, registry_pb2_grpc
 from services.registry.admin_servicer import AdminServicer
 from services.registry.datadir import ADMIN_NAME, RegistryConfig, RegistryDir
-from services.registry.errors import DataDirError
+from services.registry.errors import DataDirError, ServeError
 from services.registry.registry_servicer import RegistryServicer
 from services.registry.service import RegistryService
 from services.registry.sqlite_store import SqliteStore
@@ -91,7 +91,7 @@ async def running(
     tls_files = (config.tls_key, config.tls_cert) if config.tls_cert and config.tls_key else None
     tls = tls_files is not None
     if not tls and not insecure and not is_loopback(address):
-        raise DataDirError(
+        raise ServeError(
             f"refusing to listen without TLS on {address}, which is not loopback; "
             "configure tls_cert and tls_key, or pass --insecure"
         )
@@ -117,20 +117,23 @@ async def running(
         admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(service), server)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-        if tls_files is not None:
-            key_file, cert_file = tls_files
-            creds = grpc.ssl_server_credentials(
-                [(_read(key_file, "TLS key"), _read(cert_file, "TLS certificate"))],
-                root_certificates=_read(config.client_ca, "client CA")
-                if config.client_ca
-                else None,
-                require_client_auth=config.client_ca is not None,
-            )
-            port = server.add_secure_port(address, creds)
-        else:
-            port = server.add_insecure_port(address)
+        try:
+            if tls_files is not None:
+                key_file, cert_file = tls_files
+                creds = grpc.ssl_server_credentials(
+                    [(_read(key_file, "TLS key"), _read(cert_file, "TLS certificate"))],
+                    root_certificates=_read(config.client_ca, "client CA")
+                    if config.client_ca
+                    else None,
+                    require_client_auth=config.client_ca is not None,
+                )
+                port = server.add_secure_port(address, creds)
+            else:
+                port = server.add_insecure_port(address)
+        except RuntimeError as exc:
+            raise ServeError(f"cannot listen on {address}: in use or not a valid address") from exc
         if port == 0:
-            raise DataDirError(f"cannot listen on {address}: the address is in use or invalid")
+            raise ServeError(f"cannot listen on {address}: in use or not a valid address")
         await server.start()
         for name in ("", *SERVICE_NAMES):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

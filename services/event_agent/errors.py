@@ -1,0 +1,43 @@
+"""The event agent's error hierarchy. Its gRPC boundary maps each class to one status."""
+
+from __future__ import annotations
+
+
+class Error(Exception):
+    """Base of every error the event agent raises on purpose."""
+
+
+class ImportFailed(Error):
+    """A ticketing export that cannot be read at all: empty, binary, unknown layout."""
+
+
+class InvalidRequest(Error):
+    """A malformed request or argument."""
+
+
+class Unauthenticated(Error):
+    """A caller that could not be identified."""
+
+
+class PermissionDenied(Error):
+    """A known caller that may not do this."""
+
+
+class Unavailable(Error):
+    """The registry cannot be reached and there is no other way to decide."""
+
+
+class NotEnrolled(Error):
+    """The agent has no enrolment bundle yet: run `lanyard agent enroll BUNDLE`."""
+
+
+class DataDirError(Error):
+    """The agent's data directory is missing, incomplete or damaged."""
+
+
+class SnapshotRejected(Error):
+    """A snapshot whose signature does not verify under the pinned registry key."""
+
+
+class NotFound(Error):
+    """The thing named does not exist."""
