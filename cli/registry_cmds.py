@@ -19,6 +19,7 @@ from cli.common import run
 from cli.output import CliError, console, emit_json, table
 from services.core import keys, snapshot
 from services.core.channels import open_channel
+from services.core.enrolment import Enrolment
 from services.core.errors import Error as CoreError
 from services.core.identity import Kind, normalize
 from services.registry import server
@@ -31,8 +32,6 @@ event_app = typer.Typer(help="Enrol, revoke and list events.", no_args_is_help=T
 record_app = typer.Typer(help="Add, remove and list flagged/banned records.", no_args_is_help=True)
 app.add_typer(event_app, name="event")
 app.add_typer(record_app, name="record")
-
-BUNDLE_FORMAT = "lanyard-enrolment/1"
 
 
 def default_data_dir() -> Path:
@@ -163,15 +162,15 @@ def event_enroll(
     async def go() -> dict[str, object]:
         async with admin_client(rdir, address) as client:
             response = await client.enroll_event(event_id, name, start_date, end_date, key, quota)
-        return {
-            "format": BUNDLE_FORMAT,
-            "event_id": response.event.event_id,
-            "event_name": response.event.name,
-            "endpoint": bundle_endpoint or address,
-            "registry_public_key": response.registry_public_key.hex(),
-            "suite": response.suite,
-            "epoch": response.epoch,
-        }
+        return Enrolment(
+            event_id=response.event.event_id,
+            event_name=response.event.name,
+            endpoint=bundle_endpoint or address,
+            registry_public_key=response.registry_public_key,
+            suite=response.suite,
+            starts_on=start_date,
+            ends_on=end_date,
+        ).to_json()
 
     bundle = run(go(), address)
     if out is not None:

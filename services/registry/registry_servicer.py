@@ -8,7 +8,8 @@ import grpc
 
 from lanyard.registry.v1 import registry_pb2, registry_pb2_grpc, snapshot_pb2
 from services.core import screen
-from services.registry.grpc_errors import abort, is_abort, unary
+from services.core.serving import abort, is_abort
+from services.registry.grpc_errors import STATUS, unary
 from services.registry.service import DeltaSnapshot, RegistryService
 
 PREFIX = "/lanyard.registry.v1.Registry/"
@@ -81,4 +82,4 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         except Exception as exc:
             if is_abort(exc):
                 raise
-            await abort(context, exc, "WatchSnapshot")
+            await abort(STATUS, context, exc, "WatchSnapshot")

@@ -7,7 +7,6 @@ signed by a CA); plaintext only on loopback unless the operator passes --insecur
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -18,12 +17,13 @@ from pathlib import Path
 
 import grpc
 import structlog
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from lanyard.registry.v1 import admin_pb2_grpc, registry_pb2_grpc
+from services.core import serving
+from services.core.errors import Error as CoreError
 from services.registry.admin_servicer import AdminServicer
 from services.registry.datadir import ADMIN_NAME, RegistryConfig, RegistryDir
-from services.registry.errors import DataDirError, ServeError
+from services.registry.errors import ServeError
 from services.registry.registry_servicer import RegistryServicer
 from services.registry.service import RegistryService
 from services.registry.sqlite_store import SqliteStore
@@ -33,23 +33,6 @@ log = structlog.get_logger("lanyard.registry")
 SERVICE_NAMES = ("lanyard.registry.v1.Registry", "lanyard.registry.v1.Admin")
 EXPIRY_INTERVAL_SECONDS = 3600.0
 GRACE_SECONDS = 5.0
-
-
-def is_loopback(listen: str) -> bool:
-    host = listen.rsplit(":", 1)[0].strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise DataDirError(f"{what} {path} cannot be read: {exc.strerror}") from exc
 
 
 @dataclass
@@ -88,9 +71,12 @@ async def running(
     rdir.check()
     config = config or rdir.load_config()
     address = listen or config.listen
-    tls_files = (config.tls_key, config.tls_cert) if config.tls_cert and config.tls_key else None
-    tls = tls_files is not None
-    if not tls and not insecure and not is_loopback(address):
+    tls = (
+        serving.Tls(config.tls_cert, config.tls_key, config.client_ca)
+        if config.tls_cert and config.tls_key
+        else None
+    )
+    if tls is None and not insecure and not serving.is_loopback(address):
         raise ServeError(
             f"refusing to listen without TLS on {address}, which is not loopback; "
             "configure tls_cert and tls_key, or pass --insecure"
@@ -100,6 +86,7 @@ async def running(
         max_workers=os.cpu_count() or 1, thread_name_prefix="lanyard-eval"
     )
     server: grpc.aio.Server | None = None
+    listening = False
     expiry: asyncio.Task[None] | None = None
     try:
         epoch = await store.current_epoch()
@@ -115,33 +102,23 @@ async def running(
         server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
         registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(service), server)
         admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(service), server)
-        health_servicer = health.aio.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        await serving.add_health(server, SERVICE_NAMES)
         try:
-            if tls_files is not None:
-                key_file, cert_file = tls_files
-                creds = grpc.ssl_server_credentials(
-                    [(_read(key_file, "TLS key"), _read(cert_file, "TLS certificate"))],
-                    root_certificates=_read(config.client_ca, "client CA")
-                    if config.client_ca
-                    else None,
-                    require_client_auth=config.client_ca is not None,
-                )
-                port = server.add_secure_port(address, creds)
-            else:
-                port = server.add_insecure_port(address)
-        except RuntimeError as exc:
-            raise ServeError(f"cannot listen on {address}: in use or not a valid address") from exc
-        if port == 0:
-            raise ServeError(f"cannot listen on {address}: in use or not a valid address")
+            bound = serving.bind(server, address, tls, insecure)
+        except CoreError as exc:
+            raise ServeError(str(exc)) from exc
         await server.start()
-        for name in ("", *SERVICE_NAMES):
-            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-        bound = f"{address.rsplit(':', 1)[0]}:{port}"
-        rdir.endpoint_path.write_text(bound + "\n", encoding="utf-8")
+        listening = True
+        serving.write_atomically(rdir.endpoint_path, bound + "\n")
         expiry = asyncio.create_task(_expire_periodically(service))
-        log.info("registry.listening", address=bound, tls=tls, epoch=epoch, version=service.version)
-        yield RunningRegistry(server, service, store, port, bound)
+        log.info(
+            "registry.listening",
+            address=bound,
+            tls=tls is not None,
+            epoch=epoch,
+            version=service.version,
+        )
+        yield RunningRegistry(server, service, store, int(bound.rsplit(":", 1)[1]), bound)
     finally:
         if expiry is not None:
             expiry.cancel()
@@ -153,7 +130,8 @@ async def running(
             rdir.endpoint_path.unlink()
         await store.close()
         executor.shutdown(wait=True)
-        log.info("registry.stopped")
+        if listening:
+            log.info("registry.stopped")
 
 
 async def _expire_periodically(service: RegistryService) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import aiosqlite
 
+from services.core import sqlite
 from services.registry.errors import AlreadyExists, DataDirError, NotFound, QuotaExhausted
 from services.registry.migrations import MIGRATIONS
 from services.registry.store import Change, Delta, Entry, Event, Record, Store
@@ -72,43 +73,18 @@ class SqliteStore(Store):
         if not create and not path.exists():  # noqa: ASYNC240 - one stat, at start-up
             raise DataDirError(f"database {path} does not exist; run `lanyard registry init`")
         try:
-            db = await aiosqlite.connect(path, isolation_level=None)
-            db.row_factory = aiosqlite.Row
-            await db.execute("PRAGMA journal_mode = WAL")
-            await db.execute("PRAGMA synchronous = FULL")
-            await db.execute("PRAGMA secure_delete = ON")
-            await db.execute("PRAGMA foreign_keys = ON")
-            await db.execute("PRAGMA busy_timeout = 5000")
-            store = cls(db)
-            await store._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise DataDirError(f"database {path} cannot be opened: {exc}") from exc
-        return store
-
-    async def _migrate(self) -> None:
-        async with self._db.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
-        current = int(row[0]) if row else 0
-        if current > len(MIGRATIONS):
-            raise DataDirError(
-                f"database schema version {current} is newer than this Lanyard "
-                f"({len(MIGRATIONS)}); upgrade Lanyard"
-            )
-        for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
-            await self._db.executescript(
-                f"BEGIN IMMEDIATE; {script}; PRAGMA user_version = {number}; COMMIT;"
-            )
+            return cls(await sqlite.connect(path, MIGRATIONS))
+        except sqlite.DatabaseError as exc:
+            raise DataDirError(str(exc)) from exc
 
     async def close(self) -> None:
         await self._db.close()
 
     async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
-        async with self._db.execute(sql, params) as cur:
-            return await cur.fetchone()
+        return await sqlite.fetch_one(self._db, sql, params)
 
     async def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        async with self._db.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return await sqlite.fetch_all(self._db, sql, params)
 
     async def _state(self, key: str) -> int:
         row = await self._one("SELECT value FROM state WHERE key = ?", (key,))
