@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
@@ -11,6 +13,15 @@ import grpc
 from cli.output import CliError
 
 T = TypeVar("T")
+
+
+def default_data_dir(env_var: str, name: str) -> Path:
+    """`$<env_var>`, else `$XDG_DATA_HOME/lanyard/<name>` (~/.local/share/lanyard/<name>)."""
+    env = os.environ.get(env_var)
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "lanyard" / name
 
 
 def describe_rpc_error(exc: grpc.aio.AioRpcError, endpoint: str) -> str:

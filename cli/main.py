@@ -10,11 +10,12 @@ from typing import Annotated
 import grpc
 import typer
 
-from cli import demo, registry_cmds
+from cli import agent_cmds, bench, demo, registry_cmds
 from cli.common import describe_rpc_error
 from cli.output import CliError, err_console
 from services.core import logs
 from services.core.errors import Error as CoreError
+from services.event_agent.errors import Error as AgentError
 from services.registry.errors import Error as RegistryError
 
 app = typer.Typer(
@@ -26,7 +27,12 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(registry_cmds.app, name="registry")
+app.add_typer(agent_cmds.app, name="agent")
+app.command("screen")(agent_cmds.screen)
+app.command("check")(agent_cmds.check)
+app.command("alerts")(agent_cmds.alerts)
 app.command("demo")(demo.demo)
+app.add_typer(bench.bench_app, name="bench")
 
 _verbose = False
 
@@ -47,7 +53,7 @@ def _root(
     logs.configure(level=os.environ.get("LANYARD_LOG_LEVEL", log_level), json=log_json)
 
 
-KNOWN_ERRORS = (CliError, CoreError, RegistryError)
+KNOWN_ERRORS = (CliError, CoreError, RegistryError, AgentError)
 
 
 def _sentence(text: str) -> str:

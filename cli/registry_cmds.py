@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import calendar
 import json
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
@@ -14,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from cli import common
 from cli.admin_client import AdminClient, Identifier
 from cli.common import run
 from cli.output import CliError, console, emit_json, table
@@ -35,11 +35,7 @@ app.add_typer(record_app, name="record")
 
 
 def default_data_dir() -> Path:
-    env = os.environ.get("LANYARD_REGISTRY_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "lanyard" / "registry"
+    return common.default_data_dir("LANYARD_REGISTRY_DIR", "registry")
 
 
 DataDir = Annotated[

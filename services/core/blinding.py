@@ -42,9 +42,12 @@ async def run_chunked(
     executor: Executor | None,
     parts: int | None = None,
 ) -> list[R]:
-    """Run `work(slice, offset)` over contiguous slices in `executor`, results in order."""
+    """Run `work(slice, offset)` over contiguous slices in `executor`, results in order.
+
+    Four slices per core by default: with one per core, a core that finishes its half
+    early sits idle while the other finishes (measured: ~8% of Evaluate throughput)."""
     loop = asyncio.get_running_loop()
-    spans = chunks(len(items), parts or os.cpu_count() or 1)
+    spans = chunks(len(items), parts or 4 * (os.cpu_count() or 1))
     results = await asyncio.gather(
         *(loop.run_in_executor(executor, work, items[a:b], a) for a, b in spans)
     )

@@ -20,8 +20,22 @@ LEVELS = {
 }
 
 
+class _Stderr:
+    """sys.stderr looked up at each write, so a replaced stderr (a test's capture, a
+    daemon's redirect) is followed rather than a closed one kept."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure(level: str = "info", json: bool | None = None, stream: TextIO | None = None) -> None:
-    out = stream if stream is not None else sys.stderr
+    out: TextIO | _Stderr = stream if stream is not None else _Stderr()
     as_json = json if json is not None else not out.isatty()
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
@@ -35,6 +49,6 @@ def configure(level: str = "info", json: bool | None = None, stream: TextIO | No
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(LEVELS.get(level, logging.INFO)),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
+        logger_factory=structlog.PrintLoggerFactory(file=out),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )

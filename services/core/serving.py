@@ -7,8 +7,10 @@ Anything else is a bug: the caller sees INTERNAL "internal error", the detail is
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import ipaddress
+import signal
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +85,15 @@ async def add_health(server: grpc.aio.Server, names: tuple[str, ...]) -> None:
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
     for name in ("", *names):
         await servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+
+async def until_signalled() -> None:
+    """Wait for SIGTERM or SIGINT: how a service's `serve` knows to stop gracefully."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
@@ -145,10 +144,6 @@ async def _expire_periodically(service: RegistryService) -> None:
 
 async def serve(rdir: RegistryDir, listen: str | None = None, insecure: bool = False) -> None:
     """`lanyard registry serve`: run until SIGTERM or SIGINT, then stop gracefully."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     async with running(rdir, listen, insecure):
-        await stop.wait()
+        await serving.until_signalled()
         log.info("registry.stopping")

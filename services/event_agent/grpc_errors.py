@@ -1,0 +1,20 @@
+"""The agent's one table from domain errors to gRPC status codes."""
+
+from __future__ import annotations
+
+import grpc
+
+from services.core import serving
+from services.event_agent import errors
+
+STATUS: serving.ErrorTable = {
+    errors.InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
+    errors.SnapshotRejected: grpc.StatusCode.UNAVAILABLE,
+    errors.NotEnrolled: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.NotFound: grpc.StatusCode.NOT_FOUND,
+}
+
+unary = serving.unary(STATUS)

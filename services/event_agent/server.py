@@ -1,0 +1,129 @@
+"""Wiring for the agent: open its directory, talk to the pinned registry, serve Check.
+
+`opened()` gives the CLI's one-shot commands (screen, check, alerts) an AgentService;
+`running()` adds the gRPC server for ticketing systems, the snapshot follower and the
+daily retention sweep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+
+import grpc
+import structlog
+
+from lanyard.agent.v1 import screening_pb2_grpc
+from services.core import serving
+from services.core.channels import open_channel
+from services.core.errors import Error as CoreError
+from services.event_agent.datadir import AgentConfig, AgentDir
+from services.event_agent.errors import DataDirError
+from services.event_agent.registry_client import RegistryClient
+from services.event_agent.screening_servicer import ScreeningServicer
+from services.event_agent.service import AgentService
+from services.event_agent.sqlite_store import SqliteStore
+
+log = structlog.get_logger("lanyard.agent")
+
+SERVICE_NAMES = ("lanyard.agent.v1.Screening",)
+RETENTION_INTERVAL_SECONDS = 24 * 3600.0
+GRACE_SECONDS = 5.0
+
+
+@dataclass
+class RunningAgent:
+    server: grpc.aio.Server
+    agent: AgentService
+    address: str
+
+
+def init_agent(adir: AgentDir, listen: str | None = None) -> bytes:
+    """`lanyard agent init`: the data directory and the event's key; returns its public key."""
+    return adir.create(**({"listen": listen} if listen else {}))
+
+
+@asynccontextmanager
+async def opened(adir: AgentDir, config: AgentConfig | None = None) -> AsyncIterator[AgentService]:
+    adir.check()
+    config = config or adir.load_config()
+    enrolment = adir.enrolment()
+    key = adir.event_key()
+    store = await SqliteStore.open(adir.db_path)
+    executor = ThreadPoolExecutor(
+        max_workers=os.cpu_count() or 1, thread_name_prefix="lanyard-blind"
+    )
+    try:
+        channel = open_channel(enrolment.endpoint, config.registry_ca)
+    except CoreError as exc:
+        await store.close()
+        raise DataDirError(str(exc)) from exc
+    try:
+        client = RegistryClient(channel, enrolment.event_id, key, enrolment.registry_public_key)
+        agent = AgentService(store, enrolment, client, executor)
+        await agent.start()
+        yield agent
+    finally:
+        await channel.close()
+        await store.close()
+        executor.shutdown(wait=True)
+
+
+@asynccontextmanager
+async def running(
+    adir: AgentDir, listen: str | None = None, insecure: bool = False
+) -> AsyncIterator[RunningAgent]:
+    config = adir.load_config() if adir.config_path.exists() else AgentConfig()
+    address = listen or config.listen
+    tls = (
+        serving.Tls(config.tls_cert, config.tls_key) if config.tls_cert and config.tls_key else None
+    )
+    async with opened(adir, config) as agent:
+        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        screening_pb2_grpc.add_ScreeningServicer_to_server(ScreeningServicer(agent), server)
+        await serving.add_health(server, SERVICE_NAMES)
+        try:
+            bound = serving.bind(server, address, tls, insecure)
+        except CoreError as exc:
+            raise DataDirError(str(exc)) from exc
+        tasks: list[asyncio.Task[None]] = []
+        await server.start()
+        try:
+            serving.write_atomically(adir.endpoint_path, bound + "\n")
+            tasks.append(asyncio.create_task(agent.follow()))
+            tasks.append(asyncio.create_task(_retention(agent, config.attendee_retention_days)))
+            log.info(
+                "agent.listening",
+                address=bound,
+                event_id=agent.enrolment.event_id,
+                tls=tls is not None,
+            )
+            yield RunningAgent(server, agent, bound)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await server.stop(GRACE_SECONDS)
+            with suppress(FileNotFoundError):
+                adir.endpoint_path.unlink()
+            log.info("agent.stopped")
+
+
+async def _retention(agent: AgentService, days: int) -> None:
+    while True:
+        try:
+            await agent.apply_retention(days)
+        except Exception:
+            log.exception("agent.retention_failed")
+        await asyncio.sleep(RETENTION_INTERVAL_SECONDS)
+
+
+async def serve(adir: AgentDir, listen: str | None = None, insecure: bool = False) -> None:
+    """`lanyard agent serve`: until SIGTERM or SIGINT, then stop gracefully."""
+    async with running(adir, listen, insecure):
+        await serving.until_signalled()
+        log.info("agent.stopping")
