@@ -119,3 +119,12 @@ class AdminClient:
             admin_pb2.ListRecordsRequest(), metadata=self._md("ListRecords")
         )
         return response
+
+    async def rotate_key(self, from_epoch: int) -> admin_pb2.RotateKeyResponse:
+        response: admin_pb2.RotateKeyResponse = await self._stub.RotateKey(
+            admin_pb2.RotateKeyRequest(from_epoch=from_epoch), metadata=self._md("RotateKey")
+        )
+        return response
+
+    async def current_epoch(self) -> int:
+        return await self._epoch()

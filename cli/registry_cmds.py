@@ -32,6 +32,8 @@ event_app = typer.Typer(help="Enrol, revoke and list events.", no_args_is_help=T
 record_app = typer.Typer(help="Add, remove and list flagged/banned records.", no_args_is_help=True)
 app.add_typer(event_app, name="event")
 app.add_typer(record_app, name="record")
+key_app = typer.Typer(help="Rotate the registry's OPRF key.", no_args_is_help=True)
+app.add_typer(key_app, name="key")
 
 
 def default_data_dir() -> Path:
@@ -373,4 +375,34 @@ def record_list(data_dir: DataDir, endpoint: Endpoint = None, json_out: JsonOut 
             )
             for r in rows
         ],
+    )
+
+
+@key_app.command("rotate")
+def key_rotate(
+    data_dir: DataDir,
+    endpoint: Endpoint = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    json_out: JsonOut = False,
+) -> None:
+    """Move every record to a new OPRF key (spec §6); the old key is destroyed."""
+    rdir = _dir(data_dir)
+    address = endpoint or rdir.endpoint()
+    if not yes and not typer.confirm(
+        "Rotate the OPRF key? Every event will evaluate its attendees again.", default=False
+    ):
+        raise CliError("key rotation cancelled; nothing changed")
+
+    async def go() -> tuple[int, int, int]:
+        async with admin_client(rdir, address) as client:
+            response = await client.rotate_key(await client.current_epoch())
+        return int(response.epoch), int(response.snapshot_version), int(response.points)
+
+    epoch, version, points = run(go(), address)
+    if json_out:
+        emit_json({"epoch": epoch, "snapshot_version": version, "points": points})
+        return
+    console.print(
+        f"Rotated to epoch {epoch}: {points} stored point(s) moved, snapshot "
+        f"version {version}; the old key is destroyed."
     )

@@ -198,7 +198,17 @@ class AgentService:
 
     # -- points --------------------------------------------------------------------------
     async def points_for(self, messages: Sequence[bytes]) -> list[bytes]:
-        """Y for each message: from the store when known in this epoch, else evaluated."""
+        """Y for each message: from the store when known in this epoch, else evaluated.
+        If the registry has moved to a new epoch, follow it once and try again."""
+        try:
+            return await self._points_for(messages)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                raise
+            await self.sync()
+            return await self._points_for(messages)
+
+    async def _points_for(self, messages: Sequence[bytes]) -> list[bytes]:
         epoch = self.snapshot.epoch
         known = await self.store.known_points(list(messages), epoch)
         missing = [m for m in dict.fromkeys(messages) if m not in known]

@@ -145,3 +145,11 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             epoch=self._service.epoch,
             snapshot_version=self._service.version,
         )
+
+    @unary
+    async def RotateKey(
+        self, request: admin_pb2.RotateKeyRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.RotateKeyResponse:
+        await self._admin(context, "RotateKey")
+        epoch, version, points = await self._service.rotate_key(request.from_epoch)
+        return admin_pb2.RotateKeyResponse(epoch=epoch, snapshot_version=version, points=points)

@@ -147,6 +147,22 @@ class RegistryDir:
         except CoreError as exc:
             raise DataDirError(str(exc)) from exc
 
+    def save_oprf_key(self, epoch: int, k: bytes) -> None:
+        keys.write_secret(self.oprf_key_path(epoch), k)
+
+    def destroy_oprf_key(self, epoch: int) -> None:
+        """Overwrite, then unlink: the old key must not outlive the rotation (spec §6)."""
+        path = self.oprf_key_path(epoch)
+        try:
+            size = path.stat().st_size
+            with path.open("r+b") as fh:
+                fh.write(os.urandom(size))
+                fh.flush()
+                os.fsync(fh.fileno())
+            path.unlink()
+        except FileNotFoundError:
+            pass
+
     def endpoint(self) -> str:
         """Where a running `serve` listens, else the configured address."""
         try:

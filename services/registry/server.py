@@ -95,6 +95,7 @@ async def running(
             {epoch: rdir.oprf_key(epoch)},
             executor,
             max_batch=config.max_batch,
+            key_files=rdir,
         )
         await service.start()
         await service.expire()

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Protocol
 
 import nacl.signing
 import structlog
@@ -69,6 +70,14 @@ def _evaluate_checked(k: bytes, points: Sequence[bytes], offset: int) -> list[by
     return screen.evaluate_all(k, points, offset)
 
 
+class KeyFiles(Protocol):
+    """Where OPRF keys live: never in the database (spec SCREEN-v1 "what each party learns")."""
+
+    def save_oprf_key(self, epoch: int, k: bytes) -> None: ...
+
+    def destroy_oprf_key(self, epoch: int) -> None: ...
+
+
 class RegistryService:
     def __init__(
         self,
@@ -78,6 +87,7 @@ class RegistryService:
         executor: Executor | None,
         max_batch: int = 10_000,
         verifier: auth.TokenVerifier | None = None,
+        key_files: KeyFiles | None = None,
     ) -> None:
         self._store = store
         self._signing_key = signing_key
@@ -85,6 +95,7 @@ class RegistryService:
         self._executor = executor
         self.max_batch = max_batch
         self._verifier = verifier or auth.TokenVerifier()
+        self._key_files = key_files
         self._lock = asyncio.Lock()
         self._changed = asyncio.Condition()
         self._live: dict[bytes, tuple[bytes, str | None]] = {}
@@ -376,6 +387,52 @@ class RegistryService:
 
     async def list_records(self) -> list[Record]:
         return await self._store.list_records()
+
+    # -- key rotation --------------------------------------------------------------------
+    async def rotate_key(self, from_epoch: int) -> tuple[int, int, int]:
+        """Spec §6: k -> k', every Y -> delta * Y, tags under epoch + 1, no names needed.
+        Returns (new epoch, snapshot version, points moved)."""
+        if self._key_files is None:
+            raise InvalidRequest("this registry was started without its key directory")
+        async with self._lock:
+            if from_epoch != self._epoch:
+                raise WrongEpoch(
+                    f"asked to rotate from epoch {from_epoch}; the current epoch is {self._epoch}"
+                )
+            old_epoch, new_epoch = self._epoch, self._epoch + 1
+            k_new = screen.random_scalar()
+            delta = screen.rotation_delta(self._oprf_keys[old_epoch], k_new)
+            stored = await self._store.points(old_epoch)
+            moved = await run_chunked(
+                [y for _, y in stored],
+                lambda ys, _o: [screen.rotate(delta, y) for y in ys],
+                self._executor,
+            )
+            points = [(ref, y) for (ref, _), y in zip(stored, moved, strict=True)]
+            records = {r.record_ref: r for r in await self._store.list_records()}
+            best: dict[bytes, tuple[int, Entry]] = {}
+            for ref, y in points:
+                record = records[ref]
+                tag, sealed = snapshot.seal_status(
+                    new_epoch, y, snapshot.Status(record.status, ref, record.expires_on)
+                )
+                rank = _RANK[record.status]
+                if rank > best.get(tag, (0, Entry(tag, sealed, ref)))[0]:
+                    best[tag] = (rank, Entry(tag, sealed, ref))
+            entries = [e for _, e in best.values()]
+            entries += self._padding_for(len(entries), 0)
+            self._key_files.save_oprf_key(new_epoch, k_new)
+            version = await self._store.rotate(new_epoch, points, entries)
+            self._oprf_keys = {new_epoch: k_new}
+            self._epoch, self._version = new_epoch, version
+            self._live = {e.tag: (e.sealed, e.record_ref) for e in entries}
+            self._resign()
+            # The old key file is destroyed; k and delta live on only until collected.
+            self._key_files.destroy_oprf_key(old_epoch)
+        async with self._changed:
+            self._changed.notify_all()
+        log.info("registry.key_rotated", epoch=new_epoch, points=len(points), version=version)
+        return new_epoch, version, len(points)
 
     # -- events --------------------------------------------------------------------------
     async def enroll_event(self, event: Event) -> Event:

@@ -241,6 +241,41 @@ class SqliteStore(Store):
             raise
         return version
 
+    async def points(self, epoch: int) -> list[tuple[str, bytes]]:
+        rows = await self._all(
+            "SELECT record_ref, y FROM record_points WHERE epoch = ? ORDER BY record_ref", (epoch,)
+        )
+        return [(r[0], bytes(r[1])) for r in rows]
+
+    async def rotate(
+        self, new_epoch: int, points: list[tuple[str, bytes]], entries: list[Entry]
+    ) -> int:
+        db = self._db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            version = await self._state("version") + 1
+            await db.executemany(
+                "INSERT INTO record_points (record_ref, epoch, y) VALUES (?, ?, ?)",
+                [(ref, new_epoch, y) for ref, y in points],
+            )
+            await db.execute("DELETE FROM record_points WHERE epoch != ?", (new_epoch,))
+            await db.execute(
+                "UPDATE entries SET removed_version = ?, sealed = x'' "
+                "WHERE removed_version IS NULL",
+                (version,),
+            )
+            await db.executemany(
+                "INSERT INTO entries (tag, sealed, record_ref, added_version) VALUES (?, ?, ?, ?)",
+                [(e.tag, e.sealed, e.record_ref, version) for e in entries],
+            )
+            await db.execute("UPDATE state SET value = ? WHERE key = 'version'", (version,))
+            await db.execute("UPDATE state SET value = ? WHERE key = 'epoch'", (new_epoch,))
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        return version
+
     async def delta_since(self, version: int) -> Delta | None:
         current = await self.snapshot_version()
         if version > current:

@@ -125,5 +125,16 @@ class Store(ABC):
         Raises AlreadyExists if the record exists, NotFound if a ref to remove does not."""
 
     @abstractmethod
+    async def points(self, epoch: int) -> list[tuple[str, bytes]]:
+        """(record ref, Y) of every stored point of `epoch`."""
+
+    @abstractmethod
+    async def rotate(
+        self, new_epoch: int, points: list[tuple[str, bytes]], entries: list[Entry]
+    ) -> int:
+        """Move to `new_epoch` atomically: its points replace the old epoch's, `entries`
+        replace every live entry; returns the new snapshot version."""
+
+    @abstractmethod
     async def delta_since(self, version: int) -> Delta | None:
         """Entries added and tags removed after `version`; None if that is not known."""

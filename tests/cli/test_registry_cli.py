@@ -207,3 +207,14 @@ def test_default_expiry_follows_retention(
     status: str, ban_until: date | None, today: date, expected: date | None
 ) -> None:
     assert default_expiry(status, ban_until, today) == expected
+
+
+async def test_key_rotate(
+    registry: RunningRegistry, registry_dir: RegistryDir, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = ["--data-dir", str(registry_dir.path)]
+    code, out, err = await lanyard(capsys, "registry", "key", "rotate", *d, "--yes", "--json")
+    assert code == 0, err
+    assert json.loads(out)["epoch"] == 2
+    assert registry.service.epoch == 2
+    assert not registry_dir.oprf_key_path(1).exists()

@@ -228,3 +228,28 @@ async def test_retention_deletes_attendees_after_the_period(agent: AgentService)
 def test_integration_credentials_parse(tmp_path: object) -> None:
     key = nacl.signing.SigningKey.generate()
     assert len(keys.public_key_bytes(key)) == 32
+
+
+async def test_agent_follows_a_key_rotation(agent: AgentService, setup: AgentSetup) -> None:
+    await agent.check("Jordan Blake", "jordan.blake@example.net", "attendee", "ORDER-R")
+    await agent.check("Not Listed", "not.listed@example.org", "attendee", "ORDER-N")
+    evaluations = await used(setup.admin)
+    await setup.admin.rotate_key(1)
+    raised = await agent.sync()
+    assert raised == []  # the same people match under the new key: nothing changed
+    assert agent.snapshot.epoch == 2
+    assert await used(setup.admin) == evaluations + 4  # every stored identity, once
+    assert await agent.store.stale_identities(2, 10) == []
+    result = await agent.check("", "jordan.blake@example.net", "attendee", "ORDER-R2")
+    assert result.reason == Reason.BANNED_CONFIRMED
+    assert await used(setup.admin) == evaluations + 4  # known in the new epoch too
+
+
+async def test_check_follows_the_new_epoch_by_itself(
+    agent: AgentService, setup: AgentSetup
+) -> None:
+    await agent.sync()
+    await setup.admin.rotate_key(1)
+    result = await agent.check("Sam Rivera", "", "attendee", "ORDER-S")
+    assert result.reason == Reason.FLAGGED_POSSIBLE
+    assert agent.snapshot.epoch == 2

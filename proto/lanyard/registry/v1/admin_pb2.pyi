@@ -146,3 +146,19 @@ class ListRecordsResponse(_message.Message):
     epoch: int
     snapshot_version: int
     def __init__(self, records: _Optional[_Iterable[_Union[RecordInfo, _Mapping]]] = ..., epoch: _Optional[int] = ..., snapshot_version: _Optional[int] = ...) -> None: ...
+
+class RotateKeyRequest(_message.Message):
+    __slots__ = ("from_epoch",)
+    FROM_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    from_epoch: int
+    def __init__(self, from_epoch: _Optional[int] = ...) -> None: ...
+
+class RotateKeyResponse(_message.Message):
+    __slots__ = ("epoch", "snapshot_version", "points")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    snapshot_version: int
+    points: int
+    def __init__(self, epoch: _Optional[int] = ..., snapshot_version: _Optional[int] = ..., points: _Optional[int] = ...) -> None: ...

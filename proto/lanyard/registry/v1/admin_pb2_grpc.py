@@ -69,6 +69,11 @@ class AdminStub:
                 request_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.ListRecordsRequest.SerializeToString,
                 response_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.ListRecordsResponse.FromString,
                 _registered_method=True)
+        self.RotateKey = channel.unary_unary(
+                '/lanyard.registry.v1.Admin/RotateKey',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RotateKeyRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RotateKeyResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -117,6 +122,15 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RotateKey(self, request, context):
+        """Rotates the OPRF key (spec §6): every stored Y moves to the new epoch by a scalar
+        delta, without any identifier; the old key and the delta are destroyed. Events see
+        the new epoch in WatchSnapshot and evaluate their attendees again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -154,6 +168,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.ListRecords,
                     request_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.ListRecordsRequest.FromString,
                     response_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.ListRecordsResponse.SerializeToString,
+            ),
+            'RotateKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateKey,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RotateKeyRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RotateKeyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -345,6 +364,33 @@ class Admin:
             '/lanyard.registry.v1.Admin/ListRecords',
             lanyard_dot_registry_dot_v1_dot_admin__pb2.ListRecordsRequest.SerializeToString,
             lanyard_dot_registry_dot_v1_dot_admin__pb2.ListRecordsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Admin/RotateKey',
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.RotateKeyRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.RotateKeyResponse.FromString,
             options,
             channel_credentials,
             insecure,
