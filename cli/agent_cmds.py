@@ -24,7 +24,7 @@ from cli.common import run
 from cli.output import CliError, console, emit_json, table
 from services.core import keys
 from services.event_agent import server
-from services.event_agent.csv_import import open_export
+from services.event_agent.csv_import import Export, open_export
 from services.event_agent.datadir import AgentDir
 from services.event_agent.screening import ScreenOutcome, count_lines, screen_export
 from services.event_agent.service import AgentService
@@ -236,6 +236,33 @@ def print_outcome(outcome: ScreenOutcome) -> None:
         )
 
 
+async def screen_with_progress(
+    agent: AgentService, export: Export, role: str, show_bar: bool
+) -> ScreenOutcome:
+    """Screen `export`; on a terminal, a bar shows rows, rate and time left."""
+    if not show_bar:
+        return await screen_export(agent, export, role)
+    total = await asyncio.to_thread(count_lines, export)
+    with Progress(
+        TextColumn("Screening"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]} rows/s"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("rows", total=total, rate="–")
+
+        def advance(rows: int) -> None:
+            bar.advance(task, rows)
+            speed = bar.tasks[0].speed
+            bar.update(task, rate=f"{speed:,.0f}" if speed else "–")
+
+        return await screen_export(agent, export, role, progress=advance)
+
+
 def screen(
     file: Annotated[
         Path,
@@ -256,31 +283,9 @@ def screen(
         raise CliError(f"--role must be attendee or speaker, got {role!r}")
     export = open_export(file, name_col=name_col, email_col=email_col, ref_col=ref_col)
     show_bar = console.is_terminal and not json_out
-
-    async def work(agent: AgentService) -> ScreenOutcome:
-        if not show_bar:
-            return await screen_export(agent, export, role)
-        total = await asyncio.to_thread(count_lines, export)
-        with Progress(
-            TextColumn("Screening"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TaskProgressColumn(),
-            TextColumn("{task.fields[rate]} rows/s"),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("rows", total=total, rate="–")
-
-            def advance(rows: int) -> None:
-                bar.advance(task, rows)
-                speed = bar.tasks[0].speed
-                bar.update(task, rate=f"{speed:,.0f}" if speed else "–")
-
-            return await screen_export(agent, export, role, progress=advance)
-
-    outcome = with_agent(data_dir, work)
+    outcome = with_agent(
+        data_dir, lambda agent: screen_with_progress(agent, export, role, show_bar)
+    )
     data = _outcome_json(outcome)
     if out is not None:
         _write_out(out, data)
