@@ -72,6 +72,16 @@ class AgentDir:
         return self.path / "enrolment.json"
 
     @property
+    def master_path(self) -> Path:
+        """The incident records' master key, wrapped (incidents/crypto.py)."""
+        return self.path / "incidents-master.json"
+
+    @property
+    def keyring_path(self) -> Path:
+        """Per-incident keys, apart from the records so that destroying one is final."""
+        return self.path / "keyring.db"
+
+    @property
     def endpoint_path(self) -> Path:
         return self.path / "endpoint"
 

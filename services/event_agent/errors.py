@@ -41,3 +41,16 @@ class SnapshotRejected(Error):
 
 class NotFound(Error):
     """The thing named does not exist."""
+
+
+class LockedError(Error):
+    """The incident records' master key is missing, or the passphrase or key file is wrong."""
+
+
+class Conflict(Error):
+    """A change based on an old version, or not allowed in the record's current state."""
+
+
+class NotAllowed(Error):
+    """A step the record's state does not allow: a second approval by the same person, a
+    status change out of order."""

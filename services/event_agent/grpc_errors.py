@@ -15,6 +15,9 @@ STATUS: serving.ErrorTable = {
     errors.SnapshotRejected: grpc.StatusCode.UNAVAILABLE,
     errors.NotEnrolled: grpc.StatusCode.FAILED_PRECONDITION,
     errors.NotFound: grpc.StatusCode.NOT_FOUND,
+    errors.Conflict: grpc.StatusCode.ABORTED,
+    errors.NotAllowed: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.LockedError: grpc.StatusCode.FAILED_PRECONDITION,
 }
 
 unary = serving.unary(STATUS)

@@ -80,4 +80,43 @@ MIGRATIONS: list[str] = [
         revoked_at TEXT
     ) STRICT;
     """,
+    # 2: the Code of Conduct team and its incident records. Contents are sealed per
+    #    incident (incidents/crypto.py); only ids, statuses, times and who did what are
+    #    in the clear. The incidents' keys live in keyring.db, not here.
+    """
+    CREATE TABLE members (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('volunteer', 'responder', 'chair')),
+        public_key BLOB NOT NULL CHECK (length(public_key) = 32),
+        added_at TEXT NOT NULL,
+        removed_at TEXT
+    ) STRICT;
+
+    CREATE TABLE incidents (
+        incident_id INTEGER PRIMARY KEY,
+        version INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        filed_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        acknowledged_at TEXT,
+        decided_at TEXT,
+        awaiting_second INTEGER NOT NULL DEFAULT 0,
+        sealed BLOB NOT NULL
+    ) STRICT;
+
+    CREATE TABLE recusals (
+        incident_id INTEGER NOT NULL REFERENCES incidents (incident_id) ON DELETE CASCADE,
+        member TEXT NOT NULL,
+        PRIMARY KEY (incident_id, member)
+    ) STRICT;
+
+    CREATE TABLE audit (
+        audit_id INTEGER PRIMARY KEY,
+        incident_id INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        member TEXT NOT NULL,
+        action TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX audit_incident ON audit (incident_id);
+    """,
 ]

@@ -17,12 +17,16 @@ from dataclasses import dataclass
 import grpc
 import structlog
 
-from lanyard.agent.v1 import screening_pb2_grpc
+from lanyard.agent.v1 import incidents_pb2_grpc, screening_pb2_grpc
 from services.core import serving
 from services.core.channels import open_channel
 from services.core.errors import Error as CoreError
 from services.event_agent.datadir import AgentConfig, AgentDir
 from services.event_agent.errors import DataDirError
+from services.event_agent.incidents import crypto
+from services.event_agent.incidents.service import IncidentService
+from services.event_agent.incidents.servicer import IncidentsServicer
+from services.event_agent.incidents.store import IncidentStore
 from services.event_agent.registry_client import RegistryClient
 from services.event_agent.screening_servicer import ScreeningServicer
 from services.event_agent.service import AgentService
@@ -40,6 +44,13 @@ class RunningAgent:
     server: grpc.aio.Server
     agent: AgentService
     address: str
+    incidents: IncidentService | None = None
+
+
+def init_incidents(adir: AgentDir, unlock: crypto.Unlock, strength: str = "moderate") -> None:
+    """`lanyard agent incidents-init`: the master key for incident records."""
+    adir.check()
+    crypto.create_master(adir.master_path, unlock, strength)
 
 
 def init_agent(adir: AgentDir, listen: str | None = None) -> bytes:
@@ -75,9 +86,19 @@ async def opened(adir: AgentDir, config: AgentConfig | None = None) -> AsyncIter
 
 @asynccontextmanager
 async def running(
-    adir: AgentDir, listen: str | None = None, insecure: bool = False
+    adir: AgentDir,
+    listen: str | None = None,
+    insecure: bool = False,
+    unlock: crypto.Unlock | None = None,
 ) -> AsyncIterator[RunningAgent]:
+    """Serve Check (and Incidents, when set up: unlocked before anything listens, so a
+    wrong passphrase changes nothing)."""
     config = adir.load_config() if adir.config_path.exists() else AgentConfig()
+    master = None
+    if adir.master_path.exists():
+        master = crypto.unlock_master(
+            adir.master_path, unlock or crypto.Unlock(passphrase=crypto.passphrase_from_env())
+        )
     address = listen or config.listen
     tls = (
         serving.Tls(config.tls_cert, config.tls_key) if config.tls_cert and config.tls_key else None
@@ -85,24 +106,46 @@ async def running(
     async with opened(adir, config) as agent:
         server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
         screening_pb2_grpc.add_ScreeningServicer_to_server(ScreeningServicer(agent), server)
-        await serving.add_health(server, SERVICE_NAMES)
-        try:
-            bound = serving.bind(server, address, tls, insecure)
-        except CoreError as exc:
-            raise DataDirError(str(exc)) from exc
+        incidents: IncidentService | None = None
+        incident_store: IncidentStore | None = None
+        if master is not None:
+            incident_store = await IncidentStore.open(adir.db_path, adir.keyring_path)
+            enrolment = agent.enrolment
+            dates = (
+                (enrolment.starts_on, enrolment.ends_on)
+                if enrolment.starts_on and enrolment.ends_on
+                else None
+            )
+            incidents = IncidentService(
+                incident_store,
+                master,
+                enrolment.event_id,
+                bytes(adir.event_key().verify_key),
+                dates,
+            )
+            incidents_pb2_grpc.add_IncidentsServicer_to_server(IncidentsServicer(incidents), server)
+        names = SERVICE_NAMES + (("lanyard.agent.v1.Incidents",) if incidents else ())
+        await serving.add_health(server, names)
         tasks: list[asyncio.Task[None]] = []
-        await server.start()
         try:
+            try:
+                bound = serving.bind(server, address, tls, insecure)
+            except CoreError as exc:
+                raise DataDirError(str(exc)) from exc
+            await server.start()
             serving.write_atomically(adir.endpoint_path, bound + "\n")
             tasks.append(asyncio.create_task(agent.follow()))
-            tasks.append(asyncio.create_task(_retention(agent, config.attendee_retention_days)))
+            tasks.append(
+                asyncio.create_task(_retention(agent, incidents, config.attendee_retention_days))
+            )
             log.info(
                 "agent.listening",
                 address=bound,
                 event_id=agent.enrolment.event_id,
                 tls=tls is not None,
+                incidents=incidents is not None,
             )
-            yield RunningAgent(server, agent, bound)
+            yield RunningAgent(server, agent, bound, incidents)
         finally:
             for task in tasks:
                 task.cancel()
@@ -110,20 +153,29 @@ async def running(
             await server.stop(GRACE_SECONDS)
             with suppress(FileNotFoundError):
                 adir.endpoint_path.unlink()
+            if incident_store is not None:
+                await incident_store.close()
             log.info("agent.stopped")
 
 
-async def _retention(agent: AgentService, days: int) -> None:
+async def _retention(agent: AgentService, incidents: IncidentService | None, days: int) -> None:
     while True:
         try:
             await agent.apply_retention(days)
+            if incidents is not None:
+                await incidents.apply_retention(agent.enrolment.ends_on)
         except Exception:
             log.exception("agent.retention_failed")
         await asyncio.sleep(RETENTION_INTERVAL_SECONDS)
 
 
-async def serve(adir: AgentDir, listen: str | None = None, insecure: bool = False) -> None:
+async def serve(
+    adir: AgentDir,
+    listen: str | None = None,
+    insecure: bool = False,
+    unlock: crypto.Unlock | None = None,
+) -> None:
     """`lanyard agent serve`: until SIGTERM or SIGINT, then stop gracefully."""
-    async with running(adir, listen, insecure):
+    async with running(adir, listen, insecure, unlock):
         await serving.until_signalled()
         log.info("agent.stopping")

@@ -184,17 +184,26 @@ class AgentService:
         log.info("agent.reevaluated", epoch=epoch, identities=done)
         return done
 
-    async def follow(self, retry_seconds: float = 2.0) -> None:
-        """Follow the registry's announcements for as long as the agent runs."""
+    async def follow(self, first_retry: float = 1.0, max_retry: float = 60.0) -> None:
+        """Follow the registry's announcements for as long as the agent runs; when the
+        registry is away, retry with a doubling pause (up to a minute)."""
+        pause = first_retry
         while True:
             try:
                 await self.sync()
+                pause = first_retry
                 async for epoch, version in self.registry.watch():
                     if (epoch, version) != (self.snapshot.epoch, self.snapshot.version):
                         await self.sync()
             except (grpc.aio.AioRpcError, SnapshotRejected) as exc:
-                log.warning("agent.follow_retry", reason=type(exc).__name__, seconds=retry_seconds)
-            await asyncio.sleep(retry_seconds)
+                log.warning(
+                    "agent.follow_retry",
+                    reason=type(exc).__name__,
+                    seconds=pause,
+                    version=self.snapshot.version,
+                )
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, max_retry)
 
     # -- points --------------------------------------------------------------------------
     async def points_for(self, messages: Sequence[bytes]) -> list[bytes]:
