@@ -158,6 +158,32 @@ async def running(
             log.info("agent.stopped")
 
 
+@asynccontextmanager
+async def incident_records(
+    adir: AgentDir, unlock: crypto.Unlock | None = None
+) -> AsyncIterator[IncidentService]:
+    """The incident records on this machine, unlocked, for the operator's own commands
+    (transparency and end-of-event reports): no gRPC, the passphrase or key file is the
+    authority."""
+    adir.check()
+    enrolment = adir.enrolment()
+    master = crypto.unlock_master(
+        adir.master_path, unlock or crypto.Unlock(passphrase=crypto.passphrase_from_env())
+    )
+    store = await IncidentStore.open(adir.db_path, adir.keyring_path)
+    try:
+        dates = (
+            (enrolment.starts_on, enrolment.ends_on)
+            if enrolment.starts_on and enrolment.ends_on
+            else None
+        )
+        yield IncidentService(
+            store, master, enrolment.event_id, bytes(adir.event_key().verify_key), dates
+        )
+    finally:
+        await store.close()
+
+
 async def _retention(agent: AgentService, incidents: IncidentService | None, days: int) -> None:
     while True:
         try:

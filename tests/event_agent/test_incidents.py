@@ -481,3 +481,16 @@ async def test_a_crash_mid_write_leaves_every_incident_whole(
             assert len(trail) == row.version  # one audit entry per committed change
     finally:
         await store.close()
+
+
+async def test_operator_export_is_audited(team: Team) -> None:
+    iid = await file(team, tag="e")
+    async with agent_server.incident_records(
+        team.adir, crypto.Unlock(passphrase=PASSPHRASE)
+    ) as records:
+        exported = await records.export_all("transparency")
+    assert [i.incident_id for i in exported] == [iid]
+    assert exported[0].report.reporter_name == "Reporter Canarye"
+    trail = await team.call("chair", "GetAudit", pb.GetAuditRequest(incident_id=iid))
+    assert isinstance(trail, pb.GetAuditResponse)
+    assert ("operator", "export:transparency") in [(e.member, e.action) for e in trail.entries]

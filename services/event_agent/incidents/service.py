@@ -236,6 +236,18 @@ class IncidentService:
         ]
         return [s for s in out if s.overdue] if overdue_only else out
 
+    async def export_all(self, purpose: str) -> list[Incident]:
+        """Every incident, decrypted, for the event's own reports (transparency report,
+        end-of-event report) run by the operator on the agent's machine. Each read is
+        audited with its purpose."""
+        out: list[Incident] = []
+        stamp = self._stamp()
+        for row in await self._store.rows():
+            _, incident, _ = await self._load(row.incident_id)
+            await self._store.audit(row.incident_id, stamp, "operator", f"export:{purpose}")
+            out.append(incident)
+        return out
+
     async def audit(self, caller: Caller, incident_id: int) -> list[tuple[str, str, str]]:
         if caller.role != "chair":
             raise PermissionDenied("only a chair reads an incident's audit trail")
