@@ -16,25 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import nacl.exceptions
-import nacl.pwhash
 import nacl.utils
 from nacl.secret import SecretBox
 
-from services.core import keys
+from services.core import keys, passphrase
 from services.core.errors import Error as CoreError
 from services.event_agent.errors import DataDirError, LockedError
 
 KEY_BYTES = SecretBox.KEY_SIZE
 MASTER_FORMAT = "lanyard-incident-master/1"
-KDF_LIMITS = {
-    "interactive": (
-        nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE,
-        nacl.pwhash.argon2id.MEMLIMIT_INTERACTIVE,
-    ),
-    "moderate": (nacl.pwhash.argon2id.OPSLIMIT_MODERATE, nacl.pwhash.argon2id.MEMLIMIT_MODERATE),
-    "sensitive": (nacl.pwhash.argon2id.OPSLIMIT_SENSITIVE, nacl.pwhash.argon2id.MEMLIMIT_SENSITIVE),
-}
-MIN_PASSPHRASE = 12
+KDF_LIMITS = passphrase.STRENGTHS
 
 
 @dataclass(frozen=True)
@@ -52,15 +43,7 @@ def _kek(meta: dict[str, Any], unlock: Unlock) -> bytes:
                 "the incident records are locked with a passphrase; give it "
                 "with --passphrase-file or LANYARD_AGENT_PASSPHRASE"
             )
-        return bytes(
-            nacl.pwhash.argon2id.kdf(
-                KEY_BYTES,
-                unlock.passphrase.encode(),
-                bytes.fromhex(meta["salt"]),
-                opslimit=int(meta["opslimit"]),
-                memlimit=int(meta["memlimit"]),
-            )
-        )
+        return passphrase.derive(unlock.passphrase, meta)
     if unlock.key_file is None:
         raise LockedError(
             "the incident records are locked with a key file; give it with --key-file"
@@ -77,15 +60,11 @@ def create_master(path: Path, unlock: Unlock, strength: str = "moderate") -> byt
         raise DataDirError(f"{path} already exists: the incident records are set up")
     meta: dict[str, Any]
     if unlock.passphrase is not None:
-        if len(unlock.passphrase) < MIN_PASSPHRASE:
-            raise LockedError(f"the passphrase must be at least {MIN_PASSPHRASE} characters")
-        ops, mem = KDF_LIMITS[strength]
-        meta = {
-            "kind": "passphrase",
-            "salt": nacl.utils.random(16).hex(),
-            "opslimit": ops,
-            "memlimit": mem,
-        }
+        try:
+            passphrase.check_new(unlock.passphrase)
+            meta = {"kind": "passphrase", **passphrase.new_params(strength)}
+        except CoreError as exc:
+            raise LockedError(str(exc)) from exc
     elif unlock.key_file is not None:
         if not unlock.key_file.exists():
             keys.write_secret(unlock.key_file, nacl.utils.random(KEY_BYTES))

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from lanyard.registry.v1 import admin_pb2 as lanyard_dot_registry_dot_v1_dot_admin__pb2
+from lanyard.registry.v1 import reports_pb2 as lanyard_dot_registry_dot_v1_dot_reports__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -74,6 +75,31 @@ class AdminStub:
                 request_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RotateKeyRequest.SerializeToString,
                 response_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RotateKeyResponse.FromString,
                 _registered_method=True)
+        self.AddRecipient = channel.unary_unary(
+                '/lanyard.registry.v1.Admin/AddRecipient',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.AddRecipientRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.AddRecipientResponse.FromString,
+                _registered_method=True)
+        self.RemoveRecipient = channel.unary_unary(
+                '/lanyard.registry.v1.Admin/RemoveRecipient',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.RemoveRecipientRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.RemoveRecipientResponse.FromString,
+                _registered_method=True)
+        self.ListSubmissions = channel.unary_unary(
+                '/lanyard.registry.v1.Admin/ListSubmissions',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.ListSubmissionsRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.ListSubmissionsResponse.FromString,
+                _registered_method=True)
+        self.GetSubmission = channel.unary_unary(
+                '/lanyard.registry.v1.Admin/GetSubmission',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionResponse.FromString,
+                _registered_method=True)
+        self.AdvanceSubmission = channel.unary_unary(
+                '/lanyard.registry.v1.Admin/AdvanceSubmission',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.AdvanceSubmissionRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.AdvanceSubmissionResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -131,6 +157,39 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AddRecipient(self, request, context):
+        """WG members who read reports: their X25519 key receives report data keys, their
+        Ed25519 key signs their steps and authenticates them as admins ("admin:<name>").
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveRecipient(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSubmissions(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSubmission(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AdvanceSubmission(self, request, context):
+        """received → acknowledged → reviewed → recorded, each step signed by a WG member.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -173,6 +232,31 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.RotateKey,
                     request_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RotateKeyRequest.FromString,
                     response_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RotateKeyResponse.SerializeToString,
+            ),
+            'AddRecipient': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddRecipient,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.AddRecipientRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.AddRecipientResponse.SerializeToString,
+            ),
+            'RemoveRecipient': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveRecipient,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.RemoveRecipientRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.RemoveRecipientResponse.SerializeToString,
+            ),
+            'ListSubmissions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSubmissions,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.ListSubmissionsRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.ListSubmissionsResponse.SerializeToString,
+            ),
+            'GetSubmission': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSubmission,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionResponse.SerializeToString,
+            ),
+            'AdvanceSubmission': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdvanceSubmission,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.AdvanceSubmissionRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.AdvanceSubmissionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -391,6 +475,141 @@ class Admin:
             '/lanyard.registry.v1.Admin/RotateKey',
             lanyard_dot_registry_dot_v1_dot_admin__pb2.RotateKeyRequest.SerializeToString,
             lanyard_dot_registry_dot_v1_dot_admin__pb2.RotateKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddRecipient(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Admin/AddRecipient',
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.AddRecipientRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.AddRecipientResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveRecipient(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Admin/RemoveRecipient',
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.RemoveRecipientRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.RemoveRecipientResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSubmissions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Admin/ListSubmissions',
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.ListSubmissionsRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.ListSubmissionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSubmission(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Admin/GetSubmission',
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdvanceSubmission(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Admin/AdvanceSubmission',
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.AdvanceSubmissionRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.AdvanceSubmissionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,3 +1,4 @@
+from lanyard.registry.v1 import reports_pb2 as _reports_pb2
 from lanyard.registry.v1 import snapshot_pb2 as _snapshot_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor

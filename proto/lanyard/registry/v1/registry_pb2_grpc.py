@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from lanyard.registry.v1 import registry_pb2 as lanyard_dot_registry_dot_v1_dot_registry__pb2
+from lanyard.registry.v1 import reports_pb2 as lanyard_dot_registry_dot_v1_dot_reports__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -49,6 +50,36 @@ class RegistryStub:
                 request_serializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.WatchSnapshotRequest.SerializeToString,
                 response_deserializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.SnapshotAnnouncement.FromString,
                 _registered_method=True)
+        self.GetRecipients = channel.unary_unary(
+                '/lanyard.registry.v1.Registry/GetRecipients',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetRecipientsRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetRecipientsResponse.FromString,
+                _registered_method=True)
+        self.SubmitReport = channel.unary_unary(
+                '/lanyard.registry.v1.Registry/SubmitReport',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.SubmitReportRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.SubmitReportResponse.FromString,
+                _registered_method=True)
+        self.GetTreeHead = channel.unary_unary(
+                '/lanyard.registry.v1.Registry/GetTreeHead',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetTreeHeadRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetTreeHeadResponse.FromString,
+                _registered_method=True)
+        self.GetInclusionProof = channel.unary_unary(
+                '/lanyard.registry.v1.Registry/GetInclusionProof',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetInclusionProofRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetInclusionProofResponse.FromString,
+                _registered_method=True)
+        self.GetConsistencyProof = channel.unary_unary(
+                '/lanyard.registry.v1.Registry/GetConsistencyProof',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetConsistencyProofRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetConsistencyProofResponse.FromString,
+                _registered_method=True)
+        self.GetSubmissionStatus = channel.unary_unary(
+                '/lanyard.registry.v1.Registry/GetSubmissionStatus',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionStatusRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionStatusResponse.FromString,
+                _registered_method=True)
 
 
 class RegistryServicer:
@@ -76,6 +107,47 @@ class RegistryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetRecipients(self, request, context):
+        """End-of-event reports (reports.proto).
+        The WG's report readers, signed by the registry's key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitReport(self, request, context):
+        """Stores the sealed envelope in the append-only log; returns a signed receipt. The
+        same submission id with the same envelope returns the same receipt.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTreeHead(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetInclusionProof(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetConsistencyProof(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSubmissionStatus(self, request, context):
+        """The receipt and the WG's signed steps for one of the caller's own submissions.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RegistryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -93,6 +165,36 @@ def add_RegistryServicer_to_server(servicer, server):
                     servicer.WatchSnapshot,
                     request_deserializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.WatchSnapshotRequest.FromString,
                     response_serializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.SnapshotAnnouncement.SerializeToString,
+            ),
+            'GetRecipients': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRecipients,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetRecipientsRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetRecipientsResponse.SerializeToString,
+            ),
+            'SubmitReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitReport,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.SubmitReportRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.SubmitReportResponse.SerializeToString,
+            ),
+            'GetTreeHead': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTreeHead,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetTreeHeadRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetTreeHeadResponse.SerializeToString,
+            ),
+            'GetInclusionProof': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetInclusionProof,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetInclusionProofRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetInclusionProofResponse.SerializeToString,
+            ),
+            'GetConsistencyProof': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetConsistencyProof,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetConsistencyProofRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetConsistencyProofResponse.SerializeToString,
+            ),
+            'GetSubmissionStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSubmissionStatus,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionStatusRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -176,6 +278,168 @@ class Registry:
             '/lanyard.registry.v1.Registry/WatchSnapshot',
             lanyard_dot_registry_dot_v1_dot_registry__pb2.WatchSnapshotRequest.SerializeToString,
             lanyard_dot_registry_dot_v1_dot_registry__pb2.SnapshotAnnouncement.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRecipients(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Registry/GetRecipients',
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.GetRecipientsRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.GetRecipientsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Registry/SubmitReport',
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.SubmitReportRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.SubmitReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTreeHead(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Registry/GetTreeHead',
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.GetTreeHeadRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.GetTreeHeadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetInclusionProof(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Registry/GetInclusionProof',
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.GetInclusionProofRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.GetInclusionProofResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetConsistencyProof(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Registry/GetConsistencyProof',
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.GetConsistencyProofRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.GetConsistencyProofResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSubmissionStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Registry/GetSubmissionStatus',
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionStatusRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,
