@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 import grpc
 import nacl.signing
 
-from lanyard.registry.v1 import admin_pb2, admin_pb2_grpc
-from services.core import auth, blinding, identity, screen, snapshot
+from lanyard.registry.v1 import admin_pb2, admin_pb2_grpc, reports_pb2
+from services.core import auth, blinding, envelope, identity, keys, screen, snapshot
 from services.core.identity import Kind
 
 PREFIX = "/lanyard.registry.v1.Admin/"
@@ -128,3 +128,62 @@ class AdminClient:
 
     async def current_epoch(self) -> int:
         return await self._epoch()
+
+    # -- end-of-event reports (the WG's side) ----------------------------------------------
+    async def add_recipient(
+        self, name: str, encryption_key: bytes, signing_key: bytes
+    ) -> reports_pb2.RecipientSet:
+        response: reports_pb2.AddRecipientResponse = await self._stub.AddRecipient(
+            reports_pb2.AddRecipientRequest(
+                recipient=reports_pb2.Recipient(
+                    name=name, encryption_key=encryption_key, signing_key=signing_key
+                )
+            ),
+            metadata=self._md("AddRecipient"),
+        )
+        return response.recipients
+
+    async def remove_recipient(self, name: str) -> reports_pb2.RecipientSet:
+        response: reports_pb2.RemoveRecipientResponse = await self._stub.RemoveRecipient(
+            reports_pb2.RemoveRecipientRequest(name=name), metadata=self._md("RemoveRecipient")
+        )
+        return response.recipients
+
+    async def list_submissions(self) -> list[reports_pb2.SubmissionInfo]:
+        response: reports_pb2.ListSubmissionsResponse = await self._stub.ListSubmissions(
+            reports_pb2.ListSubmissionsRequest(), metadata=self._md("ListSubmissions")
+        )
+        return list(response.submissions)
+
+    async def get_submission(self, submission_id: str) -> reports_pb2.GetSubmissionResponse:
+        response: reports_pb2.GetSubmissionResponse = await self._stub.GetSubmission(
+            reports_pb2.GetSubmissionRequest(submission_id=submission_id),
+            metadata=self._md("GetSubmission"),
+        )
+        return response
+
+    async def advance_submission(
+        self,
+        submission_id: str,
+        step: str,
+        member: str,
+        signing_key: nacl.signing.SigningKey,
+        message: str = "",
+        at: str | None = None,
+    ) -> str:
+        """Sign the step as `member` (whose key this client must also authenticate with)."""
+        signed = reports_pb2.SubmissionStep(
+            step=step,
+            member=member,
+            message=message,
+            at=at or datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        signed.signature = keys.sign(signing_key, envelope.step_message(submission_id, signed))
+        response: reports_pb2.AdvanceSubmissionResponse = await self._stub.AdvanceSubmission(
+            reports_pb2.AdvanceSubmissionRequest(submission_id=submission_id, step=signed),
+            metadata=self._md("AdvanceSubmission"),
+        )
+        return str(response.status)
+
+    async def events_by_id(self) -> dict[str, admin_pb2.EventInfo]:
+        return {e.event_id: e for e in await self.list_events()}

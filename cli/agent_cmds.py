@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -26,6 +27,7 @@ from services.core import keys
 from services.event_agent import server
 from services.event_agent.csv_import import Export, open_export
 from services.event_agent.datadir import AgentDir
+from services.event_agent.incidents import crypto
 from services.event_agent.screening import ScreenOutcome, count_lines, screen_export
 from services.event_agent.service import AgentService
 from services.event_agent.store import Alert
@@ -61,6 +63,60 @@ DataDir = Annotated[
     ),
 ]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+PassphraseFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--passphrase-file",
+        help="File whose first line is the incident records' passphrase "
+        "(else LANYARD_AGENT_PASSPHRASE).",
+    ),
+]
+MasterKeyFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--key-file",
+        help="A 32-byte key file that locks the incident records instead of a passphrase "
+        "(created by incidents-init when missing).",
+    ),
+]
+
+
+def _read_passphrase_file(path: Path) -> str:
+    try:
+        if path.stat().st_mode & 0o077:
+            raise CliError(
+                f"passphrase file {path} is readable by other users; run chmod 600 on it"
+            )
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise CliError(f"cannot read passphrase file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise CliError(f"passphrase file {path} is not UTF-8 text") from exc
+    if not lines or not lines[0]:
+        raise CliError(f"passphrase file {path} is empty; the passphrase is its first line")
+    return lines[0]
+
+
+def _unlock(passphrase_file: Path | None, key_file: Path | None, prompt: bool) -> crypto.Unlock:
+    """The operator's choice of passphrase (file, environment, terminal) or key file."""
+    if passphrase_file is not None and key_file is not None:
+        raise CliError("give --passphrase-file or --key-file, not both")
+    if key_file is not None:
+        return crypto.Unlock(key_file=key_file)
+    if passphrase_file is not None:
+        return crypto.Unlock(passphrase=_read_passphrase_file(passphrase_file))
+    env = crypto.passphrase_from_env()
+    if env:
+        return crypto.Unlock(passphrase=env)
+    if prompt and sys.stdin.isatty():
+        passphrase: str = typer.prompt(
+            "Passphrase for the incident records", hide_input=True, confirmation_prompt=True
+        )
+        return crypto.Unlock(passphrase=passphrase)
+    raise CliError(
+        "no passphrase: give --passphrase-file or --key-file, set LANYARD_AGENT_PASSPHRASE, "
+        "or run this on a terminal to type one"
+    )
 
 
 def with_agent(data_dir: Path, work: Callable[[AgentService], Awaitable[T]]) -> T:
@@ -118,10 +174,62 @@ def serve(
             help="Allow plaintext on a non-loopback address (never in production).",
         ),
     ] = False,
+    passphrase_file: PassphraseFile = None,
+    key_file: MasterKeyFile = None,
 ) -> None:
-    """Serve Check for ticketing systems and follow the WG's snapshot until SIGTERM."""
+    """Serve Check for ticketing systems and follow the WG's snapshot until SIGTERM.
+
+    When incident records are set up, they are unlocked first (--passphrase-file,
+    --key-file, or LANYARD_AGENT_PASSPHRASE) and served to the Code of Conduct team.
+    """
     adir = AgentDir(data_dir)
-    asyncio.run(server.serve(adir, listen, insecure))
+    unlock = None
+    if passphrase_file is not None or key_file is not None:
+        unlock = _unlock(passphrase_file, key_file, prompt=False)
+    asyncio.run(server.serve(adir, listen, insecure, unlock))
+
+
+@app.command("incidents-init")
+def incidents_init(
+    data_dir: DataDir,
+    passphrase_file: PassphraseFile = None,
+    key_file: MasterKeyFile = None,
+    kdf: Annotated[
+        str,
+        typer.Option(
+            help="How hard the passphrase is to guess by brute force: interactive, moderate "
+            "or sensitive (slower to unlock)."
+        ),
+    ] = "moderate",
+) -> None:
+    """Set up the incident records' master key, locked by a passphrase or a key file."""
+    if kdf not in crypto.KDF_LIMITS:
+        raise CliError(f"--kdf must be one of {', '.join(crypto.KDF_LIMITS)}, got {kdf!r}")
+    adir = AgentDir(data_dir)
+    adir.check()
+    if adir.master_path.exists():
+        raise CliError(f"the incident records in {adir.path} are already set up")
+    unlock = _unlock(passphrase_file, key_file, prompt=True)
+    server.init_incidents(adir, unlock, kdf)
+    if unlock.key_file is not None:
+        console.print(
+            f"Incident records set up in {adir.path}, locked by the key file {unlock.key_file} "
+            "(mode 0600): keep it apart from the data directory and its backups."
+        )
+        if unlock.key_file.resolve().is_relative_to(adir.path.resolve()):
+            console.print(
+                "[yellow]Warning:[/yellow] the key file is inside the data directory; "
+                "anyone with a copy of the directory can read the records."
+            )
+    else:
+        console.print(
+            f"Incident records set up in {adir.path}, locked by your passphrase: without it "
+            "they cannot be read, by anyone."
+        )
+    console.print(
+        "Restart `lanyard agent serve` with the same passphrase or key file to serve them, "
+        "then add the first chair with `lanyard team add NAME --role chair --operator`."
+    )
 
 
 @integration_app.command("add")
@@ -178,6 +286,7 @@ def _outcome_json(outcome: ScreenOutcome) -> dict[str, Any]:
             "deny": report.counts.get("deny", 0),
             "skipped": len(report.skipped),
             "resumed_after_line": outcome.resumed_after_line,
+            "already_screened": outcome.already_done,
         },
         "matches": [
             {

@@ -198,8 +198,8 @@ def _parse(
 
 
 def _malformed(first: int, last: int, exc: csv.Error) -> str:
-    where = f"line {first}" if last <= first else f"lines {first}-{last}"
-    return f"malformed CSV ({exc}) in {where}, which were skipped; check for an unclosed quote"
+    where = f"line {first} was" if last <= first else f"lines {first}-{last} were"
+    return f"malformed CSV ({exc}): {where} skipped; check for an unclosed quote"
 
 
 # --- encoding -----------------------------------------------------------------------------

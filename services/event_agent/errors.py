@@ -54,3 +54,7 @@ class Conflict(Error):
 class NotAllowed(Error):
     """A step the record's state does not allow: a second approval by the same person, a
     status change out of order."""
+
+
+class RegistryRefused(Error):
+    """The registry answered, and said no: a revoked enrolment, an exhausted quota."""

@@ -12,6 +12,8 @@ STATUS: serving.ErrorTable = {
     errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
+    # A Check the registry refused to help with cannot be decided: never a silent ALLOW.
+    errors.RegistryRefused: grpc.StatusCode.UNAVAILABLE,
     errors.SnapshotRejected: grpc.StatusCode.UNAVAILABLE,
     errors.NotEnrolled: grpc.StatusCode.FAILED_PRECONDITION,
     errors.NotFound: grpc.StatusCode.NOT_FOUND,

@@ -119,4 +119,16 @@ MIGRATIONS: list[str] = [
     ) STRICT;
     CREATE INDEX audit_incident ON audit (incident_id);
     """,
+    # 3: the outbox of sealed end-of-event reports (ciphertext only) and their receipts.
+    """
+    CREATE TABLE outbox (
+        submission_id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        envelope BLOB NOT NULL,
+        signature BLOB NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        receipt BLOB
+    ) STRICT;
+    """,
 ]

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import grpc
 import nacl.signing
 
-from lanyard.registry.v1 import registry_pb2, registry_pb2_grpc
-from services.core import auth, blinding, screen, snapshot
+from lanyard.registry.v1 import registry_pb2, registry_pb2_grpc, reports_pb2
+from services.core import auth, blinding, envelope, screen, snapshot
 from services.core.errors import SignatureError
 
 PREFIX = "/lanyard.registry.v1.Registry/"
@@ -117,3 +117,53 @@ class RegistryClient:
         )
         async for announcement in call:
             yield announcement.epoch, announcement.version
+
+    # -- end-of-event reports --------------------------------------------------------------
+    async def recipients(self) -> reports_pb2.RecipientSet:
+        """The WG's report readers, verified against the pinned registry key."""
+        response = await self._stub.GetRecipients(
+            reports_pb2.GetRecipientsRequest(),
+            metadata=self._signer.metadata(PREFIX + "GetRecipients"),
+        )
+        envelope.verify_recipients(self._registry_key, response.recipients)
+        recipients: reports_pb2.RecipientSet = response.recipients
+        return recipients
+
+    async def submit_report(self, data: bytes, signature: bytes) -> reports_pb2.Receipt:
+        response = await self._stub.SubmitReport(
+            reports_pb2.SubmitReportRequest(envelope=data, signature=signature),
+            metadata=self._signer.metadata(PREFIX + "SubmitReport"),
+        )
+        receipt: reports_pb2.Receipt = response.receipt
+        return receipt
+
+    async def tree_head(self) -> reports_pb2.TreeHead:
+        response = await self._stub.GetTreeHead(
+            reports_pb2.GetTreeHeadRequest(), metadata=self._signer.metadata(PREFIX + "GetTreeHead")
+        )
+        envelope.verify_tree_head(self._registry_key, response.head)
+        head: reports_pb2.TreeHead = response.head
+        return head
+
+    async def inclusion_proof(self, index: int, tree_size: int) -> tuple[bytes, list[bytes]]:
+        response = await self._stub.GetInclusionProof(
+            reports_pb2.GetInclusionProofRequest(log_index=index, tree_size=tree_size),
+            metadata=self._signer.metadata(PREFIX + "GetInclusionProof"),
+        )
+        return bytes(response.leaf), list(response.path)
+
+    async def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        response = await self._stub.GetConsistencyProof(
+            reports_pb2.GetConsistencyProofRequest(old_size=old_size, new_size=new_size),
+            metadata=self._signer.metadata(PREFIX + "GetConsistencyProof"),
+        )
+        return list(response.path)
+
+    async def submission_status(
+        self, submission_id: str
+    ) -> reports_pb2.GetSubmissionStatusResponse:
+        response: reports_pb2.GetSubmissionStatusResponse = await self._stub.GetSubmissionStatus(
+            reports_pb2.GetSubmissionStatusRequest(submission_id=submission_id),
+            metadata=self._signer.metadata(PREFIX + "GetSubmissionStatus"),
+        )
+        return response

@@ -20,8 +20,13 @@ import structlog
 from services.core.errors import SealError
 from services.core.identity import Kind
 from services.event_agent.csv_import import BadRow, Export, Row, file_digest
-from services.event_agent.errors import SnapshotRejected, Unavailable
-from services.event_agent.service import AgentService, match_result, messages_for
+from services.event_agent.errors import SnapshotRejected
+from services.event_agent.service import (
+    AgentService,
+    match_result,
+    messages_for,
+    registry_failure,
+)
 from services.event_agent.store import Identity, Run, RunReport, Screened, Skipped
 
 log = structlog.get_logger("lanyard.agent")
@@ -94,14 +99,11 @@ async def screen_export(
     digest = await asyncio.to_thread(file_digest, export.path)
     run = await agent.store.open_run(digest, role, layout_key(export), export.path.name)
     if run.finished:
-        return ScreenOutcome(run, await agent.store.run_report(run.run_id), run.last_line, True)
+        return ScreenOutcome(run, await agent.store.run_report(run.run_id), 0, True)
     try:
         await agent.sync()
     except grpc.aio.AioRpcError as exc:
-        raise Unavailable(
-            f"cannot reach the registry at {agent.enrolment.endpoint} ({exc.code().name}); "
-            "nothing was screened"
-        ) from exc
+        raise registry_failure(exc, agent.enrolment.endpoint, "nothing was screened") from exc
     epoch = agent.snapshot.epoch
 
     async def process(batch: _Batch) -> tuple[_Batch, list[Screened]]:
@@ -141,9 +143,11 @@ async def screen_export(
         while pending:
             await commit_oldest()
     except grpc.aio.AioRpcError as exc:
-        raise Unavailable(
-            f"the registry stopped answering ({exc.code().name}) after {done_rows} rows; "
-            "what was screened is kept: run the same command again to resume"
+        raise registry_failure(
+            exc,
+            agent.enrolment.endpoint,
+            f"stopped after {done_rows} rows; what was screened is kept: run the same "
+            "command again to resume",
         ) from exc
     finally:
         for task in pending:

@@ -27,7 +27,9 @@ from services.event_agent.incidents import crypto
 from services.event_agent.incidents.service import IncidentService
 from services.event_agent.incidents.servicer import IncidentsServicer
 from services.event_agent.incidents.store import IncidentStore
+from services.event_agent.outbox import Outbox
 from services.event_agent.registry_client import RegistryClient
+from services.event_agent.reports import ReportSender
 from services.event_agent.screening_servicer import ScreeningServicer
 from services.event_agent.service import AgentService
 from services.event_agent.sqlite_store import SqliteStore
@@ -135,6 +137,7 @@ async def running(
             await server.start()
             serving.write_atomically(adir.endpoint_path, bound + "\n")
             tasks.append(asyncio.create_task(agent.follow()))
+            tasks.append(asyncio.create_task(_drain_outbox(adir, agent)))
             tasks.append(
                 asyncio.create_task(_retention(agent, incidents, config.attendee_retention_days))
             )
@@ -156,6 +159,16 @@ async def running(
             if incident_store is not None:
                 await incident_store.close()
             log.info("agent.stopped")
+
+
+@asynccontextmanager
+async def report_sender(adir: AgentDir, agent: AgentService) -> AsyncIterator[ReportSender]:
+    """The outbox of sealed reports, and the sender that empties it."""
+    outbox = await Outbox.open(adir.db_path)
+    try:
+        yield ReportSender(outbox, agent.registry, agent.enrolment, adir.event_key())
+    finally:
+        await outbox.close()
 
 
 @asynccontextmanager
@@ -182,6 +195,20 @@ async def incident_records(
         )
     finally:
         await store.close()
+
+
+OUTBOX_INTERVAL_SECONDS = 60.0
+
+
+async def _drain_outbox(adir: AgentDir, agent: AgentService) -> None:
+    """Reports sealed while the registry was away are sent when it comes back."""
+    async with report_sender(adir, agent) as sender:
+        while True:
+            try:
+                await sender.drain()
+            except Exception:
+                log.exception("agent.outbox_failed")
+            await asyncio.sleep(OUTBOX_INTERVAL_SECONDS)
 
 
 async def _retention(agent: AgentService, incidents: IncidentService | None, days: int) -> None:

@@ -26,8 +26,10 @@ from services.core.identity import Kind, message
 from services.core.snapshot import Status
 from services.event_agent.decision import Result, decide
 from services.event_agent.errors import (
+    Error,
     InvalidRequest,
     NotFound,
+    RegistryRefused,
     SnapshotRejected,
     Unauthenticated,
     Unavailable,
@@ -41,6 +43,26 @@ ROLES = ("attendee", "speaker")
 CALLER_REF = re.compile(r"^[!-~]{0,64}$")
 INTEGRATION_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 REEVALUATE_BATCH = 1000
+
+
+_UNREACHABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+_HINTS = {
+    grpc.StatusCode.UNAUTHENTICATED: "the event's enrolment may have been revoked, or this "
+    "agent's key is not the one the WG enrolled: contact the WG",
+    grpc.StatusCode.RESOURCE_EXHAUSTED: "ask the WG to raise the event's evaluation quota",
+}
+
+
+def registry_failure(exc: grpc.aio.AioRpcError, endpoint: str, unreachable: str) -> Error:
+    """A network fault (Unavailable, with `unreachable` said) or a refusal the registry
+    explained (RegistryRefused, with its reason and what to do) — never one for the other."""
+    code = exc.code()
+    if code in _UNREACHABLE:
+        return Unavailable(f"cannot reach the registry at {endpoint} ({code.name}); {unreachable}")
+    hint = _HINTS.get(code)
+    return RegistryRefused(
+        f"the registry refused: {exc.details()} ({code.name})" + (f"; {hint}" if hint else "")
+    )
 
 
 def match_result(snapshot: LocalSnapshot, points: dict[Kind, bytes]) -> Result:
@@ -252,9 +274,10 @@ class AgentService:
             await self.ensure_snapshot()
             ys = await self.points_for([m for _, m in wanted])
         except grpc.aio.AioRpcError as exc:
-            raise Unavailable(
-                f"cannot decide: the registry is unreachable ({exc.code().name}) and this "
-                "person has not been screened before"
+            raise registry_failure(
+                exc,
+                self.enrolment.endpoint,
+                "cannot decide: this person has not been screened before",
             ) from exc
         if self.snapshot.version == 0:
             raise Unavailable("cannot decide: no snapshot of the WG's list has been received")

@@ -6,12 +6,14 @@ from datetime import date
 
 import grpc
 
-from lanyard.registry.v1 import admin_pb2, admin_pb2_grpc
+from lanyard.registry.v1 import admin_pb2, admin_pb2_grpc, reports_pb2
 from services.core import screen, snapshot
 from services.registry.errors import InvalidRequest
 from services.registry.grpc_errors import unary
 from services.registry.service import RegistryService
 from services.registry.store import Event, Record
+from services.registry.submission_store import StoredSubmission
+from services.registry.submissions import SubmissionService
 
 PREFIX = "/lanyard.registry.v1.Admin/"
 
@@ -48,14 +50,22 @@ def record_info(record: Record) -> admin_pb2.RecordInfo:
     )
 
 
-class AdminServicer(admin_pb2_grpc.AdminServicer):
-    def __init__(self, service: RegistryService) -> None:
-        self._service = service
+def submission_info(sub: StoredSubmission) -> reports_pb2.SubmissionInfo:
+    return reports_pb2.SubmissionInfo(
+        receipt=sub.receipt, status=sub.status, envelope_bytes=len(sub.envelope)
+    )
 
-    async def _admin(self, context: grpc.aio.ServicerContext, method: str) -> None:
-        await self._service.authenticate(
+
+class AdminServicer(admin_pb2_grpc.AdminServicer):
+    def __init__(self, service: RegistryService, submissions: SubmissionService) -> None:
+        self._service = service
+        self._subs = submissions
+
+    async def _admin(self, context: grpc.aio.ServicerContext, method: str) -> str:
+        principal = await self._service.authenticate(
             context.invocation_metadata(), PREFIX + method, allowed="admin"
         )
+        return principal.subject
 
     @unary
     async def EnrollEvent(
@@ -153,3 +163,51 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         await self._admin(context, "RotateKey")
         epoch, version, points = await self._service.rotate_key(request.from_epoch)
         return admin_pb2.RotateKeyResponse(epoch=epoch, snapshot_version=version, points=points)
+
+    @unary
+    async def AddRecipient(
+        self, request: reports_pb2.AddRecipientRequest, context: grpc.aio.ServicerContext
+    ) -> reports_pb2.AddRecipientResponse:
+        await self._admin(context, "AddRecipient")
+        return reports_pb2.AddRecipientResponse(
+            recipients=await self._subs.add_recipient(request.recipient)
+        )
+
+    @unary
+    async def RemoveRecipient(
+        self, request: reports_pb2.RemoveRecipientRequest, context: grpc.aio.ServicerContext
+    ) -> reports_pb2.RemoveRecipientResponse:
+        await self._admin(context, "RemoveRecipient")
+        return reports_pb2.RemoveRecipientResponse(
+            recipients=await self._subs.remove_recipient(request.name)
+        )
+
+    @unary
+    async def ListSubmissions(
+        self, request: reports_pb2.ListSubmissionsRequest, context: grpc.aio.ServicerContext
+    ) -> reports_pb2.ListSubmissionsResponse:
+        await self._admin(context, "ListSubmissions")
+        return reports_pb2.ListSubmissionsResponse(
+            submissions=[submission_info(s) for s in await self._subs.submissions()]
+        )
+
+    @unary
+    async def GetSubmission(
+        self, request: reports_pb2.GetSubmissionRequest, context: grpc.aio.ServicerContext
+    ) -> reports_pb2.GetSubmissionResponse:
+        await self._admin(context, "GetSubmission")
+        sub, steps = await self._subs.status(request.submission_id, None)
+        return reports_pb2.GetSubmissionResponse(
+            info=submission_info(sub),
+            envelope=sub.envelope,
+            envelope_signature=sub.signature,
+            steps=steps,
+        )
+
+    @unary
+    async def AdvanceSubmission(
+        self, request: reports_pb2.AdvanceSubmissionRequest, context: grpc.aio.ServicerContext
+    ) -> reports_pb2.AdvanceSubmissionResponse:
+        member = await self._admin(context, "AdvanceSubmission")
+        status = await self._subs.advance(member, request.submission_id, request.step)
+        return reports_pb2.AdvanceSubmissionResponse(status=status)

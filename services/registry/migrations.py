@@ -62,4 +62,51 @@ MIGRATIONS: list[str] = [
     CREATE INDEX entries_removed ON entries (removed_version);
     CREATE INDEX entries_ref ON entries (record_ref) WHERE removed_version IS NULL;
     """,
+    # 2: end-of-event reports: the WG's report readers, the append-only submission log
+    #    (ciphertext the registry cannot read), receipts, and the WG's signed steps.
+    """
+    INSERT INTO state (key, value) VALUES ('recipients_version', 0);
+
+    CREATE TABLE recipients (
+        name TEXT PRIMARY KEY,
+        encryption_key BLOB NOT NULL CHECK (length(encryption_key) = 32),
+        signing_key BLOB NOT NULL CHECK (length(signing_key) = 32),
+        added_at TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE submissions (
+        submission_id TEXT PRIMARY KEY,
+        event_id TEXT NOT NULL,
+        log_index INTEGER NOT NULL UNIQUE,
+        envelope BLOB NOT NULL,
+        envelope_sha256 BLOB NOT NULL,
+        signature BLOB NOT NULL,
+        received_at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        receipt BLOB NOT NULL
+    ) STRICT;
+
+    CREATE TABLE log_leaves (
+        log_index INTEGER PRIMARY KEY,
+        leaf BLOB NOT NULL
+    ) STRICT;
+
+    CREATE TABLE submission_steps (
+        submission_id TEXT NOT NULL REFERENCES submissions (submission_id),
+        step TEXT NOT NULL,
+        member TEXT NOT NULL,
+        at TEXT NOT NULL,
+        message TEXT NOT NULL,
+        signature BLOB NOT NULL,
+        PRIMARY KEY (submission_id, step)
+    ) STRICT;
+
+    -- The log is append-only: no row of it may change or go.
+    CREATE TRIGGER log_leaves_no_update BEFORE UPDATE ON log_leaves
+        BEGIN SELECT RAISE(ABORT, 'the submission log is append-only'); END;
+    CREATE TRIGGER log_leaves_no_delete BEFORE DELETE ON log_leaves
+        BEGIN SELECT RAISE(ABORT, 'the submission log is append-only'); END;
+    CREATE TRIGGER submissions_no_delete BEFORE DELETE ON submissions
+        BEGIN SELECT RAISE(ABORT, 'the submission log is append-only'); END;
+    """,
 ]

@@ -6,11 +6,12 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from lanyard.registry.v1 import registry_pb2, registry_pb2_grpc, snapshot_pb2
+from lanyard.registry.v1 import registry_pb2, registry_pb2_grpc, reports_pb2, snapshot_pb2
 from services.core import screen
 from services.core.serving import abort, is_abort
 from services.registry.grpc_errors import STATUS, unary
 from services.registry.service import DeltaSnapshot, RegistryService
+from services.registry.submissions import SubmissionService
 
 PREFIX = "/lanyard.registry.v1.Registry/"
 
@@ -20,8 +21,9 @@ def _entries(pairs: list[tuple[bytes, bytes]]) -> list[snapshot_pb2.SnapshotEntr
 
 
 class RegistryServicer(registry_pb2_grpc.RegistryServicer):
-    def __init__(self, service: RegistryService) -> None:
+    def __init__(self, service: RegistryService, submissions: SubmissionService) -> None:
         self._service = service
+        self._subs = submissions
 
     async def _event(self, context: grpc.aio.ServicerContext, method: str) -> str:
         principal = await self._service.authenticate(
@@ -83,3 +85,56 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
             if is_abort(exc):
                 raise
             await abort(STATUS, context, exc, "WatchSnapshot")
+
+    # -- end-of-event reports --------------------------------------------------------------
+    @unary
+    async def GetRecipients(
+        self, request: reports_pb2.GetRecipientsRequest, context: grpc.aio.ServicerContext
+    ) -> reports_pb2.GetRecipientsResponse:
+        await self._event(context, "GetRecipients")
+        return reports_pb2.GetRecipientsResponse(recipients=await self._subs.recipient_set())
+
+    @unary
+    async def SubmitReport(
+        self, request: reports_pb2.SubmitReportRequest, context: grpc.aio.ServicerContext
+    ) -> reports_pb2.SubmitReportResponse:
+        event_id = await self._event(context, "SubmitReport")
+        receipt = await self._subs.submit(event_id, request.envelope, request.signature)
+        return reports_pb2.SubmitReportResponse(receipt=receipt)
+
+    @unary
+    async def GetTreeHead(
+        self, request: reports_pb2.GetTreeHeadRequest, context: grpc.aio.ServicerContext
+    ) -> reports_pb2.GetTreeHeadResponse:
+        await self._event(context, "GetTreeHead")
+        return reports_pb2.GetTreeHeadResponse(head=self._subs.tree_head())
+
+    @unary
+    async def GetInclusionProof(
+        self, request: reports_pb2.GetInclusionProofRequest, context: grpc.aio.ServicerContext
+    ) -> reports_pb2.GetInclusionProofResponse:
+        await self._event(context, "GetInclusionProof")
+        leaf, path = await self._subs.inclusion(request.log_index, request.tree_size)
+        return reports_pb2.GetInclusionProofResponse(leaf=leaf, path=path)
+
+    @unary
+    async def GetConsistencyProof(
+        self,
+        request: reports_pb2.GetConsistencyProofRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> reports_pb2.GetConsistencyProofResponse:
+        await self._event(context, "GetConsistencyProof")
+        path = self._subs.consistency(request.old_size, request.new_size)
+        return reports_pb2.GetConsistencyProofResponse(path=path)
+
+    @unary
+    async def GetSubmissionStatus(
+        self,
+        request: reports_pb2.GetSubmissionStatusRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> reports_pb2.GetSubmissionStatusResponse:
+        event_id = await self._event(context, "GetSubmissionStatus")
+        sub, steps = await self._subs.status(request.submission_id, event_id)
+        return reports_pb2.GetSubmissionStatusResponse(
+            receipt=sub.receipt, status=sub.status, steps=steps
+        )

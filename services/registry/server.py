@@ -26,6 +26,8 @@ from services.registry.errors import ServeError
 from services.registry.registry_servicer import RegistryServicer
 from services.registry.service import RegistryService
 from services.registry.sqlite_store import SqliteStore
+from services.registry.submission_store import SqliteSubmissionStore
+from services.registry.submissions import SubmissionService
 
 log = structlog.get_logger("lanyard.registry")
 
@@ -38,6 +40,7 @@ GRACE_SECONDS = 5.0
 class RunningRegistry:
     server: grpc.aio.Server
     service: RegistryService
+    submissions: SubmissionService
     store: SqliteStore
     port: int
     address: str
@@ -99,9 +102,15 @@ async def running(
         )
         await service.start()
         await service.expire()
+        submissions = SubmissionService(
+            store, SqliteSubmissionStore(store.connection), rdir.signing_key()
+        )
+        await submissions.start()
         server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-        registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(service), server)
-        admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(service), server)
+        registry_pb2_grpc.add_RegistryServicer_to_server(
+            RegistryServicer(service, submissions), server
+        )
+        admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(service, submissions), server)
         await serving.add_health(server, SERVICE_NAMES)
         try:
             bound = serving.bind(server, address, tls, insecure)
@@ -118,7 +127,9 @@ async def running(
             epoch=epoch,
             version=service.version,
         )
-        yield RunningRegistry(server, service, store, int(bound.rsplit(":", 1)[1]), bound)
+        yield RunningRegistry(
+            server, service, submissions, store, int(bound.rsplit(":", 1)[1]), bound
+        )
     finally:
         if expiry is not None:
             expiry.cancel()

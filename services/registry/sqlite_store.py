@@ -77,6 +77,11 @@ class SqliteStore(Store):
         except sqlite.DatabaseError as exc:
             raise DataDirError(str(exc)) from exc
 
+    @property
+    def connection(self) -> aiosqlite.Connection:
+        """Shared with the submission store: one writer for registry.db."""
+        return self._db
+
     async def close(self) -> None:
         await self._db.close()
 
