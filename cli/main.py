@@ -10,7 +10,7 @@ from typing import Annotated
 import grpc
 import typer
 
-from cli import agent_cmds, bench, demo, registry_cmds
+from cli import agent_cmds, bench, demo, incident_cmds, registry_cmds
 from cli.common import describe_rpc_error
 from cli.output import CliError, err_console
 from services.core import logs
@@ -28,6 +28,8 @@ app = typer.Typer(
 )
 app.add_typer(registry_cmds.app, name="registry")
 app.add_typer(agent_cmds.app, name="agent")
+app.add_typer(incident_cmds.team_app, name="team")
+app.add_typer(incident_cmds.incident_app, name="incident")
 app.command("screen")(agent_cmds.screen)
 app.command("check")(agent_cmds.check)
 app.command("alerts")(agent_cmds.alerts)

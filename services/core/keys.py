@@ -12,6 +12,7 @@ from pathlib import Path
 
 import nacl.exceptions
 import nacl.signing
+from nacl import bindings as sodium
 
 from services.core.errors import KeyFileError, SignatureError
 
@@ -66,8 +67,12 @@ def public_key_bytes(key: nacl.signing.SigningKey) -> bytes:
 
 
 def parse_public_key(data: bytes, what: str = "public key") -> nacl.signing.VerifyKey:
+    """An Ed25519 public key: 32 bytes encoding a point of the prime-order group (a
+    mistyped or small-order key would otherwise be accepted and never verify)."""
     if len(data) != PUBLIC_KEY_BYTES:
         raise SignatureError(f"{what} must be {PUBLIC_KEY_BYTES} bytes, got {len(data)}")
+    if not sodium.crypto_core_ed25519_is_valid_point(data):
+        raise SignatureError(f"{what} is not a valid Ed25519 public key")
     try:
         return nacl.signing.VerifyKey(data)
     except (nacl.exceptions.ValueError, nacl.exceptions.TypeError) as exc:

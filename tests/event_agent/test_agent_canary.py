@@ -333,6 +333,7 @@ async def test_no_raw_identifier_from_the_agent_reaches_the_registry(
         "deny": 1,
         "skipped": 1,
         "resumed_after_line": 0,
+        "already_screened": False,
     }
     assert {(m["ref"], m["decision"], m["record_ref"]) for m in outcome["matches"]} == {
         ("ORD-BAN", "deny", ban_ref),

@@ -144,7 +144,8 @@ async def test_registry_down_is_unavailable_unless_already_known(
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await _check(served.address, signer, email="never.seen@example.org")
     assert info.value.code() == grpc.StatusCode.UNAVAILABLE
-    assert "registry is unreachable" in (info.value.details() or "")
+    assert "cannot reach the registry" in (info.value.details() or "")
+    assert "not been screened before" in (info.value.details() or "")
 
 
 async def test_known_people_cost_no_new_evaluations(agent: AgentService, setup: AgentSetup) -> None:

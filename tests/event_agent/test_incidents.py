@@ -494,3 +494,35 @@ async def test_operator_export_is_audited(team: Team) -> None:
     trail = await team.call("chair", "GetAudit", pb.GetAuditRequest(incident_id=iid))
     assert isinstance(trail, pb.GetAuditResponse)
     assert ("operator", "export:transparency") in [(e.member, e.action) for e in trail.entries]
+
+
+async def test_one_member_cannot_overturn_a_final_decision(team: Team) -> None:
+    iid = await file(team)
+    decision = pb.IncidentDecision(violation=pb.ANSWER_YES, resolutions=["warning"])
+    for who in ("ana", "ben"):
+        await team.call(who, "Decide", pb.DecideRequest(incident_id=iid, decision=decision))
+    err = await team.refused(
+        "ana",
+        "Decide",
+        pb.DecideRequest(
+            incident_id=iid,
+            decision=pb.IncidentDecision(violation=pb.ANSWER_NO, resolutions=["no-action"]),
+        ),
+    )
+    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "cannot overturn" in (err.details() or "")
+    final = await get(team, "chair", iid)
+    assert list(final.decision.resolutions) == ["warning"]
+    assert sorted(final.decision.approved_by) == ["ana", "ben"]
+
+
+async def test_member_keys_must_be_real_ed25519_keys(team: Team) -> None:
+    err = await team.refused(
+        "chair",
+        "AddMember",
+        pb.AddMemberRequest(
+            member=pb.Member(name="zed", role=pb.MEMBER_ROLE_RESPONDER, public_key=b"\x00" * 32)
+        ),
+    )
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "not a valid Ed25519 public key" in (err.details() or "")

@@ -15,8 +15,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import structlog
 
-from services.core import auth
+from services.core import auth, keys
 from services.core.errors import AuthError
+from services.core.errors import Error as CoreError
 from services.event_agent.errors import Conflict as VersionConflict
 from services.event_agent.errors import (
     InvalidRequest,
@@ -152,8 +153,10 @@ class IncidentService:
             )
         if role not in ROLES:
             raise InvalidRequest(f"role must be one of {', '.join(ROLES)}")
-        if len(public_key) != 32:
-            raise InvalidRequest(f"public_key must be 32 bytes, got {len(public_key)}")
+        try:
+            keys.parse_public_key(public_key, "public_key")
+        except CoreError as exc:
+            raise InvalidRequest(str(exc)) from exc
         await self._store.add_member(name, role, public_key, self._stamp())
         log.info("incidents.member_added", member=name, role=role, by=caller.name)
         member = await self._store.member(name)
@@ -186,7 +189,7 @@ class IncidentService:
         recused from this one."""
         reason = None
         if not caller.works_incidents:
-            reason = f"a {caller.role} cannot read or work incidents"
+            reason = f"the {caller.role} role cannot read or work incidents"
         elif caller.name in await self._store.recused(incident_id):
             reason = f"{caller.name} is recused from incident {incident_id}"
         if reason is not None:
@@ -218,7 +221,7 @@ class IncidentService:
 
     async def list_incidents(self, caller: Caller, overdue_only: bool = False) -> list[Summary]:
         if not caller.works_incidents:
-            raise PermissionDenied(f"a {caller.role} cannot list incidents")
+            raise PermissionDenied(f"the {caller.role} role cannot list incidents")
         hidden = await self._store.recused_from(caller.name)
         now = self._clock()
         out = [
@@ -400,6 +403,11 @@ class IncidentService:
             if incident.status == "closed":
                 raise NotAllowed(f"incident {incident_id} is closed")
             pending = incident.decision
+            if pending is not None and pending.final and not pending.same_content(decision):
+                raise NotAllowed(
+                    f"incident {incident_id} was decided by {' and '.join(pending.approved_by)}; "
+                    "one member cannot overturn a two-person decision"
+                )
             if pending is not None and pending.same_content(decision):
                 if pending.final:
                     raise NotAllowed(f"incident {incident_id} is already decided this way")
