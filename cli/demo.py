@@ -3,7 +3,10 @@
 A WG registry and an event agent run side by side. The WG adds records through the
 blinded round; the event screens a shipped synthetic ticketing export (its listed people
 spelled differently), answers one ticketing-system Check, and raises an alert when the WG
-adds a record mid-way. The registry sees counts of blinded points, nothing else.
+adds a record mid-way. The Code of Conduct team handles an incident (a volunteer files,
+two responders decide, the chair audits), and the end-of-event report goes to the WG
+sealed, is receipted in the registry's log, opened by a WG reader and acknowledged. The
+registry sees counts of blinded points and ciphertext, nothing else.
 """
 
 from __future__ import annotations
@@ -12,26 +15,36 @@ import asyncio
 import json
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 
+import grpc
+import nacl.public
+import nacl.signing
 import typer
 
 from cli.admin_client import AdminClient, Identifier
 from cli.agent_cmds import print_outcome, screen_with_progress
-from cli.output import console, table
+from cli.incident_client import IncidentClient
+from cli.output import CliError, console, table
+from lanyard.agent.v1 import incidents_pb2 as ipb
 from lanyard.agent.v1 import screening_pb2, screening_pb2_grpc
-from services.core import auth
+from services.core import auth, envelope
 from services.core.channels import open_channel
 from services.core.enrolment import Enrolment
 from services.core.identity import Kind
 from services.event_agent import server as agent_server
 from services.event_agent.csv_import import open_export
 from services.event_agent.datadir import AgentDir
+from services.event_agent.incidents import crypto
+from services.event_agent.reports import build_report, verify_in_log
+from services.event_agent.service import AgentService
 from services.registry import server as registry_server
 
 EVENT_ID = "democonf-2027"
+UNLOCK = crypto.Unlock(passphrase="demo passphrase, not for real use")  # noqa: S106 - demo only
 DEMO_EXPORT = Path(__file__).resolve().parent / "data" / "demo_attendees.csv"
 
 # Fictional people on the WG's list; the export spells them differently.
@@ -46,6 +59,13 @@ RECORDS: list[Record] = [
 LATE_RECORD: Record = ("WG-2027-001", "flagged", ["lukasz.capek.778@example.net"], [])
 
 
+@dataclass(frozen=True)
+class Reader:
+    name: str
+    encryption: nacl.public.PrivateKey
+    signing: nacl.signing.SigningKey
+
+
 def _step(number: int, text: str) -> None:
     console.print(f"[bold]{number}.[/bold] {text}", highlight=False)
 
@@ -55,6 +75,121 @@ async def _add(admin: AdminClient, record: Record) -> None:
     idents = [Identifier(Kind.EMAIL, e) for e in emails]
     idents += [Identifier(Kind.NAME, n) for n in names]
     await admin.add_record(ref, status, idents)
+
+
+async def _incident_story(address: str, adir: AgentDir) -> None:
+    """A volunteer files a report; two responders review and decide; the chair audits."""
+    members = {name: nacl.signing.SigningKey.generate() for name in ("chair", "ana", "ben", "vic")}
+    channel = open_channel(address)
+    try:
+
+        def as_(who: str) -> IncidentClient:
+            signer = (
+                auth.CallSigner(f"event:{EVENT_ID}", adir.event_key())
+                if who == "operator"
+                else auth.CallSigner(f"member:{who}", members[who])
+            )
+            return IncidentClient(channel, signer, address)
+
+        await as_("operator").add_member("chair", "chair", bytes(members["chair"].verify_key))
+        for name, role in (("ana", "responder"), ("ben", "responder"), ("vic", "volunteer")):
+            await as_("chair").add_member(name, role, bytes(members[name].verify_key))
+        filed = await as_("vic").file_incident(
+            ipb.Report(
+                reporter_name="Robin Example",
+                reporter_contact="robin@example.org",
+                received_by="vic",
+                description="Unwanted comments about appearance after a talk",
+                reported=[ipb.ReportedPerson(name="Casey Example", role="attendee")],
+                location="Hallway by room B",
+                ongoing=ipb.ANSWER_NO,
+                safety_threat=ipb.ANSWER_NO,
+                category="harassment",
+            )
+        )
+        iid = filed.incident_id
+        _step(
+            9,
+            f"A volunteer filed incident {iid} (contents sealed under a key of its own); "
+            "volunteers cannot read reports back.",
+        )
+        incident = await as_("ana").get_incident(iid)
+        incident = await as_("ana").update_incident(iid, incident.version, "acknowledged")
+        await as_("ana").add_note(iid, "Ana and Ben spoke with the reporter", ["ana", "ben"])
+        decision = ipb.IncidentDecision(
+            violation=ipb.ANSWER_YES,
+            bad_actors=["Casey Example"],
+            resolutions=["warning"],
+            reasoning="first report; behaviour stopped when asked",
+        )
+        await as_("ana").decide(iid, decision)
+        final = await as_("ben").decide(iid, decision)
+        today = date.today().isoformat()
+        told = await as_("ana").record_communication(iid, today, today)
+        closed = await as_("chair").update_incident(iid, told.version, "closed")
+        _step(
+            10,
+            f"Two responders decided ({', '.join(final.decision.approved_by)}: a "
+            f"warning); both people were told; the chair closed it (v{closed.version}). "
+            "The chair's audit trail:",
+        )
+        trail = await as_("chair").audit(iid)
+        table(
+            f"Audit trail of incident {iid}",
+            ["when", "who", "what"],
+            [(e.at[11:19], e.member, e.action) for e in trail],
+        )
+    finally:
+        await channel.close()
+
+
+async def _report_story(
+    admin: AdminClient, agent: AgentService, adir: AgentDir, channel: grpc.aio.Channel
+) -> None:
+    """The end-of-event report: sealed, submitted, receipted, opened and acknowledged."""
+    reader = Reader(
+        "wg-alex", nacl.public.PrivateKey.generate(), nacl.signing.SigningKey.generate()
+    )
+    await admin.add_recipient(
+        reader.name, bytes(reader.encryption.public_key), bytes(reader.signing.verify_key)
+    )
+    async with (
+        agent_server.incident_records(adir, UNLOCK) as records,
+        agent_server.report_sender(adir, agent) as sender,
+    ):
+        report = build_report(agent.enrolment, await records.export_all("report"))
+        entry = await sender.seal(report)
+        delivery = await sender.deliver(entry)
+    receipt = delivery.receipt
+    if receipt is None:
+        raise CliError(f"the demo's report was not receipted: {delivery.error}")
+    _step(
+        11,
+        f"The chair submitted the end-of-event report, signed and sealed to the WG's "
+        f"reader {reader.name}: receipt for log entry {receipt.log_index} (tree size "
+        f"{receipt.tree_size}, root {receipt.root.hex()[:16]}…).",
+    )
+    wg = AdminClient(channel, reader.signing, admin_name=reader.name)
+    stored = await wg.get_submission(receipt.submission_id)
+    event_key = (await wg.events_by_id())[EVENT_ID].public_key
+    opened = envelope.open_report(stored.envelope, reader.name, reader.encryption, event_key)
+    await wg.advance_submission(
+        receipt.submission_id,
+        "acknowledged",
+        reader.name,
+        reader.signing,
+        message="Received, thank you",
+    )
+    verified = await verify_in_log(agent.registry, agent.enrolment.registry_public_key, receipt)
+    console.print(
+        f"    {reader.name} opened it with their own key ({len(opened['incidents'])} "
+        "incident, the event's signature verified) and acknowledged it; the event "
+        f"checked its receipt against the signed log (tree size "
+        f"{verified.head.tree_size}) and sees: "
+        + ", ".join(f"{s.step} by {s.member}" for s in verified.steps)
+        + ".",
+        highlight=False,
+    )
 
 
 async def _run(workdir: Path) -> None:
@@ -95,13 +230,14 @@ async def _run(workdir: Path) -> None:
                 )
             )
             adir.pin(bundle)
+            agent_server.init_incidents(adir, UNLOCK, strength="interactive")
             _step(
                 3,
                 f"Event {EVENT_ID} enrolled; its agent pinned the registry key "
                 f"{enrolled.registry_public_key.hex()[:16]}….",
             )
 
-            async with agent_server.running(adir, "127.0.0.1:0") as agent_run:
+            async with agent_server.running(adir, "127.0.0.1:0", unlock=UNLOCK) as agent_run:
                 agent = agent_run.agent
                 _step(
                     4,
@@ -168,12 +304,16 @@ async def _run(workdir: Path) -> None:
                         for a in alerts
                     ],
                 )
+                await _incident_story(agent_run.address, adir)
+                await _report_story(admin, agent, adir, channel)
             events = await admin.list_events()
             used = next(e.evaluations_used for e in events if e.event_id == EVENT_ID)
+            sealed = len(await admin.list_submissions())
             _step(
-                8,
+                12,
                 f"What the registry learnt about the event: {used:,} evaluations of "
-                "blinded points. No names, no e-mail addresses, no results.",
+                f"blinded points and {sealed} sealed report it cannot read. No names, no "
+                "e-mail addresses, no results.",
             )
         finally:
             await channel.close()

@@ -166,7 +166,7 @@ class AgentService:
             alerts.append((attendee_id, change, result))
         raised = await self.store.apply(Change(results, alerts, snap.version)) if results else []
         for alert in raised:
-            log.warning(
+            log.info(
                 "agent.alert",
                 alert_id=alert.alert_id,
                 attendee_id=alert.attendee_id,

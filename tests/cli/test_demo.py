@@ -32,3 +32,11 @@ def test_demo_runs_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
     assert "WG-2027-001" in alert
     assert "No names, no e-mail addresses, no results." in flat
     assert "registry and agent stopped" in flat
+    # The incident story and the end-of-event report.
+    assert "Two responders decided (ana, ben: a warning)" in flat
+    trail = out[out.index("Audit trail of incident"):]
+    for who, what in (("vic", "file"), ("ana", "read"), ("ben", "decide"), ("chair", "update")):
+        assert any(who in line and what in line for line in trail.splitlines()), (who, what)
+    assert "receipt for log entry 0 (tree size 1" in flat
+    assert "sees: acknowledged by wg-alex." in flat
+    assert "1 sealed report it cannot read" in flat
