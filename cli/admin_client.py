@@ -149,6 +149,12 @@ class AdminClient:
         )
         return response.recipients
 
+    async def list_recipients(self) -> reports_pb2.RecipientSet:
+        response: reports_pb2.ListRecipientsResponse = await self._stub.ListRecipients(
+            reports_pb2.ListRecipientsRequest(), metadata=self._md("ListRecipients")
+        )
+        return response.recipients
+
     async def list_submissions(self) -> list[reports_pb2.SubmissionInfo]:
         response: reports_pb2.ListSubmissionsResponse = await self._stub.ListSubmissions(
             reports_pb2.ListSubmissionsRequest(), metadata=self._md("ListSubmissions")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import json
 import sys
@@ -10,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import grpc
 import typer
 from rich.progress import (
     BarColumn,
@@ -27,6 +29,8 @@ from services.core import keys
 from services.event_agent import server
 from services.event_agent.csv_import import Export, open_export
 from services.event_agent.datadir import AgentDir
+from services.event_agent.decision import Result
+from services.event_agent.errors import Error as AgentError
 from services.event_agent.incidents import crypto
 from services.event_agent.screening import ScreenOutcome, count_lines, screen_export
 from services.event_agent.service import AgentService
@@ -228,7 +232,8 @@ def incidents_init(
         )
     console.print(
         "Restart `lanyard agent serve` with the same passphrase or key file to serve them, "
-        "then add the first chair with `lanyard team add NAME --role chair --operator`."
+        "then add the first chair with `lanyard team add NAME --role chair --public-key HEX "
+        "--operator`."
     )
 
 
@@ -415,7 +420,14 @@ def check(
     json_out: JsonOut = False,
 ) -> None:
     """Screen one person."""
-    result = with_agent(data_dir, lambda agent: agent.check(name, email, role, ref))
+
+    async def work(agent: AgentService) -> Result:
+        # A one-shot command follows no stream: take the newest list first, if reachable.
+        with contextlib.suppress(grpc.aio.AioRpcError, AgentError):
+            await agent.sync()
+        return await agent.check(name, email, role, ref)
+
+    result = with_agent(data_dir, work)
     if json_out:
         emit_json(
             {

@@ -25,6 +25,7 @@ import nacl.public
 import nacl.signing
 import typer
 
+from cli import transparency_cmds
 from cli.admin_client import AdminClient, Identifier
 from cli.agent_cmds import print_outcome, screen_with_progress
 from cli.incident_client import IncidentClient
@@ -41,6 +42,7 @@ from services.event_agent.datadir import AgentDir
 from services.event_agent.incidents import crypto
 from services.event_agent.reports import build_report, verify_in_log
 from services.event_agent.service import AgentService
+from services.event_agent.transparency import settings as tsettings
 from services.registry import server as registry_server
 
 EVENT_ID = "democonf-2027"
@@ -306,11 +308,24 @@ async def _run(workdir: Path) -> None:
                 )
                 await _incident_story(agent_run.address, adir)
                 await _report_story(admin, agent, adir, channel)
+                tsettings.set_facts(
+                    adir,
+                    in_person=2850,
+                    online=410,
+                    channels="in person at the registration desk, or by e-mail to the CoC team",
+                    published="https://democonf.example.org/code-of-conduct",
+                )
+                _step(
+                    12,
+                    "The initial transparency report, checked for every name and "
+                    "identifier the agent holds before it is printed:",
+                )
+                await transparency_cmds.print_initial_report(adir, UNLOCK)
             events = await admin.list_events()
             used = next(e.evaluations_used for e in events if e.event_id == EVENT_ID)
             sealed = len(await admin.list_submissions())
             _step(
-                12,
+                13,
                 f"What the registry learnt about the event: {used:,} evaluations of "
                 f"blinded points and {sealed} sealed report it cannot read. No names, no "
                 "e-mail addresses, no results.",

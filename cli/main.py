@@ -10,7 +10,16 @@ from typing import Annotated
 import grpc
 import typer
 
-from cli import agent_cmds, bench, demo, incident_cmds, registry_cmds
+from cli import (
+    agent_cmds,
+    bench,
+    demo,
+    incident_cmds,
+    registry_cmds,
+    report_cmds,
+    transparency_cmds,
+    wg_cmds,
+)
 from cli.common import describe_rpc_error
 from cli.output import CliError, err_console
 from services.core import logs
@@ -30,6 +39,10 @@ app.add_typer(registry_cmds.app, name="registry")
 app.add_typer(agent_cmds.app, name="agent")
 app.add_typer(incident_cmds.team_app, name="team")
 app.add_typer(incident_cmds.incident_app, name="incident")
+app.add_typer(transparency_cmds.event_app, name="event")
+app.add_typer(transparency_cmds.transparency_app, name="transparency")
+app.add_typer(wg_cmds.wg_app, name="wg")
+app.add_typer(report_cmds.report_app, name="report")
 app.command("screen")(agent_cmds.screen)
 app.command("check")(agent_cmds.check)
 app.command("alerts")(agent_cmds.alerts)

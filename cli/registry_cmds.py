@@ -1,4 +1,5 @@
-"""`lanyard registry …`: the working group's commands (init, serve, events, records)."""
+"""`lanyard registry …`: the working group's commands (init, serve, events, records,
+report readers and submissions)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from cli import common
+from cli import common, submission_cmds, wg_cmds
 from cli.admin_client import AdminClient, Identifier
 from cli.common import run
 from cli.output import CliError, console, emit_json, table
@@ -26,7 +27,9 @@ from services.registry import server
 from services.registry.datadir import RegistryDir
 
 app = typer.Typer(
-    help="The working group's registry: set-up, serving, events, records.", no_args_is_help=True
+    help="The working group's registry: set-up, serving, events, records, report readers "
+    "and submissions.",
+    no_args_is_help=True,
 )
 event_app = typer.Typer(help="Enrol, revoke and list events.", no_args_is_help=True)
 record_app = typer.Typer(help="Add, remove and list flagged/banned records.", no_args_is_help=True)
@@ -34,6 +37,8 @@ app.add_typer(event_app, name="event")
 app.add_typer(record_app, name="record")
 key_app = typer.Typer(help="Rotate the registry's OPRF key.", no_args_is_help=True)
 app.add_typer(key_app, name="key")
+app.add_typer(wg_cmds.recipient_app, name="recipient")
+app.add_typer(submission_cmds.submission_app, name="submission")
 
 
 def default_data_dir() -> Path:
@@ -258,8 +263,13 @@ def default_expiry(status: str, ban_until: date | None, today: date) -> date | N
 @record_app.command("add")
 def record_add(
     data_dir: DataDir,
-    ref: Annotated[str, typer.Option("--ref", help="The WG's record reference.")],
     status: Annotated[str, typer.Option(help="flagged or banned.")],
+    ref: Annotated[
+        str | None,
+        typer.Option(
+            "--ref", help="The WG's record reference (required without --from-submission)."
+        ),
+    ] = None,
     email: Annotated[list[str] | None, typer.Option(help="An e-mail address (repeatable).")] = None,
     name: Annotated[list[str] | None, typer.Option(help="A full name (repeatable).")] = None,
     expires: Annotated[
@@ -270,12 +280,60 @@ def record_add(
         ),
     ] = None,
     ban_until: Annotated[str | None, typer.Option(help="End of a ban, YYYY-MM-DD.")] = None,
+    from_submission: Annotated[
+        str | None,
+        typer.Option(
+            help="Open this submission with --wg-key and record people it names "
+            "(lists them without --person or --all-bad-actors)."
+        ),
+    ] = None,
+    person: Annotated[
+        list[str] | None,
+        typer.Option(help="With --from-submission: a person's number or name (repeatable)."),
+    ] = None,
+    all_bad_actors: Annotated[
+        bool,
+        typer.Option(help="With --from-submission: everyone a final decision names as bad actor."),
+    ] = False,
+    ref_prefix: Annotated[
+        str | None,
+        typer.Option(
+            help="With --from-submission: records are PREFIX-N (default: the id's start)."
+        ),
+    ] = None,
+    wg_key: wg_cmds.WgKey = None,
+    passphrase_file: wg_cmds.WgPassphraseFile = None,
     endpoint: Endpoint = None,
     json_out: JsonOut = False,
 ) -> None:
     """Add a record through the blinded round: identifiers never leave this machine."""
     if status not in snapshot.STATUS_VALUES:
         raise CliError(f"--status must be flagged or banned, got {status!r}")
+    expiry = _parse_date(expires, "--expires") or default_expiry(
+        status, _parse_date(ban_until, "--ban-until"), date.today()
+    )
+    if from_submission is not None:
+        if email or name:
+            raise CliError("give --from-submission or --email/--name, not both")
+        submission_cmds.records_from_submission(
+            data_dir,
+            endpoint,
+            from_submission,
+            wg_key,
+            passphrase_file,
+            person or [],
+            all_bad_actors,
+            status,
+            expiry,
+            ref,
+            ref_prefix,
+            json_out,
+        )
+        return
+    if person or all_bad_actors or ref_prefix:
+        raise CliError("--person, --all-bad-actors and --ref-prefix need --from-submission")
+    if ref is None:
+        raise CliError("--ref is required (or record people from a report with --from-submission)")
     identifiers = [Identifier(Kind.EMAIL, e) for e in email or []]
     identifiers += [Identifier(Kind.NAME, n) for n in name or []]
     if not identifiers:
@@ -285,15 +343,14 @@ def record_add(
             normalize(ident.kind, ident.value)
         except CoreError as exc:
             raise CliError(f"--{ident.kind.value} number {position}: {exc}") from exc
-    expiry = _parse_date(expires, "--expires") or default_expiry(
-        status, _parse_date(ban_until, "--ban-until"), date.today()
-    )
     rdir = _dir(data_dir)
     address = endpoint or rdir.endpoint()
 
+    record = ref
+
     async def go() -> tuple[str, int, int]:
         async with admin_client(rdir, address) as client:
-            response = await client.add_record(ref, status, identifiers, expiry)
+            response = await client.add_record(record, status, identifiers, expiry)
         return (
             response.record.record_ref,
             response.record.identifier_count,

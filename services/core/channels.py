@@ -16,6 +16,10 @@ def open_channel(endpoint: str, ca_file: Path | None = None) -> grpc.aio.Channel
     options = [
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        # A fresh channel must not inherit another channel's connection back-off (gRPC
+        # shares subchannels process-wide by default): after a service restarts, a new
+        # channel connects at once instead of failing fast on a stale failure.
+        ("grpc.use_local_subchannel_pool", 1),
     ]
     if ca_file is None:
         return grpc.aio.insecure_channel(endpoint, options=options)

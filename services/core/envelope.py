@@ -210,7 +210,10 @@ def open_report(
         keys.verify(event_key, body, signature, what="the event's signature on the report")
     except SignatureError as exc:
         raise EnvelopeError(str(exc)) from exc
-    report: dict[str, Any] = json.loads(body)
+    try:
+        report: dict[str, Any] = json.loads(body)
+    except ValueError as exc:
+        raise EnvelopeError("the report inside the envelope is not JSON") from exc
     return report
 
 

@@ -48,7 +48,7 @@ def create(path: Path, name: str, secret: str, strength: str = "moderate") -> Me
             bytes(member.encryption) + bytes(member.signing), secret, strength
         ),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     keys.write_secret(path, (json.dumps(record, indent=2) + "\n").encode())
     return member
 
@@ -80,4 +80,7 @@ def _read(path: Path) -> dict[str, Any]:
         raise KeyFileError(f"{path} is not a WG member key file") from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise KeyFileError(f"{path} is not a WG member key file")
+    missing = {"name", "encryption_public", "signing_public", "secret"} - set(data)
+    if missing:
+        raise KeyFileError(f"{path} lacks {', '.join(sorted(missing))}: a damaged key file")
     return data

@@ -287,7 +287,11 @@ async def verify_in_log(
 ) -> Verified:
     """The receipt's entry is in the log the registry signs today, and today's log extends
     the one the receipt was given for; the WG's steps are signed by its readers."""
-    head = await registry.tree_head()
+    try:
+        envelope.verify_receipt(registry_key, receipt)
+        head = await registry.tree_head()
+    except CoreError as exc:
+        raise ReceiptError(str(exc)) from exc
     if head.tree_size < receipt.tree_size:
         raise ReceiptError(
             f"the log shrank: the receipt saw {receipt.tree_size} entries, the "

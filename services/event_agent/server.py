@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from datetime import date
 
 import grpc
 import structlog
@@ -33,6 +34,7 @@ from services.event_agent.reports import ReportSender
 from services.event_agent.screening_servicer import ScreeningServicer
 from services.event_agent.service import AgentService
 from services.event_agent.sqlite_store import SqliteStore
+from services.event_agent.transparency import service as transparency_service
 
 log = structlog.get_logger("lanyard.agent")
 
@@ -139,7 +141,9 @@ async def running(
             tasks.append(asyncio.create_task(agent.follow()))
             tasks.append(asyncio.create_task(_drain_outbox(adir, agent)))
             tasks.append(
-                asyncio.create_task(_retention(agent, incidents, config.attendee_retention_days))
+                asyncio.create_task(
+                    _retention(adir, agent, incidents, config.attendee_retention_days)
+                )
             )
             log.info(
                 "agent.listening",
@@ -211,12 +215,16 @@ async def _drain_outbox(adir: AgentDir, agent: AgentService) -> None:
             await asyncio.sleep(OUTBOX_INTERVAL_SECONDS)
 
 
-async def _retention(agent: AgentService, incidents: IncidentService | None, days: int) -> None:
+async def _retention(
+    adir: AgentDir, agent: AgentService, incidents: IncidentService | None, days: int
+) -> None:
     while True:
         try:
             await agent.apply_retention(days)
             if incidents is not None:
                 await incidents.apply_retention(agent.enrolment.ends_on)
+            # Logs transparency.final_overdue once a day while the final report is late.
+            transparency_service.reminder(adir, date.today())
         except Exception:
             log.exception("agent.retention_failed")
         await asyncio.sleep(RETENTION_INTERVAL_SECONDS)

@@ -8,7 +8,7 @@ import grpc
 
 from lanyard.registry.v1 import admin_pb2, admin_pb2_grpc, reports_pb2
 from services.core import screen, snapshot
-from services.registry.errors import InvalidRequest
+from services.registry.errors import InvalidRequest, PermissionDenied
 from services.registry.grpc_errors import unary
 from services.registry.service import RegistryService
 from services.registry.store import Event, Record
@@ -16,6 +16,20 @@ from services.registry.submission_store import StoredSubmission
 from services.registry.submissions import SubmissionService
 
 PREFIX = "/lanyard.registry.v1.Admin/"
+# What a WG report reader's key may do: read and acknowledge submissions, and turn the
+# people a report names into records (through the blinded round).
+READER_METHODS = frozenset(
+    {
+        "ListEvents",
+        "ListRecords",
+        "EvaluateForRecord",
+        "AddRecord",
+        "ListRecipients",
+        "ListSubmissions",
+        "GetSubmission",
+        "AdvanceSubmission",
+    }
+)
 
 
 def _date(text: str, field: str) -> date:
@@ -62,9 +76,14 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         self._subs = submissions
 
     async def _admin(self, context: grpc.aio.ServicerContext, method: str) -> str:
+        """The caller's admin name. Report readers may only call READER_METHODS."""
         principal = await self._service.authenticate(
             context.invocation_metadata(), PREFIX + method, allowed="admin"
         )
+        if principal.role != "operator" and method not in READER_METHODS:
+            raise PermissionDenied(
+                f"{principal.subject} is a WG report reader; {method} needs the operator's key"
+            )
         return principal.subject
 
     @unary
@@ -211,3 +230,10 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         member = await self._admin(context, "AdvanceSubmission")
         status = await self._subs.advance(member, request.submission_id, request.step)
         return reports_pb2.AdvanceSubmissionResponse(status=status)
+
+    @unary
+    async def ListRecipients(
+        self, request: reports_pb2.ListRecipientsRequest, context: grpc.aio.ServicerContext
+    ) -> reports_pb2.ListRecipientsResponse:
+        await self._admin(context, "ListRecipients")
+        return reports_pb2.ListRecipientsResponse(recipients=await self._subs.recipient_set())

@@ -109,4 +109,11 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER submissions_no_delete BEFORE DELETE ON submissions
         BEGIN SELECT RAISE(ABORT, 'the submission log is append-only'); END;
     """,
+    # 3: admin keys carry a role: the operator's, or a WG report reader's (who may read
+    #    and acknowledge submissions and add records, but not manage events or keys).
+    """
+    ALTER TABLE admins ADD COLUMN role TEXT NOT NULL DEFAULT 'operator'
+        CHECK (role IN ('operator', 'reader'));
+    UPDATE admins SET role = 'reader' WHERE name IN (SELECT name FROM recipients);
+    """,
 ]

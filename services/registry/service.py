@@ -46,6 +46,7 @@ _RANK = {"flagged": 1, "banned": 2}
 class Principal:
     kind: str  # "event" | "admin"
     subject: str
+    role: str = ""  # for admins: "operator" or "reader"
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,30 +141,30 @@ class RegistryService:
         """Verify the call token; `allowed` is the principal kind the service serves."""
         try:
             token = auth.parse_token(metadata)
-            public_key = await self._public_key_for(token)
+            public_key, role = await self._public_key_for(token)
             self._verifier.verify(token, method, public_key)
         except AuthError as exc:
             raise Unauthenticated(str(exc)) from exc
-        principal = Principal(token.kind, token.subject)
+        principal = Principal(token.kind, token.subject, role)
         if principal.kind != allowed:
             raise PermissionDenied(
                 f"{token.key_id} may not call {method}: it is for {allowed} keys only"
             )
         return principal
 
-    async def _public_key_for(self, token: auth.Token) -> bytes:
+    async def _public_key_for(self, token: auth.Token) -> tuple[bytes, str]:
         if token.kind == "event":
             event = await self._store.get_event(token.subject)
             if event is None:
                 raise AuthError(f"unknown event {token.subject}")
             if event.revoked_at is not None:
                 raise AuthError(f"event {token.subject} was revoked")
-            return event.public_key
+            return event.public_key, ""
         if token.kind == "admin":
-            key = await self._store.admin_key(token.subject)
-            if key is None:
+            admin = await self._store.admin(token.subject)
+            if admin is None:
                 raise AuthError(f"unknown admin key {token.subject}")
-            return key
+            return admin
         raise AuthError(f"unknown key kind {token.kind}")
 
     # -- evaluation ----------------------------------------------------------------------

@@ -108,9 +108,9 @@ class SqliteStore(Store):
             (name, public_key, _now()),
         )
 
-    async def admin_key(self, name: str) -> bytes | None:
-        row = await self._one("SELECT public_key FROM admins WHERE name = ?", (name,))
-        return bytes(row[0]) if row else None
+    async def admin(self, name: str) -> tuple[bytes, str] | None:
+        row = await self._one("SELECT public_key, role FROM admins WHERE name = ?", (name,))
+        return (bytes(row[0]), str(row[1])) if row else None
 
     async def add_event(self, event: Event) -> Event:
         try:

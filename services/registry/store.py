@@ -76,10 +76,12 @@ class Store(ABC):
 
     # -- admins --------------------------------------------------------------------------
     @abstractmethod
-    async def add_admin(self, name: str, public_key: bytes) -> None: ...
+    async def add_admin(self, name: str, public_key: bytes) -> None:
+        """The operator's admin key (report readers are added with their recipient)."""
 
     @abstractmethod
-    async def admin_key(self, name: str) -> bytes | None: ...
+    async def admin(self, name: str) -> tuple[bytes, str] | None:
+        """(public key, role) of an admin key: role "operator" or "reader"."""
 
     # -- events --------------------------------------------------------------------------
     @abstractmethod

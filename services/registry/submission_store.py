@@ -16,6 +16,7 @@ import aiosqlite
 
 from lanyard.registry.v1 import reports_pb2
 from services.core import sqlite
+from services.registry.errors import AlreadyExists
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,8 @@ class SubmissionStore(ABC):
 
     @abstractmethod
     async def put_recipient(self, recipient: reports_pb2.Recipient) -> int:
-        """Add or replace; returns the new recipient-set version."""
+        """Add or replace, with the reader's admin key in the same transaction; returns
+        the new recipient-set version. AlreadyExists if the name is the operator's."""
 
     @abstractmethod
     async def remove_recipient(self, name: str) -> int | None:
@@ -104,6 +106,24 @@ class SqliteSubmissionStore(SubmissionStore):
     async def put_recipient(self, recipient: reports_pb2.Recipient) -> int:
         await self._db.execute("BEGIN IMMEDIATE")
         try:
+            admin = await sqlite.fetch_one(
+                self._db, "SELECT role FROM admins WHERE name = ?", (recipient.name,)
+            )
+            if admin is not None and admin[0] != "reader":
+                raise AlreadyExists(
+                    f"{recipient.name} is an operator's admin key name; "
+                    "choose another name for the reader"
+                )
+            await self._db.execute(
+                "INSERT INTO admins (name, public_key, role, created_at) "
+                "VALUES (?, ?, 'reader', ?) ON CONFLICT (name) DO UPDATE SET "
+                "public_key = excluded.public_key",
+                (
+                    recipient.name,
+                    recipient.signing_key,
+                    datetime.now(UTC).isoformat(timespec="seconds"),
+                ),
+            )
             await self._db.execute(
                 "INSERT INTO recipients (name, encryption_key, signing_key, added_at) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
@@ -126,6 +146,8 @@ class SqliteSubmissionStore(SubmissionStore):
         await self._db.execute("BEGIN IMMEDIATE")
         try:
             cur = await self._db.execute("DELETE FROM recipients WHERE name = ?", (name,))
+            # The reader's admin key goes with them: no more opening or acknowledging.
+            await self._db.execute("DELETE FROM admins WHERE name = ? AND role = 'reader'", (name,))
             version = await self._bump() if cur.rowcount else None
             await self._db.execute("COMMIT")
         except BaseException:

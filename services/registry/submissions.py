@@ -69,9 +69,8 @@ class SubmissionService:
         for field in ("encryption_key", "signing_key"):
             if len(getattr(recipient, field)) != 32:
                 raise InvalidRequest(f"recipient.{field} must be 32 bytes")
+        # The reader's signing key also authenticates their admin calls (open, steps).
         await self._subs.put_recipient(recipient)
-        # The member's signing key also authenticates their admin calls (open, steps).
-        await self._store.add_admin(recipient.name, recipient.signing_key)
         log.info("registry.recipient_added", recipient=recipient.name)
         return await self.recipient_set()
 

@@ -34,9 +34,14 @@ def test_demo_runs_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
     assert "registry and agent stopped" in flat
     # The incident story and the end-of-event report.
     assert "Two responders decided (ana, ben: a warning)" in flat
-    trail = out[out.index("Audit trail of incident"):]
+    trail = out[out.index("Audit trail of incident") :]
     for who, what in (("vic", "file"), ("ana", "read"), ("ben", "decide"), ("chair", "update")):
         assert any(who in line and what in line for line in trail.splitlines()), (who, what)
     assert "receipt for log entry 0 (tree size 1" in flat
     assert "sees: acknowledged by wg-alex." in flat
     assert "1 sealed report it cannot read" in flat
+    # The initial transparency report closes the demo, naming no one.
+    assert "Attendance: 2,850 in person, 410 online" in flat
+    assert "An attendee harassed another participant; a warning was given; closed." in flat
+    for name in ("Robin Example", "Casey Example", "robin@example.org"):
+        assert name not in out[out.index("Attendance:") :]

@@ -132,9 +132,9 @@ class TestStoreContract:
 
     async def test_admin_keys(self, make_store: StoreFactory) -> None:
         store = await make_store()
-        assert await store.admin_key("operator") is None
+        assert await store.admin("operator") is None
         await store.add_admin("operator", b"a" * 32)
-        assert await store.admin_key("operator") == b"a" * 32
+        assert await store.admin("operator") == (b"a" * 32, "operator")
 
 
 async def test_sqlite_reopens_and_keeps_data(tmp_path: Path) -> None:

@@ -85,6 +85,11 @@ class AdminStub:
                 request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.RemoveRecipientRequest.SerializeToString,
                 response_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.RemoveRecipientResponse.FromString,
                 _registered_method=True)
+        self.ListRecipients = channel.unary_unary(
+                '/lanyard.registry.v1.Admin/ListRecipients',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.ListRecipientsRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.ListRecipientsResponse.FromString,
+                _registered_method=True)
         self.ListSubmissions = channel.unary_unary(
                 '/lanyard.registry.v1.Admin/ListSubmissions',
                 request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.ListSubmissionsRequest.SerializeToString,
@@ -159,13 +164,21 @@ class AdminServicer:
 
     def AddRecipient(self, request, context):
         """WG members who read reports: their X25519 key receives report data keys, their
-        Ed25519 key signs their steps and authenticates them as admins ("admin:<name>").
+        Ed25519 key signs their steps and authenticates them as report readers
+        ("admin:<name>"), who may call only ListEvents, ListRecords, EvaluateForRecord,
+        AddRecord, ListRecipients and the submission calls; PERMISSION_DENIED otherwise.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RemoveRecipient(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRecipients(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -242,6 +255,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.RemoveRecipient,
                     request_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.RemoveRecipientRequest.FromString,
                     response_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.RemoveRecipientResponse.SerializeToString,
+            ),
+            'ListRecipients': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRecipients,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.ListRecipientsRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.ListRecipientsResponse.SerializeToString,
             ),
             'ListSubmissions': grpc.unary_unary_rpc_method_handler(
                     servicer.ListSubmissions,
@@ -529,6 +547,33 @@ class Admin:
             '/lanyard.registry.v1.Admin/RemoveRecipient',
             lanyard_dot_registry_dot_v1_dot_reports__pb2.RemoveRecipientRequest.SerializeToString,
             lanyard_dot_registry_dot_v1_dot_reports__pb2.RemoveRecipientResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRecipients(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Admin/ListRecipients',
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.ListRecipientsRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.ListRecipientsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -204,6 +204,16 @@ class RemoveRecipientResponse(_message.Message):
     recipients: RecipientSet
     def __init__(self, recipients: _Optional[_Union[RecipientSet, _Mapping]] = ...) -> None: ...
 
+class ListRecipientsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListRecipientsResponse(_message.Message):
+    __slots__ = ("recipients",)
+    RECIPIENTS_FIELD_NUMBER: _ClassVar[int]
+    recipients: RecipientSet
+    def __init__(self, recipients: _Optional[_Union[RecipientSet, _Mapping]] = ...) -> None: ...
+
 class ListSubmissionsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -1,0 +1,466 @@
+"""End-of-event reports as the chair and the WG type them, against a real registry.
+
+A real registry serves on loopback in the test's loop; the event's agent is enrolled and
+holds a decided incident; WG members make their own keys with `lanyard wg keygen`. The
+CLI runs in a worker thread (it runs its own event loop). Refusals are one sentence on
+stderr with exit status 1, and no name from the report ever reaches a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import structlog
+
+from cli import report_cmds, wg_cmds
+from cli.admin_client import AdminClient
+from cli.main import app, main
+from lanyard.registry.v1 import reports_pb2
+from services.core import envelope, keys
+from services.event_agent import server as agent_server
+from services.event_agent.datadir import AgentDir
+from services.event_agent.incidents import crypto
+from services.event_agent.incidents.model import Communication, Decision, Report, ReportedPerson
+from services.event_agent.incidents.service import Caller
+from services.event_agent.outbox import Outbox
+from services.event_agent.reports import ReportSender, build_report
+from services.registry import server as registry_server
+from services.registry.datadir import RegistryDir
+from services.registry.server import RunningRegistry
+from tests.event_agent.conftest import enrolled_agent_dir
+
+# Until cli/main.py attaches them (`lanyard wg …`, `lanyard report …`), attach them here.
+for _typer, _name in ((wg_cmds.wg_app, "wg"), (report_cmds.report_app, "report")):
+    if _name not in {g.name for g in app.registered_groups}:
+        app.add_typer(_typer, name=_name)
+
+AGENT_PASSPHRASE = "the incident records' long passphrase"
+WG_PASSPHRASE = "a WG reader's long passphrase"
+CLI_TIMEOUT = 30.0
+BAD_ACTOR = "Quinn Canaryfield"
+BYSTANDER = "Pat Bystandersson"
+REPORTER = "Rowan Witnesswood"
+NAMES = (BAD_ACTOR, BYSTANDER, REPORTER)
+
+
+async def lanyard(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+
+    def call() -> int:
+        try:
+            main(list(argv))
+        except SystemExit as exc:
+            return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        return 0
+
+    code = await asyncio.wait_for(asyncio.to_thread(call), CLI_TIMEOUT)
+    out, err = capsys.readouterr()
+    for line in err.splitlines():
+        if line.startswith("{"):  # a log line (the services log to stderr as JSON)
+            assert not any(n in line for n in NAMES), line
+    return code, out, err
+
+
+def ok(result: tuple[int, str, str]) -> str:
+    code, out, err = result
+    assert code == 0, err
+    return out
+
+
+def refused(result: tuple[int, str, str], *needles: str) -> str:
+    code, _, err = result
+    assert code == 1, err
+    assert "Traceback" not in err
+    lines = [line for line in err.strip().splitlines() if not line.startswith("{")]
+    assert len(lines) == 1, err
+    sentence = lines[0].removeprefix("Error: ")
+    assert lines[0].startswith("Error: "), err
+    assert not re.search(r"[.!?]\s+[A-Z]", sentence), f"more than one sentence: {sentence}"
+    for needle in needles:
+        assert needle.lower() in sentence.lower(), sentence
+    return sentence
+
+
+def secret_file(path: Path, text: str) -> Path:
+    path.write_text(text + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for var in (
+        "LANYARD_AGENT_DIR",
+        "LANYARD_AGENT_PASSPHRASE",
+        "LANYARD_REGISTRY_DIR",
+        "LANYARD_REGISTRY_ENDPOINT",
+        "LANYARD_WG_KEY",
+        "LANYARD_WG_PASSPHRASE",
+        "LANYARD_LOG_LEVEL",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    saved = structlog.get_config()
+    try:
+        yield
+    finally:
+        structlog.configure(**saved)
+
+
+@dataclass
+class World:
+    capsys: pytest.CaptureFixture[str]
+    tmp: Path
+    registry: RunningRegistry
+    registry_dir: RegistryDir
+    admin: AdminClient
+    adir: AgentDir
+    agent_pf: Path
+    wg_pf: Path
+
+    async def cli(self, *argv: str) -> tuple[int, str, str]:
+        return await lanyard(self.capsys, *argv)
+
+    async def chair(self, *argv: str) -> tuple[int, str, str]:
+        """`lanyard report …` on the agent's machine."""
+        return await self.cli(
+            "report", *argv, "-d", str(self.adir.path), "--passphrase-file", str(self.agent_pf)
+        )
+
+    async def keygen(self, name: str) -> Path:
+        key = self.tmp / "wg" / f"{name}.json"
+        ok(
+            await self.cli(
+                "wg", "keygen", "--name", name, "--out", str(key), "--kdf", "interactive",
+                "--passphrase-file", str(self.wg_pf),
+            )
+        )  # fmt: skip
+        return key
+
+    async def add_reader(self, name: str) -> None:
+        public = self.tmp / "wg" / f"{name}.wg-public.json"
+        ok(
+            await self.cli(
+                "registry", "recipient", "add", "-d", str(self.registry_dir.path),
+                "--public-file", str(public),
+            )
+        )  # fmt: skip
+
+    def as_reader(self, key: Path) -> list[str]:
+        return [
+            "--wg-key", str(key), "--passphrase-file", str(self.wg_pf),
+            "--endpoint", self.registry.address,
+        ]  # fmt: skip
+
+    async def outbox(self) -> list[str]:
+        box = await Outbox.open(self.adir.db_path)
+        try:
+            return [e.submission_id for e in await box.pending()]
+        finally:
+            await box.close()
+
+
+async def file_incident(adir: AgentDir) -> None:
+    async with agent_server.incident_records(
+        adir, crypto.Unlock(passphrase=AGENT_PASSPHRASE)
+    ) as records:
+        ana, ben = Caller("ana", "responder"), Caller("ben", "responder")
+        incident = await records.file(
+            ana,
+            Report(
+                reporter_name=REPORTER,
+                reporter_contact="rowan@example.org",
+                reported=[
+                    ReportedPerson(BAD_ACTOR, "attendee"),
+                    ReportedPerson(BYSTANDER, "attendee"),
+                ],
+                description="Followed the reporter between rooms after being asked to stop",
+                category="unwanted attention",
+            ),
+        )
+        decision = Decision(violation="yes", bad_actors=[BAD_ACTOR], resolutions=["leave-event"])
+        await records.decide(ana, incident.incident_id, decision)
+        await records.decide(ben, incident.incident_id, decision)
+
+
+@pytest.fixture
+async def world(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    registry: RunningRegistry,
+    registry_dir: RegistryDir,
+    admin: AdminClient,
+) -> World:
+    adir = await enrolled_agent_dir(tmp_path, admin, registry.address)
+    agent_server.init_incidents(adir, crypto.Unlock(passphrase=AGENT_PASSPHRASE), "interactive")
+    await file_incident(adir)
+    return World(
+        capsys,
+        tmp_path,
+        registry,
+        registry_dir,
+        admin,
+        adir,
+        secret_file(tmp_path / "agent-pass", AGENT_PASSPHRASE),
+        secret_file(tmp_path / "wg-pass", WG_PASSPHRASE),
+    )
+
+
+async def test_wg_keygen_writes_private_keys_and_a_public_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pf = secret_file(tmp_path / "pass", WG_PASSPHRASE)
+    key = tmp_path / "cfg" / "me.json"
+    argv = ("wg", "keygen", "--name", "wg-alex", "--out", str(key), "--kdf", "interactive")
+    out = ok(await lanyard(capsys, *argv, "--passphrase-file", str(pf)))
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    record = json.loads(key.read_text())
+    public = json.loads((tmp_path / "cfg" / "wg-alex.wg-public.json").read_text())
+    assert public == {
+        "format": "lanyard-wg-public/1",
+        "name": "wg-alex",
+        "encryption_public": record["encryption_public"],
+        "signing_public": record["signing_public"],
+    }
+    assert record["encryption_public"] in out
+    assert record["signing_public"] in out
+    assert record["secret"]["wrapped"] not in out
+    assert WG_PASSPHRASE not in key.read_text()
+
+    before = key.read_bytes()
+    refused(await lanyard(capsys, *argv, "--passphrase-file", str(pf)), "already exists")
+    assert key.read_bytes() == before
+    other = ("--out", str(tmp_path / "x.json"), "--passphrase-file", str(pf))
+    refused(await lanyard(capsys, "wg", "keygen", "--name", "Alex W", *other), "wg member name")
+    refused(await lanyard(capsys, "wg", "keygen", "--name", "operator", *other), "admin name")
+    short = secret_file(tmp_path / "short", "too short")
+    refused(
+        await lanyard(
+            capsys, "wg", "keygen", "--name", "wg-bo", "--out", str(tmp_path / "y.json"),
+            "--passphrase-file", str(short),
+        ),
+        "at least 12 characters",
+    )  # fmt: skip
+    assert not (tmp_path / "y.json").exists()
+
+
+async def test_report_from_build_to_records(world: World) -> None:
+    alex = await world.keygen("wg-alex")
+    await world.add_reader("wg-alex")
+    listing = json.loads(
+        ok(
+            await world.cli(
+                "registry", "recipient", "list", "-d", str(world.registry_dir.path), "--json"
+            )
+        )
+    )
+    assert [r["name"] for r in listing["recipients"]] == ["wg-alex"]
+
+    # Build: the chair sees everything that would leave; nothing leaves.
+    draft = world.tmp / "draft.json"
+    out = ok(await world.chair("build", "--out", str(draft)))
+    for name in NAMES:
+        assert name in out
+    assert "asked to leave the event" in out
+    assert "Nothing was sent" in out
+    assert stat.S_IMODE(draft.stat().st_mode) == 0o600
+    assert json.loads(draft.read_text())["incidents"][0]["decision"]["bad_actors"] == [BAD_ACTOR]
+    assert await world.admin.list_submissions() == []
+
+    # Submit, then submit again: one submission, the same receipt.
+    out = ok(await world.chair("submit", "--yes"))
+    assert "wg-alex" in out
+    (sid,) = re.findall(r"Submitted ([0-9a-f]{32})", out)
+    assert "log index 0" in out
+    out = ok(await world.chair("submit", "--yes"))
+    assert "already submitted" in out
+    assert sid[:12] in out
+    assert [s.receipt.submission_id for s in await world.admin.list_submissions()] == [sid]
+
+    out = ok(await world.cli("report", "status", "-d", str(world.adir.path)))
+    assert "Verified in the log" in out
+    assert "tree size 1" in out
+
+    # The WG reader lists and opens it with their own key.
+    reader = world.as_reader(alex)
+    out = ok(await world.cli("registry", "submission", "list", *reader))
+    assert sid[:8] in out
+    assert "agentconf-2027" in out
+    rows = json.loads(ok(await world.cli("registry", "submission", "list", *reader, "--json")))
+    assert [(r["submission_id"], r["status"], r["log_index"]) for r in rows] == [
+        (sid, "received", 0)
+    ]
+    out = ok(await world.cli("registry", "submission", "open", sid[:8], *reader))
+    for name in NAMES:
+        assert name in out
+    assert "signature verifies" in out
+    opened = json.loads(
+        ok(await world.cli("registry", "submission", "open", sid, *reader, "--json"))
+    )
+    assert opened["submission_id"] == sid
+    assert opened["report"]["incidents"][0]["report"]["reporter"]["name"] == REPORTER
+
+    # A member added after the report was sealed cannot open it; a stranger is not let in.
+    carol = await world.keygen("wg-carol")
+    await world.add_reader("wg-carol")
+    refused(
+        await world.cli("registry", "submission", "open", sid, *world.as_reader(carol)),
+        "not sealed to wg-carol's key",
+        "wg-alex",
+    )
+    shown = json.loads(ok(await world.cli("wg", "show", "--wg-key", str(carol), "--json")))
+    assert shown["name"] == "wg-carol"
+    ok(
+        await world.cli(
+            "registry", "recipient", "remove", "-d", str(world.registry_dir.path), "wg-carol"
+        )
+    )
+    listing = json.loads(
+        ok(
+            await world.cli(
+                "registry", "recipient", "list", "-d", str(world.registry_dir.path), "--json"
+            )
+        )
+    )
+    assert [r["name"] for r in listing["recipients"]] == ["wg-alex"]
+    assert listing["version"] == 3
+    stranger = await world.keygen("wg-dee")
+    refused(
+        await world.cli("registry", "submission", "list", *world.as_reader(stranger)),
+        "does not accept wg-dee's wg key",
+        "recipient add",
+    )
+
+    # Steps, signed by the reader, in order; the event sees each one.
+    ack = ("registry", "submission", "ack", sid[:10], *reader)
+    ok(await world.cli(*ack, "--step", "acknowledged", "--message", "Thanks, reading it [now]"))
+    refused(await world.cli(*ack, "--step", "recorded"), "next step is reviewed")
+    ok(await world.cli(*ack, "--step", "reviewed"))
+    out = ok(await world.cli("report", "status", "-d", str(world.adir.path)))
+    assert "status reviewed" in out
+    assert "acknowledged" in out
+    assert "wg-alex" in out
+    assert "Thanks, reading it [now]" in out
+    (status,) = json.loads(
+        ok(await world.cli("report", "status", "-d", str(world.adir.path), "--json"))
+    )
+    assert status["log"] == {"verified": True, "tree_size": 1, "error": None}
+    assert [(s["step"], s["member"]) for s in status["steps"]] == [
+        ("acknowledged", "wg-alex"),
+        ("reviewed", "wg-alex"),
+    ]
+
+    # From the report to records: list the people, then record the bad actor, blinded.
+    record = ("registry", "record", "add", "--from-submission", sid, *reader)
+    out = ok(await world.cli(*record, "--status", "banned"))
+    assert BAD_ACTOR in out
+    assert BYSTANDER in out
+    assert "--all-bad-actors" in out
+    assert (await world.admin.list_records()).records == []
+    out = ok(await world.cli(*record, "--status", "banned", "--all-bad-actors"))
+    assert f"Added {sid[:8]}-1" in out
+    assert BAD_ACTOR not in out
+    refs = [r.record_ref for r in (await world.admin.list_records()).records]
+    assert refs == [f"{sid[:8]}-1"]
+    out = ok(await world.cli("check", "-d", str(world.adir.path), "--name", BAD_ACTOR))
+    assert "REVIEW" in out
+    assert f"{sid[:8]}-1" in out
+    out = ok(await world.cli("check", "-d", str(world.adir.path), "--name", BYSTANDER))
+    assert "ALLOW" in out
+
+    # A receipt, signed by the registry, for an entry its log does not hold.
+    box = await Outbox.open(world.adir.db_path)
+    try:
+        (entry,) = await box.entries()
+        assert entry.receipt is not None
+        forged = reports_pb2.Receipt()
+        forged.CopyFrom(entry.receipt)
+        forged.received_at = "2001-01-01T00:00:00+00:00"
+        forged.signature = keys.sign(
+            world.registry_dir.signing_key(), envelope.receipt_message(forged)
+        )
+        await box.receipted(sid, forged)
+    finally:
+        await box.close()
+    result = await world.cli("report", "status", "-d", str(world.adir.path))
+    refused(result, "the proof failed", sid[:12])
+    assert "The proof failed" in result[1]
+
+
+async def test_outage_keeps_the_report_in_the_outbox_until_it_is_receipted(
+    world: World,
+) -> None:
+    await world.keygen("wg-alex")
+    await world.add_reader("wg-alex")
+    address = world.registry.address
+    await world.registry.server.stop(0)
+    refused(await world.chair("submit", "--yes"), "cannot reach the registry", "nothing was sealed")
+    assert await world.outbox() == []
+
+    # Sealed while the registry was up, then the machine "crashed" before sending.
+    async with (
+        registry_server.running(world.registry_dir, listen=address),
+        agent_server.opened(world.adir) as agent,
+        agent_server.incident_records(
+            world.adir, crypto.Unlock(passphrase=AGENT_PASSPHRASE)
+        ) as records,
+    ):
+        box = await Outbox.open(world.adir.db_path)
+        try:
+            sender = ReportSender(box, agent.registry, agent.enrolment, world.adir.event_key())
+            entry = await sender.seal(
+                build_report(agent.enrolment, await records.export_all("report"))
+            )
+        finally:
+            await box.close()
+    sid = entry.submission_id
+
+    refused(
+        await world.chair("submit", "--yes", "--attempts", "2"),
+        "kept in the outbox",
+        "lanyard report submit",
+        "lanyard agent serve",
+    )
+    assert await world.outbox() == [sid]
+    out = ok(await world.cli("report", "status", "-d", str(world.adir.path)))
+    assert "pending" in out
+    assert "2 attempt(s)" in out
+
+    async with registry_server.running(world.registry_dir, listen=address):
+        out = ok(await world.chair("submit", "--yes"))
+        assert f"Submitted {sid}" in out
+        assert "not a new one" in out
+        subs = await world.admin.list_submissions()
+        assert [s.receipt.submission_id for s in subs] == [sid]
+        assert await world.outbox() == []
+
+        # A change after that submission: the next submit seals a new one.
+        await asyncio.sleep(1.1)  # the outbox and the records keep whole seconds
+        async with agent_server.incident_records(
+            world.adir, crypto.Unlock(passphrase=AGENT_PASSPHRASE)
+        ) as records:
+            await records.communicate(
+                Caller("ana", "responder"), 1, Communication(reporter_told_on="2027-05-04")
+            )
+        out = ok(await world.chair("submit", "--yes"))
+        (again,) = re.findall(r"Submitted ([0-9a-f]{32})", out)
+        assert again != sid
+        assert len(await world.admin.list_submissions()) == 2
+
+
+async def test_a_removed_reader_can_no_longer_sign_in(world: World) -> None:
+    carol = await world.keygen("wg-carol")
+    await world.add_reader("wg-carol")
+    ok(await world.cli("registry", "submission", "list", *world.as_reader(carol)))
+    rdir = ("-d", str(world.registry_dir.path))
+    ok(await world.cli("registry", "recipient", "remove", *rdir, "wg-carol"))
+    refused(
+        await world.cli("registry", "submission", "list", *world.as_reader(carol)),
+        "does not accept wg-carol's wg key",
+    )
