@@ -292,3 +292,46 @@ def bench_registry(
     else:
         _print_table(result)
     return result
+
+
+@bench_app.command("agent")
+def bench_agent(
+    rows: Annotated[
+        int, typer.Option(min=100, help="Rows of the generated export screened per pass.")
+    ] = 10_000,
+    checks: Annotated[
+        int, typer.Option(min=2, help="Check calls timed over gRPC, half of them new people.")
+    ] = 1000,
+    memory_rows: Annotated[
+        int,
+        typer.Option(
+            min=100, help="Rows of the export whose peak memory is measured (and a tenth of it)."
+        ),
+    ] = 1_000_000,
+    skip_memory: Annotated[
+        bool, typer.Option("--skip-memory", help="Leave out the peak-memory screens (slow).")
+    ] = False,
+    rounds: Annotated[
+        int, typer.Option(min=1, help="Screening and re-check passes; the fastest is reported.")
+    ] = 3,
+    floor_iterations: Annotated[
+        int, typer.Option(min=1, help="Iterations of each single-thread floor loop.")
+    ] = 3000,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+) -> dict[str, float]:
+    """Measure the agent: screening throughput, Check latency, re-check time, peak memory."""
+    # Imported here: cli.bench_agent builds on this module's floors.
+    from cli import bench_agent as agent
+
+    if not json_out:
+        console.print(
+            "Measuring the crypto floor, then screening, Check and re-check against a "
+            "loopback registry"
+            + ("…" if skip_memory else f", then peak memory over {memory_rows:,} rows…")
+        )
+    result = agent.figures(rows, checks, memory_rows, skip_memory, rounds, floor_iterations)
+    if json_out:
+        emit_json(result)
+    else:
+        agent.print_table(result)
+    return result

@@ -1,4 +1,5 @@
-"""`lanyard bench registry` runs end to end and its figures hang together (no timings)."""
+"""`lanyard bench registry` and `lanyard bench agent` run end to end and their figures
+hang together (no timings: those are for a person to read, not for a test to assert)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,16 @@ import json
 import math
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import structlog
 
-from cli import bench
+from cli import bench, bench_agent
 from cli.output import CliError
-from services.core import logs
+from services.core import identity, logs
+from services.core.identity import Kind
+from services.event_agent.csv_import import Row, open_export
 
 
 @pytest.fixture
@@ -74,3 +78,121 @@ def test_command_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "registry floor, 1 core" in out
     assert f"{returned['ratio']:.2f} (target ≥ 0.8" in out
+
+
+# -- `lanyard bench agent` ------------------------------------------------------------------
+
+
+def test_generated_people_are_unique_after_normalisation() -> None:
+    people = [bench_agent.person(i) for i in range(5000)]
+    names = {identity.message(Kind.NAME, p.name) for p in people}
+    emails = [identity.message(Kind.EMAIL, p.email) for p in people if p.email]
+
+    assert len(names) == len(people)
+    assert len(set(emails)) == len(emails) > 0.9 * len(people)
+    assert bench_agent.person(4321) == people[4321]  # the same person in every file
+
+
+def test_generated_export_reads_back_as_pretix(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    identities = bench_agent.write_export(path, 300)
+
+    export = open_export(path)
+    rows = list(export.rows())
+    assert export.layout.format == "pretix"
+    assert all(isinstance(r, Row) for r in rows)
+    assert len(rows) == 300
+    assert identities == sum(1 + (r.email is not None) for r in rows if isinstance(r, Row))
+
+
+def test_percentile_is_nearest_rank() -> None:
+    samples = [float(v) for v in range(100, 0, -1)]
+
+    assert bench_agent.percentile(samples, 50) == 50.0
+    assert bench_agent.percentile(samples, 99) == 99.0
+    assert bench_agent.percentile(samples, 100) == 100.0
+    assert bench_agent.percentile([7.0], 99) == 7.0
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9)
+
+
+@pytest.mark.slow
+async def test_agent_figures_are_positive_and_consistent() -> None:
+    f = await bench_agent.measure(
+        rows=200, checks=50, memory_rows=2000, rounds=2, floor_iterations=60
+    )
+
+    for key, value in f.items():
+        assert value > 0, key
+    cores = f["cores"]
+    assert cores == bench.available_cores()
+    # Throughput: every generated identity is new, so each cost one evaluation.
+    assert f["screen_screened"] == 200
+    assert f["screen_identities"] == f["screen_evaluations"]
+    assert _close(
+        f["screen_ideal_seconds"],
+        f["screen_identities"] * (f["agent_floor_us"] + f["registry_floor_us"]) / 1e6 / cores,
+    )
+    assert _close(f["throughput_ratio"], f["screen_ideal_seconds"] / f["screen_seconds"])
+    assert _close(f["screen_rows_per_s"], 200 / f["screen_seconds"])
+    assert _close(f["throughput_ratio"], f["screen_cpu_efficiency"] * f["screen_cpu_busy"])
+    # Check latency.
+    for key in ("check_new", "check_known", "check", "round_trip"):
+        assert f[f"{key}_p50_ms"] <= f[f"{key}_p99_ms"], key
+    assert _close(f["check_p99_round_trips"], f["check_p99_ms"] / f["round_trip_p50_ms"])
+    # Re-check: the file's attendees, one alert per round (the record added matches).
+    assert (f["recheck_attendees"], f["recheck_alerts"]) == (200, 2)
+    assert f["recheck_identities"] == f["screen_identities"]
+    assert _close(f["recheck_floor_seconds"], f["recheck_identities"] * f["tag_floor_us"] / 1e6)
+    assert _close(f["sync_ratio"], f["recheck_floor_seconds"] / f["sync_seconds"])
+    assert _close(f["recheck_ratio"], f["recheck_floor_seconds"] / f["recheck_seconds"])
+    # Peak memory of the child processes.
+    assert (f["memory_small_rows"], f["memory_rows"]) == (200, 2000)
+    assert _close(f["memory_growth"], f["memory_peak_mb"] / f["memory_small_peak_mb"])
+    assert _close(f["memory_rows_per_s"], 2000 / f["memory_seconds"])
+    identities = sum(1 + (bench_agent.person(i).email is not None) for i in range(2000))
+    assert _close(
+        f["memory_throughput_ratio"],
+        identities
+        * (f["agent_floor_us"] + f["registry_floor_us"])
+        / 1e6
+        / cores
+        / f["memory_seconds"],
+    )
+    assert f["target_throughput_ratio"] == bench_agent.TARGET_THROUGHPUT_RATIO
+
+
+@pytest.mark.parametrize(
+    ("rows", "checks", "refusal"),
+    [(10, 10, "rows must be at least 100"), (100, 1, "someone new and someone known")],
+)
+async def test_agent_refuses_sizes_it_cannot_measure(rows: int, checks: int, refusal: str) -> None:
+    with pytest.raises(CliError, match=refusal):
+        await bench_agent.measure(rows=rows, checks=checks, skip_memory=True, floor_iterations=10)
+
+
+@pytest.mark.usefixtures("cli_logging")
+def test_agent_command_prints_only_json(capsys: pytest.CaptureFixture[str]) -> None:
+    returned = bench.bench_agent(
+        rows=100, checks=10, skip_memory=True, rounds=1, floor_iterations=30, json_out=True
+    )
+
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == pytest.approx(returned)
+    assert "memory_peak_mb" not in printed
+    assert set(printed) >= {"throughput_ratio", "check_p99_ms", "sync_seconds", "cores"}
+
+
+@pytest.mark.usefixtures("cli_logging")
+def test_agent_command_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
+    returned = bench.bench_agent(
+        rows=100, checks=10, skip_memory=True, rounds=1, floor_iterations=30
+    )
+
+    out = capsys.readouterr().out  # cells wrap at 80 columns: look for short pieces only
+    assert "agent floor, 1 core" in out
+    assert f"{returned['throughput_ratio']:.2f}" in out
+    assert "Check, all 10 calls" in out
+    assert "skipped (--skip-memory)" in out
