@@ -13,7 +13,6 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -39,6 +38,7 @@ from services.event_agent.reports import (
     ReportSender,
     build_report,
     check_receipt,
+    covers,
     preview,
     verify_in_log,
 )
@@ -79,12 +79,10 @@ def _with_sender(
     return run(go(), _endpoint(adir))
 
 
-async def _build(adir: AgentDir, unlock: crypto.Unlock) -> tuple[dict[str, Any], str]:
-    """The report and the newest change to any incident (ISO time, "" for none)."""
+async def _build(adir: AgentDir, unlock: crypto.Unlock) -> dict[str, Any]:
     async with server.incident_records(adir, unlock) as records:
         incidents = await records.export_all("report")
-    latest = max((i.updated_at or i.filed_at for i in incidents), default="")
-    return build_report(adir.enrolment(), incidents), latest
+    return build_report(adir.enrolment(), incidents)
 
 
 def summary(report: dict[str, Any]) -> str:
@@ -113,7 +111,7 @@ def build(
     """Show exactly what the end-of-event report holds; nothing is sent."""
     adir = AgentDir(data_dir)
     unlock = _records_unlock(passphrase_file, key_file)
-    report, _ = run(_build(adir, unlock))
+    report = run(_build(adir, unlock))
     if out is not None:
         keys.write_secret(out, (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode())
     if json_out:
@@ -145,10 +143,9 @@ class Submitted:
     note: str
 
 
-def _changed_since(latest_change: str, entry: Entry) -> bool:
-    if not latest_change:
-        return False
-    return datetime.fromisoformat(latest_change) > datetime.fromisoformat(entry.created_at)
+def _changed_since(report: dict[str, Any], entry: Entry) -> bool:
+    """Whether any incident was added or changed since `entry` was sealed."""
+    return covers(report) != entry.covers
 
 
 def _undelivered(entry: Entry, error: str, attempts: int, endpoint: str) -> CliError:
@@ -197,8 +194,8 @@ def submit(
             if delivery.receipt is None:
                 raise _undelivered(entry, delivery.error, attempts, endpoint)
             return Submitted(delivery.receipt, "")
-        report, latest = await _build(adir, _records_unlock(passphrase_file, key_file))
-        if entries and not new and not _changed_since(latest, entries[-1]):
+        report = await _build(adir, _records_unlock(passphrase_file, key_file))
+        if entries and not new and not _changed_since(report, entries[-1]):
             receipt = entries[-1].receipt
             assert receipt is not None
             return Submitted(

@@ -131,4 +131,9 @@ MIGRATIONS: list[str] = [
         receipt BLOB
     ) STRICT;
     """,
+    # 4: which incident versions each sealed report covered, so `report submit` knows
+    #    exactly whether anything changed since the last one.
+    """
+    ALTER TABLE outbox ADD COLUMN covers TEXT NOT NULL DEFAULT '';
+    """,
 ]

@@ -30,6 +30,7 @@ class Entry:
     attempts: int
     last_error: str
     receipt: reports_pb2.Receipt | None
+    covers: str = ""  # "id:version,…" of the incidents the sealed report holds
 
 
 def _entry(r: Any) -> Entry:
@@ -42,6 +43,7 @@ def _entry(r: Any) -> Entry:
         r["attempts"],
         r["last_error"],
         receipt,
+        r["covers"],
     )
 
 
@@ -59,11 +61,19 @@ class Outbox:
     async def close(self) -> None:
         await self._db.close()
 
-    async def put(self, submission_id: str, envelope: bytes, signature: bytes) -> None:
+    async def put(
+        self, submission_id: str, envelope: bytes, signature: bytes, covers: str = ""
+    ) -> None:
         await self._db.execute(
-            "INSERT INTO outbox (submission_id, created_at, envelope, signature) "
-            "VALUES (?, ?, ?, ?)",
-            (submission_id, datetime.now(UTC).isoformat(timespec="seconds"), envelope, signature),
+            "INSERT INTO outbox (submission_id, created_at, envelope, signature, covers) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (
+                submission_id,
+                datetime.now(UTC).isoformat(timespec="seconds"),
+                envelope,
+                signature,
+                covers,
+            ),
         )
 
     async def entries(self) -> list[Entry]:

@@ -46,6 +46,7 @@ def build_report(enrolment: Enrolment, incidents: list[Incident]) -> dict[str, A
         d = i.decision
         return {
             "incident_id": i.incident_id,
+            "version": i.version,
             "status": i.status,
             "filed_at": i.filed_at,
             "filed_by": i.filed_by,
@@ -105,6 +106,15 @@ def build_report(enrolment: Enrolment, incidents: list[Incident]) -> dict[str, A
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "incidents": [one(i) for i in incidents],
     }
+
+
+def covers(report: dict[str, Any]) -> str:
+    """Which incident versions a report holds, as "id:version,…": equal strings mean no
+    incident changed between two reports."""
+    return ",".join(
+        f"{i['incident_id']}:{i['version']}"
+        for i in sorted(report["incidents"], key=lambda i: i["incident_id"])
+    )
 
 
 def preview(report: dict[str, Any]) -> str:
@@ -220,7 +230,9 @@ class ReportSender:
             )
         except envelope.EnvelopeError as exc:
             raise InvalidRequest(str(exc)) from exc
-        await self._outbox.put(sealed.submission_id, sealed.envelope, sealed.signature)
+        await self._outbox.put(
+            sealed.submission_id, sealed.envelope, sealed.signature, covers(report)
+        )
         log.info(
             "agent.report_sealed",
             submission_id=sealed.submission_id,

@@ -270,3 +270,11 @@ async def test_the_registry_stores_only_ciphertext(world: World) -> None:
     ):
         assert needle.encode() not in raw
         assert needle.encode("utf-16-le") not in raw
+
+
+async def test_the_outbox_knows_which_incident_versions_a_report_held(world: World) -> None:
+    first = await world.sender.seal(await _report(world))
+    assert first.covers == "1:3"  # incident 1 after its two decisions
+    await world.records.add_note(Caller("ana", "responder"), 1, "a later conversation", [])
+    second = await world.sender.seal(await _report(world))
+    assert second.covers == "1:4"
