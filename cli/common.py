@@ -1,4 +1,5 @@
-"""Shared CLI plumbing: running coroutines, translating gRPC failures into sentences."""
+"""Shared CLI plumbing: running coroutines, translating gRPC failures into sentences,
+reading the public keys operators paste or point to."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any, TypeVar
 import grpc
 
 from cli.output import CliError
+from services.core import keys
+from services.core.errors import Error as CoreError
 
 T = TypeVar("T")
 
@@ -39,3 +42,17 @@ def run(coro: Coroutine[Any, Any, T], endpoint: str = "") -> T:
         return asyncio.run(coro)
     except grpc.aio.AioRpcError as exc:
         raise CliError(describe_rpc_error(exc, endpoint)) from exc
+
+
+def read_public_key(value: str) -> bytes:
+    """An Ed25519 public key given to --public-key: 64 hex digits, or @FILE holding them."""
+    text = value
+    if value.startswith("@"):
+        try:
+            text = Path(value[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CliError(f"cannot read public key file {value[1:]}: {exc.strerror}") from exc
+    try:
+        return keys.parse_public_key_hex(text, "--public-key")
+    except CoreError as exc:
+        raise CliError(str(exc)) from exc

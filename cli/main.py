@@ -17,6 +17,7 @@ from cli import (
     incident_cmds,
     registry_cmds,
     report_cmds,
+    team_cmds,
     transparency_cmds,
     wg_cmds,
 )
@@ -37,7 +38,7 @@ app = typer.Typer(
 )
 app.add_typer(registry_cmds.app, name="registry")
 app.add_typer(agent_cmds.app, name="agent")
-app.add_typer(incident_cmds.team_app, name="team")
+app.add_typer(team_cmds.team_app, name="team")
 app.add_typer(incident_cmds.incident_app, name="incident")
 app.add_typer(transparency_cmds.event_app, name="event")
 app.add_typer(transparency_cmds.transparency_app, name="transparency")

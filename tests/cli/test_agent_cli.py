@@ -12,13 +12,12 @@ import csv
 import json
 import re
 import stat
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import nacl.signing
 import pytest
-import structlog
 
 from cli.admin_client import AdminClient, Identifier
 from services.core.identity import Kind
@@ -78,16 +77,6 @@ def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]]) 
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
-
-
-@pytest.fixture(autouse=True)
-def restore_structlog() -> Iterator[None]:
-    """`cli.main.main` reconfigures structlog for the whole process; put it back."""
-    saved = structlog.get_config()
-    try:
-        yield
-    finally:
-        structlog.configure(**saved)
 
 
 async def add_wg_records(admin: AdminClient) -> None:

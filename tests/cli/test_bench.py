@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 
 from cli import bench, bench_agent
 from cli.output import CliError
@@ -20,12 +18,10 @@ from services.event_agent.csv_import import Row, open_export
 
 
 @pytest.fixture
-def cli_logging() -> Iterator[None]:
-    """Logging as `lanyard` sets it up (warning level, stderr), restored afterwards."""
-    saved = structlog.get_config()
+def cli_logging() -> None:
+    """Logging as `lanyard` sets it up (warning level, stderr); conftest's autouse
+    `clean_env` restores structlog afterwards."""
     logs.configure(level="warning", stream=sys.stderr)
-    yield
-    structlog.configure(**saved)
 
 
 async def test_figures_are_positive_and_ratio_is_consistent() -> None:

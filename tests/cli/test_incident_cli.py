@@ -14,7 +14,7 @@ import json
 import re
 import stat
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -22,7 +22,6 @@ from typing import Any
 
 import nacl.signing
 import pytest
-import structlog
 
 from cli.admin_client import AdminClient
 from cli.main import main
@@ -81,25 +80,6 @@ def secret_file(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     path.chmod(0o600)
     return path
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No LANYARD_* from the developer's shell; structlog restored after `main`."""
-    for var in (
-        "LANYARD_AGENT_ENDPOINT",
-        "LANYARD_AGENT_DIR",
-        "LANYARD_AGENT_PASSPHRASE",
-        "LANYARD_MEMBER_KEY",
-        "LANYARD_AGENT_CA",
-        "LANYARD_LOG_LEVEL",
-    ):
-        monkeypatch.delenv(var, raising=False)
-    saved = structlog.get_config()
-    try:
-        yield
-    finally:
-        structlog.configure(**saved)
 
 
 @dataclass

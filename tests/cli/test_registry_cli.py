@@ -11,7 +11,7 @@ import nacl.signing
 import pytest
 
 from cli.main import main
-from cli.registry_cmds import default_expiry
+from cli.record_cmds import default_expiry
 from services.registry.datadir import RegistryDir
 from services.registry.server import RunningRegistry
 

@@ -12,12 +12,10 @@ import asyncio
 import json
 import re
 import stat
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import structlog
 
 from cli import report_cmds, wg_cmds
 from cli.admin_client import AdminClient
@@ -92,25 +90,6 @@ def secret_file(path: Path, text: str) -> Path:
     path.write_text(text + "\n", encoding="utf-8")
     path.chmod(0o600)
     return path
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for var in (
-        "LANYARD_AGENT_DIR",
-        "LANYARD_AGENT_PASSPHRASE",
-        "LANYARD_REGISTRY_DIR",
-        "LANYARD_REGISTRY_ENDPOINT",
-        "LANYARD_WG_KEY",
-        "LANYARD_WG_PASSPHRASE",
-        "LANYARD_LOG_LEVEL",
-    ):
-        monkeypatch.delenv(var, raising=False)
-    saved = structlog.get_config()
-    try:
-        yield
-    finally:
-        structlog.configure(**saved)
 
 
 @dataclass

@@ -45,11 +45,6 @@ def commands() -> Iterator[None]:
         app.registered_groups.remove(info)
 
 
-@pytest.fixture(autouse=True)
-def no_passphrase_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("LANYARD_AGENT_PASSPHRASE", raising=False)
-
-
 @pytest.fixture
 def adir(tmp_path: Path) -> AgentDir:
     return asyncio.run(make_agent(tmp_path))
