@@ -361,3 +361,32 @@ def log_events(log_text: str) -> list[dict[str, Any]]:
             if isinstance(parsed, dict):
                 events.append(parsed)
     return events
+
+
+def grpc_messages(stream: bytes) -> tuple[list[bytes], int]:
+    """Walk an HTTP/2 stream in either direction (the client's preface is skipped): the
+    gRPC messages its DATA frames carry, each reassembled whole, and how many of them are
+    compressed. A canary split across two DATA frames escapes a raw search of the capture;
+    searching the reassembled messages as well closes that gap."""
+    pos = len(HTTP2_PREFACE) if stream.startswith(HTTP2_PREFACE) else 0
+    bodies: dict[int, bytearray] = {}
+    while pos + 9 <= len(stream):
+        length = int.from_bytes(stream[pos : pos + 3], "big")
+        kind, flags = stream[pos + 3], stream[pos + 4]
+        stream_id = int.from_bytes(stream[pos + 5 : pos + 9], "big") & 0x7FFFFFFF
+        payload = stream[pos + 9 : pos + 9 + length]
+        pos += 9 + length
+        if kind == 0:  # DATA
+            if flags & 0x8:  # PADDED
+                payload = payload[1 : len(payload) - payload[0]]
+            bodies.setdefault(stream_id, bytearray()).extend(payload)
+    messages: list[bytes] = []
+    compressed = 0
+    for body in bodies.values():
+        at = 0
+        while at + 5 <= len(body):
+            flag, size = struct.unpack(">BI", body[at : at + 5])
+            messages.append(bytes(body[at + 5 : at + 5 + size]))
+            compressed += flag != 0
+            at += 5 + size
+    return messages, compressed

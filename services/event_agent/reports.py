@@ -118,7 +118,8 @@ def covers(report: dict[str, Any]) -> str:
 
 
 def preview(report: dict[str, Any]) -> str:
-    """A readable rendering of exactly what the sealed report holds."""
+    """A readable rendering of exactly what the sealed report holds: every field of it
+    (tests/event_agent/test_report_canary.py checks that none is left out)."""
     ev = report["event"]
     lines = [
         f"End-of-event report: {ev['name']} ({ev['event_id']}), "
@@ -130,7 +131,9 @@ def preview(report: dict[str, Any]) -> str:
     for i in report["incidents"]:
         r = i["report"]
         reporter = r["reporter"]
-        lines.append(f"Incident {i['incident_id']} — {i['status']}, filed {i['filed_at']}")
+        lines.append(
+            f"Incident {i['incident_id']} — {i['status']}, filed {i['filed_at']} by {i['filed_by']}"
+        )
         lines.append(
             "  Reporter: "
             + (
@@ -143,6 +146,8 @@ def preview(report: dict[str, Any]) -> str:
         lines.append(f"  Reported: {people}")
         lines.append(f"  What happened: {r['what_happened']}")
         for label, key in (
+            ("Received by", "received_by"),
+            ("Category", "category"),
             ("When", "when"),
             ("Where", "where"),
             ("Circumstances", "circumstances"),
@@ -150,15 +155,25 @@ def preview(report: dict[str, Any]) -> str:
         ):
             if r[key]:
                 lines.append(f"  {label}: {r[key]}")
+        lines.append(
+            f"  Ongoing: {r['ongoing']}; threat to safety: {r['safety_threat']}; law "
+            f"enforcement called: {r['law_enforcement_called']}; venue security called: "
+            f"{r['venue_security_called']}"
+        )
+        for c in i["review"]["conflicts_of_interest"]:
+            lines.append(
+                f"  Conflict of interest: {c['member']}" + (" (recused)" if c["recused"] else "")
+            )
         for n in i["review"]["notes"]:
-            lines.append(f"  Note by {n['by']} ({n['at']}): {n['text']}")
+            present = f", with {', '.join(n['present'])}" if n["present"] else ""
+            lines.append(f"  Note by {n['by']} ({n['at']}{present}): {n['text']}")
         d = i["decision"]
         if d:
             wording = "; ".join(x["wording"] for x in d["resolutions"])
             state = "final" if d["final"] else "awaiting a second approval"
             lines.append(
-                f"  Decision ({state}{', urgent' if d['urgent'] else ''}): violation "
-                f"{d['violation']}; {wording}"
+                f"  Decision ({state}{', urgent' if d['urgent'] else ''}; approved by "
+                f"{', '.join(d['approved_by'])}): violation {d['violation']}; {wording}"
                 + (f"; {d['other_resolution']}" if d["other_resolution"] else "")
             )
             if d["bad_actors"]:
