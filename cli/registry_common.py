@@ -4,6 +4,7 @@ key, and reading dates from flags."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
@@ -49,7 +50,7 @@ def open_dir(data_dir: Path) -> RegistryDir:
 
 @asynccontextmanager
 async def admin_client(rdir: RegistryDir, endpoint: str) -> AsyncIterator[AdminClient]:
-    channel = open_channel(endpoint)
+    channel = open_channel(endpoint, registry_ca())
     try:
         yield AdminClient(channel, rdir.admin_key())
     finally:
@@ -70,3 +71,10 @@ def require_date(value: str, flag: str) -> date:
     if parsed is None:
         raise CliError(f"{flag} is required")
     return parsed
+
+
+def registry_ca() -> Path | None:
+    """The CA that signed a remote registry's TLS certificate (LANYARD_REGISTRY_CA); WG
+    readers on their own machines set it. Loopback needs none."""
+    value = os.environ.get("LANYARD_REGISTRY_CA")
+    return Path(value) if value else None

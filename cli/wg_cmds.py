@@ -26,6 +26,7 @@ from cli import common
 from cli.admin_client import AdminClient
 from cli.agent_cmds import _read_passphrase_file
 from cli.output import CliError, console, emit_json, table
+from cli.registry_common import registry_ca
 from lanyard.registry.v1 import reports_pb2
 from services.core import keys, passphrase, wg_member
 from services.core.channels import open_channel
@@ -226,7 +227,7 @@ class Session:
 
     def run(self, work: Callable[[AdminClient], Awaitable[T]]) -> T:
         async def go() -> T:
-            channel = open_channel(self.address)
+            channel = open_channel(self.address, registry_ca())
             try:
                 return await work(AdminClient(channel, self.key, admin_name=self.name))
             finally:

@@ -422,3 +422,45 @@ def test_init_creates_private_files(
         if mode != (0o700 if (tmp_path / path).is_dir() else 0o600)
     }
     assert not wrong, f"init left files open to others: {wrong}"
+
+
+@pytest.mark.slow
+def test_remote_admin_commands_use_the_registry_ca(
+    tmp_path: Path,
+    launcher: Launcher,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A WG member on another machine reaches a TLS registry with LANYARD_REGISTRY_CA."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not on PATH: cannot make a test certificate")
+    from cli.main import main
+
+    data_dir = init_dir(tmp_path / "registry")
+    cert, key = self_signed(tmp_path, "registry")
+    with (data_dir / "registry.toml").open("a", encoding="utf-8") as fh:
+        fh.write(f"tls_cert = '{cert}'\ntls_key = '{key}'\n")
+    serving = launcher.serve(data_dir)
+    endpoint = "localhost:" + serving.endpoint.rsplit(":", 1)[1]
+    argv = [
+        "registry",
+        "event",
+        "list",
+        "--data-dir",
+        str(data_dir),
+        "--endpoint",
+        endpoint,
+        "--json",
+    ]
+
+    monkeypatch.delenv("LANYARD_REGISTRY_CA", raising=False)
+    with pytest.raises(SystemExit) as plain:
+        main(argv)
+    assert plain.value.code == 1
+    assert "Cannot reach the registry" in capsys.readouterr().err
+
+    monkeypatch.setenv("LANYARD_REGISTRY_CA", str(cert))
+    with pytest.raises(SystemExit) as tls:
+        main(argv)
+    assert tls.value.code == 0
+    assert capsys.readouterr().out.strip() == "[]"
