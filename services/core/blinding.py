@@ -15,6 +15,8 @@ from typing import TypeVar
 from services.core import screen
 from services.core.errors import Error
 
+INLINE_ITEMS = 4
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -46,6 +48,10 @@ async def run_chunked(
 
     Four slices per core by default: with one per core, a core that finishes its half
     early sits idle while the other finishes (measured: ~8% of Evaluate throughput)."""
+    if len(items) <= INLINE_ITEMS:
+        # A registration check's two points: handing them to a thread costs more than the
+        # work itself (measured ~0.15 ms of a ~2 ms Check).
+        return work(items, 0)
     loop = asyncio.get_running_loop()
     spans = chunks(len(items), parts or 4 * (os.cpu_count() or 1))
     results = await asyncio.gather(
