@@ -27,9 +27,9 @@ import typer
 
 from cli import transparency_cmds
 from cli.admin_client import AdminClient, Identifier
-from cli.agent_cmds import print_outcome, screen_with_progress
 from cli.incident_client import IncidentClient
 from cli.output import CliError, console, table
+from cli.screen_cmds import print_outcome, screen_with_progress
 from lanyard.agent.v1 import incidents_pb2 as ipb
 from lanyard.agent.v1 import screening_pb2, screening_pb2_grpc
 from services.core import auth, envelope

@@ -17,6 +17,7 @@ from cli import (
     incident_cmds,
     registry_cmds,
     report_cmds,
+    screen_cmds,
     team_cmds,
     transparency_cmds,
     wg_cmds,
@@ -44,9 +45,9 @@ app.add_typer(transparency_cmds.event_app, name="event")
 app.add_typer(transparency_cmds.transparency_app, name="transparency")
 app.add_typer(wg_cmds.wg_app, name="wg")
 app.add_typer(report_cmds.report_app, name="report")
-app.command("screen")(agent_cmds.screen)
-app.command("check")(agent_cmds.check)
-app.command("alerts")(agent_cmds.alerts)
+app.command("screen")(screen_cmds.screen)
+app.command("check")(screen_cmds.check)
+app.command("alerts")(screen_cmds.alerts)
 app.command("demo")(demo.demo)
 app.add_typer(bench.bench_app, name="bench")
 

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from cli import submission_cmds, wg_cmds
+from cli import submission_records, wg_cmds
 from cli.admin_client import Identifier
 from cli.common import run
 from cli.output import CliError, console, emit_json, table
@@ -93,7 +93,7 @@ def record_add(
     if from_submission is not None:
         if email or name:
             raise CliError("give --from-submission or --email/--name, not both")
-        submission_cmds.records_from_submission(
+        submission_records.records_from_submission(
             data_dir,
             endpoint,
             from_submission,

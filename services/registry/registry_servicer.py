@@ -10,7 +10,8 @@ from lanyard.registry.v1 import registry_pb2, registry_pb2_grpc, reports_pb2, sn
 from services.core import screen
 from services.core.serving import abort, is_abort
 from services.registry.grpc_errors import STATUS, unary
-from services.registry.service import DeltaSnapshot, RegistryService
+from services.registry.service import RegistryService
+from services.registry.snapshots import DeltaSnapshot
 from services.registry.submissions import SubmissionService
 
 PREFIX = "/lanyard.registry.v1.Registry/"

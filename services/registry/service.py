@@ -31,6 +31,7 @@ from services.registry.errors import (
     Unauthenticated,
     WrongEpoch,
 )
+from services.registry.snapshots import DeltaSnapshot, FullSnapshot, LiveSnapshot
 from services.registry.store import Change, Entry, Event, Record, Store
 
 log = structlog.get_logger("lanyard.registry")
@@ -47,24 +48,6 @@ class Principal:
     kind: str  # "event" | "admin"
     subject: str
     role: str = ""  # for admins: "operator" or "reader"
-
-
-@dataclass(frozen=True, slots=True)
-class FullSnapshot:
-    epoch: int
-    version: int
-    entries: list[tuple[bytes, bytes]]  # sorted by tag
-    signature: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class DeltaSnapshot:
-    epoch: int
-    from_version: int
-    to_version: int
-    added: list[tuple[bytes, bytes]]
-    removed_tags: list[bytes]
-    signature: bytes
 
 
 def _evaluate_checked(k: bytes, points: Sequence[bytes], offset: int) -> list[bytes]:
@@ -98,11 +81,7 @@ class RegistryService:
         self._verifier = verifier or auth.TokenVerifier()
         self._key_files = key_files
         self._lock = asyncio.Lock()
-        self._changed = asyncio.Condition()
-        self._live: dict[bytes, tuple[bytes, str | None]] = {}
-        self._epoch = 0
-        self._version = 0
-        self._signature = b""
+        self._snap = LiveSnapshot(store, signing_key)
 
     @property
     def public_key(self) -> bytes:
@@ -110,28 +89,23 @@ class RegistryService:
 
     @property
     def epoch(self) -> int:
-        return self._epoch
+        return self._snap.epoch
 
     @property
     def version(self) -> int:
-        return self._version
+        return self._snap.version
 
     async def start(self) -> None:
         """Load the live snapshot from the store; pad a brand-new one."""
-        self._epoch = await self._store.current_epoch()
-        if self._epoch not in self._oprf_keys:
-            raise InvalidRequest(f"no OPRF key file for the current epoch {self._epoch}")
-        self._version = await self._store.snapshot_version()
-        self._live = {e.tag: (e.sealed, e.record_ref) for e in await self._store.live_entries()}
-        if self._version == 0:
-            await self._commit(Change(add_entries=self._padding_for(0, 0)))
-        else:
-            self._resign()
+        self._snap.epoch = await self._store.current_epoch()
+        if self._snap.epoch not in self._oprf_keys:
+            raise InvalidRequest(f"no OPRF key file for the current epoch {self._snap.epoch}")
+        await self._snap.load()
         log.info(
             "registry.snapshot_loaded",
-            epoch=self._epoch,
-            version=self._version,
-            entries=len(self._live),
+            epoch=self._snap.epoch,
+            version=self._snap.version,
+            entries=len(self._snap.live),
         )
 
     # -- authentication ------------------------------------------------------------------
@@ -171,8 +145,9 @@ class RegistryService:
     def _check_suite_epoch(self, suite: str, epoch: int) -> bytes:
         if suite != screen.SUITE:
             raise InvalidRequest(f"suite must be {screen.SUITE}, got {suite[:40]!r}")
-        if epoch != self._epoch:
-            raise WrongEpoch(f"epoch {epoch} is not served; the current epoch is {self._epoch}")
+        current = self._snap.epoch
+        if epoch != current:
+            raise WrongEpoch(f"epoch {epoch} is not served; the current epoch is {current}")
         return self._oprf_keys[epoch]
 
     def _check_batch(self, points: Sequence[bytes]) -> None:
@@ -226,81 +201,25 @@ class RegistryService:
 
     # -- snapshots -----------------------------------------------------------------------
     def full_snapshot(self) -> FullSnapshot:
-        entries = sorted((tag, sealed) for tag, (sealed, _) in self._live.items())
-        return FullSnapshot(self._epoch, self._version, entries, self._signature)
+        return self._snap.full()
 
     async def snapshot(self, since_version: int) -> FullSnapshot | DeltaSnapshot:
         async with self._lock:
-            if since_version == 0 or since_version > self._version:
-                return self.full_snapshot()
-            delta = await self._store.delta_since(since_version)
-            if delta is None or len(delta.added) >= len(self._live):
-                return self.full_snapshot()
-            return DeltaSnapshot(
-                epoch=self._epoch,
-                from_version=since_version,
-                to_version=self._version,
-                added=sorted((e.tag, e.sealed) for e in delta.added),
-                removed_tags=sorted(delta.removed_tags),
-                signature=self._signature,
-            )
+            return await self._snap.since(since_version)
 
-    async def watch(self) -> AsyncIterator[tuple[int, int]]:
+    def watch(self) -> AsyncIterator[tuple[int, int]]:
         """(epoch, version) now, then each time it changes."""
-        last: tuple[int, int] | None = None
-        while True:
-            async with self._changed:
-                await self._changed.wait_for(
-                    lambda seen=last: (self._epoch, self._version) != seen  # type: ignore[misc]
-                )
-                last = (self._epoch, self._version)
-            yield last
-
-    def _resign(self) -> None:
-        entries = {tag: sealed for tag, (sealed, _) in self._live.items()}
-        self._signature = snapshot.sign(self._signing_key, self._epoch, self._version, entries)
-
-    def _padding_for(self, real_after: int, padding_now: int) -> list[Entry]:
-        wanted = snapshot.padded_size(real_after) - real_after
-        return [Entry(*snapshot.padding_entry(), None) for _ in range(wanted - padding_now)]
-
-    async def _commit(self, change: Change) -> int:
-        """Apply a change (its padding already adjusted) to the store, then to memory."""
-        version = await self._store.apply(change)
-        for tag in change.remove_tags:
-            self._live.pop(tag, None)
-        for entry in change.add_entries:
-            self._live[entry.tag] = (entry.sealed, entry.record_ref)
-        self._version = version
-        self._resign()
-        async with self._changed:
-            self._changed.notify_all()
-        return version
-
-    def _repad(self, add: list[Entry], remove: list[bytes]) -> Change:
-        """Add padding or drop some so the snapshot stays a multiple of 64 entries."""
-        padding = [t for t, (_, ref) in self._live.items() if ref is None and t not in remove]
-        real = sum(1 for _, ref in self._live.values() if ref is not None)
-        real += sum(1 for e in add if e.record_ref) - sum(
-            1 for t in remove if t in self._live and self._live[t][1] is not None
-        )
-        wanted = snapshot.padded_size(real) - real
-        if wanted < len(padding):
-            remove = remove + padding[: len(padding) - wanted]
-        else:
-            add = add + self._padding_for(real, len(padding))
-        return Change(add_entries=add, remove_tags=remove)
+        return self._snap.watch()
 
     # -- records -------------------------------------------------------------------------
     def _status_entry(self, record: Record, y: bytes) -> Entry:
-        tag, sealed = snapshot.seal_status(
-            self._epoch, y, snapshot.Status(record.status, record.record_ref, record.expires_on)
-        )
+        status = snapshot.Status(record.status, record.record_ref, record.expires_on)
+        tag, sealed = snapshot.seal_status(self._snap.epoch, y, status)
         return Entry(tag, sealed, record.record_ref)
 
     async def _outranks(self, new: Record, tag: bytes) -> bool:
         """Whether `new` should own `tag`, already live for another record."""
-        owner = self._live[tag][1]
+        owner = self._snap.live[tag][1]
         other = await self._store.get_record(owner) if owner else None
         return other is None or _RANK[new.status] >= _RANK[other.status]
 
@@ -328,13 +247,13 @@ class RegistryService:
             remove: list[bytes] = []
             for y in dict.fromkeys(points):
                 entry = self._status_entry(record, y)
-                if entry.tag in self._live and self._live[entry.tag][1] is not None:
+                if entry.tag in self._snap.live and self._snap.live[entry.tag][1] is not None:
                     if not await self._outranks(record, entry.tag):
                         continue
                     remove.append(entry.tag)
                 add.append(entry)
-            change = self._repad(add, remove)
-            version = await self._commit(
+            change = self._snap.repad(add, remove)
+            version = await self._snap.commit(
                 Change(
                     add_record=record,
                     add_points=list(points),
@@ -359,7 +278,7 @@ class RegistryService:
                 if await self._store.get_record(ref) is None:
                     raise NotFound(f"no record {ref} exists")
             gone = set(refs)
-            remove = [t for t, (_, ref) in self._live.items() if ref in gone]
+            remove = [t for t, (_, ref) in self._snap.live.items() if ref in gone]
             # The same person may stand in another record: its entry comes back.
             add: dict[bytes, tuple[int, Entry]] = {}
             for ref in refs:
@@ -370,8 +289,8 @@ class RegistryService:
                     rank = _RANK[other.status]
                     if entry.tag in remove and rank > add.get(entry.tag, (0, entry))[0]:
                         add[entry.tag] = (rank, entry)
-            change = self._repad([e for _, e in add.values()], remove)
-            version = await self._commit(
+            change = self._snap.repad([e for _, e in add.values()], remove)
+            version = await self._snap.commit(
                 Change(
                     remove_refs=refs, add_entries=change.add_entries, remove_tags=change.remove_tags
                 )
@@ -396,11 +315,11 @@ class RegistryService:
         if self._key_files is None:
             raise InvalidRequest("this registry was started without its key directory")
         async with self._lock:
-            if from_epoch != self._epoch:
+            old_epoch, new_epoch = self._snap.epoch, self._snap.epoch + 1
+            if from_epoch != old_epoch:
                 raise WrongEpoch(
-                    f"asked to rotate from epoch {from_epoch}; the current epoch is {self._epoch}"
+                    f"asked to rotate from epoch {from_epoch}; the current epoch is {old_epoch}"
                 )
-            old_epoch, new_epoch = self._epoch, self._epoch + 1
             k_new = screen.random_scalar()
             delta = screen.rotation_delta(self._oprf_keys[old_epoch], k_new)
             stored = await self._store.points(old_epoch)
@@ -421,17 +340,14 @@ class RegistryService:
                 if rank > best.get(tag, (0, Entry(tag, sealed, ref)))[0]:
                     best[tag] = (rank, Entry(tag, sealed, ref))
             entries = [e for _, e in best.values()]
-            entries += self._padding_for(len(entries), 0)
+            entries += self._snap.padding_for(len(entries), 0)
             self._key_files.save_oprf_key(new_epoch, k_new)
             version = await self._store.rotate(new_epoch, points, entries)
             self._oprf_keys = {new_epoch: k_new}
-            self._epoch, self._version = new_epoch, version
-            self._live = {e.tag: (e.sealed, e.record_ref) for e in entries}
-            self._resign()
+            self._snap.replace(new_epoch, version, entries)
             # The old key file is destroyed; k and delta live on only until collected.
             self._key_files.destroy_oprf_key(old_epoch)
-        async with self._changed:
-            self._changed.notify_all()
+        await self._snap.notify()
         log.info("registry.key_rotated", epoch=new_epoch, points=len(points), version=version)
         return new_epoch, version, len(points)
 

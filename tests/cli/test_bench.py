@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cli import bench, bench_agent
+from cli import bench, bench_agent, bench_export
 from cli.output import CliError
 from services.core import identity, logs
 from services.core.identity import Kind
@@ -80,18 +80,18 @@ def test_command_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_generated_people_are_unique_after_normalisation() -> None:
-    people = [bench_agent.person(i) for i in range(5000)]
+    people = [bench_export.person(i) for i in range(5000)]
     names = {identity.message(Kind.NAME, p.name) for p in people}
     emails = [identity.message(Kind.EMAIL, p.email) for p in people if p.email]
 
     assert len(names) == len(people)
     assert len(set(emails)) == len(emails) > 0.9 * len(people)
-    assert bench_agent.person(4321) == people[4321]  # the same person in every file
+    assert bench_export.person(4321) == people[4321]  # the same person in every file
 
 
 def test_generated_export_reads_back_as_pretix(tmp_path: Path) -> None:
     path = tmp_path / "export.csv"
-    identities = bench_agent.write_export(path, 300)
+    identities = bench_export.write_export(path, 300)
 
     export = open_export(path)
     rows = list(export.rows())
@@ -148,7 +148,7 @@ async def test_agent_figures_are_positive_and_consistent() -> None:
     assert (f["memory_small_rows"], f["memory_rows"]) == (200, 2000)
     assert _close(f["memory_growth"], f["memory_peak_mb"] / f["memory_small_peak_mb"])
     assert _close(f["memory_rows_per_s"], 2000 / f["memory_seconds"])
-    identities = sum(1 + (bench_agent.person(i).email is not None) for i in range(2000))
+    identities = sum(1 + (bench_export.person(i).email is not None) for i in range(2000))
     assert _close(
         f["memory_throughput_ratio"],
         identities

@@ -21,25 +21,29 @@ from services.core.errors import Error as CoreError
 from services.event_agent.errors import Conflict as VersionConflict
 from services.event_agent.errors import (
     InvalidRequest,
-    NotAllowed,
     NotFound,
     PermissionDenied,
     Unauthenticated,
 )
 from services.event_agent.incidents import crypto
 from services.event_agent.incidents.model import (
-    ANSWERS,
-    PERSON_ROLES,
-    RESOLUTIONS,
     ROLES,
-    STATUSES,
-    TRANSITIONS,
     Communication,
     Conflict,
     Decision,
     Incident,
     Note,
     Report,
+)
+from services.event_agent.incidents.rules import (
+    apply_communication,
+    apply_decision,
+    apply_update,
+    check_communication,
+    check_decision,
+    check_report,
+    check_text,
+    check_update,
 )
 from services.event_agent.incidents.store import IncidentStore, MemberRow, Row
 
@@ -49,7 +53,6 @@ MEMBER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 ACK_WITHIN = timedelta(hours=1)
 ACT_WITHIN = timedelta(hours=12)
 WARNING_RETENTION = timedelta(days=2 * 365)
-MAX_TEXT = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,26 +78,6 @@ class Summary:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _check_text(value: str, what: str) -> None:
-    if len(value) > MAX_TEXT:
-        raise InvalidRequest(f"{what} is {len(value)} characters; at most {MAX_TEXT}")
-
-
-def check_report(report: Report) -> None:
-    if not report.description.strip():
-        raise InvalidRequest(
-            "a report needs a description of what happened; nothing else is required"
-        )
-    for person in report.reported:
-        if person.role not in PERSON_ROLES:
-            raise InvalidRequest(f"reported person's role must be one of {', '.join(PERSON_ROLES)}")
-    for answer in ("ongoing", "safety_threat", "law_enforcement_called", "venue_security_called"):
-        if getattr(report, answer) not in ANSWERS:
-            raise InvalidRequest(f"{answer} must be unknown, yes or no")
-    for name in ("description", "circumstances", "others_involved"):
-        _check_text(getattr(report, name), name)
 
 
 class IncidentService:
@@ -336,23 +319,10 @@ class IncidentService:
         status: str = "",
         report: Report | None = None,
     ) -> Incident:
-        if report is not None:
-            check_report(report)
-        if status and status not in STATUSES:
-            raise InvalidRequest(f"status must be one of {', '.join(STATUSES)}")
+        check_update(status, report)
 
         def mutate(incident: Incident) -> None:
-            if status and status != incident.status:
-                if status not in TRANSITIONS[incident.status]:
-                    how = " (a decision is recorded with `decide`)" if status == "decided" else ""
-                    raise NotAllowed(
-                        f"incident {incident_id} cannot go from {incident.status} to {status}{how}"
-                    )
-                if status == "closed" and not (incident.decision and incident.decision.final):
-                    raise NotAllowed("an incident is closed after a final decision")
-                incident.status = status
-            if report is not None:
-                incident.report = report
+            apply_update(incident, incident_id, status, report)
 
         return await self._change(caller, incident_id, "update", mutate, expected_version)
 
@@ -361,7 +331,7 @@ class IncidentService:
     ) -> Incident:
         if not text.strip():
             raise InvalidRequest("a note needs text")
-        _check_text(text, "note")
+        check_text(text, "note")
 
         def mutate(incident: Incident) -> None:
             next_id = max((n.note_id for n in incident.notes), default=0) + 1
@@ -377,7 +347,7 @@ class IncidentService:
         member = member or caller.name
         if member != caller.name and await self._store.member(member) is None:
             raise NotFound(f"{member} is not on the team")
-        _check_text(reason, "reason")
+        check_text(reason, "reason")
 
         def mutate(incident: Incident) -> None:
             incident.conflicts = [c for c in incident.conflicts if c.member != member]
@@ -386,64 +356,20 @@ class IncidentService:
         return await self._change(caller, incident_id, "conflict", mutate)
 
     async def decide(self, caller: Caller, incident_id: int, decision: Decision) -> Incident:
-        if decision.violation not in ANSWERS:
-            raise InvalidRequest("violation must be unknown, yes or no")
-        unknown = [r for r in decision.resolutions if r not in RESOLUTIONS]
-        if unknown:
-            raise InvalidRequest(
-                f"unknown resolution {unknown[0]!r}; choose from {', '.join(RESOLUTIONS)}"
-            )
-        if "other" in decision.resolutions and not decision.other_resolution.strip():
-            raise InvalidRequest("resolution 'other' needs a description of the action")
-        if not decision.resolutions:
-            raise InvalidRequest("a decision needs at least one resolution (no-action counts)")
-        _check_text(decision.reasoning, "reasoning")
+        check_decision(decision)
 
         def mutate(incident: Incident) -> None:
-            if incident.status == "closed":
-                raise NotAllowed(f"incident {incident_id} is closed")
-            pending = incident.decision
-            if pending is not None and pending.final and not pending.same_content(decision):
-                raise NotAllowed(
-                    f"incident {incident_id} was decided by {' and '.join(pending.approved_by)}; "
-                    "one member cannot overturn a two-person decision"
-                )
-            if pending is not None and pending.same_content(decision):
-                if pending.final:
-                    raise NotAllowed(f"incident {incident_id} is already decided this way")
-                if caller.name in pending.approved_by:
-                    raise NotAllowed(
-                        f"{caller.name} already approved this decision; it needs a second "
-                        "responder or chair who is not recused"
-                    )
-                pending.approved_by.append(caller.name)
-                pending.urgent = pending.urgent or decision.urgent
-            else:
-                incident.decision = replace(decision, approved_by=[caller.name], decided_at="")
-            current = incident.decision
-            assert current is not None
-            if current.final:
-                current.decided_at = self._stamp()
-                incident.status = "decided"
+            apply_decision(incident, incident_id, decision, caller.name, self._stamp)
 
         return await self._change(caller, incident_id, "decide", mutate)
 
     async def communicate(
         self, caller: Caller, incident_id: int, communication: Communication
     ) -> Incident:
-        for value in (communication.reported_person_told_on, communication.reporter_told_on):
-            if value:
-                try:
-                    date.fromisoformat(value)
-                except ValueError as exc:
-                    raise InvalidRequest(f"dates must look like 2027-05-26, got {value!r}") from exc
+        check_communication(communication)
 
         def mutate(incident: Incident) -> None:
-            told = incident.communication
-            incident.communication = Communication(
-                communication.reported_person_told_on or told.reported_person_told_on,
-                communication.reporter_told_on or told.reporter_told_on,
-            )
+            apply_communication(incident, communication)
 
         return await self._change(caller, incident_id, "communicate", mutate)
 
