@@ -14,7 +14,7 @@ import typer
 from cli import common
 from cli.common import run
 from cli.output import CliError, console
-from services.core import keys
+from services.core import keys, passphrase
 from services.event_agent import server
 from services.event_agent.datadir import AgentDir
 from services.event_agent.incidents import crypto
@@ -191,8 +191,8 @@ def incidents_init(
     ] = "moderate",
 ) -> None:
     """Set up the incident records' master key, locked by a passphrase or a key file."""
-    if kdf not in crypto.KDF_LIMITS:
-        raise CliError(f"--kdf must be one of {', '.join(crypto.KDF_LIMITS)}, got {kdf!r}")
+    if kdf not in passphrase.STRENGTHS:
+        raise CliError(f"--kdf must be one of {', '.join(passphrase.STRENGTHS)}, got {kdf!r}")
     adir = AgentDir(data_dir)
     adir.check()
     if adir.master_path.exists():

@@ -9,9 +9,11 @@ import grpc
 from lanyard.registry.v1 import registry_pb2, registry_pb2_grpc, reports_pb2, snapshot_pb2
 from services.core import screen
 from services.core.serving import abort, is_abort
+from services.registry.errors import Unauthenticated
 from services.registry.grpc_errors import STATUS, unary
 from services.registry.service import RegistryService
 from services.registry.snapshots import DeltaSnapshot
+from services.registry.store import Event
 from services.registry.submissions import SubmissionService
 
 PREFIX = "/lanyard.registry.v1.Registry/"
@@ -26,19 +28,22 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         self._service = service
         self._subs = submissions
 
-    async def _event(self, context: grpc.aio.ServicerContext, method: str) -> str:
+    async def _event(self, context: grpc.aio.ServicerContext, method: str) -> Event:
+        """The calling event's enrolment, as authentication read it (no second lookup)."""
         principal = await self._service.authenticate(
             context.invocation_metadata(), PREFIX + method, allowed="event"
         )
-        return principal.subject
+        if principal.event is None:
+            raise Unauthenticated(f"{principal.subject} is not an enrolled event")
+        return principal.event
 
     @unary
     async def Evaluate(
         self, request: registry_pb2.EvaluateRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.EvaluateResponse:
-        event_id = await self._event(context, "Evaluate")
+        event = await self._event(context, "Evaluate")
         evaluated, remaining = await self._service.evaluate(
-            event_id, request.suite, request.epoch, list(request.blinded_points)
+            event, request.suite, request.epoch, list(request.blinded_points)
         )
         return registry_pb2.EvaluateResponse(
             suite=screen.SUITE,
@@ -99,8 +104,8 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
     async def SubmitReport(
         self, request: reports_pb2.SubmitReportRequest, context: grpc.aio.ServicerContext
     ) -> reports_pb2.SubmitReportResponse:
-        event_id = await self._event(context, "SubmitReport")
-        receipt = await self._subs.submit(event_id, request.envelope, request.signature)
+        event = await self._event(context, "SubmitReport")
+        receipt = await self._subs.submit(event, request.envelope, request.signature)
         return reports_pb2.SubmitReportResponse(receipt=receipt)
 
     @unary
@@ -134,8 +139,8 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         request: reports_pb2.GetSubmissionStatusRequest,
         context: grpc.aio.ServicerContext,
     ) -> reports_pb2.GetSubmissionStatusResponse:
-        event_id = await self._event(context, "GetSubmissionStatus")
-        sub, steps = await self._subs.status(request.submission_id, event_id)
+        event = await self._event(context, "GetSubmissionStatus")
+        sub, steps = await self._subs.status(request.submission_id, event.event_id)
         return reports_pb2.GetSubmissionStatusResponse(
             receipt=sub.receipt, status=sub.status, steps=steps
         )

@@ -48,6 +48,7 @@ class Principal:
     kind: str  # "event" | "admin"
     subject: str
     role: str = ""  # for admins: "operator" or "reader"
+    event: Event | None = None  # for events: the enrolment the token was checked against
 
 
 def _evaluate_checked(k: bytes, points: Sequence[bytes], offset: int) -> list[bytes]:
@@ -115,30 +116,30 @@ class RegistryService:
         """Verify the call token; `allowed` is the principal kind the service serves."""
         try:
             token = auth.parse_token(metadata)
-            public_key, role = await self._public_key_for(token)
+            public_key, role, event = await self._public_key_for(token)
             self._verifier.verify(token, method, public_key)
         except AuthError as exc:
             raise Unauthenticated(str(exc)) from exc
-        principal = Principal(token.kind, token.subject, role)
+        principal = Principal(token.kind, token.subject, role, event)
         if principal.kind != allowed:
             raise PermissionDenied(
                 f"{token.key_id} may not call {method}: it is for {allowed} keys only"
             )
         return principal
 
-    async def _public_key_for(self, token: auth.Token) -> tuple[bytes, str]:
+    async def _public_key_for(self, token: auth.Token) -> tuple[bytes, str, Event | None]:
         if token.kind == "event":
             event = await self._store.get_event(token.subject)
             if event is None:
                 raise AuthError(f"unknown event {token.subject}")
             if event.revoked_at is not None:
                 raise AuthError(f"event {token.subject} was revoked")
-            return event.public_key, ""
+            return event.public_key, "", event
         if token.kind == "admin":
             admin = await self._store.admin(token.subject)
             if admin is None:
                 raise AuthError(f"unknown admin key {token.subject}")
-            return admin
+            return admin[0], admin[1], None
         raise AuthError(f"unknown key kind {token.kind}")
 
     # -- evaluation ----------------------------------------------------------------------
@@ -168,15 +169,15 @@ class RegistryService:
             raise InvalidRequest(f"blinded_points: {exc}") from exc
 
     async def evaluate(
-        self, event_id: str, suite: str, epoch: int, points: Sequence[bytes]
+        self, event: Event, suite: str, epoch: int, points: Sequence[bytes]
     ) -> tuple[list[bytes], int]:
-        """Z = k * B for each point, counted against the event's quota (spec §3, §7)."""
+        """Z = k * B for each point, counted against the event's quota (spec §3, §7).
+        `event` is the enrolment authentication just read: its count is a first, cheap
+        check; the store's atomic reservation is the one that holds under races."""
         started = time.perf_counter()
+        event_id = event.event_id
         k = self._check_suite_epoch(suite, epoch)
         self._check_batch(points)
-        event = await self._store.get_event(event_id)
-        if event is None:
-            raise NotFound(f"no event {event_id} is enrolled")
         if event.used + len(points) > event.quota:
             raise QuotaExhausted(
                 f"evaluation quota of {event.quota} for event {event_id} would be exceeded: "

@@ -63,6 +63,9 @@ class SubmissionStore(ABC):
     async def leaves(self) -> list[bytes]: ...
 
     @abstractmethod
+    async def leaf(self, index: int) -> bytes: ...
+
+    @abstractmethod
     async def get(self, submission_id: str) -> StoredSubmission | None: ...
 
     @abstractmethod
@@ -158,6 +161,12 @@ class SqliteSubmissionStore(SubmissionStore):
     async def leaves(self) -> list[bytes]:
         rows = await sqlite.fetch_all(self._db, "SELECT leaf FROM log_leaves ORDER BY log_index")
         return [bytes(r[0]) for r in rows]
+
+    async def leaf(self, index: int) -> bytes:
+        row = await sqlite.fetch_one(
+            self._db, "SELECT leaf FROM log_leaves WHERE log_index = ?", (index,)
+        )
+        return bytes(row[0])
 
     async def get(self, submission_id: str) -> StoredSubmission | None:
         r = await sqlite.fetch_one(

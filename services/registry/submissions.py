@@ -23,9 +23,8 @@ from services.registry.errors import (
     InvalidRequest,
     NotFound,
     PermissionDenied,
-    Unauthenticated,
 )
-from services.registry.store import Store
+from services.registry.store import Event, Store
 from services.registry.submission_store import StoredSubmission, SubmissionStore
 
 log = structlog.get_logger("lanyard.registry")
@@ -81,10 +80,9 @@ class SubmissionService:
         return await self.recipient_set()
 
     # -- submissions ---------------------------------------------------------------------
-    async def submit(self, event_id: str, data: bytes, signature: bytes) -> reports_pb2.Receipt:
-        event = await self._store.get_event(event_id)
-        if event is None or event.revoked_at is not None:
-            raise Unauthenticated(f"event {event_id} is unknown or revoked")
+    async def submit(self, event: Event, data: bytes, signature: bytes) -> reports_pb2.Receipt:
+        """`event`: the caller's enrolment, as authentication read it (unrevoked)."""
+        event_id = event.event_id
         try:
             parsed = envelope.parse_envelope(data)
             keys.verify(event.public_key, data, signature, what="envelope signature")
@@ -158,8 +156,7 @@ class SubmissionService:
     async def inclusion(self, index: int, tree_size: int) -> tuple[bytes, list[bytes]]:
         if not 0 <= index < tree_size <= self._log.size:
             raise InvalidRequest(f"need 0 <= log_index < tree_size <= {self._log.size}")
-        leaves = await self._subs.leaves()
-        return leaves[index], self._log.proof(index, tree_size)
+        return await self._subs.leaf(index), self._log.proof(index, tree_size)
 
     def consistency(self, old_size: int, new_size: int) -> list[bytes]:
         if not 0 < old_size <= new_size <= self._log.size:

@@ -170,8 +170,10 @@ async def test_registry_restart_between_store_and_answer_gives_the_same_receipt(
     world: World,
 ) -> None:
     entry = await world.sender.seal(await _report(world))
+    event = await world.registry.store.get_event("agentconf-2027")
+    assert event is not None
     stored = await world.registry.submissions.submit(
-        "agentconf-2027", entry.envelope, entry.signature
+        event, entry.envelope, entry.signature
     )  # stored; answer "lost"
     await world.registry.server.stop(0)
     from services.registry import server as registry_server

@@ -25,7 +25,6 @@ from services.event_agent.errors import DataDirError, LockedError
 
 KEY_BYTES = SecretBox.KEY_SIZE
 MASTER_FORMAT = "lanyard-incident-master/1"
-KDF_LIMITS = passphrase.STRENGTHS
 
 
 @dataclass(frozen=True)

@@ -160,12 +160,19 @@ class IncidentService:
     # -- reading -------------------------------------------------------------------------
     async def _load(self, incident_id: int) -> tuple[Row, Incident, bytes]:
         row = await self._store.get(incident_id)
-        wrapped = await self._store.key(incident_id)
-        if row is None or wrapped is None:
+        if row is None:
             raise NotFound(f"no incident {incident_id}")
+        incident, key = await self._open(row)
+        return row, incident, key
+
+    async def _open(self, row: Row) -> tuple[Incident, bytes]:
+        """Unwrap the row's key and open its contents (the row already read)."""
+        wrapped = await self._store.key(row.incident_id)
+        if wrapped is None:
+            raise NotFound(f"no incident {row.incident_id}")
         key = crypto.unwrap(self._master, wrapped)
-        content = crypto.open_sealed(key, incident_id, row.sealed)
-        return row, Incident.from_content(content, row.status, row.version, row.updated_at), key
+        content = crypto.open_sealed(key, row.incident_id, row.sealed)
+        return Incident.from_content(content, row.status, row.version, row.updated_at), key
 
     async def _may_work(self, caller: Caller, incident_id: int, action: str) -> None:
         """Refuse (and audit the refusal) unless the caller works incidents and is not
@@ -229,7 +236,7 @@ class IncidentService:
         out: list[Incident] = []
         stamp = self._stamp()
         for row in await self._store.rows():
-            _, incident, _ = await self._load(row.incident_id)
+            incident, _ = await self._open(row)
             await self._store.audit(row.incident_id, stamp, "operator", f"export:{purpose}")
             out.append(incident)
         return out
@@ -384,7 +391,7 @@ class IncidentService:
             return 0
         destroyed = 0
         for row in await self._store.rows():
-            _, incident, _ = await self._load(row.incident_id)
+            incident, _ = await self._open(row)
             if incident.warning_only:
                 await self._store.destroy(row.incident_id)
                 destroyed += 1
