@@ -19,13 +19,13 @@ from typing import Protocol
 import nacl.signing
 import structlog
 
-from services.core import auth, screen, snapshot
+from services.core import auth, keys, screen, snapshot
 from services.core.blinding import run_chunked
 from services.core.errors import AuthError, InvalidPoint
+from services.core.errors import Error as CoreError
 from services.registry.errors import (
     AlreadyExists,
     InvalidRequest,
-    NotFound,
     PermissionDenied,
     QuotaExhausted,
     Unauthenticated,
@@ -49,10 +49,6 @@ class Principal:
     subject: str
     role: str = ""  # for admins: "operator" or "reader"
     event: Event | None = None  # for events: the enrolment the token was checked against
-
-
-def _evaluate_checked(k: bytes, points: Sequence[bytes], offset: int) -> list[bytes]:
-    return screen.evaluate_all(k, points, offset)
 
 
 class KeyFiles(Protocol):
@@ -160,10 +156,10 @@ class RegistryService:
             )
 
     async def _evaluate(self, k: bytes, points: Sequence[bytes]) -> list[bytes]:
-        self._check_batch(points)
+        """Z for each point; the caller has checked the batch (_check_batch)."""
         try:
             return await run_chunked(
-                points, lambda chunk, off: _evaluate_checked(k, chunk, off), self._executor
+                points, lambda chunk, off: screen.evaluate_all(k, chunk, off), self._executor
             )
         except InvalidPoint as exc:
             raise InvalidRequest(f"blinded_points: {exc}") from exc
@@ -198,12 +194,10 @@ class RegistryService:
         self, suite: str, epoch: int, points: Sequence[bytes]
     ) -> list[bytes]:
         k = self._check_suite_epoch(suite, epoch)
+        self._check_batch(points)
         return await self._evaluate(k, points)
 
     # -- snapshots -----------------------------------------------------------------------
-    def full_snapshot(self) -> FullSnapshot:
-        return self._snap.full()
-
     async def snapshot(self, since_version: int) -> FullSnapshot | DeltaSnapshot:
         async with self._lock:
             return await self._snap.since(since_version)
@@ -275,21 +269,16 @@ class RegistryService:
 
     async def remove_records(self, refs: list[str], reason: str = "removed") -> int:
         async with self._lock:
-            for ref in refs:
-                if await self._store.get_record(ref) is None:
-                    raise NotFound(f"no record {ref} exists")
+            # An unknown ref makes the store refuse the whole change (NotFound).
             gone = set(refs)
             remove = [t for t, (_, ref) in self._snap.live.items() if ref in gone]
             # The same person may stand in another record: its entry comes back.
             add: dict[bytes, tuple[int, Entry]] = {}
-            for ref in refs:
-                for other, y in await self._store.sharing_points(ref):
-                    if other.record_ref in gone:
-                        continue
-                    entry = self._status_entry(other, y)
-                    rank = _RANK[other.status]
-                    if entry.tag in remove and rank > add.get(entry.tag, (0, entry))[0]:
-                        add[entry.tag] = (rank, entry)
+            for other, y in await self._store.sharing_points(refs):
+                entry = self._status_entry(other, y)
+                rank = _RANK[other.status]
+                if entry.tag in remove and rank > add.get(entry.tag, (0, entry))[0]:
+                    add[entry.tag] = (rank, entry)
             change = self._snap.repad([e for _, e in add.values()], remove)
             version = await self._snap.commit(
                 Change(
@@ -367,6 +356,10 @@ class RegistryService:
             raise InvalidRequest(
                 f"public_key must be a 32-byte Ed25519 key, got {len(event.public_key)} bytes"
             )
+        try:
+            keys.parse_public_key(event.public_key, "public_key")
+        except CoreError as exc:
+            raise InvalidRequest(str(exc)) from exc
         if event.quota <= 0:
             raise InvalidRequest("quota must be a positive number of evaluations")
         stored = await self._store.add_event(event)

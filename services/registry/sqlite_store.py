@@ -180,19 +180,19 @@ class SqliteStore(Store):
         )
         return [r[0] for r in rows]
 
-    async def sharing_points(self, record_ref: str) -> list[tuple[Record, bytes]]:
+    async def sharing_points(self, record_refs: list[str]) -> list[tuple[Record, bytes]]:
+        if not record_refs:
+            return []
+        marks = ", ".join("?" * len(record_refs))
         rows = await self._all(
-            "SELECT o.record_ref, o.y FROM record_points p JOIN record_points o "
-            "ON o.epoch = p.epoch AND o.y = p.y AND o.record_ref != p.record_ref "
-            "WHERE p.record_ref = ? AND p.epoch = (SELECT value FROM state WHERE key = 'epoch')",
-            (record_ref,),
+            "SELECT r.record_ref, r.status, r.expires_on, r.created_at, o.y "  # noqa: S608 - placeholders only
+            "FROM record_points p JOIN record_points o ON o.epoch = p.epoch AND o.y = p.y "
+            "JOIN records r ON r.record_ref = o.record_ref "
+            f"WHERE p.record_ref IN ({marks}) AND o.record_ref NOT IN ({marks}) "
+            "AND p.epoch = (SELECT value FROM state WHERE key = 'epoch')",
+            (*record_refs, *record_refs),
         )
-        found: list[tuple[Record, bytes]] = []
-        for ref, y in rows:
-            record = await self.get_record(ref)
-            if record is not None:
-                found.append((record, bytes(y)))
-        return found
+        return [(Record(r[0], r[1], _date(r[2]), 0, _time(r[3])), bytes(r[4])) for r in rows]
 
     async def live_entries(self) -> list[Entry]:
         rows = await self._all(

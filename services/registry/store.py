@@ -114,9 +114,9 @@ class Store(ABC):
     async def expired_refs(self, today: date) -> list[str]: ...
 
     @abstractmethod
-    async def sharing_points(self, record_ref: str) -> list[tuple[Record, bytes]]:
-        """Other records that hold one of `record_ref`'s Y points in the current epoch,
-        with that point: the same person listed twice."""
+    async def sharing_points(self, record_refs: list[str]) -> list[tuple[Record, bytes]]:
+        """Records outside `record_refs` that hold one of their Y points in the current
+        epoch, with that point: the same person listed twice. One query for all refs."""
 
     @abstractmethod
     async def live_entries(self) -> list[Entry]: ...

@@ -68,6 +68,10 @@ class SubmissionService:
         for field in ("encryption_key", "signing_key"):
             if len(getattr(recipient, field)) != 32:
                 raise InvalidRequest(f"recipient.{field} must be 32 bytes")
+        try:
+            keys.parse_public_key(recipient.signing_key, "recipient.signing_key")
+        except CoreError as exc:
+            raise InvalidRequest(str(exc)) from exc
         # The reader's signing key also authenticates their admin calls (open, steps).
         await self._subs.put_recipient(recipient)
         log.info("registry.recipient_added", recipient=recipient.name)

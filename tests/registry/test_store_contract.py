@@ -114,10 +114,10 @@ class TestStoreContract:
         y = b"s" * 32
         await store.apply(Change(add_record=Record("A", "flagged", None), add_points=[y]))
         await store.apply(Change(add_record=Record("B", "banned", None), add_points=[y, b"t" * 32]))
-        shared = await store.sharing_points("B")
+        shared = await store.sharing_points(["B"])
         assert [(r.record_ref, p) for r, p in shared] == [("A", y)]
         await store.apply(Change(remove_refs=["A"]))
-        assert await store.sharing_points("B") == []
+        assert await store.sharing_points(["B"]) == []
 
     async def test_expired_refs(self, make_store: StoreFactory) -> None:
         store = await make_store()

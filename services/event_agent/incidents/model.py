@@ -153,9 +153,6 @@ class Incident:
             communication=Communication(**data.get("communication", {})),
         )
 
-    def recused(self, member: str) -> bool:
-        return any(c.member == member and c.recused for c in self.conflicts)
-
     @property
     def warning_only(self) -> bool:
         """Retention: incidents whose only resolution was a warning go after 2 years."""

@@ -165,9 +165,10 @@ class IncidentService:
         incident, key = await self._open(row)
         return row, incident, key
 
-    async def _open(self, row: Row) -> tuple[Incident, bytes]:
-        """Unwrap the row's key and open its contents (the row already read)."""
-        wrapped = await self._store.key(row.incident_id)
+    async def _open(self, row: Row, wrapped: bytes | None = None) -> tuple[Incident, bytes]:
+        """Unwrap the row's key (read now unless given) and open its contents."""
+        if wrapped is None:
+            wrapped = await self._store.key(row.incident_id)
         if wrapped is None:
             raise NotFound(f"no incident {row.incident_id}")
         key = crypto.unwrap(self._master, wrapped)
@@ -233,12 +234,12 @@ class IncidentService:
         """Every incident, decrypted, for the event's own reports (transparency report,
         end-of-event report) run by the operator on the agent's machine. Each read is
         audited with its purpose."""
-        out: list[Incident] = []
+        rows, wrapped = await self._store.rows(), await self._store.all_keys()
+        out = [(await self._open(row, wrapped.get(row.incident_id)))[0] for row in rows]
         stamp = self._stamp()
-        for row in await self._store.rows():
-            incident, _ = await self._open(row)
-            await self._store.audit(row.incident_id, stamp, "operator", f"export:{purpose}")
-            out.append(incident)
+        await self._store.audit_many(
+            [(row.incident_id, stamp, "operator", f"export:{purpose}") for row in rows]
+        )
         return out
 
     async def audit(self, caller: Caller, incident_id: int) -> list[tuple[str, str, str]]:
@@ -390,8 +391,9 @@ class IncidentService:
         if today < event_end + WARNING_RETENTION:
             return 0
         destroyed = 0
+        wrapped = await self._store.all_keys()
         for row in await self._store.rows():
-            incident, _ = await self._open(row)
+            incident, _ = await self._open(row, wrapped.get(row.incident_id))
             if incident.warning_only:
                 await self._store.destroy(row.incident_id)
                 destroyed += 1

@@ -132,6 +132,13 @@ class IncidentStore:
         )
         return bytes(r[0]) if r else None
 
+    async def all_keys(self) -> dict[int, bytes]:
+        """Every incident's wrapped key, in one query (bulk reads)."""
+        rows = await sqlite.fetch_all(
+            self._keyring, "SELECT incident_id, wrapped FROM incident_keys"
+        )
+        return {int(r[0]): bytes(r[1]) for r in rows}
+
     # -- incidents -----------------------------------------------------------------------
     async def next_id(self) -> int:
         a = await sqlite.fetch_one(self._db, "SELECT coalesce(max(incident_id), 0) FROM incidents")
@@ -155,7 +162,7 @@ class IncidentStore:
                     row.sealed,
                 ),
             )
-            await self._audit(row.incident_id, row.updated_at, member, "file")
+            await self.audit(row.incident_id, row.updated_at, member, "file")
             await self._db.execute("COMMIT")
         except BaseException:
             await self._db.execute("ROLLBACK")
@@ -221,19 +228,19 @@ class IncidentStore:
                 "INSERT INTO recusals (incident_id, member) VALUES (?, ?)",
                 [(row.incident_id, m) for m in sorted(recused)],
             )
-            await self._audit(row.incident_id, row.updated_at, member, action)
+            await self.audit(row.incident_id, row.updated_at, member, action)
             await self._db.execute("COMMIT")
         except BaseException:
             await self._db.execute("ROLLBACK")
             raise
 
     async def audit(self, incident_id: int, at: str, member: str, action: str) -> None:
-        await self._audit(incident_id, at, member, action)
+        await self.audit_many([(incident_id, at, member, action)])
 
-    async def _audit(self, incident_id: int, at: str, member: str, action: str) -> None:
-        await self._db.execute(
-            "INSERT INTO audit (incident_id, at, member, action) VALUES (?, ?, ?, ?)",
-            (incident_id, at, member, action),
+    async def audit_many(self, entries: list[tuple[int, str, str, str]]) -> None:
+        """(incident id, at, member, action) entries in one statement."""
+        await self._db.executemany(
+            "INSERT INTO audit (incident_id, at, member, action) VALUES (?, ?, ?, ?)", entries
         )
 
     async def audit_trail(self, incident_id: int) -> list[tuple[str, str, str]]:
