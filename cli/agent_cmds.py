@@ -107,6 +107,15 @@ def _unlock(passphrase_file: Path | None, key_file: Path | None, prompt: bool) -
     )
 
 
+def records_unlock(passphrase_file: Path | None, key_file: Path | None) -> crypto.Unlock:
+    """Unlock the incident records for reading: file, environment, or one hidden prompt on
+    a terminal (typed once; setting one up asks twice)."""
+    if passphrase_file or key_file or crypto.passphrase_from_env() or not sys.stdin.isatty():
+        return _unlock(passphrase_file, key_file, prompt=False)
+    typed: str = typer.prompt("Passphrase for the incident records", hide_input=True)
+    return crypto.Unlock(passphrase=typed)
+
+
 def with_agent(data_dir: Path, work: Callable[[AgentService], Awaitable[T]]) -> T:
     adir = AgentDir(data_dir)
 

@@ -20,7 +20,7 @@ import grpc
 import typer
 from rich.markup import escape
 
-from cli.agent_cmds import DataDir, JsonOut, MasterKeyFile, PassphraseFile, _unlock
+from cli.agent_cmds import DataDir, JsonOut, MasterKeyFile, PassphraseFile, records_unlock
 from cli.common import run
 from cli.output import CliError, console, emit_json
 from cli.submission_cmds import steps_table
@@ -50,14 +50,6 @@ report_app = typer.Typer(
     help="The end-of-event report to the WG: build, submit, status.", no_args_is_help=True
 )
 RETRYABLE = ("UNAVAILABLE", "DEADLINE_EXCEEDED")
-
-
-def _records_unlock(passphrase_file: Path | None, key_file: Path | None) -> crypto.Unlock:
-    """Unlock the incident records: file, environment, or one hidden prompt on a terminal."""
-    if passphrase_file or key_file or crypto.passphrase_from_env() or not sys.stdin.isatty():
-        return _unlock(passphrase_file, key_file, prompt=False)
-    typed: str = typer.prompt("Passphrase for the incident records", hide_input=True)
-    return crypto.Unlock(passphrase=typed)
 
 
 def _endpoint(adir: AgentDir) -> str:
@@ -110,7 +102,7 @@ def build(
 ) -> None:
     """Show exactly what the end-of-event report holds; nothing is sent."""
     adir = AgentDir(data_dir)
-    unlock = _records_unlock(passphrase_file, key_file)
+    unlock = records_unlock(passphrase_file, key_file)
     report = run(_build(adir, unlock))
     if out is not None:
         keys.write_secret(out, (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode())
@@ -194,7 +186,7 @@ def submit(
             if delivery.receipt is None:
                 raise _undelivered(entry, delivery.error, attempts, endpoint)
             return Submitted(delivery.receipt, "")
-        report = await _build(adir, _records_unlock(passphrase_file, key_file))
+        report = await _build(adir, records_unlock(passphrase_file, key_file))
         if entries and not new and not _changed_since(report, entries[-1]):
             receipt = entries[-1].receipt
             assert receipt is not None

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from dataclasses import asdict
 from datetime import date
@@ -21,8 +20,9 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.agent_cmds import DataDir, JsonOut, MasterKeyFile, PassphraseFile
+from cli.agent_cmds import DataDir, JsonOut, MasterKeyFile, PassphraseFile, records_unlock
 from cli.output import CliError, console, emit_json, err_console, table
+from services.core.serving import write_atomically
 from services.event_agent.datadir import AgentDir
 from services.event_agent.incidents import crypto
 from services.event_agent.transparency import service, settings, vocabulary
@@ -53,45 +53,12 @@ def _remind(adir: AgentDir) -> None:
         say(sentence, err=True)
 
 
-def _unlock(passphrase_file: Path | None, key_file: Path | None) -> crypto.Unlock:
-    """The passphrase (file, environment, or typed once on a terminal) or the key file."""
-    if passphrase_file is not None and key_file is not None:
-        raise CliError("give --passphrase-file or --key-file, not both")
-    if key_file is not None:
-        return crypto.Unlock(key_file=key_file)
-    if passphrase_file is not None:
-        try:
-            lines = passphrase_file.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise CliError(
-                f"cannot read passphrase file {passphrase_file}: {exc.strerror}"
-            ) from exc
-        except UnicodeDecodeError as exc:
-            raise CliError(f"passphrase file {passphrase_file} is not UTF-8 text") from exc
-        if not lines or not lines[0]:
-            raise CliError(
-                f"passphrase file {passphrase_file} is empty; the passphrase is its first line"
-            )
-        return crypto.Unlock(passphrase=lines[0])
-    env = crypto.passphrase_from_env()
-    if env:
-        return crypto.Unlock(passphrase=env)
-    if sys.stdin.isatty():
-        typed: str = typer.prompt("Passphrase for the incident records", hide_input=True)
-        return crypto.Unlock(passphrase=typed)
-    raise CliError(
-        "no passphrase: give --passphrase-file or --key-file, or set LANYARD_AGENT_PASSPHRASE"
-    )
-
-
 def _write(path: Path, text: str) -> None:
     """Whole or not at all: a half-written public report is worse than none."""
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomically(path, text)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        path.with_name(f".{path.name}.tmp").unlink(missing_ok=True)
         raise CliError(f"cannot write {path}: {exc.strerror}") from exc
 
 
@@ -149,7 +116,7 @@ def transparency(
     kind = "final" if final else "initial"
     adir = AgentDir(data_dir)
     today = date.today()
-    unlock = _unlock(passphrase_file, key_file)
+    unlock = records_unlock(passphrase_file, key_file)
     produced = asyncio.run(
         service.produce(adir, unlock, kind, fmt, today, count_only or [], count_only_singles)
     )

@@ -10,6 +10,7 @@ Every person and text in the records is a canary with a unique tag.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import uuid
 from dataclasses import dataclass, replace
@@ -591,3 +592,14 @@ def test_a_phone_contact_is_caught_however_grouped() -> None:
         ("Call 0800 1234 567 any time.", False),
     ):
         assert bool(privacy.find_leaks(text, [""], "", [], found)) is leaks, text
+
+
+def test_removed_members_no_longer_count_as_the_team(records: service.Records) -> None:
+    held = dataclasses.replace(
+        records.held,
+        members=[*records.held.members, ("gone", "responder")],
+        current_roles=[r for r in records.held.current_roles if r != "volunteer"],
+    )
+    text = compose(dataclasses.replace(records, held=held), settings=chosen(team_public=[]))
+    assert "Code of Conduct team: one chair; three responders" in text
+    assert "volunteer" not in text.split("Code of Conduct team:")[1].split("\n")[0]

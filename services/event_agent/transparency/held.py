@@ -33,7 +33,9 @@ async def held_identifiers(db_path: Path) -> HeldIdentifiers:
             "SELECT record_ref FROM attendees WHERE record_ref != '' "
             "UNION SELECT record_ref FROM alerts WHERE record_ref != ''",
         )
-        members = await sqlite.fetch_all(db, "SELECT name, role FROM members ORDER BY name")
+        members = await sqlite.fetch_all(
+            db, "SELECT name, role, removed_at IS NULL FROM members ORDER BY name"
+        )
     finally:
         await db.close()
     return HeldIdentifiers(
@@ -41,4 +43,5 @@ async def held_identifiers(db_path: Path) -> HeldIdentifiers:
         refs=[str(r[0]) for r in refs],
         record_refs=[str(r[0]) for r in records],
         members=[(str(r[0]), str(r[1])) for r in members],
+        current_roles=[str(r[1]) for r in members if r[2]],
     )

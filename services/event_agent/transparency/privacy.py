@@ -226,7 +226,10 @@ class HeldIdentifiers:
     identities: list[tuple[str, str]] = field(default_factory=list)  # (kind, normalised)
     refs: list[str] = field(default_factory=list)
     record_refs: list[str] = field(default_factory=list)
-    members: list[tuple[str, str]] = field(default_factory=list)  # (name, role)
+    members: list[tuple[str, str]] = field(default_factory=list)  # (name, role), ever
+    # Roles of the team as it stands (removed members are still names to protect, but
+    # no longer part of "who enforced the Code of Conduct").
+    current_roles: list[str] = field(default_factory=list)
 
 
 def _incident_needles(i: Incident) -> Iterator[Needle]:

@@ -103,7 +103,7 @@ def compose(
 ) -> Produced:
     """Render the report and run the privacy check on the exact text; raises
     privacy.PrivacyLeak (or NotAllowed for a final report with open cases) instead."""
-    member_roles = [role for _name, role in records.held.members]
+    member_roles = records.held.current_roles
     report = build(
         records.incidents,
         chosen,

@@ -12,13 +12,13 @@ final report was written, so the agent can remind the chair when one is overdue.
 from __future__ import annotations
 
 import json
-import os
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from services.core import keys
 from services.event_agent.datadir import AgentDir
 from services.event_agent.errors import DataDirError, InvalidRequest
 from services.event_agent.transparency import vocabulary
@@ -312,17 +312,8 @@ def load(adir: AgentDir) -> Settings:
 
 def save(adir: AgentDir, settings: Settings) -> None:
     """Atomically, mode 0600: a crash leaves the old file or the new one, whole."""
-    p = path(adir)
-    tmp = p.with_name(f".{p.name}.tmp")
     data = (json.dumps(settings.to_json(), indent=2, ensure_ascii=False) + "\n").encode()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, p)
+    keys.write_secret(path(adir), data)
 
 
 def set_facts(
