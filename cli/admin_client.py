@@ -32,6 +32,7 @@ class AdminClient:
     ) -> None:
         self._stub = admin_pb2_grpc.AdminStub(channel)
         self._signer = auth.CallSigner(f"admin:{admin_name}", key)
+        self._known_epoch: int | None = None
 
     def _md(self, method: str) -> tuple[tuple[str, str], ...]:
         return self._signer.metadata(PREFIX + method)
@@ -70,11 +71,14 @@ class AdminClient:
         )
         return list(response.events)
 
-    async def _epoch(self) -> int:
-        response = await self._stub.ListRecords(
-            admin_pb2.ListRecordsRequest(), metadata=self._md("ListRecords")
-        )
-        return int(response.epoch)
+    async def _epoch(self, refresh: bool = False) -> int:
+        """The registry's OPRF epoch, asked once per client (ListRecords carries it)."""
+        if self._known_epoch is None or refresh:
+            response = await self._stub.ListRecords(
+                admin_pb2.ListRecordsRequest(), metadata=self._md("ListRecords")
+            )
+            self._known_epoch = int(response.epoch)
+        return self._known_epoch
 
     async def add_record(
         self,
@@ -85,7 +89,26 @@ class AdminClient:
     ) -> admin_pb2.AddRecordResponse:
         """Normalise, blind, have the registry evaluate, unblind, upload Y (spec §5)."""
         messages = [identity.message(i.kind, i.value) for i in identifiers]
-        epoch = await self._epoch()
+        try:
+            return await self._add_record(
+                record_ref, status, messages, expires_on, await self._epoch()
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                raise
+            # The key was rotated since this client learnt the epoch: once more, afresh.
+            return await self._add_record(
+                record_ref, status, messages, expires_on, await self._epoch(refresh=True)
+            )
+
+    async def _add_record(
+        self,
+        record_ref: str,
+        status: str,
+        messages: list[bytes],
+        expires_on: date | None,
+        epoch: int,
+    ) -> admin_pb2.AddRecordResponse:
 
         async def evaluate(points: list[bytes]) -> list[bytes]:
             response = await self._stub.EvaluateForRecord(
@@ -127,7 +150,7 @@ class AdminClient:
         return response
 
     async def current_epoch(self) -> int:
-        return await self._epoch()
+        return await self._epoch(refresh=True)
 
     # -- end-of-event reports (the WG's side) ----------------------------------------------
     async def add_recipient(

@@ -12,7 +12,7 @@ from services.registry.errors import InvalidRequest, PermissionDenied
 from services.registry.grpc_errors import unary
 from services.registry.service import RegistryService
 from services.registry.store import Event, Record
-from services.registry.submission_store import StoredSubmission
+from services.registry.submission_store import StoredSubmission, SubmissionSummary
 from services.registry.submissions import SubmissionService
 
 PREFIX = "/lanyard.registry.v1.Admin/"
@@ -64,10 +64,9 @@ def record_info(record: Record) -> admin_pb2.RecordInfo:
     )
 
 
-def submission_info(sub: StoredSubmission) -> reports_pb2.SubmissionInfo:
-    return reports_pb2.SubmissionInfo(
-        receipt=sub.receipt, status=sub.status, envelope_bytes=len(sub.envelope)
-    )
+def submission_info(sub: StoredSubmission | SubmissionSummary) -> reports_pb2.SubmissionInfo:
+    size = sub.envelope_bytes if isinstance(sub, SubmissionSummary) else len(sub.envelope)
+    return reports_pb2.SubmissionInfo(receipt=sub.receipt, status=sub.status, envelope_bytes=size)
 
 
 class AdminServicer(admin_pb2_grpc.AdminServicer):

@@ -32,6 +32,15 @@ class StoredSubmission:
     receipt: reports_pb2.Receipt
 
 
+@dataclass(frozen=True, slots=True)
+class SubmissionSummary:
+    """A submission without its ciphertext: what a listing needs."""
+
+    receipt: reports_pb2.Receipt
+    status: str
+    envelope_bytes: int
+
+
 def _submission(r: Any) -> StoredSubmission:
     return StoredSubmission(
         r["submission_id"],
@@ -72,7 +81,8 @@ class SubmissionStore(ABC):
     async def append(self, submission: StoredSubmission, leaf: bytes) -> None: ...
 
     @abstractmethod
-    async def submissions(self) -> list[StoredSubmission]: ...
+    async def summaries(self) -> list[SubmissionSummary]:
+        """Every submission in log order, without reading its ciphertext."""
 
     @abstractmethod
     async def steps(self, submission_id: str) -> list[reports_pb2.SubmissionStep]: ...
@@ -202,12 +212,14 @@ class SqliteSubmissionStore(SubmissionStore):
             await self._db.execute("ROLLBACK")
             raise
 
-    async def submissions(self) -> list[StoredSubmission]:
+    async def summaries(self) -> list[SubmissionSummary]:
+        rows = await sqlite.fetch_all(
+            self._db,
+            "SELECT receipt, status, length(envelope) FROM submissions ORDER BY log_index",
+        )
         return [
-            _submission(r)
-            for r in await sqlite.fetch_all(
-                self._db, "SELECT * FROM submissions ORDER BY log_index"
-            )
+            SubmissionSummary(reports_pb2.Receipt.FromString(bytes(r[0])), r[1], int(r[2]))
+            for r in rows
         ]
 
     async def steps(self, submission_id: str) -> list[reports_pb2.SubmissionStep]:

@@ -25,7 +25,11 @@ from services.registry.errors import (
     PermissionDenied,
 )
 from services.registry.store import Event, Store
-from services.registry.submission_store import StoredSubmission, SubmissionStore
+from services.registry.submission_store import (
+    StoredSubmission,
+    SubmissionStore,
+    SubmissionSummary,
+)
 
 log = structlog.get_logger("lanyard.registry")
 
@@ -179,8 +183,8 @@ class SubmissionService:
         sub = await self._own(submission_id, event_id)
         return sub, await self._subs.steps(submission_id)
 
-    async def submissions(self) -> list[StoredSubmission]:
-        return await self._subs.submissions()
+    async def submissions(self) -> list[SubmissionSummary]:
+        return await self._subs.summaries()
 
     async def advance(
         self, member: str, submission_id: str, step: reports_pb2.SubmissionStep

@@ -73,3 +73,17 @@ async def test_rotation_survives_a_restart(registry_dir: RegistryDir, tmp_path: 
         version = reg.service.version
     async with server.running(registry_dir) as reg:
         assert (reg.service.epoch, reg.service.version) == (2, version)
+
+
+async def test_a_client_that_learnt_the_old_epoch_follows_a_rotation(
+    admin: AdminClient, event: Enrolled
+) -> None:
+    await admin.add_record("WG-A", "flagged", [Identifier(Kind.NAME, "Before Rotation")])
+    await admin.rotate_key(1)
+    response = await admin.add_record("WG-B", "banned", [Identifier(Kind.NAME, "After Rotation")])
+    assert response.record.identifier_count == 1
+    snap = await event.client.refresh(LocalSnapshot())
+    [y] = await event.client.evaluate_messages(2, [message(Kind.NAME, "After Rotation")])
+    hit = snap.match(y)
+    assert hit is not None
+    assert hit.record_ref == "WG-B"
