@@ -60,13 +60,8 @@ def _with_sender(
     adir: AgentDir, work: Callable[[AgentService, ReportSender, Outbox], Awaitable[T]]
 ) -> T:
     async def go() -> T:
-        async with server.opened(adir) as agent:
-            outbox = await Outbox.open(adir.db_path)
-            try:
-                sender = ReportSender(outbox, agent.registry, agent.enrolment, adir.event_key())
-                return await work(agent, sender, outbox)
-            finally:
-                await outbox.close()
+        async with server.opened(adir) as agent, server.report_sender(adir, agent) as sender:
+            return await work(agent, sender, sender.outbox)
 
     return run(go(), _endpoint(adir))
 

@@ -217,7 +217,7 @@ class ReportSender:
         enrolment: Enrolment,
         event_key: nacl.signing.SigningKey,
     ) -> None:
-        self._outbox = outbox
+        self.outbox = outbox
         self._registry = registry
         self._enrolment = enrolment
         self._key = event_key
@@ -245,7 +245,7 @@ class ReportSender:
             )
         except envelope.EnvelopeError as exc:
             raise InvalidRequest(str(exc)) from exc
-        await self._outbox.put(
+        await self.outbox.put(
             sealed.submission_id, sealed.envelope, sealed.signature, covers(report)
         )
         log.info(
@@ -254,7 +254,7 @@ class ReportSender:
             recipients=len(recipients.recipients),
             bytes=len(sealed.envelope),
         )
-        entry = await self._outbox.get(sealed.submission_id)
+        entry = await self.outbox.get(sealed.submission_id)
         assert entry is not None
         return entry
 
@@ -270,7 +270,7 @@ class ReportSender:
                 receipt = await self._registry.submit_report(entry.envelope, entry.signature)
             except grpc.aio.AioRpcError as exc:
                 error = f"{exc.code().name}: {exc.details()}"
-                await self._outbox.failed(entry.submission_id, error)
+                await self.outbox.failed(entry.submission_id, error)
                 log.warning(
                     "agent.report_send_failed",
                     submission_id=entry.submission_id,
@@ -287,7 +287,7 @@ class ReportSender:
                     pause *= 2
                 continue
             check_receipt(entry, receipt, self._enrolment.registry_public_key)
-            await self._outbox.receipted(entry.submission_id, receipt)
+            await self.outbox.receipted(entry.submission_id, receipt)
             log.info(
                 "agent.report_receipted",
                 submission_id=entry.submission_id,
@@ -298,7 +298,7 @@ class ReportSender:
 
     async def drain(self) -> list[Delivery]:
         """Deliver whatever the outbox still holds (agent serve calls this periodically)."""
-        return [await self.deliver(e, attempts=1) for e in await self._outbox.pending()]
+        return [await self.deliver(e, attempts=1) for e in await self.outbox.pending()]
 
 
 @dataclass(frozen=True, slots=True)

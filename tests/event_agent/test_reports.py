@@ -181,7 +181,7 @@ async def test_registry_restart_between_store_and_answer_gives_the_same_receipt(
     async with registry_server.running(world.registry_dir, listen=world.registry.address):
         delivery = await world.sender.deliver(entry)
     assert delivery.receipt == stored
-    assert (await world.sender._outbox.get(entry.submission_id)) is not None
+    assert (await world.sender.outbox.get(entry.submission_id)) is not None
 
 
 async def test_outage_keeps_the_report_in_the_outbox(world: World) -> None:
@@ -190,7 +190,7 @@ async def test_outage_keeps_the_report_in_the_outbox(world: World) -> None:
     delivery = await world.sender.deliver(entry, attempts=2, first_pause=0.01)
     assert delivery.receipt is None
     assert "UNAVAILABLE" in delivery.error
-    pending = await world.sender._outbox.pending()
+    pending = await world.sender.outbox.pending()
     assert [p.submission_id for p in pending] == [entry.submission_id]
     assert pending[0].attempts == 2
 
@@ -234,7 +234,7 @@ async def test_recipient_set_with_a_bad_signature_is_refused(world: World) -> No
     world.agent.registry._registry_key = bytes(nacl.signing.SigningKey.generate().verify_key)
     with pytest.raises(ReceiptError, match="does not verify"):
         await world.sender.seal(await _report(world))
-    assert await world.sender._outbox.entries() == []
+    assert await world.sender.outbox.entries() == []
 
 
 async def test_reader_without_a_key_in_the_envelope(world: World) -> None:
