@@ -18,9 +18,8 @@ from cli.incident_common import say
 from cli.output import CliError, console
 from lanyard.agent.v1 import incidents_pb2 as pb
 from services.event_agent.incidents import convert
-from services.event_agent.incidents.model import PERSON_ROLES
+from services.event_agent.incidents.model import ANSWER_FIELDS, PERSON_ROLES
 
-ANSWER_FIELDS = ("ongoing", "safety_threat", "law_enforcement_called", "venue_security_called")
 REPORT_FIELDS = tuple(pb.Report.DESCRIPTOR.fields_by_name)
 ANSWER_ALIASES = {"": "unknown", "y": "yes", "n": "no", "?": "unknown", "don't know": "unknown"}
 

@@ -13,7 +13,6 @@ ROLE_TO_PB = {
     "chair": pb.MEMBER_ROLE_CHAIR,
 }
 ROLE_FROM_PB = {v: k for k, v in ROLE_TO_PB.items()}
-_ANSWERS = ("ongoing", "safety_threat", "law_enforcement_called", "venue_security_called")
 
 
 def report_to_pb(r: model.Report) -> pb.Report:
@@ -29,7 +28,7 @@ def report_to_pb(r: model.Report) -> pb.Report:
         circumstances=r.circumstances,
         others_involved=r.others_involved,
         category=r.category,
-        **{a: ANSWER_TO_PB.get(getattr(r, a), pb.ANSWER_UNKNOWN) for a in _ANSWERS},
+        **{a: ANSWER_TO_PB.get(getattr(r, a), pb.ANSWER_UNKNOWN) for a in model.ANSWER_FIELDS},
     )
 
 
@@ -46,7 +45,7 @@ def report_from_pb(r: pb.Report) -> model.Report:
         circumstances=r.circumstances,
         others_involved=r.others_involved,
         category=r.category,
-        **{a: ANSWER_FROM_PB.get(getattr(r, a), "unknown") for a in _ANSWERS},
+        **{a: ANSWER_FROM_PB.get(getattr(r, a), "unknown") for a in model.ANSWER_FIELDS},
     )
 
 

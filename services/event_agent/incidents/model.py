@@ -13,6 +13,8 @@ from typing import Any
 ROLES = ("volunteer", "responder", "chair")
 PERSON_ROLES = ("attendee", "speaker", "sponsor", "staff", "volunteer", "unknown")
 ANSWERS = ("unknown", "yes", "no")
+# The report's questions answered unknown / yes / no (never pressed for).
+ANSWER_FIELDS = ("ongoing", "safety_threat", "law_enforcement_called", "venue_security_called")
 STATUSES = ("new", "acknowledged", "in-review", "needs-info", "decided", "closed")
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "new": ("acknowledged", "in-review", "needs-info"),

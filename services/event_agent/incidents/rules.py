@@ -9,6 +9,7 @@ from datetime import date
 
 from services.event_agent.errors import InvalidRequest, NotAllowed
 from services.event_agent.incidents.model import (
+    ANSWER_FIELDS,
     ANSWERS,
     PERSON_ROLES,
     RESOLUTIONS,
@@ -36,7 +37,7 @@ def check_report(report: Report) -> None:
     for person in report.reported:
         if person.role not in PERSON_ROLES:
             raise InvalidRequest(f"reported person's role must be one of {', '.join(PERSON_ROLES)}")
-    for answer in ("ongoing", "safety_threat", "law_enforcement_called", "venue_security_called"):
+    for answer in ANSWER_FIELDS:
         if getattr(report, answer) not in ANSWERS:
             raise InvalidRequest(f"{answer} must be unknown, yes or no")
     for name in ("description", "circumstances", "others_involved"):
