@@ -27,7 +27,7 @@ from services.event_agent.datadir import AgentDir
 from services.event_agent.incidents import crypto
 from services.event_agent.transparency import service, settings, vocabulary
 from services.event_agent.transparency.render import FORMATS
-from services.event_agent.transparency.report import TransparencyReport
+from services.event_agent.transparency.report import TransparencyReport, event_year
 from services.event_agent.transparency.settings import HistoryEntry
 
 event_app = typer.Typer(
@@ -151,9 +151,7 @@ async def print_initial_report(adir: AgentDir, unlock: crypto.Unlock | None) -> 
 
 
 def _event_year(adir: AgentDir) -> int:
-    enrolment = adir.enrolment()
-    day = enrolment.starts_on or enrolment.ends_on
-    return day.year if day else date.today().year
+    return event_year(adir.enrolment(), date.today())
 
 
 def _save_history(adir: AgentDir, entries: list[HistoryEntry]) -> None:

@@ -83,6 +83,11 @@ class TransparencyReport:
         return day.year
 
 
+def event_year(enrolment: Enrolment, today: date) -> int:
+    """The year a report speaks for: the event's, or this one before dates are known."""
+    return (enrolment.starts_on or enrolment.ends_on or today).year
+
+
 def _role_of(entry: str) -> str:
     """ "Ana Example (chair)" → "chair"; an entry without a role → "team member"."""
     entry = entry.strip()
@@ -190,7 +195,7 @@ def build(
                 vocabulary.line(roles, category, violation, outcomes, closed),
             )
         )
-    year = (enrolment.starts_on or enrolment.ends_on or today).year
+    year = event_year(enrolment, today)
     history = sorted((h for h in settings.history if h.year < year), key=lambda h: h.year)[
         -HISTORY_YEARS:
     ]
