@@ -37,7 +37,11 @@ DataDir = Annotated[
 ]
 Endpoint = Annotated[
     str | None,
-    typer.Option("--endpoint", help="Registry address (default: where `serve` listens)."),
+    typer.Option(
+        "--endpoint",
+        envvar="LANYARD_REGISTRY_ENDPOINT",
+        help="Registry address (default: where the local `registry serve` listens).",
+    ),
 ]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 

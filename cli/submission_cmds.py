@@ -19,8 +19,8 @@ from rich.markup import escape
 
 from cli.admin_client import AdminClient
 from cli.output import CliError, console, emit_json, table
+from cli.registry_common import Endpoint
 from cli.wg_cmds import (
-    Endpoint,
     JsonOut,
     RegistryDataDir,
     Session,

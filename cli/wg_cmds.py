@@ -26,7 +26,7 @@ from cli import common
 from cli.admin_client import AdminClient
 from cli.agent_cmds import _read_passphrase_file
 from cli.output import CliError, console, emit_json, table
-from cli.registry_common import registry_ca
+from cli.registry_common import Endpoint, registry_ca
 from lanyard.registry.v1 import reports_pb2
 from services.core import keys, passphrase, wg_member
 from services.core.channels import open_channel
@@ -82,14 +82,6 @@ RegistryDataDir = Annotated[
         default_factory=lambda: common.default_data_dir("LANYARD_REGISTRY_DIR", "registry"),
         help="Registry data directory (the operator's; a WG reader gives --endpoint instead).",
         show_default="~/.local/share/lanyard/registry",
-    ),
-]
-Endpoint = Annotated[
-    str | None,
-    typer.Option(
-        "--endpoint",
-        envvar="LANYARD_REGISTRY_ENDPOINT",
-        help="Registry address (default: where the local `registry serve` listens).",
     ),
 ]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
