@@ -2,7 +2,7 @@
 
 Usage: python scripts/make_demo_export.py PATH [--rows N] [--seed S]
 
-The shipped file is `cli/data/demo_attendees.csv` (3000 rows, the default seed); a test
+The shipped file is `src/lanyard/cli/data/demo_attendees.csv` (3000 rows, the default seed); a test
 regenerates it and compares bytes, so change it only through this script. Every person in
 it is fictional: random pairings from small name lists in several scripts, e-mail at
 example.org/.com/.net. Four people the demo's registry lists are planted, spelled

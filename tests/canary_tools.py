@@ -31,10 +31,10 @@ from typing import Any
 import grpc
 import pytest
 
-from cli.main import main as cli_main
-from services.core.errors import InvalidIdentifier
-from services.core.identity import Kind, normalize
-from services.registry import server
+from lanyard.cli.main import main as cli_main
+from lanyard.core.errors import InvalidIdentifier
+from lanyard.core.identity import Kind, normalize
+from lanyard.registry import server
 
 REPO = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 15.0
@@ -45,20 +45,17 @@ HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 # -- servers as subprocesses -------------------------------------------------------------
 
 
-def subprocess_env() -> dict[str, str]:
-    """The test's environment without any LANYARD_* override, with the repo importable."""
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The test's environment without any LANYARD_* override (Lanyard is installed)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LANYARD_")}
-    paths = [str(REPO), str(REPO / "proto")]
-    if env.get("PYTHONPATH"):
-        paths.append(env["PYTHONPATH"])
-    env["PYTHONPATH"] = os.pathsep.join(paths)
     env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
     return env
 
 
 def lanyard_argv(*args: str) -> list[str]:
     """`lanyard --log-level debug --log-json ARGS` as a subprocess of this interpreter."""
-    return [sys.executable, "-m", "cli.main", "--log-level", "debug", "--log-json", *args]
+    return [sys.executable, "-m", "lanyard.cli.main", "--log-level", "debug", "--log-json", *args]
 
 
 def wait_for_endpoint(

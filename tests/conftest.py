@@ -11,11 +11,11 @@ import grpc
 import nacl.signing
 import pytest
 
-from cli.admin_client import AdminClient
-from services.core.channels import open_channel
-from services.event_agent.registry_client import RegistryClient
-from services.registry import server
-from services.registry.datadir import RegistryDir
+from lanyard.client.admin import AdminClient
+from lanyard.client.registry import RegistryClient
+from lanyard.core.channels import open_channel
+from lanyard.registry import server
+from lanyard.registry.datadir import RegistryDir
 
 
 @dataclass

@@ -19,12 +19,12 @@ from pathlib import Path
 import nacl.signing
 import pytest
 
-from cli.admin_client import AdminClient, Identifier
-from services.core.identity import Kind
-from services.registry.datadir import RegistryDir
-from services.registry.server import RunningRegistry
+from lanyard.client.admin import AdminClient, Identifier
+from lanyard.core.identity import Kind
+from lanyard.registry.datadir import RegistryDir
+from lanyard.registry.server import RunningRegistry
+from tests.agent.conftest import enrolled_agent_dir
 from tests.canary_tools import run_cli
-from tests.event_agent.conftest import enrolled_agent_dir
 
 CLI_TIMEOUT = 30.0
 PRETIX_HEADER = ["Order code", "Attendee name", "Attendee email"]

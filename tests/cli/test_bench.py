@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from cli import bench, bench_agent, bench_export
-from cli.output import CliError
-from services.core import identity, logs
-from services.core.identity import Kind
-from services.event_agent.csv_import import Row, open_export
+from lanyard.agent.screening.csv_import import Row, open_export
+from lanyard.cli.bench import agent as bench_agent
+from lanyard.cli.bench import commands as bench
+from lanyard.cli.bench import export as bench_export
+from lanyard.cli.output import CliError
+from lanyard.core import identity, logs
+from lanyard.core.identity import Kind
 
 
 @pytest.fixture

@@ -23,14 +23,14 @@ from typing import Any
 import nacl.signing
 import pytest
 
-from cli.admin_client import AdminClient
-from cli.main import main
-from services.event_agent import server
-from services.event_agent.datadir import AgentDir
-from services.event_agent.errors import LockedError
-from services.event_agent.incidents import crypto
-from services.registry.server import RunningRegistry
-from tests.event_agent.conftest import enrolled_agent_dir
+from lanyard.agent import server
+from lanyard.agent.datadir import AgentDir
+from lanyard.agent.errors import LockedError
+from lanyard.agent.incidents import crypto
+from lanyard.cli.main import main
+from lanyard.client.admin import AdminClient
+from lanyard.registry.server import RunningRegistry
+from tests.agent.conftest import enrolled_agent_dir
 
 PASSPHRASE = "a long passphrase for the test team"
 CLI_TIMEOUT = 30.0

@@ -10,10 +10,10 @@ from pathlib import Path
 import nacl.signing
 import pytest
 
-from cli.main import main
-from cli.record_cmds import default_expiry
-from services.registry.datadir import RegistryDir
-from services.registry.server import RunningRegistry
+from lanyard.cli.main import main
+from lanyard.cli.registry.records import default_expiry
+from lanyard.registry.datadir import RegistryDir
+from lanyard.registry.server import RunningRegistry
 
 
 async def lanyard(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -17,22 +17,23 @@ from pathlib import Path
 
 import pytest
 
-from cli import report_cmds, wg_cmds
-from cli.admin_client import AdminClient
-from cli.main import app, main
-from lanyard.registry.v1 import reports_pb2
-from services.core import envelope, keys
-from services.event_agent import server as agent_server
-from services.event_agent.datadir import AgentDir
-from services.event_agent.incidents import crypto
-from services.event_agent.incidents.model import Communication, Decision, Report, ReportedPerson
-from services.event_agent.incidents.service import Caller
-from services.event_agent.outbox import Outbox
-from services.event_agent.reports import ReportSender, build_report
-from services.registry import server as registry_server
-from services.registry.datadir import RegistryDir
-from services.registry.server import RunningRegistry
-from tests.event_agent.conftest import enrolled_agent_dir
+from lanyard.agent import server as agent_server
+from lanyard.agent.datadir import AgentDir
+from lanyard.agent.incidents import crypto
+from lanyard.agent.incidents.model import Communication, Decision, Report, ReportedPerson
+from lanyard.agent.incidents.service import Caller
+from lanyard.agent.outbox import Outbox
+from lanyard.agent.reports import ReportSender, build_report
+from lanyard.cli.main import app, main
+from lanyard.cli.report import commands as report_cmds
+from lanyard.cli.wg import commands as wg_cmds
+from lanyard.client.admin import AdminClient
+from lanyard.core import envelope, keys
+from lanyard.registry import server as registry_server
+from lanyard.registry.datadir import RegistryDir
+from lanyard.registry.server import RunningRegistry
+from lanyard.wire.registry.v1 import reports_pb2
+from tests.agent.conftest import enrolled_agent_dir
 
 # Until cli/main.py attaches them (`lanyard wg …`, `lanyard report …`), attach them here.
 for _typer, _name in ((wg_cmds.wg_app, "wg"), (report_cmds.report_app, "report")):

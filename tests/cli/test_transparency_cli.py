@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from cli import main as cli_main
-from cli import transparency_cmds
-from services.event_agent.datadir import AgentDir
-from services.event_agent.transparency import settings
+from lanyard.agent.datadir import AgentDir
+from lanyard.agent.transparency import settings
+from lanyard.cli import main as cli_main
+from lanyard.cli.transparency import commands as transparency_cmds
+from tests.agent.test_transparency import PASSPHRASE, UNLOCK, C, make_agent
 from tests.canary_tools import log_events, run_cli
-from tests.event_agent.test_transparency import PASSPHRASE, UNLOCK, C, make_agent
 
 URL = "https://agentconf.example/conduct"
 

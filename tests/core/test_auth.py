@@ -5,8 +5,8 @@ from __future__ import annotations
 import nacl.signing
 import pytest
 
-from services.core import auth
-from services.core.errors import AuthError
+from lanyard.core import auth
+from lanyard.core.errors import AuthError
 
 METHOD = "/lanyard.registry.v1.Registry/Evaluate"
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.core.errors import InvalidIdentifier
-from services.core.identity import MAX_INPUT_CHARS, Kind, message, normalize
+from lanyard.core.errors import InvalidIdentifier
+from lanyard.core.identity import MAX_INPUT_CHARS, Kind, message, normalize
 
 any_text = st.text(max_size=600)
 kinds = st.sampled_from(list(Kind))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from services.core import keys
-from services.core.errors import KeyFileError, SignatureError
+from lanyard.core import keys
+from lanyard.core.errors import KeyFileError, SignatureError
 
 
 def test_written_secret_is_private(tmp_path: Path) -> None:

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.core import errors, merkle
-from services.core.merkle import (
+from lanyard.core import errors, merkle
+from lanyard.core.merkle import (
     EMPTY_ROOT,
     MerkleLog,
     ProofError,

@@ -8,8 +8,8 @@ from datetime import date
 import nacl.signing
 import pytest
 
-from services.core import screen, snapshot
-from services.core.errors import SealError, SignatureError
+from lanyard.core import screen, snapshot
+from lanyard.core.errors import SealError, SignatureError
 
 K = screen.scalar_from_seed(b"snapshot test key")
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from services.core import screen
-from services.core.errors import InvalidIdentifier, InvalidPoint
-from services.core.identity import Kind, message, normalize
+from lanyard.core import screen
+from lanyard.core.errors import InvalidIdentifier, InvalidPoint
+from lanyard.core.identity import Kind, message, normalize
 from tests.spec import load_vectors
 
 VECTORS = load_vectors()

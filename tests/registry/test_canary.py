@@ -25,12 +25,12 @@ import nacl.signing
 import pytest
 import structlog
 
-from cli.admin_client import AdminClient, Identifier
-from services.core import identity
-from services.core.channels import MAX_MESSAGE_BYTES
-from services.core.identity import Kind, normalize
-from services.event_agent.registry_client import LocalSnapshot, RegistryClient
-from services.registry.datadir import RegistryDir
+from lanyard.client.admin import AdminClient, Identifier
+from lanyard.client.registry import LocalSnapshot, RegistryClient
+from lanyard.core import identity
+from lanyard.core.channels import MAX_MESSAGE_BYTES
+from lanyard.core.identity import Kind, normalize
+from lanyard.registry.datadir import RegistryDir
 from tests.canary_tools import (
     Canary,
     MetadataRecorder,

@@ -13,18 +13,18 @@ import grpc
 import nacl.signing
 import pytest
 
-from cli.admin_client import AdminClient, Identifier
-from lanyard.registry.v1 import (
+from lanyard.client.admin import AdminClient, Identifier
+from lanyard.client.registry import LocalSnapshot
+from lanyard.core import auth, screen
+from lanyard.core.identity import Kind, message
+from lanyard.registry.server import RunningRegistry
+from lanyard.wire.registry.v1 import (
     admin_pb2,
     admin_pb2_grpc,
     registry_pb2,
     registry_pb2_grpc,
     snapshot_pb2,
 )
-from services.core import auth, screen
-from services.core.identity import Kind, message
-from services.event_agent.registry_client import LocalSnapshot
-from services.registry.server import RunningRegistry
 from tests.conftest import Enrolled, enroll
 from tests.spec import load_vectors
 
@@ -86,7 +86,7 @@ async def test_screening_round_trip_matches_records(admin: AdminClient, event: E
 async def test_evaluate_agrees_with_the_registry_key(
     registry: RunningRegistry, event: Enrolled, registry_dir: object
 ) -> None:
-    from services.registry.datadir import RegistryDir
+    from lanyard.registry.datadir import RegistryDir
 
     assert isinstance(registry_dir, RegistryDir)
     k = registry_dir.oprf_key(1)
@@ -340,7 +340,7 @@ async def test_event_calling_admin_is_denied(channel: grpc.aio.Channel, event: E
 async def test_admin_calling_event_service_is_denied(
     channel: grpc.aio.Channel, admin: AdminClient, registry_dir: object
 ) -> None:
-    from services.registry.datadir import RegistryDir
+    from lanyard.registry.datadir import RegistryDir
 
     assert isinstance(registry_dir, RegistryDir)
     stub = registry_pb2_grpc.RegistryStub(channel)

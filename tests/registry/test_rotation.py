@@ -5,12 +5,12 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from cli.admin_client import AdminClient, Identifier
-from services.core import screen
-from services.core.identity import Kind, message
-from services.event_agent.registry_client import LocalSnapshot
-from services.registry.datadir import RegistryDir
-from services.registry.server import RunningRegistry
+from lanyard.client.admin import AdminClient, Identifier
+from lanyard.client.registry import LocalSnapshot
+from lanyard.core import screen
+from lanyard.core.identity import Kind, message
+from lanyard.registry.datadir import RegistryDir
+from lanyard.registry.server import RunningRegistry
 from tests.conftest import Enrolled
 
 
@@ -66,7 +66,7 @@ async def test_rotation_refuses_a_stale_epoch(admin: AdminClient) -> None:
 
 
 async def test_rotation_survives_a_restart(registry_dir: RegistryDir, tmp_path: object) -> None:
-    from services.registry import server
+    from lanyard.registry import server
 
     async with server.running(registry_dir) as reg:
         await reg.service.rotate_key(1)

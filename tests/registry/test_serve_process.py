@@ -27,9 +27,10 @@ import pytest
 import structlog
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from cli.main import main as cli_main
-from services.core.channels import open_channel
-from services.registry import server
+from lanyard.cli.main import main as cli_main
+from lanyard.core.channels import open_channel
+from lanyard.registry import server
+from tests.canary_tools import subprocess_env
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 15.0
@@ -42,20 +43,8 @@ WILDCARD_HOST = "0.0.0.0"  # noqa: S104 - the address serve must refuse to use i
 # -- helpers -------------------------------------------------------------------------------
 
 
-def subprocess_env(**extra: str) -> dict[str, str]:
-    """The test's environment without any LANYARD_* override, with the repo importable."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LANYARD_")}
-    paths = [str(REPO), str(REPO / "proto")]
-    if env.get("PYTHONPATH"):
-        paths.append(env["PYTHONPATH"])
-    env["PYTHONPATH"] = os.pathsep.join(paths)
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra)
-    return env
-
-
 def lanyard_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "cli.main", *args]
+    return [sys.executable, "-m", "lanyard.cli.main", *args]
 
 
 def init_dir(path: Path) -> Path:
@@ -434,7 +423,7 @@ def test_remote_admin_commands_use_the_registry_ca(
     """A WG member on another machine reaches a TLS registry with LANYARD_REGISTRY_CA."""
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not on PATH: cannot make a test certificate")
-    from cli.main import main
+    from lanyard.cli.main import main
 
     data_dir = init_dir(tmp_path / "registry")
     cert, key = self_signed(tmp_path, "registry")

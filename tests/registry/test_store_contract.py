@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from services.registry.errors import AlreadyExists, NotFound, QuotaExhausted
-from services.registry.sqlite_store import SqliteStore
-from services.registry.store import Change, Entry, Event, Record, Store
+from lanyard.registry.errors import AlreadyExists, NotFound, QuotaExhausted
+from lanyard.registry.sqlite_store import SqliteStore
+from lanyard.registry.store import Change, Entry, Event, Record, Store
 
 StoreFactory = Callable[[], Awaitable[Store]]
 

@@ -1,0 +1,25 @@
+"""The agent's one table from domain errors to gRPC status codes."""
+
+from __future__ import annotations
+
+import grpc
+
+from lanyard.agent import errors
+from lanyard.core import serving
+
+STATUS: serving.ErrorTable = {
+    errors.InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
+    # A Check the registry refused to help with cannot be decided: never a silent ALLOW.
+    errors.RegistryRefused: grpc.StatusCode.UNAVAILABLE,
+    errors.SnapshotRejected: grpc.StatusCode.UNAVAILABLE,
+    errors.NotEnrolled: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.NotFound: grpc.StatusCode.NOT_FOUND,
+    errors.Conflict: grpc.StatusCode.ABORTED,
+    errors.NotAllowed: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.LockedError: grpc.StatusCode.FAILED_PRECONDITION,
+}
+
+unary = serving.unary(STATUS)

@@ -1,0 +1,162 @@
+"""Batch screening of a ticketing export: stream, blind, evaluate, match, store.
+
+Rows stream from the file in batches; several batches are in flight at once so that the
+agent's blinding, the registry's evaluation and the agent's unblinding overlap on every
+core; batches are committed in file order, each with the line it reached, so a run that
+is killed resumes after the last committed line: nothing evaluated twice, nothing lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import grpc
+import structlog
+
+from lanyard.agent.errors import SnapshotRejected
+from lanyard.agent.screening.csv_import import BadRow, Export, Row, file_digest
+from lanyard.agent.service import AgentService, match_result, messages_for, registry_failure
+from lanyard.agent.store import Identity, Run, RunReport, Screened, Skipped
+from lanyard.core.errors import SealError
+from lanyard.core.identity import Kind
+
+log = structlog.get_logger("lanyard.agent")
+
+BATCH_ROWS = 500
+IN_FLIGHT = 3
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenOutcome:
+    run: Run
+    report: RunReport
+    resumed_after_line: int
+    already_done: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    last_line: int
+    rows: list[Row]
+    skipped: list[Skipped]
+
+
+def count_lines(export: Export) -> int:
+    """Rows a progress bar can expect: physical lines less the header (approximate for
+    quoted cells that span lines)."""
+    newline = "\n".encode(export.encoding.replace("-sig", ""))
+    lines = 0
+    with export.path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            lines += chunk.count(newline)
+    return max(0, lines - 1)
+
+
+def _batches(rows: Iterator[Row | BadRow], size: int) -> Iterator[_Batch]:
+    good: list[Row] = []
+    bad: list[Skipped] = []
+    last = 0
+    for item in rows:
+        last = item.line
+        if isinstance(item, BadRow):
+            bad.append(Skipped(item.line, item.ref, item.reason))
+        else:
+            good.append(item)
+        if len(good) + len(bad) >= size:
+            yield _Batch(last, good, bad)
+            good, bad = [], []
+    if good or bad:
+        yield _Batch(last, good, bad)
+
+
+def layout_key(export: Export) -> str:
+    lay = export.layout
+    return "|".join(
+        [lay.format, ",".join(lay.name_columns), lay.email_column or "", lay.ref_column or ""]
+    )
+
+
+async def screen_export(
+    agent: AgentService,
+    export: Export,
+    role: str = "attendee",
+    progress: Progress | None = None,
+    batch_rows: int = BATCH_ROWS,
+    in_flight: int = IN_FLIGHT,
+) -> ScreenOutcome:
+    started = time.perf_counter()
+    digest = await asyncio.to_thread(file_digest, export.path)
+    run = await agent.store.open_run(digest, role, layout_key(export), export.path.name)
+    if run.finished:
+        return ScreenOutcome(run, await agent.store.run_report(run.run_id), 0, True)
+    try:
+        await agent.sync()
+    except grpc.aio.AioRpcError as exc:
+        raise registry_failure(exc, agent.enrolment.endpoint, "nothing was screened") from exc
+    epoch = agent.snapshot.epoch
+
+    async def process(batch: _Batch) -> tuple[_Batch, list[Screened]]:
+        wanted = [messages_for(row.name, row.email) for row in batch.rows]
+        flat = [m for person in wanted for _, m in person]
+        ys = iter(await agent.points_for(flat))
+        screened: list[Screened] = []
+        for row, person in zip(batch.rows, wanted, strict=True):
+            identities = [Identity(kind, m, next(ys)) for kind, m in person]
+            points: dict[Kind, bytes] = {i.kind: i.y for i in identities}
+            try:
+                result = match_result(agent.snapshot, points)
+            except SealError as exc:
+                raise SnapshotRejected(
+                    f"line {row.line}: a snapshot entry that matched does not open ({exc}); "
+                    "the WG's snapshot may be damaged"
+                ) from exc
+            screened.append(Screened(row.ref, role, identities, result, row.line))
+        return batch, screened
+
+    pending: deque[asyncio.Task[tuple[_Batch, list[Screened]]]] = deque()
+    done_rows = 0
+
+    async def commit_oldest() -> None:
+        nonlocal done_rows
+        batch, screened = await pending.popleft()
+        await agent.store.commit_rows(run.run_id, batch.last_line, epoch, screened, batch.skipped)
+        done_rows += len(batch.rows) + len(batch.skipped)
+        if progress is not None:
+            progress(len(batch.rows) + len(batch.skipped))
+
+    try:
+        for batch in _batches(export.rows(start_after_line=run.last_line), batch_rows):
+            pending.append(asyncio.create_task(process(batch)))
+            if len(pending) >= in_flight:
+                await commit_oldest()
+        while pending:
+            await commit_oldest()
+    except grpc.aio.AioRpcError as exc:
+        raise registry_failure(
+            exc,
+            agent.enrolment.endpoint,
+            f"stopped after {done_rows} rows; what was screened is kept: run the same "
+            "command again to resume",
+        ) from exc
+    finally:
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+    await agent.store.finish_run(run.run_id)
+    report = await agent.store.run_report(run.run_id)
+    log.info(
+        "agent.screened",
+        run_id=run.run_id,
+        rows=done_rows,
+        screened=report.screened,
+        skipped=len(report.skipped),
+        resumed_after=run.last_line,
+        seconds=round(time.perf_counter() - started, 2),
+    )
+    return ScreenOutcome(run, report, run.last_line, False)

@@ -1,0 +1,171 @@
+"""The agent's storage interface; sqlite_store.py implements it.
+
+What is stored is the event's own data: each screened person's reference, role and
+normalised identifiers, the Y points the registry's key gave them, their current result,
+the newest verified snapshot, alerts, and the ticketing integrations' public keys.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from lanyard.agent.screening.decision import Result
+from lanyard.core.identity import Kind
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    kind: Kind
+    message: bytes  # spec §1 message: "lanyard:v1:<kind>:<normalised>"
+    y: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Screened:
+    """One person screened: a CSV row (line set) or a registration check (line None)."""
+
+    ref: str
+    role: str
+    identities: list[Identity]
+    result: Result
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    line: int
+    ref: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    run_id: int
+    last_line: int
+    finished: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A screened person's stored result, for reports and re-checks."""
+
+    attendee_id: int
+    ref: str
+    role: str
+    line: int | None
+    result: Result
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    screened: int
+    counts: dict[str, int]  # by decision
+    matches: list[Outcome]
+    skipped: list[Skipped]
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    alert_id: int
+    attendee_id: int
+    ref: str
+    kind: str  # "new-match" | "cleared" | "changed"
+    result: Result
+    snapshot_version: int
+    raised_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A re-check's outcome: new results and the alerts they raise, in one transaction."""
+
+    results: list[tuple[int, Result]] = field(default_factory=list)
+    alerts: list[tuple[int, str, Result]] = field(default_factory=list)
+    snapshot_version: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotState:
+    epoch: int
+    version: int
+    entries: dict[bytes, bytes]
+
+
+class Store(ABC):
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    # -- snapshot ------------------------------------------------------------------------
+    @abstractmethod
+    async def load_snapshot(self) -> SnapshotState | None: ...
+
+    @abstractmethod
+    async def save_snapshot(self, state: SnapshotState) -> None: ...
+
+    # -- batch screening -----------------------------------------------------------------
+    @abstractmethod
+    async def open_run(self, digest: str, role: str, layout: str, source: str) -> Run:
+        """The run for this file, role and layout: a new one, or the one to resume."""
+
+    @abstractmethod
+    async def commit_rows(
+        self,
+        run_id: int | None,
+        last_line: int,
+        epoch: int,
+        screened: list[Screened],
+        skipped: list[Skipped],
+    ) -> list[int]:
+        """Store a batch (Y points of `epoch`) atomically, advancing the run to `last_line`;
+        returns the new attendee ids. A Check stores with run_id None."""
+
+    @abstractmethod
+    async def finish_run(self, run_id: int) -> None: ...
+
+    @abstractmethod
+    async def run_report(self, run_id: int) -> RunReport: ...
+
+    # -- identities and results ----------------------------------------------------------
+    @abstractmethod
+    async def known_points(self, messages: list[bytes], epoch: int) -> dict[bytes, bytes]:
+        """Y for each message already evaluated in `epoch`."""
+
+    @abstractmethod
+    async def identities(self, epoch: int) -> list[tuple[int, Kind, bytes]]:
+        """(attendee id, kind, Y) of every stored identity evaluated in `epoch`."""
+
+    @abstractmethod
+    async def stale_identities(self, epoch: int, limit: int) -> list[tuple[int, Kind, bytes]]:
+        """(attendee id, kind, message) of identities evaluated in another epoch."""
+
+    @abstractmethod
+    async def update_points(self, epoch: int, points: list[tuple[int, Kind, bytes]]) -> None:
+        """Replace the Y of (attendee id, kind) with a point of `epoch`."""
+
+    @abstractmethod
+    async def results(self) -> dict[int, Result]: ...
+
+    @abstractmethod
+    async def apply(self, change: Change) -> list[Alert]: ...
+
+    @abstractmethod
+    async def alerts(self, include_acknowledged: bool = False) -> list[Alert]: ...
+
+    @abstractmethod
+    async def attendee_count(self) -> int: ...
+
+    @abstractmethod
+    async def delete_attendees(self) -> int:
+        """Retention: delete every attendee, identity, result and run; return how many."""
+
+    # -- integrations --------------------------------------------------------------------
+    @abstractmethod
+    async def add_integration(self, name: str, public_key: bytes) -> None: ...
+
+    @abstractmethod
+    async def integration_key(self, name: str) -> bytes | None: ...
+
+    @abstractmethod
+    async def revoke_integration(self, name: str) -> None: ...

@@ -1,0 +1,271 @@
+"""The phases `lanyard bench agent` times against one loopback registry: screening a
+whole export, sync and re-check, Check latency over gRPC, and peak memory of `lanyard
+screen` in a child process. Each returns raw measurements; cli/bench_agent.py turns them
+into figures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from lanyard.agent import server as agent_server
+from lanyard.agent.datadir import AgentDir
+from lanyard.agent.screening.batch import screen_export
+from lanyard.agent.screening.csv_import import open_export
+from lanyard.cli.bench.export import Person, person, write_export
+from lanyard.cli.output import CliError
+from lanyard.client.admin import AdminClient
+from lanyard.core import auth
+from lanyard.core.channels import open_channel
+from lanyard.registry import server
+from lanyard.wire.agent.v1 import screening_pb2, screening_pb2_grpc
+
+EVENT_PREFIX = "bench-agent"
+WARMUP_CHECKS = 20
+CHECK_METHOD = "/lanyard.agent.v1.Screening/Check"
+INTEGRATION = "bench"
+MB = 1_000_000
+MEMORY_POLL_SECONDS = 0.05
+
+# --- set-up -----------------------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    """The registry every phase talks to, and how to enrol one more agent against it."""
+
+    workdir: Path
+    reg: server.RunningRegistry
+    admin: AdminClient
+
+    async def enrolled_agent(self, name: str, quota: int) -> AgentDir:
+        """A fresh agent data directory, enrolled as its own event (its own quota)."""
+        event_id = f"{EVENT_PREFIX}-{name}"
+        adir = AgentDir(self.workdir / event_id)
+        public = agent_server.init_agent(adir, "127.0.0.1:0")
+        today = date.today()
+        ends = today + timedelta(days=1)
+        response = await self.admin.enroll_event(
+            event_id, f"Agent benchmark {name}", today, ends, public, quota
+        )
+        bundle = self.workdir / f"{event_id}.json"
+        bundle.write_text(
+            json.dumps(
+                {
+                    "format": "lanyard-enrolment/1",
+                    "event_id": event_id,
+                    "event_name": f"Agent benchmark {name}",
+                    "endpoint": self.reg.address,
+                    "registry_public_key": response.registry_public_key.hex(),
+                    "suite": response.suite,
+                    "starts_on": today.isoformat(),
+                    "ends_on": ends.isoformat(),
+                }
+            ),
+            encoding="utf-8",
+        )
+        adir.pin(bundle)
+        return adir
+
+    async def evaluations_used(self, adir: AgentDir) -> int:
+        event_id = adir.enrolment().event_id
+        events = await self.admin.list_events()
+        return next(int(e.evaluations_used) for e in events if e.event_id == event_id)
+
+    async def add_record(self, ref: str, status: str, p: Person) -> None:
+        await self.admin.add_record(ref, status, p.identifiers)
+
+
+def quota(evaluations: int) -> int:
+    return 2 * evaluations + 1000
+
+
+# --- throughput and re-check ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Screening:
+    """One timed `screen_export` of the whole file into a fresh agent."""
+
+    adir: AgentDir
+    seconds: float
+    cpu_seconds: float  # this process's: agent, registry and their threads together
+    screened: int
+    identities: int
+    evaluations: int
+
+
+async def screen_once(bench: Bench, name: str, path: Path, quota: int) -> Screening:
+    adir = await bench.enrolled_agent(name, quota)
+    async with agent_server.opened(adir) as agent:
+        cpu_started, started = time.process_time(), time.perf_counter()
+        outcome = await screen_export(agent, open_export(path))
+        wall = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
+        stored = len(await agent.store.identities(agent.snapshot.epoch))
+    return Screening(
+        adir,
+        wall,
+        cpu,
+        outcome.report.screened,
+        stored,
+        await bench.evaluations_used(adir),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Recheck:
+    sync_s: float
+    recheck_s: float
+    attendees: int
+    identities: int
+    alerts: int
+
+
+async def recheck(bench: Bench, adir: AgentDir, rows: int, rounds: int) -> Recheck:
+    """Best of `rounds`: the WG adds a record for someone already screened, the agent
+    syncs (fetch, verify, persist, re-check everyone); then the re-check alone."""
+    sync_times: list[float] = []
+    recheck_times: list[float] = []
+    alerts = 0
+    async with agent_server.opened(adir) as agent:
+        attendees = await agent.store.attendee_count()
+        identities = len(await agent.store.identities(agent.snapshot.epoch))
+        for r in range(rounds):
+            await bench.add_record(f"BENCH-NEW-{r}", "banned", person(rows // 2 + 2 + r))
+            started = time.perf_counter()
+            raised = await agent.sync()
+            sync_times.append(time.perf_counter() - started)
+            alerts += len(raised)
+            started = time.perf_counter()
+            await agent.recheck()
+            recheck_times.append(time.perf_counter() - started)
+    return Recheck(min(sync_times), min(recheck_times), attendees, identities, alerts)
+
+
+# --- Check latency ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    new_ms: list[float]
+    known_ms: list[float]
+    health_ms: list[float]
+
+
+async def check_latency(adir: AgentDir, rows: int, checks: int) -> Latency:
+    """`checks` Check calls, alternately someone new and someone already screened, each
+    after one health check on the same channel (the round-trip floor, under the same
+    noise). Nothing else is in flight: this is the latency one ticket sale sees."""
+    async with agent_server.running(adir, "127.0.0.1:0") as ra:
+        agent = ra.agent
+        key = await agent.add_integration(INTEGRATION)
+        signer = auth.CallSigner(f"integration:{INTEGRATION}", key)
+        channel = open_channel(ra.address)
+        try:
+            stub = screening_pb2_grpc.ScreeningStub(channel)
+            health = health_pb2_grpc.HealthStub(channel)
+            # The follower syncs as the server starts; wait for it, not in the timings.
+            await agent.sync()
+            new_people = iter(range(rows, rows + WARMUP_CHECKS + checks))
+
+            async def one(i: int, new: bool) -> tuple[float, float]:
+                started = time.perf_counter()
+                await health.Check(health_pb2.HealthCheckRequest(service=""))
+                health_s = time.perf_counter() - started
+                p = person(next(new_people) if new else (i * 7919) % rows)
+                request = screening_pb2.CheckRequest(
+                    name=p.name,
+                    email=p.email or "",
+                    role=screening_pb2.ROLE_ATTENDEE,
+                    caller_ref=f"bench-{i}",
+                )
+                metadata = signer.metadata(CHECK_METHOD)  # the caller's work, not the agent's
+                started = time.perf_counter()
+                await stub.Check(request, metadata=metadata)
+                return health_s * 1000, (time.perf_counter() - started) * 1000
+
+            for i in range(WARMUP_CHECKS):
+                await one(i, i % 2 == 0)
+            result = Latency([], [], [])
+            for i in range(checks):
+                new = i % 2 == 0
+                health_ms, check_ms = await one(i, new)
+                result.health_ms.append(health_ms)
+                (result.new_ms if new else result.known_ms).append(check_ms)
+        finally:
+            await channel.close()
+    return result
+
+
+# --- peak memory ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    rows: int
+    identities: int
+    peak_mb: float
+    seconds: float  # the whole child process: start-up, screening, report
+
+
+def _high_water_bytes(pid: int) -> int | None:
+    """VmHWM of a live process: the peak RSS of its own address space, never shrinking.
+
+    Not wait4's ru_maxrss: Linux carries the parent's high-water mark into a child across
+    vfork and exec, so every child would report at least this process's peak."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:  # exited (and perhaps already reaped) between polls
+        return None
+    return None  # a zombie's status has no Vm lines
+
+
+async def peak_memory(bench: Bench, rows: int) -> Memory:
+    """`lanyard screen` on a generated export of `rows` rows in a child process, served
+    by this process's registry; its peak RSS is its VmHWM, polled until it exits."""
+    if _high_water_bytes(os.getpid()) is None:
+        raise CliError("peak memory is read from /proc/PID/status (Linux); use --skip-memory")
+    path = bench.workdir / f"memory-{rows}.csv"
+    identities = await asyncio.to_thread(write_export, path, rows)
+    adir = await bench.enrolled_agent(f"mem-{rows}", quota(identities))
+    out, err = bench.workdir / f"memory-{rows}.out", bench.workdir / f"memory-{rows}.err"
+    argv = ["-m", "lanyard.cli.main", "screen", str(path), "--data-dir", str(adir.path), "--json"]
+    peak = 0
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        started = time.perf_counter()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, *argv, stdin=asyncio.subprocess.DEVNULL, stdout=stdout, stderr=stderr
+        )
+        exited = asyncio.ensure_future(proc.wait())
+        try:
+            while not exited.done():
+                peak = max(peak, _high_water_bytes(proc.pid) or 0)
+                await asyncio.wait({exited}, timeout=MEMORY_POLL_SECONDS)
+        finally:
+            if not exited.done():
+                proc.kill()
+                await exited
+        seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        tail = err.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
+        raise CliError(
+            f"`lanyard screen` of {rows} rows exited with status {proc.returncode}: "
+            + " / ".join(tail)
+        )
+    screened = int(json.loads(out.read_text(encoding="utf-8"))["summary"]["screened"])
+    if screened != rows:
+        raise CliError(f"`lanyard screen` screened {screened} of {rows} generated rows")
+    path.unlink()  # a million rows is ~140 MB: not kept while the next one is written
+    return Memory(rows, identities, peak / MB, seconds)

@@ -1,0 +1,58 @@
+"""Shared CLI plumbing: running coroutines, translating gRPC failures into sentences,
+reading the public keys operators paste or point to."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+
+from lanyard.cli.output import CliError
+from lanyard.core import keys
+from lanyard.core.errors import Error as CoreError
+
+T = TypeVar("T")
+
+
+def default_data_dir(env_var: str, name: str) -> Path:
+    """`$<env_var>`, else `$XDG_DATA_HOME/lanyard/<name>` (~/.local/share/lanyard/<name>)."""
+    env = os.environ.get(env_var)
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "lanyard" / name
+
+
+def describe_rpc_error(exc: grpc.aio.AioRpcError, endpoint: str) -> str:
+    code = exc.code()
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return f"cannot reach the registry at {endpoint}: is `lanyard registry serve` running?"
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return f"the registry at {endpoint} did not answer in time"
+    return f"the registry refused: {exc.details()} ({code.name})"
+
+
+def run(coro: Coroutine[Any, Any, T], endpoint: str = "") -> T:
+    """Run a coroutine; a gRPC failure becomes a CliError sentence."""
+    try:
+        return asyncio.run(coro)
+    except grpc.aio.AioRpcError as exc:
+        raise CliError(describe_rpc_error(exc, endpoint)) from exc
+
+
+def read_public_key(value: str) -> bytes:
+    """An Ed25519 public key given to --public-key: 64 hex digits, or @FILE holding them."""
+    text = value
+    if value.startswith("@"):
+        try:
+            text = Path(value[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CliError(f"cannot read public key file {value[1:]}: {exc.strerror}") from exc
+    try:
+        return keys.parse_public_key_hex(text, "--public-key")
+    except CoreError as exc:
+        raise CliError(str(exc)) from exc

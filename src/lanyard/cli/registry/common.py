@@ -1,0 +1,84 @@
+"""What the operator's `lanyard registry …` commands share: the options naming the data
+directory and the address, opening the directory, an admin client signed with its admin
+key, and reading dates from flags."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lanyard.cli import common
+from lanyard.cli.output import CliError
+from lanyard.client.admin import AdminClient
+from lanyard.core.channels import open_channel
+from lanyard.registry.datadir import RegistryDir
+
+
+def default_data_dir() -> Path:
+    return common.default_data_dir("LANYARD_REGISTRY_DIR", "registry")
+
+
+DataDir = Annotated[
+    Path,
+    typer.Option(
+        "--data-dir",
+        "-d",
+        envvar="LANYARD_REGISTRY_DIR",
+        default_factory=default_data_dir,
+        help="Registry data directory.",
+        show_default="~/.local/share/lanyard/registry",
+    ),
+]
+Endpoint = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint",
+        envvar="LANYARD_REGISTRY_ENDPOINT",
+        help="Registry address (default: where the local `registry serve` listens).",
+    ),
+]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+
+
+def open_dir(data_dir: Path) -> RegistryDir:
+    rdir = RegistryDir(data_dir)
+    rdir.check()
+    return rdir
+
+
+@asynccontextmanager
+async def admin_client(rdir: RegistryDir, endpoint: str) -> AsyncIterator[AdminClient]:
+    channel = open_channel(endpoint, registry_ca())
+    try:
+        yield AdminClient(channel, rdir.admin_key())
+    finally:
+        await channel.close()
+
+
+def parse_date(value: str | None, flag: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise CliError(f"{flag} must be a date like 2027-05-14, got {value!r}") from exc
+
+
+def require_date(value: str, flag: str) -> date:
+    parsed = parse_date(value, flag)
+    if parsed is None:
+        raise CliError(f"{flag} is required")
+    return parsed
+
+
+def registry_ca() -> Path | None:
+    """The CA that signed a remote registry's TLS certificate (LANYARD_REGISTRY_CA); WG
+    readers on their own machines set it. Loopback needs none."""
+    value = os.environ.get("LANYARD_REGISTRY_CA")
+    return Path(value) if value else None

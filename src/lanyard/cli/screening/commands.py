@@ -1,0 +1,248 @@
+"""The event's screening commands: `lanyard screen`, `lanyard check`, `lanyard alerts`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import grpc
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+
+from lanyard.agent.errors import Error as AgentError
+from lanyard.agent.screening.batch import ScreenOutcome, count_lines, screen_export
+from lanyard.agent.screening.csv_import import Export, open_export
+from lanyard.agent.screening.decision import Result
+from lanyard.agent.service import AgentService
+from lanyard.agent.store import Alert
+from lanyard.cli.agent.commands import DataDir, JsonOut, with_agent
+from lanyard.cli.output import CliError, console, emit_json, table
+
+
+def _outcome_json(outcome: ScreenOutcome) -> dict[str, Any]:
+    report = outcome.report
+    return {
+        "summary": {
+            "screened": report.screened,
+            "clear": report.counts.get("allow", 0),
+            "review": report.counts.get("review", 0),
+            "deny": report.counts.get("deny", 0),
+            "skipped": len(report.skipped),
+            "resumed_after_line": outcome.resumed_after_line,
+            "already_screened": outcome.already_done,
+        },
+        "matches": [
+            {
+                "line": m.line,
+                "ref": m.ref,
+                "decision": m.result.decision.value,
+                "matched": m.result.matched,
+                "reason": m.result.reason.value,
+                "record_ref": m.result.record_ref,
+            }
+            for m in report.matches
+        ],
+        "skipped": [{"line": s.line, "ref": s.ref, "reason": s.reason} for s in report.skipped],
+    }
+
+
+def _write_out(path: Path, data: dict[str, Any]) -> None:
+    if path.suffix.lower() == ".csv":
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["line", "ref", "decision", "matched", "reason", "record_ref"])
+            for m in data["matches"]:
+                writer.writerow(
+                    [m["line"], m["ref"], m["decision"], m["matched"], m["reason"], m["record_ref"]]
+                )
+    else:
+        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def print_outcome(outcome: ScreenOutcome) -> None:
+    data = _outcome_json(outcome)
+    s = data["summary"]
+    if outcome.already_done:
+        console.print("This file was already screened with these settings; showing that run.")
+    elif outcome.resumed_after_line:
+        console.print(f"Resumed after line {outcome.resumed_after_line}.")
+    console.print(
+        f"Screened {s['screened']}: [green]{s['clear']} clear[/green], "
+        f"[yellow]{s['review']} review[/yellow], [red]{s['deny']} deny[/red], "
+        f"{s['skipped']} skipped."
+    )
+    if data["matches"]:
+        table(
+            "Matches",
+            ["line", "ref", "decision", "matched", "record"],
+            [
+                (m["line"], m["ref"], m["decision"], m["matched"], m["record_ref"])
+                for m in data["matches"]
+            ],
+        )
+    if data["skipped"]:
+        table(
+            "Skipped rows (fix and screen again)",
+            ["line", "ref", "reason"],
+            [(r["line"], r["ref"], r["reason"]) for r in data["skipped"]],
+        )
+
+
+async def screen_with_progress(
+    agent: AgentService, export: Export, role: str, show_bar: bool
+) -> ScreenOutcome:
+    """Screen `export`; on a terminal, a bar shows rows, rate and time left."""
+    if not show_bar:
+        return await screen_export(agent, export, role)
+    total = await asyncio.to_thread(count_lines, export)
+    with Progress(
+        TextColumn("Screening"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]} rows/s"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("rows", total=total, rate="–")
+
+        def advance(rows: int) -> None:
+            bar.advance(task, rows)
+            speed = bar.tasks[0].speed
+            bar.update(task, rate=f"{speed:,.0f}" if speed else "–")
+
+        return await screen_export(agent, export, role, progress=advance)
+
+
+def screen(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="A ticketing export (pretix, Tito, Eventbrite or a plain name/email CSV)."
+        ),
+    ],
+    data_dir: DataDir,
+    role: Annotated[str, typer.Option(help="attendee or speaker.")] = "attendee",
+    name_col: Annotated[str | None, typer.Option(help="Column holding the full name.")] = None,
+    email_col: Annotated[str | None, typer.Option(help="Column holding the e-mail.")] = None,
+    ref_col: Annotated[str | None, typer.Option(help="Column holding the reference.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write results here (.json or .csv).")] = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Screen a whole export against the WG's list; only blinded points leave."""
+    if role not in ("attendee", "speaker"):
+        raise CliError(f"--role must be attendee or speaker, got {role!r}")
+    export = open_export(file, name_col=name_col, email_col=email_col, ref_col=ref_col)
+    show_bar = console.is_terminal and not json_out
+    outcome = with_agent(
+        data_dir, lambda agent: screen_with_progress(agent, export, role, show_bar)
+    )
+    data = _outcome_json(outcome)
+    if out is not None:
+        _write_out(out, data)
+    if json_out:
+        emit_json(data)
+    else:
+        print_outcome(outcome)
+        if out is not None:
+            console.print(f"Results written to {out}.")
+
+
+def check(
+    data_dir: DataDir,
+    name: Annotated[str, typer.Option(help="Full name.")] = "",
+    email: Annotated[str, typer.Option(help="E-mail address.")] = "",
+    role: Annotated[str, typer.Option(help="attendee or speaker.")] = "attendee",
+    ref: Annotated[str, typer.Option(help="Your reference for this person.")] = "",
+    json_out: JsonOut = False,
+) -> None:
+    """Screen one person."""
+
+    async def work(agent: AgentService) -> Result:
+        # A one-shot command follows no stream: take the newest list first, if reachable.
+        with contextlib.suppress(grpc.aio.AioRpcError, AgentError):
+            await agent.sync()
+        return await agent.check(name, email, role, ref)
+
+    result = with_agent(data_dir, work)
+    if json_out:
+        emit_json(
+            {
+                "decision": result.decision.value,
+                "reason": result.reason.value,
+                "matched": result.matched,
+                "record_ref": result.record_ref,
+            }
+        )
+        return
+    if not result.reason:
+        console.print("[green]ALLOW[/green]: not on the WG's list.")
+        return
+    colour = "red" if result.decision.value == "deny" else "yellow"
+    console.print(
+        f"[{colour}]{result.decision.value.upper()}[/{colour}]: {result.reason.value}"
+        f" (record {result.record_ref})."
+    )
+
+
+def alerts(
+    data_dir: DataDir,
+    refresh: Annotated[bool, typer.Option(help="Fetch the newest snapshot first.")] = False,
+    all_alerts: Annotated[bool, typer.Option("--all", help="Include acknowledged ones.")] = False,
+    json_out: JsonOut = False,
+) -> None:
+    """Matches found after screening: when the WG adds, removes or expires a record."""
+
+    async def work(agent: AgentService) -> list[Alert]:
+        if refresh:
+            await agent.sync()
+        return await agent.alerts(include_acknowledged=all_alerts)
+
+    found = with_agent(data_dir, work)
+    rows = [
+        {
+            "alert_id": a.alert_id,
+            "ref": a.ref,
+            "kind": a.kind,
+            "decision": a.result.decision.value,
+            "reason": a.result.reason.value,
+            "record_ref": a.result.record_ref,
+            "snapshot_version": a.snapshot_version,
+            "raised_at": a.raised_at.isoformat() if a.raised_at else None,
+        }
+        for a in found
+    ]
+    if json_out:
+        emit_json(rows)
+        return
+    if not rows:
+        console.print("No alerts.")
+        return
+    table(
+        "Alerts",
+        ["#", "ref", "what", "decision", "reason", "record", "raised"],
+        [
+            (
+                r["alert_id"],
+                r["ref"],
+                r["kind"],
+                r["decision"],
+                r["reason"],
+                r["record_ref"],
+                str(r["raised_at"])[:16],
+            )
+            for r in rows
+        ],
+    )

@@ -1,0 +1,218 @@
+"""The WG operator's client for the registry's Admin service.
+
+Adding a record runs the blinded round of spec SCREEN-v1 §5 on this machine: names and
+e-mail addresses become blinded points here, and only Y = k * P goes to the registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import grpc
+import nacl.signing
+
+from lanyard.core import auth, blinding, envelope, identity, keys, screen, snapshot
+from lanyard.core.identity import Kind
+from lanyard.wire.registry.v1 import admin_pb2, admin_pb2_grpc, reports_pb2
+
+PREFIX = "/lanyard.registry.v1.Admin/"
+
+
+@dataclass(frozen=True, slots=True)
+class Identifier:
+    kind: Kind
+    value: str
+
+
+class AdminClient:
+    def __init__(
+        self, channel: grpc.aio.Channel, key: nacl.signing.SigningKey, admin_name: str = "operator"
+    ) -> None:
+        self._stub = admin_pb2_grpc.AdminStub(channel)
+        self._signer = auth.CallSigner(f"admin:{admin_name}", key)
+        self._known_epoch: int | None = None
+
+    def _md(self, method: str) -> tuple[tuple[str, str], ...]:
+        return self._signer.metadata(PREFIX + method)
+
+    async def enroll_event(
+        self,
+        event_id: str,
+        name: str,
+        starts_on: date,
+        ends_on: date,
+        public_key: bytes,
+        quota: int,
+    ) -> admin_pb2.EnrollEventResponse:
+        info = admin_pb2.EventInfo(
+            event_id=event_id,
+            name=name,
+            starts_on=starts_on.isoformat(),
+            ends_on=ends_on.isoformat(),
+            public_key=public_key,
+            quota=quota,
+        )
+        response: admin_pb2.EnrollEventResponse = await self._stub.EnrollEvent(
+            admin_pb2.EnrollEventRequest(event=info), metadata=self._md("EnrollEvent")
+        )
+        return response
+
+    async def revoke_event(self, event_id: str) -> admin_pb2.EventInfo:
+        response: admin_pb2.RevokeEventResponse = await self._stub.RevokeEvent(
+            admin_pb2.RevokeEventRequest(event_id=event_id), metadata=self._md("RevokeEvent")
+        )
+        return response.event
+
+    async def list_events(self) -> list[admin_pb2.EventInfo]:
+        response = await self._stub.ListEvents(
+            admin_pb2.ListEventsRequest(), metadata=self._md("ListEvents")
+        )
+        return list(response.events)
+
+    async def _epoch(self, refresh: bool = False) -> int:
+        """The registry's OPRF epoch, asked once per client (ListRecords carries it)."""
+        if self._known_epoch is None or refresh:
+            response = await self._stub.ListRecords(
+                admin_pb2.ListRecordsRequest(), metadata=self._md("ListRecords")
+            )
+            self._known_epoch = int(response.epoch)
+        return self._known_epoch
+
+    async def add_record(
+        self,
+        record_ref: str,
+        status: str,
+        identifiers: Sequence[Identifier],
+        expires_on: date | None = None,
+    ) -> admin_pb2.AddRecordResponse:
+        """Normalise, blind, have the registry evaluate, unblind, upload Y (spec §5)."""
+        messages = [identity.message(i.kind, i.value) for i in identifiers]
+        try:
+            return await self._add_record(
+                record_ref, status, messages, expires_on, await self._epoch()
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                raise
+            # The key was rotated since this client learnt the epoch: once more, afresh.
+            return await self._add_record(
+                record_ref, status, messages, expires_on, await self._epoch(refresh=True)
+            )
+
+    async def _add_record(
+        self,
+        record_ref: str,
+        status: str,
+        messages: list[bytes],
+        expires_on: date | None,
+        epoch: int,
+    ) -> admin_pb2.AddRecordResponse:
+
+        async def evaluate(points: list[bytes]) -> list[bytes]:
+            response = await self._stub.EvaluateForRecord(
+                admin_pb2.EvaluateForRecordRequest(
+                    suite=screen.SUITE, epoch=epoch, blinded_points=points
+                ),
+                metadata=self._md("EvaluateForRecord"),
+            )
+            return list(response.evaluated_points)
+
+        ys = await blinding.blinded_round(messages, evaluate)
+        record = admin_pb2.RecordInfo(
+            record_ref=record_ref,
+            status=snapshot.STATUS_VALUES[status],
+            expires_on=expires_on.isoformat() if expires_on else "",
+        )
+        response: admin_pb2.AddRecordResponse = await self._stub.AddRecord(
+            admin_pb2.AddRecordRequest(suite=screen.SUITE, epoch=epoch, record=record, points=ys),
+            metadata=self._md("AddRecord"),
+        )
+        return response
+
+    async def remove_record(self, record_ref: str) -> int:
+        response = await self._stub.RemoveRecord(
+            admin_pb2.RemoveRecordRequest(record_ref=record_ref), metadata=self._md("RemoveRecord")
+        )
+        return int(response.snapshot_version)
+
+    async def list_records(self) -> admin_pb2.ListRecordsResponse:
+        response: admin_pb2.ListRecordsResponse = await self._stub.ListRecords(
+            admin_pb2.ListRecordsRequest(), metadata=self._md("ListRecords")
+        )
+        return response
+
+    async def rotate_key(self, from_epoch: int) -> admin_pb2.RotateKeyResponse:
+        response: admin_pb2.RotateKeyResponse = await self._stub.RotateKey(
+            admin_pb2.RotateKeyRequest(from_epoch=from_epoch), metadata=self._md("RotateKey")
+        )
+        return response
+
+    async def current_epoch(self) -> int:
+        return await self._epoch(refresh=True)
+
+    # -- end-of-event reports (the WG's side) ----------------------------------------------
+    async def add_recipient(
+        self, name: str, encryption_key: bytes, signing_key: bytes
+    ) -> reports_pb2.RecipientSet:
+        response: reports_pb2.AddRecipientResponse = await self._stub.AddRecipient(
+            reports_pb2.AddRecipientRequest(
+                recipient=reports_pb2.Recipient(
+                    name=name, encryption_key=encryption_key, signing_key=signing_key
+                )
+            ),
+            metadata=self._md("AddRecipient"),
+        )
+        return response.recipients
+
+    async def remove_recipient(self, name: str) -> reports_pb2.RecipientSet:
+        response: reports_pb2.RemoveRecipientResponse = await self._stub.RemoveRecipient(
+            reports_pb2.RemoveRecipientRequest(name=name), metadata=self._md("RemoveRecipient")
+        )
+        return response.recipients
+
+    async def list_recipients(self) -> reports_pb2.RecipientSet:
+        response: reports_pb2.ListRecipientsResponse = await self._stub.ListRecipients(
+            reports_pb2.ListRecipientsRequest(), metadata=self._md("ListRecipients")
+        )
+        return response.recipients
+
+    async def list_submissions(self) -> list[reports_pb2.SubmissionInfo]:
+        response: reports_pb2.ListSubmissionsResponse = await self._stub.ListSubmissions(
+            reports_pb2.ListSubmissionsRequest(), metadata=self._md("ListSubmissions")
+        )
+        return list(response.submissions)
+
+    async def get_submission(self, submission_id: str) -> reports_pb2.GetSubmissionResponse:
+        response: reports_pb2.GetSubmissionResponse = await self._stub.GetSubmission(
+            reports_pb2.GetSubmissionRequest(submission_id=submission_id),
+            metadata=self._md("GetSubmission"),
+        )
+        return response
+
+    async def advance_submission(
+        self,
+        submission_id: str,
+        step: str,
+        member: str,
+        signing_key: nacl.signing.SigningKey,
+        message: str = "",
+        at: str | None = None,
+    ) -> str:
+        """Sign the step as `member` (whose key this client must also authenticate with)."""
+        signed = reports_pb2.SubmissionStep(
+            step=step,
+            member=member,
+            message=message,
+            at=at or datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        signed.signature = keys.sign(signing_key, envelope.step_message(submission_id, signed))
+        response: reports_pb2.AdvanceSubmissionResponse = await self._stub.AdvanceSubmission(
+            reports_pb2.AdvanceSubmissionRequest(submission_id=submission_id, step=signed),
+            metadata=self._md("AdvanceSubmission"),
+        )
+        return str(response.status)
+
+    async def events_by_id(self) -> dict[str, admin_pb2.EventInfo]:
+        return {e.event_id: e for e in await self.list_events()}

@@ -1,0 +1,318 @@
+"""A team member's client for the agent's Incidents service.
+
+Each member holds their own Ed25519 key on their own machine and signs every call with it
+("member:<name>", services/core/auth.py); the event's operator may instead sign with the
+agent's event key to add the first chair. This module finds the agent, loads the key,
+opens the channel, and turns each gRPC failure into the one sentence the CLI prints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import nacl.signing
+
+from lanyard.agent.datadir import AgentDir
+from lanyard.agent.incidents import messages as convert
+from lanyard.agent.incidents.service import MEMBER_NAME
+from lanyard.cli.output import CliError
+from lanyard.core import auth
+from lanyard.core.channels import open_channel
+from lanyard.wire.agent.v1 import incidents_pb2 as pb
+from lanyard.wire.agent.v1 import incidents_pb2_grpc
+
+PREFIX = "/lanyard.agent.v1.Incidents/"
+CALL_TIMEOUT_SECONDS = 30.0
+KEY_FORMAT_KEYS = ("name", "private_key")
+
+
+def default_member_key() -> Path:
+    """`$LANYARD_MEMBER_KEY`, else `$XDG_CONFIG_HOME/lanyard/member.json`
+    (~/.config/lanyard/member.json)."""
+    env = os.environ.get("LANYARD_MEMBER_KEY")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "lanyard" / "member.json"
+
+
+# -- the member's own key ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MemberKey:
+    name: str
+    key: nacl.signing.SigningKey
+
+    @property
+    def public_hex(self) -> str:
+        return bytes(self.key.verify_key).hex()
+
+
+def check_member_name(name: str) -> str:
+    if not MEMBER_NAME.match(name):
+        raise CliError(
+            f"member name must be 1 to 64 lowercase letters, digits, dots, dashes or "
+            f"underscores, got {name!r}"
+        )
+    return name
+
+
+def create_member_key(path: Path, name: str) -> MemberKey:
+    """A fresh key written to `path` (mode 0600); an existing file is never replaced."""
+    member = MemberKey(check_member_name(name), nacl.signing.SigningKey.generate())
+    body = {"name": member.name, "private_key": bytes(member.key).hex()}
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as exc:
+        raise CliError(
+            f"{path} already exists; refusing to replace a member key (use --out for another)"
+        ) from exc
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror}") from exc
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(body, indent=2) + "\n")
+    return member
+
+
+def load_member_key(path: Path) -> MemberKey:
+    """The key `team keygen` wrote; refused when other users can read it."""
+    try:
+        info = path.stat()
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise CliError(
+            f"no member key at {path}: run `lanyard team keygen --name NAME`, or give --key"
+        ) from exc
+    except OSError as exc:
+        raise CliError(f"cannot read member key {path}: {exc.strerror}") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CliError(f"member key {path} is not JSON") from exc
+    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise CliError(
+            f"member key {path} is readable by other users (mode {stat.S_IMODE(info.st_mode):o}); "
+            "run chmod 600 on it"
+        )
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in KEY_FORMAT_KEYS):
+        raise CliError(f"member key {path} must hold a name and a private_key")
+    try:
+        seed = bytes.fromhex(data["private_key"])
+    except ValueError as exc:
+        raise CliError(f"member key {path}: private_key must be hex") from exc
+    if len(seed) != 32:
+        raise CliError(f"member key {path}: private_key must be 32 bytes, got {len(seed)}")
+    return MemberKey(check_member_name(data["name"]), nacl.signing.SigningKey(seed))
+
+
+# -- where the agent is, and who is calling ----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """What every `team`/`incident` command takes: --agent, --key, --operator, --data-dir."""
+
+    agent: str | None
+    key: Path | None
+    operator: bool
+    data_dir: Path
+    ca: Path | None = None
+
+    def endpoint(self) -> str:
+        if self.agent:
+            return self.agent
+        env = os.environ.get("LANYARD_AGENT_ENDPOINT")
+        if env:
+            return env
+        adir = AgentDir(self.data_dir)
+        if adir.endpoint_path.exists() or adir.config_path.exists():
+            return adir.endpoint()
+        raise CliError(
+            f"no agent address: give --agent HOST:PORT or set LANYARD_AGENT_ENDPOINT "
+            f"(there is no local agent in {self.data_dir})"
+        )
+
+    def signer(self) -> auth.CallSigner:
+        if self.operator:
+            adir = AgentDir(self.data_dir)
+            adir.check()
+            return auth.CallSigner(f"event:{adir.enrolment().event_id}", adir.event_key())
+        member = load_member_key(self.key or default_member_key())
+        return auth.CallSigner(f"member:{member.name}", member.key)
+
+
+# -- one sentence per failure --------------------------------------------------------------
+
+
+def describe(exc: grpc.aio.AioRpcError, endpoint: str, incident_id: int | None = None) -> str:
+    code, details = exc.code(), (exc.details() or "").strip().rstrip(".")
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return f"cannot reach the agent at {endpoint}: is `lanyard agent serve` running?"
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return f"the agent at {endpoint} did not answer in time"
+    if code == grpc.StatusCode.UNIMPLEMENTED:
+        return (
+            "this agent does not keep incident records yet: run `lanyard agent incidents-init` "
+            "and restart it"
+        )
+    if code == grpc.StatusCode.ABORTED and incident_id is not None:
+        return (
+            f"incident {incident_id} changed since you read it; run "
+            f"`lanyard incident show {incident_id}` and try again"
+        )
+    if code == grpc.StatusCode.PERMISSION_DENIED:
+        return f"not allowed: {details}"
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return f"the agent did not accept your key: {details}"
+    if code in (
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.ALREADY_EXISTS,
+    ):
+        return details or code.name.lower().replace("_", " ")
+    return f"the agent failed: {details or 'no details'} ({code.name})"
+
+
+class IncidentRpcError(CliError):
+    """A refused or failed call, already put into one sentence."""
+
+    def __init__(self, sentence: str, code: grpc.StatusCode) -> None:
+        super().__init__(sentence)
+        self.code = code
+
+
+# -- the client --------------------------------------------------------------------------
+
+
+class IncidentClient:
+    """One typed method per Incidents RPC; each signs its own call."""
+
+    def __init__(self, channel: grpc.aio.Channel, signer: auth.CallSigner, endpoint: str) -> None:
+        self._stub = incidents_pb2_grpc.IncidentsStub(channel)
+        self._signer = signer
+        self.endpoint = endpoint
+
+    async def _call(
+        self, method: str, request: Any, incident_id: int | None = None
+    ) -> Any:  # the generated stubs are untyped; each public method names its response
+        rpc: Callable[..., Awaitable[Any]] = getattr(self._stub, method)
+        try:
+            return await rpc(
+                request,
+                metadata=self._signer.metadata(PREFIX + method),
+                timeout=CALL_TIMEOUT_SECONDS,
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise IncidentRpcError(describe(exc, self.endpoint, incident_id), exc.code()) from exc
+
+    # team
+    async def add_member(self, name: str, role: str, public_key: bytes) -> pb.Member:
+        member = pb.Member(name=name, role=convert.ROLE_TO_PB[role], public_key=public_key)
+        response: pb.AddMemberResponse = await self._call(
+            "AddMember", pb.AddMemberRequest(member=member)
+        )
+        return response.member
+
+    async def remove_member(self, name: str) -> None:
+        await self._call("RemoveMember", pb.RemoveMemberRequest(name=name))
+
+    async def list_members(self) -> list[pb.Member]:
+        response: pb.ListMembersResponse = await self._call("ListMembers", pb.ListMembersRequest())
+        return list(response.members)
+
+    # incidents
+    async def file_incident(self, report: pb.Report) -> pb.IncidentSummary:
+        response: pb.FileIncidentResponse = await self._call(
+            "FileIncident", pb.FileIncidentRequest(report=report)
+        )
+        return response.incident
+
+    async def list_incidents(self, overdue_only: bool = False) -> list[pb.IncidentSummary]:
+        response: pb.ListIncidentsResponse = await self._call(
+            "ListIncidents", pb.ListIncidentsRequest(overdue_only=overdue_only)
+        )
+        return list(response.incidents)
+
+    async def get_incident(self, incident_id: int) -> pb.Incident:
+        response: pb.GetIncidentResponse = await self._call(
+            "GetIncident", pb.GetIncidentRequest(incident_id=incident_id), incident_id
+        )
+        return response.incident
+
+    async def update_incident(
+        self,
+        incident_id: int,
+        expected_version: int,
+        status: str = "",
+        report: pb.Report | None = None,
+    ) -> pb.Incident:
+        request = pb.UpdateIncidentRequest(
+            incident_id=incident_id,
+            expected_version=expected_version,
+            status=status,
+            report=report,
+            replace_report=report is not None,
+        )
+        response: pb.GetIncidentResponse = await self._call("UpdateIncident", request, incident_id)
+        return response.incident
+
+    async def add_note(self, incident_id: int, text: str, present: list[str]) -> pb.Incident:
+        request = pb.AddNoteRequest(incident_id=incident_id, text=text, present=present)
+        response: pb.GetIncidentResponse = await self._call("AddNote", request, incident_id)
+        return response.incident
+
+    async def declare_conflict(
+        self, incident_id: int, member: str, reason: str, recuse: bool
+    ) -> pb.Incident:
+        request = pb.DeclareConflictRequest(
+            incident_id=incident_id, member=member, reason=reason, recuse=recuse
+        )
+        response: pb.GetIncidentResponse = await self._call("DeclareConflict", request, incident_id)
+        return response.incident
+
+    async def decide(self, incident_id: int, decision: pb.IncidentDecision) -> pb.Incident:
+        request = pb.DecideRequest(incident_id=incident_id, decision=decision)
+        response: pb.GetIncidentResponse = await self._call("Decide", request, incident_id)
+        return response.incident
+
+    async def record_communication(
+        self, incident_id: int, reported_person_told_on: str, reporter_told_on: str
+    ) -> pb.Incident:
+        request = pb.RecordCommunicationRequest(
+            incident_id=incident_id,
+            communication=pb.Communication(
+                reported_person_told_on=reported_person_told_on, reporter_told_on=reporter_told_on
+            ),
+        )
+        response: pb.GetIncidentResponse = await self._call(
+            "RecordCommunication", request, incident_id
+        )
+        return response.incident
+
+    async def audit(self, incident_id: int) -> list[pb.AuditEntry]:
+        response: pb.GetAuditResponse = await self._call(
+            "GetAudit", pb.GetAuditRequest(incident_id=incident_id), incident_id
+        )
+        return list(response.entries)
+
+
+@asynccontextmanager
+async def connect(conn: Connection) -> AsyncIterator[IncidentClient]:
+    """A client for one command: the key is loaded before the channel opens."""
+    signer = conn.signer()
+    endpoint = conn.endpoint()
+    channel = open_channel(endpoint, conn.ca)
+    try:
+        yield IncidentClient(channel, signer, endpoint)
+    finally:
+        await channel.close()

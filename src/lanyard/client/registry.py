@@ -1,0 +1,169 @@
+"""The event's side of the registry: batched blinded evaluation and verified snapshots.
+
+Only blinded points leave through this client. Every snapshot is verified against the
+registry signing key the event pinned at enrolment before it replaces the one held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+import grpc
+import nacl.signing
+
+from lanyard.core import auth, blinding, envelope, screen, snapshot
+from lanyard.core.errors import SignatureError
+from lanyard.wire.registry.v1 import registry_pb2, registry_pb2_grpc, reports_pb2
+
+PREFIX = "/lanyard.registry.v1.Registry/"
+DEFAULT_BATCH = 1000
+
+
+@dataclass
+class LocalSnapshot:
+    """The newest verified snapshot an event holds."""
+
+    epoch: int = 0
+    version: int = 0
+    entries: dict[bytes, bytes] = field(default_factory=dict)
+
+    def match(self, y: bytes) -> snapshot.Status | None:
+        return snapshot.match(self.entries, self.epoch, y)
+
+
+def apply_response(
+    current: LocalSnapshot, response: registry_pb2.GetSnapshotResponse, registry_key: bytes
+) -> LocalSnapshot:
+    """The snapshot after `response`, verified; raises SignatureError and keeps nothing."""
+    kind = response.WhichOneof("body")
+    if kind == "full":
+        full = response.full
+        entries = {e.tag: e.sealed for e in full.entries}
+        if len(entries) != len(full.entries):
+            raise SignatureError("snapshot repeats a tag")
+        snapshot.verify(registry_key, full.suite, full.epoch, full.version, entries, full.signature)
+        return LocalSnapshot(full.epoch, full.version, entries)
+    if kind == "delta":
+        delta = response.delta
+        if delta.from_version != current.version or delta.epoch != current.epoch:
+            raise SignatureError(
+                f"delta from version {delta.from_version} does not apply to version "
+                f"{current.version}"
+            )
+        entries = dict(current.entries)
+        for tag in delta.removed_tags:
+            entries.pop(tag, None)
+        entries.update({e.tag: e.sealed for e in delta.added})
+        snapshot.verify(
+            registry_key, delta.suite, delta.epoch, delta.to_version, entries, delta.signature
+        )
+        return LocalSnapshot(delta.epoch, delta.to_version, entries)
+    raise SignatureError("snapshot response carries neither a snapshot nor a delta")
+
+
+class RegistryClient:
+    def __init__(
+        self,
+        channel: grpc.aio.Channel,
+        event_id: str,
+        event_key: nacl.signing.SigningKey,
+        registry_key: bytes,
+    ) -> None:
+        self._stub = registry_pb2_grpc.RegistryStub(channel)
+        self._signer = auth.CallSigner(f"event:{event_id}", event_key)
+        self._registry_key = registry_key
+        self.quota_remaining: int | None = None
+
+    async def evaluate(self, epoch: int, blinded: list[bytes]) -> list[bytes]:
+        """One Evaluate call: Z for each blinded point, in order."""
+        response = await self._stub.Evaluate(
+            registry_pb2.EvaluateRequest(suite=screen.SUITE, epoch=epoch, blinded_points=blinded),
+            metadata=self._signer.metadata(PREFIX + "Evaluate"),
+        )
+        self.quota_remaining = response.quota_remaining
+        return list(response.evaluated_points)
+
+    async def evaluate_messages(
+        self,
+        epoch: int,
+        messages: Sequence[bytes],
+        executor: Executor | None = None,
+        batch: int = DEFAULT_BATCH,
+    ) -> list[bytes]:
+        """Y = k * P for each message, through blinded rounds of `batch` points."""
+        ys: list[bytes] = []
+        for start in range(0, len(messages), batch):
+            ys.extend(
+                await blinding.blinded_round(
+                    messages[start : start + batch], lambda b: self.evaluate(epoch, b), executor
+                )
+            )
+        return ys
+
+    async def refresh(self, current: LocalSnapshot) -> LocalSnapshot:
+        """Fetch a delta since `current` (or everything) and return the verified result."""
+        response = await self._stub.GetSnapshot(
+            registry_pb2.GetSnapshotRequest(since_version=current.version),
+            metadata=self._signer.metadata(PREFIX + "GetSnapshot"),
+        )
+        return apply_response(current, response, self._registry_key)
+
+    async def watch(self) -> AsyncIterator[tuple[int, int]]:
+        call = self._stub.WatchSnapshot(
+            registry_pb2.WatchSnapshotRequest(),
+            metadata=self._signer.metadata(PREFIX + "WatchSnapshot"),
+        )
+        async for announcement in call:
+            yield announcement.epoch, announcement.version
+
+    # -- end-of-event reports --------------------------------------------------------------
+    async def recipients(self) -> reports_pb2.RecipientSet:
+        """The WG's report readers, verified against the pinned registry key."""
+        response = await self._stub.GetRecipients(
+            reports_pb2.GetRecipientsRequest(),
+            metadata=self._signer.metadata(PREFIX + "GetRecipients"),
+        )
+        envelope.verify_recipients(self._registry_key, response.recipients)
+        recipients: reports_pb2.RecipientSet = response.recipients
+        return recipients
+
+    async def submit_report(self, data: bytes, signature: bytes) -> reports_pb2.Receipt:
+        response = await self._stub.SubmitReport(
+            reports_pb2.SubmitReportRequest(envelope=data, signature=signature),
+            metadata=self._signer.metadata(PREFIX + "SubmitReport"),
+        )
+        receipt: reports_pb2.Receipt = response.receipt
+        return receipt
+
+    async def tree_head(self) -> reports_pb2.TreeHead:
+        response = await self._stub.GetTreeHead(
+            reports_pb2.GetTreeHeadRequest(), metadata=self._signer.metadata(PREFIX + "GetTreeHead")
+        )
+        envelope.verify_tree_head(self._registry_key, response.head)
+        head: reports_pb2.TreeHead = response.head
+        return head
+
+    async def inclusion_proof(self, index: int, tree_size: int) -> tuple[bytes, list[bytes]]:
+        response = await self._stub.GetInclusionProof(
+            reports_pb2.GetInclusionProofRequest(log_index=index, tree_size=tree_size),
+            metadata=self._signer.metadata(PREFIX + "GetInclusionProof"),
+        )
+        return bytes(response.leaf), list(response.path)
+
+    async def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        response = await self._stub.GetConsistencyProof(
+            reports_pb2.GetConsistencyProofRequest(old_size=old_size, new_size=new_size),
+            metadata=self._signer.metadata(PREFIX + "GetConsistencyProof"),
+        )
+        return list(response.path)
+
+    async def submission_status(
+        self, submission_id: str
+    ) -> reports_pb2.GetSubmissionStatusResponse:
+        response: reports_pb2.GetSubmissionStatusResponse = await self._stub.GetSubmissionStatus(
+            reports_pb2.GetSubmissionStatusRequest(submission_id=submission_id),
+            metadata=self._signer.metadata(PREFIX + "GetSubmissionStatus"),
+        )
+        return response

@@ -1,0 +1,238 @@
+"""The WG's Admin service: thin glue from protobuf to RegistryService."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import grpc
+
+from lanyard.core import screen, snapshot
+from lanyard.registry.errors import InvalidRequest, PermissionDenied
+from lanyard.registry.grpc_errors import unary
+from lanyard.registry.service import RegistryService
+from lanyard.registry.store import Event, Record
+from lanyard.registry.submission_store import StoredSubmission, SubmissionSummary
+from lanyard.registry.submissions import SubmissionService
+from lanyard.wire.registry.v1 import admin_pb2, admin_pb2_grpc, reports_pb2
+
+PREFIX = "/lanyard.registry.v1.Admin/"
+# What a WG report reader's key may do: read and acknowledge submissions, and turn the
+# people a report names into records (through the blinded round).
+READER_METHODS = frozenset(
+    {
+        "ListEvents",
+        "ListRecords",
+        "EvaluateForRecord",
+        "AddRecord",
+        "ListRecipients",
+        "ListSubmissions",
+        "GetSubmission",
+        "AdvanceSubmission",
+    }
+)
+
+
+def _date(text: str, field: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidRequest(
+            f"{field} must be an ISO date (YYYY-MM-DD), got {text[:20]!r}"
+        ) from exc
+
+
+def event_info(event: Event) -> admin_pb2.EventInfo:
+    return admin_pb2.EventInfo(
+        event_id=event.event_id,
+        name=event.name,
+        starts_on=event.starts_on.isoformat(),
+        ends_on=event.ends_on.isoformat(),
+        public_key=event.public_key,
+        quota=event.quota,
+        evaluations_used=event.used,
+        revoked_at=event.revoked_at.isoformat() if event.revoked_at else "",
+    )
+
+
+def record_info(record: Record) -> admin_pb2.RecordInfo:
+    return admin_pb2.RecordInfo(
+        record_ref=record.record_ref,
+        status=snapshot.STATUS_VALUES[record.status],
+        expires_on=record.expires_on.isoformat() if record.expires_on else "",
+        identifier_count=record.identifier_count,
+        created_at=record.created_at.isoformat() if record.created_at else "",
+    )
+
+
+def submission_info(sub: StoredSubmission | SubmissionSummary) -> reports_pb2.SubmissionInfo:
+    size = sub.envelope_bytes if isinstance(sub, SubmissionSummary) else len(sub.envelope)
+    return reports_pb2.SubmissionInfo(receipt=sub.receipt, status=sub.status, envelope_bytes=size)
+
+
+class AdminServicer(admin_pb2_grpc.AdminServicer):
+    def __init__(self, service: RegistryService, submissions: SubmissionService) -> None:
+        self._service = service
+        self._subs = submissions
+
+    async def _admin(self, context: grpc.aio.ServicerContext, method: str) -> str:
+        """The caller's admin name. Report readers may only call READER_METHODS."""
+        principal = await self._service.authenticate(
+            context.invocation_metadata(), PREFIX + method, allowed="admin"
+        )
+        if principal.role != "operator" and method not in READER_METHODS:
+            raise PermissionDenied(
+                f"{principal.subject} is a WG report reader; {method} needs the operator's key"
+            )
+        return principal.subject
+
+    @unary
+    async def EnrollEvent(
+        self, request: admin_pb2.EnrollEventRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.EnrollEventResponse:
+        await self._admin(context, "EnrollEvent")
+        ev = request.event
+        event = await self._service.enroll_event(
+            Event(
+                event_id=ev.event_id,
+                name=ev.name,
+                starts_on=_date(ev.starts_on, "starts_on"),
+                ends_on=_date(ev.ends_on, "ends_on"),
+                public_key=ev.public_key,
+                quota=ev.quota,
+            )
+        )
+        return admin_pb2.EnrollEventResponse(
+            event=event_info(event),
+            registry_public_key=self._service.public_key,
+            suite=screen.SUITE,
+            epoch=self._service.epoch,
+        )
+
+    @unary
+    async def RevokeEvent(
+        self, request: admin_pb2.RevokeEventRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.RevokeEventResponse:
+        await self._admin(context, "RevokeEvent")
+        event = await self._service.revoke_event(request.event_id)
+        return admin_pb2.RevokeEventResponse(event=event_info(event))
+
+    @unary
+    async def ListEvents(
+        self, request: admin_pb2.ListEventsRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.ListEventsResponse:
+        await self._admin(context, "ListEvents")
+        events = await self._service.list_events()
+        return admin_pb2.ListEventsResponse(events=[event_info(e) for e in events])
+
+    @unary
+    async def EvaluateForRecord(
+        self, request: admin_pb2.EvaluateForRecordRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.EvaluateForRecordResponse:
+        await self._admin(context, "EvaluateForRecord")
+        evaluated = await self._service.evaluate_for_record(
+            request.suite, request.epoch, list(request.blinded_points)
+        )
+        return admin_pb2.EvaluateForRecordResponse(
+            suite=screen.SUITE, epoch=request.epoch, evaluated_points=evaluated
+        )
+
+    @unary
+    async def AddRecord(
+        self, request: admin_pb2.AddRecordRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.AddRecordResponse:
+        await self._admin(context, "AddRecord")
+        rec = request.record
+        if rec.status not in snapshot.STATUS_NAMES:
+            raise InvalidRequest("record.status must be FLAGGED or BANNED")
+        record = Record(
+            record_ref=rec.record_ref,
+            status=snapshot.STATUS_NAMES[rec.status],
+            expires_on=_date(rec.expires_on, "expires_on") if rec.expires_on else None,
+        )
+        stored, version = await self._service.add_record(
+            request.suite, request.epoch, record, list(request.points)
+        )
+        return admin_pb2.AddRecordResponse(record=record_info(stored), snapshot_version=version)
+
+    @unary
+    async def RemoveRecord(
+        self, request: admin_pb2.RemoveRecordRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.RemoveRecordResponse:
+        await self._admin(context, "RemoveRecord")
+        version = await self._service.remove_records([request.record_ref])
+        return admin_pb2.RemoveRecordResponse(snapshot_version=version)
+
+    @unary
+    async def ListRecords(
+        self, request: admin_pb2.ListRecordsRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.ListRecordsResponse:
+        await self._admin(context, "ListRecords")
+        records = await self._service.list_records()
+        return admin_pb2.ListRecordsResponse(
+            records=[record_info(r) for r in records],
+            epoch=self._service.epoch,
+            snapshot_version=self._service.version,
+        )
+
+    @unary
+    async def RotateKey(
+        self, request: admin_pb2.RotateKeyRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.RotateKeyResponse:
+        await self._admin(context, "RotateKey")
+        epoch, version, points = await self._service.rotate_key(request.from_epoch)
+        return admin_pb2.RotateKeyResponse(epoch=epoch, snapshot_version=version, points=points)
+
+    @unary
+    async def AddRecipient(
+        self, request: reports_pb2.AddRecipientRequest, context: grpc.aio.ServicerContext
+    ) -> reports_pb2.AddRecipientResponse:
+        await self._admin(context, "AddRecipient")
+        return reports_pb2.AddRecipientResponse(
+            recipients=await self._subs.add_recipient(request.recipient)
+        )
+
+    @unary
+    async def RemoveRecipient(
+        self, request: reports_pb2.RemoveRecipientRequest, context: grpc.aio.ServicerContext
+    ) -> reports_pb2.RemoveRecipientResponse:
+        await self._admin(context, "RemoveRecipient")
+        return reports_pb2.RemoveRecipientResponse(
+            recipients=await self._subs.remove_recipient(request.name)
+        )
+
+    @unary
+    async def ListSubmissions(
+        self, request: reports_pb2.ListSubmissionsRequest, context: grpc.aio.ServicerContext
+    ) -> reports_pb2.ListSubmissionsResponse:
+        await self._admin(context, "ListSubmissions")
+        return reports_pb2.ListSubmissionsResponse(
+            submissions=[submission_info(s) for s in await self._subs.submissions()]
+        )
+
+    @unary
+    async def GetSubmission(
+        self, request: reports_pb2.GetSubmissionRequest, context: grpc.aio.ServicerContext
+    ) -> reports_pb2.GetSubmissionResponse:
+        await self._admin(context, "GetSubmission")
+        sub, steps = await self._subs.status(request.submission_id, None)
+        return reports_pb2.GetSubmissionResponse(
+            info=submission_info(sub),
+            envelope=sub.envelope,
+            envelope_signature=sub.signature,
+            steps=steps,
+        )
+
+    @unary
+    async def AdvanceSubmission(
+        self, request: reports_pb2.AdvanceSubmissionRequest, context: grpc.aio.ServicerContext
+    ) -> reports_pb2.AdvanceSubmissionResponse:
+        member = await self._admin(context, "AdvanceSubmission")
+        status = await self._subs.advance(member, request.submission_id, request.step)
+        return reports_pb2.AdvanceSubmissionResponse(status=status)
+
+    @unary
+    async def ListRecipients(
+        self, request: reports_pb2.ListRecipientsRequest, context: grpc.aio.ServicerContext
+    ) -> reports_pb2.ListRecipientsResponse:
+        await self._admin(context, "ListRecipients")
+        return reports_pb2.ListRecipientsResponse(recipients=await self._subs.recipient_set())

@@ -1,0 +1,20 @@
+"""The registry's one table from domain errors to gRPC status codes."""
+
+from __future__ import annotations
+
+import grpc
+
+from lanyard.core import serving
+from lanyard.registry import errors
+
+STATUS: serving.ErrorTable = {
+    errors.InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    errors.QuotaExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.WrongEpoch: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.NotFound: grpc.StatusCode.NOT_FOUND,
+    errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+}
+
+unary = serving.unary(STATUS)

@@ -1,0 +1,146 @@
+"""The event-facing Registry service: thin glue from protobuf to RegistryService."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from lanyard.core import screen
+from lanyard.core.serving import abort, is_abort
+from lanyard.registry.errors import Unauthenticated
+from lanyard.registry.grpc_errors import STATUS, unary
+from lanyard.registry.service import RegistryService
+from lanyard.registry.snapshots import DeltaSnapshot
+from lanyard.registry.store import Event
+from lanyard.registry.submissions import SubmissionService
+from lanyard.wire.registry.v1 import registry_pb2, registry_pb2_grpc, reports_pb2, snapshot_pb2
+
+PREFIX = "/lanyard.registry.v1.Registry/"
+
+
+def _entries(pairs: list[tuple[bytes, bytes]]) -> list[snapshot_pb2.SnapshotEntry]:
+    return [snapshot_pb2.SnapshotEntry(tag=t, sealed=s) for t, s in pairs]
+
+
+class RegistryServicer(registry_pb2_grpc.RegistryServicer):
+    def __init__(self, service: RegistryService, submissions: SubmissionService) -> None:
+        self._service = service
+        self._subs = submissions
+
+    async def _event(self, context: grpc.aio.ServicerContext, method: str) -> Event:
+        """The calling event's enrolment, as authentication read it (no second lookup)."""
+        principal = await self._service.authenticate(
+            context.invocation_metadata(), PREFIX + method, allowed="event"
+        )
+        if principal.event is None:
+            raise Unauthenticated(f"{principal.subject} is not an enrolled event")
+        return principal.event
+
+    @unary
+    async def Evaluate(
+        self, request: registry_pb2.EvaluateRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.EvaluateResponse:
+        event = await self._event(context, "Evaluate")
+        evaluated, remaining = await self._service.evaluate(
+            event, request.suite, request.epoch, list(request.blinded_points)
+        )
+        return registry_pb2.EvaluateResponse(
+            suite=screen.SUITE,
+            epoch=request.epoch,
+            evaluated_points=evaluated,
+            quota_remaining=remaining,
+        )
+
+    @unary
+    async def GetSnapshot(
+        self, request: registry_pb2.GetSnapshotRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.GetSnapshotResponse:
+        await self._event(context, "GetSnapshot")
+        snap = await self._service.snapshot(request.since_version)
+        if isinstance(snap, DeltaSnapshot):
+            return registry_pb2.GetSnapshotResponse(
+                delta=registry_pb2.SnapshotDelta(
+                    suite=screen.SUITE,
+                    epoch=snap.epoch,
+                    from_version=snap.from_version,
+                    to_version=snap.to_version,
+                    added=_entries(snap.added),
+                    removed_tags=snap.removed_tags,
+                    signature=snap.signature,
+                )
+            )
+        return registry_pb2.GetSnapshotResponse(
+            full=snapshot_pb2.Snapshot(
+                suite=screen.SUITE,
+                epoch=snap.epoch,
+                version=snap.version,
+                entries=_entries(snap.entries),
+                signature=snap.signature,
+            )
+        )
+
+    async def WatchSnapshot(
+        self, request: registry_pb2.WatchSnapshotRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[registry_pb2.SnapshotAnnouncement]:
+        try:
+            await self._event(context, "WatchSnapshot")
+            async for epoch, version in self._service.watch():
+                yield registry_pb2.SnapshotAnnouncement(epoch=epoch, version=version)
+        except Exception as exc:
+            if is_abort(exc):
+                raise
+            await abort(STATUS, context, exc, "WatchSnapshot")
+
+    # -- end-of-event reports --------------------------------------------------------------
+    @unary
+    async def GetRecipients(
+        self, request: reports_pb2.GetRecipientsRequest, context: grpc.aio.ServicerContext
+    ) -> reports_pb2.GetRecipientsResponse:
+        await self._event(context, "GetRecipients")
+        return reports_pb2.GetRecipientsResponse(recipients=await self._subs.recipient_set())
+
+    @unary
+    async def SubmitReport(
+        self, request: reports_pb2.SubmitReportRequest, context: grpc.aio.ServicerContext
+    ) -> reports_pb2.SubmitReportResponse:
+        event = await self._event(context, "SubmitReport")
+        receipt = await self._subs.submit(event, request.envelope, request.signature)
+        return reports_pb2.SubmitReportResponse(receipt=receipt)
+
+    @unary
+    async def GetTreeHead(
+        self, request: reports_pb2.GetTreeHeadRequest, context: grpc.aio.ServicerContext
+    ) -> reports_pb2.GetTreeHeadResponse:
+        await self._event(context, "GetTreeHead")
+        return reports_pb2.GetTreeHeadResponse(head=self._subs.tree_head())
+
+    @unary
+    async def GetInclusionProof(
+        self, request: reports_pb2.GetInclusionProofRequest, context: grpc.aio.ServicerContext
+    ) -> reports_pb2.GetInclusionProofResponse:
+        await self._event(context, "GetInclusionProof")
+        leaf, path = await self._subs.inclusion(request.log_index, request.tree_size)
+        return reports_pb2.GetInclusionProofResponse(leaf=leaf, path=path)
+
+    @unary
+    async def GetConsistencyProof(
+        self,
+        request: reports_pb2.GetConsistencyProofRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> reports_pb2.GetConsistencyProofResponse:
+        await self._event(context, "GetConsistencyProof")
+        path = self._subs.consistency(request.old_size, request.new_size)
+        return reports_pb2.GetConsistencyProofResponse(path=path)
+
+    @unary
+    async def GetSubmissionStatus(
+        self,
+        request: reports_pb2.GetSubmissionStatusRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> reports_pb2.GetSubmissionStatusResponse:
+        event = await self._event(context, "GetSubmissionStatus")
+        sub, steps = await self._subs.status(request.submission_id, event.event_id)
+        return reports_pb2.GetSubmissionStatusResponse(
+            receipt=sub.receipt, status=sub.status, steps=steps
+        )

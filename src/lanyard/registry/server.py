@@ -1,0 +1,161 @@
+"""Wiring: open the data directory, build the grpc.aio server, serve until SIGTERM.
+
+TLS when a certificate and key are configured (optionally requiring client certificates
+signed by a CA); plaintext only on loopback unless the operator passes --insecure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import structlog
+
+from lanyard.core import serving
+from lanyard.core.errors import Error as CoreError
+from lanyard.registry.admin_servicer import AdminServicer
+from lanyard.registry.datadir import ADMIN_NAME, RegistryConfig, RegistryDir
+from lanyard.registry.errors import ServeError
+from lanyard.registry.registry_servicer import RegistryServicer
+from lanyard.registry.service import RegistryService
+from lanyard.registry.sqlite_store import SqliteStore
+from lanyard.registry.submission_store import SqliteSubmissionStore
+from lanyard.registry.submissions import SubmissionService
+from lanyard.wire.registry.v1 import admin_pb2_grpc, registry_pb2_grpc
+
+log = structlog.get_logger("lanyard.registry")
+
+SERVICE_NAMES = ("lanyard.registry.v1.Registry", "lanyard.registry.v1.Admin")
+EXPIRY_INTERVAL_SECONDS = 3600.0
+GRACE_SECONDS = 5.0
+
+
+@dataclass
+class RunningRegistry:
+    server: grpc.aio.Server
+    service: RegistryService
+    submissions: SubmissionService
+    store: SqliteStore
+    port: int
+    address: str
+
+
+async def init_registry(data_dir: Path, listen: str | None = None) -> RegistryDir:
+    """`lanyard registry init`: keys, config and an empty, padded, signed snapshot."""
+    rdir = RegistryDir(data_dir)
+    rdir.create(**({"listen": listen} if listen else {}))
+    store = await SqliteStore.open(rdir.db_path, create=True)
+    try:
+        await store.add_admin(ADMIN_NAME, bytes(rdir.admin_key().verify_key))
+        service = RegistryService(store, rdir.signing_key(), {1: rdir.oprf_key(1)}, None)
+        await service.start()
+    finally:
+        await store.close()
+    for name in os.listdir(data_dir):
+        os.chmod(data_dir / name, 0o700 if (data_dir / name).is_dir() else 0o600)
+    return rdir
+
+
+@asynccontextmanager
+async def running(
+    rdir: RegistryDir,
+    listen: str | None = None,
+    insecure: bool = False,
+    config: RegistryConfig | None = None,
+) -> AsyncIterator[RunningRegistry]:
+    """Start the registry on `listen` (default: the config's) and stop it on exit."""
+    rdir.check()
+    config = config or rdir.load_config()
+    address = listen or config.listen
+    tls = (
+        serving.Tls(config.tls_cert, config.tls_key, config.client_ca)
+        if config.tls_cert and config.tls_key
+        else None
+    )
+    if tls is None and not insecure and not serving.is_loopback(address):
+        raise ServeError(
+            f"refusing to listen without TLS on {address}, which is not loopback; "
+            "configure tls_cert and tls_key, or pass --insecure"
+        )
+    store = await SqliteStore.open(rdir.db_path)
+    executor = ThreadPoolExecutor(
+        max_workers=os.cpu_count() or 1, thread_name_prefix="lanyard-eval"
+    )
+    server: grpc.aio.Server | None = None
+    listening = False
+    expiry: asyncio.Task[None] | None = None
+    try:
+        epoch = await store.current_epoch()
+        service = RegistryService(
+            store,
+            rdir.signing_key(),
+            {epoch: rdir.oprf_key(epoch)},
+            executor,
+            max_batch=config.max_batch,
+            key_files=rdir,
+        )
+        await service.start()
+        await service.expire()
+        submissions = SubmissionService(
+            store, SqliteSubmissionStore(store.connection), rdir.signing_key()
+        )
+        await submissions.start()
+        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        registry_pb2_grpc.add_RegistryServicer_to_server(
+            RegistryServicer(service, submissions), server
+        )
+        admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(service, submissions), server)
+        await serving.add_health(server, SERVICE_NAMES)
+        try:
+            bound = serving.bind(server, address, tls, insecure)
+        except CoreError as exc:
+            raise ServeError(str(exc)) from exc
+        await server.start()
+        listening = True
+        serving.write_atomically(rdir.endpoint_path, bound + "\n")
+        expiry = asyncio.create_task(_expire_periodically(service))
+        log.info(
+            "registry.listening",
+            address=bound,
+            tls=tls is not None,
+            epoch=epoch,
+            version=service.version,
+        )
+        yield RunningRegistry(
+            server, service, submissions, store, int(bound.rsplit(":", 1)[1]), bound
+        )
+    finally:
+        if expiry is not None:
+            expiry.cancel()
+            with suppress(asyncio.CancelledError):
+                await expiry
+        if server is not None:
+            await server.stop(GRACE_SECONDS)
+        with suppress(FileNotFoundError):
+            rdir.endpoint_path.unlink()
+        await store.close()
+        executor.shutdown(wait=True)
+        if listening:
+            log.info("registry.stopped")
+
+
+async def _expire_periodically(service: RegistryService) -> None:
+    while True:
+        await asyncio.sleep(EXPIRY_INTERVAL_SECONDS)
+        try:
+            await service.expire()
+        except Exception:
+            log.exception("registry.expiry_failed")
+
+
+async def serve(rdir: RegistryDir, listen: str | None = None, insecure: bool = False) -> None:
+    """`lanyard registry serve`: run until SIGTERM or SIGINT, then stop gracefully."""
+    async with running(rdir, listen, insecure):
+        await serving.until_signalled()
+        log.info("registry.stopping")

@@ -1,0 +1,375 @@
+"""The registry's domain logic, free of gRPC: who may call, evaluation, snapshots, admin.
+
+Servicers translate requests into calls here and errors out via grpc_errors.py. State that
+every call reads (the live snapshot and its signature) is kept in memory and changed only
+under one lock, after the store has committed the same change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Protocol
+
+import nacl.signing
+import structlog
+
+from lanyard.core import auth, keys, screen, snapshot
+from lanyard.core.blinding import run_chunked
+from lanyard.core.errors import AuthError, InvalidPoint
+from lanyard.core.errors import Error as CoreError
+from lanyard.registry.errors import (
+    AlreadyExists,
+    InvalidRequest,
+    PermissionDenied,
+    QuotaExhausted,
+    Unauthenticated,
+    WrongEpoch,
+)
+from lanyard.registry.snapshots import DeltaSnapshot, FullSnapshot, LiveSnapshot
+from lanyard.registry.store import Change, Entry, Event, Record, Store
+
+log = structlog.get_logger("lanyard.registry")
+
+EVENT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+RECORD_REF = re.compile(r"^[!-~]{1,64}$")
+MAX_POINTS_PER_RECORD = 16
+STATUSES = ("flagged", "banned")
+_RANK = {"flagged": 1, "banned": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    kind: str  # "event" | "admin"
+    subject: str
+    role: str = ""  # for admins: "operator" or "reader"
+    event: Event | None = None  # for events: the enrolment the token was checked against
+
+
+class KeyFiles(Protocol):
+    """Where OPRF keys live: never in the database (spec SCREEN-v1 "what each party learns")."""
+
+    def save_oprf_key(self, epoch: int, k: bytes) -> None: ...
+
+    def destroy_oprf_key(self, epoch: int) -> None: ...
+
+
+class RegistryService:
+    def __init__(
+        self,
+        store: Store,
+        signing_key: nacl.signing.SigningKey,
+        oprf_keys: dict[int, bytes],
+        executor: Executor | None,
+        max_batch: int = 10_000,
+        verifier: auth.TokenVerifier | None = None,
+        key_files: KeyFiles | None = None,
+    ) -> None:
+        self._store = store
+        self._signing_key = signing_key
+        self._oprf_keys = oprf_keys
+        self._executor = executor
+        self.max_batch = max_batch
+        self._verifier = verifier or auth.TokenVerifier()
+        self._key_files = key_files
+        self._lock = asyncio.Lock()
+        self._snap = LiveSnapshot(store, signing_key)
+
+    @property
+    def public_key(self) -> bytes:
+        return bytes(self._signing_key.verify_key)
+
+    @property
+    def epoch(self) -> int:
+        return self._snap.epoch
+
+    @property
+    def version(self) -> int:
+        return self._snap.version
+
+    async def start(self) -> None:
+        """Load the live snapshot from the store; pad a brand-new one."""
+        self._snap.epoch = await self._store.current_epoch()
+        if self._snap.epoch not in self._oprf_keys:
+            raise InvalidRequest(f"no OPRF key file for the current epoch {self._snap.epoch}")
+        await self._snap.load()
+        log.info(
+            "registry.snapshot_loaded",
+            epoch=self._snap.epoch,
+            version=self._snap.version,
+            entries=len(self._snap.live),
+        )
+
+    # -- authentication ------------------------------------------------------------------
+    async def authenticate(
+        self, metadata: Iterable[tuple[str, str | bytes]] | None, method: str, allowed: str
+    ) -> Principal:
+        """Verify the call token; `allowed` is the principal kind the service serves."""
+        try:
+            token = auth.parse_token(metadata)
+            public_key, role, event = await self._public_key_for(token)
+            self._verifier.verify(token, method, public_key)
+        except AuthError as exc:
+            raise Unauthenticated(str(exc)) from exc
+        principal = Principal(token.kind, token.subject, role, event)
+        if principal.kind != allowed:
+            raise PermissionDenied(
+                f"{token.key_id} may not call {method}: it is for {allowed} keys only"
+            )
+        return principal
+
+    async def _public_key_for(self, token: auth.Token) -> tuple[bytes, str, Event | None]:
+        if token.kind == "event":
+            event = await self._store.get_event(token.subject)
+            if event is None:
+                raise AuthError(f"unknown event {token.subject}")
+            if event.revoked_at is not None:
+                raise AuthError(f"event {token.subject} was revoked")
+            return event.public_key, "", event
+        if token.kind == "admin":
+            admin = await self._store.admin(token.subject)
+            if admin is None:
+                raise AuthError(f"unknown admin key {token.subject}")
+            return admin[0], admin[1], None
+        raise AuthError(f"unknown key kind {token.kind}")
+
+    # -- evaluation ----------------------------------------------------------------------
+    def _check_suite_epoch(self, suite: str, epoch: int) -> bytes:
+        if suite != screen.SUITE:
+            raise InvalidRequest(f"suite must be {screen.SUITE}, got {suite[:40]!r}")
+        current = self._snap.epoch
+        if epoch != current:
+            raise WrongEpoch(f"epoch {epoch} is not served; the current epoch is {current}")
+        return self._oprf_keys[epoch]
+
+    def _check_batch(self, points: Sequence[bytes]) -> None:
+        if not points:
+            raise InvalidRequest("blinded_points is empty")
+        if len(points) > self.max_batch:
+            raise InvalidRequest(
+                f"batch of {len(points)} points is over the limit of {self.max_batch} per call"
+            )
+
+    async def _evaluate(self, k: bytes, points: Sequence[bytes]) -> list[bytes]:
+        """Z for each point; the caller has checked the batch (_check_batch)."""
+        try:
+            return await run_chunked(
+                points, lambda chunk, off: screen.evaluate_all(k, chunk, off), self._executor
+            )
+        except InvalidPoint as exc:
+            raise InvalidRequest(f"blinded_points: {exc}") from exc
+
+    async def evaluate(
+        self, event: Event, suite: str, epoch: int, points: Sequence[bytes]
+    ) -> tuple[list[bytes], int]:
+        """Z = k * B for each point, counted against the event's quota (spec §3, §7).
+        `event` is the enrolment authentication just read: its count is a first, cheap
+        check; the store's atomic reservation is the one that holds under races."""
+        started = time.perf_counter()
+        event_id = event.event_id
+        k = self._check_suite_epoch(suite, epoch)
+        self._check_batch(points)
+        if event.used + len(points) > event.quota:
+            raise QuotaExhausted(
+                f"evaluation quota of {event.quota} for event {event_id} would be exceeded: "
+                f"{event.used} used, {len(points)} requested"
+            )
+        evaluated = await self._evaluate(k, points)
+        remaining = await self._store.reserve_evaluations(event_id, len(points))
+        log.info(
+            "registry.evaluated",
+            event_id=event_id,
+            count=len(points),
+            epoch=epoch,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        return evaluated, remaining
+
+    async def evaluate_for_record(
+        self, suite: str, epoch: int, points: Sequence[bytes]
+    ) -> list[bytes]:
+        k = self._check_suite_epoch(suite, epoch)
+        self._check_batch(points)
+        return await self._evaluate(k, points)
+
+    # -- snapshots -----------------------------------------------------------------------
+    async def snapshot(self, since_version: int) -> FullSnapshot | DeltaSnapshot:
+        async with self._lock:
+            return await self._snap.since(since_version)
+
+    def watch(self) -> AsyncIterator[tuple[int, int]]:
+        """(epoch, version) now, then each time it changes."""
+        return self._snap.watch()
+
+    # -- records -------------------------------------------------------------------------
+    def _status_entry(self, record: Record, y: bytes) -> Entry:
+        status = snapshot.Status(record.status, record.record_ref, record.expires_on)
+        tag, sealed = snapshot.seal_status(self._snap.epoch, y, status)
+        return Entry(tag, sealed, record.record_ref)
+
+    async def _outranks(self, new: Record, tag: bytes) -> bool:
+        """Whether `new` should own `tag`, already live for another record."""
+        owner = self._snap.live[tag][1]
+        other = await self._store.get_record(owner) if owner else None
+        return other is None or _RANK[new.status] >= _RANK[other.status]
+
+    async def add_record(
+        self, suite: str, epoch: int, record: Record, points: Sequence[bytes]
+    ) -> tuple[Record, int]:
+        self._check_suite_epoch(suite, epoch)
+        if not RECORD_REF.match(record.record_ref):
+            raise InvalidRequest("record_ref must be 1 to 64 printable ASCII characters, no spaces")
+        if record.status not in STATUSES:
+            raise InvalidRequest("status must be flagged or banned")
+        if not 1 <= len(points) <= MAX_POINTS_PER_RECORD:
+            raise InvalidRequest(
+                f"a record needs 1 to {MAX_POINTS_PER_RECORD} points, got {len(points)}"
+            )
+        for i, y in enumerate(points):
+            try:
+                screen.check_point(i, y)
+            except InvalidPoint as exc:
+                raise InvalidRequest(f"points: {exc}") from exc
+        async with self._lock:
+            if await self._store.get_record(record.record_ref) is not None:
+                raise AlreadyExists(f"record {record.record_ref} already exists")
+            add: list[Entry] = []
+            remove: list[bytes] = []
+            for y in dict.fromkeys(points):
+                entry = self._status_entry(record, y)
+                if entry.tag in self._snap.live and self._snap.live[entry.tag][1] is not None:
+                    if not await self._outranks(record, entry.tag):
+                        continue
+                    remove.append(entry.tag)
+                add.append(entry)
+            change = self._snap.repad(add, remove)
+            version = await self._snap.commit(
+                Change(
+                    add_record=record,
+                    add_points=list(points),
+                    add_entries=change.add_entries,
+                    remove_tags=change.remove_tags,
+                )
+            )
+        stored = await self._store.get_record(record.record_ref)
+        assert stored is not None
+        log.info(
+            "registry.record_added",
+            record_ref=record.record_ref,
+            status=record.status,
+            identifiers=len(points),
+            version=version,
+        )
+        return stored, version
+
+    async def remove_records(self, refs: list[str], reason: str = "removed") -> int:
+        async with self._lock:
+            # An unknown ref makes the store refuse the whole change (NotFound).
+            gone = set(refs)
+            remove = [t for t, (_, ref) in self._snap.live.items() if ref in gone]
+            # The same person may stand in another record: its entry comes back.
+            add: dict[bytes, tuple[int, Entry]] = {}
+            for other, y in await self._store.sharing_points(refs):
+                entry = self._status_entry(other, y)
+                rank = _RANK[other.status]
+                if entry.tag in remove and rank > add.get(entry.tag, (0, entry))[0]:
+                    add[entry.tag] = (rank, entry)
+            change = self._snap.repad([e for _, e in add.values()], remove)
+            version = await self._snap.commit(
+                Change(
+                    remove_refs=refs, add_entries=change.add_entries, remove_tags=change.remove_tags
+                )
+            )
+        log.info("registry.records_removed", count=len(refs), reason=reason, version=version)
+        return version
+
+    async def expire(self, today: date | None = None) -> int:
+        """Remove records whose expiry has passed; they leave the next snapshot."""
+        refs = await self._store.expired_refs(today or datetime.now(UTC).date())
+        if refs:
+            await self.remove_records(refs, reason="expired")
+        return len(refs)
+
+    async def list_records(self) -> list[Record]:
+        return await self._store.list_records()
+
+    # -- key rotation --------------------------------------------------------------------
+    async def rotate_key(self, from_epoch: int) -> tuple[int, int, int]:
+        """Spec §6: k -> k', every Y -> delta * Y, tags under epoch + 1, no names needed.
+        Returns (new epoch, snapshot version, points moved)."""
+        if self._key_files is None:
+            raise InvalidRequest("this registry was started without its key directory")
+        async with self._lock:
+            old_epoch, new_epoch = self._snap.epoch, self._snap.epoch + 1
+            if from_epoch != old_epoch:
+                raise WrongEpoch(
+                    f"asked to rotate from epoch {from_epoch}; the current epoch is {old_epoch}"
+                )
+            k_new = screen.random_scalar()
+            delta = screen.rotation_delta(self._oprf_keys[old_epoch], k_new)
+            stored = await self._store.points(old_epoch)
+            moved = await run_chunked(
+                [y for _, y in stored],
+                lambda ys, _o: [screen.rotate(delta, y) for y in ys],
+                self._executor,
+            )
+            points = [(ref, y) for (ref, _), y in zip(stored, moved, strict=True)]
+            records = {r.record_ref: r for r in await self._store.list_records()}
+            best: dict[bytes, tuple[int, Entry]] = {}
+            for ref, y in points:
+                record = records[ref]
+                tag, sealed = snapshot.seal_status(
+                    new_epoch, y, snapshot.Status(record.status, ref, record.expires_on)
+                )
+                rank = _RANK[record.status]
+                if rank > best.get(tag, (0, Entry(tag, sealed, ref)))[0]:
+                    best[tag] = (rank, Entry(tag, sealed, ref))
+            entries = [e for _, e in best.values()]
+            entries += self._snap.padding_for(len(entries), 0)
+            self._key_files.save_oprf_key(new_epoch, k_new)
+            version = await self._store.rotate(new_epoch, points, entries)
+            self._oprf_keys = {new_epoch: k_new}
+            self._snap.replace(new_epoch, version, entries)
+            # The old key file is destroyed; k and delta live on only until collected.
+            self._key_files.destroy_oprf_key(old_epoch)
+        await self._snap.notify()
+        log.info("registry.key_rotated", epoch=new_epoch, points=len(points), version=version)
+        return new_epoch, version, len(points)
+
+    # -- events --------------------------------------------------------------------------
+    async def enroll_event(self, event: Event) -> Event:
+        if not EVENT_ID.match(event.event_id):
+            raise InvalidRequest(
+                "event_id must be 1 to 64 lowercase letters, digits and dashes, "
+                "starting with a letter or digit"
+            )
+        if not event.name.strip() or len(event.name) > 200:
+            raise InvalidRequest("name must be 1 to 200 characters")
+        if event.ends_on < event.starts_on:
+            raise InvalidRequest("ends_on must not be before starts_on")
+        if len(event.public_key) != 32:
+            raise InvalidRequest(
+                f"public_key must be a 32-byte Ed25519 key, got {len(event.public_key)} bytes"
+            )
+        try:
+            keys.parse_public_key(event.public_key, "public_key")
+        except CoreError as exc:
+            raise InvalidRequest(str(exc)) from exc
+        if event.quota <= 0:
+            raise InvalidRequest("quota must be a positive number of evaluations")
+        stored = await self._store.add_event(event)
+        log.info("registry.event_enrolled", event_id=event.event_id, quota=event.quota)
+        return stored
+
+    async def revoke_event(self, event_id: str) -> Event:
+        event = await self._store.revoke_event(event_id, datetime.now(UTC))
+        log.info("registry.event_revoked", event_id=event_id)
+        return event
+
+    async def list_events(self) -> list[Event]:
+        return await self._store.list_events()

@@ -1,0 +1,300 @@
+"""The registry's Store on SQLite through aiosqlite: WAL, synchronous=FULL, secure_delete.
+
+One connection; aiosqlite runs it on its own thread, so every method here is one hand-off
+and queries are batched (executemany), never one await per row.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from lanyard.core import sqlite
+from lanyard.registry.errors import AlreadyExists, DataDirError, NotFound, QuotaExhausted
+from lanyard.registry.migrations import MIGRATIONS
+from lanyard.registry.store import Change, Delta, Entry, Event, Record, Store
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _date(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _event(row: Any) -> Event:
+    return Event(
+        event_id=row["event_id"],
+        name=row["name"],
+        starts_on=date.fromisoformat(row["starts_on"]),
+        ends_on=date.fromisoformat(row["ends_on"]),
+        public_key=bytes(row["public_key"]),
+        quota=row["quota"],
+        used=row["used"],
+        revoked_at=_time(row["revoked_at"]),
+        created_at=_time(row["created_at"]),
+    )
+
+
+def _record(row: Any) -> Record:
+    return Record(
+        record_ref=row["record_ref"],
+        status=row["status"],
+        expires_on=_date(row["expires_on"]),
+        identifier_count=row["identifier_count"],
+        created_at=_time(row["created_at"]),
+    )
+
+
+_RECORD_SELECT = """
+    SELECT r.record_ref, r.status, r.expires_on, r.created_at,
+           (SELECT count(*) FROM record_points p
+             WHERE p.record_ref = r.record_ref
+               AND p.epoch = (SELECT value FROM state WHERE key = 'epoch')) AS identifier_count
+      FROM records r
+"""
+
+
+class SqliteStore(Store):
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    @classmethod
+    async def open(cls, path: Path, create: bool = False) -> SqliteStore:
+        if not create and not path.exists():  # noqa: ASYNC240 - one stat, at start-up
+            raise DataDirError(f"database {path} does not exist; run `lanyard registry init`")
+        try:
+            return cls(await sqlite.connect(path, MIGRATIONS))
+        except sqlite.DatabaseError as exc:
+            raise DataDirError(str(exc)) from exc
+
+    @property
+    def connection(self) -> aiosqlite.Connection:
+        """Shared with the submission store: one writer for registry.db."""
+        return self._db
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        return await sqlite.fetch_one(self._db, sql, params)
+
+    async def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        return await sqlite.fetch_all(self._db, sql, params)
+
+    async def _state(self, key: str) -> int:
+        row = await self._one("SELECT value FROM state WHERE key = ?", (key,))
+        return int(row[0])
+
+    async def current_epoch(self) -> int:
+        return await self._state("epoch")
+
+    async def snapshot_version(self) -> int:
+        return await self._state("version")
+
+    async def add_admin(self, name: str, public_key: bytes) -> None:
+        await self._db.execute(
+            "INSERT INTO admins (name, public_key, created_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET public_key = excluded.public_key",
+            (name, public_key, _now()),
+        )
+
+    async def admin(self, name: str) -> tuple[bytes, str] | None:
+        row = await self._one("SELECT public_key, role FROM admins WHERE name = ?", (name,))
+        return (bytes(row[0]), str(row[1])) if row else None
+
+    async def add_event(self, event: Event) -> Event:
+        try:
+            await self._db.execute(
+                "INSERT INTO events (event_id, name, starts_on, ends_on, public_key, quota, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    event.event_id,
+                    event.name,
+                    event.starts_on.isoformat(),
+                    event.ends_on.isoformat(),
+                    event.public_key,
+                    event.quota,
+                    _now(),
+                ),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise AlreadyExists(f"event {event.event_id} is already enrolled") from exc
+        stored = await self.get_event(event.event_id)
+        assert stored is not None
+        return stored
+
+    async def get_event(self, event_id: str) -> Event | None:
+        row = await self._one("SELECT * FROM events WHERE event_id = ?", (event_id,))
+        return _event(row) if row else None
+
+    async def list_events(self) -> list[Event]:
+        return [_event(r) for r in await self._all("SELECT * FROM events ORDER BY event_id")]
+
+    async def revoke_event(self, event_id: str, at: datetime) -> Event:
+        await self._db.execute(
+            "UPDATE events SET revoked_at = coalesce(revoked_at, ?) WHERE event_id = ?",
+            (at.isoformat(timespec="seconds"), event_id),
+        )
+        event = await self.get_event(event_id)
+        if event is None:
+            raise NotFound(f"no event {event_id} is enrolled")
+        return event
+
+    async def reserve_evaluations(self, event_id: str, count: int) -> int:
+        row = await self._one(
+            "UPDATE events SET used = used + ?1 WHERE event_id = ?2 AND used + ?1 <= quota "
+            "RETURNING quota - used",
+            (count, event_id),
+        )
+        if row is not None:
+            return int(row[0])
+        event = await self.get_event(event_id)
+        if event is None:
+            raise NotFound(f"no event {event_id} is enrolled")
+        raise QuotaExhausted(
+            f"evaluation quota of {event.quota} for event {event_id} would be exceeded: "
+            f"{event.used} used, {count} requested"
+        )
+
+    async def get_record(self, record_ref: str) -> Record | None:
+        row = await self._one(_RECORD_SELECT + " WHERE r.record_ref = ?", (record_ref,))
+        return _record(row) if row else None
+
+    async def list_records(self) -> list[Record]:
+        return [_record(r) for r in await self._all(_RECORD_SELECT + " ORDER BY r.record_ref")]
+
+    async def expired_refs(self, today: date) -> list[str]:
+        rows = await self._all(
+            "SELECT record_ref FROM records WHERE expires_on IS NOT NULL AND expires_on < ?",
+            (today.isoformat(),),
+        )
+        return [r[0] for r in rows]
+
+    async def sharing_points(self, record_refs: list[str]) -> list[tuple[Record, bytes]]:
+        if not record_refs:
+            return []
+        marks = ", ".join("?" * len(record_refs))
+        rows = await self._all(
+            "SELECT r.record_ref, r.status, r.expires_on, r.created_at, o.y "  # noqa: S608 - placeholders only
+            "FROM record_points p JOIN record_points o ON o.epoch = p.epoch AND o.y = p.y "
+            "JOIN records r ON r.record_ref = o.record_ref "
+            f"WHERE p.record_ref IN ({marks}) AND o.record_ref NOT IN ({marks}) "
+            "AND p.epoch = (SELECT value FROM state WHERE key = 'epoch')",
+            (*record_refs, *record_refs),
+        )
+        return [(Record(r[0], r[1], _date(r[2]), 0, _time(r[3])), bytes(r[4])) for r in rows]
+
+    async def live_entries(self) -> list[Entry]:
+        rows = await self._all(
+            "SELECT tag, sealed, record_ref FROM entries WHERE removed_version IS NULL"
+        )
+        return [Entry(bytes(r[0]), bytes(r[1]), r[2]) for r in rows]
+
+    async def apply(self, change: Change) -> int:
+        db = self._db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            version = await self._state("version") + 1
+            epoch = await self._state("epoch")
+            await db.execute("UPDATE state SET value = ? WHERE key = 'version'", (version,))
+            for ref in change.remove_refs:
+                cur = await db.execute("DELETE FROM records WHERE record_ref = ?", (ref,))
+                if cur.rowcount == 0:
+                    raise NotFound(f"no record {ref} exists")
+            if change.add_record is not None:
+                rec = change.add_record
+                try:
+                    await db.execute(
+                        "INSERT INTO records (record_ref, status, expires_on, created_at) "
+                        "VALUES (?, ?, ?, ?)",
+                        (
+                            rec.record_ref,
+                            rec.status,
+                            rec.expires_on.isoformat() if rec.expires_on else None,
+                            _now(),
+                        ),
+                    )
+                except sqlite3.IntegrityError as exc:
+                    raise AlreadyExists(f"record {rec.record_ref} already exists") from exc
+                await db.executemany(
+                    "INSERT OR IGNORE INTO record_points (record_ref, epoch, y) VALUES (?, ?, ?)",
+                    [(rec.record_ref, epoch, y) for y in change.add_points],
+                )
+            # Tombstones keep the tag for deltas; the sealed box is wiped (secure_delete).
+            await db.executemany(
+                "UPDATE entries SET removed_version = ?, sealed = x'' "
+                "WHERE tag = ? AND removed_version IS NULL",
+                [(version, t) for t in change.remove_tags],
+            )
+            await db.executemany(
+                "INSERT INTO entries (tag, sealed, record_ref, added_version) VALUES (?, ?, ?, ?)",
+                [(e.tag, e.sealed, e.record_ref, version) for e in change.add_entries],
+            )
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        return version
+
+    async def points(self, epoch: int) -> list[tuple[str, bytes]]:
+        rows = await self._all(
+            "SELECT record_ref, y FROM record_points WHERE epoch = ? ORDER BY record_ref", (epoch,)
+        )
+        return [(r[0], bytes(r[1])) for r in rows]
+
+    async def rotate(
+        self, new_epoch: int, points: list[tuple[str, bytes]], entries: list[Entry]
+    ) -> int:
+        db = self._db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            version = await self._state("version") + 1
+            await db.executemany(
+                "INSERT INTO record_points (record_ref, epoch, y) VALUES (?, ?, ?)",
+                [(ref, new_epoch, y) for ref, y in points],
+            )
+            await db.execute("DELETE FROM record_points WHERE epoch != ?", (new_epoch,))
+            await db.execute(
+                "UPDATE entries SET removed_version = ?, sealed = x'' "
+                "WHERE removed_version IS NULL",
+                (version,),
+            )
+            await db.executemany(
+                "INSERT INTO entries (tag, sealed, record_ref, added_version) VALUES (?, ?, ?, ?)",
+                [(e.tag, e.sealed, e.record_ref, version) for e in entries],
+            )
+            await db.execute("UPDATE state SET value = ? WHERE key = 'version'", (version,))
+            await db.execute("UPDATE state SET value = ? WHERE key = 'epoch'", (new_epoch,))
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        return version
+
+    async def delta_since(self, version: int) -> Delta | None:
+        current = await self.snapshot_version()
+        if version > current:
+            return None
+        added = await self._all(
+            "SELECT tag, sealed, record_ref FROM entries "
+            "WHERE added_version > ? AND removed_version IS NULL",
+            (version,),
+        )
+        removed = await self._all(
+            "SELECT DISTINCT tag FROM entries WHERE removed_version > ? AND added_version <= ?",
+            (version, version),
+        )
+        return Delta(
+            added=[Entry(bytes(r[0]), bytes(r[1]), r[2]) for r in added],
+            removed_tags=[bytes(r[0]) for r in removed],
+        )

@@ -1,0 +1,165 @@
+from lanyard.wire.registry.v1 import reports_pb2 as _reports_pb2
+from lanyard.wire.registry.v1 import snapshot_pb2 as _snapshot_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class EventInfo(_message.Message):
+    __slots__ = ("event_id", "name", "starts_on", "ends_on", "public_key", "quota", "evaluations_used", "revoked_at")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STARTS_ON_FIELD_NUMBER: _ClassVar[int]
+    ENDS_ON_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    QUOTA_FIELD_NUMBER: _ClassVar[int]
+    EVALUATIONS_USED_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    name: str
+    starts_on: str
+    ends_on: str
+    public_key: bytes
+    quota: int
+    evaluations_used: int
+    revoked_at: str
+    def __init__(self, event_id: _Optional[str] = ..., name: _Optional[str] = ..., starts_on: _Optional[str] = ..., ends_on: _Optional[str] = ..., public_key: _Optional[bytes] = ..., quota: _Optional[int] = ..., evaluations_used: _Optional[int] = ..., revoked_at: _Optional[str] = ...) -> None: ...
+
+class EnrollEventRequest(_message.Message):
+    __slots__ = ("event",)
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    event: EventInfo
+    def __init__(self, event: _Optional[_Union[EventInfo, _Mapping]] = ...) -> None: ...
+
+class EnrollEventResponse(_message.Message):
+    __slots__ = ("event", "registry_public_key", "suite", "epoch")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    REGISTRY_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    SUITE_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    event: EventInfo
+    registry_public_key: bytes
+    suite: str
+    epoch: int
+    def __init__(self, event: _Optional[_Union[EventInfo, _Mapping]] = ..., registry_public_key: _Optional[bytes] = ..., suite: _Optional[str] = ..., epoch: _Optional[int] = ...) -> None: ...
+
+class RevokeEventRequest(_message.Message):
+    __slots__ = ("event_id",)
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    def __init__(self, event_id: _Optional[str] = ...) -> None: ...
+
+class RevokeEventResponse(_message.Message):
+    __slots__ = ("event",)
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    event: EventInfo
+    def __init__(self, event: _Optional[_Union[EventInfo, _Mapping]] = ...) -> None: ...
+
+class ListEventsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListEventsResponse(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[EventInfo]
+    def __init__(self, events: _Optional[_Iterable[_Union[EventInfo, _Mapping]]] = ...) -> None: ...
+
+class EvaluateForRecordRequest(_message.Message):
+    __slots__ = ("suite", "epoch", "blinded_points")
+    SUITE_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    BLINDED_POINTS_FIELD_NUMBER: _ClassVar[int]
+    suite: str
+    epoch: int
+    blinded_points: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, suite: _Optional[str] = ..., epoch: _Optional[int] = ..., blinded_points: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class EvaluateForRecordResponse(_message.Message):
+    __slots__ = ("suite", "epoch", "evaluated_points")
+    SUITE_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    EVALUATED_POINTS_FIELD_NUMBER: _ClassVar[int]
+    suite: str
+    epoch: int
+    evaluated_points: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, suite: _Optional[str] = ..., epoch: _Optional[int] = ..., evaluated_points: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class RecordInfo(_message.Message):
+    __slots__ = ("record_ref", "status", "expires_on", "identifier_count", "created_at")
+    RECORD_REF_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_ON_FIELD_NUMBER: _ClassVar[int]
+    IDENTIFIER_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    record_ref: str
+    status: _snapshot_pb2.RecordStatus
+    expires_on: str
+    identifier_count: int
+    created_at: str
+    def __init__(self, record_ref: _Optional[str] = ..., status: _Optional[_Union[_snapshot_pb2.RecordStatus, str]] = ..., expires_on: _Optional[str] = ..., identifier_count: _Optional[int] = ..., created_at: _Optional[str] = ...) -> None: ...
+
+class AddRecordRequest(_message.Message):
+    __slots__ = ("suite", "epoch", "record", "points")
+    SUITE_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    suite: str
+    epoch: int
+    record: RecordInfo
+    points: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, suite: _Optional[str] = ..., epoch: _Optional[int] = ..., record: _Optional[_Union[RecordInfo, _Mapping]] = ..., points: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class AddRecordResponse(_message.Message):
+    __slots__ = ("record", "snapshot_version")
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    record: RecordInfo
+    snapshot_version: int
+    def __init__(self, record: _Optional[_Union[RecordInfo, _Mapping]] = ..., snapshot_version: _Optional[int] = ...) -> None: ...
+
+class RemoveRecordRequest(_message.Message):
+    __slots__ = ("record_ref",)
+    RECORD_REF_FIELD_NUMBER: _ClassVar[int]
+    record_ref: str
+    def __init__(self, record_ref: _Optional[str] = ...) -> None: ...
+
+class RemoveRecordResponse(_message.Message):
+    __slots__ = ("snapshot_version",)
+    SNAPSHOT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    snapshot_version: int
+    def __init__(self, snapshot_version: _Optional[int] = ...) -> None: ...
+
+class ListRecordsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListRecordsResponse(_message.Message):
+    __slots__ = ("records", "epoch", "snapshot_version")
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[RecordInfo]
+    epoch: int
+    snapshot_version: int
+    def __init__(self, records: _Optional[_Iterable[_Union[RecordInfo, _Mapping]]] = ..., epoch: _Optional[int] = ..., snapshot_version: _Optional[int] = ...) -> None: ...
+
+class RotateKeyRequest(_message.Message):
+    __slots__ = ("from_epoch",)
+    FROM_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    from_epoch: int
+    def __init__(self, from_epoch: _Optional[int] = ...) -> None: ...
+
+class RotateKeyResponse(_message.Message):
+    __slots__ = ("epoch", "snapshot_version", "points")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    snapshot_version: int
+    points: int
+    def __init__(self, epoch: _Optional[int] = ..., snapshot_version: _Optional[int] = ..., points: _Optional[int] = ...) -> None: ...

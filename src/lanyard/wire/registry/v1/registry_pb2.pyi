@@ -1,0 +1,75 @@
+from lanyard.wire.registry.v1 import reports_pb2 as _reports_pb2
+from lanyard.wire.registry.v1 import snapshot_pb2 as _snapshot_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class EvaluateRequest(_message.Message):
+    __slots__ = ("suite", "epoch", "blinded_points")
+    SUITE_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    BLINDED_POINTS_FIELD_NUMBER: _ClassVar[int]
+    suite: str
+    epoch: int
+    blinded_points: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, suite: _Optional[str] = ..., epoch: _Optional[int] = ..., blinded_points: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class EvaluateResponse(_message.Message):
+    __slots__ = ("suite", "epoch", "evaluated_points", "quota_remaining")
+    SUITE_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    EVALUATED_POINTS_FIELD_NUMBER: _ClassVar[int]
+    QUOTA_REMAINING_FIELD_NUMBER: _ClassVar[int]
+    suite: str
+    epoch: int
+    evaluated_points: _containers.RepeatedScalarFieldContainer[bytes]
+    quota_remaining: int
+    def __init__(self, suite: _Optional[str] = ..., epoch: _Optional[int] = ..., evaluated_points: _Optional[_Iterable[bytes]] = ..., quota_remaining: _Optional[int] = ...) -> None: ...
+
+class GetSnapshotRequest(_message.Message):
+    __slots__ = ("since_version",)
+    SINCE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    since_version: int
+    def __init__(self, since_version: _Optional[int] = ...) -> None: ...
+
+class SnapshotDelta(_message.Message):
+    __slots__ = ("suite", "epoch", "from_version", "to_version", "added", "removed_tags", "signature")
+    SUITE_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    FROM_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TO_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ADDED_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_TAGS_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    suite: str
+    epoch: int
+    from_version: int
+    to_version: int
+    added: _containers.RepeatedCompositeFieldContainer[_snapshot_pb2.SnapshotEntry]
+    removed_tags: _containers.RepeatedScalarFieldContainer[bytes]
+    signature: bytes
+    def __init__(self, suite: _Optional[str] = ..., epoch: _Optional[int] = ..., from_version: _Optional[int] = ..., to_version: _Optional[int] = ..., added: _Optional[_Iterable[_Union[_snapshot_pb2.SnapshotEntry, _Mapping]]] = ..., removed_tags: _Optional[_Iterable[bytes]] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class GetSnapshotResponse(_message.Message):
+    __slots__ = ("full", "delta")
+    FULL_FIELD_NUMBER: _ClassVar[int]
+    DELTA_FIELD_NUMBER: _ClassVar[int]
+    full: _snapshot_pb2.Snapshot
+    delta: SnapshotDelta
+    def __init__(self, full: _Optional[_Union[_snapshot_pb2.Snapshot, _Mapping]] = ..., delta: _Optional[_Union[SnapshotDelta, _Mapping]] = ...) -> None: ...
+
+class WatchSnapshotRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SnapshotAnnouncement(_message.Message):
+    __slots__ = ("epoch", "version")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    version: int
+    def __init__(self, epoch: _Optional[int] = ..., version: _Optional[int] = ...) -> None: ...

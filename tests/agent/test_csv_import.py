@@ -1,0 +1,444 @@
+"""Ticketing exports: every format, encoding and kind of bad input the issue names."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import random
+import re
+import runpy
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lanyard.agent.errors import ImportFailed
+from lanyard.agent.screening.csv_import import BadRow, Export, Layout, Row, file_digest, open_export
+from lanyard.core.errors import InvalidIdentifier
+from lanyard.core.identity import normalize_email, normalize_name
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_CSV = ROOT / "src" / "lanyard" / "cli" / "data" / "demo_attendees.csv"
+
+
+def write(tmp_path: Path, text: str, encoding: str = "utf-8", bom: bytes = b"") -> Path:
+    path = tmp_path / "attendees.csv"
+    path.write_bytes(bom + text.encode(encoding))
+    return path
+
+
+def items(export: Export, start_after_line: int = 0) -> list[Row | BadRow]:
+    return list(export.rows(start_after_line))
+
+
+# --- formats ------------------------------------------------------------------------------
+
+
+def test_pretix_name_parts_skip_the_title_and_prefer_the_attendee_email(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "Order code,Email,Attendee name,Attendee name: Title,Attendee name: Given name,"
+        "Attendee name: Family name,Attendee email\r\n"
+        "ABC12,buyer@example.org,Dr Ana Lúcia Souza,Dr,Ana Lúcia,Souza,Ana@Example.org\r\n"
+        "ABC12,buyer@example.org,Kofi Osei,,Kofi,Osei,\r\n",
+    )
+    export = open_export(path)
+    assert export.layout == Layout(
+        "pretix",
+        ("Attendee name: Given name", "Attendee name: Family name"),
+        "Attendee email",
+        "Order code",
+    )
+    assert export.encoding == "utf-8"
+    assert items(export) == [
+        Row(2, "ABC12", "ana lucia souza", "ana@example.org"),
+        Row(3, "ABC12", "kofi osei", None),
+    ]
+
+
+def test_pretix_single_name_column_with_order_email_only(tmp_path: Path) -> None:
+    path = write(tmp_path, 'Order code,Attendee name,Email\nX1Y2Z,"Okafor, Amara",a@example.com\n')
+    export = open_export(path)
+    assert export.layout == Layout("pretix", ("Attendee name",), "Email", "Order code")
+    assert items(export) == [Row(2, "X1Y2Z", "amara okafor", "a@example.com")]
+
+
+def test_pretix_semicolon_delimiter(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "Order code;Attendee name;Attendee email\nQ7;Müller, Jürgen;j@example.de\n"
+    )
+    export = open_export(path)
+    assert export.delimiter == ";"
+    assert items(export) == [Row(2, "Q7", "jurgen muller", "j@example.de")]
+
+
+def test_tito_full_name(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "Ticket Reference,Ticket Full Name,Ticket Email,Order Reference\n"
+        "ABCD-1,Håkon Lindqvist,hakon@example.no,ORD-1\n",
+    )
+    export = open_export(path)
+    assert export.layout == Layout(
+        "tito", ("Ticket Full Name",), "Ticket Email", "Ticket Reference"
+    )
+    assert items(export) == [Row(2, "ABCD-1", "hakon lindqvist", "hakon@example.no")]
+
+
+def test_tito_first_and_last_name(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "Ticket First Name,Ticket Last Name,Ticket Email,Ticket Reference\n"
+        "Nadia,Haddad,nadia@example.com,ABCD-2\n",
+    )
+    export = open_export(path)
+    assert export.layout.format == "tito"
+    assert export.layout.name_columns == ("Ticket First Name", "Ticket Last Name")
+    assert items(export) == [Row(2, "ABCD-2", "haddad nadia", "nadia@example.com")]
+
+
+TITO_TSV = (
+    "Ticket Full Name\tTicket Email\tTicket Reference\r\n"
+    "Åsa Öberg\tasa@example.se\tT-1\r\n"
+    "王𠀋\tw@example.cn\tT-2\r\n"
+)
+TITO_ROWS = [
+    Row(2, "T-1", "asa oberg", "asa@example.se"),
+    Row(3, "T-2", "王𠀋", "w@example.cn"),
+]
+
+
+@pytest.mark.parametrize(
+    ("codec", "bom"),
+    [
+        ("utf-16-le", codecs.BOM_UTF16_LE),
+        ("utf-16-be", codecs.BOM_UTF16_BE),
+        ("utf-16-le", b""),
+        ("utf-16-be", b""),
+    ],
+)
+def test_tito_utf16_tab_separated(tmp_path: Path, codec: str, bom: bytes) -> None:
+    export = open_export(write(tmp_path, TITO_TSV, codec, bom))
+    assert export.encoding == codec
+    assert export.delimiter == "\t"
+    assert export.header() == ["Ticket Full Name", "Ticket Email", "Ticket Reference"]
+    assert items(export) == TITO_ROWS
+
+
+def test_eventbrite(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "Order #,Order Date,First Name,Last Name,Email,Ticket Type\n"
+        "1234567890,2027-01-05,Renée,O'Connell,renee@example.ie,General\n",
+    )
+    export = open_export(path)
+    assert export.layout == Layout("eventbrite", ("First Name", "Last Name"), "Email", "Order #")
+    assert items(export) == [Row(2, "1234567890", "oconnell renee", "renee@example.ie")]
+
+
+def test_plain_without_ref_uses_the_line(tmp_path: Path) -> None:
+    export = open_export(write(tmp_path, "Full Name,E-mail\nLéa Moreau,lea@example.fr\n"))
+    assert export.layout == Layout("plain", ("Full Name",), "E-mail", None)
+    assert items(export) == [Row(2, "line 2", "lea moreau", "lea@example.fr")]
+
+
+def test_plain_email_only_with_ref(tmp_path: Path) -> None:
+    export = open_export(write(tmp_path, "id,email address\n7,x@example.org\n"))
+    assert export.layout == Layout("plain", (), "email address", "id")
+    assert items(export) == [Row(2, "7", None, "x@example.org")]
+
+
+def test_utf8_bom_and_messy_header_spelling(tmp_path: Path) -> None:
+    path = write(tmp_path, "  NAME ,EMAIL\r\nChen Wei,chen@example.cn\r\n", bom=codecs.BOM_UTF8)
+    export = open_export(path)
+    assert export.encoding == "utf-8-sig"
+    assert export.header() == ["NAME", "EMAIL"]
+    assert export.layout == Layout("plain", ("NAME",), "EMAIL", None)
+    assert items(export) == [Row(2, "line 2", "chen wei", "chen@example.cn")]
+
+
+# --- overrides ----------------------------------------------------------------------------
+
+
+def test_overrides_name_every_column(tmp_path: Path) -> None:
+    path = write(tmp_path, "Who,Contact,Booking\nSøren Novak,s@example.dk,B-9\n")
+    export = open_export(path, name_col="who", email_col=" CONTACT ", ref_col="Booking")
+    assert export.layout == Layout("custom", ("Who",), "Contact", "Booking")
+    assert items(export) == [Row(2, "B-9", "novak søren", "s@example.dk")]
+
+
+def test_partial_override_keeps_what_was_detected(tmp_path: Path) -> None:
+    path = write(tmp_path, "Order code,Attendee name,Contact\nZ1,Ravi Kaur,ravi@example.in\n")
+    export = open_export(path, email_col="Contact")
+    assert export.layout == Layout("custom", ("Attendee name",), "Contact", "Order code")
+    assert items(export) == [Row(2, "Z1", "kaur ravi", "ravi@example.in")]
+
+
+def test_override_makes_an_unknown_layout_usable(tmp_path: Path) -> None:
+    export = open_export(write(tmp_path, "Foo,Bar\nx@example.org,1\n"), email_col="Foo")
+    assert export.layout == Layout("custom", (), "Foo", None)
+    assert items(export) == [Row(2, "line 2", None, "x@example.org")]
+
+
+def test_unknown_layout_names_the_columns_and_the_flags(tmp_path: Path) -> None:
+    with pytest.raises(ImportFailed) as info:
+        open_export(write(tmp_path, "Foo,Bar,Baz Qux\n1,2,3\n"))
+    text = str(info.value)
+    assert "found columns: Foo, Bar, Baz Qux" in text
+    assert "--name-col" in text
+    assert "--email-col" in text
+    assert "--ref-col" in text
+    assert "\n" not in text
+
+
+@pytest.mark.parametrize("flag", ["name_col", "email_col", "ref_col"])
+def test_override_naming_a_missing_column(tmp_path: Path, flag: str) -> None:
+    path = write(tmp_path, "Name,Email\nA B,a@example.org\n")
+    with pytest.raises(ImportFailed) as info:
+        open_export(path, **{flag: "Nope"})
+    text = str(info.value)
+    assert "'Nope'" in text
+    assert f"--{flag.replace('_', '-')}" in text
+    assert "found columns: Name, Email" in text
+
+
+# --- files that are not exports -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"  \r\n\t\n", codecs.BOM_UTF8, codecs.BOM_UTF16_LE + " \n".encode("utf-16-le")],
+)
+def test_empty_file(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "attendees.csv"
+    path.write_bytes(content)
+    with pytest.raises(ImportFailed, match="is empty"):
+        open_export(path)
+
+
+def test_header_only_yields_no_rows(tmp_path: Path) -> None:
+    export = open_export(write(tmp_path, "Attendee name,Attendee email\r\n"))
+    assert export.layout.format == "pretix"
+    assert items(export) == []
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00\x00\x00\x01\x00\x08\x06",
+        b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00[Content_Types].xml",
+        random.Random(7).randbytes(8192),
+        b"name,email\nJos\xe9 Ruiz,jose@example.es\n",  # Windows-1252, not UTF-8
+    ],
+    ids=["png", "xlsx", "random", "cp1252"],
+)
+def test_binary_file_is_refused_up_front(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "attendees.csv"
+    path.write_bytes(content)
+    with pytest.raises(ImportFailed, match=r"is not UTF-8 or UTF-16 text \(binary file\?"):
+        open_export(path)
+
+
+def test_undecodable_bytes_late_in_the_file_stop_the_stream(tmp_path: Path) -> None:
+    body = "".join(f"P{i} Name,p{i}@example.org\n" for i in range(4000))
+    path = tmp_path / "attendees.csv"
+    path.write_bytes(b"name,email\n" + body.encode() + b"\xff\xfe broken\n")
+    export = open_export(path)  # the first 64 KiB are fine
+    seen: list[Row | BadRow] = []
+    with pytest.raises(ImportFailed, match="not UTF-8 or UTF-16 text after line"):
+        seen.extend(export.rows())
+    assert len(seen) > 3000
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory"])
+def test_missing_file_or_directory(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "nope.csv" if kind == "missing" else tmp_path
+    with pytest.raises(ImportFailed, match=re.escape(str(path))):
+        open_export(path)
+
+
+# --- rows: bad data, line numbers, resume -------------------------------------------------
+
+MESSY = (
+    "Order code,Attendee name,Attendee email,Comment\r\n"  # 1
+    'A1,Priya Natarajan,priya@example.com,"needs a\r\nstep-free\r\nroute"\r\n'  # 2-4
+    "A2,,,left blank\r\n"  # 5
+    "\r\n"  # 6: blank, skipped silently
+    "A3,Tomás Ruiz,tomas at example.es\r\n"  # 7: short row, invalid e-mail
+    ",,,\r\n"  # 8: all cells empty, skipped silently
+    'A4,"multi\nline name",m@example.org,x\r\n'  # 9-10
+    "A5,--- ,only-email@example.org\r\n"  # 11: name without letters
+    "A6,???,,\r\n"  # 12: neither usable
+    ",Ömer Öztürk,\r\n"  # 13: no ref: the line is the ref
+)
+MESSY_ITEMS: list[Row | BadRow] = [
+    Row(2, "A1", "natarajan priya", "priya@example.com"),
+    BadRow(5, "A2", "no name and no e-mail"),
+    BadRow(
+        7,
+        "A3",
+        "invalid e-mail: e-mail address contains white space; "
+        "fix it in the export, this row was not screened",
+    ),
+    Row(9, "A4", "line multi name", "m@example.org"),
+    Row(11, "A5", None, "only-email@example.org"),
+    BadRow(12, "A6", "no usable name (no letters or digits) and no e-mail"),
+    Row(13, "line 13", "omer ozturk", None),
+]
+
+
+def test_bad_rows_are_reported_with_their_lines_and_the_rest_runs(tmp_path: Path) -> None:
+    assert items(open_export(write(tmp_path, MESSY))) == MESSY_ITEMS
+
+
+def test_resume_skips_exactly_the_records_started_on_or_before_the_line(tmp_path: Path) -> None:
+    export = open_export(write(tmp_path, MESSY))
+    for after in range(15):
+        assert items(export, after) == [i for i in MESSY_ITEMS if i.line > after], after
+    # Resuming from inside a multi-line record does not yield its tail as a record.
+    assert items(export, 3)[0] == MESSY_ITEMS[1]
+
+
+def test_resume_does_not_normalise_the_skipped_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export = open_export(write(tmp_path, MESSY))
+    calls: list[str] = []
+
+    def spy(name: Callable[[str], str]) -> Callable[[str], str]:
+        def wrapped(value: str) -> str:
+            calls.append(value)
+            return name(value)
+
+        return wrapped
+
+    module = "lanyard.agent.screening.csv_import"
+    monkeypatch.setattr(f"{module}.normalize_name", spy(normalize_name))
+    monkeypatch.setattr(f"{module}.normalize_email", spy(normalize_email))
+    assert [i.line for i in export.rows(start_after_line=12)] == [13]
+    assert calls == ["Ömer Öztürk"]
+
+
+def test_invalid_email_reason_never_quotes_the_address(tmp_path: Path) -> None:
+    bad = ["Secret.Person@@leak.example", "Secret Person@leak.example", "secretperson"]
+    text = "name,email\n" + "".join(f"Secret Person,{b}\n" for b in bad)
+    result = items(open_export(write(tmp_path, text)))
+    assert [type(i) for i in result] == [BadRow, BadRow, BadRow]
+    for item in result:
+        assert isinstance(item, BadRow)
+        assert item.reason.startswith("invalid e-mail: ")
+        assert "fix it in the export" in item.reason
+        assert "secret" not in item.reason.casefold()
+        assert "leak" not in item.reason
+
+
+def test_unclosed_quote_is_one_bad_row_not_silent_loss(tmp_path: Path) -> None:
+    text = (
+        'name,email\n"Jane Doe,jane@example.org\n'  # the quote is never closed ...
+        'Bob Ray,"bob@example.org"\n'  # ... until here, where strict parsing notices
+        "Al Li,al@example.org\n"
+    )
+    result = items(open_export(write(tmp_path, text)))
+    assert len(result) == 2
+    first = result[0]
+    assert isinstance(first, BadRow)
+    assert (first.line, first.ref) == (2, "line 2")
+    assert "lines 2-3" in first.reason
+    assert "unclosed quote" in first.reason
+    assert result[1] == Row(4, "line 4", "al li", "al@example.org")
+
+
+def test_nul_late_in_the_file_is_a_bad_row(tmp_path: Path) -> None:
+    body = "".join(f"P{i} Name,p{i}@example.org\n" for i in range(4000))
+    path = write(tmp_path, "name,email\n" + body + "Bad\x00Name,n@example.org\nOk Name,\n")
+    result = items(open_export(path))
+    assert result[-2] == BadRow(
+        4002, "line 4002", "the row contains NUL characters (damaged file?)"
+    )
+    assert result[-1] == Row(4003, "line 4003", "name ok", None)
+
+
+def test_file_digest_is_sha256_of_the_bytes(tmp_path: Path) -> None:
+    data = random.Random(3).randbytes(3 * 1024 * 1024 + 17)
+    path = tmp_path / "x.csv"
+    path.write_bytes(data)
+    assert file_digest(path) == hashlib.sha256(data).hexdigest()
+    with pytest.raises(ImportFailed, match="does not exist"):
+        file_digest(tmp_path / "gone.csv")
+
+
+_BREAKS = re.compile(r"\r\n|\r|\n")
+cells = st.text(
+    st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=30
+)
+
+
+@given(records=st.lists(st.tuples(cells, cells), max_size=25))
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+def test_any_cells_round_trip_with_exact_lines(records: list[tuple[str, str]]) -> None:
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow(["Name", "Email", "Ref"])
+    expected_lines, line = [], 2
+    for i, (name, email) in enumerate(records):
+        start = out.tell()
+        writer.writerow([name, email, f"R{i}"])
+        expected_lines.append(line)
+        line += len(_BREAKS.findall(out.getvalue()[start:]))
+    with tempfile.TemporaryDirectory() as tmp:
+        result = items(open_export(write(Path(tmp), out.getvalue())))
+    assert [i.line for i in result] == expected_lines
+    assert [i.ref for i in result] == [f"R{i}" for i in range(len(records))]
+    for item, (name, email) in zip(result, records, strict=True):
+        if isinstance(item, Row):
+            assert item.email == (normalize_email(email) if email.strip() else None)
+            assert item.name == _name_or_none(name)
+        else:
+            assert isinstance(item, BadRow)
+            assert item.reason
+
+
+def _name_or_none(value: str) -> str | None:
+    try:
+        return normalize_name(value.strip())
+    except InvalidIdentifier:
+        return None
+
+
+# --- the shipped demo export --------------------------------------------------------------
+
+
+def _generator() -> dict[str, Any]:
+    return runpy.run_path(str(ROOT / "scripts" / "make_demo_export.py"))
+
+
+def test_shipped_demo_export_reads_as_pretix_with_two_bad_rows() -> None:
+    gen = _generator()
+    export = open_export(DEMO_CSV)
+    assert export.layout == Layout("pretix", ("Attendee name",), "Attendee email", "Order code")
+    result = items(export)
+    assert len(result) == gen["DEFAULT_ROWS"]
+    bad = [i for i in result if isinstance(i, BadRow)]
+    assert [(b.line, b.ref) for b in bad] == [(401, "DEMO-00400"), (2201, "DEMO-02200")]
+    by_line = {i.line: i for i in result}
+    assert by_line[118] == Row(118, "DEMO-00117", "blake jordan", "jordan.blake@example.net")
+    assert by_line[1025] == Row(1025, "DEMO-01024", "rivera sam", "sam.r@another.example")
+    assert by_line[1874] == Row(1874, "DEMO-01873", "angstrom zoe", "zoe.angstrom@example.org")
+    assert by_line[2651] == Row(
+        2651, "DEMO-02650", normalize_name("María José García-López"), "mj.garcia@example.es"
+    )
+
+
+def test_shipped_demo_export_is_not_stale(tmp_path: Path) -> None:
+    fresh = tmp_path / "demo.csv"
+    _generator()["write_export"](fresh)
+    assert fresh.read_bytes() == DEMO_CSV.read_bytes(), (
+        "src/lanyard/cli/data/demo_attendees.csv is stale: "
+        "run python scripts/make_demo_export.py src/lanyard/cli/data/demo_attendees.csv"
+    )

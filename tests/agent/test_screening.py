@@ -1,0 +1,160 @@
+"""Batch screening against a real registry: matches, summary, resume, faults."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+from pathlib import Path
+
+import pytest
+
+from lanyard.agent import server as agent_server
+from lanyard.agent.errors import Unavailable
+from lanyard.agent.screening.batch import count_lines, screen_export
+from lanyard.agent.screening.csv_import import open_export
+from lanyard.agent.screening.decision import Decision, Reason
+from lanyard.agent.service import AgentService
+from lanyard.client.admin import Identifier
+from lanyard.core.identity import Kind
+from tests.agent.conftest import AgentSetup, used
+
+DEMO_EXPORT = (
+    Path(__file__).resolve().parents[2] / "src" / "lanyard" / "cli" / "data" / "demo_attendees.csv"
+)
+
+
+def write_export(path: Path, rows: list[tuple[str, str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["Order code", "Attendee name", "Attendee email"])
+        writer.writerows(rows)
+    return path
+
+
+def crowd(n: int) -> list[tuple[str, str, str]]:
+    return [(f"ORD-{i:05d}", f"Person Number{i}", f"person{i}@example.org") for i in range(n)]
+
+
+async def test_planted_matches_are_found(
+    agent: AgentService, tmp_path: Path, setup: AgentSetup
+) -> None:
+    rows = crowd(40)
+    rows[5] = ("ORD-BAN", "BLAKE, Jordan", "Jordan.Blake+conf@Example.NET")
+    rows[9] = ("ORD-NAMEONLY", "Jordan Blake", "other@example.org")
+    rows[20] = ("ORD-FLAG", "sam  RIVERA", "sam@elsewhere.example")
+    rows.append(("ORD-BAD", "", ""))
+    export = open_export(write_export(tmp_path / "a.csv", rows))
+    outcome = await screen_export(agent, export, batch_rows=7)
+    report = outcome.report
+    assert report.screened == 40
+    assert report.counts == {"allow": 37, "deny": 1, "review": 2}
+    found = {
+        m.ref: (m.result.decision, m.result.reason, m.result.record_ref) for m in report.matches
+    }
+    assert found == {
+        "ORD-BAN": (Decision.DENY, Reason.BANNED_CONFIRMED, "WG-BAN"),
+        "ORD-NAMEONLY": (Decision.REVIEW, Reason.BANNED_POSSIBLE, "WG-BAN"),
+        "ORD-FLAG": (Decision.REVIEW, Reason.FLAGGED_POSSIBLE, "WG-FLAG"),
+    }
+    assert [(s.line, s.reason) for s in report.skipped] == [(42, "no name and no e-mail")]
+    assert await used(setup.admin) == 80  # two identities per good row, once each
+
+
+async def test_second_run_of_the_same_file_evaluates_nothing(
+    agent: AgentService, tmp_path: Path, setup: AgentSetup
+) -> None:
+    export = open_export(write_export(tmp_path / "a.csv", crowd(30)))
+    await screen_export(agent, export)
+    before = await used(setup.admin)
+    again = await screen_export(agent, open_export(export.path))
+    assert again.already_done
+    assert again.report.screened == 30
+    assert await used(setup.admin) == before
+
+
+async def test_interrupted_run_resumes_without_loss_or_duplication(
+    agent: AgentService, tmp_path: Path, setup: AgentSetup
+) -> None:
+    export = open_export(write_export(tmp_path / "big.csv", crowd(1000)))
+    committed: list[int] = []
+
+    def crash_after_three_batches(rows: int) -> None:
+        committed.append(rows)
+        if len(committed) == 3:
+            raise KeyboardInterrupt  # what Ctrl-C or a kill looks like mid-run
+
+    with pytest.raises(KeyboardInterrupt):
+        await screen_export(
+            agent, export, progress=crash_after_three_batches, batch_rows=100, in_flight=2
+        )
+    partial = await used(setup.admin)
+    assert 600 <= partial < 2000
+    outcome = await screen_export(agent, open_export(export.path), batch_rows=100)
+    assert outcome.resumed_after_line == 301
+    assert outcome.report.screened == 1000
+    assert outcome.report.counts == {"allow": 1000}
+    # Committed batches are never evaluated again; at most the batches in flight at the
+    # crash are.
+    assert 2000 <= await used(setup.admin) <= 2000 + 2 * 200
+
+
+async def test_registry_down_keeps_finished_work(setup: AgentSetup, tmp_path: Path) -> None:
+    export = open_export(write_export(tmp_path / "a.csv", crowd(600)))
+    async with agent_server.opened(setup.adir) as agent:
+        stopped: list[bool] = []
+
+        def stop_registry(rows: int) -> None:
+            if not stopped:
+                stopped.append(True)
+                asyncio.get_running_loop().create_task(setup.registry.server.stop(0))
+
+        with pytest.raises(Unavailable, match="run the same command again to resume"):
+            await screen_export(agent, export, progress=stop_registry, batch_rows=100, in_flight=1)
+        run = await agent.store.open_run(*_run_key(agent, export))
+        assert 100 <= run.last_line < 601
+        assert not run.finished
+
+
+def _run_key(agent: AgentService, export: object) -> tuple[str, str, str, str]:
+    from lanyard.agent.screening.batch import layout_key
+    from lanyard.agent.screening.csv_import import Export, file_digest
+
+    assert isinstance(export, Export)
+    return file_digest(export.path), "attendee", layout_key(export), export.path.name
+
+
+async def test_registry_down_before_start_screens_nothing(
+    setup: AgentSetup, tmp_path: Path
+) -> None:
+    await setup.registry.server.stop(0)
+    export = open_export(write_export(tmp_path / "a.csv", crowd(10)))
+    async with agent_server.opened(setup.adir) as agent:
+        with pytest.raises(Unavailable, match="cannot reach the registry"):
+            await screen_export(agent, export)
+        assert await agent.store.attendee_count() == 0
+
+
+async def test_speakers_are_screened_as_a_separate_run(agent: AgentService, tmp_path: Path) -> None:
+    export = open_export(write_export(tmp_path / "a.csv", crowd(5)))
+    first = await screen_export(agent, export, role="attendee")
+    second = await screen_export(agent, open_export(export.path), role="speaker")
+    assert first.run.run_id != second.run.run_id
+    assert not second.already_done
+
+
+def test_count_lines_is_a_good_total(tmp_path: Path) -> None:
+    export = open_export(write_export(tmp_path / "a.csv", crowd(123)))
+    assert count_lines(export) == 123
+
+
+async def test_demo_export_screens_with_planted_matches(
+    agent: AgentService, setup: AgentSetup
+) -> None:
+    await setup.admin.add_record(
+        "WG-ZOE", "flagged", [Identifier(Kind.EMAIL, "zoe.angstrom@example.org")]
+    )
+    path = DEMO_EXPORT
+    outcome = await screen_export(agent, open_export(path))
+    refs = {m.result.record_ref for m in outcome.report.matches}
+    assert {"WG-BAN", "WG-FLAG", "WG-ZOE"} <= refs
+    assert len(outcome.report.skipped) == 2
