@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lanyard.agent import server as agent_server
+from lanyard.agent import operator as agent_operator
 from lanyard.agent.datadir import AgentDir
 from lanyard.agent.service import AgentService
 from lanyard.client.admin import AdminClient, Identifier
@@ -34,7 +34,7 @@ async def enrolled_agent_dir(
     ends_on: date = date(2027, 5, 3),
 ) -> AgentDir:
     adir = AgentDir(tmp_path / "agent")
-    public = agent_server.init_agent(adir, "127.0.0.1:0")
+    public = agent_operator.init_agent(adir, "127.0.0.1:0")
     response = await admin.enroll_event(
         event_id, "AgentConf", date(2027, 5, 1), ends_on, public, quota
     )
@@ -74,7 +74,7 @@ async def setup(tmp_path: Path, admin: AdminClient, registry: RunningRegistry) -
 
 @pytest.fixture
 async def agent(setup: AgentSetup) -> AsyncIterator[AgentService]:
-    async with agent_server.opened(setup.adir) as service:
+    async with agent_operator.opened(setup.adir) as service:
         yield service
 
 

@@ -19,6 +19,7 @@ import grpc
 import nacl.signing
 import pytest
 
+from lanyard.agent import operator as agent_operator
 from lanyard.agent import server as agent_server
 from lanyard.agent.datadir import AgentDir
 from lanyard.agent.errors import LockedError
@@ -73,7 +74,7 @@ ROLES = {
 
 async def make_team(tmp_path: Path, admin: AdminClient, registry: RunningRegistry) -> AgentDir:
     adir = await enrolled_agent_dir(tmp_path, admin, registry.address)
-    agent_server.init_incidents(adir, crypto.Unlock(passphrase=PASSPHRASE), "interactive")
+    agent_operator.init_incidents(adir, crypto.Unlock(passphrase=PASSPHRASE), "interactive")
     return adir
 
 
@@ -485,7 +486,7 @@ async def test_a_crash_mid_write_leaves_every_incident_whole(
 
 async def test_operator_export_is_audited(team: Team) -> None:
     iid = await file(team, tag="e")
-    async with agent_server.incident_records(
+    async with agent_operator.incident_records(
         team.adir, crypto.Unlock(passphrase=PASSPHRASE)
     ) as records:
         exported = await records.export_all("transparency")

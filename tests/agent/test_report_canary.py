@@ -40,7 +40,7 @@ from pathlib import Path
 import pytest
 import structlog
 
-from lanyard.agent import server as agent_server
+from lanyard.agent import operator as agent_operator
 from lanyard.agent.datadir import AgentDir
 from lanyard.agent.incidents import crypto
 from lanyard.agent.incidents.model import Conflict, Decision, Incident, Note, Report, ReportedPerson
@@ -331,8 +331,8 @@ async def test_no_raw_identifier_from_a_report_reaches_the_registry(
     await cli.ok("agent", "enroll", *agent, str(bundle))
     adir = AgentDir(agent_dir)
     unlock = crypto.Unlock(passphrase=AGENT_PASSPHRASE)
-    agent_server.init_incidents(adir, unlock, "interactive")
-    async with agent_server.incident_records(adir, unlock) as records:
+    agent_operator.init_incidents(adir, unlock, "interactive")
+    async with agent_operator.incident_records(adir, unlock) as records:
         for canaries_of, approvals in ((first, [ANA, BEN]), (second, [BEN, ANA]), (pending, [ANA])):
             await file_incident(records, canaries_of, approvals)
 

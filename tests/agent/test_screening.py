@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lanyard.agent import server as agent_server
+from lanyard.agent import operator as agent_operator
 from lanyard.agent.errors import Unavailable
 from lanyard.agent.screening.batch import count_lines, screen_export
 from lanyard.agent.screening.csv_import import open_export
@@ -100,7 +100,7 @@ async def test_interrupted_run_resumes_without_loss_or_duplication(
 
 async def test_registry_down_keeps_finished_work(setup: AgentSetup, tmp_path: Path) -> None:
     export = open_export(write_export(tmp_path / "a.csv", crowd(600)))
-    async with agent_server.opened(setup.adir) as agent:
+    async with agent_operator.opened(setup.adir) as agent:
         stopped: list[bool] = []
 
         def stop_registry(rows: int) -> None:
@@ -128,7 +128,7 @@ async def test_registry_down_before_start_screens_nothing(
 ) -> None:
     await setup.registry.server.stop(0)
     export = open_export(write_export(tmp_path / "a.csv", crowd(10)))
-    async with agent_server.opened(setup.adir) as agent:
+    async with agent_operator.opened(setup.adir) as agent:
         with pytest.raises(Unavailable, match="cannot reach the registry"):
             await screen_export(agent, export)
         assert await agent.store.attendee_count() == 0

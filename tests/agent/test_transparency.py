@@ -24,7 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from lanyard.agent import server as agent_server
+from lanyard.agent import operator as agent_operator
 from lanyard.agent.datadir import AgentDir
 from lanyard.agent.errors import DataDirError, InvalidRequest, NotAllowed
 from lanyard.agent.incidents import crypto
@@ -101,10 +101,10 @@ async def make_agent(
     """An enrolled agent (no registry needed) with canary incidents and attendees: one
     incident decided by two members and closed, one (with `open_case`) still open."""
     adir = AgentDir(root / "agent")
-    agent_server.init_agent(adir, "127.0.0.1:0")
+    agent_operator.init_agent(adir, "127.0.0.1:0")
     pin(adir, root, ends.replace(day=1), ends, name)
-    agent_server.init_incidents(adir, UNLOCK, "interactive")
-    async with agent_server.incident_records(adir, UNLOCK) as records:
+    agent_operator.init_incidents(adir, UNLOCK, "interactive")
+    async with agent_operator.incident_records(adir, UNLOCK) as records:
         operator = Caller("operator", "operator")
         for member, role in (
             ("chair", "chair"),
@@ -357,7 +357,7 @@ def test_final_shows_no_case_in_progress(records: service.Records) -> None:
 
 async def test_reminder_after_thirty_days_without_a_final_report(tmp_path: Path) -> None:
     adir = AgentDir(tmp_path / "agent")
-    agent_server.init_agent(adir, "127.0.0.1:0")
+    agent_operator.init_agent(adir, "127.0.0.1:0")
     pin(adir, tmp_path, date(2027, 5, 1), EVENT_DAY)
     with capture_logs() as logs:
         assert service.reminder(adir, date(2027, 6, 2)) is None  # day 30: not yet
@@ -554,7 +554,7 @@ def test_tokens_normalise_as_names_do(text: str) -> None:
 @pytest.fixture
 def bare(tmp_path: Path) -> AgentDir:
     adir = AgentDir(tmp_path / "agent")
-    agent_server.init_agent(adir, "127.0.0.1:0")
+    agent_operator.init_agent(adir, "127.0.0.1:0")
     pin(adir, tmp_path, date(2027, 5, 1), EVENT_DAY)
     return adir
 

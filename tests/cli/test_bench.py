@@ -14,6 +14,7 @@ from lanyard.agent.screening.csv_import import Row, open_export
 from lanyard.cli.bench import agent as bench_agent
 from lanyard.cli.bench import commands as bench
 from lanyard.cli.bench import export as bench_export
+from lanyard.cli.bench import floors
 from lanyard.cli.output import CliError
 from lanyard.core import identity, logs
 from lanyard.core.identity import Kind
@@ -47,7 +48,7 @@ async def test_figures_are_positive_and_ratio_is_consistent() -> None:
         f["ratio"], f["throughput_per_s"] / (f["registry_floor_per_s"] * f["cores"]), rel_tol=1e-9
     )
     assert f["target_ratio"] == bench.TARGET_RATIO
-    assert f["cores"] == bench.available_cores()
+    assert f["cores"] == floors.available_cores()
     assert (f["identities"], f["batch"], f["in_flight"], f["rounds"]) == (200, 100, 2, 2)
 
 
@@ -125,7 +126,7 @@ async def test_agent_figures_are_positive_and_consistent() -> None:
     for key, value in f.items():
         assert value > 0, key
     cores = f["cores"]
-    assert cores == bench.available_cores()
+    assert cores == floors.available_cores()
     # Throughput: every generated identity is new, so each cost one evaluation.
     assert f["screen_screened"] == 200
     assert f["screen_identities"] == f["screen_evaluations"]

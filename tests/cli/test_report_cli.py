@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lanyard.agent import server as agent_server
+from lanyard.agent import operator as agent_operator
 from lanyard.agent.datadir import AgentDir
 from lanyard.agent.incidents import crypto
 from lanyard.agent.incidents.model import Communication, Decision, Report, ReportedPerson
@@ -147,7 +147,7 @@ class World:
 
 
 async def file_incident(adir: AgentDir) -> None:
-    async with agent_server.incident_records(
+    async with agent_operator.incident_records(
         adir, crypto.Unlock(passphrase=AGENT_PASSPHRASE)
     ) as records:
         ana, ben = Caller("ana", "responder"), Caller("ben", "responder")
@@ -178,7 +178,7 @@ async def world(
     admin: AdminClient,
 ) -> World:
     adir = await enrolled_agent_dir(tmp_path, admin, registry.address)
-    agent_server.init_incidents(adir, crypto.Unlock(passphrase=AGENT_PASSPHRASE), "interactive")
+    agent_operator.init_incidents(adir, crypto.Unlock(passphrase=AGENT_PASSPHRASE), "interactive")
     await file_incident(adir)
     return World(
         capsys,
@@ -386,8 +386,8 @@ async def test_outage_keeps_the_report_in_the_outbox_until_it_is_receipted(
     # Sealed while the registry was up, then the machine "crashed" before sending.
     async with (
         registry_server.running(world.registry_dir, listen=address),
-        agent_server.opened(world.adir) as agent,
-        agent_server.incident_records(
+        agent_operator.opened(world.adir) as agent,
+        agent_operator.incident_records(
             world.adir, crypto.Unlock(passphrase=AGENT_PASSPHRASE)
         ) as records,
     ):
@@ -422,7 +422,7 @@ async def test_outage_keeps_the_report_in_the_outbox_until_it_is_receipted(
 
         # A change after that submission: the next submit seals a new one.
         await asyncio.sleep(1.1)  # the outbox and the records keep whole seconds
-        async with agent_server.incident_records(
+        async with agent_operator.incident_records(
             world.adir, crypto.Unlock(passphrase=AGENT_PASSPHRASE)
         ) as records:
             await records.communicate(

@@ -7,6 +7,7 @@ nothing stored (quota counts, records, snapshot version).
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import grpc
@@ -14,6 +15,7 @@ import nacl.signing
 import pytest
 
 from lanyard.client.admin import AdminClient, Identifier
+from lanyard.client.errors import RpcFailed
 from lanyard.client.registry import LocalSnapshot
 from lanyard.core import auth, screen
 from lanyard.core.identity import Kind, message
@@ -40,10 +42,27 @@ async def _used(admin: AdminClient, event_id: str) -> int:
     return next(int(e.evaluations_used) for e in events if e.event_id == event_id)
 
 
-async def _code(coro: object) -> grpc.aio.AioRpcError:
-    with pytest.raises(grpc.aio.AioRpcError) as info:
+@dataclass(frozen=True)
+class Refusal:
+    """A refused call, whether made on a raw stub or through a Lanyard client."""
+
+    status: grpc.StatusCode
+    text: str
+
+    def code(self) -> grpc.StatusCode:
+        return self.status
+
+    def details(self) -> str:
+        return self.text
+
+
+async def _code(coro: object) -> Refusal:
+    with pytest.raises((grpc.aio.AioRpcError, RpcFailed)) as info:
         await coro  # type: ignore[misc]
-    return info.value
+    err = info.value
+    if isinstance(err, RpcFailed):
+        return Refusal(err.code, err.details)
+    return Refusal(err.code(), err.details() or "")
 
 
 # -- the happy path --------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from lanyard import errors
 
-class Error(Exception):
+
+class Error(errors.Error):
     """Base of every error the event agent raises on purpose."""
 
 

@@ -22,6 +22,7 @@ from lanyard.agent.errors import Error, InvalidRequest
 from lanyard.agent.incidents.model import RESOLUTIONS, Incident
 from lanyard.agent.outbox import Entry, Outbox
 from lanyard.agent.service import registry_failure
+from lanyard.client.errors import RpcFailed
 from lanyard.client.registry import RegistryClient
 from lanyard.core import envelope, merkle
 from lanyard.core.enrolment import Enrolment
@@ -231,7 +232,7 @@ class ReportSender:
                 f"the WG's recipient list does not verify ({exc}); the report "
                 "was not encrypted to it"
             ) from exc
-        except grpc.aio.AioRpcError as exc:
+        except RpcFailed as exc:
             raise registry_failure(
                 exc, self._enrolment.endpoint, "the report was not sealed; nothing was sent"
             ) from exc
@@ -268,16 +269,16 @@ class ReportSender:
         for attempt in range(attempts):
             try:
                 receipt = await self._registry.submit_report(entry.envelope, entry.signature)
-            except grpc.aio.AioRpcError as exc:
-                error = f"{exc.code().name}: {exc.details()}"
+            except RpcFailed as exc:
+                error = f"{exc.code.name}: {exc.details}"
                 await self.outbox.failed(entry.submission_id, error)
                 log.warning(
                     "agent.report_send_failed",
                     submission_id=entry.submission_id,
-                    code=exc.code().name,
+                    code=exc.code.name,
                     attempt=attempt + 1,
                 )
-                if exc.code() not in (
+                if exc.code not in (
                     grpc.StatusCode.UNAVAILABLE,
                     grpc.StatusCode.DEADLINE_EXCEEDED,
                 ):
@@ -341,9 +342,9 @@ async def verify_in_log(
         merkle.verify_consistency(receipt.tree_size, head.tree_size, receipt.root, head.root, proof)
     except merkle.ProofError as exc:
         raise ReceiptError(f"the inclusion proof failed: {exc}") from exc
-    except grpc.aio.AioRpcError as exc:
+    except RpcFailed as exc:
         raise ReceiptError(
-            f"the inclusion proof failed: the registry answered {exc.code().name}: {exc.details()}"
+            f"the inclusion proof failed: the registry answered {exc.code.name}: {exc.details}"
         ) from exc
     status = await registry.submission_status(receipt.submission_id)
     recipients = {r.name: r.signing_key for r in (await registry.recipients()).recipients}

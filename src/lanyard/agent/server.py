@@ -1,16 +1,13 @@
-"""Wiring for the agent: open its directory, talk to the pinned registry, serve Check.
+"""Wiring for the agent's gRPC server: Check for ticketing systems, Incidents for the team.
 
-`opened()` gives the CLI's one-shot commands (screen, check, alerts) an AgentService;
-`running()` adds the gRPC server for ticketing systems, the snapshot follower and the
-daily retention sweep.
+`running()` takes the agent `operator.opened()` gives and adds the gRPC server, the
+snapshot follower, the outbox drain and the daily retention sweep.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import date
@@ -24,15 +21,11 @@ from lanyard.agent.incidents import crypto
 from lanyard.agent.incidents.service import IncidentService
 from lanyard.agent.incidents.servicer import IncidentsServicer
 from lanyard.agent.incidents.store import IncidentStore
-from lanyard.agent.outbox import Outbox
-from lanyard.agent.reports import ReportSender
+from lanyard.agent.operator import opened, report_sender
 from lanyard.agent.screening.servicer import ScreeningServicer
 from lanyard.agent.service import AgentService
-from lanyard.agent.sqlite_store import SqliteStore
 from lanyard.agent.transparency import service as transparency_service
-from lanyard.client.registry import RegistryClient
 from lanyard.core import serving
-from lanyard.core.channels import open_channel
 from lanyard.core.errors import Error as CoreError
 from lanyard.wire.agent.v1 import incidents_pb2_grpc, screening_pb2_grpc
 
@@ -49,43 +42,6 @@ class RunningAgent:
     agent: AgentService
     address: str
     incidents: IncidentService | None = None
-
-
-def init_incidents(adir: AgentDir, unlock: crypto.Unlock, strength: str = "moderate") -> None:
-    """`lanyard agent incidents-init`: the master key for incident records."""
-    adir.check()
-    crypto.create_master(adir.master_path, unlock, strength)
-
-
-def init_agent(adir: AgentDir, listen: str | None = None) -> bytes:
-    """`lanyard agent init`: the data directory and the event's key; returns its public key."""
-    return adir.create(**({"listen": listen} if listen else {}))
-
-
-@asynccontextmanager
-async def opened(adir: AgentDir, config: AgentConfig | None = None) -> AsyncIterator[AgentService]:
-    adir.check()
-    config = config or adir.load_config()
-    enrolment = adir.enrolment()
-    key = adir.event_key()
-    store = await SqliteStore.open(adir.db_path)
-    executor = ThreadPoolExecutor(
-        max_workers=os.cpu_count() or 1, thread_name_prefix="lanyard-blind"
-    )
-    try:
-        channel = open_channel(enrolment.endpoint, config.registry_ca)
-    except CoreError as exc:
-        await store.close()
-        raise DataDirError(str(exc)) from exc
-    try:
-        client = RegistryClient(channel, enrolment.event_id, key, enrolment.registry_public_key)
-        agent = AgentService(store, enrolment, client, executor)
-        await agent.start()
-        yield agent
-    finally:
-        await channel.close()
-        await store.close()
-        executor.shutdown(wait=True)
 
 
 @asynccontextmanager
@@ -163,42 +119,6 @@ async def running(
             if incident_store is not None:
                 await incident_store.close()
             log.info("agent.stopped")
-
-
-@asynccontextmanager
-async def report_sender(adir: AgentDir, agent: AgentService) -> AsyncIterator[ReportSender]:
-    """The outbox of sealed reports, and the sender that empties it."""
-    outbox = await Outbox.open(adir.db_path)
-    try:
-        yield ReportSender(outbox, agent.registry, agent.enrolment, adir.event_key())
-    finally:
-        await outbox.close()
-
-
-@asynccontextmanager
-async def incident_records(
-    adir: AgentDir, unlock: crypto.Unlock | None = None
-) -> AsyncIterator[IncidentService]:
-    """The incident records on this machine, unlocked, for the operator's own commands
-    (transparency and end-of-event reports): no gRPC, the passphrase or key file is the
-    authority."""
-    adir.check()
-    enrolment = adir.enrolment()
-    master = crypto.unlock_master(
-        adir.master_path, unlock or crypto.Unlock(passphrase=crypto.passphrase_from_env())
-    )
-    store = await IncidentStore.open(adir.db_path, adir.keyring_path)
-    try:
-        dates = (
-            (enrolment.starts_on, enrolment.ends_on)
-            if enrolment.starts_on and enrolment.ends_on
-            else None
-        )
-        yield IncidentService(
-            store, master, enrolment.event_id, bytes(adir.event_key().verify_key), dates
-        )
-    finally:
-        await store.close()
 
 
 OUTBOX_INTERVAL_SECONDS = 60.0

@@ -30,6 +30,7 @@ from lanyard.agent.errors import (
 )
 from lanyard.agent.screening.decision import Result, decide
 from lanyard.agent.store import Alert, Change, Identity, Screened, SnapshotState, Store
+from lanyard.client.errors import RpcFailed
 from lanyard.client.registry import LocalSnapshot, RegistryClient
 from lanyard.core import auth
 from lanyard.core.enrolment import Enrolment
@@ -53,15 +54,15 @@ _HINTS = {
 }
 
 
-def registry_failure(exc: grpc.aio.AioRpcError, endpoint: str, unreachable: str) -> Error:
+def registry_failure(exc: RpcFailed, endpoint: str, unreachable: str) -> Error:
     """A network fault (Unavailable, with `unreachable` said) or a refusal the registry
     explained (RegistryRefused, with its reason and what to do) — never one for the other."""
-    code = exc.code()
+    code = exc.code
     if code in _UNREACHABLE:
         return Unavailable(f"cannot reach the registry at {endpoint} ({code.name}); {unreachable}")
     hint = _HINTS.get(code)
     return RegistryRefused(
-        f"the registry refused: {exc.details()} ({code.name})" + (f"; {hint}" if hint else "")
+        f"the registry refused: {exc.details} ({code.name})" + (f"; {hint}" if hint else "")
     )
 
 
@@ -217,7 +218,7 @@ class AgentService:
                 async for epoch, version in self.registry.watch():
                     if (epoch, version) != (self.snapshot.epoch, self.snapshot.version):
                         await self.sync()
-            except (grpc.aio.AioRpcError, SnapshotRejected) as exc:
+            except (RpcFailed, SnapshotRejected) as exc:
                 log.warning(
                     "agent.follow_retry",
                     reason=type(exc).__name__,
@@ -233,8 +234,8 @@ class AgentService:
         If the registry has moved to a new epoch, follow it once and try again."""
         try:
             return await self._points_for(messages)
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
+        except RpcFailed as exc:
+            if exc.code != grpc.StatusCode.FAILED_PRECONDITION:
                 raise
             await self.sync()
             return await self._points_for(messages)
@@ -273,7 +274,7 @@ class AgentService:
         try:
             await self.ensure_snapshot()
             ys = await self.points_for([m for _, m in wanted])
-        except grpc.aio.AioRpcError as exc:
+        except RpcFailed as exc:
             raise registry_failure(
                 exc,
                 self.enrolment.endpoint,

@@ -9,9 +9,8 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-import grpc
-
 from lanyard.cli.output import CliError
+from lanyard.client.errors import RpcFailed, describe
 from lanyard.core import keys
 from lanyard.core.errors import Error as CoreError
 
@@ -27,21 +26,14 @@ def default_data_dir(env_var: str, name: str) -> Path:
     return Path(base) / "lanyard" / name
 
 
-def describe_rpc_error(exc: grpc.aio.AioRpcError, endpoint: str) -> str:
-    code = exc.code()
-    if code == grpc.StatusCode.UNAVAILABLE:
-        return f"cannot reach the registry at {endpoint}: is `lanyard registry serve` running?"
-    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return f"the registry at {endpoint} did not answer in time"
-    return f"the registry refused: {exc.details()} ({code.name})"
-
-
 def run(coro: Coroutine[Any, Any, T], endpoint: str = "") -> T:
-    """Run a coroutine; a gRPC failure becomes a CliError sentence."""
+    """Run a coroutine; a failed call to a registry at `endpoint` names that address."""
     try:
         return asyncio.run(coro)
-    except grpc.aio.AioRpcError as exc:
-        raise CliError(describe_rpc_error(exc, endpoint)) from exc
+    except RpcFailed as exc:
+        if exc.endpoint or not endpoint:
+            raise
+        raise CliError(describe(exc.code, exc.details, exc.peer, endpoint)) from exc
 
 
 def read_public_key(value: str) -> bytes:

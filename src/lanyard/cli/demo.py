@@ -25,6 +25,7 @@ import nacl.public
 import nacl.signing
 import typer
 
+from lanyard.agent import operator as agent_operator
 from lanyard.agent import server as agent_server
 from lanyard.agent.datadir import AgentDir
 from lanyard.agent.incidents import crypto
@@ -156,8 +157,8 @@ async def _report_story(
         reader.name, bytes(reader.encryption.public_key), bytes(reader.signing.verify_key)
     )
     async with (
-        agent_server.incident_records(adir, UNLOCK) as records,
-        agent_server.report_sender(adir, agent) as sender,
+        agent_operator.incident_records(adir, UNLOCK) as records,
+        agent_operator.report_sender(adir, agent) as sender,
     ):
         report = build_report(agent.enrolment, await records.export_all("report"))
         entry = await sender.seal(report)
@@ -212,7 +213,7 @@ async def _run(workdir: Path) -> None:
             )
 
             adir = AgentDir(workdir / "agent")
-            public = agent_server.init_agent(adir, "127.0.0.1:0")
+            public = agent_operator.init_agent(adir, "127.0.0.1:0")
             starts = date.today() + timedelta(days=60)
             enrolled = await admin.enroll_event(
                 EVENT_ID, "DemoConf 2027", starts, starts + timedelta(days=2), public, 50_000
@@ -232,7 +233,7 @@ async def _run(workdir: Path) -> None:
                 )
             )
             adir.pin(bundle)
-            agent_server.init_incidents(adir, UNLOCK, strength="interactive")
+            agent_operator.init_incidents(adir, UNLOCK, strength="interactive")
             _step(
                 3,
                 f"Event {EVENT_ID} enrolled; its agent pinned the registry key "

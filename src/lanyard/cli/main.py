@@ -7,16 +7,14 @@ import sys
 import traceback
 from typing import Annotated
 
-import grpc
 import typer
 
-from lanyard.agent.errors import Error as AgentError
+from lanyard import errors
 from lanyard.cli import demo
 from lanyard.cli.agent import commands as agent_cmds
 from lanyard.cli.bench import commands as bench
-from lanyard.cli.common import describe_rpc_error
 from lanyard.cli.incident import commands as incident_cmds
-from lanyard.cli.output import CliError, err_console
+from lanyard.cli.output import err_console
 from lanyard.cli.registry import commands as registry_cmds
 from lanyard.cli.report import commands as report_cmds
 from lanyard.cli.screening import commands as screen_cmds
@@ -24,8 +22,6 @@ from lanyard.cli.team import commands as team_cmds
 from lanyard.cli.transparency import commands as transparency_cmds
 from lanyard.cli.wg import commands as wg_cmds
 from lanyard.core import logs
-from lanyard.core.errors import Error as CoreError
-from lanyard.registry.errors import Error as RegistryError
 
 app = typer.Typer(
     name="lanyard",
@@ -68,9 +64,6 @@ def _root(
     logs.configure(level=os.environ.get("LANYARD_LOG_LEVEL", log_level), json=log_json)
 
 
-KNOWN_ERRORS = (CliError, CoreError, RegistryError, AgentError)
-
-
 def _sentence(text: str) -> str:
     text = text.strip()
     text = text[:1].upper() + text[1:]
@@ -81,10 +74,8 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; a known failure is one sentence on stderr and exit status 1."""
     try:
         app(args=argv, prog_name="lanyard")
-    except KNOWN_ERRORS as exc:
+    except errors.Error as exc:
         _fail(str(exc))
-    except grpc.aio.AioRpcError as exc:
-        _fail(describe_rpc_error(exc, ""))
 
 
 def _fail(text: str) -> None:

@@ -11,11 +11,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from lanyard import errors
+
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
 
 
-class CliError(Exception):
+class CliError(errors.Error):
     """A failure the CLI reports as one sentence and a non-zero exit."""
 
 

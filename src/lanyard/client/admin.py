@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 import grpc
 import nacl.signing
 
+from lanyard.client.errors import RpcFailed, TranslatingStub
 from lanyard.core import auth, blinding, envelope, identity, keys, screen, snapshot
 from lanyard.core.identity import Kind
 from lanyard.wire.registry.v1 import admin_pb2, admin_pb2_grpc, reports_pb2
@@ -28,9 +29,13 @@ class Identifier:
 
 class AdminClient:
     def __init__(
-        self, channel: grpc.aio.Channel, key: nacl.signing.SigningKey, admin_name: str = "operator"
+        self,
+        channel: grpc.aio.Channel,
+        key: nacl.signing.SigningKey,
+        admin_name: str = "operator",
+        endpoint: str = "",
     ) -> None:
-        self._stub = admin_pb2_grpc.AdminStub(channel)
+        self._stub = TranslatingStub(admin_pb2_grpc.AdminStub(channel), "registry", endpoint)
         self._signer = auth.CallSigner(f"admin:{admin_name}", key)
         self._known_epoch: int | None = None
 
@@ -93,8 +98,8 @@ class AdminClient:
             return await self._add_record(
                 record_ref, status, messages, expires_on, await self._epoch()
             )
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
+        except RpcFailed as exc:
+            if exc.code != grpc.StatusCode.FAILED_PRECONDITION:
                 raise
             # The key was rotated since this client learnt the epoch: once more, afresh.
             return await self._add_record(

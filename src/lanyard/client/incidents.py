@@ -1,9 +1,9 @@
 """A team member's client for the agent's Incidents service.
 
 Each member holds their own Ed25519 key on their own machine and signs every call with it
-("member:<name>", services/core/auth.py); the event's operator may instead sign with the
-agent's event key to add the first chair. This module finds the agent, loads the key,
-opens the channel, and turns each gRPC failure into the one sentence the CLI prints.
+("member:<name>", lanyard/core/auth.py); the event's operator may instead sign with the
+agent's event key to add the first chair. This module loads the member's key, opens the
+channel, and turns each gRPC failure into one sentence (`IncidentRpcError`).
 """
 
 from __future__ import annotations
@@ -20,11 +20,9 @@ from typing import Any
 import grpc
 import nacl.signing
 
-from lanyard.agent.datadir import AgentDir
-from lanyard.agent.incidents import messages as convert
-from lanyard.agent.incidents.service import MEMBER_NAME
-from lanyard.cli.output import CliError
+from lanyard.client.errors import ClientError, RpcFailed
 from lanyard.core import auth
+from lanyard.core.auth import MEMBER_NAME
 from lanyard.core.channels import open_channel
 from lanyard.wire.agent.v1 import incidents_pb2 as pb
 from lanyard.wire.agent.v1 import incidents_pb2_grpc
@@ -59,7 +57,7 @@ class MemberKey:
 
 def check_member_name(name: str) -> str:
     if not MEMBER_NAME.match(name):
-        raise CliError(
+        raise ClientError(
             f"member name must be 1 to 64 lowercase letters, digits, dots, dashes or "
             f"underscores, got {name!r}"
         )
@@ -74,11 +72,11 @@ def create_member_key(path: Path, name: str) -> MemberKey:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError as exc:
-        raise CliError(
+        raise ClientError(
             f"{path} already exists; refusing to replace a member key (use --out for another)"
         ) from exc
     except OSError as exc:
-        raise CliError(f"cannot write {path}: {exc.strerror}") from exc
+        raise ClientError(f"cannot write {path}: {exc.strerror}") from exc
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(json.dumps(body, indent=2) + "\n")
     return member
@@ -90,63 +88,27 @@ def load_member_key(path: Path) -> MemberKey:
         info = path.stat()
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise CliError(
+        raise ClientError(
             f"no member key at {path}: run `lanyard team keygen --name NAME`, or give --key"
         ) from exc
     except OSError as exc:
-        raise CliError(f"cannot read member key {path}: {exc.strerror}") from exc
+        raise ClientError(f"cannot read member key {path}: {exc.strerror}") from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CliError(f"member key {path} is not JSON") from exc
+        raise ClientError(f"member key {path} is not JSON") from exc
     if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise CliError(
+        raise ClientError(
             f"member key {path} is readable by other users (mode {stat.S_IMODE(info.st_mode):o}); "
             "run chmod 600 on it"
         )
     if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in KEY_FORMAT_KEYS):
-        raise CliError(f"member key {path} must hold a name and a private_key")
+        raise ClientError(f"member key {path} must hold a name and a private_key")
     try:
         seed = bytes.fromhex(data["private_key"])
     except ValueError as exc:
-        raise CliError(f"member key {path}: private_key must be hex") from exc
+        raise ClientError(f"member key {path}: private_key must be hex") from exc
     if len(seed) != 32:
-        raise CliError(f"member key {path}: private_key must be 32 bytes, got {len(seed)}")
+        raise ClientError(f"member key {path}: private_key must be 32 bytes, got {len(seed)}")
     return MemberKey(check_member_name(data["name"]), nacl.signing.SigningKey(seed))
-
-
-# -- where the agent is, and who is calling ----------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Connection:
-    """What every `team`/`incident` command takes: --agent, --key, --operator, --data-dir."""
-
-    agent: str | None
-    key: Path | None
-    operator: bool
-    data_dir: Path
-    ca: Path | None = None
-
-    def endpoint(self) -> str:
-        if self.agent:
-            return self.agent
-        env = os.environ.get("LANYARD_AGENT_ENDPOINT")
-        if env:
-            return env
-        adir = AgentDir(self.data_dir)
-        if adir.endpoint_path.exists() or adir.config_path.exists():
-            return adir.endpoint()
-        raise CliError(
-            f"no agent address: give --agent HOST:PORT or set LANYARD_AGENT_ENDPOINT "
-            f"(there is no local agent in {self.data_dir})"
-        )
-
-    def signer(self) -> auth.CallSigner:
-        if self.operator:
-            adir = AgentDir(self.data_dir)
-            adir.check()
-            return auth.CallSigner(f"event:{adir.enrolment().event_id}", adir.event_key())
-        member = load_member_key(self.key or default_member_key())
-        return auth.CallSigner(f"member:{member.name}", member.key)
 
 
 # -- one sentence per failure --------------------------------------------------------------
@@ -183,12 +145,8 @@ def describe(exc: grpc.aio.AioRpcError, endpoint: str, incident_id: int | None =
     return f"the agent failed: {details or 'no details'} ({code.name})"
 
 
-class IncidentRpcError(CliError):
-    """A refused or failed call, already put into one sentence."""
-
-    def __init__(self, sentence: str, code: grpc.StatusCode) -> None:
-        super().__init__(sentence)
-        self.code = code
+class IncidentRpcError(RpcFailed):
+    """A refused or failed call to the agent's Incidents service, put into one sentence."""
 
 
 # -- the client --------------------------------------------------------------------------
@@ -213,11 +171,19 @@ class IncidentClient:
                 timeout=CALL_TIMEOUT_SECONDS,
             )
         except grpc.aio.AioRpcError as exc:
-            raise IncidentRpcError(describe(exc, self.endpoint, incident_id), exc.code()) from exc
+            raise IncidentRpcError(
+                describe(exc, self.endpoint, incident_id),
+                exc.code(),
+                (exc.details() or "").strip(),
+                "agent",
+                self.endpoint,
+            ) from exc
 
     # team
     async def add_member(self, name: str, role: str, public_key: bytes) -> pb.Member:
-        member = pb.Member(name=name, role=convert.ROLE_TO_PB[role], public_key=public_key)
+        """Add `name` as "volunteer", "responder" or "chair" with a 32-byte Ed25519 key."""
+        wire_role = f"MEMBER_ROLE_{role.upper()}"
+        member = pb.Member(name=name, role=wire_role, public_key=public_key)
         response: pb.AddMemberResponse = await self._call(
             "AddMember", pb.AddMemberRequest(member=member)
         )
@@ -307,11 +273,11 @@ class IncidentClient:
 
 
 @asynccontextmanager
-async def connect(conn: Connection) -> AsyncIterator[IncidentClient]:
-    """A client for one command: the key is loaded before the channel opens."""
-    signer = conn.signer()
-    endpoint = conn.endpoint()
-    channel = open_channel(endpoint, conn.ca)
+async def connect(
+    endpoint: str, signer: auth.CallSigner, ca: Path | None = None
+) -> AsyncIterator[IncidentClient]:
+    """A client for one command, signing every call with `signer`, on one channel."""
+    channel = open_channel(endpoint, ca)
     try:
         yield IncidentClient(channel, signer, endpoint)
     finally:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import grpc
 import nacl.signing
 
+from lanyard.client.errors import TranslatingStub
 from lanyard.core import auth, blinding, envelope, screen, snapshot
 from lanyard.core.errors import SignatureError
 from lanyard.wire.registry.v1 import registry_pb2, registry_pb2_grpc, reports_pb2
@@ -70,8 +71,9 @@ class RegistryClient:
         event_id: str,
         event_key: nacl.signing.SigningKey,
         registry_key: bytes,
+        endpoint: str = "",
     ) -> None:
-        self._stub = registry_pb2_grpc.RegistryStub(channel)
+        self._stub = TranslatingStub(registry_pb2_grpc.RegistryStub(channel), "registry", endpoint)
         self._signer = auth.CallSigner(f"event:{event_id}", event_key)
         self._registry_key = registry_key
         self.quota_remaining: int | None = None
@@ -111,7 +113,7 @@ class RegistryClient:
         return apply_response(current, response, self._registry_key)
 
     async def watch(self) -> AsyncIterator[tuple[int, int]]:
-        call = self._stub.WatchSnapshot(
+        call = self._stub.streaming("WatchSnapshot")(
             registry_pb2.WatchSnapshotRequest(),
             metadata=self._signer.metadata(PREFIX + "WatchSnapshot"),
         )

@@ -28,6 +28,8 @@ MAX_SKEW_SECONDS = 120
 NONCE_BYTES = 16
 _DST = b"lanyard:v1:auth"
 _KEY_ID = re.compile(r"^[a-z]+:[a-z0-9][a-z0-9._-]{0,63}$")
+# A team member's, admin's or integration's own name: the part after "member:" etc.
+MEMBER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
 def _signed_bytes(key_id: str, method: str, timestamp: int, nonce: bytes) -> bytes:

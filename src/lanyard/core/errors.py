@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from lanyard import errors
 
-class Error(Exception):
-    """Base of every error raised by services.core."""
+
+class Error(errors.Error):
+    """Base of every error raised by lanyard.core."""
 
 
 class InvalidIdentifier(Error):

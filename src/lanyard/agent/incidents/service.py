@@ -8,7 +8,6 @@ an incident is audited, refused attempts included.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -39,12 +38,12 @@ from lanyard.agent.incidents.rules import (
 )
 from lanyard.agent.incidents.store import IncidentStore, MemberRow, Row
 from lanyard.core import auth, keys
+from lanyard.core.auth import MEMBER_NAME
 from lanyard.core.errors import AuthError
 from lanyard.core.errors import Error as CoreError
 
 log = structlog.get_logger("lanyard.incidents")
 
-MEMBER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 ACK_WITHIN = timedelta(hours=1)
 ACT_WITHIN = timedelta(hours=12)
 WARNING_RETENTION = timedelta(days=2 * 365)

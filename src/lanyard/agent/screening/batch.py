@@ -14,13 +14,13 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import grpc
 import structlog
 
 from lanyard.agent.errors import SnapshotRejected
 from lanyard.agent.screening.csv_import import BadRow, Export, Row, file_digest
 from lanyard.agent.service import AgentService, match_result, messages_for, registry_failure
 from lanyard.agent.store import Identity, Run, RunReport, Screened, Skipped
+from lanyard.client.errors import RpcFailed
 from lanyard.core.errors import SealError
 from lanyard.core.identity import Kind
 
@@ -97,7 +97,7 @@ async def screen_export(
         return ScreenOutcome(run, await agent.store.run_report(run.run_id), 0, True)
     try:
         await agent.sync()
-    except grpc.aio.AioRpcError as exc:
+    except RpcFailed as exc:
         raise registry_failure(exc, agent.enrolment.endpoint, "nothing was screened") from exc
     epoch = agent.snapshot.epoch
 
@@ -137,7 +137,7 @@ async def screen_export(
                 await commit_oldest()
         while pending:
             await commit_oldest()
-    except grpc.aio.AioRpcError as exc:
+    except RpcFailed as exc:
         raise registry_failure(
             exc,
             agent.enrolment.endpoint,

@@ -14,7 +14,7 @@ from datetime import date
 
 import structlog
 
-from lanyard.agent import server
+from lanyard.agent import operator
 from lanyard.agent.datadir import AgentDir
 from lanyard.agent.incidents import crypto
 from lanyard.agent.incidents.model import Incident
@@ -87,7 +87,7 @@ class Records:
 async def gather(adir: AgentDir, unlock: crypto.Unlock | None, purpose: str) -> Records:
     """Unlock and read every incident (each read audited as `export:<purpose>`)."""
     enrolment = adir.enrolment()
-    async with server.incident_records(adir, unlock) as records:
+    async with operator.incident_records(adir, unlock) as records:
         incidents = await records.export_all(purpose)
     return Records(enrolment, incidents, await held_identifiers(adir.db_path))
 

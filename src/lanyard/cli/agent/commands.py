@@ -11,7 +11,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from lanyard.agent import server
+from lanyard.agent import operator, server
 from lanyard.agent.datadir import AgentDir
 from lanyard.agent.incidents import crypto
 from lanyard.agent.service import AgentService
@@ -120,7 +120,7 @@ def with_agent(data_dir: Path, work: Callable[[AgentService], Awaitable[T]]) -> 
     adir = AgentDir(data_dir)
 
     async def go() -> T:
-        async with server.opened(adir) as agent:
+        async with operator.opened(adir) as agent:
             return await work(agent)
 
     endpoint = ""
@@ -138,7 +138,7 @@ def init(
 ) -> None:
     """Create the agent's data directory and the event's Ed25519 key."""
     adir = AgentDir(data_dir)
-    public = server.init_agent(adir, listen)
+    public = operator.init_agent(adir, listen)
     console.print(f"Agent initialised in {adir.path}.")
     console.print(f"Send this public key to the WG to be enrolled: {public.hex()}")
     console.print(f"(also in {adir.public_key_path})")
@@ -207,7 +207,7 @@ def incidents_init(
     if adir.master_path.exists():
         raise CliError(f"the incident records in {adir.path} are already set up")
     unlock = _unlock(passphrase_file, key_file, prompt=True)
-    server.init_incidents(adir, unlock, kdf)
+    operator.init_incidents(adir, unlock, kdf)
     if unlock.key_file is not None:
         console.print(
             f"Incident records set up in {adir.path}, locked by the key file {unlock.key_file} "

@@ -18,7 +18,7 @@ floor measured in the same run, because the machines here are shared and noisy:
 * the peak RSS of `lanyard screen` in a child process on a large generated export and on
   one a tenth its size: a ratio near 1.0 shows memory does not grow with the file.
 
-The phases are timed in cli/bench_agent_phases.py on exports from cli/bench_export.py;
+The phases are timed in agent_phases.py on exports from export.py;
 this module runs them, computes the figures and prints them.
 """
 
@@ -34,7 +34,8 @@ from pathlib import Path
 
 from lanyard.cli.bench import agent_phases as phases
 from lanyard.cli.bench.agent_phases import WARMUP_CHECKS, Bench, Latency, Memory, Recheck, Screening
-from lanyard.cli.bench.commands import (
+from lanyard.cli.bench.export import Person, person, write_export
+from lanyard.cli.bench.floors import (
     BUSY_ENOUGH,
     FLOOR_ROUNDS,
     FLOOR_WARMUP,
@@ -42,7 +43,6 @@ from lanyard.cli.bench.commands import (
     available_cores,
     registry_floor_seconds,
 )
-from lanyard.cli.bench.export import Person, person, write_export
 from lanyard.cli.output import CliError, console, table
 from lanyard.client.admin import AdminClient
 from lanyard.core import screen

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from lanyard.agent import operator as agent_operator
 from lanyard.agent import server as agent_server
 from lanyard.agent.datadir import AgentDir
 from lanyard.agent.screening.batch import screen_export
@@ -50,7 +51,7 @@ class Bench:
         """A fresh agent data directory, enrolled as its own event (its own quota)."""
         event_id = f"{EVENT_PREFIX}-{name}"
         adir = AgentDir(self.workdir / event_id)
-        public = agent_server.init_agent(adir, "127.0.0.1:0")
+        public = agent_operator.init_agent(adir, "127.0.0.1:0")
         today = date.today()
         ends = today + timedelta(days=1)
         response = await self.admin.enroll_event(
@@ -105,7 +106,7 @@ class Screening:
 
 async def screen_once(bench: Bench, name: str, path: Path, quota: int) -> Screening:
     adir = await bench.enrolled_agent(name, quota)
-    async with agent_server.opened(adir) as agent:
+    async with agent_operator.opened(adir) as agent:
         cpu_started, started = time.process_time(), time.perf_counter()
         outcome = await screen_export(agent, open_export(path))
         wall = time.perf_counter() - started
@@ -136,7 +137,7 @@ async def recheck(bench: Bench, adir: AgentDir, rows: int, rounds: int) -> Reche
     sync_times: list[float] = []
     recheck_times: list[float] = []
     alerts = 0
-    async with agent_server.opened(adir) as agent:
+    async with agent_operator.opened(adir) as agent:
         attendees = await agent.store.attendee_count()
         identities = len(await agent.store.identities(agent.snapshot.epoch))
         for r in range(rounds):

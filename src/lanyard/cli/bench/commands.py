@@ -27,7 +27,7 @@ import asyncio
 import os
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -37,6 +37,13 @@ from typing import Annotated
 import nacl.signing
 import typer
 
+from lanyard.cli.bench.floors import (
+    BUSY_ENOUGH,
+    agent_floor_seconds,
+    available_cores,
+    bench_messages,
+    registry_floor_seconds,
+)
 from lanyard.cli.output import CliError, console, emit_json, table
 from lanyard.client.admin import AdminClient
 from lanyard.client.registry import RegistryClient
@@ -46,58 +53,11 @@ from lanyard.registry import server
 
 TARGET_RATIO = 0.8
 EVENT_ID = "bench-registry"
-FLOOR_ROUNDS = 3
-FLOOR_WARMUP = 200
-BUSY_ENOUGH = 0.9  # below this, the cores were not all the registry's
 
 bench_app = typer.Typer(
     help="Benchmarks against the crypto floor (not tests: run them, read the figures).",
     no_args_is_help=True,
 )
-
-
-def _messages(count: int) -> list[bytes]:
-    # Shaped like spec §1 messages; normalisation is not libsodium work, so not timed.
-    return [f"lanyard:v1:email:bench-{i}@example.org".encode() for i in range(count)]
-
-
-def _best_seconds_per_item(rounds: Iterator[tuple[float, int]]) -> float:
-    """The fastest round: the floor is what the machine can do, not what it did once."""
-    return min(seconds / count for seconds, count in rounds)
-
-
-def agent_floor_seconds(iterations: int) -> float:
-    """One core's cost of the agent's libsodium work for one identity (spec §2-§3)."""
-    messages = _messages(iterations)
-    scalars = [screen.random_scalar() for _ in range(iterations)]
-
-    def one_round(count: int) -> tuple[float, int]:
-        started = time.perf_counter()
-        for m, r in zip(messages[:count], scalars[:count], strict=True):
-            b = screen.multiply(r, screen.hash_to_group(m))
-            # Z = B stands in for the registry's answer: any valid point costs the same.
-            screen.finalize(r, b)
-        return time.perf_counter() - started, count
-
-    one_round(min(FLOOR_WARMUP, iterations))
-    per_round = max(1, iterations // FLOOR_ROUNDS)
-    return _best_seconds_per_item(one_round(per_round) for _ in range(FLOOR_ROUNDS))
-
-
-def registry_floor_seconds(iterations: int) -> float:
-    """One core's cost of screen.evaluate for one point: exactly the server's per-point work."""
-    k = screen.random_scalar()
-    points = [screen.blind(m).blinded for m in _messages(iterations)]
-
-    def one_round(count: int) -> tuple[float, int]:
-        started = time.perf_counter()
-        for b in points[:count]:
-            screen.evaluate(k, b)
-        return time.perf_counter() - started, count
-
-    one_round(min(FLOOR_WARMUP, iterations))
-    per_round = max(1, iterations // FLOOR_ROUNDS)
-    return _best_seconds_per_item(one_round(per_round) for _ in range(FLOOR_ROUNDS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,19 +66,6 @@ class Pass:
 
     per_s: float  # identities evaluated per second of wall time
     cpu_busy: float  # process CPU seconds / (wall seconds * cores): 1.0 = every core busy
-
-
-def available_cores() -> int:
-    """The cores the registry's evaluation pool can use.
-
-    server.running sizes the pool to os.cpu_count(); an affinity mask (taskset, a
-    container's cpuset) can leave it fewer cores than threads, and then fewer is the truth.
-    """
-    pool = os.cpu_count() or 1
-    try:
-        return min(pool, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not every platform has affinity masks
-        return pool
 
 
 async def _evaluate_all(
@@ -198,7 +145,7 @@ async def measure(
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         # Client-side blinding happens here, outside every timed region.
         points = await blinding.run_chunked(
-            _messages(identities), lambda ms, _o: [screen.blind(m).blinded for m in ms], pool
+            bench_messages(identities), lambda ms, _o: [screen.blind(m).blinded for m in ms], pool
         )
     with tempfile.TemporaryDirectory(prefix="lanyard-bench-") as tmp:
         sequential, concurrent = await _throughput(Path(tmp), points, batch, in_flight, rounds)
@@ -320,7 +267,6 @@ def bench_agent(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> dict[str, float]:
     """Measure the agent: screening throughput, Check latency, re-check time, peak memory."""
-    # Imported here: cli.bench_agent builds on this module's floors.
     from lanyard.cli.bench import agent
 
     if not json_out:

@@ -9,14 +9,18 @@ who may read what and keeps the audit trail.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
 
-from lanyard.cli.output import console
-from lanyard.client.incidents import Connection, IncidentClient, connect
+from lanyard.agent.datadir import AgentDir
+from lanyard.cli.output import CliError, console
+from lanyard.client.incidents import IncidentClient, connect, default_member_key, load_member_key
+from lanyard.core import auth
 
 T = TypeVar("T")
 
@@ -48,6 +52,39 @@ CaOpt = Annotated[
 ]
 
 
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """What every `team`/`incident` command takes: --agent, --key, --operator, --data-dir."""
+
+    agent: str | None
+    key: Path | None
+    operator: bool
+    data_dir: Path
+    ca: Path | None = None
+
+    def endpoint(self) -> str:
+        if self.agent:
+            return self.agent
+        env = os.environ.get("LANYARD_AGENT_ENDPOINT")
+        if env:
+            return env
+        adir = AgentDir(self.data_dir)
+        if adir.endpoint_path.exists() or adir.config_path.exists():
+            return adir.endpoint()
+        raise CliError(
+            f"no agent address: give --agent HOST:PORT or set LANYARD_AGENT_ENDPOINT "
+            f"(there is no local agent in {self.data_dir})"
+        )
+
+    def signer(self) -> auth.CallSigner:
+        if self.operator:
+            adir = AgentDir(self.data_dir)
+            adir.check()
+            return auth.CallSigner(f"event:{adir.enrolment().event_id}", adir.event_key())
+        member = load_member_key(self.key or default_member_key())
+        return auth.CallSigner(f"member:{member.name}", member.key)
+
+
 def with_client(
     agent: str | None, key: Path | None, operator: bool, ca: Path | None, data_dir: Path
 ) -> Callable[[Callable[[IncidentClient], Awaitable[T]]], T]:
@@ -56,7 +93,8 @@ def with_client(
 
     def run(work: Callable[[IncidentClient], Awaitable[T]]) -> T:
         async def go() -> T:
-            async with connect(conn) as client:
+            signer = conn.signer()  # the key is loaded before the channel opens
+            async with connect(conn.endpoint(), signer, conn.ca) as client:
                 return await work(client)
 
         return asyncio.run(go())

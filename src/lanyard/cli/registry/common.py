@@ -56,7 +56,7 @@ def open_dir(data_dir: Path) -> RegistryDir:
 async def admin_client(rdir: RegistryDir, endpoint: str) -> AsyncIterator[AdminClient]:
     channel = open_channel(endpoint, registry_ca())
     try:
-        yield AdminClient(channel, rdir.admin_key())
+        yield AdminClient(channel, rdir.admin_key(), endpoint=endpoint)
     finally:
         await channel.close()
 

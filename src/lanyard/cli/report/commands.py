@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import grpc
 import typer
 from rich.markup import escape
 
-from lanyard.agent import server
+from lanyard.agent import operator
 from lanyard.agent.datadir import AgentDir
 from lanyard.agent.incidents import crypto
 from lanyard.agent.outbox import Entry, Outbox
@@ -46,6 +45,7 @@ from lanyard.cli.common import run
 from lanyard.cli.output import CliError, console, emit_json
 from lanyard.cli.registry.submissions import steps_table
 from lanyard.cli.wg.commands import say
+from lanyard.client.errors import RpcFailed
 from lanyard.core import keys
 from lanyard.core.errors import Error as CoreError
 from lanyard.wire.registry.v1 import reports_pb2
@@ -66,14 +66,14 @@ def _with_sender(
     adir: AgentDir, work: Callable[[AgentService, ReportSender, Outbox], Awaitable[T]]
 ) -> T:
     async def go() -> T:
-        async with server.opened(adir) as agent, server.report_sender(adir, agent) as sender:
+        async with operator.opened(adir) as agent, operator.report_sender(adir, agent) as sender:
             return await work(agent, sender, sender.outbox)
 
     return run(go(), _endpoint(adir))
 
 
 async def _build(adir: AgentDir, unlock: crypto.Unlock) -> dict[str, Any]:
-    async with server.incident_records(adir, unlock) as records:
+    async with operator.incident_records(adir, unlock) as records:
         incidents = await records.export_all("report")
     return build_report(adir.enrolment(), incidents)
 
@@ -203,7 +203,7 @@ def submit(
             raise ReceiptError(
                 f"the WG's recipient list does not verify ({exc}); nothing was sealed or sent"
             ) from exc
-        except grpc.aio.AioRpcError as exc:
+        except RpcFailed as exc:
             raise registry_failure(exc, endpoint, "nothing was sealed or sent") from exc
         if not json_out:
             console.print(
@@ -268,7 +268,7 @@ def status(data_dir: DataDir, json_out: JsonOut = False) -> None:
             except (ReceiptError, CoreError) as exc:
                 out.append(Checked(entry, failure=str(exc)))
                 continue
-            except grpc.aio.AioRpcError as exc:
+            except RpcFailed as exc:
                 raise registry_failure(exc, endpoint, "the receipts were not checked") from exc
             steps = [
                 {"step": s.step, "member": s.member, "at": s.at, "message": s.message}

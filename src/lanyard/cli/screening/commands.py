@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-import grpc
 import typer
 from rich.progress import (
     BarColumn,
@@ -28,6 +27,7 @@ from lanyard.agent.service import AgentService
 from lanyard.agent.store import Alert
 from lanyard.cli.agent.commands import DataDir, JsonOut, with_agent
 from lanyard.cli.output import CliError, console, emit_json, table
+from lanyard.client.errors import RpcFailed
 
 
 def _outcome_json(outcome: ScreenOutcome) -> dict[str, Any]:
@@ -172,7 +172,7 @@ def check(
 
     async def work(agent: AgentService) -> Result:
         # A one-shot command follows no stream: take the newest list first, if reachable.
-        with contextlib.suppress(grpc.aio.AioRpcError, AgentError):
+        with contextlib.suppress(RpcFailed, AgentError):
             await agent.sync()
         return await agent.check(name, email, role, ref)
 

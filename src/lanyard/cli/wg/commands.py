@@ -27,6 +27,7 @@ from lanyard.cli.agent.commands import _read_passphrase_file
 from lanyard.cli.output import CliError, console, emit_json, table
 from lanyard.cli.registry.common import Endpoint, registry_ca
 from lanyard.client.admin import AdminClient
+from lanyard.client.errors import RpcFailed
 from lanyard.core import keys, passphrase, wg_member
 from lanyard.core.channels import open_channel
 from lanyard.core.errors import Error as CoreError
@@ -221,20 +222,21 @@ class Session:
         async def go() -> T:
             channel = open_channel(self.address, registry_ca())
             try:
-                return await work(AdminClient(channel, self.key, admin_name=self.name))
+                client = AdminClient(channel, self.key, admin_name=self.name, endpoint=self.address)
+                return await work(client)
             finally:
                 await channel.close()
 
         try:
             return asyncio.run(go())
-        except grpc.aio.AioRpcError as exc:
-            if self.member is not None and exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+        except RpcFailed as exc:
+            if self.member is not None and exc.code == grpc.StatusCode.UNAUTHENTICATED:
                 raise CliError(
                     f"the registry at {self.address} does not accept {self.name}'s WG key "
-                    f"({exc.details()}): ask the registry operator to add you with "
+                    f"({exc.details}): ask the registry operator to add you with "
                     "`lanyard registry recipient add`"
                 ) from exc
-            raise CliError(common.describe_rpc_error(exc, self.address)) from exc
+            raise
 
 
 def registry_address(data_dir: Path, endpoint: str | None) -> str:

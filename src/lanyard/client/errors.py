@@ -1,0 +1,104 @@
+"""What a client raises when a call fails: the one place a gRPC status becomes a sentence.
+
+Every client in this package catches `grpc.aio.AioRpcError` at the call and raises
+`RpcFailed` from it, so callers (the agent, the CLI, a ticketing plugin) only ever see
+`lanyard.errors.Error` subclasses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+
+from lanyard import errors
+
+__all__ = ["ClientError", "RpcFailed", "TranslatingStub", "from_rpc_error"]
+
+
+class ClientError(errors.Error):
+    """A client could not do what it was asked (bad key file, missing address, failed call)."""
+
+
+class RpcFailed(ClientError):
+    """A call the peer refused or could not answer.
+
+    `code` is the gRPC status code, `details` the peer's message (already public: servers
+    never put secrets in it), `peer` what was called ("registry", "agent") and `endpoint`
+    where. `str()` is one sentence a person can act on.
+    """
+
+    def __init__(
+        self, sentence: str, code: grpc.StatusCode, details: str, peer: str, endpoint: str
+    ) -> None:
+        super().__init__(sentence)
+        self.code = code
+        self.details = details
+        self.peer = peer
+        self.endpoint = endpoint
+
+    @property
+    def unreachable(self) -> bool:
+        """True when the peer did not answer at all (down, unreachable, too slow)."""
+        return self.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+_SERVE_HINT = {"registry": "lanyard registry serve", "agent": "lanyard agent serve"}
+
+
+def describe(code: grpc.StatusCode, details: str, peer: str, endpoint: str) -> str:
+    """The generic sentence for a failed call to `peer` at `endpoint`."""
+    if code == grpc.StatusCode.UNAVAILABLE:
+        hint = _SERVE_HINT.get(peer)
+        where = f" at {endpoint}" if endpoint else ""
+        return f"cannot reach the {peer}{where}" + (f": is `{hint}` running?" if hint else "")
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return f"the {peer} at {endpoint} did not answer in time"
+    return f"the {peer} refused: {details} ({code.name})"
+
+
+def from_rpc_error(
+    exc: grpc.aio.AioRpcError, peer: str, endpoint: str, sentence: str | None = None
+) -> RpcFailed:
+    """The `RpcFailed` for `exc`; raise it `from exc`."""
+    code, details = exc.code(), (exc.details() or "").strip()
+    return RpcFailed(
+        sentence or describe(code, details, peer, endpoint), code, details, peer, endpoint
+    )
+
+
+class TranslatingStub:
+    """A generated stub whose unary calls raise `RpcFailed` instead of `AioRpcError`.
+
+    `stub.Method(request, metadata=…, timeout=…)` is awaited as usual; server-streaming
+    methods are reached through `streaming(name)` and translate while iterating.
+    """
+
+    def __init__(self, stub: object, peer: str, endpoint: str) -> None:
+        self._stub = stub
+        self._peer = peer
+        self._endpoint = endpoint
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+        rpc = getattr(self._stub, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await rpc(*args, **kwargs)
+            except grpc.aio.AioRpcError as exc:
+                raise from_rpc_error(exc, self._peer, self._endpoint) from exc
+
+        return call
+
+    def streaming(self, name: str) -> Callable[..., AsyncIterator[Any]]:
+        rpc = getattr(self._stub, name)
+
+        async def stream(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+            try:
+                async for item in rpc(*args, **kwargs):
+                    yield item
+            except grpc.aio.AioRpcError as exc:
+                raise from_rpc_error(exc, self._peer, self._endpoint) from exc
+
+        return stream
