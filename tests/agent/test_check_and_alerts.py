@@ -193,7 +193,7 @@ async def test_snapshot_with_a_bad_signature_is_refused_and_the_old_kept(
     await agent.sync()
     held = (agent.snapshot.version, dict(agent.snapshot.entries))
     await setup.admin.add_record("WG-NEW", "flagged", [Identifier(Kind.NAME, "New Person")])
-    agent.registry._registry_key = bytes(nacl.signing.SigningKey.generate().verify_key)
+    agent.registry.pin(bytes(nacl.signing.SigningKey.generate().verify_key))
     with pytest.raises(SnapshotRejected, match="keeping version"):
         await agent.sync()
     assert (agent.snapshot.version, agent.snapshot.entries) == held

@@ -4,7 +4,6 @@ decisions, audit, version races, encryption at rest, retention and crash safety.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
 import subprocess
@@ -436,6 +435,7 @@ async def main(path):
         incident = await service.file(me, Report(description="crash test " * 50))
         for i in range(3):
             await service.add_note(me, incident.incident_id, f"note {i} " * 100, [])
+        print("filed", incident.incident_id, flush=True)
 
 asyncio.run(main(sys.argv[1]))
 """
@@ -455,12 +455,16 @@ async def test_a_crash_mid_write_leaves_every_incident_whole(
         [sys.executable, "-c", CRASH_SCRIPT, str(adir.path), PASSPHRASE],
         cwd=ROOT,
         stdout=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT}/proto"},
     )
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == b"ready"
-        await asyncio.sleep(1.5)
+        # Kill it mid-stream: after some incidents are whole, while it writes the next.
+        filed = 0
+        while filed < 5:
+            line = proc.stdout.readline()
+            assert line, "the writer ended before it was killed"
+            filed += line.startswith(b"filed ")
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     finally:

@@ -226,7 +226,7 @@ async def test_revoked_event_cannot_submit(world: World) -> None:
 
 
 async def test_recipient_set_with_a_bad_signature_is_refused(world: World) -> None:
-    world.agent.registry._registry_key = bytes(nacl.signing.SigningKey.generate().verify_key)
+    world.agent.registry.pin(bytes(nacl.signing.SigningKey.generate().verify_key))
     with pytest.raises(ReceiptError, match="does not verify"):
         await world.sender.seal(await _report(world))
     assert await world.sender.outbox.entries() == []

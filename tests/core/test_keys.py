@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from lanyard.core import keys
+from lanyard.core import files, keys
 from lanyard.core.errors import KeyFileError, SignatureError
 
 
 def test_written_secret_is_private(tmp_path: Path) -> None:
     path = tmp_path / "k.key"
-    keys.write_secret(path, b"x" * 32)
+    files.write_atomically(path, b"x" * 32)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert keys.read_secret(path, 32) == b"x" * 32
     assert not list(tmp_path.glob(".*.tmp"))
@@ -22,7 +22,7 @@ def test_written_secret_is_private(tmp_path: Path) -> None:
 
 def test_group_readable_secret_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "k.key"
-    keys.write_secret(path, b"x" * 32)
+    files.write_atomically(path, b"x" * 32)
     os.chmod(path, 0o640)
     with pytest.raises(KeyFileError, match="chmod 600"):
         keys.read_secret(path, 32)
@@ -30,7 +30,7 @@ def test_group_readable_secret_is_refused(tmp_path: Path) -> None:
 
 def test_wrong_size_and_missing_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "k.key"
-    keys.write_secret(path, b"x" * 31)
+    files.write_atomically(path, b"x" * 31)
     with pytest.raises(KeyFileError, match="32 bytes, holds 31"):
         keys.read_secret(path, 32)
     with pytest.raises(KeyFileError, match="does not exist"):

@@ -160,15 +160,17 @@ async def test_same_person_in_two_records(admin: AdminClient, event: Enrolled) -
 
 async def test_watch_announces_new_versions(admin: AdminClient, event: Enrolled) -> None:
     seen: list[int] = []
+    subscribed = asyncio.Event()
 
     async def watch() -> None:
         async for _, version in event.client.watch():
             seen.append(version)
+            subscribed.set()  # the stream opens with the current version
             if len(seen) == 2:
                 return
 
     task = asyncio.create_task(watch())
-    await asyncio.sleep(0.2)
+    await asyncio.wait_for(subscribed.wait(), timeout=5)
     await admin.add_record("WG-W", "flagged", [Identifier(Kind.NAME, "Wat Ch")])
     await asyncio.wait_for(task, timeout=5)
     assert seen[1] == seen[0] + 1

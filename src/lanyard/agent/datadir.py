@@ -19,7 +19,7 @@ from pathlib import Path
 import nacl.signing
 
 from lanyard.agent.errors import DataDirError, NotEnrolled
-from lanyard.core import keys
+from lanyard.core import files, keys
 from lanyard.core.enrolment import Enrolment
 from lanyard.core.errors import Error as CoreError
 
@@ -156,9 +156,9 @@ class AgentDir:
             enrolment = Enrolment.from_json(data, str(bundle_path))
         except CoreError as exc:
             raise DataDirError(str(exc)) from exc
-        tmp = self.enrolment_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(enrolment.to_json(), indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, self.enrolment_path)
+        files.write_atomically(
+            self.enrolment_path, json.dumps(enrolment.to_json(), indent=2) + "\n"
+        )
         return enrolment
 
     def enrolment(self) -> Enrolment:

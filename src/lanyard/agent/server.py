@@ -25,7 +25,7 @@ from lanyard.agent.operator import opened, report_sender
 from lanyard.agent.screening.servicer import ScreeningServicer
 from lanyard.agent.service import AgentService
 from lanyard.agent.transparency import service as transparency_service
-from lanyard.core import serving
+from lanyard.core import files, serving
 from lanyard.core.errors import Error as CoreError
 from lanyard.wire.agent.v1 import incidents_pb2_grpc, screening_pb2_grpc
 
@@ -93,7 +93,7 @@ async def running(
             except CoreError as exc:
                 raise DataDirError(str(exc)) from exc
             await server.start()
-            serving.write_atomically(adir.endpoint_path, bound + "\n")
+            files.write_atomically(adir.endpoint_path, bound + "\n")
             tasks.append(asyncio.create_task(agent.follow()))
             tasks.append(asyncio.create_task(_drain_outbox(adir, agent)))
             tasks.append(

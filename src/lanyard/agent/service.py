@@ -35,7 +35,7 @@ from lanyard.client.registry import LocalSnapshot, RegistryClient
 from lanyard.core import auth
 from lanyard.core.enrolment import Enrolment
 from lanyard.core.errors import AuthError, InvalidIdentifier, SealError, SignatureError
-from lanyard.core.identity import Kind, message
+from lanyard.core.identity import Kind, message, message_of
 from lanyard.core.snapshot import Status
 
 log = structlog.get_logger("lanyard.agent")
@@ -77,9 +77,9 @@ def messages_for(name: str | None, email: str | None) -> list[tuple[Kind, bytes]
     """Already-normalised identifiers to spec §1 messages (e-mail first)."""
     out: list[tuple[Kind, bytes]] = []
     if email:
-        out.append((Kind.EMAIL, f"lanyard:v1:email:{email}".encode()))
+        out.append((Kind.EMAIL, message_of(Kind.EMAIL, email)))
     if name:
-        out.append((Kind.NAME, f"lanyard:v1:name:{name}".encode()))
+        out.append((Kind.NAME, message_of(Kind.NAME, name)))
     return out
 
 

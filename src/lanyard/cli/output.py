@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -19,6 +20,17 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 class CliError(errors.Error):
     """A failure the CLI reports as one sentence and a non-zero exit."""
+
+
+JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+
+
+def say(text: str, style: str | None = None, err: bool = False) -> None:
+    """Print text that may hold anything a person typed (a report, an attendee's name, a
+    chair's wording): never read as markup."""
+    (err_console if err else console).print(
+        text, style=style, markup=False, highlight=False, soft_wrap=True
+    )
 
 
 def emit_json(data: Any) -> None:

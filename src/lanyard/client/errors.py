@@ -59,9 +59,9 @@ def describe(code: grpc.StatusCode, details: str, peer: str, endpoint: str) -> s
 
 
 def from_rpc_error(
-    exc: grpc.aio.AioRpcError, peer: str, endpoint: str, sentence: str | None = None
+    exc: grpc.RpcError, peer: str, endpoint: str, sentence: str | None = None
 ) -> RpcFailed:
-    """The `RpcFailed` for `exc`; raise it `from exc`."""
+    """The `RpcFailed` for `exc` (an aio or a blocking call's error); raise it `from exc`."""
     code, details = exc.code(), (exc.details() or "").strip()
     return RpcFailed(
         sentence or describe(code, details, peer, endpoint), code, details, peer, endpoint

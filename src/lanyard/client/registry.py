@@ -78,6 +78,11 @@ class RegistryClient:
         self._registry_key = registry_key
         self.quota_remaining: int | None = None
 
+    def pin(self, registry_key: bytes) -> None:
+        """Verify everything from now on against `registry_key` (32-byte Ed25519 public
+        key): the key an enrolment bundle, or a verified key transition, names."""
+        self._registry_key = registry_key
+
     async def evaluate(self, epoch: int, blinded: list[bytes]) -> list[bytes]:
         """One Evaluate call: Z for each blinded point, in order."""
         response = await self._stub.Evaluate(

@@ -63,9 +63,32 @@ def normalize(kind: Kind, value: str) -> str:
     return normalize_email(value) if kind is Kind.EMAIL else normalize_name(value)
 
 
+_MESSAGE_PREFIX = "lanyard:v1:"
+
+
 def message(kind: Kind, value: str) -> bytes:
-    """The hash-to-group input m = UTF-8("lanyard:v1:" + kind + ":" + normalised)."""
-    return f"lanyard:v1:{kind.value}:{normalize(kind, value)}".encode()
+    """The hash-to-group input m = UTF-8("lanyard:v1:" + kind + ":" + normalised) (spec §1);
+    raises InvalidIdentifier."""
+    return message_of(kind, normalize(kind, value))
+
+
+def message_of(kind: Kind, normalised: str) -> bytes:
+    """m for an identifier that is already normalised (spec §1)."""
+    return f"{_MESSAGE_PREFIX}{kind.value}:{normalised}".encode()
+
+
+def normalised_of(m: bytes) -> tuple[Kind, str]:
+    """The kind and normalised identifier inside a spec §1 message; raises
+    InvalidIdentifier when `m` is not one."""
+    try:
+        text = m.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidIdentifier("message is not UTF-8") from exc
+    prefix, _, rest = text.partition(":v1:")
+    kind, sep, normalised = rest.partition(":")
+    if prefix != "lanyard" or not sep or kind not in Kind.__members__.values():
+        raise InvalidIdentifier("not a LANYARD-SCREEN-v1 message")
+    return Kind(kind), normalised
 
 
 def _check_length(value: str) -> None:

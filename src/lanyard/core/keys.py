@@ -6,7 +6,6 @@ data directory. A file others can read is treated as a leaked key, not silently 
 
 from __future__ import annotations
 
-import os
 import stat
 from pathlib import Path
 
@@ -14,24 +13,12 @@ import nacl.exceptions
 import nacl.signing
 from nacl import bindings as sodium
 
+from lanyard.core import files
 from lanyard.core.errors import KeyFileError, SignatureError
 
 SEED_BYTES = 32
 PUBLIC_KEY_BYTES = 32
 SIGNATURE_BYTES = 64
-
-
-def write_secret(path: Path, data: bytes) -> None:
-    """Write `data` to `path` with mode 0600, atomically (a crash leaves old or new, whole)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
 
 
 def read_secret(path: Path, size: int) -> bytes:
@@ -54,7 +41,7 @@ def read_secret(path: Path, size: int) -> bytes:
 
 def generate_signing_key(path: Path) -> nacl.signing.SigningKey:
     key = nacl.signing.SigningKey.generate()
-    write_secret(path, bytes(key))
+    files.write_atomically(path, bytes(key))
     return key
 
 

@@ -20,6 +20,32 @@ from nacl.secret import SecretBox
 
 from lanyard.core.errors import InvalidPoint, SealError
 
+__all__ = [
+    "NONCE_BYTES",
+    "POINT_BYTES",
+    "SCALAR_BYTES",
+    "SUITE",
+    "TAG_BYTES",
+    "Blinded",
+    "blind",
+    "check_point",
+    "evaluate",
+    "evaluate_all",
+    "finalize",
+    "h2g_digest",
+    "hash_to_group",
+    "lp",
+    "multiply",
+    "open_sealed",
+    "random_scalar",
+    "rotate",
+    "rotation_delta",
+    "scalar_from_seed",
+    "seal",
+    "status_key",
+    "tag",
+]
+
 SUITE = "LANYARD-SCREEN-v1"
 POINT_BYTES = 32
 SCALAR_BYTES = 32

@@ -96,13 +96,6 @@ async def until_signalled() -> None:
     await stop.wait()
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Readers of `path` (the endpoint file) see the old content or the new, never half."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
 def status_for(table: ErrorTable, exc: BaseException) -> grpc.StatusCode | None:
     for cls in type(exc).__mro__:
         if cls in table:

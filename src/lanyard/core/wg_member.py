@@ -14,7 +14,7 @@ from typing import Any
 import nacl.public
 import nacl.signing
 
-from lanyard.core import keys, passphrase
+from lanyard.core import files, keys, passphrase
 from lanyard.core.errors import KeyFileError
 
 FORMAT = "lanyard-wg-member/1"
@@ -49,7 +49,7 @@ def create(path: Path, name: str, secret: str, strength: str = "moderate") -> Me
         ),
     }
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    keys.write_secret(path, (json.dumps(record, indent=2) + "\n").encode())
+    files.write_atomically(path, (json.dumps(record, indent=2) + "\n").encode())
     return member
 
 

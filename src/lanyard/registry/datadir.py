@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nacl.signing
 
-from lanyard.core import keys, screen
+from lanyard.core import files, keys, screen
 from lanyard.core.errors import Error as CoreError
 from lanyard.registry.errors import DataDirError
 
@@ -81,7 +81,7 @@ class RegistryDir:
         self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.path, 0o700)
         (self.path / "oprf").mkdir(mode=0o700, exist_ok=True)
-        keys.write_secret(self.oprf_key_path(1), screen.random_scalar())
+        files.write_atomically(self.oprf_key_path(1), screen.random_scalar())
         keys.generate_signing_key(self.signing_key_path)
         keys.generate_signing_key(self.admin_key_path)
         fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -148,7 +148,7 @@ class RegistryDir:
             raise DataDirError(str(exc)) from exc
 
     def save_oprf_key(self, epoch: int, k: bytes) -> None:
-        keys.write_secret(self.oprf_key_path(epoch), k)
+        files.write_atomically(self.oprf_key_path(epoch), k)
 
     def destroy_oprf_key(self, epoch: int) -> None:
         """Overwrite, then unlink: the old key must not outlive the rotation (spec §6)."""

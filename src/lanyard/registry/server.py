@@ -17,7 +17,7 @@ from pathlib import Path
 import grpc
 import structlog
 
-from lanyard.core import serving
+from lanyard.core import files, serving
 from lanyard.core.errors import Error as CoreError
 from lanyard.registry.admin_servicer import AdminServicer
 from lanyard.registry.datadir import ADMIN_NAME, RegistryConfig, RegistryDir
@@ -118,7 +118,7 @@ async def running(
             raise ServeError(str(exc)) from exc
         await server.start()
         listening = True
-        serving.write_atomically(rdir.endpoint_path, bound + "\n")
+        files.write_atomically(rdir.endpoint_path, bound + "\n")
         expiry = asyncio.create_task(_expire_periodically(service))
         log.info(
             "registry.listening",

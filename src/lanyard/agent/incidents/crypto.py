@@ -20,7 +20,7 @@ import nacl.utils
 from nacl.secret import SecretBox
 
 from lanyard.agent.errors import DataDirError, LockedError
-from lanyard.core import keys, passphrase
+from lanyard.core import files, keys, passphrase
 from lanyard.core.errors import Error as CoreError
 
 KEY_BYTES = SecretBox.KEY_SIZE
@@ -66,14 +66,14 @@ def create_master(path: Path, unlock: Unlock, strength: str = "moderate") -> byt
             raise LockedError(str(exc)) from exc
     elif unlock.key_file is not None:
         if not unlock.key_file.exists():
-            keys.write_secret(unlock.key_file, nacl.utils.random(KEY_BYTES))
+            files.write_atomically(unlock.key_file, nacl.utils.random(KEY_BYTES))
         meta = {"kind": "key-file"}
     else:
         raise LockedError("give a passphrase or a key file to protect the incident records")
     master = nacl.utils.random(KEY_BYTES)
     meta["format"] = MASTER_FORMAT
     meta["wrapped"] = bytes(SecretBox(_kek(meta, unlock)).encrypt(master)).hex()
-    keys.write_secret(path, (json.dumps(meta, indent=2) + "\n").encode())
+    files.write_atomically(path, (json.dumps(meta, indent=2) + "\n").encode())
     return master
 
 

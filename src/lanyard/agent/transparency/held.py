@@ -13,11 +13,7 @@ from lanyard.agent.errors import DataDirError
 from lanyard.agent.migrations import MIGRATIONS
 from lanyard.agent.transparency.privacy import HeldIdentifiers
 from lanyard.core import sqlite
-
-
-def _normalised(message: bytes) -> str:
-    """spec SCREEN-v1 §1: m = "lanyard:v1:" + kind + ":" + normalised."""
-    return message.decode("utf-8", errors="replace").split(":", 3)[-1]
+from lanyard.core.identity import normalised_of
 
 
 async def held_identifiers(db_path: Path) -> HeldIdentifiers:
@@ -39,7 +35,7 @@ async def held_identifiers(db_path: Path) -> HeldIdentifiers:
     finally:
         await db.close()
     return HeldIdentifiers(
-        identities=[(str(r[0]), _normalised(bytes(r[1]))) for r in identities],
+        identities=[(str(r[0]), normalised_of(bytes(r[1]))[1]) for r in identities],
         refs=[str(r[0]) for r in refs],
         record_refs=[str(r[0]) for r in records],
         members=[(str(r[0]), str(r[1])) for r in members],

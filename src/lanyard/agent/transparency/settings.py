@@ -21,7 +21,7 @@ from typing import Any
 from lanyard.agent.datadir import AgentDir
 from lanyard.agent.errors import DataDirError, InvalidRequest
 from lanyard.agent.transparency import vocabulary
-from lanyard.core import keys
+from lanyard.core import files
 
 SETTINGS_FORMAT = "lanyard-transparency-settings/1"
 REPORT_FORMAT = "lanyard-transparency/1"
@@ -313,7 +313,7 @@ def load(adir: AgentDir) -> Settings:
 def save(adir: AgentDir, settings: Settings) -> None:
     """Atomically, mode 0600: a crash leaves the old file or the new one, whole."""
     data = (json.dumps(settings.to_json(), indent=2, ensure_ascii=False) + "\n").encode()
-    keys.write_secret(path(adir), data)
+    files.write_atomically(path(adir), data)
 
 
 def set_facts(

@@ -18,7 +18,7 @@ from lanyard.agent.service import AgentService
 from lanyard.cli import common
 from lanyard.cli.common import run
 from lanyard.cli.output import CliError, console
-from lanyard.core import keys, passphrase
+from lanyard.core import files, passphrase
 
 T = TypeVar("T")
 
@@ -50,7 +50,6 @@ DataDir = Annotated[
         show_default="~/.local/share/lanyard/agent",
     ),
 ]
-JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 PassphraseFile = Annotated[
     Path | None,
     typer.Option(
@@ -244,7 +243,7 @@ def integration_add(
         "private_key": bytes(key).hex(),
         "endpoint": adir.endpoint(),
     }
-    keys.write_secret(out, (json.dumps(credentials, indent=2) + "\n").encode())
+    files.write_atomically(out, (json.dumps(credentials, indent=2) + "\n").encode())
     console.print(
         f"Integration {name} created; its credentials are in {out} (mode 0600). "
         "Give them to the ticketing system only."

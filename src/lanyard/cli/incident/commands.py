@@ -20,11 +20,11 @@ import typer
 
 from lanyard.agent.incidents import messages as convert
 from lanyard.agent.incidents.model import RESOLUTIONS, STATUSES
-from lanyard.cli.agent.commands import DataDir, JsonOut
-from lanyard.cli.incident.common import AgentOpt, CaOpt, KeyOpt, OperatorOpt, say, with_client
+from lanyard.cli.agent.commands import DataDir
+from lanyard.cli.incident.common import AgentOpt, CaOpt, KeyOpt, OperatorOpt, with_client
 from lanyard.cli.incident.intake import build_report, parse_answer
 from lanyard.cli.incident.render import incident_json, render, render_summaries, summaries_json
-from lanyard.cli.output import CliError, emit_json, table
+from lanyard.cli.output import CliError, JsonOut, emit_json, say, table
 from lanyard.client.incidents import IncidentClient
 from lanyard.wire.agent.v1 import incidents_pb2 as pb
 

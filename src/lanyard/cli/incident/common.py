@@ -18,7 +18,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from lanyard.agent.datadir import AgentDir
-from lanyard.cli.output import CliError, console
+from lanyard.cli.output import CliError
 from lanyard.client.incidents import IncidentClient, connect, default_member_key, load_member_key
 from lanyard.core import auth
 
@@ -100,8 +100,3 @@ def with_client(
         return asyncio.run(go())
 
     return run
-
-
-def say(text: str, style: str | None = None) -> None:
-    """Print text that may hold anything a reporter said: never read as markup."""
-    console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)

@@ -16,8 +16,7 @@ from google.protobuf import json_format
 
 from lanyard.agent.incidents import messages as convert
 from lanyard.agent.incidents.model import ANSWER_FIELDS, PERSON_ROLES
-from lanyard.cli.incident.common import say
-from lanyard.cli.output import CliError, console
+from lanyard.cli.output import CliError, console, say
 from lanyard.wire.agent.v1 import incidents_pb2 as pb
 
 REPORT_FIELDS = tuple(pb.Report.DESCRIPTOR.fields_by_name)

@@ -12,8 +12,7 @@ from typing import Any
 
 from lanyard.agent.incidents import messages as convert
 from lanyard.agent.incidents.model import RESOLUTIONS
-from lanyard.cli.incident.common import say
-from lanyard.cli.output import console, table
+from lanyard.cli.output import console, say, table
 from lanyard.wire.agent.v1 import incidents_pb2 as pb
 
 

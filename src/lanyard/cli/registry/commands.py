@@ -14,13 +14,12 @@ from typing import Annotated
 import typer
 
 from lanyard.cli.common import read_public_key, run
-from lanyard.cli.output import CliError, console, emit_json, table
+from lanyard.cli.output import CliError, JsonOut, console, emit_json, table
 from lanyard.cli.registry import records as record_cmds
 from lanyard.cli.registry import submissions as submission_cmds
 from lanyard.cli.registry.common import (
     DataDir,
     Endpoint,
-    JsonOut,
     admin_client,
     open_dir,
     require_date,

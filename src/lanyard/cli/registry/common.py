@@ -43,7 +43,6 @@ Endpoint = Annotated[
         help="Registry address (default: where the local `registry serve` listens).",
     ),
 ]
-JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 
 
 def open_dir(data_dir: Path) -> RegistryDir:

@@ -14,12 +14,11 @@ from typing import Annotated
 import typer
 
 from lanyard.cli.common import run
-from lanyard.cli.output import CliError, console, emit_json, table
+from lanyard.cli.output import CliError, JsonOut, console, emit_json, table
 from lanyard.cli.registry import submission_records
 from lanyard.cli.registry.common import (
     DataDir,
     Endpoint,
-    JsonOut,
     admin_client,
     open_dir,
     parse_date,

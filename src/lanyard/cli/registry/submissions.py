@@ -18,20 +18,18 @@ import typer
 from rich.markup import escape
 
 from lanyard.agent.reports import preview
-from lanyard.cli.output import CliError, console, emit_json, table
+from lanyard.cli.output import CliError, JsonOut, console, emit_json, say, table
 from lanyard.cli.registry.common import Endpoint
 from lanyard.cli.wg.commands import (
-    JsonOut,
     RegistryDataDir,
     Session,
     WgKey,
     WgPassphraseFile,
     member_session,
     operator_session,
-    say,
 )
 from lanyard.client.admin import AdminClient
-from lanyard.core import envelope, keys
+from lanyard.core import envelope, files, keys
 from lanyard.core.errors import Error as CoreError
 from lanyard.core.wg_member import MemberKeys
 from lanyard.wire.registry.v1 import reports_pb2
@@ -234,7 +232,7 @@ def submission_open(
     _, opened = open_as_member(data_dir, endpoint, submission_id, wg_key, passphrase_file)
     if out is not None:
         body = json.dumps(opened.to_json(), indent=2, ensure_ascii=False) + "\n"
-        keys.write_secret(out, body.encode())
+        files.write_atomically(out, body.encode())
     if json_out:
         emit_json(opened.to_json())
         return

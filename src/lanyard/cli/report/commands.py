@@ -36,17 +36,15 @@ from lanyard.agent.reports import (
 from lanyard.agent.service import AgentService, registry_failure
 from lanyard.cli.agent.commands import (
     DataDir,
-    JsonOut,
     MasterKeyFile,
     PassphraseFile,
     records_unlock,
 )
 from lanyard.cli.common import run
-from lanyard.cli.output import CliError, console, emit_json
+from lanyard.cli.output import CliError, JsonOut, console, emit_json, say
 from lanyard.cli.registry.submissions import steps_table
-from lanyard.cli.wg.commands import say
 from lanyard.client.errors import RpcFailed
-from lanyard.core import keys
+from lanyard.core import files
 from lanyard.core.errors import Error as CoreError
 from lanyard.wire.registry.v1 import reports_pb2
 
@@ -106,7 +104,9 @@ def build(
     unlock = records_unlock(passphrase_file, key_file)
     report = run(_build(adir, unlock))
     if out is not None:
-        keys.write_secret(out, (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode())
+        files.write_atomically(
+            out, (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode()
+        )
     if json_out:
         emit_json(report)
         return

@@ -25,8 +25,8 @@ from lanyard.agent.screening.csv_import import Export, open_export
 from lanyard.agent.screening.decision import Result
 from lanyard.agent.service import AgentService
 from lanyard.agent.store import Alert
-from lanyard.cli.agent.commands import DataDir, JsonOut, with_agent
-from lanyard.cli.output import CliError, console, emit_json, table
+from lanyard.cli.agent.commands import DataDir, with_agent
+from lanyard.cli.output import CliError, JsonOut, console, emit_json, table
 from lanyard.client.errors import RpcFailed
 
 

@@ -13,10 +13,10 @@ import typer
 
 from lanyard.agent.incidents import messages as convert
 from lanyard.agent.incidents.model import ROLES
-from lanyard.cli.agent.commands import DataDir, JsonOut
+from lanyard.cli.agent.commands import DataDir
 from lanyard.cli.common import read_public_key
-from lanyard.cli.incident.common import AgentOpt, CaOpt, KeyOpt, OperatorOpt, say, with_client
-from lanyard.cli.output import CliError, console, emit_json, table
+from lanyard.cli.incident.common import AgentOpt, CaOpt, KeyOpt, OperatorOpt, with_client
+from lanyard.cli.output import CliError, JsonOut, console, emit_json, say, table
 from lanyard.client.incidents import IncidentClient, create_member_key, default_member_key
 from lanyard.wire.agent.v1 import incidents_pb2 as pb
 

@@ -28,13 +28,12 @@ from lanyard.agent.transparency.report import TransparencyReport, event_year
 from lanyard.agent.transparency.settings import HistoryEntry
 from lanyard.cli.agent.commands import (
     DataDir,
-    JsonOut,
     MasterKeyFile,
     PassphraseFile,
     records_unlock,
 )
-from lanyard.cli.output import CliError, console, emit_json, err_console, table
-from lanyard.core.serving import write_atomically
+from lanyard.cli.output import CliError, JsonOut, console, emit_json, say, table
+from lanyard.core.files import write_atomically
 
 event_app = typer.Typer(
     help="The event's public facts for its transparency report.", no_args_is_help=True
@@ -48,11 +47,6 @@ history_app = typer.Typer(
 transparency_app.add_typer(history_app, name="history")
 
 
-def say(text: str, err: bool = False) -> None:
-    """Print text that may hold what the chair typed: never read as markup."""
-    (err_console if err else console).print(text, markup=False, highlight=False)
-
-
 def _remind(adir: AgentDir) -> None:
     sentence = service.reminder(adir, date.today())
     if sentence:
@@ -62,7 +56,7 @@ def _remind(adir: AgentDir) -> None:
 def _write(path: Path, text: str) -> None:
     """Whole or not at all: a half-written public report is worse than none."""
     try:
-        write_atomically(path, text)
+        write_atomically(path, text, mode=0o644)  # a public report: for anyone to read
     except OSError as exc:
         path.with_name(f".{path.name}.tmp").unlink(missing_ok=True)
         raise CliError(f"cannot write {path}: {exc.strerror}") from exc

@@ -24,7 +24,7 @@ from rich.markup import escape
 
 from lanyard.cli import common
 from lanyard.cli.agent.commands import _read_passphrase_file
-from lanyard.cli.output import CliError, console, emit_json, table
+from lanyard.cli.output import CliError, JsonOut, console, emit_json, say, table
 from lanyard.cli.registry.common import Endpoint, registry_ca
 from lanyard.client.admin import AdminClient
 from lanyard.client.errors import RpcFailed
@@ -85,12 +85,6 @@ RegistryDataDir = Annotated[
         show_default="~/.local/share/lanyard/registry",
     ),
 ]
-JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
-
-
-def say(text: str) -> None:
-    """Print text that may hold anything a report said: never read as markup."""
-    console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 # -- the member's own keys -------------------------------------------------------------------
