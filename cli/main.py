@@ -9,6 +9,7 @@ from typing import Annotated
 
 import grpc
 import typer
+from rich.markup import escape
 
 from cli import (
     agent_cmds,
@@ -23,7 +24,7 @@ from cli import (
     wg_cmds,
 )
 from cli.common import describe_rpc_error
-from cli.output import CliError, err_console
+from cli.output import CliError, err_console, printable
 from services.core import logs
 from services.core.errors import Error as CoreError
 from services.event_agent.errors import Error as AgentError
@@ -92,7 +93,8 @@ def main(argv: list[str] | None = None) -> None:
 def _fail(text: str) -> None:
     if _verbose:
         traceback.print_exc()
-    err_console.print(f"[red]Error:[/red] {_sentence(text)}", highlight=False)
+    # The text may quote a file's column names: shown, never acted on.
+    err_console.print(f"[red]Error:[/red] {escape(printable(_sentence(text)))}", highlight=False)
     sys.exit(1)
 
 
