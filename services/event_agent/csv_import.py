@@ -203,7 +203,7 @@ def _parse(line: int, record: list[str], where: _Where) -> Row | BadRow | None:
     if not any(texts.values()):
         if not any(c.strip() for c in record):
             return None
-        return BadRow(line, ref, "no name and no e-mail (of the attendee or the buyer)")
+        return BadRow(line, ref, "no name and no e-mail")
     normalised: dict[str, str | None] = {}
     for label, text in texts.items():
         normalised[label] = None
