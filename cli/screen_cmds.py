@@ -85,15 +85,29 @@ def _outcome_json(outcome: ScreenOutcome, export: Export) -> dict[str, Any]:
 _MATCH_FIELDS = ("line", "person", "ref", "decision", "matched", "reason", "record_ref")
 
 
+def _read_from(columns: dict[str, Any], person: str) -> str:
+    """The columns a matched person was read from, e.g. "name: A + B; e-mail: C"."""
+    prefix = "buyer_" if person == "buyer" else ""
+    parts = [
+        f"{label}: {' + '.join(columns[prefix + role]['columns'])}"
+        for role, label in (("name", "name"), ("email", "e-mail"))
+        if columns[prefix + role]["columns"]
+    ]
+    return "; ".join(parts)
+
+
 def _write_out(path: Path, data: dict[str, Any]) -> None:
     if path.suffix.lower() == ".csv":
-        rows: list[list[Any]] = [[m[k] for k in _MATCH_FIELDS] for m in data["matches"]]
-        # Then the columns each role was read from, below a blank row.
-        rows.append([])
-        rows.append(["role", "columns", "found by"])
-        for role, used in data["columns"].items():
-            rows.append([_ROLE_NAMES[role], " + ".join(used["columns"]), used["found_by"]])
-        write_csv(path, _MATCH_FIELDS, rows)
+        # One table a spreadsheet or csv.DictReader reads as is; each match names the
+        # columns its person was read from.
+        write_csv(
+            path,
+            [*_MATCH_FIELDS, "columns"],
+            (
+                [*(m[k] for k in _MATCH_FIELDS), _read_from(data["columns"], m["person"])]
+                for m in data["matches"]
+            ),
+        )
     else:
         path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 

@@ -138,6 +138,12 @@ def _name_letters(value: str, transliterate: bool = False) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+def name_tokens(value: str) -> list[str]:
+    """§1 name steps 1-5, token by token in the order typed, for text of any length
+    (normalize_name sorts them and refuses more than 512 characters)."""
+    return [t for t in _name_letters(value).split(" ") if t]
+
+
 def _sorted_tokens(tokens: Iterable[str]) -> str:
     words = sorted(t for t in tokens if t)
     if not words:
@@ -167,7 +173,7 @@ def name_variants(value: str, aliases: Iterable[str] = ()) -> list[str]:
         _check_length(name)
         normalised = normalize_name(name)
         forms.add(normalised)
-        typed = [t for t in _name_letters(name).split(" ") if t]
+        typed = name_tokens(name)
         if len(typed) >= 2 and all(is_unspaced_script(t) for t in typed):
             forms.add("".join(typed))
             forms.add("".join(reversed(typed)))
@@ -184,7 +190,7 @@ def unspaced_name_hint(value: str) -> str | None:
     """A one-line hint when a name looks like CJK family and given name typed without a
     space (§5a step 2 can only join names entered with one)."""
     try:
-        typed = [t for t in _name_letters(value).split(" ") if t]
+        typed = name_tokens(value)
     except InvalidIdentifier:
         return None
     if len(typed) == 1 and len(typed[0]) >= 2 and is_unspaced_script(typed[0]):

@@ -129,13 +129,13 @@ _REF = tuple(key(k) for k in (
     "order #", "order id", "order number", "order reference", "barcode", "barcode #",
     "api_id", "user id", "ref", "reference", "id", "number",
 ))  # fmt: skip
-# Signature columns naming the tool (informational only).
+# Columns that, all present, name the tool (informational only).
 _SIGNATURES = (
-    ("tito", _words("ticket reference", "ticket full name", "ticket email")),
+    ("tito", _words("ticket reference")),
     ("eventbrite", _words("attendee #", "order #")),
     ("luma", _words("api_id")),
-    ("meetup", _words("rsvped on", "user id")),
-    ("indico", _words("registration id", "registration date", "affiliation")),
+    ("meetup", _words("rsvped on")),
+    ("indico", _words("registration id", "affiliation")),
     ("ticket tailor", _words("ticket type", "barcode")),
 )
 
@@ -159,7 +159,7 @@ _Q_NOT_A_PERSON = re.compile(
 
 def listing(columns: Sequence[str]) -> str:
     named = [c for c in columns if c]
-    shown = ", ".join(repr(c) for c in named[:_MAX_LISTED_COLUMNS])
+    shown = ", ".join(named[:_MAX_LISTED_COLUMNS])
     more = len(named) - _MAX_LISTED_COLUMNS
     return f"{shown} and {more} more" if more > 0 else shown
 
@@ -189,7 +189,7 @@ def _pretix_layout(by_key: dict[str, str], found: _Found) -> bool:
     def parts(prefixes: frozenset[str]) -> tuple[str, ...]:
         out = []
         for k, column in by_key.items():
-            head, sep, label = k.partition(":")
+            head, sep, label = k.rpartition(":")
             if sep and head.strip() in prefixes and label.strip() not in skipped:
                 out.append(column)
         return tuple(out)
@@ -218,7 +218,7 @@ def _known_layout(by_key: dict[str, str], found: _Found) -> None:
         return next(((by_key[k],) for k in by_key if k in keys), ())
 
     for name, signature in _SIGNATURES:
-        if signature & by_key.keys():
+        if signature <= by_key.keys():
             found.format = name
             break
     found.name = first(_FULL) or (first(_GIVEN) + first(_FAMILY))

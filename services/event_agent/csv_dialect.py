@@ -127,8 +127,8 @@ def _check_whole_file(path: Path, enc: Encoding, forced: bool) -> None:
                     "is what it is"
                 )
                 raise ImportFailed(f"{path} line {line} {how}") from None
-            if "\x00" in text and not forced:
-                raise _not_text(path)
+            if "\x00" in text[:_SAMPLE_BYTES] and lines_before == 1 and not forced:
+                raise _not_text(path)  # late NULs are one damaged row, reported as such
             if not chunk:
                 return
             lines_before += chunk.count(newline)

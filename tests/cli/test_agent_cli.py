@@ -174,6 +174,7 @@ async def test_organiser_workflow(
         "review": 1,
         "deny": 1,
         "skipped": 0,
+        "repaired": 0,
         "resumed_after_line": 0,
         "already_screened": True,
     }
