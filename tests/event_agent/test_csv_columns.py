@@ -254,11 +254,15 @@ cell = st.text(
 def test_random_dialects_lose_no_row(
     delimiter: str, quote_all: bool, newline: str, sep_line: bool, extra: list[tuple[str, str]]
 ) -> None:
-    quoting = csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL
     out = io.StringIO(newline="")
     if sep_line:
         out.write(f"sep={delimiter}{newline}")
-    writer = csv.writer(out, delimiter=delimiter, quoting=quoting, lineterminator=newline)
+    writer = csv.writer(
+        out,
+        delimiter=delimiter,
+        quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL,
+        lineterminator=newline,
+    )
     writer.writerow(["Name", "Email", "Notes, remarks; etc.", "Ref"])
     for i, (notes, more) in enumerate(extra):
         writer.writerow([f"Person {i}", f"p{i}@example.org", notes + more, f"R{i}"])
