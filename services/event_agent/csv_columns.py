@@ -150,9 +150,9 @@ _Q_GIVEN = re.compile(r"first|given|fore|vorname|prénom|prenom|voornaam|\bimię
 _Q_FAMILY = re.compile(r"last|family|surname|nachname|nom de famille|apellido|achternaam", re.I)
 _Q_BUYER = re.compile(r"\border\b|buyer|purchaser|billing|invoice|booker|customer", re.I)
 _Q_NOT_A_PERSON = re.compile(
-    r"compan|organi[sz]|employer|institution|affiliation|event|team|project|product|"
-    r"user\s?name|badge|pronoun|emergency|contact person|ticket type|file|pet\b|"
-    r"list|newsletter|consent|opt|permission|confirm|verif",
+    r"compan|organi[sz]|employer|institution|affiliation|\bevents?\b|\bteam\b|project|"
+    r"product|user\s?name|badge|pronoun|emergency|contact person|ticket type|\bfile\b|"
+    r"\bpet\b|mailing|newsletter|consent|permission|\bopt[- ]?(?:in|out)\b|confirm|verif",
     re.I,
 )
 

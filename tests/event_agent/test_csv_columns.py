@@ -160,6 +160,14 @@ CASES: list[tuple[str, list[str], list[str], dict[str, list[str]], str, set[str]
         "plain", set(),
     ),
     (
+        "forms-optional-email",
+        ["Opt-in to emails", "Name (as listed on your ID)", "Email (optional)"],
+        ["yes", "Ana Souza", "ana@example.org"],
+        {"name": ["Name (as listed on your ID)"], "email": ["Email (optional)"],
+         "buyer_name": [], "buyer_email": [], "ref": []},
+        "plain", set(),
+    ),
+    (
         "excel-fr",
         ["Nom", "Courriel", "Remarques"],
         ["Léa Moreau", "lea@example.fr", "rien"],
