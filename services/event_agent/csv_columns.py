@@ -132,7 +132,7 @@ _REF = tuple(key(k) for k in (
 # Columns that, all present, name the tool (informational only).
 _SIGNATURES = (
     ("tito", _words("ticket reference")),
-    ("eventbrite", _words("attendee #", "order #")),
+    ("eventbrite", _words("order #")),
     ("luma", _words("api_id")),
     ("meetup", _words("rsvped on")),
     ("indico", _words("registration id", "affiliation")),
