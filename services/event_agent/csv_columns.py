@@ -299,6 +299,13 @@ def detect_layout(
 
     Raises ImportFailed when a flag names a column that is not there, or when no column
     holds a name or an e-mail address of anyone."""
+    if any(looks_like_email(c) for c in columns):
+        # A file without a header row: its first person would be taken for column names
+        # and never screened. Not quoted: it is someone's address.
+        raise ImportFailed(
+            f"{path}: the first row holds an e-mail address, so it is a person, not column "
+            "names; add a header row (e.g. Name,Email) and screen it again"
+        )
     by_key: dict[str, str] = {}
     for column in columns:
         if column:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from services.event_agent.csv_columns import key
 from services.event_agent.csv_import import BadRow, Row, open_export
+from services.event_agent.errors import ImportFailed
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -204,6 +205,14 @@ def test_header_detection(tmp_path: Path, case: tuple[Any, ...]) -> None:
         assert header[0] in warnings
         assert "--name-col" in warnings or "--email-col" in warnings
     assert all(isinstance(r, Row) for r in export.rows())
+
+
+def test_a_file_without_header_is_refused_without_quoting_it(tmp_path: Path) -> None:
+    path = write_rows(tmp_path / "x.csv", [["Ana Souza", "ana@example.org"], ["B", "b@ex.org"]])
+    with pytest.raises(ImportFailed, match="add a header row") as info:
+        open_export(path)
+    assert "ana@example.org" not in str(info.value)
+    assert "Souza" not in str(info.value)
 
 
 def test_content_sniffing_says_so(tmp_path: Path) -> None:
