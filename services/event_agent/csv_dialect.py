@@ -23,7 +23,9 @@ from services.event_agent.errors import ImportFailed
 __all__ = ["FIELD_LIMIT", "Encoding", "Records", "decide_encoding", "sniff_delimiter"]
 
 FIELD_LIMIT = 16 * 1024 * 1024  # characters per cell: a very long free-text answer fits
-MAX_LINE_CHARS = FIELD_LIMIT  # bounds memory on a hostile file
+# Bounds memory on a hostile file; above the field limit, so that one over-long cell is
+# one bad record rather than a refused file.
+MAX_LINE_CHARS = FIELD_LIMIT + (1 << 20)
 DELIMITERS = (",", ";", "\t", "|")
 _CHUNK = 1 << 20
 _SAMPLE_BYTES = 64 * 1024
@@ -196,14 +198,20 @@ class BadRecord:
 
 
 class Records:
-    """csv records with their first physical line; a record that cannot be parsed comes
-    out as BadRecord and parsing starts again at the line after its first one."""
+    """csv records with their first physical line. A record that cannot be parsed comes
+    out as BadRecord, and parsing starts again at the next line that can begin a record:
+    with `width` known (the header's), the first later line with balanced quotes that
+    splits into that many cells (so the rest of a broken multi-line cell is passed over
+    rather than read as rows); without it, the line after the bad record's first."""
 
-    def __init__(self, lines: Iterator[str], delimiter: str, first_line: int) -> None:
+    def __init__(
+        self, lines: Iterator[str], delimiter: str, first_line: int, width: int | None = None
+    ) -> None:
         self._source = lines
         self._replay: list[str] = []
         self._taken: list[str] = []
         self._delimiter = delimiter
+        self._width = width
         self._number = first_line - 1  # physical lines handed to the parser so far
 
     @property
@@ -211,18 +219,38 @@ class Records:
         """Physical lines handed to the parser so far (the last line of the last record)."""
         return self._number
 
+    def _next_line(self) -> str | None:
+        if self._replay:
+            return self._replay.pop()
+        return next(self._source, None)
+
     def _feed(self) -> Iterator[str]:
-        while True:
-            if self._replay:
-                line = self._replay.pop()
-            else:
-                try:
-                    line = next(self._source)
-                except StopIteration:
-                    return
+        while (line := self._next_line()) is not None:
             self._taken.append(line)
             self._number += 1
             yield line
+
+    def _can_start_record(self, line: str) -> bool:
+        if line.count('"') % 2:
+            return False
+        try:
+            cells = next(csv.reader([line], delimiter=self._delimiter, strict=True))
+        except (csv.Error, StopIteration):
+            return False
+        return len(cells) == self._width
+
+    def _resynchronise(self, first: int, taken: list[str]) -> int:
+        """Skip to the next line that can start a record; returns the last line skipped."""
+        self._replay.extend(reversed(taken[1:]))
+        self._number = first
+        if self._width is None:
+            return first + max(0, len(taken) - 1)
+        while (line := self._next_line()) is not None:
+            if self._can_start_record(line):
+                self._replay.append(line)
+                break
+            self._number += 1
+        return self._number
 
     def __iter__(self) -> Iterator[tuple[int, list[str]] | BadRecord]:
         while True:
@@ -235,10 +263,7 @@ class Records:
                 except StopIteration:
                     return
                 except csv.Error as exc:
-                    taken = self._taken
-                    yield BadRecord(first, first + max(0, len(taken) - 1), str(exc))
-                    # Start again on the line after the record's first one.
-                    self._replay.extend(reversed(taken[1:]))
-                    self._number = first
+                    last = self._resynchronise(first, self._taken)
+                    yield BadRecord(first, last, str(exc))
                     break
                 yield first, record

@@ -100,7 +100,8 @@ class Export:
             lines = csv_dialect.physical_lines(stream, self.path)
             for _ in itertools.islice(lines, self.header_lines):
                 pass
-            for item in Records(lines, self.delimiter, self.header_lines + 1):
+            width = len(self.columns)
+            for item in Records(lines, self.delimiter, self.header_lines + 1, width):
                 if isinstance(item, BadRecord):
                     if item.first > start_after_line:
                         yield BadRow(item.first, f"line {item.first}", _malformed(item))
@@ -243,7 +244,7 @@ def _malformed(bad: BadRecord) -> str:
     )
     return (
         f"malformed CSV ({bad.error}): {where} skipped and reading went on at line "
-        f"{bad.first + 1}; check for an unclosed quote"
+        f"{bad.last + 1}; check for an unclosed quote"
     )
 
 

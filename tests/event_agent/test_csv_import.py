@@ -362,11 +362,49 @@ def test_unclosed_quote_is_one_bad_row_not_silent_loss(tmp_path: Path) -> None:
     first = result[0]
     assert isinstance(first, BadRow)
     assert (first.line, first.ref) == (2, "line 2")
-    assert "lines 2-3" in first.reason
+    assert "line 2 was skipped and reading went on at line 3" in first.reason
     assert "unclosed quote" in first.reason
-    # The parser starts again at the next line: nothing after the bad record is lost.
+    # The parser starts again at the next line that can begin a record: none is lost.
     assert result[1] == Row(3, "line 3", "bob ray", "bob@example.org")
     assert result[2] == Row(4, "line 4", "al li", "al@example.org")
+
+
+def test_a_cell_over_the_field_limit_is_one_bad_row_and_the_rows_after_it_count(
+    tmp_path: Path,
+) -> None:
+    # The limit is 16 MiB; a small one here makes the same failure cheap to provoke.
+    answer = "\n".join("lorem ipsum, dolor sit amet" for _ in range(200))
+    text = (
+        "Name,Email,About\n"
+        "Lee Park,lee@example.org,short\n"  # 2
+        f'Kim Ondrej,kim@example.cz,"{answer}"\n'  # 3-202
+        "Zoe Angstrom,zoe.angstrom@example.org,hi\n"  # 203
+        "Sean OBrien,sean.obrien@example.ie,hi\n"  # 204
+    )
+    export = open_export(write(tmp_path, text))
+    old = csv.field_size_limit(1000)
+    try:
+        result = items(export)
+    finally:
+        csv.field_size_limit(old)
+    assert result[0] == Row(2, "line 2", "lee park", "lee@example.org")
+    bad = result[1]
+    assert isinstance(bad, BadRow)
+    assert bad.line == 3
+    assert "lines 3-202 were skipped and reading went on at line 203" in bad.reason
+    assert result[2:] == [
+        Row(203, "line 203", "angstrom zoe", "zoe.angstrom@example.org"),
+        Row(204, "line 204", "obrien sean", "sean.obrien@example.ie"),
+    ]
+
+
+def test_double_encoded_text_is_repaired_and_counted(tmp_path: Path) -> None:
+    mojibake = "Seán O'Brien".encode().decode("cp1252")  # "SeÃ¡n O'Brien"
+    export = open_export(write(tmp_path, f"Name,Email\n{mojibake},\nKim Ondrej,\n"))
+    assert items(export) == [
+        Row(2, "line 2", "obrien sean", None, repaired=True),
+        Row(3, "line 3", "kim ondrej", None),
+    ]
 
 
 def test_nul_late_in_the_file_is_a_bad_row(tmp_path: Path) -> None:
@@ -412,7 +450,9 @@ def test_any_cells_round_trip_with_exact_lines(records: list[tuple[str, str]]) -
     assert [i.ref for i in result] == [f"R{i}" for i in range(len(records))]
     for item, (name, email) in zip(result, records, strict=True):
         if isinstance(item, Row):
-            assert item.email == (normalize_email(email) if email.strip() else None)
+            # Cells are read as the importer reads them: double-encoding repaired.
+            email = ftfy.fix_encoding(email.strip())
+            assert item.email == (normalize_email(email) if email else None)
             assert item.name == _name_or_none(ftfy.fix_encoding(name.strip()))
         else:
             assert isinstance(item, BadRow)

@@ -182,3 +182,18 @@ async def test_terminal_output_escapes_control_characters(listed_agent: AgentSer
     assert "\x1b" not in shown
     assert "\\x1b[2J" in shown
     assert "WG-001" in shown
+
+
+async def test_double_encoded_names_are_repaired_counted_and_found(
+    listed_agent: AgentService, tmp_path: Path
+) -> None:
+    mojibake = "Seán O'Brien".encode().decode("cp1252")  # what a wrong re-save leaves
+    path = tmp_path / "mojibake.csv"
+    path.write_text(f"Name,Email\n{mojibake},\nKim Ondrej,kim@example.cz\n", encoding="utf-8")
+    outcome = await screen_export(listed_agent, open_export(path))
+    assert outcome.repaired_rows == 1
+    assert [(m.line, m.result.record_ref) for m in outcome.report.matches] == [(2, "WG-004")]
+    export = open_export(path)
+    with console.capture() as captured:
+        screen_cmds.print_outcome(outcome, export)
+    assert "1 with double-encoded text repaired" in captured.get()
