@@ -196,4 +196,4 @@ async def test_double_encoded_names_are_repaired_counted_and_found(
     export = open_export(path)
     with console.capture() as captured:
         screen_cmds.print_outcome(outcome, export)
-    assert "1 with double-encoded text repaired" in captured.get()
+    assert "1 with double-encoded text repaired" in " ".join(captured.get().split())
