@@ -366,6 +366,14 @@ def detect_layout(
             f"no attendee e-mail column found (columns: {listing(columns)}); e-mail "
             "addresses are not screened: if one holds them, pass --email-col COLUMN"
         )
+    used = {*found.name, *found.email, *found.buyer_name, *found.buyer_email}
+    for index, column in enumerate(columns):
+        hits, values = _emails_share(sample, index)
+        if column and column not in used and values and hits >= _SNIFF_SHARE * values:
+            warnings.append(
+                f"column {column!r} holds e-mail addresses but is not screened: if they are "
+                f"people's, pass --email-col or --buyer-email-col {column!r}"
+            )
     return Layout(
         found.format,
         found.name,
