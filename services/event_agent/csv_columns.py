@@ -368,8 +368,8 @@ def detect_layout(
         )
     used = {*found.name, *found.email, *found.buyer_name, *found.buyer_email}
     for index, column in enumerate(columns):
-        hits, values = _emails_share(sample, index)
-        if column and column not in used and values and hits >= _SNIFF_SHARE * values:
+        hits, filled = _emails_share(sample, index)
+        if column and column not in used and filled and hits >= _SNIFF_SHARE * filled:
             warnings.append(
                 f"column {column!r} holds e-mail addresses but is not screened: if they are "
                 f"people's, pass --email-col or --buyer-email-col {column!r}"
