@@ -221,7 +221,15 @@ def _known_layout(by_key: dict[str, str], found: _Found) -> None:
         if signature <= by_key.keys():
             found.format = name
             break
-    found.name = first(_FULL) or (first(_GIVEN) + first(_FAMILY))
+    full, given, family = first(_FULL), first(_GIVEN), first(_FAMILY)
+    if given and family:
+        found.name = full or given + family
+    elif given or family:
+        # "Vorname" + "Name", "Prénom" + "Nom", "Nombre" + "Apellidos": beside one name
+        # part, the "name" column is the other part, not the whole name.
+        found.name = given + full + family
+    else:
+        found.name = full
     found.email = first(_EMAIL)
     found.buyer_name = first(_BUYER_FULL) or (first(_BUYER_GIVEN) + first(_BUYER_FAMILY))
     found.buyer_email = first(_BUYER_EMAIL)
