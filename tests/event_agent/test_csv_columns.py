@@ -318,3 +318,18 @@ def test_random_dialects_lose_no_row(
     assert [r.email for r in result if isinstance(r, Row)] == [
         f"p{i}@example.org" for i in range(len(extra))
     ]
+
+
+def test_tito_unassigned_ticket_is_screened_through_its_buyer(tmp_path: Path) -> None:
+    path = write_rows(
+        tmp_path / "x.csv",
+        [
+            ["Ticket Full Name", "Ticket Email", "Ticket Reference", "Order Name", "Order Email"],
+            ["", "", "T-1", "Dana Quill", "dana.quill@example.net"],
+            ["Ana Souza", "ana@example.org", "T-2", "Ana Souza", "ana@example.org"],
+        ],
+    )
+    assert list(open_export(path).rows()) == [
+        Row(2, "T-1", None, None, "dana quill", "dana.quill@example.net"),
+        Row(3, "T-2", "ana souza", "ana@example.org"),  # bought her own: one person
+    ]
