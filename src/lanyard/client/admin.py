@@ -41,6 +41,19 @@ def record_messages(identifiers: Sequence[Identifier]) -> list[bytes]:
     return list(messages)
 
 
+@dataclass(frozen=True, slots=True)
+class NewRecord:
+    """One record of a batch, before the blinded round."""
+
+    record_ref: str
+    status: str  # "flagged" | "banned"
+    identifiers: Sequence[Identifier]
+    expires_on: date | None = None
+
+
+EVALUATE_LIMIT = 10_000  # points per EvaluateForRecord call (the registry's default limit)
+
+
 class AdminClient:
     def __init__(
         self,
@@ -148,6 +161,62 @@ class AdminClient:
         response: admin_pb2.AddRecordResponse = await self._stub.AddRecord(
             admin_pb2.AddRecordRequest(suite=screen.SUITE, epoch=epoch, record=record, points=ys),
             metadata=self._md("AddRecord"),
+        )
+        return response
+
+    async def add_records(
+        self, records: Sequence[NewRecord], skip_existing: bool = False
+    ) -> admin_pb2.AddRecordsResponse:
+        """One blinded round for every identifier of every record, then one AddRecords
+        call: the registry adds the batch in one transaction and one snapshot version.
+        At most 1,000 records and 10,000 forms per call (spec §5, §5a)."""
+        messages = [record_messages(r.identifiers) for r in records]
+        try:
+            return await self._add_records(records, messages, skip_existing, await self._epoch())
+        except RpcFailed as exc:
+            if exc.code != grpc.StatusCode.FAILED_PRECONDITION:
+                raise
+            epoch = await self._epoch(refresh=True)
+            return await self._add_records(records, messages, skip_existing, epoch)
+
+    async def _add_records(
+        self,
+        records: Sequence[NewRecord],
+        messages: list[list[bytes]],
+        skip_existing: bool,
+        epoch: int,
+    ) -> admin_pb2.AddRecordsResponse:
+        async def evaluate(points: list[bytes]) -> list[bytes]:
+            out: list[bytes] = []
+            for i in range(0, len(points), EVALUATE_LIMIT):
+                response = await self._stub.EvaluateForRecord(
+                    admin_pb2.EvaluateForRecordRequest(
+                        suite=screen.SUITE,
+                        epoch=epoch,
+                        blinded_points=points[i : i + EVALUATE_LIMIT],
+                    ),
+                    metadata=self._md("EvaluateForRecord"),
+                )
+                out += response.evaluated_points
+            return out
+
+        ys = iter(await blinding.blinded_round([m for ms in messages for m in ms], evaluate))
+        request = admin_pb2.AddRecordsRequest(
+            suite=screen.SUITE, epoch=epoch, skip_existing=skip_existing
+        )
+        for record, ms in zip(records, messages, strict=True):
+            request.records.append(
+                admin_pb2.RecordPoints(
+                    record=admin_pb2.RecordInfo(
+                        record_ref=record.record_ref,
+                        status=snapshot.STATUS_VALUES[record.status],
+                        expires_on=record.expires_on.isoformat() if record.expires_on else "",
+                    ),
+                    points=[next(ys) for _ in ms],
+                )
+            )
+        response: admin_pb2.AddRecordsResponse = await self._stub.AddRecords(
+            request, metadata=self._md("AddRecords")
         )
         return response
 

@@ -155,6 +155,34 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         return admin_pb2.AddRecordResponse(record=record_info(stored), snapshot_version=version)
 
     @unary
+    async def AddRecords(
+        self, request: admin_pb2.AddRecordsRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.AddRecordsResponse:
+        await self._admin(context, "AddRecords")
+        items: list[tuple[Record, list[bytes]]] = []
+        for index, item in enumerate(request.records):
+            rec = item.record
+            if rec.status not in snapshot.STATUS_NAMES:
+                raise InvalidRequest(f"records[{index}]: status must be FLAGGED or BANNED")
+            expires = (
+                _date(rec.expires_on, f"records[{index}].expires_on") if rec.expires_on else None
+            )
+            items.append(
+                (
+                    Record(rec.record_ref, snapshot.STATUS_NAMES[rec.status], expires),
+                    list(item.points),
+                )
+            )
+        added, skipped, version = await self._service.add_records(
+            request.suite, request.epoch, items, request.skip_existing
+        )
+        return admin_pb2.AddRecordsResponse(
+            records=[record_info(r) for r in added],
+            skipped_refs=skipped,
+            snapshot_version=version,
+        )
+
+    @unary
     async def RemoveRecord(
         self, request: admin_pb2.RemoveRecordRequest, context: grpc.aio.ServicerContext
     ) -> admin_pb2.RemoveRecordResponse:

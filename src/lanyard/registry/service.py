@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Protocol
 
@@ -23,6 +23,7 @@ from lanyard.core import auth, keys, screen, snapshot
 from lanyard.core.blinding import run_chunked
 from lanyard.core.errors import AuthError, InvalidPoint
 from lanyard.core.errors import Error as CoreError
+from lanyard.registry import record_batch
 from lanyard.registry.errors import (
     AlreadyExists,
     InvalidRequest,
@@ -266,6 +267,36 @@ class RegistryService:
             version=version,
         )
         return stored, version
+
+    async def add_records(
+        self,
+        suite: str,
+        epoch: int,
+        items: Sequence[tuple[Record, list[bytes]]],
+        skip_existing: bool = False,
+    ) -> tuple[list[Record], list[str], int]:
+        """Add a batch of records in one transaction and one snapshot version (one
+        re-sign). Returns (records added, in order; refs skipped as existing; version).
+        Raises InvalidRequest naming the record's index, AlreadyExists, WrongEpoch."""
+        started = time.perf_counter()
+        self._check_suite_epoch(suite, epoch)
+        await record_batch.check_batch(items, MAX_POINTS_PER_RECORD, self._executor)
+        async with self._lock:
+            todo, skipped, commit = await record_batch.plan(
+                self._snap, self._store, items, skip_existing, self._executor
+            )
+            version = await commit() if commit is not None else self._snap.version
+        now = datetime.now(UTC)
+        added = [replace(r, identifier_count=len(ys), created_at=now) for r, ys in todo]
+        log.info(
+            "registry.records_added",
+            count=len(todo),
+            skipped=len(skipped),
+            identifiers=sum(len(ys) for _, ys in todo),
+            version=version,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        return added, skipped, version
 
     async def remove_records(self, refs: list[str], reason: str = "removed") -> int:
         async with self._lock:

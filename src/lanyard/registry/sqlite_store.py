@@ -194,6 +194,18 @@ class SqliteStore(Store):
         )
         return [(Record(r[0], r[1], _date(r[2]), 0, _time(r[3])), bytes(r[4])) for r in rows]
 
+    async def existing_refs(self, record_refs: list[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(record_refs), 500):  # SQLite's bound-parameter limit
+            part = record_refs[i : i + 500]
+            marks = ", ".join("?" * len(part))
+            rows = await self._all(
+                f"SELECT record_ref FROM records WHERE record_ref IN ({marks})",  # noqa: S608 - placeholders only
+                tuple(part),
+            )
+            found.update(r[0] for r in rows)
+        return found
+
     async def live_entries(self) -> list[Entry]:
         rows = await self._all(
             "SELECT tag, sealed, record_ref FROM entries WHERE removed_version IS NULL"
@@ -211,24 +223,31 @@ class SqliteStore(Store):
                 cur = await db.execute("DELETE FROM records WHERE record_ref = ?", (ref,))
                 if cur.rowcount == 0:
                     raise NotFound(f"no record {ref} exists")
+            added = list(change.add_records)
             if change.add_record is not None:
-                rec = change.add_record
+                added.insert(0, (change.add_record, change.add_points))
+            if added:
+                created = _now()
                 try:
-                    await db.execute(
+                    await db.executemany(
                         "INSERT INTO records (record_ref, status, expires_on, created_at) "
                         "VALUES (?, ?, ?, ?)",
-                        (
-                            rec.record_ref,
-                            rec.status,
-                            rec.expires_on.isoformat() if rec.expires_on else None,
-                            _now(),
-                        ),
+                        [
+                            (
+                                rec.record_ref,
+                                rec.status,
+                                rec.expires_on.isoformat() if rec.expires_on else None,
+                                created,
+                            )
+                            for rec, _ in added
+                        ],
                     )
                 except sqlite3.IntegrityError as exc:
-                    raise AlreadyExists(f"record {rec.record_ref} already exists") from exc
+                    which = added[0][0].record_ref if len(added) == 1 else "of the batch"
+                    raise AlreadyExists(f"record {which} already exists") from exc
                 await db.executemany(
                     "INSERT OR IGNORE INTO record_points (record_ref, epoch, y) VALUES (?, ?, ?)",
-                    [(rec.record_ref, epoch, y) for y in change.add_points],
+                    [(rec.record_ref, epoch, y) for rec, ys in added for y in ys],
                 )
             # Tombstones keep the tag for deltas; the sealed box is wiped (secure_delete).
             await db.executemany(

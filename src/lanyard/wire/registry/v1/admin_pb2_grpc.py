@@ -60,6 +60,11 @@ class AdminStub:
                 request_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.AddRecordRequest.SerializeToString,
                 response_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.AddRecordResponse.FromString,
                 _registered_method=True)
+        self.AddRecords = channel.unary_unary(
+                '/lanyard.registry.v1.Admin/AddRecords',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.AddRecordsRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.AddRecordsResponse.FromString,
+                _registered_method=True)
         self.RemoveRecord = channel.unary_unary(
                 '/lanyard.registry.v1.Admin/RemoveRecord',
                 request_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RemoveRecordRequest.SerializeToString,
@@ -137,6 +142,16 @@ class AdminServicer:
 
     def AddRecord(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddRecords(self, request, context):
+        """Adds up to 1,000 records (at most 10,000 points in all) in one transaction and one
+        snapshot version: the bulk path of `lanyard registry record import`. All or nothing:
+        an invalid record refuses the whole batch (INVALID_ARGUMENT naming its index), and so
+        does an existing record_ref (ALREADY_EXISTS) unless skip_existing is set.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -230,6 +245,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.AddRecord,
                     request_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.AddRecordRequest.FromString,
                     response_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.AddRecordResponse.SerializeToString,
+            ),
+            'AddRecords': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddRecords,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.AddRecordsRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.AddRecordsResponse.SerializeToString,
             ),
             'RemoveRecord': grpc.unary_unary_rpc_method_handler(
                     servicer.RemoveRecord,
@@ -412,6 +432,33 @@ class Admin:
             '/lanyard.registry.v1.Admin/AddRecord',
             lanyard_dot_registry_dot_v1_dot_admin__pb2.AddRecordRequest.SerializeToString,
             lanyard_dot_registry_dot_v1_dot_admin__pb2.AddRecordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Admin/AddRecords',
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.AddRecordsRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.AddRecordsResponse.FromString,
             options,
             channel_credentials,
             insecure,
