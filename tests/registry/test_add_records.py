@@ -89,7 +89,9 @@ async def test_existing_ref_refuses_the_batch_unless_skipped(
     assert again.snapshot_version == response.snapshot_version
 
 
-async def _raw_add(channel: grpc.aio.Channel, admin: AdminClient, records: list[object]) -> str:
+async def _raw_add(
+    channel: grpc.aio.Channel, admin: AdminClient, records: list[admin_pb2.RecordPoints]
+) -> str:
     stub = admin_pb2_grpc.AdminStub(channel)
     epoch = await admin.current_epoch()
     request = admin_pb2.AddRecordsRequest(suite=screen.SUITE, epoch=epoch, records=records)
@@ -105,7 +107,9 @@ async def test_bad_batches_are_refused_by_index_and_change_nothing(
     version = (await admin.list_records()).snapshot_version
     good_y = screen.hash_to_group(b"a point")
 
-    def rec(ref: str, points: list[bytes], status: int = 1) -> admin_pb2.RecordPoints:
+    def rec(
+        ref: str, points: list[bytes], status: str = "RECORD_STATUS_FLAGGED"
+    ) -> admin_pb2.RecordPoints:
         return admin_pb2.RecordPoints(
             record=admin_pb2.RecordInfo(record_ref=ref, status=status), points=points
         )
@@ -116,7 +120,9 @@ async def test_bad_batches_are_refused_by_index_and_change_nothing(
     assert "records[1]" in await _raw_add(channel, admin, [rec("A", [good_y]), rec("A", [good_y])])
     assert "records[0]" in await _raw_add(channel, admin, [rec("with space", [good_y])])
     assert "records[0]" in await _raw_add(channel, admin, [rec("C", [])])
-    assert "records[0]" in await _raw_add(channel, admin, [rec("C", [good_y], status=0)])
+    assert "records[0]" in await _raw_add(
+        channel, admin, [rec("C", [good_y], status="RECORD_STATUS_UNSPECIFIED")]
+    )
     assert "1 to 1000" in await _raw_add(channel, admin, [])
     many = [rec(f"M{i}", [good_y]) for i in range(1001)]
     assert "1 to 1000" in await _raw_add(channel, admin, many)
