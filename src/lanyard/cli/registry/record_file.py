@@ -47,6 +47,11 @@ class Refused:
 
 
 @dataclass(frozen=True, slots=True)
+class _Unreadable:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Parsed:
     record: NewRecord
     forms: int  # how many §5a forms (points) the record is registered under
@@ -112,14 +117,14 @@ def parse_row(
     return NewRecord(ref.strip(), status, identifiers, expires), forms
 
 
-def _csv_rows(text: str) -> Iterator[tuple[str, Mapping[str, Any] | str]]:
+def _csv_rows(text: str) -> Iterator[tuple[str, Mapping[str, Any] | _Unreadable]]:
     """(where, row), or (where, why the line cannot be read)."""
     reader = csv.DictReader(io.StringIO(text, newline=""))
     if not reader.fieldnames:
         raise CliError("the CSV file has no header row")
     for row in reader:
         if None in row:  # DictReader's key for cells beyond the header
-            yield f"line {reader.line_num}", "more cells than the header has columns"
+            yield f"line {reader.line_num}", _Unreadable("more cells than the header has columns")
             continue
         if any((v or "").strip() for v in row.values()):
             yield f"line {reader.line_num}", row
@@ -141,7 +146,7 @@ def _json_rows(text: str) -> Iterator[tuple[str, Any]]:
         try:
             yield f"line {number}", json.loads(line)
         except json.JSONDecodeError as exc:
-            yield f"line {number}", f"not valid JSON ({exc.msg})"
+            yield f"line {number}", _Unreadable(f"not valid JSON ({exc.msg})")
 
 
 def read_records(
@@ -160,8 +165,8 @@ def read_records(
     refused: list[Refused] = []
     seen: dict[str, str] = {}
     for where, row in rows:
-        if isinstance(row, str):
-            refused.append(Refused(where, row))
+        if isinstance(row, _Unreadable):
+            refused.append(Refused(where, row.reason))
             continue
         if not isinstance(row, dict):
             refused.append(Refused(where, "not a JSON object"))
