@@ -60,7 +60,13 @@ async def test_batch_over_the_registry_limit_is_refused() -> None:
 @pytest.mark.usefixtures("cli_logging")
 def test_command_prints_only_json(capsys: pytest.CaptureFixture[str]) -> None:
     returned = bench.bench_registry(
-        identities=50, batch=25, in_flight=2, rounds=1, floor_iterations=30, json_out=True
+        identities=50,
+        batch=25,
+        in_flight=2,
+        rounds=1,
+        floor_iterations=30,
+        records=0,
+        json_out=True,
     )
 
     printed = json.loads(capsys.readouterr().out)
@@ -71,7 +77,7 @@ def test_command_prints_only_json(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.usefixtures("cli_logging")
 def test_command_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
     returned = bench.bench_registry(
-        identities=50, batch=25, in_flight=2, rounds=1, floor_iterations=30
+        identities=50, batch=25, in_flight=2, rounds=1, floor_iterations=30, records=0
     )
 
     out = capsys.readouterr().out
@@ -200,3 +206,18 @@ def test_agent_command_prints_a_table(capsys: pytest.CaptureFixture[str]) -> Non
     assert f"{returned['throughput_ratio']:.2f}" in out
     assert "Check, all 10 calls" in out
     assert "skipped (--skip-memory)" in out
+
+
+async def test_record_figures_hang_together() -> None:
+    f = await bench.measure(identities=40, batch=20, rounds=1, floor_iterations=30, records=30)
+
+    assert f["records"] == 30
+    assert math.isclose(
+        f["import_floor_s"], 60 * (f["agent_floor_us"] + f["registry_floor_us"]) / 1e6, rel_tol=1e-9
+    )
+    assert math.isclose(f["import_ratio"], f["import_s"] / f["import_floor_s"], rel_tol=1e-9)
+    assert f["small_entries"] == 128  # 50 + 5 records, 2 forms each, padded
+    assert f["large_entries"] == 192  # then 30 + 5 more
+    for key in ("small_add_ms", "small_sync_ms", "large_add_ms", "large_sync_ms", "peak_rss_mb"):
+        assert f[key] > 0, key
+    assert "million_entries" not in f

@@ -201,18 +201,32 @@ class AdminClient:
             return out
 
         ys = iter(await blinding.blinded_round([m for ms in messages for m in ms], evaluate))
+        items = [
+            (r.record_ref, r.status, r.expires_on, [next(ys) for _ in ms])
+            for r, ms in zip(records, messages, strict=True)
+        ]
+        return await self.upload_points(items, epoch, skip_existing)
+
+    async def upload_points(
+        self,
+        items: Sequence[tuple[str, str, date | None, list[bytes]]],
+        epoch: int,
+        skip_existing: bool = False,
+    ) -> admin_pb2.AddRecordsResponse:
+        """AddRecords for (record_ref, status, expiry, Y points) already evaluated under
+        `epoch`: the second half of add_records (spec §5)."""
         request = admin_pb2.AddRecordsRequest(
             suite=screen.SUITE, epoch=epoch, skip_existing=skip_existing
         )
-        for record, ms in zip(records, messages, strict=True):
+        for ref, status, expires_on, points in items:
             request.records.append(
                 admin_pb2.RecordPoints(
                     record=admin_pb2.RecordInfo(
-                        record_ref=record.record_ref,
-                        status=snapshot.STATUS_VALUES[record.status],
-                        expires_on=record.expires_on.isoformat() if record.expires_on else "",
+                        record_ref=ref,
+                        status=snapshot.STATUS_VALUES[status],
+                        expires_on=expires_on.isoformat() if expires_on else "",
                     ),
-                    points=[next(ys) for _ in ms],
+                    points=points,
                 )
             )
         response: admin_pb2.AddRecordsResponse = await self._stub.AddRecords(
