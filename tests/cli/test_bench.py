@@ -172,6 +172,12 @@ async def test_agent_figures_are_positive_and_consistent() -> None:
         / f["memory_seconds"],
     )
     assert f["target_throughput_ratio"] == bench_agent.TARGET_THROUGHPUT_RATIO
+    # `lanyard screen` of the same 200 rows as a whole process, start-up included.
+    assert _close(
+        f["process_ratio"],
+        2 * 200 * (f["agent_floor_us"] + f["registry_floor_us"]) / 1e6 / cores
+        / f["process_seconds"],
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -206,6 +212,7 @@ def test_agent_command_prints_a_table(capsys: pytest.CaptureFixture[str]) -> Non
     assert f"{returned['throughput_ratio']:.2f}" in out
     assert "Check, all 10 calls" in out
     assert "skipped (--skip-memory)" in out
+    assert f"{returned['process_seconds']:.2f} s" in out
 
 
 async def test_record_figures_hang_together() -> None:

@@ -233,15 +233,16 @@ def _high_water_bytes(pid: int) -> int | None:
     return None  # a zombie's status has no Vm lines
 
 
-async def peak_memory(bench: Bench, rows: int) -> Memory:
+async def peak_memory(bench: Bench, rows: int, label: str = "memory") -> Memory:
     """`lanyard screen` on a generated export of `rows` rows in a child process, served
-    by this process's registry; its peak RSS is its VmHWM, polled until it exits."""
+    by this process's registry; its peak RSS is its VmHWM, polled until it exits. The
+    seconds are the whole process's: interpreter and import start-up included."""
     if _high_water_bytes(os.getpid()) is None:
         raise CliError("peak memory is read from /proc/PID/status (Linux); use --skip-memory")
-    path = bench.workdir / f"memory-{rows}.csv"
+    path = bench.workdir / f"{label}-{rows}.csv"
     identities = await asyncio.to_thread(write_export, path, rows)
-    adir = await bench.enrolled_agent(f"mem-{rows}", quota(identities))
-    out, err = bench.workdir / f"memory-{rows}.out", bench.workdir / f"memory-{rows}.err"
+    adir = await bench.enrolled_agent(f"{label}-{rows}", quota(identities))
+    out, err = bench.workdir / f"{label}-{rows}.out", bench.workdir / f"{label}-{rows}.err"
     argv = ["-m", "lanyard.cli.main", "screen", str(path), "--data-dir", str(adir.path), "--json"]
     peak = 0
     with out.open("wb") as stdout, err.open("wb") as stderr:
