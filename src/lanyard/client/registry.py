@@ -16,7 +16,7 @@ import nacl.signing
 from lanyard.client.errors import TranslatingStub
 from lanyard.core import auth, blinding, envelope, screen, snapshot
 from lanyard.core.errors import SignatureError
-from lanyard.wire.registry.v1 import registry_pb2, registry_pb2_grpc, reports_pb2
+from lanyard.wire.registry.v1 import registry_pb2, registry_pb2_grpc, reports_pb2, snapshot_pb2
 
 PREFIX = "/lanyard.registry.v1.Registry/"
 DEFAULT_BATCH = 1000
@@ -62,6 +62,29 @@ def apply_response(
         )
         return LocalSnapshot(delta.epoch, delta.to_version, entries)
     raise SignatureError("snapshot response carries neither a snapshot nor a delta")
+
+
+async def assemble(
+    chunks: AsyncIterator[registry_pb2.SnapshotChunk],
+) -> registry_pb2.GetSnapshotResponse:
+    """The GetSnapshot answer a StreamSnapshot stream carries: a delta alone, or a header
+    and its entries. Raises SignatureError on a stream of any other shape."""
+    response = registry_pb2.GetSnapshotResponse()
+    header: snapshot_pb2.Snapshot | None = None
+    async for chunk in chunks:
+        kind = chunk.WhichOneof("body")
+        if kind == "delta" and header is None and not response.HasField("delta"):
+            response.delta.CopyFrom(chunk.delta)
+        elif kind == "header" and header is None and not response.HasField("delta"):
+            header = response.full
+            header.CopyFrom(chunk.header)
+            if len(header.entries):
+                raise SignatureError("snapshot stream header carries entries")
+        elif kind == "entries" and header is not None:
+            header.entries.extend(chunk.entries.entries)
+        else:
+            raise SignatureError(f"snapshot stream sent {kind or 'an empty chunk'} out of order")
+    return response
 
 
 class RegistryClient:
@@ -110,11 +133,13 @@ class RegistryClient:
         return ys
 
     async def refresh(self, current: LocalSnapshot) -> LocalSnapshot:
-        """Fetch a delta since `current` (or everything) and return the verified result."""
-        response = await self._stub.GetSnapshot(
+        """Fetch a delta since `current` (or everything, in chunks: StreamSnapshot) and
+        return the verified result."""
+        call = self._stub.streaming("StreamSnapshot")(
             registry_pb2.GetSnapshotRequest(since_version=current.version),
-            metadata=self._signer.metadata(PREFIX + "GetSnapshot"),
+            metadata=self._signer.metadata(PREFIX + "StreamSnapshot"),
         )
+        response = await assemble(call)
         return apply_response(current, response, self._registry_key)
 
     async def watch(self) -> AsyncIterator[tuple[int, int]]:

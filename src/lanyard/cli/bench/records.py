@@ -9,7 +9,7 @@ What the WG feels when its list grows, measured against a real registry on loopb
   blind, finalise) plus the registry floor (one multiplication), one core, from the same
   run. The goal is at most twice that floor;
 * one AddRecord (blinded round included) and an event's sync of the one-record delta it
-  causes (GetSnapshot since the version held, verified), at each size the snapshot passes
+  causes (StreamSnapshot since the version held, verified), at each size the snapshot passes
   through: about 100 entries, then the size after the import, then (with --million) about
   1,000,000 entries, where the extra entries are seeded through AddRecords with random
   points, which needs no blinded round;
