@@ -138,3 +138,16 @@ async def test_concurrent_batches_all_land(admin: AdminClient, event: Enrolled) 
     assert snap.version == versions[-1]
     assert len(snap.entries) == 128  # 120 real entries
     assert len((await admin.list_records()).records) == 60
+
+
+async def test_state_gives_epoch_and_version_without_a_listing(
+    admin: AdminClient, channel: grpc.aio.Channel
+) -> None:
+    await admin.add_records(_people("ST", 40))
+    listed = await admin.list_records()
+    state = await admin_pb2_grpc.AdminStub(channel).GetState(
+        admin_pb2.GetStateRequest(), metadata=admin._md("GetState")
+    )
+    assert (state.epoch, state.snapshot_version) == (listed.epoch, listed.snapshot_version)
+    assert state.snapshot_entries == 128  # 80 real entries, padded
+    assert await admin.current_epoch() == listed.epoch

@@ -104,10 +104,10 @@ class AdminClient:
         return list(response.events)
 
     async def _epoch(self, refresh: bool = False) -> int:
-        """The registry's OPRF epoch, asked once per client (ListRecords carries it)."""
+        """The registry's OPRF epoch, asked once per client (GetState: nothing listed)."""
         if self._known_epoch is None or refresh:
-            response = await self._stub.ListRecords(
-                admin_pb2.ListRecordsRequest(), metadata=self._md("ListRecords")
+            response = await self._stub.GetState(
+                admin_pb2.GetStateRequest(), metadata=self._md("GetState")
             )
             self._known_epoch = int(response.epoch)
         return self._known_epoch

@@ -22,6 +22,7 @@ READER_METHODS = frozenset(
     {
         "ListEvents",
         "ListRecords",
+        "GetState",
         "EvaluateForRecord",
         "AddRecord",
         "ListRecipients",
@@ -200,6 +201,17 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             records=[record_info(r) for r in records],
             epoch=self._service.epoch,
             snapshot_version=self._service.version,
+        )
+
+    @unary
+    async def GetState(
+        self, request: admin_pb2.GetStateRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.GetStateResponse:
+        await self._admin(context, "GetState")
+        return admin_pb2.GetStateResponse(
+            epoch=self._service.epoch,
+            snapshot_version=self._service.version,
+            snapshot_entries=self._service.snapshot_entries,
         )
 
     @unary

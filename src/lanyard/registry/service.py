@@ -93,6 +93,11 @@ class RegistryService:
     def version(self) -> int:
         return self._snap.version
 
+    @property
+    def snapshot_entries(self) -> int:
+        """Entries of the live snapshot, padding included."""
+        return len(self._snap.live)
+
     async def start(self) -> None:
         """Load the live snapshot from the store; pad a brand-new one."""
         self._snap.epoch = await self._store.current_epoch()

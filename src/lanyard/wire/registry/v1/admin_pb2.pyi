@@ -178,6 +178,20 @@ class ListRecordsResponse(_message.Message):
     snapshot_version: int
     def __init__(self, records: _Optional[_Iterable[_Union[RecordInfo, _Mapping]]] = ..., epoch: _Optional[int] = ..., snapshot_version: _Optional[int] = ...) -> None: ...
 
+class GetStateRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetStateResponse(_message.Message):
+    __slots__ = ("epoch", "snapshot_version", "snapshot_entries")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    snapshot_version: int
+    snapshot_entries: int
+    def __init__(self, epoch: _Optional[int] = ..., snapshot_version: _Optional[int] = ..., snapshot_entries: _Optional[int] = ...) -> None: ...
+
 class RotateKeyRequest(_message.Message):
     __slots__ = ("from_epoch",)
     FROM_EPOCH_FIELD_NUMBER: _ClassVar[int]

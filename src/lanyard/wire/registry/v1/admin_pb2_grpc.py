@@ -75,6 +75,11 @@ class AdminStub:
                 request_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.ListRecordsRequest.SerializeToString,
                 response_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.ListRecordsResponse.FromString,
                 _registered_method=True)
+        self.GetState = channel.unary_unary(
+                '/lanyard.registry.v1.Admin/GetState',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.GetStateRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.GetStateResponse.FromString,
+                _registered_method=True)
         self.RotateKey = channel.unary_unary(
                 '/lanyard.registry.v1.Admin/RotateKey',
                 request_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RotateKeyRequest.SerializeToString,
@@ -168,6 +173,14 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetState(self, request, context):
+        """The current OPRF epoch and snapshot version, without listing anything: what a tool
+        adding records needs first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RotateKey(self, request, context):
         """Rotates the OPRF key (spec §6): every stored Y moves to the new epoch by a scalar
         delta, without any identifier; the old key and the delta are destroyed. Events see
@@ -180,7 +193,7 @@ class AdminServicer:
     def AddRecipient(self, request, context):
         """WG members who read reports: their X25519 key receives report data keys, their
         Ed25519 key signs their steps and authenticates them as report readers
-        ("admin:<name>"), who may call only ListEvents, ListRecords, EvaluateForRecord,
+        ("admin:<name>"), who may call only ListEvents, ListRecords, GetState, EvaluateForRecord,
         AddRecord, ListRecipients and the submission calls; PERMISSION_DENIED otherwise.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -260,6 +273,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.ListRecords,
                     request_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.ListRecordsRequest.FromString,
                     response_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.ListRecordsResponse.SerializeToString,
+            ),
+            'GetState': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetState,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.GetStateRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.GetStateResponse.SerializeToString,
             ),
             'RotateKey': grpc.unary_unary_rpc_method_handler(
                     servicer.RotateKey,
@@ -513,6 +531,33 @@ class Admin:
             '/lanyard.registry.v1.Admin/ListRecords',
             lanyard_dot_registry_dot_v1_dot_admin__pb2.ListRecordsRequest.SerializeToString,
             lanyard_dot_registry_dot_v1_dot_admin__pb2.ListRecordsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Admin/GetState',
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.GetStateRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.GetStateResponse.FromString,
             options,
             channel_credentials,
             insecure,
