@@ -5,6 +5,11 @@ rounds, called straight on libsodium with nothing of Lanyard's around them: the 
 side (spec SCREEN-v1 §2-§3: hash to group, blind, finalise with its own inversion of r)
 and the registry's (§3: one multiplication by k). Whatever Lanyard adds (checks, wrappers,
 batching, transport, storage) is what a benchmark's ratio to these floors shows.
+
+Floors are timed in the thread's own CPU time (time.thread_time), not wall time: on a
+shared machine a floor loop descheduled for other programs would otherwise come out slow
+and flatter every ratio against it. What such sharing does to the measured work shows in
+each benchmark's "cores busy" figure instead.
 """
 
 from __future__ import annotations
@@ -47,13 +52,13 @@ def agent_floor_seconds(iterations: int) -> float:
     invert = sodium.crypto_core_ed25519_scalar_invert
 
     def one_round(count: int) -> tuple[float, int]:
-        started = time.perf_counter()
+        started = time.thread_time()
         for m, r in zip(messages[:count], scalars[:count], strict=True):
             u = sha512(dst + len(m).to_bytes(2, "big") + m).digest()
             b = mul(r, add(from_uniform(u[:32]), from_uniform(u[32:])))
             # Z = B stands in for the registry's answer: any valid point costs the same.
             mul(invert(r), b)
-        return time.perf_counter() - started, count
+        return time.thread_time() - started, count
 
     one_round(min(FLOOR_WARMUP, iterations))
     per_round = max(1, iterations // FLOOR_ROUNDS)
@@ -68,10 +73,10 @@ def registry_floor_seconds(iterations: int) -> float:
     mul = sodium.crypto_scalarmult_ed25519_noclamp
 
     def one_round(count: int) -> tuple[float, int]:
-        started = time.perf_counter()
+        started = time.thread_time()
         for b in points[:count]:
             mul(k, b)
-        return time.perf_counter() - started, count
+        return time.thread_time() - started, count
 
     one_round(min(FLOOR_WARMUP, iterations))
     per_round = max(1, iterations // FLOOR_ROUNDS)
