@@ -125,10 +125,17 @@ class LiveSnapshot:
         async with self._changed:
             self._changed.notify_all()
 
-    def resign(self) -> None:
+    def _message(self) -> bytes:
         encoded = [self._encoded[tag] for tag in self._order]
-        message = snapshot.signing_message_encoded(screen.SUITE, self.epoch, self.version, encoded)
-        self.signature = keys.sign(self._signing_key, message)
+        return snapshot.signing_message_encoded(screen.SUITE, self.epoch, self.version, encoded)
+
+    def resign(self) -> None:
+        self.signature = keys.sign(self._signing_key, self._message())
+
+    async def resign_in_thread(self) -> None:
+        """resign(), with the signature (a pass over every entry's bytes) made in a thread:
+        libsodium releases the GIL, so Evaluate and Check calls go on meanwhile."""
+        self.signature = await asyncio.to_thread(keys.sign, self._signing_key, self._message())
 
     def padding_for(self, real_after: int, padding_now: int) -> list[Entry]:
         wanted = snapshot.padded_size(real_after) - real_after
@@ -142,7 +149,7 @@ class LiveSnapshot:
         for entry in change.add_entries:
             self._put(entry)
         self.version = version
-        self.resign()
+        await self.resign_in_thread()
         await self.notify()
         return version
 
