@@ -103,7 +103,7 @@ async def running(
         await service.start()
         await service.expire()
         submissions = SubmissionService(
-            store, SqliteSubmissionStore(store.connection), rdir.signing_key()
+            store, SqliteSubmissionStore(store.pool), rdir.signing_key()
         )
         await submissions.start()
         server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
