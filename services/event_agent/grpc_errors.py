@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 
-from services.core import serving
+from services.core import serving, sqlite
 from services.event_agent import errors
 
 STATUS: serving.ErrorTable = {
@@ -20,6 +20,9 @@ STATUS: serving.ErrorTable = {
     errors.Conflict: grpc.StatusCode.ABORTED,
     errors.NotAllowed: grpc.StatusCode.FAILED_PRECONDITION,
     errors.LockedError: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.RetentionApplied: grpc.StatusCode.FAILED_PRECONDITION,
+    # Disk full, read-only or locked database: the operator can fix it; not INTERNAL.
+    sqlite.StorageError: grpc.StatusCode.UNAVAILABLE,
 }
 
 unary = serving.unary(STATUS)

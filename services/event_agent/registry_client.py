@@ -6,7 +6,7 @@ registry signing key the event pinned at enrolment before it replaces the one he
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -110,7 +110,7 @@ class RegistryClient:
         )
         return apply_response(current, response, self._registry_key)
 
-    async def watch(self) -> AsyncIterator[tuple[int, int]]:
+    async def watch(self) -> AsyncGenerator[tuple[int, int], None]:
         call = self._stub.WatchSnapshot(
             registry_pb2.WatchSnapshotRequest(),
             metadata=self._signer.metadata(PREFIX + "WatchSnapshot"),

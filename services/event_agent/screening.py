@@ -96,6 +96,7 @@ async def screen_export(
     in_flight: int = IN_FLIGHT,
 ) -> ScreenOutcome:
     started = time.perf_counter()
+    await agent.refuse_after_retention()
     digest = await asyncio.to_thread(file_digest, export.path)
     run = await agent.store.open_run(digest, role, layout_key(export), export.path.name)
     if run.finished:

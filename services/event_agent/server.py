@@ -1,19 +1,19 @@
 """Wiring for the agent: open its directory, talk to the pinned registry, serve Check.
 
 `opened()` gives the CLI's one-shot commands (screen, check, alerts) an AgentService;
-`running()` adds the gRPC server for ticketing systems, the snapshot follower and the
-daily retention sweep.
+`running()` adds the gRPC server for ticketing systems and, supervised (core/supervise.py:
+logged, restarted with backoff, health NOT_SERVING while failing), the snapshot follower,
+the key-rotation catch-up, the outbox drain and the daily retention sweep.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import grpc
 import structlog
@@ -22,6 +22,7 @@ from lanyard.agent.v1 import incidents_pb2_grpc, screening_pb2_grpc
 from services.core import serving
 from services.core.channels import open_channel
 from services.core.errors import Error as CoreError
+from services.core.supervise import Supervisor
 from services.event_agent.datadir import AgentConfig, AgentDir
 from services.event_agent.errors import DataDirError
 from services.event_agent.incidents import crypto
@@ -49,6 +50,7 @@ class RunningAgent:
     agent: AgentService
     address: str
     incidents: IncidentService | None = None
+    tasks: Supervisor | None = None
 
 
 def init_incidents(adir: AgentDir, unlock: crypto.Unlock, strength: str = "moderate") -> None:
@@ -80,6 +82,7 @@ async def opened(adir: AgentDir, config: AgentConfig | None = None) -> AsyncIter
     try:
         client = RegistryClient(channel, enrolment.event_id, key, enrolment.registry_public_key)
         agent = AgentService(store, enrolment, client, executor)
+        agent.max_snapshot_age = timedelta(seconds=config.max_snapshot_age_seconds)
         await agent.start()
         yield agent
     finally:
@@ -129,8 +132,9 @@ async def running(
             )
             incidents_pb2_grpc.add_IncidentsServicer_to_server(IncidentsServicer(incidents), server)
         names = SERVICE_NAMES + (("lanyard.agent.v1.Incidents",) if incidents else ())
-        await serving.add_health(server, names)
-        tasks: list[asyncio.Task[None]] = []
+        health = await serving.add_health(server, names)
+        agent.rotate_inline = False
+        tasks = Supervisor(serving.health_hook(health, names))
         try:
             try:
                 bound = serving.bind(server, address, tls, insecure)
@@ -138,13 +142,7 @@ async def running(
                 raise DataDirError(str(exc)) from exc
             await server.start()
             serving.write_atomically(adir.endpoint_path, bound + "\n")
-            tasks.append(asyncio.create_task(agent.follow()))
-            tasks.append(asyncio.create_task(_drain_outbox(adir, agent)))
-            tasks.append(
-                asyncio.create_task(
-                    _retention(adir, agent, incidents, config.attendee_retention_days)
-                )
-            )
+            start_tasks(tasks, adir, agent, incidents, config.attendee_retention_days)
             log.info(
                 "agent.listening",
                 address=bound,
@@ -152,11 +150,9 @@ async def running(
                 tls=tls is not None,
                 incidents=incidents is not None,
             )
-            yield RunningAgent(server, agent, bound, incidents)
+            yield RunningAgent(server, agent, bound, incidents, tasks)
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await tasks.stop()
             await server.stop(GRACE_SECONDS)
             with suppress(FileNotFoundError):
                 adir.endpoint_path.unlink()
@@ -204,30 +200,40 @@ async def incident_records(
 OUTBOX_INTERVAL_SECONDS = 60.0
 
 
-async def _drain_outbox(adir: AgentDir, agent: AgentService) -> None:
-    """Reports sealed while the registry was away are sent when it comes back."""
-    async with report_sender(adir, agent) as sender:
-        while True:
-            try:
-                await sender.drain()
-            except Exception:
-                log.exception("agent.outbox_failed")
-            await asyncio.sleep(OUTBOX_INTERVAL_SECONDS)
-
-
-async def _retention(
-    adir: AgentDir, agent: AgentService, incidents: IncidentService | None, days: int
+def start_tasks(
+    tasks: Supervisor,
+    adir: AgentDir,
+    agent: AgentService,
+    incidents: IncidentService | None,
+    retention_days: int,
 ) -> None:
-    while True:
-        try:
-            await agent.apply_retention(days)
-            if incidents is not None:
-                await incidents.apply_retention(agent.enrolment.ends_on)
-            # Logs transparency.final_overdue once a day while the final report is late.
-            transparency_service.reminder(adir, date.today())
-        except Exception:
-            log.exception("agent.retention_failed")
-        await asyncio.sleep(RETENTION_INTERVAL_SECONDS)
+    """The agent's long-lived work, each under `tasks`."""
+
+    async def follow() -> None:
+        await agent.follow(on_progress=lambda: tasks.healthy("snapshot-follower"))
+
+    async def rotation() -> None:
+        while True:
+            await agent.rotation_wanted.wait()
+            await agent.finish_rotation()
+            await tasks.healthy("key-rotation")
+
+    async def outbox() -> None:
+        # Reports sealed while the registry was away are sent when it comes back.
+        async with report_sender(adir, agent) as sender:
+            await sender.drain()
+
+    async def retention() -> None:
+        await agent.apply_retention(retention_days)
+        if incidents is not None:
+            await incidents.apply_retention(agent.enrolment.ends_on)
+        # Logs transparency.final_overdue once a day while the final report is late.
+        transparency_service.reminder(adir, date.today())
+
+    tasks.run("snapshot-follower", follow)
+    tasks.run("key-rotation", rotation)
+    tasks.every("outbox-drain", OUTBOX_INTERVAL_SECONDS, outbox)
+    tasks.every("retention-sweep", RETENTION_INTERVAL_SECONDS, retention)
 
 
 async def serve(
