@@ -16,7 +16,13 @@ from typing import Any
 import aiosqlite
 
 from services.core import sqlite
-from services.registry.errors import AlreadyExists, DataDirError, NotFound, QuotaExhausted
+from services.registry.errors import (
+    AlreadyExists,
+    DataDirError,
+    InvalidRequest,
+    NotFound,
+    QuotaExhausted,
+)
 from services.registry.migrations import MIGRATIONS
 from services.registry.store import Change, Delta, Entry, Event, Record, Store
 
@@ -160,6 +166,21 @@ class SqliteStore(Store):
         event = await self.get_event(event_id)
         if event is None:
             raise NotFound(f"no event {event_id} is enrolled")
+        return event
+
+    async def set_quota(self, event_id: str, quota: int) -> Event:
+        async with self._pool.write() as db:
+            row = await sqlite.fetch_one(db, "SELECT * FROM events WHERE event_id = ?", (event_id,))
+            if row is None:
+                raise NotFound(f"no event {event_id} is enrolled")
+            if quota < row["used"]:
+                raise InvalidRequest(
+                    f"quota {quota} is below the {row['used']} evaluations event {event_id} "
+                    "has already used"
+                )
+            await db.execute("UPDATE events SET quota = ? WHERE event_id = ?", (quota, event_id))
+        event = await self.get_event(event_id)
+        assert event is not None
         return event
 
     async def reserve_evaluations(self, event_id: str, count: int) -> int:
