@@ -32,7 +32,7 @@ from services.core.enrolment import Enrolment
 from services.core.errors import AuthError, InvalidIdentifier, SealError, SignatureError
 from services.core.identity import Kind, message
 from services.core.snapshot import Status
-from services.event_agent.decision import Result, decide
+from services.event_agent.decision import Decision, Result, decide
 from services.event_agent.errors import (
     Error,
     InvalidRequest,
@@ -124,6 +124,7 @@ class AgentService:
         self.rotation_seen_at: datetime | None = None
         self.max_snapshot_age = MAX_SNAPSHOT_AGE
         self.rotation_wanted = asyncio.Event()
+        self.updated = asyncio.Event()  # set whenever a newer snapshot is taken in
         self._verifier = verifier or auth.TokenVerifier()
         self._sync_lock = asyncio.Lock()
         self._rotation_lock = asyncio.Lock()
@@ -207,6 +208,7 @@ class AgentService:
                 await self.store.save_snapshot(state)
                 self.snapshot = fresh
             self.confirmed_at = now
+            self.updated.set()
             log.info(
                 "agent.snapshot_updated",
                 epoch=fresh.epoch,
@@ -467,22 +469,30 @@ class AgentService:
         if snap.version == 0:
             raise Unavailable("cannot decide: no snapshot of the WG's list has been received")
         now = datetime.now(UTC)
-        age = self.snapshot_age(now) if snap is self.newest else self._old_epoch_age(now)
-        if age > self.max_snapshot_age and len(known) < len(set(messages)):
-            raise Unavailable(
-                "cannot decide: the WG's list held here was last confirmed "
-                + ("never" if age == timedelta.max else f"{int(age.total_seconds())} s ago")
-                + f" (the bound is {int(self.max_snapshot_age.total_seconds())} s) and this "
-                "person has not been screened before; is `lanyard agent serve` following "
-                "the registry?"
-            )
+        old_epoch = snap.epoch != self.newest.epoch
+        age = self._old_epoch_age(now) if old_epoch else self.snapshot_age(now)
         points = {kind: y for (kind, _), y in zip(wanted, ys, strict=True)}
         try:
             result = match_result(snap, points)
         except SealError as exc:
             raise Unavailable(f"cannot decide: {exc}") from exc
+        # A stale list may still say REVIEW or DENY; it may not clear someone it has not
+        # cleared before, nor anyone from an epoch the registry has left behind.
+        unseen = old_epoch or len(known) < len(set(messages))
+        if age > self.max_snapshot_age and result.decision == Decision.ALLOW and unseen:
+            raise Unavailable(
+                "cannot decide: the WG's list held here was last confirmed "
+                + ("never" if age == timedelta.max else f"{int(age.total_seconds())} s ago")
+                + f" (the bound is {int(self.max_snapshot_age.total_seconds())} s)"
+                + (
+                    " and this person is not yet evaluated under the registry's new key"
+                    if old_epoch
+                    else " and this person has not been screened before"
+                )
+                + "; is `lanyard agent serve` following the registry?"
+            )
         identities = [Identity(k, m, y) for (k, m), y in zip(wanted, ys, strict=True)]
-        if snap is self.newest or snap.epoch == self.newest.epoch:
+        if not old_epoch:
             await self.store.commit_rows(
                 None, 0, snap.epoch, [Screened(caller_ref or "check", role, identities, result)], []
             )
