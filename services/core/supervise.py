@@ -21,6 +21,7 @@ import structlog
 log = structlog.get_logger("lanyard.tasks")
 
 HealthHook = Callable[[bool], Awaitable[None]]
+ChangeHook = Callable[[dict[str, dict[str, object]]], None]
 
 
 @dataclass
@@ -49,8 +50,10 @@ class Supervisor:
         on_health: HealthHook | None = None,
         first_retry: float = 1.0,
         max_retry: float = 60.0,
+        on_change: ChangeHook | None = None,
     ) -> None:
         self._on_health = on_health
+        self._on_change = on_change
         self._first = first_retry
         self._max = max_retry
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -62,8 +65,17 @@ class Supervisor:
     def serving(self) -> bool:
         return not any(s.state == "failing" for s in self.states.values())
 
+    def snapshot(self) -> dict[str, dict[str, object]]:
+        """Every task's state, by name, as plain data."""
+        return {name: state.as_dict() for name, state in self.states.items()}
+
     async def _publish(self) -> None:
         self.changed.set()
+        if self._on_change is not None:
+            try:
+                self._on_change(self.snapshot())
+            except OSError as exc:
+                log.warning("task.state_not_written", error=str(exc))
         now = self.serving
         if now != self._serving:
             self._serving = now
@@ -145,3 +157,6 @@ class Supervisor:
         for state in self.states.values():
             state.state = "stopped"
         self._tasks.clear()
+        if self._on_change is not None:
+            with suppress(OSError):
+                self._on_change(self.snapshot())

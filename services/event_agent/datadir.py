@@ -61,6 +61,11 @@ class AgentDir:
         return self.path / "agent.db"
 
     @property
+    def tasks_path(self) -> Path:
+        """The background tasks' states, written by `agent serve` on every change."""
+        return self.path / "tasks.json"
+
+    @property
     def config_path(self) -> Path:
         return self.path / "agent.toml"
 

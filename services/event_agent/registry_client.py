@@ -85,6 +85,14 @@ class RegistryClient:
         self.quota_remaining = response.quota_remaining
         return list(response.evaluated_points)
 
+    async def quota(self) -> registry_pb2.GetQuotaResponse:
+        """This event's quota, evaluations used and enrolment window."""
+        response: registry_pb2.GetQuotaResponse = await self._stub.GetQuota(
+            registry_pb2.GetQuotaRequest(), metadata=self._signer.metadata(PREFIX + "GetQuota")
+        )
+        self.quota_remaining = response.quota - response.evaluations_used
+        return response
+
     async def evaluate_messages(
         self,
         epoch: int,

@@ -8,12 +8,13 @@ the key-rotation catch-up, the outbox drain and the daily retention sweep.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import grpc
 import structlog
@@ -134,7 +135,9 @@ async def running(
         names = SERVICE_NAMES + (("lanyard.agent.v1.Incidents",) if incidents else ())
         health = await serving.add_health(server, names)
         agent.rotate_inline = False
-        tasks = Supervisor(serving.health_hook(health, names))
+        tasks = Supervisor(
+            serving.health_hook(health, names), on_change=lambda s: write_tasks(adir, s)
+        )
         try:
             try:
                 bound = serving.bind(server, address, tls, insecure)
@@ -198,6 +201,14 @@ async def incident_records(
 
 
 OUTBOX_INTERVAL_SECONDS = 60.0
+
+
+def write_tasks(adir: AgentDir, states: dict[str, dict[str, object]]) -> None:
+    """For `lanyard agent status`: which task runs, which fails and why (no identifiers)."""
+    at = datetime.now(UTC).isoformat(timespec="seconds")
+    serving.write_atomically(
+        adir.tasks_path, json.dumps({"pid": os.getpid(), "at": at, "tasks": states}) + "\n"
+    )
 
 
 def start_tasks(

@@ -167,11 +167,15 @@ class RegistryService:
         except InvalidPoint as exc:
             raise InvalidRequest(f"blinded_points: {exc}") from exc
 
-    def _check_window(self, event: Event, today: date | None = None) -> None:
-        """An event evaluates from its enrolment to its end plus the retention period."""
-        today = today or datetime.now(UTC).date()
+    def window(self, event: Event) -> tuple[date, date]:
+        """The first and last day an event may evaluate: from its enrolment to its end
+        plus `evaluation_days_after_end` (the attendee retention period)."""
         first = event.created_at.date() if event.created_at else event.starts_on
-        last = event.ends_on + timedelta(days=self.evaluation_days_after_end)
+        return first, event.ends_on + timedelta(days=self.evaluation_days_after_end)
+
+    def _check_window(self, event: Event, today: date | None = None) -> None:
+        today = today or datetime.now(UTC).date()
+        first, last = self.window(event)
         if not first <= today <= last:
             raise OutsideWindow(
                 f"event {event.event_id} may evaluate from {first.isoformat()} to "

@@ -263,6 +263,16 @@ async def test_organiser_workflow(
     code, out, err = await lanyard(capsys, "alerts", *d, "--all", "--json")
     assert [a["alert_id"] for a in json.loads(out)] == [open_alert["alert_id"]]
 
+    # Status: all is well (no serve running is not a problem in itself).
+    code, out, err = await lanyard(capsys, "agent", "status", *d, "--json")
+    status = json.loads(out)
+    assert (code, status["problems"]) == (0, []), err
+    assert status["registry"]["reachable"] is True
+    assert status["quota"]["used"] + status["quota"]["left"] == status["quota"]["quota"]
+    assert (status["alerts_open"], status["outbox_pending"]) == (0, 0)
+    assert status["rotation"] == {"next_epoch": None, "pending_identities": 0}
+    assert status["serve"] == {"running": False, "tasks": {}}
+
 
 async def test_a_malformed_row_is_listed_and_the_rest_runs(
     agent_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]

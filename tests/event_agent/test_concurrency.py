@@ -24,6 +24,7 @@ from services.event_agent import server as agent_server
 from services.event_agent.decision import Decision
 from services.event_agent.errors import RotationPending, Unavailable
 from services.event_agent.service import AgentService
+from services.event_agent.status import agent_status, problems
 from services.registry.server import RunningRegistry
 from tests.event_agent.conftest import AgentSetup, enrolled_agent_dir
 
@@ -147,6 +148,10 @@ async def test_a_rotation_the_quota_cannot_cover_is_never_a_silent_allow(
         assert await agent.store.pending_count(2) == 12
         with pytest.raises(RotationPending, match=r"12 stored identities .* 4 evaluations left"):
             await agent.finish_rotation()
+        status = await agent_status(agent, adir)
+        assert status["rotation"] == {"next_epoch": 2, "pending_identities": 12}
+        assert status["quota"]["left"] == 4
+        assert any("waits for 12 identities" in p for p in problems(status))
 
         # After the rotation the WG bans person 0: re-evaluated for this check (2 of the 4
         # left), matched against the new epoch's list: DENY.
