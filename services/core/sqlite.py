@@ -7,6 +7,7 @@ one hand-off. Callers batch (executemany), never one await per row.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -108,13 +109,24 @@ _CAUSES = {
 }
 
 
+def _no_room(path: Path) -> bool:
+    try:
+        return shutil.disk_usage(path.parent).free < 64 * 1024
+    except OSError:
+        return False
+
+
 def storage_error(path: Path, exc: sqlite3.Error) -> StorageError | None:
     """The operator-fixable cause of `exc`, naming `path`; None for a bug (bad SQL, a
     constraint the code should have checked)."""
     code = getattr(exc, "sqlite_errorcode", None)
-    cause = _CAUSES.get(code & 0xFF) if code is not None else None
+    primary = code & 0xFF if code is not None else None
+    cause = _CAUSES.get(primary) if primary is not None else None
     if cause is None:
         return None
+    if primary in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN) and _no_room(path):
+        # Growing the WAL or its shared-memory file on a full disk fails as an I/O error.
+        cause = _CAUSES[sqlite3.SQLITE_FULL]
     return StorageError(f"database {path} cannot be written: {cause}")
 
 
