@@ -140,7 +140,9 @@ MIGRATIONS: list[str] = [
     #    with its Y under the epoch in use and, during a key rotation, under the next
     #    epoch; `identities` now only links people to messages. The snapshot keeps when
     #    it was last confirmed the newest, and a next epoch's snapshot waits beside it
-    #    until every identity has been evaluated under that epoch.
+    #    until every identity has been evaluated under that epoch. The WG's signed
+    #    recipient set is cached so a report can be sealed while the registry is away,
+    #    and each receipt remembers when the log last proved it.
     """
     CREATE TABLE points (
         message BLOB PRIMARY KEY,
@@ -179,6 +181,12 @@ MIGRATIONS: list[str] = [
     ) STRICT, WITHOUT ROWID;
 
     CREATE INDEX alerts_open ON alerts (acknowledged_at);
+    ALTER TABLE outbox ADD COLUMN verified_at TEXT;
+    CREATE TABLE recipient_cache (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        recipient_set BLOB NOT NULL,
+        fetched_at TEXT NOT NULL
+    ) STRICT;
     CREATE TABLE retention_done (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         at TEXT NOT NULL,

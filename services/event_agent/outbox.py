@@ -29,6 +29,7 @@ class Entry:
     last_error: str
     receipt: reports_pb2.Receipt | None
     covers: str = ""  # "id:version,…" of the incidents the sealed report holds
+    verified_at: str | None = None  # when the registry's log last proved the receipt
 
 
 def _entry(r: Any) -> Entry:
@@ -42,6 +43,7 @@ def _entry(r: Any) -> Entry:
         r["last_error"],
         receipt,
         r["covers"],
+        r["verified_at"],
     )
 
 
@@ -100,6 +102,36 @@ class Outbox:
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE submission_id = ?",
                 (error[:500], submission_id),
             )
+
+    async def verified(self, submission_id: str, at: datetime) -> None:
+        async with self._pool.write() as db:
+            await db.execute(
+                "UPDATE outbox SET verified_at = ? WHERE submission_id = ?",
+                (at.isoformat(timespec="seconds"), submission_id),
+            )
+
+    async def save_recipients(self, recipients: reports_pb2.RecipientSet, at: datetime) -> None:
+        """Keep the WG's signed recipient set, to seal with while the registry is away."""
+        async with self._pool.write() as db:
+            await db.execute(
+                "INSERT INTO recipient_cache (id, recipient_set, fetched_at) VALUES (1, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET recipient_set = excluded.recipient_set, "
+                "fetched_at = excluded.fetched_at",
+                (
+                    recipients.SerializeToString(deterministic=True),
+                    at.isoformat(timespec="seconds"),
+                ),
+            )
+
+    async def cached_recipients(self) -> tuple[reports_pb2.RecipientSet, str] | None:
+        """The last recipient set fetched, and when (not yet verified: the caller does)."""
+        async with self._pool.read() as db:
+            row = await sqlite.fetch_one(
+                db, "SELECT recipient_set, fetched_at FROM recipient_cache"
+            )
+        if row is None:
+            return None
+        return reports_pb2.RecipientSet.FromString(bytes(row[0])), str(row[1])
 
     async def receipted(self, submission_id: str, receipt: reports_pb2.Receipt) -> None:
         async with self._pool.write() as db:

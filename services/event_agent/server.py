@@ -25,7 +25,7 @@ from services.core.channels import open_channel
 from services.core.errors import Error as CoreError
 from services.core.supervise import Supervisor
 from services.event_agent.datadir import AgentConfig, AgentDir
-from services.event_agent.errors import DataDirError
+from services.event_agent.errors import DataDirError, Unavailable
 from services.event_agent.incidents import crypto
 from services.event_agent.incidents.service import IncidentService
 from services.event_agent.incidents.servicer import IncidentsServicer
@@ -230,9 +230,12 @@ def start_tasks(
             await tasks.healthy("key-rotation")
 
     async def outbox() -> None:
-        # Reports sealed while the registry was away are sent when it comes back.
+        # Reports sealed while the registry was away are sent when it comes back; the
+        # WG's recipient set is kept fresh so a report can be sealed during an outage.
         async with report_sender(adir, agent) as sender:
             await sender.drain()
+            with suppress(Unavailable):
+                await sender.recipients()
 
     async def retention() -> None:
         await agent.apply_retention(retention_days)
