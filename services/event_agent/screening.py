@@ -105,32 +105,35 @@ async def screen_export(
         await agent.sync()
     except grpc.aio.AioRpcError as exc:
         raise registry_failure(exc, agent.enrolment.endpoint, "nothing was screened") from exc
-    epoch = agent.snapshot.epoch
 
-    async def process(batch: _Batch) -> tuple[_Batch, list[Screened]]:
+    async def process(batch: _Batch) -> tuple[_Batch, int, list[Screened]]:
         wanted = [messages_for(row.name, row.email) for row in batch.rows]
         flat = [m for person in wanted for _, m in person]
-        ys = iter(await agent.points_for(flat))
+        # Points and the snapshot they are matched against are of one epoch, also while
+        # a key rotation is under way (the next epoch's list then decides).
+        epoch, evaluated = await agent.points_in_epoch(flat)
+        snap = agent.snapshot_for(epoch)
+        ys = iter(evaluated)
         screened: list[Screened] = []
         for row, person in zip(batch.rows, wanted, strict=True):
             identities = [Identity(kind, m, next(ys)) for kind, m in person]
             points: dict[Kind, bytes] = {i.kind: i.y for i in identities}
             try:
-                result = match_result(agent.snapshot, points)
+                result = match_result(snap, points)
             except SealError as exc:
                 raise SnapshotRejected(
                     f"line {row.line}: a snapshot entry that matched does not open ({exc}); "
                     "the WG's snapshot may be damaged"
                 ) from exc
             screened.append(Screened(row.ref, role, identities, result, row.line))
-        return batch, screened
+        return batch, epoch, screened
 
-    pending: deque[asyncio.Task[tuple[_Batch, list[Screened]]]] = deque()
+    pending: deque[asyncio.Task[tuple[_Batch, int, list[Screened]]]] = deque()
     done_rows = 0
 
     async def commit_oldest() -> None:
         nonlocal done_rows
-        batch, screened = await pending.popleft()
+        batch, epoch, screened = await pending.popleft()
         await agent.store.commit_rows(run.run_id, batch.last_line, epoch, screened, batch.skipped)
         done_rows += len(batch.rows) + len(batch.skipped)
         if progress is not None:

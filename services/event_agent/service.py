@@ -385,8 +385,13 @@ class AgentService:
 
     # -- points --------------------------------------------------------------------------
     async def points_for(self, messages: Sequence[bytes]) -> list[bytes]:
-        """Y for each message under the newest epoch: from the store when known, else
-        evaluated. If the registry has moved to a new epoch, follow it once and retry."""
+        """Y for each message under the newest epoch (see points_in_epoch)."""
+        return (await self.points_in_epoch(messages))[1]
+
+    async def points_in_epoch(self, messages: Sequence[bytes]) -> tuple[int, list[bytes]]:
+        """(epoch, Y for each message) under the newest epoch: from the store when known,
+        else evaluated. If the registry has moved to a new epoch, follow it once and
+        retry. Match the points only against the snapshot of that epoch (snapshot_for)."""
         try:
             return await self._points_for(messages)
         except grpc.aio.AioRpcError as exc:
@@ -395,14 +400,24 @@ class AgentService:
             await self.sync()
             return await self._points_for(messages)
 
-    async def _points_for(self, messages: Sequence[bytes]) -> list[bytes]:
+    async def _points_for(self, messages: Sequence[bytes]) -> tuple[int, list[bytes]]:
         epoch = self.newest.epoch
         known = await self.store.known_points(list(messages), epoch)
         missing = [m for m in dict.fromkeys(messages) if m not in known]
         if missing:
             ys = await self.registry.evaluate_messages(epoch, missing, self.executor)
             known.update(zip(missing, ys, strict=True))
-        return [known[m] for m in messages]
+        return epoch, [known[m] for m in messages]
+
+    def snapshot_for(self, epoch: int) -> LocalSnapshot:
+        """The snapshot held for `epoch`; Unavailable when it is neither held one (the
+        points would match nothing: never a silent ALLOW)."""
+        for snap in (self.next_snapshot, self.snapshot):
+            if snap is not None and snap.epoch == epoch:
+                return snap
+        raise Unavailable(
+            f"cannot decide: no snapshot of epoch {epoch} is held (newest {self.newest.epoch})"
+        )
 
     # -- registration checks -------------------------------------------------------------
     async def check(self, name: str, email: str, role: str, caller_ref: str) -> Result:
@@ -447,11 +462,10 @@ class AgentService:
         messages = [m for _, m in wanted]
         try:
             await self._refresh_if_stale()
-            snap = self.newest
-            known = await self.store.known_points(messages, snap.epoch)
+            known = await self.store.known_points(messages, self.newest.epoch)
             try:
-                ys = await self.points_for(messages)
-                snap = self.newest
+                epoch, ys = await self.points_in_epoch(messages)
+                snap = self.snapshot_for(epoch)
             except grpc.aio.AioRpcError:
                 # During a rotation, a person already screened under the old epoch can
                 # still be answered from the old snapshot when the new epoch cannot help.

@@ -21,7 +21,9 @@ from services.core import auth
 from services.core.channels import open_channel
 from services.core.identity import Kind
 from services.event_agent import server as agent_server
+from services.event_agent.csv_import import open_export
 from services.event_agent.decision import Decision
+from services.event_agent.screening import screen_export
 from services.event_agent.errors import RotationPending, Unavailable
 from services.event_agent.service import AgentService
 from services.event_agent.status import agent_status, problems
@@ -157,6 +159,13 @@ async def test_a_rotation_the_quota_cannot_cover_is_never_a_silent_allow(
         # left), matched against the new epoch's list: DENY.
         await admin.add_record("WG-P0", "banned", [Identifier(Kind.EMAIL, people[0][1])])
         await agent.sync()
+        export = tmp_path / "late.csv"
+        export.write_text(
+            f"Order code,Attendee name,Attendee email\nORD-0,{people[0][0]},{people[0][1]}\n",
+            encoding="utf-8",
+        )
+        outcome = await screen_export(agent, open_export(export))
+        assert [m.result.decision for m in outcome.report.matches] == [Decision.DENY]
         assert (await agent.check(*people[0], "attendee", "P0")).decision == Decision.DENY
         assert (await agent.check(*people[1], "attendee", "P1")).decision == Decision.ALLOW
         assert await agent.store.pending_count(2) == 8
