@@ -21,12 +21,8 @@ from services.core.errors import SealError
 from services.core.identity import Kind
 from services.event_agent.csv_import import BadRow, Export, Row, file_digest
 from services.event_agent.errors import SnapshotRejected
-from services.event_agent.service import (
-    AgentService,
-    match_result,
-    messages_for,
-    registry_failure,
-)
+from services.event_agent.following import match_result
+from services.event_agent.service import AgentService, messages_for, registry_failure
 from services.event_agent.store import Identity, Run, RunReport, Screened, Skipped
 
 log = structlog.get_logger("lanyard.agent")
