@@ -23,8 +23,8 @@ from services.core.identity import Kind
 from services.event_agent import server as agent_server
 from services.event_agent.csv_import import open_export
 from services.event_agent.decision import Decision
-from services.event_agent.screening import screen_export
 from services.event_agent.errors import RotationPending, Unavailable
+from services.event_agent.screening import screen_export
 from services.event_agent.service import AgentService
 from services.event_agent.status import agent_status, problems
 from services.registry.server import RunningRegistry
