@@ -48,7 +48,7 @@ class SqliteStore(Store):
         self._pool = pool
 
     @classmethod
-    async def open(cls, path: Path, pool_size: int = 4) -> SqliteStore:
+    async def open(cls, path: Path, pool_size: int = 8) -> SqliteStore:
         # Screening results can be rebuilt from the export; NORMAL keeps WAL consistent
         # and spares an fsync per registration check.
         try:
