@@ -187,8 +187,14 @@ class SnapshotFollower:
             )
             self.snapshot, self.next_snapshot, self.rotation_seen_at = newest, None, None
             self.rotation_wanted.clear()
-        log.info("agent.rotation_finished", epoch=epoch, identities=done)
-        return await self.recheck()
+            log.info("agent.rotation_finished", epoch=epoch, identities=done)
+            # Under the lock: two re-checks at once would both alert on the same change.
+            return await self.recheck()
+
+    async def recheck_now(self) -> list[Alert]:
+        """recheck() under the sync lock, for callers outside sync and rotation."""
+        async with self._sync_lock:
+            return await self.recheck()
 
     async def _persons(self) -> dict[int, tuple[LocalSnapshot, dict[Kind, bytes]]]:
         """Each stored person with the snapshot to match them against and their points:
@@ -211,7 +217,8 @@ class SnapshotFollower:
 
     async def recheck(self) -> list[Alert]:
         """Match every stored person against the snapshot held; alert once per person
-        and change (one person named by several runs and checks raises one alert)."""
+        and change (one person named by several runs and checks raises one alert).
+        Callers hold the sync lock (recheck_now takes it)."""
         started = time.perf_counter()
         version = self.newest.version
         people = await self._persons()

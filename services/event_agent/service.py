@@ -255,6 +255,10 @@ class AgentService(SnapshotFollower):
             await self.store.commit_rows(
                 None, 0, snap.epoch, [Screened(caller_ref or "check", role, identities, result)], []
             )
+            if self.newest.version != snap.version:
+                # A newer list arrived while this person was being stored; its re-check
+                # may have missed them: check everyone again (alerts on any change).
+                await self.recheck_now()
         log.info(
             "agent.checked",
             decision=result.decision.value,
