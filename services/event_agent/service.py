@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -116,6 +117,7 @@ class AgentService(SnapshotFollower):
         self._rotation_lock = asyncio.Lock()
         # One-shot commands finish a rotation inside sync(); `agent serve` has a task.
         self.rotate_inline = True
+        self._refresh_tried = -INLINE_SYNC_SECONDS
 
     async def start(self) -> None:
         state = await self.store.load_snapshot()
@@ -170,8 +172,16 @@ class AgentService(SnapshotFollower):
         return (await self.check_answer(name, email, role, caller_ref)).result
 
     async def _refresh_if_stale(self) -> None:
+        """A stale (or missing) list: try once to refresh it, unless another call is at
+        it or tried moments ago (callers never queue behind an unreachable registry)."""
         if self.snapshot.version and self.snapshot_age() <= self.max_snapshot_age:
             return
+        now = time.monotonic()
+        if self.snapshot.version and (
+            self._sync_lock.locked() or now - self._refresh_tried < INLINE_SYNC_SECONDS
+        ):
+            return
+        self._refresh_tried = now
         try:
             await asyncio.wait_for(self.sync(), INLINE_SYNC_SECONDS)
         except (grpc.aio.AioRpcError, SnapshotRejected, TimeoutError) as exc:

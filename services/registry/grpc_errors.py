@@ -18,6 +18,7 @@ STATUS: serving.ErrorTable = {
     errors.OutsideWindow: grpc.StatusCode.FAILED_PRECONDITION,
     # Disk full, read-only or locked database: the operator can fix it; not INTERNAL.
     sqlite.StorageError: grpc.StatusCode.UNAVAILABLE,
+    sqlite.DatabaseError: grpc.StatusCode.UNAVAILABLE,
 }
 
 unary = serving.unary(STATUS)

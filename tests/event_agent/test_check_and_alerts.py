@@ -17,7 +17,12 @@ from services.core.channels import open_channel
 from services.core.identity import Kind, message
 from services.event_agent import server as agent_server
 from services.event_agent.decision import Decision, Reason
-from services.event_agent.errors import InvalidRequest, SnapshotRejected, Unavailable
+from services.event_agent.errors import (
+    InvalidRequest,
+    RetentionApplied,
+    SnapshotRejected,
+    Unavailable,
+)
 from services.event_agent.service import AgentService
 from tests.event_agent.conftest import AgentSetup, used
 
@@ -223,6 +228,10 @@ async def test_retention_deletes_attendees_after_the_period(agent: AgentService)
     assert await agent.apply_retention(30, today=date(2027, 6, 1)) == 0
     assert await agent.store.attendee_count() == 1
     assert await agent.apply_retention(30, today=date(2027, 6, 2)) == 1
+    assert await agent.store.attendee_count() == 0
+    # The data is gone for good: screening this event again is refused, saying so.
+    with pytest.raises(RetentionApplied, match=r"deleted on .* under the retention policy"):
+        await agent.check("Some One", "some@example.org", "attendee", "R2")
     assert await agent.store.attendee_count() == 0
 
 

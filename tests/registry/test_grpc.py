@@ -23,7 +23,7 @@ from lanyard.registry.v1 import (
 )
 from services.core import auth, screen
 from services.core.identity import Kind, message
-from services.event_agent.registry_client import LocalSnapshot
+from services.event_agent.registry_client import LocalSnapshot, RegistryClient
 from services.registry.server import RunningRegistry
 from tests.conftest import Enrolled, enroll
 from tests.spec import load_vectors
@@ -431,3 +431,22 @@ async def test_expired_records_leave_the_snapshot(
     snap = await event.client.refresh(snap)
     assert snap.match(y) is None
     assert (await admin.list_records()).records == []
+
+
+async def test_evaluate_is_refused_outside_the_enrolment_window(
+    admin: AdminClient, channel: grpc.aio.Channel
+) -> None:
+    key = nacl.signing.SigningKey.generate()
+    await admin.enroll_event(
+        "pastconf-2020", "PastConf", date(2020, 5, 1), date(2020, 5, 3), bytes(key.verify_key), 100
+    )
+    client = RegistryClient(channel, "pastconf-2020", key, b"")
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await client.evaluate(1, [screen.blind(b"lanyard:v1:name:a b").blinded])
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "may evaluate from" in (info.value.details() or "")
+    assert "to 2020-06-02" in (info.value.details() or "")
+    quota = await client.quota()
+    assert (quota.quota, quota.evaluations_used, quota.evaluate_until) == (100, 0, "2020-06-02")
+    [info_row] = [e for e in await admin.list_events() if e.event_id == "pastconf-2020"]
+    assert info_row.evaluations_used == 0  # nothing charged for a refusal
