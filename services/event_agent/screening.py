@@ -107,9 +107,8 @@ async def screen_export(
         flat = [m for person in wanted for _, m in person]
         # Points and the snapshot they are matched against are of one epoch, also while
         # a key rotation is under way (the next epoch's list then decides).
-        epoch, evaluated = await agent.points_in_epoch(flat)
-        snap = agent.snapshot_for(epoch)
-        ys = iter(evaluated)
+        found = await agent.points_in_epoch(flat)
+        epoch, snap, ys = found.epoch, agent.snapshot_for(found.epoch), iter(found.ys)
         screened: list[Screened] = []
         for row, person in zip(batch.rows, wanted, strict=True):
             identities = [Identity(kind, m, next(ys)) for kind, m in person]

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 
 import grpc
 import nacl.signing
@@ -50,6 +51,16 @@ CALLER_REF = re.compile(r"^[!-~]{0,64}$")
 INTEGRATION_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MAX_SNAPSHOT_AGE = timedelta(minutes=10)
 INLINE_SYNC_SECONDS = 5.0  # a Check facing a stale snapshot tries this long to refresh it
+RETENTION_RECHECK_SECONDS = 30.0  # `agent retention apply` may run in another process
+
+
+class Points(NamedTuple):
+    """Points of one epoch for a list of messages; `evaluated` of them were new (asked
+    of the registry just now), the rest known from the store."""
+
+    epoch: int
+    ys: list[bytes]
+    evaluated: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +129,8 @@ class AgentService(SnapshotFollower):
         # One-shot commands finish a rotation inside sync(); `agent serve` has a task.
         self.rotate_inline = True
         self._refresh_tried = -INLINE_SYNC_SECONDS
+        self._retention_done: datetime | None = None
+        self._retention_asked = -RETENTION_RECHECK_SECONDS
 
     async def start(self) -> None:
         state = await self.store.load_snapshot()
@@ -133,12 +146,12 @@ class AgentService(SnapshotFollower):
     # -- points --------------------------------------------------------------------------
     async def points_for(self, messages: Sequence[bytes]) -> list[bytes]:
         """Y for each message under the newest epoch (see points_in_epoch)."""
-        return (await self.points_in_epoch(messages))[1]
+        return (await self.points_in_epoch(messages)).ys
 
-    async def points_in_epoch(self, messages: Sequence[bytes]) -> tuple[int, list[bytes]]:
-        """(epoch, Y for each message) under the newest epoch: from the store when known,
-        else evaluated. If the registry has moved to a new epoch, follow it once and
-        retry. Match the points only against the snapshot of that epoch (snapshot_for)."""
+    async def points_in_epoch(self, messages: Sequence[bytes]) -> Points:
+        """Y for each message under the newest epoch: from the store when known, else
+        evaluated. If the registry has moved to a new epoch, follow it once and retry.
+        Match the points only against the snapshot of that epoch (snapshot_for)."""
         try:
             return await self._points_for(messages)
         except grpc.aio.AioRpcError as exc:
@@ -147,14 +160,14 @@ class AgentService(SnapshotFollower):
             await self.sync()
             return await self._points_for(messages)
 
-    async def _points_for(self, messages: Sequence[bytes]) -> tuple[int, list[bytes]]:
+    async def _points_for(self, messages: Sequence[bytes]) -> Points:
         epoch = self.newest.epoch
         known = await self.store.known_points(list(messages), epoch)
         missing = [m for m in dict.fromkeys(messages) if m not in known]
         if missing:
             ys = await self.registry.evaluate_messages(epoch, missing, self.executor)
             known.update(zip(missing, ys, strict=True))
-        return epoch, [known[m] for m in messages]
+        return Points(epoch, [known[m] for m in messages], len(missing))
 
     def snapshot_for(self, epoch: int) -> LocalSnapshot:
         """The snapshot held for `epoch`; Unavailable when it is neither held one (the
@@ -217,18 +230,16 @@ class AgentService(SnapshotFollower):
         messages = [m for _, m in wanted]
         try:
             await self._refresh_if_stale()
-            known = await self.store.known_points(messages, self.newest.epoch)
             try:
-                epoch, ys = await self.points_in_epoch(messages)
-                snap = self.snapshot_for(epoch)
+                found = await self.points_in_epoch(messages)
+                snap, ys, unseen = self.snapshot_for(found.epoch), found.ys, found.evaluated
             except grpc.aio.AioRpcError:
                 # During a rotation, a person already screened under the old epoch can
                 # still be answered from the old snapshot when the new epoch cannot help.
                 old = await self.store.known_points(messages, self.snapshot.epoch)
                 if self.next_snapshot is None or len(old) < len(set(messages)):
                     raise
-                snap, known = self.snapshot, old
-                ys = [old[m] for m in messages]
+                snap, ys, unseen = self.snapshot, [old[m] for m in messages], 0
         except grpc.aio.AioRpcError as exc:
             raise registry_failure(
                 exc,
@@ -247,8 +258,8 @@ class AgentService(SnapshotFollower):
             raise Unavailable(f"cannot decide: {exc}") from exc
         # A stale list may still say REVIEW or DENY; it may not clear someone it has not
         # cleared before, nor anyone from an epoch the registry has left behind.
-        unseen = old_epoch or len(known) < len(set(messages))
-        if age > self.max_snapshot_age and result.decision == Decision.ALLOW and unseen:
+        not_cleared_before = old_epoch or unseen > 0
+        if age > self.max_snapshot_age and result.decision == Decision.ALLOW and not_cleared_before:
             raise Unavailable(
                 "cannot decide: the WG's list held here was last confirmed "
                 + ("never" if age == timedelta.max else f"{int(age.total_seconds())} s ago")
@@ -279,8 +290,13 @@ class AgentService(SnapshotFollower):
         return Checked(result, snap.version, seconds)
 
     async def refuse_after_retention(self) -> None:
-        """RetentionApplied once the retention sweep has deleted the attendee data."""
-        done = await self.store.retention_done()
+        """RetentionApplied once the retention sweep has deleted the attendee data (asked
+        of the store at most every RETENTION_RECHECK_SECONDS; once done, it stays done)."""
+        done = self._retention_done
+        now = time.monotonic()
+        if done is None and now - self._retention_asked >= RETENTION_RECHECK_SECONDS:
+            self._retention_asked = now
+            done = self._retention_done = await self.store.retention_done()
         if done is not None:
             raise RetentionApplied(
                 f"the attendee data was deleted on {done.date().isoformat()} under the "
@@ -330,5 +346,6 @@ class AgentService(SnapshotFollower):
         if ends is None or today < ends + timedelta(days=retention_days):
             return 0
         deleted = await self.store.delete_attendees()
+        self._retention_done = await self.store.retention_done()
         log.info("agent.retention_applied", attendees=deleted, days=retention_days)
         return deleted
