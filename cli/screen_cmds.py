@@ -96,6 +96,12 @@ def print_outcome(outcome: ScreenOutcome) -> None:
             ["line", "ref", "reason"],
             [(r["line"], r["ref"], r["reason"]) for r in data["skipped"]],
         )
+    if outcome.rotation_pending:
+        console.print(
+            f"[yellow]The WG rotated its key and {outcome.rotation_pending} identities "
+            "screened before still wait to be evaluated under it (see `lanyard agent "
+            "status`); new people were screened under the new key.[/yellow]"
+        )
 
 
 async def screen_with_progress(

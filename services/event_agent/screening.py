@@ -39,6 +39,8 @@ class ScreenOutcome:
     report: RunReport
     resumed_after_line: int
     already_done: bool
+    # A key rotation not yet finished: how many stored identities still wait for it.
+    rotation_pending: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,4 +165,7 @@ async def screen_export(
         resumed_after=run.last_line,
         seconds=round(time.perf_counter() - started, 2),
     )
-    return ScreenOutcome(run, report, run.last_line, False)
+    pending = 0
+    if agent.next_snapshot is not None:
+        pending = await agent.store.pending_count(agent.next_snapshot.epoch)
+    return ScreenOutcome(run, report, run.last_line, False, pending)
