@@ -165,7 +165,7 @@ async def screen_export(
         resumed_after=run.last_line,
         seconds=round(time.perf_counter() - started, 2),
     )
-    pending = 0
+    waiting = 0
     if agent.next_snapshot is not None:
-        pending = await agent.store.pending_count(agent.next_snapshot.epoch)
-    return ScreenOutcome(run, report, run.last_line, False, pending)
+        waiting = await agent.store.pending_count(agent.next_snapshot.epoch)
+    return ScreenOutcome(run, report, run.last_line, False, waiting)
