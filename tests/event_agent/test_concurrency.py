@@ -166,6 +166,7 @@ async def test_a_rotation_the_quota_cannot_cover_is_never_a_silent_allow(
         )
         outcome = await screen_export(agent, open_export(export))
         assert [m.result.decision for m in outcome.report.matches] == [Decision.DENY]
+        assert outcome.rotation_pending == 10  # person 0's two identities are done
         assert (await agent.check(*people[0], "attendee", "P0")).decision == Decision.DENY
         assert (await agent.check(*people[1], "attendee", "P1")).decision == Decision.ALLOW
         assert await agent.store.pending_count(2) == 8
