@@ -88,7 +88,11 @@ class SubmissionStore(ABC):
     async def steps(self, submission_id: str) -> list[reports_pb2.SubmissionStep]: ...
 
     @abstractmethod
-    async def add_step(self, submission_id: str, step: reports_pb2.SubmissionStep) -> None: ...
+    async def add_step(
+        self, submission_id: str, step: reports_pb2.SubmissionStep, from_status: str
+    ) -> bool:
+        """Record `step` if the submission is still `from_status`; False (nothing
+        written) when another step got there first."""
 
 
 async def _version(db: aiosqlite.Connection) -> int:
@@ -230,14 +234,19 @@ class SqliteSubmissionStore(SubmissionStore):
             for r in rows
         ]
 
-    async def add_step(self, submission_id: str, step: reports_pb2.SubmissionStep) -> None:
+    async def add_step(
+        self, submission_id: str, step: reports_pb2.SubmissionStep, from_status: str
+    ) -> bool:
         async with self._pool.write() as db:
+            cur = await db.execute(
+                "UPDATE submissions SET status = ? WHERE submission_id = ? AND status = ?",
+                (step.step, submission_id, from_status),
+            )
+            if cur.rowcount == 0:
+                return False
             await db.execute(
                 "INSERT INTO submission_steps (submission_id, step, member, at, message, "
                 "signature) VALUES (?, ?, ?, ?, ?, ?)",
                 (submission_id, step.step, step.member, step.at, step.message, step.signature),
             )
-            await db.execute(
-                "UPDATE submissions SET status = ? WHERE submission_id = ?",
-                (step.step, submission_id),
-            )
+        return True
