@@ -191,6 +191,10 @@ class Pool:
         return conn
 
     async def _release(self, conn: aiosqlite.Connection) -> None:
+        # A unit cancelled half-way must not hand its open transaction to the next one.
+        if conn.in_transaction:
+            with suppress(sqlite3.Error):
+                await conn.execute("ROLLBACK")
         async with self._available:
             self._free.append(conn)
             self._available.notify_all()
