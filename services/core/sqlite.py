@@ -24,7 +24,11 @@ class DatabaseError(Error):
 
 
 async def connect(
-    path: Path, migrations: Sequence[str], synchronous: str = "FULL", migrate: bool = True
+    path: Path,
+    migrations: Sequence[str],
+    synchronous: str = "FULL",
+    migrate: bool = True,
+    busy_timeout_ms: int | None = None,
 ) -> aiosqlite.Connection:
     """Open (creating if needed) and migrate; PRAGMA user_version counts applied scripts.
     Prefer Pool: a bare connection must never be shared by concurrent units of work."""
@@ -36,7 +40,7 @@ async def connect(
         await db.execute(f"PRAGMA synchronous = {synchronous}")
         await db.execute("PRAGMA secure_delete = ON")
         await db.execute("PRAGMA foreign_keys = ON")
-        await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms or BUSY_TIMEOUT_MS)}")
         if not migrate:
             return db
         row = await fetch_one(db, "PRAGMA user_version")
@@ -141,8 +145,11 @@ class Pool:
     another's transaction.
     """
 
-    def __init__(self, path: Path, synchronous: str, size: int) -> None:
+    def __init__(
+        self, path: Path, synchronous: str, size: int, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+    ) -> None:
         self.path = path
+        self._busy_ms = busy_timeout_ms
         self._synchronous = synchronous
         self._size = max(2, size)
         self._free: list[aiosqlite.Connection] = []
@@ -154,11 +161,17 @@ class Pool:
 
     @classmethod
     async def open(
-        cls, path: Path, migrations: Sequence[str], synchronous: str = "FULL", size: int = 4
+        cls,
+        path: Path,
+        migrations: Sequence[str],
+        synchronous: str = "FULL",
+        size: int = 4,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
     ) -> Pool:
-        """Open (creating if needed) and migrate. Raises DatabaseError."""
-        pool = cls(path, synchronous, size)
-        first = await connect(path, migrations, synchronous)
+        """Open (creating if needed) and migrate. Raises DatabaseError. Each write waits
+        up to BEGIN_ATTEMPTS times `busy_timeout_ms` for another program's lock."""
+        pool = cls(path, synchronous, size, busy_timeout_ms)
+        first = await connect(path, migrations, synchronous, busy_timeout_ms=busy_timeout_ms)
         pool._all.append(first)
         pool._free.append(first)
         return pool
@@ -168,7 +181,9 @@ class Pool:
         return self._size
 
     async def _connect(self) -> aiosqlite.Connection:
-        return await connect(self.path, (), self._synchronous, migrate=False)
+        return await connect(
+            self.path, (), self._synchronous, migrate=False, busy_timeout_ms=self._busy_ms
+        )
 
     async def _acquire(self) -> aiosqlite.Connection:
         async with self._available:

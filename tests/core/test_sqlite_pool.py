@@ -109,3 +109,23 @@ def test_operator_fixable_causes_name_the_file(tmp_path: Path) -> None:
     bug = sqlite3.OperationalError("no such table: x")
     bug.sqlite_errorcode = sqlite3.SQLITE_ERROR
     assert sqlite.storage_error(path, bug) is None
+
+
+async def test_a_lock_held_past_the_bound_is_one_sentence_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    pool = await sqlite.Pool.open(path, MIGRATIONS, size=2, busy_timeout_ms=50)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(sqlite.StorageError) as info:
+            async with pool.write() as db:
+                await db.execute("INSERT INTO counter (id, n) VALUES (2, 0)")
+        assert str(info.value) == (
+            f"database {path} cannot be written: another program holds it locked"
+        )
+        other.execute("ROLLBACK")
+        async with pool.write() as db:  # the lock gone, the pool works again
+            await db.execute("INSERT INTO counter (id, n) VALUES (2, 0)")
+    finally:
+        other.close()
+        await pool.close()
