@@ -143,6 +143,12 @@ class Pool:
     connection; in WAL mode readers never wait for the writer. A connection is never
     shared by two concurrent units of work, so one unit's statements cannot slip into
     another's transaction.
+
+    Why a pool with one writer at a time rather than one connection with every unit
+    serialised: SQLite allows one writer anyway, but reads (known points, snapshot
+    deltas, listings) then run beside the write. Measured on 2 shared cores with 32
+    concurrent Check-like units (a read, then a one-row write): 4 to 8 connections gave
+    about 1.6 to 1.8 times the units per second of one serialised connection.
     """
 
     def __init__(
