@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from services.core import sqlite
 from services.core.identity import Kind
 from services.event_agent.decision import CLEAR, Decision, Reason, Result
 from services.event_agent.errors import Conflict
+from services.event_agent.migrations import MIGRATIONS
 from services.event_agent.sqlite_store import SqliteStore
 from services.event_agent.store import Change, Identity, Screened, SnapshotState, Store
 
@@ -99,3 +101,44 @@ async def test_retention_deletes_every_identity_and_is_remembered(store: Store) 
     assert await store.known_points([EMAIL, NAME], 1) == {}
     assert await store.pending_count(2) == 0
     assert await store.retention_done() is not None
+
+
+async def test_migration_5_keeps_every_screened_person_with_one_row_per_identity(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "agent.db"
+    old = await sqlite.connect(path, MIGRATIONS[:4])
+    ye, yn = os.urandom(32), os.urandom(32)
+    try:
+        await old.executescript(
+            "INSERT INTO snapshot_state (id, epoch, version) VALUES (1, 1, 9);"
+            "INSERT INTO runs (run_id, digest, role, layout, source, started_at) "
+            "VALUES (1, 'd', 'attendee', 'plain', 'a.csv', '2027-01-01T00:00:00+00:00');"
+        )
+        await old.executemany(
+            "INSERT INTO attendees (attendee_id, run_id, line, ref, role, decision, reason, "
+            "record_ref, created_at) VALUES (?, ?, ?, ?, 'attendee', 'allow', '', '', "
+            "'2027-01-01T00:00:00+00:00')",
+            [(1, 1, 2, "ORD-1"), (2, None, None, "CHECK")],
+        )
+        await old.executemany(
+            "INSERT INTO identities (attendee_id, kind, message, epoch, y) VALUES (?, ?, ?, 1, ?)",
+            [(1, "email", EMAIL, ye), (1, "name", NAME, yn), (2, "email", EMAIL, ye)],
+        )
+    finally:
+        await old.close()
+    store = await SqliteStore.open(path)
+    try:
+        assert await store.known_points([EMAIL, NAME], 1) == {EMAIL: ye, NAME: yn}
+        assert sorted((a, k.value) for a, k, _ in await store.identities(1)) == [
+            (1, "email"),
+            (1, "name"),
+            (2, "email"),
+        ]
+        assert await store.pending_count(2) == 2
+        held = await store.load_snapshot()
+        assert held is not None
+        assert (held.epoch, held.version, held.confirmed_at) == (1, 9, None)
+        assert await store.attendee_count() == 2
+    finally:
+        await store.close()
