@@ -139,10 +139,6 @@ class SnapshotFollower:
             )
             return await self.recheck()
 
-    async def ensure_snapshot(self) -> None:
-        if self.snapshot.version == 0:
-            await self.sync()
-
     async def finish_rotation(self) -> list[Alert]:
         """Evaluate every stored identity still missing a point under the next epoch, then
         switch to it; returns the alerts the re-check raised. Raises RotationPending
