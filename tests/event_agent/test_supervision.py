@@ -14,6 +14,7 @@ from cli.admin_client import AdminClient
 from services.core.channels import open_channel
 from services.core.supervise import Supervisor
 from services.event_agent import server as agent_server
+from services.event_agent.status import agent_status, problems
 from services.registry import server
 from tests.event_agent.conftest import enrolled_agent_dir
 
@@ -65,6 +66,12 @@ async def test_a_failing_follower_turns_health_not_serving_and_recovers(tmp_path
             assert failed[0]["log_level"] == "error"
             assert failed[0]["task"] == "snapshot-follower"
             assert failed[0]["cause"] == "AioRpcError"
+            # `agent status` (another process, through tasks.json) says the same.
+            status = await agent_status(served.agent, adir)
+            assert status["serve"]["running"] is True
+            assert status["serve"]["tasks"]["snapshot-follower"]["state"] == "failing"
+            assert status["registry"]["reachable"] is False
+            assert any("task snapshot-follower is failing" in p for p in problems(status))
             # A Check meanwhile: no snapshot at all, so UNAVAILABLE, never ALLOW.
             with pytest.raises(Exception, match="registry") as info:
                 await served.agent.check("Any One", "", "attendee", "X")
