@@ -42,7 +42,7 @@ app.add_typer(wg_cmds.wg_app, name="wg")
 app.add_typer(report_cmds.report_app, name="report")
 app.command("screen")(screen_cmds.screen)
 app.command("check")(screen_cmds.check)
-app.command("alerts")(screen_cmds.alerts)
+app.add_typer(screen_cmds.alerts_app, name="alerts")
 app.command("demo")(demo.demo)
 app.add_typer(bench.bench_app, name="bench")
 
