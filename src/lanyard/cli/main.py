@@ -74,8 +74,8 @@ COMMANDS: dict[str, tuple[str, str, bool, str]] = {
     "check": ("lanyard.cli.screening.commands", "check", False, "Screen one person."),
     "alerts": (
         "lanyard.cli.screening.commands",
-        "alerts",
-        False,
+        "alerts_app",
+        True,
         "Matches found after screening: when the WG adds, removes or expires a record.",
     ),
     "demo": (

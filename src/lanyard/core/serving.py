@@ -79,12 +79,30 @@ def bind(server: grpc.aio.Server, address: str, tls: Tls | None, insecure: bool)
     return f"{address.rsplit(':', 1)[0]}:{port}"
 
 
-async def add_health(server: grpc.aio.Server, names: tuple[str, ...]) -> None:
+async def add_health(server: grpc.aio.Server, names: tuple[str, ...]) -> health.aio.HealthServicer:
     """The standard gRPC health service, SERVING for "" and each of `names`."""
     servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
     for name in ("", *names):
         await servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return servicer
+
+
+def health_hook(
+    servicer: health.aio.HealthServicer, names: tuple[str, ...]
+) -> Callable[[bool], Awaitable[None]]:
+    """A Supervisor's health hook: NOT_SERVING for "" and `names` while a task fails."""
+
+    async def set_all(ok: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if ok
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ("", *names):
+            await servicer.set(name, status)
+
+    return set_all
 
 
 async def until_signalled() -> None:
