@@ -29,6 +29,11 @@ class LocalSnapshot:
     epoch: int = 0
     version: int = 0
     entries: dict[bytes, bytes] = field(default_factory=dict)
+    # When this snapshot came from a delta: (entries added, tags removed) by it, so that a
+    # holder can store the change instead of the whole list. None after a full fetch.
+    last_change: tuple[dict[bytes, bytes], list[bytes]] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     def match(self, y: bytes) -> snapshot.Status | None:
         return snapshot.match(self.entries, self.epoch, y)
@@ -54,13 +59,15 @@ def apply_response(
                 f"{current.version}"
             )
         entries = dict(current.entries)
-        for tag in delta.removed_tags:
+        removed = list(delta.removed_tags)
+        for tag in removed:
             entries.pop(tag, None)
-        entries.update({e.tag: e.sealed for e in delta.added})
+        added = {e.tag: e.sealed for e in delta.added}
+        entries.update(added)
         snapshot.verify(
             registry_key, delta.suite, delta.epoch, delta.to_version, entries, delta.signature
         )
-        return LocalSnapshot(delta.epoch, delta.to_version, entries)
+        return LocalSnapshot(delta.epoch, delta.to_version, entries, (added, removed))
     raise SignatureError("snapshot response carries neither a snapshot nor a delta")
 
 
