@@ -188,7 +188,9 @@ async def check_latency(adir: AgentDir, rows: int, checks: int) -> Latency:
                     role=screening_pb2.ROLE_ATTENDEE,
                     caller_ref=f"bench-{i}",
                 )
-                metadata = signer.metadata(CHECK_METHOD)  # the caller's work, not the agent's
+                metadata = signer.metadata(
+                    CHECK_METHOD, request
+                )  # the caller's work, not the agent's
                 started = time.perf_counter()
                 await stub.Check(request, metadata=metadata)
                 return health_s * 1000, (time.perf_counter() - started) * 1000

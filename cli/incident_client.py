@@ -209,7 +209,7 @@ class IncidentClient:
         try:
             return await rpc(
                 request,
-                metadata=self._signer.metadata(PREFIX + method),
+                metadata=self._signer.metadata(PREFIX + method, request),
                 timeout=CALL_TIMEOUT_SECONDS,
             )
         except grpc.aio.AioRpcError as exc:

@@ -20,7 +20,9 @@ import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from services.core import limits
 from services.core.errors import ConfigError
+from services.core.intake import RequestIntake
 
 log = structlog.get_logger("lanyard.grpc")
 
@@ -45,6 +47,12 @@ def is_loopback(listen: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def new_server() -> grpc.aio.Server:
+    """A grpc.aio server with the request intake (size, parse, request digest) and the
+    transport limits of services/core/limits.py."""
+    return grpc.aio.server(interceptors=[RequestIntake()], options=limits.server_options())
 
 
 def _read(path: Path, what: str) -> bytes:

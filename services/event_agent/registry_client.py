@@ -79,8 +79,10 @@ class RegistryClient:
     async def evaluate(self, epoch: int, blinded: list[bytes]) -> list[bytes]:
         """One Evaluate call: Z for each blinded point, in order."""
         response = await self._stub.Evaluate(
-            registry_pb2.EvaluateRequest(suite=screen.SUITE, epoch=epoch, blinded_points=blinded),
-            metadata=self._signer.metadata(PREFIX + "Evaluate"),
+            request := registry_pb2.EvaluateRequest(
+                suite=screen.SUITE, epoch=epoch, blinded_points=blinded
+            ),
+            metadata=self._signer.metadata(PREFIX + "Evaluate", request),
         )
         self.quota_remaining = response.quota_remaining
         return list(response.evaluated_points)
@@ -105,15 +107,15 @@ class RegistryClient:
     async def refresh(self, current: LocalSnapshot) -> LocalSnapshot:
         """Fetch a delta since `current` (or everything) and return the verified result."""
         response = await self._stub.GetSnapshot(
-            registry_pb2.GetSnapshotRequest(since_version=current.version),
-            metadata=self._signer.metadata(PREFIX + "GetSnapshot"),
+            request := registry_pb2.GetSnapshotRequest(since_version=current.version),
+            metadata=self._signer.metadata(PREFIX + "GetSnapshot", request),
         )
         return apply_response(current, response, self._registry_key)
 
     async def watch(self) -> AsyncIterator[tuple[int, int]]:
         call = self._stub.WatchSnapshot(
-            registry_pb2.WatchSnapshotRequest(),
-            metadata=self._signer.metadata(PREFIX + "WatchSnapshot"),
+            request := registry_pb2.WatchSnapshotRequest(),
+            metadata=self._signer.metadata(PREFIX + "WatchSnapshot", request),
         )
         async for announcement in call:
             yield announcement.epoch, announcement.version
@@ -122,8 +124,8 @@ class RegistryClient:
     async def recipients(self) -> reports_pb2.RecipientSet:
         """The WG's report readers, verified against the pinned registry key."""
         response = await self._stub.GetRecipients(
-            reports_pb2.GetRecipientsRequest(),
-            metadata=self._signer.metadata(PREFIX + "GetRecipients"),
+            request := reports_pb2.GetRecipientsRequest(),
+            metadata=self._signer.metadata(PREFIX + "GetRecipients", request),
         )
         envelope.verify_recipients(self._registry_key, response.recipients)
         recipients: reports_pb2.RecipientSet = response.recipients
@@ -131,15 +133,16 @@ class RegistryClient:
 
     async def submit_report(self, data: bytes, signature: bytes) -> reports_pb2.Receipt:
         response = await self._stub.SubmitReport(
-            reports_pb2.SubmitReportRequest(envelope=data, signature=signature),
-            metadata=self._signer.metadata(PREFIX + "SubmitReport"),
+            request := reports_pb2.SubmitReportRequest(envelope=data, signature=signature),
+            metadata=self._signer.metadata(PREFIX + "SubmitReport", request),
         )
         receipt: reports_pb2.Receipt = response.receipt
         return receipt
 
     async def tree_head(self) -> reports_pb2.TreeHead:
         response = await self._stub.GetTreeHead(
-            reports_pb2.GetTreeHeadRequest(), metadata=self._signer.metadata(PREFIX + "GetTreeHead")
+            request := reports_pb2.GetTreeHeadRequest(),
+            metadata=self._signer.metadata(PREFIX + "GetTreeHead", request),
         )
         envelope.verify_tree_head(self._registry_key, response.head)
         head: reports_pb2.TreeHead = response.head
@@ -147,15 +150,15 @@ class RegistryClient:
 
     async def inclusion_proof(self, index: int, tree_size: int) -> tuple[bytes, list[bytes]]:
         response = await self._stub.GetInclusionProof(
-            reports_pb2.GetInclusionProofRequest(log_index=index, tree_size=tree_size),
-            metadata=self._signer.metadata(PREFIX + "GetInclusionProof"),
+            request := reports_pb2.GetInclusionProofRequest(log_index=index, tree_size=tree_size),
+            metadata=self._signer.metadata(PREFIX + "GetInclusionProof", request),
         )
         return bytes(response.leaf), list(response.path)
 
     async def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
         response = await self._stub.GetConsistencyProof(
-            reports_pb2.GetConsistencyProofRequest(old_size=old_size, new_size=new_size),
-            metadata=self._signer.metadata(PREFIX + "GetConsistencyProof"),
+            request := reports_pb2.GetConsistencyProofRequest(old_size=old_size, new_size=new_size),
+            metadata=self._signer.metadata(PREFIX + "GetConsistencyProof", request),
         )
         return list(response.path)
 
@@ -163,7 +166,7 @@ class RegistryClient:
         self, submission_id: str
     ) -> reports_pb2.GetSubmissionStatusResponse:
         response: reports_pb2.GetSubmissionStatusResponse = await self._stub.GetSubmissionStatus(
-            reports_pb2.GetSubmissionStatusRequest(submission_id=submission_id),
-            metadata=self._signer.metadata(PREFIX + "GetSubmissionStatus"),
+            request := reports_pb2.GetSubmissionStatusRequest(submission_id=submission_id),
+            metadata=self._signer.metadata(PREFIX + "GetSubmissionStatus", request),
         )
         return response

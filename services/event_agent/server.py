@@ -11,7 +11,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, suppress
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import date
 
@@ -19,11 +19,13 @@ import grpc
 import structlog
 
 from lanyard.agent.v1 import incidents_pb2_grpc, screening_pb2_grpc
-from services.core import serving
+from services.core import auth, serving
+from services.core.nonces import SqliteNonces
 from services.core.channels import open_channel
 from services.core.errors import Error as CoreError
 from services.event_agent.datadir import AgentConfig, AgentDir
 from services.event_agent.errors import DataDirError
+from services.event_agent.migrations import MIGRATIONS
 from services.event_agent.incidents import crypto
 from services.event_agent.incidents.service import IncidentService
 from services.event_agent.incidents.servicer import IncidentsServicer
@@ -63,7 +65,9 @@ def init_agent(adir: AgentDir, listen: str | None = None) -> bytes:
 
 
 @asynccontextmanager
-async def opened(adir: AgentDir, config: AgentConfig | None = None) -> AsyncIterator[AgentService]:
+async def opened(
+    adir: AgentDir, config: AgentConfig | None = None, verifier: auth.TokenVerifier | None = None
+) -> AsyncIterator[AgentService]:
     adir.check()
     config = config or adir.load_config()
     enrolment = adir.enrolment()
@@ -79,7 +83,7 @@ async def opened(adir: AgentDir, config: AgentConfig | None = None) -> AsyncIter
         raise DataDirError(str(exc)) from exc
     try:
         client = RegistryClient(channel, enrolment.event_id, key, enrolment.registry_public_key)
-        agent = AgentService(store, enrolment, client, executor)
+        agent = AgentService(store, enrolment, client, executor, verifier=verifier)
         await agent.start()
         yield agent
     finally:
@@ -107,8 +111,13 @@ async def running(
     tls = (
         serving.Tls(config.tls_cert, config.tls_key) if config.tls_cert and config.tls_key else None
     )
-    async with opened(adir, config) as agent:
-        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    adir.check()
+    nonces = await SqliteNonces.open(adir.db_path, MIGRATIONS, synchronous="NORMAL")
+    verifier = auth.TokenVerifier(nonces=nonces)
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(nonces.close)
+        agent = await stack.enter_async_context(opened(adir, config, verifier))
+        server = serving.new_server()
         screening_pb2_grpc.add_ScreeningServicer_to_server(ScreeningServicer(agent), server)
         incidents: IncidentService | None = None
         incident_store: IncidentStore | None = None
@@ -126,6 +135,7 @@ async def running(
                 enrolment.event_id,
                 bytes(adir.event_key().verify_key),
                 dates,
+                verifier=verifier,
             )
             incidents_pb2_grpc.add_IncidentsServicer_to_server(IncidentsServicer(incidents), server)
         names = SERVICE_NAMES + (("lanyard.agent.v1.Incidents",) if incidents else ())

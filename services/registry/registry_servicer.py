@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import grpc
 
 from lanyard.registry.v1 import registry_pb2, registry_pb2_grpc, reports_pb2, snapshot_pb2
-from services.core import screen
+from services.core import auth, screen
 from services.core.serving import abort, is_abort
 from services.registry.errors import Unauthenticated
 from services.registry.grpc_errors import STATUS, unary
@@ -34,7 +34,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
             context.invocation_metadata(), PREFIX + method, allowed="event"
         )
         if principal.event is None:
-            raise Unauthenticated(f"{principal.subject} is not an enrolled event")
+            raise Unauthenticated(auth.REFUSED)
         return principal.event
 
     @unary

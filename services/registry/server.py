@@ -18,11 +18,13 @@ import grpc
 import structlog
 
 from lanyard.registry.v1 import admin_pb2_grpc, registry_pb2_grpc
-from services.core import serving
+from services.core import auth, serving
+from services.core.nonces import SqliteNonces
 from services.core.errors import Error as CoreError
 from services.registry.admin_servicer import AdminServicer
 from services.registry.datadir import ADMIN_NAME, RegistryConfig, RegistryDir
 from services.registry.errors import ServeError
+from services.registry.migrations import MIGRATIONS
 from services.registry.registry_servicer import RegistryServicer
 from services.registry.service import RegistryService
 from services.registry.sqlite_store import SqliteStore
@@ -84,6 +86,7 @@ async def running(
             "configure tls_cert and tls_key, or pass --insecure"
         )
     store = await SqliteStore.open(rdir.db_path)
+    nonces = await SqliteNonces.open(rdir.db_path, MIGRATIONS, synchronous="FULL")
     executor = ThreadPoolExecutor(
         max_workers=os.cpu_count() or 1, thread_name_prefix="lanyard-eval"
     )
@@ -98,6 +101,7 @@ async def running(
             {epoch: rdir.oprf_key(epoch)},
             executor,
             max_batch=config.max_batch,
+            verifier=auth.TokenVerifier(nonces=nonces),
             key_files=rdir,
         )
         await service.start()
@@ -106,7 +110,7 @@ async def running(
             store, SqliteSubmissionStore(store.connection), rdir.signing_key()
         )
         await submissions.start()
-        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        server = serving.new_server()
         registry_pb2_grpc.add_RegistryServicer_to_server(
             RegistryServicer(service, submissions), server
         )
@@ -139,6 +143,7 @@ async def running(
             await server.stop(GRACE_SECONDS)
         with suppress(FileNotFoundError):
             rdir.endpoint_path.unlink()
+        await nonces.close()
         await store.close()
         executor.shutdown(wait=True)
         if listening:

@@ -112,10 +112,11 @@ class RegistryService:
         """Verify the call token; `allowed` is the principal kind the service serves."""
         try:
             token = auth.parse_token(metadata)
+            self._verifier.check_time(token)
             public_key, role, event = await self._public_key_for(token)
-            self._verifier.verify(token, method, public_key)
+            await self._verifier.verify(token, method, public_key)
         except AuthError as exc:
-            raise Unauthenticated(str(exc)) from exc
+            raise Unauthenticated(auth.refused(exc, metadata, method)) from exc
         principal = Principal(token.kind, token.subject, role, event)
         if principal.kind != allowed:
             raise PermissionDenied(
