@@ -29,7 +29,7 @@ def _identity(data: bytes) -> bytes:
     return data
 
 
-class RequestIntake(grpc.aio.ServerInterceptor):
+class RequestIntake(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Size check, strict parse and request digest for every unary-request method."""
 
     async def intercept_service(
@@ -40,7 +40,7 @@ class RequestIntake(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None or handler.request_streaming:
             return handler
-        method: str = handler_call_details.method  # type: ignore[attr-defined]
+        method: str = handler_call_details.method
         parse: Callable[[bytes], Any] = handler.request_deserializer or _identity
         limit = limits.request_limit(method)
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -20,16 +21,16 @@ import structlog
 
 from lanyard.agent.v1 import incidents_pb2_grpc, screening_pb2_grpc
 from services.core import auth, serving
-from services.core.nonces import SqliteNonces
 from services.core.channels import open_channel
 from services.core.errors import Error as CoreError
+from services.core.nonces import SqliteNonces
 from services.event_agent.datadir import AgentConfig, AgentDir
 from services.event_agent.errors import DataDirError
-from services.event_agent.migrations import MIGRATIONS
 from services.event_agent.incidents import crypto
 from services.event_agent.incidents.service import IncidentService
 from services.event_agent.incidents.servicer import IncidentsServicer
 from services.event_agent.incidents.store import IncidentStore
+from services.event_agent.migrations import MIGRATIONS
 from services.event_agent.outbox import Outbox
 from services.event_agent.registry_client import RegistryClient
 from services.event_agent.reports import ReportSender
@@ -98,6 +99,7 @@ async def running(
     listen: str | None = None,
     insecure: bool = False,
     unlock: crypto.Unlock | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[RunningAgent]:
     """Serve Check (and Incidents, when set up: unlocked before anything listens, so a
     wrong passphrase changes nothing)."""
@@ -113,7 +115,7 @@ async def running(
     )
     adir.check()
     nonces = await SqliteNonces.open(adir.db_path, MIGRATIONS, synchronous="NORMAL")
-    verifier = auth.TokenVerifier(nonces=nonces)
+    verifier = auth.TokenVerifier(clock, nonces=nonces)
     async with AsyncExitStack() as stack:
         stack.push_async_callback(nonces.close)
         agent = await stack.enter_async_context(opened(adir, config, verifier))

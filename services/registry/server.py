@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -19,8 +20,8 @@ import structlog
 
 from lanyard.registry.v1 import admin_pb2_grpc, registry_pb2_grpc
 from services.core import auth, serving
-from services.core.nonces import SqliteNonces
 from services.core.errors import Error as CoreError
+from services.core.nonces import SqliteNonces
 from services.registry.admin_servicer import AdminServicer
 from services.registry.datadir import ADMIN_NAME, RegistryConfig, RegistryDir
 from services.registry.errors import ServeError
@@ -70,8 +71,10 @@ async def running(
     listen: str | None = None,
     insecure: bool = False,
     config: RegistryConfig | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[RunningRegistry]:
-    """Start the registry on `listen` (default: the config's) and stop it on exit."""
+    """Start the registry on `listen` (default: the config's) and stop it on exit; `clock`
+    (Unix seconds) is what call-token times are checked against."""
     rdir.check()
     config = config or rdir.load_config()
     address = listen or config.listen
@@ -101,7 +104,7 @@ async def running(
             {epoch: rdir.oprf_key(epoch)},
             executor,
             max_batch=config.max_batch,
-            verifier=auth.TokenVerifier(nonces=nonces),
+            verifier=auth.TokenVerifier(clock, nonces=nonces),
             key_files=rdir,
         )
         await service.start()

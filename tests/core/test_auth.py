@@ -48,7 +48,8 @@ def test_signing_vectors(v: dict[str, Any]) -> None:
     assert token == v["token"]
     signer = auth.CallSigner(v["key_id"], key, lambda: v["timestamp"] + 0.75)
     fresh = auth.parse_token(signer.metadata(v["method"], body))
-    assert fresh.timestamp == v["timestamp"] and fresh.nonce != nonce
+    assert fresh.timestamp == v["timestamp"]
+    assert fresh.nonce != nonce
 
 
 async def _verify(v: dict[str, Any], verifier: auth.TokenVerifier) -> None:

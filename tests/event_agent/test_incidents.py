@@ -17,8 +17,8 @@ from pathlib import Path
 
 import grpc
 import nacl.signing
-from google.protobuf.message import Message
 import pytest
+from google.protobuf.message import Message
 
 from cli.admin_client import AdminClient
 from lanyard.agent.v1 import incidents_pb2 as pb
