@@ -84,8 +84,8 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         self, request: registry_pb2.WatchSnapshotRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[registry_pb2.SnapshotAnnouncement]:
         try:
-            await self._event(context, "WatchSnapshot")
-            async for epoch, version in self._service.watch():
+            event = await self._event(context, "WatchSnapshot")
+            async for epoch, version in self._service.watch(event.event_id):
                 yield registry_pb2.SnapshotAnnouncement(epoch=epoch, version=version)
         except Exception as exc:
             if is_abort(exc):
@@ -119,8 +119,10 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
     async def GetInclusionProof(
         self, request: reports_pb2.GetInclusionProofRequest, context: grpc.aio.ServicerContext
     ) -> reports_pb2.GetInclusionProofResponse:
-        await self._event(context, "GetInclusionProof")
-        leaf, path = await self._subs.inclusion(request.log_index, request.tree_size)
+        event = await self._event(context, "GetInclusionProof")
+        leaf, path = await self._subs.inclusion(
+            request.log_index, request.tree_size, event.event_id
+        )
         return reports_pb2.GetInclusionProofResponse(leaf=leaf, path=path)
 
     @unary

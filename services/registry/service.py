@@ -79,6 +79,7 @@ class RegistryService:
         self._key_files = key_files
         self._lock = asyncio.Lock()
         self._snap = LiveSnapshot(store, signing_key)
+        self._revoked: set[str] = set()  # revoked while running: their streams end
 
     @property
     def public_key(self) -> bytes:
@@ -203,9 +204,10 @@ class RegistryService:
         async with self._lock:
             return await self._snap.since(since_version)
 
-    def watch(self) -> AsyncIterator[tuple[int, int]]:
-        """(epoch, version) now, then each time it changes."""
-        return self._snap.watch()
+    def watch(self, event_id: str | None = None) -> AsyncIterator[tuple[int, int]]:
+        """(epoch, version) now, then each time it changes; for `event_id`, ends when that
+        event is revoked."""
+        return self._snap.watch(stop=lambda: event_id in self._revoked)
 
     # -- records -------------------------------------------------------------------------
     def _status_entry(self, record: Record, y: bytes) -> Entry:
@@ -369,6 +371,8 @@ class RegistryService:
 
     async def revoke_event(self, event_id: str) -> Event:
         event = await self._store.revoke_event(event_id, datetime.now(UTC))
+        self._revoked.add(event_id)
+        await self._snap.notify()  # its open WatchSnapshot streams end now
         log.info("registry.event_revoked", event_id=event_id)
         return event
 

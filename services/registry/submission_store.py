@@ -78,6 +78,10 @@ class SubmissionStore(ABC):
     async def get(self, submission_id: str) -> StoredSubmission | None: ...
 
     @abstractmethod
+    async def event_at(self, index: int) -> str | None:
+        """The event whose submission is at log index `index`; None if there is none."""
+
+    @abstractmethod
     async def append(self, submission: StoredSubmission, leaf: bytes) -> None: ...
 
     @abstractmethod
@@ -177,6 +181,12 @@ class SqliteSubmissionStore(SubmissionStore):
             self._db, "SELECT leaf FROM log_leaves WHERE log_index = ?", (index,)
         )
         return bytes(row[0])
+
+    async def event_at(self, index: int) -> str | None:
+        row = await sqlite.fetch_one(
+            self._db, "SELECT event_id FROM submissions WHERE log_index = ?", (index,)
+        )
+        return str(row[0]) if row else None
 
     async def get(self, submission_id: str) -> StoredSubmission | None:
         r = await sqlite.fetch_one(

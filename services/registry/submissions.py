@@ -161,9 +161,15 @@ class SubmissionService:
         head.signature = keys.sign(self._key, envelope.tree_head_message(head))
         return head
 
-    async def inclusion(self, index: int, tree_size: int) -> tuple[bytes, list[bytes]]:
+    async def inclusion(
+        self, index: int, tree_size: int, event_id: str | None = None
+    ) -> tuple[bytes, list[bytes]]:
+        """The leaf at `index` and its audit path in the tree of `tree_size`; for an event
+        (`event_id`), only for its own submissions (the WG's readers, None, see all)."""
         if not 0 <= index < tree_size <= self._log.size:
             raise InvalidRequest(f"need 0 <= log_index < tree_size <= {self._log.size}")
+        if event_id is not None and await self._subs.event_at(index) != event_id:
+            raise NotFound("no submission of this event at that log index")
         return await self._subs.leaf(index), self._log.proof(index, tree_size)
 
     def consistency(self, old_size: int, new_size: int) -> list[bytes]:
