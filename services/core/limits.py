@@ -14,7 +14,7 @@ MIB = 1024 * KIB
 MAX_BATCH = 10_000  # blinded points in one Evaluate call (registry.toml max_batch: at most this)
 POINT_BYTES = 32
 MAX_POINTS_PER_RECORD = 16  # points one AddRecord/EvaluateForRecord carries
-QUOTA_MIN = 0  # evaluations an event may be enrolled for (EnrollEvent quota)
+QUOTA_MIN = 1  # evaluations an event may be enrolled for (EnrollEvent quota)
 QUOTA_MAX = 100_000_000
 
 # -- end-of-event reports --------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Protocol
 import nacl.signing
 import structlog
 
-from services.core import auth, keys, screen, snapshot
+from services.core import auth, keys, limits, screen, snapshot
 from services.core.blinding import run_chunked
 from services.core.errors import AuthError, InvalidPoint
 from services.core.errors import Error as CoreError
@@ -363,8 +363,10 @@ class RegistryService:
             keys.parse_public_key(event.public_key, "public_key")
         except CoreError as exc:
             raise InvalidRequest(str(exc)) from exc
-        if event.quota <= 0:
-            raise InvalidRequest("quota must be a positive number of evaluations")
+        if not limits.QUOTA_MIN <= event.quota <= limits.QUOTA_MAX:
+            raise InvalidRequest(
+                f"quota must be {limits.QUOTA_MIN:,} to {limits.QUOTA_MAX:,} evaluations"
+            )
         stored = await self._store.add_event(event)
         log.info("registry.event_enrolled", event_id=event.event_id, quota=event.quota)
         return stored

@@ -4,6 +4,7 @@ same, a revoked event's snapshot stream ends at revocation."""
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 
 import grpc
 import nacl.signing
@@ -11,7 +12,7 @@ import pytest
 
 from cli.admin_client import AdminClient
 from lanyard.registry.v1 import admin_pb2, admin_pb2_grpc, registry_pb2, registry_pb2_grpc
-from services.core import auth
+from services.core import auth, limits
 from services.event_agent.registry_client import LocalSnapshot
 from tests.conftest import Enrolled, enroll
 
@@ -91,3 +92,13 @@ async def test_a_revoked_events_stream_ends_at_revocation(
         async for _ in event.client.watch():
             pass
     assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+@pytest.mark.parametrize("quota", [0, limits.QUOTA_MAX + 1, 2**63 - 1, 2**63, 2**64 - 1])
+async def test_a_quota_out_of_range_is_invalid(admin: AdminClient, quota: int) -> None:
+    key = bytes(nacl.signing.SigningKey.generate().verify_key)
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await admin.enroll_event("big-2027", "Big", date(2027, 1, 1), date(2027, 1, 2), key, quota)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert f"{limits.QUOTA_MAX:,}" in (info.value.details() or "")
+    assert await admin.list_events() == []
