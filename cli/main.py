@@ -24,7 +24,7 @@ from cli import (
 )
 from cli.common import describe_rpc_error
 from cli.output import CliError, err_console
-from services.core import logs
+from services.core import channels, logs
 from services.core.errors import Error as CoreError
 from services.event_agent.errors import Error as AgentError
 from services.registry.errors import Error as RegistryError
@@ -64,9 +64,18 @@ def _root(
             "--log-json/--log-console", help="Log format (default: console on a terminal)."
         ),
     ] = None,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure",
+            help="Allow plaintext to services that are not on loopback (never needed for "
+            "loopback; without it, TLS is used, verified by the given CA or the system's).",
+        ),
+    ] = False,
 ) -> None:
     global _verbose
     _verbose = verbose
+    channels.allow_plaintext(insecure)
     logs.configure(level=os.environ.get("LANYARD_LOG_LEVEL", log_level), json=log_json)
 
 

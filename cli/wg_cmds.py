@@ -26,10 +26,9 @@ from cli import common
 from cli.admin_client import AdminClient
 from cli.agent_cmds import _read_passphrase_file
 from cli.output import CliError, console, emit_json, table
-from cli.registry_common import Endpoint, registry_ca
+from cli.registry_common import Endpoint, registry_channel
 from lanyard.registry.v1 import reports_pb2
 from services.core import keys, passphrase, wg_member
-from services.core.channels import open_channel
 from services.core.errors import Error as CoreError
 from services.core.wg_member import MemberKeys
 from services.registry.datadir import RegistryDir
@@ -216,10 +215,11 @@ class Session:
     key: nacl.signing.SigningKey
     name: str  # "operator" or the member's name
     member: MemberKeys | None = None
+    rdir: RegistryDir | None = None  # on the registry's own host: its TLS settings apply
 
     def run(self, work: Callable[[AdminClient], Awaitable[T]]) -> T:
         async def go() -> T:
-            channel = open_channel(self.address, registry_ca())
+            channel = registry_channel(self.address, self.rdir)
             try:
                 return await work(AdminClient(channel, self.key, admin_name=self.name))
             finally:
@@ -251,7 +251,7 @@ def registry_address(data_dir: Path, endpoint: str | None) -> str:
 def operator_session(data_dir: Path, endpoint: str | None) -> Session:
     rdir = RegistryDir(data_dir)
     rdir.check()
-    return Session(endpoint or rdir.endpoint(), rdir.admin_key(), "operator")
+    return Session(endpoint or rdir.endpoint(), rdir.admin_key(), "operator", rdir=rdir)
 
 
 def member_session(
@@ -259,7 +259,8 @@ def member_session(
 ) -> Session:
     address = registry_address(data_dir, endpoint)  # before asking for the passphrase
     member = load_member(wg_key, passphrase_file)
-    return Session(address, member.signing, member.name, member)
+    local = RegistryDir(data_dir) if (data_dir / "registry.toml").is_file() else None
+    return Session(address, member.signing, member.name, member, rdir=local)
 
 
 # -- recipients (the operator) ---------------------------------------------------------------

@@ -35,6 +35,9 @@ attendee_retention_days = {retention}
 # tls_cert = "/etc/lanyard/agent.crt"
 # tls_key = "/etc/lanyard/agent.key"
 # registry_ca = "/etc/lanyard/registry-ca.crt"
+# Without registry_ca, a registry off loopback is reached over TLS verified against the
+# system's trust store; plaintext to it needs registry_insecure = true, said explicitly.
+# registry_insecure = false
 """
 
 
@@ -45,6 +48,7 @@ class AgentConfig:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     registry_ca: Path | None = None
+    registry_insecure: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +119,8 @@ class AgentDir:
             data = tomllib.loads(self.config_path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise DataDirError(f"{self.config_path} cannot be read: {exc}") from exc
-        for key in ("listen", "attendee_retention_days", "tls_cert", "tls_key", "registry_ca"):
+        keys_ = ("listen", "attendee_retention_days", "tls_cert", "tls_key", "registry_ca")
+        for key in (*keys_, "registry_insecure"):
             env = os.environ.get(f"LANYARD_AGENT_{key.upper()}")
             if env:
                 data[key] = env
@@ -136,6 +141,8 @@ class AgentDir:
             tls_cert=path("tls_cert"),
             tls_key=path("tls_key"),
             registry_ca=path("registry_ca"),
+            registry_insecure=str(data.get("registry_insecure", "false")).lower()
+            in ("true", "1", "yes"),
         )
 
     def event_key(self) -> nacl.signing.SigningKey:

@@ -78,7 +78,9 @@ async def opened(
         max_workers=os.cpu_count() or 1, thread_name_prefix="lanyard-blind"
     )
     try:
-        channel = open_channel(enrolment.endpoint, config.registry_ca)
+        channel = open_channel(
+            enrolment.endpoint, config.registry_ca, insecure=config.registry_insecure
+        )
     except CoreError as exc:
         await store.close()
         raise DataDirError(str(exc)) from exc

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import nacl.signing
 import structlog
 
 from lanyard.registry.v1 import reports_pb2
-from services.core import envelope, keys, merkle
+from services.core import envelope, keys, limits, merkle
 from services.core.errors import Error as CoreError
 from services.registry.errors import (
     AlreadyExists,
     InvalidRequest,
     NotFound,
     PermissionDenied,
+    QuotaExhausted,
 )
 from services.registry.store import Event, Store
 from services.registry.submission_store import (
@@ -114,6 +115,7 @@ class SubmissionService:
                     event_id=event_id,
                 )
                 return existing.receipt
+            await self._check_daily_limits(event_id, len(data))
             received_at = _now()
             leaf = envelope.leaf_data(parsed.submission_id, event_id, digest, received_at)
             index = self._log.size
@@ -153,6 +155,22 @@ class SubmissionService:
             bytes=len(data),
         )
         return receipt
+
+    async def _check_daily_limits(self, event_id: str, size: int) -> None:
+        """At most limits.SUBMISSIONS_PER_EVENT_PER_DAY submissions and
+        SUBMISSION_BYTES_PER_EVENT_PER_DAY envelope bytes per event in 24 hours."""
+        since = (datetime.now(UTC) - timedelta(days=1)).isoformat(timespec="seconds")
+        count, used = await self._subs.recent(event_id, since)
+        if count + 1 > limits.SUBMISSIONS_PER_EVENT_PER_DAY:
+            raise QuotaExhausted(
+                f"at most {limits.SUBMISSIONS_PER_EVENT_PER_DAY} submissions per event in 24 "
+                "hours; try again later"
+            )
+        if used + size > limits.SUBMISSION_BYTES_PER_EVENT_PER_DAY:
+            raise QuotaExhausted(
+                f"at most {limits.SUBMISSION_BYTES_PER_EVENT_PER_DAY:,} bytes of reports per "
+                f"event in 24 hours ({used:,} used); try again later"
+            )
 
     def tree_head(self) -> reports_pb2.TreeHead:
         head = reports_pb2.TreeHead(

@@ -27,8 +27,8 @@ import structlog
 
 from cli.admin_client import AdminClient, Identifier
 from services.core import identity
-from services.core.channels import MAX_MESSAGE_BYTES
 from services.core.identity import Kind, normalize
+from services.core.limits import MAX_RESPONSE_BYTES as MAX_MESSAGE_BYTES
 from services.event_agent.registry_client import LocalSnapshot, RegistryClient
 from services.registry.datadir import RegistryDir
 from tests.canary_tools import (
