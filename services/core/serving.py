@@ -8,10 +8,14 @@ Anything else is a bug: the caller sees INTERNAL "internal error", the detail is
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import functools
 import ipaddress
+import os
 import signal
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -105,10 +109,53 @@ async def until_signalled() -> None:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Readers of `path` (the endpoint file) see the old content or the new, never half."""
+    """Readers of `path` (the endpoint file) see the old content or the new, never half;
+    the file is mode 0600."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.chmod(tmp, 0o600)
     tmp.replace(path)
+
+
+LOCK_FILE = "serve.lock"
+
+
+@contextmanager
+def exclusive(data_dir: Path, what: str) -> Iterator[None]:
+    """Hold an exclusive lock on `data_dir` (fcntl.flock on its serve.lock, mode 0600) for
+    as long as one `serve` runs there; ConfigError, in one sentence, if another holds it."""
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise ConfigError(
+                f"another `{what}` is already running on {data_dir}; stop it first"
+            ) from exc
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+class EndpointFile:
+    """The `endpoint` file of a running `serve`: written by it, and removed only by the
+    process that wrote it (a second or failed `serve` leaves the running one's alone)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._written = False
+
+    def write(self, address: str) -> None:
+        write_atomically(self.path, address + "\n")
+        self._written = True
+
+    def remove(self) -> None:
+        if self._written:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            self._written = False
 
 
 def status_for(table: ErrorTable, exc: BaseException) -> grpc.StatusCode | None:

@@ -6,6 +6,8 @@ one hand-off. Callers batch (executemany), never one await per row.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,8 +25,10 @@ class DatabaseError(Error):
 async def connect(
     path: Path, migrations: Sequence[str], synchronous: str = "FULL"
 ) -> aiosqlite.Connection:
-    """Open (creating if needed) and migrate; PRAGMA user_version counts applied scripts."""
+    """Open (creating if needed) and migrate; PRAGMA user_version counts applied scripts.
+    The database file, and so its WAL and SHM files, are mode 0600."""
     db: aiosqlite.Connection | None = None
+    private(path)
     try:
         db = await aiosqlite.connect(path, isolation_level=None)
         db.row_factory = aiosqlite.Row
@@ -53,6 +57,21 @@ async def connect(
             await db.close()
         raise
     return db
+
+
+def private(path: Path) -> None:
+    """Create `path` empty with mode 0600 if missing (SQLite gives its -wal and -shm files
+    the database file's mode), and bring an existing one and its companions to 0600."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise DatabaseError(f"database {path} cannot be created: {exc.strerror}") from exc
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            if file.stat().st_mode & 0o077:
+                os.chmod(file, 0o600)
 
 
 async def fetch_one(db: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> Any:

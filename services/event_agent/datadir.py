@@ -97,7 +97,7 @@ class AgentDir:
         os.chmod(self.path, 0o700)
         key = keys.generate_signing_key(self.key_path)
         public = bytes(key.verify_key)
-        self.public_key_path.write_text(public.hex() + "\n", encoding="utf-8")
+        keys.write_secret(self.public_key_path, (public.hex() + "\n").encode())
         fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(_CONFIG_TEMPLATE.format(listen=listen, retention=DEFAULT_RETENTION_DAYS))
@@ -163,9 +163,9 @@ class AgentDir:
             enrolment = Enrolment.from_json(data, str(bundle_path))
         except CoreError as exc:
             raise DataDirError(str(exc)) from exc
-        tmp = self.enrolment_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(enrolment.to_json(), indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, self.enrolment_path)
+        keys.write_secret(
+            self.enrolment_path, (json.dumps(enrolment.to_json(), indent=2) + "\n").encode()
+        )
         return enrolment
 
     def enrolment(self) -> Enrolment:

@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
 
@@ -116,10 +116,15 @@ async def running(
         serving.Tls(config.tls_cert, config.tls_key) if config.tls_cert and config.tls_key else None
     )
     adir.check()
-    nonces = await SqliteNonces.open(adir.db_path, MIGRATIONS, synchronous="NORMAL")
-    verifier = auth.TokenVerifier(clock, nonces=nonces)
     async with AsyncExitStack() as stack:
+        try:
+            stack.enter_context(serving.exclusive(adir.path, "lanyard agent serve"))
+        except CoreError as exc:
+            raise DataDirError(str(exc)) from exc
+        endpoint = serving.EndpointFile(adir.endpoint_path)
+        nonces = await SqliteNonces.open(adir.db_path, MIGRATIONS, synchronous="NORMAL")
         stack.push_async_callback(nonces.close)
+        verifier = auth.TokenVerifier(clock, nonces=nonces)
         agent = await stack.enter_async_context(opened(adir, config, verifier))
         server = serving.new_server()
         screening_pb2_grpc.add_ScreeningServicer_to_server(ScreeningServicer(agent), server)
@@ -151,7 +156,7 @@ async def running(
             except CoreError as exc:
                 raise DataDirError(str(exc)) from exc
             await server.start()
-            serving.write_atomically(adir.endpoint_path, bound + "\n")
+            endpoint.write(bound)
             tasks.append(asyncio.create_task(agent.follow()))
             tasks.append(asyncio.create_task(_drain_outbox(adir, agent)))
             tasks.append(
@@ -172,8 +177,7 @@ async def running(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await server.stop(GRACE_SECONDS)
-            with suppress(FileNotFoundError):
-                adir.endpoint_path.unlink()
+            endpoint.remove()
             if incident_store is not None:
                 await incident_store.close()
             log.info("agent.stopped")

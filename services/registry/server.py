@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, suppress
+from contextlib import ExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,8 +88,23 @@ async def running(
             f"refusing to listen without TLS on {address}, which is not loopback; "
             "configure tls_cert and tls_key, or pass --insecure"
         )
-    store = await SqliteStore.open(rdir.db_path)
-    nonces = await SqliteNonces.open(rdir.db_path, MIGRATIONS, synchronous="FULL")
+    held = ExitStack()  # the data directory's lock, until everything below is closed
+    try:
+        held.enter_context(serving.exclusive(rdir.path, "lanyard registry serve"))
+    except CoreError as exc:
+        raise ServeError(str(exc)) from exc
+    endpoint = serving.EndpointFile(rdir.endpoint_path)
+    try:
+        store = await SqliteStore.open(rdir.db_path)
+    except BaseException:
+        held.close()
+        raise
+    try:
+        nonces = await SqliteNonces.open(rdir.db_path, MIGRATIONS, synchronous="FULL")
+    except BaseException:
+        await store.close()
+        held.close()
+        raise
     executor = ThreadPoolExecutor(
         max_workers=os.cpu_count() or 1, thread_name_prefix="lanyard-eval"
     )
@@ -125,7 +140,7 @@ async def running(
             raise ServeError(str(exc)) from exc
         await server.start()
         listening = True
-        serving.write_atomically(rdir.endpoint_path, bound + "\n")
+        endpoint.write(bound)
         expiry = asyncio.create_task(_expire_periodically(service))
         log.info(
             "registry.listening",
@@ -144,11 +159,11 @@ async def running(
                 await expiry
         if server is not None:
             await server.stop(GRACE_SECONDS)
-        with suppress(FileNotFoundError):
-            rdir.endpoint_path.unlink()
+        endpoint.remove()
         await nonces.close()
         await store.close()
         executor.shutdown(wait=True)
+        held.close()
         if listening:
             log.info("registry.stopped")
 
