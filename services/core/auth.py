@@ -219,6 +219,10 @@ class TokenVerifier:
         self._skew = skew
         self._nonces: NonceStore = nonces if nonces is not None else MemoryNonces()
 
+    def use_nonces(self, nonces: NonceStore) -> None:
+        """Remember accepted nonces in `nonces` from now on (set before serving)."""
+        self._nonces = nonces
+
     def check_time(self, token: Token) -> int:
         """The server's time (whole seconds); AuthError unless |now - ts| <= skew."""
         now = math.floor(self._clock())

@@ -7,8 +7,12 @@ Both services create the same table in a numbered migration:
         key_id TEXT NOT NULL, nonce BLOB NOT NULL, expires_at INTEGER NOT NULL,
         PRIMARY KEY (key_id, nonce)) STRICT, WITHOUT ROWID;
 
-The store uses a connection of its own, so a nonce is committed on its own and never
-becomes part of (or is rolled back with) a transaction of the service's store.
+The store writes through the service store's own connection: one writer per database
+(a second writing connection would make the store's interleaved reads and writes fail
+with SQLITE_BUSY). A nonce written while another call holds a transaction open on that
+connection commits with it; should that transaction roll back, the nonce is lost and its
+token could be presented once more within its window. Only admin operations roll back,
+on an error.
 """
 
 from __future__ import annotations
@@ -29,16 +33,22 @@ class SqliteNonces:
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
         self._purged_at = 0
+        self._owned = False
 
     @classmethod
     async def open(
         cls, path: Path, migrations: Sequence[str], synchronous: str = "FULL"
     ) -> SqliteNonces:
-        """A connection to the service's database `path` (migrated by `migrations`)."""
-        return cls(await sqlite.connect(path, migrations, synchronous=synchronous))
+        """A connection of its own to the database `path` (migrated by `migrations`), for
+        tools and tests; `close` closes it. Services pass their store's connection."""
+        store = cls(await sqlite.connect(path, migrations, synchronous=synchronous))
+        store._owned = True
+        return store
 
     async def close(self) -> None:
-        await self._db.close()
+        """Closes the connection only if `open` made it."""
+        if self._owned:
+            await self._db.close()
 
     async def remember(self, key_id: str, nonce: bytes, expires_at: int, now: int) -> bool:
         """Insert (key_id, nonce); False when it is already there and not yet expired."""

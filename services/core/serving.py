@@ -120,23 +120,40 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 LOCK_FILE = "serve.lock"
+# Data directories this process holds the lock of, with how many `serve`s share it: the
+# lock keeps other processes out (one process per data directory); within one process a
+# restart may overlap the old server's shutdown.
+_held: dict[str, tuple[int, int]] = {}
 
 
 @contextmanager
 def exclusive(data_dir: Path, what: str) -> Iterator[None]:
     """Hold an exclusive lock on `data_dir` (fcntl.flock on its serve.lock, mode 0600) for
-    as long as one `serve` runs there; ConfigError, in one sentence, if another holds it."""
-    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
+    as long as `serve` runs there; ConfigError, in one sentence, if another process holds
+    it."""
+    key = os.path.realpath(data_dir)
+    if key in _held:
+        fd, count = _held[key]
+        _held[key] = (fd, count + 1)
+    else:
+        fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
+            os.close(fd)
             raise ConfigError(
                 f"another `{what}` is already running on {data_dir}; stop it first"
             ) from exc
+        _held[key] = (fd, 1)
+    try:
         yield
     finally:
-        os.close(fd)  # closing releases the lock
+        fd, count = _held[key]
+        if count > 1:
+            _held[key] = (fd, count - 1)
+        else:
+            del _held[key]
+            os.close(fd)  # closing releases the lock
 
 
 class EndpointFile:

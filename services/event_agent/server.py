@@ -30,7 +30,6 @@ from services.event_agent.incidents import crypto
 from services.event_agent.incidents.service import IncidentService
 from services.event_agent.incidents.servicer import IncidentsServicer
 from services.event_agent.incidents.store import IncidentStore
-from services.event_agent.migrations import MIGRATIONS
 from services.event_agent.outbox import Outbox
 from services.event_agent.registry_client import RegistryClient
 from services.event_agent.reports import ReportSender
@@ -122,10 +121,13 @@ async def running(
         except CoreError as exc:
             raise DataDirError(str(exc)) from exc
         endpoint = serving.EndpointFile(adir.endpoint_path)
-        nonces = await SqliteNonces.open(adir.db_path, MIGRATIONS, synchronous="NORMAL")
-        stack.push_async_callback(nonces.close)
-        verifier = auth.TokenVerifier(clock, nonces=nonces)
+        verifier = auth.TokenVerifier(clock)
         agent = await stack.enter_async_context(opened(adir, config, verifier))
+        # Before anything listens: nonces go to agent.db, through the store's connection.
+        store = agent.store
+        if not isinstance(store, SqliteStore):
+            raise DataDirError("the agent's store is not on SQLite: nowhere to keep nonces")
+        verifier.use_nonces(SqliteNonces(store.connection))
         server = serving.new_server()
         screening_pb2_grpc.add_ScreeningServicer_to_server(ScreeningServicer(agent), server)
         incidents: IncidentService | None = None

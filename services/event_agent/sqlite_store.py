@@ -47,6 +47,11 @@ class SqliteStore(Store):
         except sqlite.DatabaseError as exc:
             raise DataDirError(str(exc)) from exc
 
+    @property
+    def connection(self) -> aiosqlite.Connection:
+        """Shared with the call-token nonces (services/core/nonces.py): one writer."""
+        return self._db
+
     async def close(self) -> None:
         await self._db.close()
 

@@ -25,7 +25,6 @@ from services.core.nonces import SqliteNonces
 from services.registry.admin_servicer import AdminServicer
 from services.registry.datadir import ADMIN_NAME, RegistryConfig, RegistryDir
 from services.registry.errors import ServeError
-from services.registry.migrations import MIGRATIONS
 from services.registry.registry_servicer import RegistryServicer
 from services.registry.service import RegistryService
 from services.registry.sqlite_store import SqliteStore
@@ -99,12 +98,7 @@ async def running(
     except BaseException:
         held.close()
         raise
-    try:
-        nonces = await SqliteNonces.open(rdir.db_path, MIGRATIONS, synchronous="FULL")
-    except BaseException:
-        await store.close()
-        held.close()
-        raise
+    nonces = SqliteNonces(store.connection)
     executor = ThreadPoolExecutor(
         max_workers=os.cpu_count() or 1, thread_name_prefix="lanyard-eval"
     )
@@ -160,7 +154,6 @@ async def running(
         if server is not None:
             await server.stop(GRACE_SECONDS)
         endpoint.remove()
-        await nonces.close()
         await store.close()
         executor.shutdown(wait=True)
         held.close()
