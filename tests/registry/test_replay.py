@@ -4,6 +4,7 @@ UNAUTHENTICATED with the one message, and changes nothing (docs/call-token.md)."
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -11,21 +12,26 @@ import grpc
 import nacl.signing
 import pytest
 
+from cli.admin_client import AdminClient, Identifier
 from lanyard.registry.v1 import admin_pb2, admin_pb2_grpc, registry_pb2, registry_pb2_grpc
 from services.core import auth, screen
 from services.core.channels import open_channel
+from services.core.identity import Kind
 from services.registry import server
 from services.registry.datadir import RegistryDir
 
 EVALUATE = "/lanyard.registry.v1.Registry/Evaluate"
 SNAPSHOT = "/lanyard.registry.v1.Registry/GetSnapshot"
 ENROLL = "/lanyard.registry.v1.Admin/EnrollEvent"
-T0 = 1_800_000_000.0
 
 
 class Clock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
+    """The registry's clock, held still at a whole second of the real time (so that the
+    real admin client's tokens are in its window too), moved by the tests."""
+
+    def __init__(self) -> None:
+        self.t0 = float(int(time.time()))
+        self.now = self.t0
 
     def __call__(self) -> float:
         return self.now
@@ -51,6 +57,7 @@ class World:
         self.event_key = nacl.signing.SigningKey.generate()
         self.admin_signer = auth.CallSigner("admin:operator", rdir.admin_key(), clock)
         self.event_signer = auth.CallSigner("event:victim-2027", self.event_key, clock)
+        self.channel: grpc.aio.Channel | None = None  # while `with_server` runs
 
     def evaluate_request(self, seed: str = "victim", n: int = 3) -> registry_pb2.EvaluateRequest:
         return registry_pb2.EvaluateRequest(
@@ -70,12 +77,17 @@ class World:
             )
         )
 
+    def admin(self) -> AdminClient:
+        """The real admin client, on the channel of the running `with_server`."""
+        assert self.channel is not None
+        return AdminClient(self.channel, self.rdir.admin_key())
+
     async def with_server(
         self,
         body: Callable[[registry_pb2_grpc.RegistryStub, admin_pb2_grpc.AdminStub], Awaitable[None]],
     ) -> None:
         async with server.running(self.rdir, clock=self.clock) as running:
-            channel = open_channel(running.address)
+            channel = self.channel = open_channel(running.address)
             try:
                 await body(
                     registry_pb2_grpc.RegistryStub(channel), admin_pb2_grpc.AdminStub(channel)
@@ -136,7 +148,14 @@ async def test_tokens_replayed_after_a_restart_are_refused(world: World) -> None
     enroll = world.enroll_request("attacker-2027", 10**9 // 10)
     enroll_md = world.admin_signer.metadata(ENROLL, enroll)
 
+    remove = admin_pb2.RemoveRecordRequest(record_ref="WG-1")
+    remove_md = world.admin_signer.metadata("/lanyard.registry.v1.Admin/RemoveRecord", remove)
+
     async def honest(reg: registry_pb2_grpc.RegistryStub, adm: admin_pb2_grpc.AdminStub) -> None:
+        client = world.admin()
+        await client.add_record("WG-1", "banned", [Identifier(Kind.NAME, "Pat Example")])
+        await adm.RemoveRecord(remove, metadata=remove_md)
+        await client.add_record("WG-1", "banned", [Identifier(Kind.NAME, "Pat Example")])
         await reg.Evaluate(evaluate, metadata=evaluate_md)
         await reg.GetSnapshot(snapshot, metadata=snapshot_md)
         await adm.EnrollEvent(enroll, metadata=enroll_md)
@@ -153,6 +172,9 @@ async def test_tokens_replayed_after_a_restart_are_refused(world: World) -> None
         await _refused(reg.Evaluate(evaluate, metadata=evaluate_md))
         await _refused(reg.GetSnapshot(snapshot, metadata=snapshot_md))
         await _refused(adm.EnrollEvent(enroll, metadata=enroll_md))
+        await _refused(adm.RemoveRecord(remove, metadata=remove_md))
+        records = await world.admin().list_records()
+        assert [r.record_ref for r in records.records] == ["WG-1"]
 
     await world.with_server(replay)
     assert await world.events() == before
@@ -226,7 +248,7 @@ async def test_the_window_is_exactly_120_seconds(
             await _refused(reg.Evaluate(request, metadata=md))
 
     await world.with_server(call)
-    world.clock.now = T0
+    world.clock.now = world.clock.t0
     assert (await world.events())["victim-2027"] == (1000, 1 if accepted else 0)
 
 
@@ -236,11 +258,11 @@ async def test_a_used_token_is_refused_even_at_the_edge_of_its_window(world: Wor
 
     async def twice(reg: registry_pb2_grpc.RegistryStub, _: admin_pb2_grpc.AdminStub) -> None:
         await reg.Evaluate(request, metadata=md)
-        world.clock.now = T0 + 120
+        world.clock.now = world.clock.t0 + 120
         await _refused(reg.Evaluate(request, metadata=md))
-        world.clock.now = T0 + 121
+        world.clock.now = world.clock.t0 + 121
         await _refused(reg.Evaluate(request, metadata=md))
 
     await world.with_server(twice)
-    world.clock.now = T0
+    world.clock.now = world.clock.t0
     assert (await world.events())["victim-2027"] == (1000, 1)
