@@ -9,6 +9,7 @@ from datetime import date
 import grpc
 import nacl.signing
 import pytest
+import structlog.testing
 
 from cli.admin_client import AdminClient
 from lanyard.registry.v1 import admin_pb2, admin_pb2_grpc, registry_pb2, registry_pb2_grpc
@@ -102,3 +103,19 @@ async def test_a_quota_out_of_range_is_invalid(admin: AdminClient, quota: int) -
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert f"{limits.QUOTA_MAX:,}" in (info.value.details() or "")
     assert await admin.list_events() == []
+
+
+async def test_the_reason_goes_to_the_log_with_the_key_id(channel: grpc.aio.Channel) -> None:
+    registry = registry_pb2_grpc.RegistryStub(channel)
+    snap = registry_pb2.GetSnapshotRequest()
+    stranger = auth.CallSigner("event:nobody-2027", nacl.signing.SigningKey.generate())
+    with structlog.testing.capture_logs() as logs:
+        text = await _details(
+            registry.GetSnapshot(snap, metadata=stranger.metadata(SNAPSHOT, snap))
+        )
+    assert text == auth.REFUSED
+    refused = [e for e in logs if e["event"] == "auth.refused"]
+    assert len(refused) == 1
+    assert refused[0]["key_id"] == "event:nobody-2027"
+    assert refused[0]["method"] == SNAPSHOT
+    assert "unknown event" in refused[0]["reason"]
