@@ -17,6 +17,7 @@ from cli import record_cmds, submission_cmds, wg_cmds
 from cli.common import read_public_key, run
 from cli.output import CliError, console, emit_json, table
 from cli.registry_common import DataDir, Endpoint, JsonOut, admin_client, open_dir, require_date
+from services.core import limits
 from services.core.enrolment import Enrolment
 from services.registry import server
 
@@ -84,6 +85,11 @@ def event_enroll(
     json_out: JsonOut = False,
 ) -> None:
     """Enrol an event and write the bundle its agent pins."""
+    if not limits.QUOTA_MIN <= quota <= limits.QUOTA_MAX:
+        raise CliError(
+            f"--quota must be {limits.QUOTA_MIN:,} to {limits.QUOTA_MAX:,} evaluations, "
+            f"got {quota:,}"
+        )
     rdir = open_dir(data_dir)
     key = read_public_key(public_key)
     start_date, end_date = require_date(starts, "--starts"), require_date(ends, "--ends")

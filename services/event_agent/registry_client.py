@@ -14,11 +14,11 @@ import grpc
 import nacl.signing
 
 from lanyard.registry.v1 import registry_pb2, registry_pb2_grpc, reports_pb2
-from services.core import auth, blinding, envelope, screen, snapshot
+from services.core import auth, blinding, envelope, limits, screen, snapshot
 from services.core.errors import SignatureError
 
 PREFIX = "/lanyard.registry.v1.Registry/"
-DEFAULT_BATCH = 1000
+DEFAULT_BATCH = min(1000, limits.MAX_BATCH)  # points per Evaluate call
 
 
 @dataclass

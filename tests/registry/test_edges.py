@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date
+from pathlib import Path
 
 import grpc
 import nacl.signing
@@ -119,3 +120,22 @@ async def test_the_reason_goes_to_the_log_with_the_key_id(channel: grpc.aio.Chan
     assert refused[0]["key_id"] == "event:nobody-2027"
     assert refused[0]["method"] == SNAPSHOT
     assert "unknown event" in refused[0]["reason"]
+
+
+@pytest.mark.parametrize("quota", ["0", str(2**63)])
+def test_the_cli_refuses_a_quota_out_of_range_before_connecting(
+    tmp_path: Path, quota: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cli.main import main
+
+    with pytest.raises(SystemExit) as info:
+        main(
+            [
+                "registry", "event", "enroll", "--data-dir", str(tmp_path / "none"),
+                "--id", "big-2027", "--name", "Big", "--starts", "2027-01-01",
+                "--ends", "2027-01-02", "--public-key", "00" * 32, "--quota", quota,
+            ]
+        )  # fmt: skip
+    assert info.value.code == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"--quota must be 1 to {limits.QUOTA_MAX:,} evaluations" in err
