@@ -4,6 +4,7 @@ version; an invalid record or an existing reference refuses the whole batch by i
 from __future__ import annotations
 
 import asyncio
+import os
 
 import grpc
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from lanyard.client.admin import AdminClient, Identifier, NewRecord
 from lanyard.client.errors import RpcFailed
 from lanyard.client.registry import LocalSnapshot
-from lanyard.core import screen
+from lanyard.core import limits, screen
 from lanyard.core.identity import Kind, message
 from lanyard.wire.registry.v1 import admin_pb2, admin_pb2_grpc
 from tests.conftest import Enrolled
@@ -96,7 +97,7 @@ async def _raw_add(
     epoch = await admin.current_epoch()
     request = admin_pb2.AddRecordsRequest(suite=screen.SUITE, epoch=epoch, records=records)
     with pytest.raises(grpc.aio.AioRpcError) as info:
-        await stub.AddRecords(request, metadata=admin._md("AddRecords"))
+        await stub.AddRecords(request, metadata=admin._md("AddRecords", request))
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     return info.value.details() or ""
 
@@ -146,8 +147,24 @@ async def test_state_gives_epoch_and_version_without_a_listing(
     await admin.add_records(_people("ST", 40))
     listed = await admin.list_records()
     state = await admin_pb2_grpc.AdminStub(channel).GetState(
-        admin_pb2.GetStateRequest(), metadata=admin._md("GetState")
+        request := admin_pb2.GetStateRequest(), metadata=admin._md("GetState", request)
     )
     assert (state.epoch, state.snapshot_version) == (listed.epoch, listed.snapshot_version)
     assert state.snapshot_entries == 128  # 80 real entries, padded
     assert await admin.current_epoch() == listed.epoch
+
+
+async def test_a_batch_at_the_limits_passes_intake_and_streams_back(
+    admin: AdminClient, event: Enrolled
+) -> None:
+    """1,000 records of 10 points: the largest batch the limits table allows, and a
+    snapshot past one StreamSnapshot chunk of 8,192 entries."""
+    points = iter(screen.hash_to_group(os.urandom(16)) for _ in range(limits.MAX_POINTS_PER_BATCH))
+    items = [
+        (f"BIG-{i}", "flagged", None, [next(points) for _ in range(10)])
+        for i in range(limits.MAX_RECORDS_PER_BATCH)
+    ]
+    response = await admin.upload_points(items, await admin.current_epoch())
+    assert len(response.records) == 1000
+    snap = await event.client.refresh(LocalSnapshot())
+    assert len(snap.entries) == 10_048  # 10,000 entries, padded to a multiple of 64

@@ -50,9 +50,9 @@ async def test_whole_snapshot_arrives_in_chunks_under_a_small_message_limit(
         stub = registry_pb2_grpc.RegistryStub(small)
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await stub.GetSnapshot(
-                registry_pb2.GetSnapshotRequest(),
+                request := registry_pb2.GetSnapshotRequest(),
                 metadata=auth.CallSigner(f"event:{event.event_id}", event.key).metadata(
-                    "/lanyard.registry.v1.Registry/GetSnapshot"
+                    "/lanyard.registry.v1.Registry/GetSnapshot", request
                 ),
             )
         assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED

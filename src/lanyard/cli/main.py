@@ -14,7 +14,7 @@ from rich.markup import escape
 
 from lanyard import errors
 from lanyard.cli.output import err_console, printable
-from lanyard.core import logs
+from lanyard.core import channels, logs
 
 # Sub-commands by name: (module, attribute, whether it is a group, one-line help). A
 # one-shot command imports only the module it runs (`lanyard screen` needs neither the
@@ -148,9 +148,18 @@ def _root(
             "--log-json/--log-console", help="Log format (default: console on a terminal)."
         ),
     ] = None,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure",
+            help="Allow plaintext to services that are not on loopback (never needed for "
+            "loopback; without it, TLS is used, verified by the given CA or the system's).",
+        ),
+    ] = False,
 ) -> None:
     global _verbose
     _verbose = verbose
+    channels.allow_plaintext(insecure)
     logs.configure(level=os.environ.get("LANYARD_LOG_LEVEL", log_level), json=log_json)
 
 

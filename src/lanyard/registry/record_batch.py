@@ -13,15 +13,15 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 
-from lanyard.core import screen, snapshot
+from lanyard.core import limits, screen, snapshot
 from lanyard.core.blinding import run_chunked
 from lanyard.core.errors import InvalidPoint
 from lanyard.registry.errors import AlreadyExists, InvalidRequest
 from lanyard.registry.snapshots import LiveSnapshot
 from lanyard.registry.store import Change, Entry, Record, Store
 
-MAX_RECORDS_PER_BATCH = 1000
-MAX_POINTS_PER_BATCH = 10_000
+MAX_RECORDS_PER_BATCH = limits.MAX_RECORDS_PER_BATCH
+MAX_POINTS_PER_BATCH = limits.MAX_POINTS_PER_BATCH
 RECORD_REF = re.compile(r"^[!-~]{1,64}$")
 STATUSES = ("flagged", "banned")
 RANK = {"flagged": 1, "banned": 2}

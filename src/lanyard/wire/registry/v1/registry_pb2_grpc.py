@@ -111,8 +111,7 @@ class RegistryServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetSnapshot(self, request, context):
-        """The current snapshot, whole, or as a delta since `since_version`.
-        The current snapshot, whole, or as a delta since `since_version`. A whole snapshot
+        """The current snapshot, whole, or as a delta since `since_version`. A whole snapshot
         travels in one message, so a list past the message size limit cannot be fetched
         here: use StreamSnapshot.
         """
@@ -132,7 +131,8 @@ class RegistryServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchSnapshot(self, request, context):
-        """Announces the current version at once, then every new one, until the caller leaves.
+        """Announces the current version at once, then every new one, until the caller leaves
+        or the event is revoked (the stream then ends).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -161,7 +161,8 @@ class RegistryServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetInclusionProof(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Only for a leaf of the caller's own submission (NOT_FOUND otherwise).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
