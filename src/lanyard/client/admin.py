@@ -6,7 +6,9 @@ e-mail addresses become blinded points here, and only Y = k * P goes to the regi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -219,6 +221,28 @@ class AdminClient:
             for r, ms in zip(records, messages, strict=True)
         ]
         return await self.upload_points(items, epoch, skip_existing)
+
+    async def add_record_batches(
+        self,
+        batches: Iterable[Sequence[NewRecord]],
+        skip_existing: bool = False,
+        in_flight: int = 2,
+    ) -> AsyncIterator[admin_pb2.AddRecordsResponse]:
+        """add_records() for each batch, `in_flight` batches at a time so that this
+        machine's blinding overlaps the registry's evaluation and commit; answers in
+        batch order. A failure stops the rest (batches already answered are added)."""
+        pending: deque[asyncio.Task[admin_pb2.AddRecordsResponse]] = deque()
+        try:
+            for batch in batches:
+                pending.append(asyncio.create_task(self.add_records(batch, skip_existing)))
+                if len(pending) >= in_flight:
+                    yield await pending.popleft()
+            while pending:
+                yield await pending.popleft()
+        finally:
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def upload_points(
         self,

@@ -276,10 +276,8 @@ def record_import(
         added = identifiers = version = 0
         skipped: list[str] = []
         async with admin_client(rdir, address) as client:
-            for group in groups:
-                response = await client.add_records(
-                    [p.record for p in group], skip_existing=skip_existing
-                )
+            records = ([p.record for p in group] for group in groups)
+            async for response in client.add_record_batches(records, skip_existing):
                 added += len(response.records)
                 identifiers += sum(r.identifier_count for r in response.records)
                 skipped += response.skipped_refs
