@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sqlite3
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+import nacl.signing
 import pytest
 
 from cli import report_cmds, wg_cmds
@@ -443,3 +445,62 @@ async def test_a_removed_reader_can_no_longer_sign_in(world: World) -> None:
         await world.cli("registry", "submission", "list", *world.as_reader(carol)),
         "does not accept wg-carol's wg key",
     )
+
+
+async def test_a_report_whose_inner_signature_is_not_the_events_does_not_open(
+    world: World,
+) -> None:
+    alex = await world.keygen("wg-alex")
+    await world.add_reader("wg-alex")
+    # The envelope is signed by the event's key (so the registry takes it), but the report
+    # inside is signed by another key: whoever sealed it was not the event.
+    async with agent_server.opened(world.adir) as agent:
+        sealed = envelope.seal_report(
+            {"event": {"event_id": "agentconf-2027"}, "incidents": []},
+            "agentconf-2027",
+            nacl.signing.SigningKey.generate(),
+            await agent.registry.recipients(),
+            "2027-05-04T00:00:00+00:00",
+        )
+        await agent.registry.submit_report(
+            sealed.envelope, keys.sign(world.adir.event_key(), sealed.envelope)
+        )
+    sid = sealed.submission_id
+    reader = world.as_reader(alex)
+    refused(
+        await world.cli("registry", "submission", "open", sid, *reader),
+        f"submission {sid[:12]} does not open",
+        "the event's signature on the report",
+    )
+    out = world.tmp / "opened.json"
+    refused(await world.cli("registry", "submission", "open", sid, *reader, "--out", str(out)))
+    assert not out.exists()
+
+
+async def test_report_status_fails_when_a_wg_step_was_changed(world: World) -> None:
+    alex = await world.keygen("wg-alex")
+    await world.add_reader("wg-alex")
+    out = ok(await world.chair("submit", "--yes"))
+    (sid,) = re.findall(r"Submitted ([0-9a-f]{32})", out)
+    ok(
+        await world.cli(
+            "registry", "submission", "ack", sid, *world.as_reader(alex),
+            "--step", "acknowledged", "--message", "received, reading it",
+        )
+    )  # fmt: skip
+    assert "received, reading it" in ok(
+        await world.cli("report", "status", "-d", str(world.adir.path))
+    )
+    with sqlite3.connect(world.registry_dir.db_path) as db:
+        db.execute(
+            "UPDATE submission_steps SET message = 'dismissed' WHERE submission_id = ?", (sid,)
+        )
+    result = await world.cli("report", "status", "-d", str(world.adir.path))
+    refused(result, "the proof failed", sid[:12], "acknowledged step signature")
+    assert "dismissed" not in result[1]
+    (row,) = json.loads(
+        (await world.cli("report", "status", "-d", str(world.adir.path), "--json"))[1]
+    )
+    assert row["log"]["verified"] is False
+    assert "acknowledged step signature" in row["log"]["error"]
+    assert row["steps"] == []
