@@ -504,3 +504,19 @@ async def test_report_status_fails_when_a_wg_step_was_changed(world: World) -> N
     assert row["log"]["verified"] is False
     assert "acknowledged step signature" in row["log"]["error"]
     assert row["steps"] == []
+
+
+async def test_a_step_message_over_2000_characters_is_refused_before_signing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ack = (
+        "registry", "submission", "ack", "0" * 32, "--step", "acknowledged",
+        "--wg-key", str(tmp_path / "missing.json"), "--endpoint", "127.0.0.1:1",
+    )  # fmt: skip
+    refused(
+        await lanyard(capsys, *ack, "--message", "m" * 2001), "at most 2000 characters, got 2001"
+    )
+    # 2000 characters pass this check; what stops the call then is the missing key.
+    sentence = refused(await lanyard(capsys, *ack, "--message", "m" * 2000))
+    assert "--message" not in sentence
+    assert "missing.json" in sentence
