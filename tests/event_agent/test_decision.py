@@ -6,6 +6,8 @@ strongest match decides and names its record; no match at all is the only ALLOW.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from services.core.snapshot import Status
@@ -63,3 +65,11 @@ def test_wire_values_are_stable() -> None:
         "flagged-confirmed",
         "flagged-possible",
     ]
+
+
+def test_a_result_cannot_be_changed_after_the_fact() -> None:
+    # CLEAR is shared by every caller: were it mutable, one caller could turn every later
+    # "no match" into something else.
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        CLEAR.decision = Decision.DENY  # type: ignore[misc]
+    assert decide(None, None) == Result(Decision.ALLOW)
