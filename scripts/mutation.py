@@ -20,6 +20,7 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -289,6 +290,8 @@ def main() -> int:
         "--fail-under", type=float, default=None, help="exit 1 if a module's ratio is lower (%%)"
     )
     args = parser.parse_args()
+    # Stopped from outside: unwind, so the copy is removed and the results so far kept.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     unknown = [m for m in args.modules if m not in modules]
     if unknown:
         parser.error(f"unknown module(s) {', '.join(unknown)}; known: {', '.join(modules)}")
