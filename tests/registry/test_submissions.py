@@ -8,7 +8,9 @@ submission.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import nacl.public
@@ -54,7 +56,7 @@ async def _refused(coro: object) -> grpc.aio.AioRpcError:
     return info.value
 
 
-def _logged_submissions(logs: list[dict[str, object]]) -> list[dict[str, object]]:
+def _logged_submissions(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
     return [e for e in logs if str(e.get("event", "")).startswith("registry.submission_")]
 
 
