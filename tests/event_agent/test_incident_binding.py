@@ -32,6 +32,8 @@ def test_a_sealed_record_opens_only_as_its_own_incident() -> None:
     assert crypto.open_sealed(key, 2, sealed) == {"incident_id": 2, "what": "x"}
     with pytest.raises(DataDirError, match="incident 1's record belongs to another incident"):
         crypto.open_sealed(key, 1, sealed)
+    with pytest.raises(DataDirError, match="incident 3's record belongs to another incident"):
+        crypto.open_sealed(key, 3, sealed)
     with pytest.raises(DataDirError, match="incident 2's record does not open"):
         crypto.open_sealed(crypto.new_incident_key(), 2, sealed)
     with pytest.raises(DataDirError, match="incident 2's record does not open"):
@@ -79,26 +81,30 @@ def _move_record(adir: AgentDir, source: int, target: int, with_key: bool) -> No
 
 
 @pytest.mark.parametrize(
-    ("with_key", "expected"),
+    ("source", "target", "with_key", "expected"),
     [
-        (True, "incident 1's record belongs to another incident"),
-        (False, "incident 1's record does not open"),
+        (2, 1, True, "incident 1's record belongs to another incident"),
+        (1, 2, True, "incident 2's record belongs to another incident"),
+        (2, 1, False, "incident 1's record does not open"),
     ],
-    ids=["record-and-key", "record-only"],
+    ids=["later-over-earlier", "earlier-over-later", "record-only"],
 )
 async def test_a_record_moved_to_another_incidents_row_is_refused(
     tmp_path: Path,
     admin: AdminClient,
     registry: RunningRegistry,
+    source: int,
+    target: int,
     with_key: bool,
     expected: str,
 ) -> None:
     adir = await _two_incidents(tmp_path, admin, registry.address)
-    _move_record(adir, source=2, target=1, with_key=with_key)
+    _move_record(adir, source=source, target=target, with_key=with_key)
     async with agent_server.incident_records(adir, crypto.Unlock(passphrase=PASSPHRASE)) as rec:
         with pytest.raises(DataDirError, match=expected):
-            await rec.get(ANA, 1)
+            await rec.get(ANA, target)
         with pytest.raises(DataDirError, match=expected):
             await rec.export_all("report")
         # The untouched incident still reads as itself.
-        assert (await rec.get(ANA, 2)).report.description == "second incident"
+        description = ("first incident", "second incident")[source - 1]
+        assert (await rec.get(ANA, source)).report.description == description

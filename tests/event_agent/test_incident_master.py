@@ -77,7 +77,13 @@ def test_a_missing_or_foreign_master_file(tmp_path: Path) -> None:
     path = tmp_path / "master.json"
     with pytest.raises(LockedError, match="not set up"):
         crypto.unlock_master(path, crypto.Unlock(passphrase=PASSPHRASE))
-    for text in ("not json", '["a list"]', '{"format": "lanyard-incident-master/2"}'):
+    for text in (
+        "not json",
+        '["a list"]',
+        "{}",
+        '{"format": "lanyard-incident-master/0"}',
+        '{"format": "lanyard-incident-master/2"}',
+    ):
         path.write_text(text)
         with pytest.raises(DataDirError):
             crypto.unlock_master(path, crypto.Unlock(passphrase=PASSPHRASE))
