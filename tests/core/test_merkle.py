@@ -411,6 +411,7 @@ def test_consistency_errors_say_what_was_wrong() -> None:
     _refused(lambda: verify_consistency(5, 8, r5, r5, proof), "new root")
     _refused(lambda: verify_consistency(8, 8, r8, r8, [r8]), "must be empty")
     _refused(lambda: verify_consistency(8, 8, r8, r5, []), "different roots")
+    _refused(lambda: verify_consistency(8, 8, r5, r8, []), "different roots")  # either order
     _refused(lambda: verify_consistency(0, 8, r5, r8, []), "empty tree")
     _refused(lambda: verify_consistency(0, 8, EMPTY_ROOT, r8, [r8]), "must be empty")
 
@@ -424,6 +425,7 @@ def test_proof_generators_refuse_impossible_requests() -> None:
     _refused(lambda: root(leaves, 7), "between 0 and the 6 leaves")
     _refused(lambda: root(leaves, -1), "between 0")
     _refused(lambda: consistency_proof(leaves, 4, 3), "not between 0 and new tree size 3")
+    _refused(lambda: consistency_proof(leaves, -1, 6), "old tree size -1 is not between 0")
     _refused(lambda: consistency_proof(leaves, 2, 7), "between 0 and the 6 leaves")
     _refused(lambda: root([b"raw report bytes"]), "not leaf data")
 
