@@ -191,17 +191,19 @@ def run_module(
     fresh: bool,
 ) -> Tally | str:
     command = pytest_command(module)
-    started = time.monotonic()
-    outcome, output = run_tests(command, timeout=600)
-    baseline = time.monotonic() - started
-    if outcome != TestOutcome.SURVIVED:  # the unchanged code must pass its own tests
-        return f"its tests fail without any mutation:\n{output[-2000:]}"
-    timeout = max(30.0, 4 * baseline)
     session = _session(module, work, {}, fresh)
-    deadline = time.monotonic() + budget
-    annotations = _annotation_spans(work / module.path)
     with use_db(str(session), WorkDB.Mode.open) as db:
         pending = db.pending_work_items
+        if not pending:
+            return _tally(module, work, db)
+        started = time.monotonic()
+        outcome, output = run_tests(command, timeout=600)
+        baseline = time.monotonic() - started
+        if outcome != TestOutcome.SURVIVED:  # the unchanged code must pass its own tests
+            return f"its tests fail without any mutation:\n{output[-2000:]}"
+        timeout = max(30.0, 4 * baseline)
+        deadline = time.monotonic() + budget
+        annotations = _annotation_spans(work / module.path)
         print(
             f"  {module.name}: baseline {baseline:.1f} s, {len(pending)} mutants to run, "
             f"per-mutant timeout {timeout:.0f} s, budget {budget:.0f} s",
