@@ -26,7 +26,7 @@ SUBMISSION_BYTES_PER_EVENT_PER_DAY = 16 * MIB  # envelope bytes one event may ad
 
 # -- messages --------------------------------------------------------------------------------
 DEFAULT_REQUEST_BYTES = 64 * KIB  # any request not named below
-MAX_RESPONSE_BYTES = 32 * MIB  # the largest answer a client accepts (a full snapshot)
+MAX_RESPONSE_BYTES = 32 * MIB  # the largest answer a client accepts (a snapshot streams in chunks)
 _ENVELOPE_OVERHEAD = 4 * KIB  # the signature and field framing around an envelope
 
 REQUEST_BYTES: dict[str, int] = {
