@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import date
 
@@ -25,6 +25,7 @@ from lanyard.agent.operator import opened, report_sender
 from lanyard.agent.screening.servicer import ScreeningServicer
 from lanyard.agent.service import AgentService
 from lanyard.agent.transparency import service as transparency_service
+from lanyard.agent.webhooks import server as webhook_server
 from lanyard.core import files, serving
 from lanyard.core.errors import Error as CoreError
 from lanyard.wire.agent.v1 import incidents_pb2_grpc, screening_pb2_grpc
@@ -155,8 +156,14 @@ async def serve(
     listen: str | None = None,
     insecure: bool = False,
     unlock: crypto.Unlock | None = None,
+    webhooks: str | None = None,
 ) -> None:
-    """`lanyard agent serve`: until SIGTERM or SIGINT, then stop gracefully."""
-    async with running(adir, listen, insecure, unlock):
+    """`lanyard agent serve`: until SIGTERM or SIGINT, then stop gracefully. With
+    `webhooks` ("host:port"), the ticketing systems' webhook receivers listen there too."""
+    async with AsyncExitStack() as stack:
+        agent = await stack.enter_async_context(running(adir, listen, insecure, unlock))
+        if webhooks is not None:
+            receivers = webhook_server.running(adir.path, agent.agent, webhooks)
+            await stack.enter_async_context(receivers)
         await serving.until_signalled()
         log.info("agent.stopping")
