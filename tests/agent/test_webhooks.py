@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import structlog
 from aiohttp import web
 
 from lanyard.agent.service import AgentService
@@ -24,6 +25,7 @@ from lanyard.agent.webhooks import server as webhook_server
 from lanyard.agent.webhooks.errors import WebhookConfigError
 from lanyard.agent.webhooks.queue import Delivery
 from tests.agent.conftest import AgentSetup
+from tests.canary_tools import run_cli
 
 TITO_TOKEN = "tito-endpoint-token"
 PRETIX_TOKEN = "pretix-api-token"
@@ -344,3 +346,30 @@ async def test_receivers_refuse_plain_http_off_loopback_and_a_readable_config(
     with pytest.raises(WebhookConfigError, match="chmod 600"):
         async with webhook_server.running(setup.adir.path, agent, "127.0.0.1:0"):
             pass
+
+
+async def test_the_operator_sees_sales_that_need_a_person(
+    setup: AgentSetup, harness: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ticket = tito_ticket("t5", "Sam Rivera", "sam@example.org")
+    body = json.dumps(ticket).encode()
+    async with harness.http.post(
+        harness.hooks.url + "/tito", data=body, headers=tito_headers(body)
+    ) as r:
+        assert r.status == 200
+    await harness.settled("tito", "ticket.completed:t5:2027-03-01T10:00:00.000Z")
+    capsys.readouterr()
+    argv = ["agent", "webhooks", "status", "--data-dir", str(setup.adir.path), "--json"]
+    saved = structlog.get_config()  # the CLI configures logging for the whole process
+    try:
+        code = await asyncio.wait_for(asyncio.to_thread(run_cli, argv), 30)
+    finally:
+        structlog.configure(**saved)
+    out = capsys.readouterr().out
+    assert code == 0
+    shown = json.loads(out)
+    assert shown["deliveries"] == {"done": 1}
+    assert [(a["ref"], a["decision"], a["record_ref"]) for a in shown["alerts"]] == [
+        ("tito:T5", "review", "WG-FLAG")
+    ]
+    assert "Sam" not in out

@@ -17,7 +17,7 @@ from aiohttp import web
 from lanyard.agent.webhooks import config as webhook_config
 from lanyard.agent.webhooks import vendors
 from lanyard.agent.webhooks.errors import WebhookConfigError
-from lanyard.agent.webhooks.queue import DeliveryQueue
+from lanyard.agent.webhooks.queue import Delivery, DeliveryQueue, SaleAlert
 from lanyard.agent.webhooks.receiver import Receiver
 from lanyard.agent.webhooks.worker import Screener, Worker
 from lanyard.core.serving import is_loopback
@@ -95,4 +95,25 @@ async def running(
             await asyncio.gather(task, return_exceptions=True)
         await runner.cleanup()
         await session.close()
+        await queue.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """What the receivers did, for the operator: alerts raised for sales and every
+    delivery's state (no payloads, no names)."""
+
+    alerts: list[SaleAlert]
+    deliveries: list[Delivery]
+
+
+async def overview(data_dir: Path) -> Overview:
+    """`lanyard agent webhooks status`: read webhooks.db (empty when never served)."""
+    path = data_dir / QUEUE_FILE
+    if not path.exists():
+        return Overview([], [])
+    queue = await DeliveryQueue.open(path)
+    try:
+        return Overview(await queue.alerts(), await queue.deliveries())
+    finally:
         await queue.close()
