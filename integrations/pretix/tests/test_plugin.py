@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils.timezone import now
@@ -17,7 +18,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def place(
-    shop: Shop, attendees: list[tuple[str, str]], email: str, buyer: str = "Pat Buyer"
+    shop: Shop,
+    attendees: list[tuple[str, str]],
+    email: str,
+    buyer: str = "Pat Buyer",
+    price: Decimal = Decimal("23.00"),
 ) -> Order:
     """Check out a cart the way the shop does; raises OrderError when the order is refused."""
     with scopes_disabled():
@@ -25,7 +30,7 @@ def place(
             CartPosition.objects.create(
                 event=shop.event,
                 item=shop.item,
-                price=23,
+                price=price,
                 expires=now() + timedelta(days=1),
                 cart_id="cart-1",
                 attendee_name_parts={"_scheme": "full", "full_name": name},
@@ -34,8 +39,15 @@ def place(
             for name, mail in attendees
         ]
         address = InvoiceAddress.objects.create(name_parts={"_scheme": "full", "full_name": buyer})
+        payments = []
+        if shop.item.default_price != price:
+            shop.item.default_price = price
+            shop.item.save()
+        if not price:
+            free = {"provider": "free", "max_value": None, "min_value": None}
+            payments = [free | {"multi_use_supported": False, "info_data": {}}]
         result = _perform_order(
-            shop.event, [], [p.id for p in positions], email, "en", address.pk, {}, "web"
+            shop.event, payments, [p.id for p in positions], email, "en", address.pk, {}, "web"
         )
         return Order.objects.get(pk=result["order_id"])
 
@@ -127,3 +139,11 @@ def test_screening_at_placement_holds_rather_than_refuses(shop: Shop) -> None:
     order = place(shop, [("Kim Doe", BANNED_EMAIL)], "kim@example.org")
     assert order.require_approval
     assert screening_log(order)[0]["decision"] == "deny"
+
+
+def test_a_free_order_is_held_too(shop: Shop) -> None:
+    """pretix confirms a free order's payment right after placement; the hold stands."""
+    order = place(shop, [(FLAGGED_NAME, "")], "sam@example.org", price=Decimal("0.00"))
+    assert order.require_approval
+    assert order.status == Order.STATUS_PENDING
+    assert blocked(order) == [["lanyard"]]
