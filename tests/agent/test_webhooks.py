@@ -9,7 +9,9 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import sqlite3
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +28,7 @@ from lanyard.agent.webhooks.errors import WebhookConfigError
 from lanyard.agent.webhooks.queue import Delivery
 from tests.agent.conftest import AgentSetup
 from tests.canary_tools import run_cli
+from tests.registry.test_serve_process import self_signed
 
 TITO_TOKEN = "tito-endpoint-token"
 PRETIX_TOKEN = "pretix-api-token"
@@ -373,3 +376,29 @@ async def test_the_operator_sees_sales_that_need_a_person(
         ("tito:T5", "review", "WG-FLAG")
     ]
     assert "Sam" not in out
+
+
+async def test_receivers_speak_https_when_given_a_certificate(
+    tmp_path: Path, setup: AgentSetup, agent: AgentService, vendors: Vendors
+) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not on PATH: cannot make a test certificate")
+    cert, key = self_signed(tmp_path, "webhooks")
+    write_config(setup.adir.path, vendors.url)
+    config = setup.adir.path / "webhooks.toml"
+    config.write_text(f'tls_cert = "{cert}"\ntls_key = "{key}"\n' + config.read_text())
+    body = json.dumps(tito_ticket("t7", "Ada Lovelace", "ada@example.org")).encode()
+    trusted = ssl.create_default_context(cafile=str(cert))
+    async with (
+        webhook_server.running(setup.adir.path, agent, "127.0.0.1:0") as hooks,
+        aiohttp.ClientSession() as http,
+    ):
+        assert hooks.url.startswith("https://127.0.0.1:")
+        async with http.post(
+            hooks.url + "/tito", data=body, headers=tito_headers(body), ssl=trusted
+        ) as r:
+            assert (r.status, await r.text()) == (200, "{}")
+        plain = hooks.url.replace("https://", "http://")
+        with pytest.raises(aiohttp.ClientError):
+            async with http.post(plain + "/tito", data=body, headers=tito_headers(body)) as r:
+                await r.read()
