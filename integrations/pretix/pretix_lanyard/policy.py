@@ -64,6 +64,10 @@ def screen(client: ScreeningClient, persons: list[tuple[str, str]], ref: str) ->
         except RpcFailed as exc:
             if exc.code == grpc.StatusCode.INVALID_ARGUMENT:
                 found, reason = REVIEW, "NOT_SCREENABLE"
+            elif exc.unreachable:
+                # No one else in the order can be answered either: stop here rather than
+                # make the buyer wait one timeout per person.
+                return Verdict(UNAVAILABLE, (*dict.fromkeys(reasons), exc.code.name))
             else:
                 found, reason = UNAVAILABLE, exc.code.name
         except LanyardError:

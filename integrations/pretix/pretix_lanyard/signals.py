@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 
+import nacl.exceptions
 import nacl.signing
 from django.db import transaction
 from django.dispatch import receiver
