@@ -28,6 +28,7 @@ from lanyard.agent.webhooks.errors import WebhookConfigError
 from lanyard.agent.webhooks.queue import Delivery
 from tests.agent.conftest import AgentSetup
 from tests.canary_tools import run_cli
+from tests.cli.test_agent_cli import assert_one_sentence, lanyard
 from tests.registry.test_serve_process import self_signed
 
 TITO_TOKEN = "tito-endpoint-token"
@@ -402,3 +403,20 @@ async def test_receivers_speak_https_when_given_a_certificate(
         with pytest.raises(aiohttp.ClientError):
             async with http.post(plain + "/tito", data=body, headers=tito_headers(body)) as r:
                 await r.read()
+
+
+async def test_serve_with_webhooks_but_no_config_is_one_sentence(
+    setup: AgentSetup, vendors: Vendors, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = ("--data-dir", str(setup.adir.path))
+    serve = ("agent", "serve", *d, "--listen", "127.0.0.1:0", "--webhooks")
+    saved = structlog.get_config()  # the CLI configures logging for the whole process
+    try:
+        assert_one_sentence(
+            await lanyard(capsys, *serve, "127.0.0.1:0"), "webhooks.toml is missing"
+        )
+        write_config(setup.adir.path, vendors.url)
+        assert_one_sentence(await lanyard(capsys, *serve, "0.0.0.0:0"), "without TLS")
+    finally:
+        structlog.configure(**saved)
+    assert not setup.adir.endpoint_path.exists()
