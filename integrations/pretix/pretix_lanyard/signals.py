@@ -21,6 +21,8 @@ from pretix.base.services.orders import OrderError
 from pretix.base.signals import (
     logentry_display,
     order_approved,
+    order_changed,
+    order_modified,
     order_placed,
     orderposition_blocked_display,
     periodic_task,
@@ -138,14 +140,27 @@ def screen_at_checkout(sender: Event, positions, email=None, invoice_address=Non
 
 @receiver(order_placed, dispatch_uid="pretix_lanyard_order_placed")
 def screen_at_placement(sender: Event, order: Order, **kwargs):  # type: ignore[no-untyped-def]
-    rules = event_policy(sender)
-    verdict = screen(sender, order_pairs(order), f"pretix:{order.code}")
-    action = policy.placed(verdict, rules)
+    screen_order(sender, order)
+
+
+@receiver(order_modified, dispatch_uid="pretix_lanyard_order_modified")
+@receiver(order_changed, dispatch_uid="pretix_lanyard_order_changed")
+def screen_on_change(sender: Event, order: Order, **kwargs):  # type: ignore[no-untyped-def]
+    """New attendee names or e-mails (by the buyer or the team) are screened again: a
+    person turned away does not get in by editing a ticket afterwards."""
+    screen_order(sender, order)
+
+
+def screen_order(event: Event, order: Order) -> None:
+    """Screen the order's people and apply the event's policy; an order already held
+    stays held (only a person releases it)."""
+    verdict = screen(event, order_pairs(order), f"pretix:{order.code}")
+    action = policy.placed(verdict, event_policy(event))
     if action == "hold":
         hold(order)
     elif action == "rescreen":
-        pending = set(sender.settings.get("lanyard_rescreen", as_type=list, default=[]) or [])
-        sender.settings.set("lanyard_rescreen", sorted(pending | {order.code}))
+        pending = set(event.settings.get("lanyard_rescreen", as_type=list, default=[]) or [])
+        event.settings.set("lanyard_rescreen", sorted(pending | {order.code}))
     record(order, verdict, action)
 
 

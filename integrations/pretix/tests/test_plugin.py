@@ -10,6 +10,7 @@ from django.utils.timezone import now
 from django_scopes import scopes_disabled
 from pretix.base.models import CartPosition, InvoiceAddress, Order
 from pretix.base.services.orders import OrderError, _perform_order, approve_order
+from pretix.base.signals import order_modified
 from pretix_lanyard import signals
 
 from tests.conftest import BANNED_EMAIL, FLAGGED_NAME, Shop
@@ -147,3 +148,16 @@ def test_a_free_order_is_held_too(shop: Shop) -> None:
     assert order.require_approval
     assert order.status == Order.STATUS_PENDING
     assert blocked(order) == [["lanyard"]]
+
+
+def test_an_attendee_changed_after_the_sale_is_screened_again(shop: Shop) -> None:
+    order = place(shop, [("Ada Lovelace", "ada@example.org")], "ada@example.org")
+    assert blocked(order) == [None]
+    with scopes_disabled():
+        position = order.positions.get()
+        position.attendee_name_parts = {"_scheme": "full", "full_name": "Jordan Blake"}
+        position.attendee_email = BANNED_EMAIL
+        position.save()
+        order_modified.send(shop.event, order=order)
+    assert blocked(order) == [["lanyard"]]
+    assert [e["decision"] for e in screening_log(order)] == ["allow", "deny"]
