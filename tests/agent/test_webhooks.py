@@ -420,3 +420,11 @@ async def test_serve_with_webhooks_but_no_config_is_one_sentence(
     finally:
         structlog.configure(**saved)
     assert not setup.adir.endpoint_path.exists()
+
+
+async def test_a_port_in_use_is_a_clear_error(
+    setup: AgentSetup, agent: AgentService, harness: Harness
+) -> None:
+    with pytest.raises(WebhookConfigError, match="cannot listen on"):
+        async with webhook_server.running(setup.adir.path, agent, harness.hooks.address):
+            pass

@@ -78,7 +78,12 @@ async def running(
     try:
         await runner.setup()
         site = web.TCPSite(runner, host.strip("[]"), int(port), ssl_context=tls)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            raise WebhookConfigError(
+                f"the webhook receivers cannot listen on {listen}: {exc.strerror}"
+            ) from exc
         bound_host, bound_port = runner.addresses[0][:2]
         address = (
             f"{host}:{bound_port}" if ":" not in bound_host else f"[{bound_host}]:{bound_port}"
