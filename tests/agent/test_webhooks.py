@@ -12,6 +12,7 @@ import os
 import shutil
 import sqlite3
 import ssl
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -428,3 +429,22 @@ async def test_a_port_in_use_is_a_clear_error(
     with pytest.raises(WebhookConfigError, match="cannot listen on"):
         async with webhook_server.running(setup.adir.path, agent, harness.hooks.address):
             pass
+
+
+async def test_finished_deliveries_are_forgotten_queued_ones_never(
+    setup: AgentSetup, harness: Harness
+) -> None:
+    await setup.registry.server.stop(0)  # the second delivery cannot be screened
+    harness.vendors.orders["OLD1"] = pretix_order("OLD1", "ada@example.org", [], approval=False)
+    paid = pointer(1, "OLD1", "pretix.event.order.paid")
+    assert await harness.post("/pretix", paid, PRETIX_AUTH) == (200, "{}")
+    assert (await harness.settled("pretix", "1")).outcome == "ignored"
+    ticket = tito_ticket("t8", "Never Seen", "never.seen@example.org")
+    body = json.dumps(ticket).encode()
+    async with harness.http.post(
+        harness.hooks.url + "/tito", data=body, headers=tito_headers(body)
+    ) as r:
+        assert r.status == 200
+    queue = harness.hooks.queue
+    assert await queue.forget_finished(time.time() + 1) == 1
+    assert [d.vendor for d in await queue.deliveries()] == ["tito"]

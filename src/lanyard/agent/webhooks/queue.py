@@ -172,6 +172,14 @@ class DeliveryQueue:
             (time.time() + delay, error, delivery_id),
         )
 
+    async def forget_finished(self, before: float) -> int:
+        """Delete deliveries done or dropped before `before` (seconds since the epoch):
+        they are kept only to recognise a sender's late retries. Returns how many."""
+        async with self._db.execute(
+            "DELETE FROM deliveries WHERE state != 'queued' AND done_at < ?", (before,)
+        ) as cursor:
+            return cursor.rowcount
+
     async def delivery(self, vendor: str, key: str) -> Delivery | None:
         row = await sqlite.fetch_one(
             self._db, "SELECT * FROM deliveries WHERE vendor = ? AND key = ?", (vendor, key)

@@ -53,6 +53,9 @@ PRETIX_ACTIONS = frozenset(
 )
 EVENTBRITE_ACTIONS = frozenset({"order.placed", "order.updated", "attendee.updated"})
 MAX_IDLE_SECONDS = 60.0
+SWEEP_INTERVAL_SECONDS = 3600.0
+# Senders retry for days (pretix up to three); a month covers every late retry.
+KEEP_FINISHED_SECONDS = 30 * 24 * 3600.0
 _RANK = {Decision.ALLOW: 0, Decision.REVIEW: 2, Decision.DENY: 3}
 
 
@@ -92,11 +95,20 @@ class Worker:
         self._wakeup.set()
 
     async def run(self) -> None:
-        """Process due deliveries until cancelled; sleeps until woken or the next is due."""
+        """Process due deliveries until cancelled; sleeps until woken or the next is due.
+        Once an hour, finished deliveries older than KEEP_FINISHED_SECONDS are forgotten."""
+        swept = 0.0
         while True:
             self._wakeup.clear()
             try:
                 await self.run_once()
+                if time.time() - swept > SWEEP_INTERVAL_SECONDS:
+                    forgotten = await self._queue.forget_finished(
+                        time.time() - KEEP_FINISHED_SECONDS
+                    )
+                    swept = time.time()
+                    if forgotten:
+                        log.info("webhook.forgotten", deliveries=forgotten)
             except Exception:
                 log.exception("webhook.worker_failed")
             due = await self._queue.next_due()
