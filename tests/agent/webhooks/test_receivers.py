@@ -8,6 +8,8 @@ import base64
 import json
 import sqlite3
 
+from structlog.testing import capture_logs
+
 from tests.agent.conftest import AgentSetup
 from tests.agent.webhooks.conftest import (
     PRETIX_AUTH,
@@ -166,3 +168,19 @@ async def test_screening_unavailable_keeps_the_delivery_queued(
     assert delivery.state == "queued"
     assert "unavailable" in delivery.last_error
     assert await harness.hooks.queue.alerts() == []
+
+
+async def test_logs_carry_ids_and_decisions_never_names(harness: Harness) -> None:
+    ticket = tito_ticket("t3", "Canary Quillfeather", "canary.quill@example.org", "Buyer Canary")
+    body = json.dumps(ticket).encode()
+    with capture_logs() as logs:
+        async with harness.http.post(
+            harness.hooks.url + "/tito", data=body, headers=tito_headers(body)
+        ) as r:
+            assert r.status == 200
+        await harness.settled("tito", "ticket.completed:t3:2027-03-01T10:00:00.000Z")
+    events = {entry["event"] for entry in logs}
+    assert {"webhook.received", "webhook.processed"} <= events
+    text = json.dumps(logs, default=str).lower()
+    for needle in ("canary", "quillfeather", "example.org"):
+        assert needle not in text
