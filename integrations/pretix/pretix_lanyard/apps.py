@@ -1,5 +1,6 @@
 """The Django app config pretix loads for the plugin (pretix reads PretixPluginMeta)."""
 
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 from pretix.base.plugins import PluginConfig
 
@@ -24,4 +25,11 @@ class LanyardApp(PluginConfig):
         compatibility = "pretix>=2025.1.0"
 
     def ready(self) -> None:
+        try:
+            from lanyard.client import ScreeningClient  # noqa: F401 - presence check
+        except ImportError as exc:
+            raise ImproperlyConfigured(
+                "pretix-lanyard needs Lanyard installed in pretix's environment "
+                "(pip install PATH-TO-LANYARD), which provides lanyard.client"
+            ) from exc
         from pretix_lanyard import signals  # noqa: F401 - registers the receivers
