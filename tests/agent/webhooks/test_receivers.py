@@ -184,3 +184,18 @@ async def test_logs_carry_ids_and_decisions_never_names(harness: Harness) -> Non
     text = json.dumps(logs, default=str).lower()
     for needle in ("canary", "quillfeather", "example.org"):
         assert needle not in text
+
+
+async def test_tito_actions_other_than_tickets_are_acknowledged_a_nameless_one_screened(
+    harness: Harness,
+) -> None:
+    ticket = tito_ticket("t4", "Jordan Blake", "jordan.blake@example.net")
+    body = json.dumps(ticket).encode()
+    voided = tito_headers(body, action="ticket.voided")
+    unnamed = {"Tito-Signature": tito_headers(body)["Tito-Signature"]}
+    for headers in (voided, unnamed):
+        async with harness.http.post(harness.hooks.url + "/tito", data=body, headers=headers) as r:
+            assert r.status == 200
+    stamp = "t4:2027-03-01T10:00:00.000Z"
+    assert (await harness.settled("tito", f"ticket.voided:{stamp}")).outcome == "ignored"
+    assert (await harness.settled("tito", f":{stamp}")).outcome == "deny"

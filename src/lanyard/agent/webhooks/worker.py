@@ -222,7 +222,8 @@ class Worker:
             )
 
     async def _tito(self, job: Job, payload: dict[str, Any]) -> tuple[str, str]:
-        if payload["action"] not in TITO_ACTIONS:
+        # A signed ticket without X-Webhook-Name is screened too, rather than let through.
+        if payload["action"] and payload["action"] not in TITO_ACTIONS:
             return "", "ignored"
         sale = vendors.tito_sale(payload["ticket"])
         decision, result = await self._screen(sale)
