@@ -37,6 +37,7 @@ from pretix_lanyard import policy
 log = logging.getLogger("pretix_lanyard")
 
 BLOCK = "lanyard"
+ADMIN_BLOCK = "admin"  # the block pretix's control panel lets the team lift
 LOG_ACTION = "pretix_lanyard.screened"
 # The same words whatever the reason: a person turned away learns nothing to work around.
 NEUTRAL_MESSAGE = _(
@@ -99,17 +100,25 @@ def record(order: Order, verdict: policy.Verdict, action: str) -> None:
 @transaction.atomic
 def hold(order: Order) -> None:
     """Into the approval queue (when still pending), every ticket blocked for check-in.
-    pretix's ledger follows (create_transactions) in the same database transaction."""
-    if order.status == Order.STATUS_PENDING and not order.require_approval:
-        order.require_approval = True
-        order.save(update_fields=["require_approval"])
-        order.payments.filter(state=OrderPayment.PAYMENT_STATE_CREATED).update(
-            state=OrderPayment.PAYMENT_STATE_CANCELED
-        )
+
+    A pending order's block is lifted when a person approves it. An order that can no
+    longer wait for approval (paid already) gets pretix's own "admin" block instead, which
+    the team lifts in the order's "Change" page once they have decided. pretix's ledger
+    follows (create_transactions) in the same database transaction."""
+    block = BLOCK
+    if order.status == Order.STATUS_PENDING:
+        if not order.require_approval:
+            order.require_approval = True
+            order.save(update_fields=["require_approval"])
+            order.payments.filter(state=OrderPayment.PAYMENT_STATE_CREATED).update(
+                state=OrderPayment.PAYMENT_STATE_CANCELED
+            )
+    else:
+        block = ADMIN_BLOCK
     for position in order.positions.all():
         blocked = set(position.blocked or [])
-        if BLOCK not in blocked:
-            position.blocked = sorted(blocked | {BLOCK})
+        if block not in blocked:
+            position.blocked = sorted(blocked | {block})
             position.save(update_fields=["blocked"])
     order.create_transactions()
 

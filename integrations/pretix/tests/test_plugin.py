@@ -161,3 +161,19 @@ def test_an_attendee_changed_after_the_sale_is_screened_again(shop: Shop) -> Non
         order_modified.send(shop.event, order=order)
     assert blocked(order) == [["lanyard"]]
     assert [e["decision"] for e in screening_log(order)] == ["allow", "deny"]
+
+
+def test_a_paid_order_edited_to_a_banned_person_gets_a_block_the_team_can_lift(
+    shop: Shop,
+) -> None:
+    order = place(shop, [("Ada Lovelace", "ada@example.org")], "ada@example.org")
+    with scopes_disabled():
+        order.payments.create(provider="manual", amount=order.total).confirm()
+        order.refresh_from_db()
+        assert order.status == Order.STATUS_PAID
+        position = order.positions.get()
+        position.attendee_email = BANNED_EMAIL
+        position.save()
+        order_modified.send(shop.event, order=order)
+    assert blocked(order) == [["admin"]]
+    assert screening_log(order)[-1]["decision"] == "deny"
