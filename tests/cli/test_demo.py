@@ -50,6 +50,8 @@ def test_demo_runs_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
     # The ticketing system's Check, the alert raised mid-way, the registry's view.
     flat = " ".join(out.split())  # the console wraps long lines
     assert "REVIEW (banned-possible, record WG-2025-003)" in flat
+    assert "answered 200 {} (no decision goes back)" in flat
+    assert "REVIEW (flagged-possible, record WG-2024-011), an alert for the team" in flat
     alert = next(x for x in out.splitlines() if "DEMO-00778" in x)
     assert "new-match" in alert
     assert "WG-2027-001" in alert

@@ -58,3 +58,13 @@ def test_listed_help_is_the_commands_own(name: str) -> None:
     else:
         own = (target.__doc__ or "").strip().splitlines()[0]
     assert own == text
+
+
+def test_subgroups_join_their_group_once() -> None:
+    for _ in range(2):  # main() builds the app on every call: no group is added twice
+        agent = next(
+            g for g in cli_main.build_app(["agent"]).registered_groups if g.name == "agent"
+        )
+        assert agent.typer_instance is not None
+        names = [g.name for g in agent.typer_instance.registered_groups]
+        assert names.count("webhooks") == 1

@@ -30,6 +30,7 @@ from lanyard.agent.screening.servicer import ScreeningServicer
 from lanyard.agent.service import AgentService
 from lanyard.agent.sqlite_store import SqliteStore
 from lanyard.agent.transparency import service as transparency_service
+from lanyard.agent.webhooks import server as webhook_server
 from lanyard.core import auth, files, serving
 from lanyard.core.errors import Error as CoreError
 from lanyard.core.nonces import SqliteNonces
@@ -194,8 +195,14 @@ async def serve(
     listen: str | None = None,
     insecure: bool = False,
     unlock: crypto.Unlock | None = None,
+    webhooks: str | None = None,
 ) -> None:
-    """`lanyard agent serve`: until SIGTERM or SIGINT, then stop gracefully."""
-    async with running(adir, listen, insecure, unlock):
+    """`lanyard agent serve`: until SIGTERM or SIGINT, then stop gracefully. With
+    `webhooks` ("host:port"), the ticketing systems' webhook receivers listen there too."""
+    async with AsyncExitStack() as stack:
+        agent = await stack.enter_async_context(running(adir, listen, insecure, unlock))
+        if webhooks is not None:
+            receivers = webhook_server.running(adir.path, agent.agent, webhooks)
+            await stack.enter_async_context(receivers)
         await serving.until_signalled()
         log.info("agent.stopping")

@@ -2,7 +2,8 @@
 
 A WG registry and an event agent run side by side. The WG adds records through the
 blinded round; the event screens a shipped synthetic ticketing export (its listed people
-spelled differently), answers one ticketing-system Check, and raises an alert when the WG
+spelled differently), answers one ticketing-system Check and one sale posted to its
+webhook receiver, and raises an alert when the WG
 adds a record mid-way. The Code of Conduct team handles an incident (a volunteer files,
 two responders decide, the chair audits), and the end-of-event report goes to the WG
 sealed, is receipted in the registry's log, opened by a WG reader and acknowledged. The
@@ -12,6 +13,9 @@ registry sees counts of blinded points and ciphertext, nothing else.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
 import tempfile
 import time
@@ -20,6 +24,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 
+import aiohttp
 import grpc
 import nacl.public
 import nacl.signing
@@ -33,12 +38,13 @@ from lanyard.agent.reports import build_report, verify_in_log
 from lanyard.agent.screening.csv_import import open_export
 from lanyard.agent.service import AgentService
 from lanyard.agent.transparency import settings as tsettings
+from lanyard.agent.webhooks import server as webhook_server
 from lanyard.cli.output import CliError, console, table
 from lanyard.cli.screening.commands import print_outcome, screen_with_progress
 from lanyard.cli.transparency import commands as transparency_cmds
 from lanyard.client.admin import AdminClient, Identifier
 from lanyard.client.incidents import IncidentClient
-from lanyard.core import auth, envelope
+from lanyard.core import auth, envelope, files
 from lanyard.core.channels import open_channel
 from lanyard.core.enrolment import Enrolment
 from lanyard.core.identity import Kind
@@ -78,6 +84,35 @@ async def _add(admin: AdminClient, record: Record) -> None:
     idents = [Identifier(Kind.EMAIL, e) for e in emails]
     idents += [Identifier(Kind.NAME, n) for n in names]
     await admin.add_record(ref, status, idents)
+
+
+async def _webhook_sale(adir: AgentDir, agent: AgentService) -> str:
+    """One Tito sale through the agent's webhook receiver: answered at once with nothing
+    about the person, screened behind by the worker; returns what the demo prints."""
+    token = "demo-tito-token"  # noqa: S105 - demo only
+    files.write_atomically(adir.path / "webhooks.toml", f'[tito]\ntoken = "{token}"\n')
+    ticket = {"slug": "demo-t1", "reference": "TITO-7", "name": "Sam Rivera", "email": ""}
+    body = json.dumps(ticket).encode()
+    signature = base64.b64encode(hmac.new(token.encode(), body, hashlib.sha256).digest())
+    headers = {"Tito-Signature": signature.decode(), "X-Webhook-Name": "ticket.completed"}
+    async with (
+        webhook_server.running(adir.path, agent, "127.0.0.1:0") as hooks,
+        aiohttp.ClientSession() as http,
+        http.post(hooks.url + "/tito", data=body, headers=headers) as response,
+    ):
+        answer = f"{response.status} {await response.text()}"
+
+        async def alerted() -> bool:
+            return bool(await hooks.queue.alerts())
+
+        async with asyncio.timeout(30):
+            await hooks.worker.until(alerted)
+        [alert] = await hooks.queue.alerts()
+    return (
+        f"A Tito sale posted to the agent's webhook receiver was answered {answer} (no "
+        f"decision goes back); the worker behind it: {alert.decision.upper()} "
+        f"({alert.reason}, record {alert.record_ref}), an alert for the team."
+    )
 
 
 async def _incident_story(address: str, adir: AgentDir) -> None:
@@ -279,6 +314,7 @@ async def _run(workdir: Path) -> None:
                     f"record {response.record_ref}) — a name-only match, for a person "
                     "to look at.",
                 )
+                console.print(await _webhook_sale(adir, agent))
 
                 await _add(admin, LATE_RECORD)
                 _step(

@@ -93,6 +93,20 @@ COMMANDS: dict[str, tuple[str, str, bool, str]] = {
 }
 
 
+# Groups that live in a module importing the group they join (so that group cannot
+# import them): attached here once the group is imported.
+SUBGROUPS: dict[str, list[tuple[str, str, str]]] = {
+    "agent": [("lanyard.cli.agent.webhooks", "webhooks_app", "webhooks")],
+}
+
+
+def _attach_subgroups(name: str, target: typer.Typer) -> None:
+    present = {g.name for g in target.registered_groups}
+    for module, attr, sub in SUBGROUPS.get(name, []):
+        if sub not in present:
+            target.add_typer(getattr(importlib.import_module(module), attr), name=sub)
+
+
 def build_app(wanted: Iterable[str] | None = None) -> typer.Typer:
     """The `lanyard` app with the sub-commands in `wanted` (None: all) imported; the
     others stand in by name and help only (enough for the top-level --help)."""
@@ -110,6 +124,7 @@ def build_app(wanted: Iterable[str] | None = None) -> typer.Typer:
         if name in names:
             target = getattr(importlib.import_module(module), attr)
             if group:
+                _attach_subgroups(name, target)
                 root.add_typer(target, name=name)
             else:
                 root.command(name)(target)

@@ -173,6 +173,13 @@ def serve(
     ] = False,
     passphrase_file: PassphraseFile = None,
     key_file: MasterKeyFile = None,
+    webhooks: Annotated[
+        str | None,
+        typer.Option(
+            help="Also receive Tito, pretix and Eventbrite webhooks on HOST:PORT (as set up "
+            "in webhooks.toml; HTTPS, or HTTP on loopback only).",
+        ),
+    ] = None,
 ) -> None:
     """Serve Check for ticketing systems and follow the WG's snapshot until SIGTERM.
 
@@ -185,7 +192,7 @@ def serve(
     unlock = None
     if passphrase_file is not None or key_file is not None:
         unlock = _unlock(passphrase_file, key_file, prompt=False)
-    asyncio.run(server.serve(adir, listen, insecure, unlock))
+    asyncio.run(server.serve(adir, listen, insecure, unlock, webhooks))
 
 
 @app.command("incidents-init")
