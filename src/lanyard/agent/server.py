@@ -7,7 +7,7 @@ snapshot follower, the outbox drain and the daily retention sweep.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import date
@@ -42,6 +42,7 @@ class RunningAgent:
     agent: AgentService
     address: str
     incidents: IncidentService | None = None
+    tls: bool = False
 
 
 @asynccontextmanager
@@ -108,7 +109,7 @@ async def running(
                 tls=tls is not None,
                 incidents=incidents is not None,
             )
-            yield RunningAgent(server, agent, bound, incidents)
+            yield RunningAgent(server, agent, bound, incidents, tls is not None)
         finally:
             for task in tasks:
                 task.cancel()
@@ -155,8 +156,13 @@ async def serve(
     listen: str | None = None,
     insecure: bool = False,
     unlock: crypto.Unlock | None = None,
+    announce: Callable[[str, bool], None] | None = None,
 ) -> None:
-    """`lanyard agent serve`: until SIGTERM or SIGINT, then stop gracefully."""
-    async with running(adir, listen, insecure, unlock):
+    """`lanyard agent serve`: until SIGTERM or SIGINT, then stop gracefully.
+    `announce(address, tls)` is called once the port is bound (the CLI prints it on a
+    terminal)."""
+    async with running(adir, listen, insecure, unlock) as agent:
+        if announce is not None:
+            announce(agent.address, agent.tls)
         await serving.until_signalled()
         log.info("agent.stopping")

@@ -22,6 +22,8 @@ from lanyard.core.errors import Error as CoreError
 from lanyard.registry.errors import DataDirError
 
 DEFAULT_LISTEN = "127.0.0.1:4750"
+# What marks a directory as an event agent's: a registry is never created over one.
+AGENT_FILES = ("agent.toml", "agent.db", "event.key")
 DEFAULT_MAX_BATCH = 10_000
 ADMIN_NAME = "operator"
 
@@ -78,6 +80,11 @@ class RegistryDir:
         The database is created by the store. Refuses to touch an existing registry."""
         if self.config_path.exists() or self.db_path.exists():
             raise DataDirError(f"{self.path} already holds a registry; refusing to overwrite it")
+        if any((self.path / name).exists() for name in AGENT_FILES):
+            raise DataDirError(
+                f"{self.path} holds an event agent's data; a registry needs a directory of its "
+                "own (choose another --data-dir)"
+            )
         self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.path, 0o700)
         (self.path / "oprf").mkdir(mode=0o700, exist_ok=True)

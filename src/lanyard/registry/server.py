@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -44,6 +44,7 @@ class RunningRegistry:
     store: SqliteStore
     port: int
     address: str
+    tls: bool = False
 
 
 async def init_registry(data_dir: Path, listen: str | None = None) -> RegistryDir:
@@ -128,7 +129,13 @@ async def running(
             version=service.version,
         )
         yield RunningRegistry(
-            server, service, submissions, store, int(bound.rsplit(":", 1)[1]), bound
+            server,
+            service,
+            submissions,
+            store,
+            int(bound.rsplit(":", 1)[1]),
+            bound,
+            tls is not None,
         )
     finally:
         if expiry is not None:
@@ -154,8 +161,17 @@ async def _expire_periodically(service: RegistryService) -> None:
             log.exception("registry.expiry_failed")
 
 
-async def serve(rdir: RegistryDir, listen: str | None = None, insecure: bool = False) -> None:
-    """`lanyard registry serve`: run until SIGTERM or SIGINT, then stop gracefully."""
-    async with running(rdir, listen, insecure):
+async def serve(
+    rdir: RegistryDir,
+    listen: str | None = None,
+    insecure: bool = False,
+    announce: Callable[[str, bool], None] | None = None,
+) -> None:
+    """`lanyard registry serve`: run until SIGTERM or SIGINT, then stop gracefully.
+    `announce(address, tls)` is called once the port is bound (the CLI prints it on a
+    terminal)."""
+    async with running(rdir, listen, insecure) as registry:
+        if announce is not None:
+            announce(registry.address, registry.tls)
         await serving.until_signalled()
         log.info("registry.stopping")

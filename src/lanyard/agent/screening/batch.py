@@ -89,7 +89,12 @@ async def screen_export(
     progress: Progress | None = None,
     batch_rows: int = BATCH_ROWS,
     in_flight: int = IN_FLIGHT,
+    reached: Callable[[int], None] | None = None,
 ) -> ScreenOutcome:
+    """Screen every row of `export` not yet stored. `progress(rows)` is called after each
+    committed batch; `reached(line)` first with the line a stopped run had reached (0 for a
+    new run) and then with the last line of each committed batch, so that a caller
+    interrupted (Ctrl-C) can say where it stopped and a bar can resume there."""
     started = time.perf_counter()
     digest = await asyncio.to_thread(file_digest, export.path)
     run = await agent.store.open_run(digest, role, layout_key(export), export.path.name)
@@ -100,6 +105,8 @@ async def screen_export(
     except RpcFailed as exc:
         raise registry_failure(exc, agent.enrolment.endpoint, "nothing was screened") from exc
     epoch = agent.snapshot.epoch
+    if reached is not None:
+        reached(run.last_line)
 
     async def process(batch: _Batch) -> tuple[_Batch, list[Screened]]:
         wanted = [messages_for(row.name, row.email) for row in batch.rows]
@@ -129,6 +136,8 @@ async def screen_export(
         done_rows += len(batch.rows) + len(batch.skipped)
         if progress is not None:
             progress(len(batch.rows) + len(batch.skipped))
+        if reached is not None:
+            reached(batch.last_line)
 
     try:
         for batch in _batches(export.rows(start_after_line=run.last_line), batch_rows):

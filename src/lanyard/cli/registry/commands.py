@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from lanyard.cli.common import read_public_key, run
+from lanyard.cli.common import announcer, read_public_key, run
 from lanyard.cli.output import CliError, JsonOut, console, emit_json, table
 from lanyard.cli.registry import records as record_cmds
 from lanyard.cli.registry import submissions as submission_cmds
@@ -68,7 +68,7 @@ def serve(
     ] = False,
 ) -> None:
     """Run the registry's gRPC service until SIGTERM or Ctrl-C."""
-    asyncio.run(server.serve(open_dir(data_dir), listen, insecure))
+    asyncio.run(server.serve(open_dir(data_dir), listen, insecure, announcer("Registry")))
 
 
 @event_app.command("enroll")
