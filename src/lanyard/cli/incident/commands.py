@@ -23,8 +23,14 @@ from lanyard.agent.incidents.model import RESOLUTIONS, STATUSES
 from lanyard.cli.agent.commands import DataDir
 from lanyard.cli.incident.common import AgentOpt, CaOpt, KeyOpt, OperatorOpt, with_client
 from lanyard.cli.incident.intake import build_report, parse_answer
-from lanyard.cli.incident.render import incident_json, render, render_summaries, summaries_json
-from lanyard.cli.output import CliError, JsonOut, emit_json, say, table
+from lanyard.cli.incident.render import (
+    incident_json,
+    render,
+    render_summaries,
+    show_decision,
+    summaries_json,
+)
+from lanyard.cli.output import CliError, JsonOut, confirm, emit_json, say, table
 from lanyard.client.incidents import IncidentClient
 from lanyard.wire.agent.v1 import incidents_pb2 as pb
 
@@ -293,7 +299,13 @@ def incident_decide(
     ] = False,
     approve: Annotated[
         bool,
-        typer.Option("--approve", help="Approve the decision already proposed, as it stands."),
+        typer.Option(
+            "--approve",
+            help="Approve the decision already proposed, as it stands (it is shown first).",
+        ),
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="With --approve: do not show it and ask first.")
     ] = False,
     list_resolutions: Annotated[
         bool,
@@ -316,6 +328,20 @@ def incident_decide(
             current = await c.get_incident(incident_id)
             if not current.HasField("decision"):
                 raise CliError(f"incident {incident_id} has no decision to approve yet")
+            proposed = convert.incident_from_pb(current).decision
+            assert proposed is not None  # HasField above
+            if proposed.final:
+                raise CliError(f"incident {incident_id} is already decided; its decision is final")
+            if not yes:
+                say(f"Incident {incident_id}: the decision you are asked to approve")
+                show_decision(proposed)
+            confirm(
+                "Approve this decision as it stands (it becomes final)?",
+                "approve the decision",
+                yes,
+                f"not approved; the decision on incident {incident_id} still awaits a second "
+                "member",
+            )
             decision = pb.IncidentDecision()
             decision.CopyFrom(current.decision)
             decision.urgent = decision.urgent or urgent

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from lanyard.cli.common import announcer, read_public_key, run
-from lanyard.cli.output import CliError, JsonOut, console, emit_json, table
+from lanyard.cli.output import JsonOut, confirm, console, emit_json, table
 from lanyard.cli.registry import records as record_cmds
 from lanyard.cli.registry import submissions as submission_cmds
 from lanyard.cli.registry.common import (
@@ -191,10 +191,12 @@ def key_rotate(
     """Move every record to a new OPRF key (spec §6); the old key is destroyed."""
     rdir = open_dir(data_dir)
     address = endpoint or rdir.endpoint()
-    if not yes and not typer.confirm(
-        "Rotate the OPRF key? Every event will evaluate its attendees again.", default=False
-    ):
-        raise CliError("key rotation cancelled; nothing changed")
+    confirm(
+        "Every event will evaluate its attendees again. Rotate the OPRF key?",
+        "rotate the OPRF key",
+        yes,
+        "key rotation cancelled; nothing changed",
+    )
 
     async def go() -> tuple[int, int, int]:
         async with admin_client(rdir, address) as client:

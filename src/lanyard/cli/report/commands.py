@@ -10,7 +10,6 @@ the registry signs today and shows each step the WG signed.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +40,7 @@ from lanyard.cli.agent.commands import (
     records_unlock,
 )
 from lanyard.cli.common import run
-from lanyard.cli.output import CliError, JsonOut, console, emit_json, say
+from lanyard.cli.output import CliError, JsonOut, confirm, console, emit_json, say
 from lanyard.cli.registry.submissions import steps_table
 from lanyard.client.errors import RpcFailed
 from lanyard.core import files
@@ -210,11 +209,12 @@ def submit(
                 f"The report holds {summary(report)}; `lanyard report build` shows all of it."
             )
             console.print(f"It will be sealed to the WG's report readers: {', '.join(readers)}.")
-        if not yes:
-            if not sys.stdin.isatty():
-                raise CliError("give --yes to submit without a terminal to confirm on")
-            if not typer.confirm("Seal it and send it to the WG?", default=False):
-                raise CliError("not submitted; nothing was sealed or sent")
+        confirm(
+            "Seal the report and send it to the WG?",
+            "submit the report",
+            yes,
+            "not submitted; nothing was sealed or sent",
+        )
         entry = await sender.seal(report)
         delivery = await sender.deliver(entry, attempts=attempts)
         if delivery.receipt is None:
