@@ -49,8 +49,8 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
 
 def confirm(question: str, what: str, yes: bool, nothing_done: str) -> None:
     """The one way a command asks before something it cannot undo: `--yes` skips the
-    question; without a terminal (`what`: "rotate the key") to ask on, one sentence says to give --yes; a "no" is a
-    sentence saying nothing changed (`nothing_done`), never a bare "Aborted."."""
+    question; without a terminal to ask on, one sentence says "give --yes to `what`"; a
+    "no" is a sentence saying nothing changed (`nothing_done`), never a bare "Aborted."."""
     if yes:
         return
     if not sys.stdin.isatty():

@@ -251,7 +251,7 @@ def submission_open(
     )
     say(f"Sealed to {', '.join(opened.readers)}; the event's signature verifies.")
     say("")
-    say(preview(opened.report))
+    say(preview(opened.report, opened=True))
     steps_table(opened.steps)
 
 
