@@ -162,7 +162,8 @@ async def serve(
     `announce(address, tls)` is called once the port is bound (the CLI prints it on a
     terminal)."""
     async with running(adir, listen, insecure, unlock) as agent:
+        stop = serving.stop_on_signals()
         if announce is not None:
             announce(agent.address, agent.tls)
-        await serving.until_signalled()
+        await stop.wait()
         log.info("agent.stopping")

@@ -87,13 +87,19 @@ async def add_health(server: grpc.aio.Server, names: tuple[str, ...]) -> None:
         await servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
 
 
-async def until_signalled() -> None:
-    """Wait for SIGTERM or SIGINT: how a service's `serve` knows to stop gracefully."""
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT, handlers installed now (before a server says it
+    is listening, so that a signal sent on seeing that is never the default, abrupt one)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop
+
+
+async def until_signalled() -> None:
+    """Wait for SIGTERM or SIGINT: how a service's `serve` knows to stop gracefully."""
+    await stop_on_signals().wait()
 
 
 def status_for(table: ErrorTable, exc: BaseException) -> grpc.StatusCode | None:

@@ -171,7 +171,8 @@ async def serve(
     `announce(address, tls)` is called once the port is bound (the CLI prints it on a
     terminal)."""
     async with running(rdir, listen, insecure) as registry:
+        stop = serving.stop_on_signals()
         if announce is not None:
             announce(registry.address, registry.tls)
-        await serving.until_signalled()
+        await stop.wait()
         log.info("registry.stopping")

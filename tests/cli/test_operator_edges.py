@@ -1,0 +1,295 @@
+"""What an operator meets at 2 a.m.: error sentences that keep file names as typed, `init`
+refusing the other kind of data directory, a WG reader's machine without a registry,
+plain help and --version, servers that say where they listen, and Ctrl-C in `screen`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import os
+import pty
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lanyard.cli.main import _sentence
+from lanyard.client.admin import AdminClient
+from lanyard.registry import server
+from lanyard.registry.server import RunningRegistry
+from tests.agent.conftest import enrolled_agent_dir
+from tests.canary_tools import run_cli, subprocess_env
+
+REPO = Path(__file__).resolve().parents[2]
+WAIT = 30.0
+
+
+def lanyard(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = run_cli(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_sentence(result: tuple[int, str, str], *needles: str) -> str:
+    code, _, err = result
+    assert code == 1, err
+    sentence = " ".join(err.split()).removeprefix("Error: ")
+    assert err.startswith("Error: ") and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in sentence, sentence
+    return sentence
+
+
+# -- sentences -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("atendees.csv does not exist", "atendees.csv does not exist."),
+        ("/var/lib/x is not a directory", "/var/lib/x is not a directory."),
+        ("'pretix' is not an integration", "'pretix' is not an integration."),
+        ("wg-alex is not a reader", "wg-alex is not a reader."),
+        ("give --yes to submit", "Give --yes to submit."),
+        ("the registry is down.", "The registry is down."),
+    ],
+)
+def test_a_sentence_capitalises_only_a_plain_word(text: str, expected: str) -> None:
+    assert _sentence(text) == expected
+
+
+def test_a_missing_file_is_named_as_typed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = lanyard(capsys, "screen", "atendees.csv", "--data-dir", str(tmp_path / "agent"))
+    one_sentence(result, "atendees.csv does not exist")
+
+
+# -- data directories ------------------------------------------------------------------------
+
+
+def test_init_refuses_the_other_kind_of_data_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry_dir, agent_dir = tmp_path / "registry", tmp_path / "agent"
+    code, _, err = lanyard(capsys, "registry", "init", "--data-dir", str(registry_dir))
+    assert code == 0, err
+    code, _, err = lanyard(capsys, "agent", "init", "--data-dir", str(agent_dir))
+    assert code == 0, err
+
+    one_sentence(
+        lanyard(capsys, "agent", "init", "--data-dir", str(registry_dir)),
+        "holds a WG registry's data",
+    )
+    one_sentence(
+        lanyard(capsys, "registry", "init", "--data-dir", str(agent_dir)),
+        "holds an event agent's data",
+    )
+    assert not (registry_dir / "event.key").exists()
+    assert not (agent_dir / "registry.db").exists()
+
+
+def test_a_wg_reader_without_a_registry_is_told_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    nowhere = str(tmp_path / "no-registry-here")
+    for command in ("list", "open", "ack"):
+        args = [] if command == "list" else ["3f2a"]
+        if command == "ack":
+            args += ["--step", "acknowledged"]
+        without_endpoint = lanyard(
+            capsys, "registry", "submission", command, *args, "--data-dir", nowhere
+        )
+        sentence = one_sentence(without_endpoint, "Give --endpoint")
+        assert "registry init" not in sentence
+        with_endpoint = lanyard(
+            capsys,
+            "registry",
+            "submission",
+            command,
+            *args,
+            "--data-dir",
+            nowhere,
+            "--endpoint",
+            "127.0.0.1:1",
+        )
+        # Every reader command signs with the reader's own key, and says how to make one.
+        sentence = one_sentence(with_endpoint, "wg-member.json", "wg keygen")
+        assert "registry init" not in sentence
+
+
+# -- help ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["transparency"],
+        ["event", "set"],
+        ["registry", "record", "add"],
+        ["incident", "decide"],
+        ["agent", "incidents-init"],
+        ["registry", "submission", "list"],
+    ],
+)
+def test_help_has_whole_option_names_and_no_placeholders(
+    command: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, err = lanyard(capsys, *command, "--help")
+    assert code == 0, err
+    assert "--help" in out
+    assert "<bool>" not in out and "<str>" not in out
+    assert not re.search(r"--[\w-]*…", out), out
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = lanyard(capsys, "--version")
+    assert code == 0
+    assert re.fullmatch(r"lanyard \d+\.\d+\.\d+\S*\n", out), out
+
+
+# -- servers on a terminal -------------------------------------------------------------------
+
+
+def _read_until(fd: int, pattern: str, proc: subprocess.Popen[bytes]) -> str:
+    """Output of a process on a pseudo-terminal until `pattern` shows (bounded)."""
+    seen = b""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        if re.search(pattern, seen.decode(errors="replace")):
+            return seen.decode(errors="replace")
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the terminal closed: the process is gone
+            break
+        if not chunk:
+            break
+        seen += chunk
+    proc.kill()
+    pytest.fail(f"no {pattern!r} within {WAIT} s: {seen.decode(errors='replace')[-800:]}")
+
+
+def _serve_on_terminal(argv: list[str], pattern: str) -> str:
+    """Start a `serve` with stdout on a pseudo-terminal; its first words; then SIGTERM."""
+    main, child = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lanyard.cli.main", *argv],
+        cwd=REPO,
+        env=subprocess_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=child,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(child)
+    try:
+        return _read_until(main, pattern, proc)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=WAIT) == 0
+        os.close(main)
+
+
+@pytest.mark.slow
+async def test_servers_say_where_they_listen_on_a_terminal(
+    tmp_path: Path, admin: AdminClient, registry: RunningRegistry
+) -> None:
+    rdir = await server.init_registry(tmp_path / "own-registry", listen="127.0.0.1:0")
+    said = await asyncio.to_thread(
+        _serve_on_terminal,
+        ["registry", "serve", "--data-dir", str(rdir.path)],
+        r"Registry listening on 127\.0\.0\.1:\d+ .*Ctrl-C",
+    )
+    port = re.search(r"listening on 127\.0\.0\.1:(\d+)", said)
+    assert port is not None and port[1] != "0", said
+
+    adir = await enrolled_agent_dir(tmp_path, admin, registry.address)
+    said = await asyncio.to_thread(
+        _serve_on_terminal,
+        ["agent", "serve", "--data-dir", str(adir.path)],
+        r"Agent listening on 127\.0\.0\.1:\d+ .*Ctrl-C",
+    )
+    assert "plaintext, loopback only" in said
+
+
+# -- Ctrl-C while screening --------------------------------------------------------------------
+
+
+def _last_line(db: Path) -> int:
+    """The line the newest run has stored up to (0 before the database has one)."""
+    if not db.exists():
+        return 0
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            row = conn.execute("SELECT MAX(last_line) FROM runs").fetchone()
+    except sqlite3.OperationalError:  # created, not yet migrated
+        return 0
+    return int(row[0] or 0)
+
+
+@pytest.mark.slow
+async def test_ctrl_c_in_screen_says_where_it_stopped_and_resumes_there(
+    tmp_path: Path,
+    admin: AdminClient,
+    registry: RunningRegistry,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    adir = await enrolled_agent_dir(tmp_path, admin, registry.address)
+    export = tmp_path / "Attendees-Main.csv"
+    with export.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["Order code", "Attendee name", "Attendee email"])
+        writer.writerows(
+            (f"ORD-{i}", f"Person Number{i}", f"p{i}@example.org") for i in range(6_000)
+        )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "lanyard.cli.main",
+        "screen",
+        str(export),
+        "--data-dir",
+        str(adir.path),
+        cwd=REPO,
+        env=subprocess_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        # Wait (bounded) until the first batches are stored, then press Ctrl-C.
+        deadline = time.monotonic() + WAIT
+        while _last_line(adir.db_path) < 2 and proc.returncode is None:
+            assert time.monotonic() < deadline, "screening stored nothing"
+            await asyncio.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err_bytes = await asyncio.wait_for(proc.communicate(), WAIT)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    err = err_bytes.decode()
+    assert proc.returncode == 130, err
+    stopped = re.search(r"Stopped after line (\d+) of (\S+);", err)
+    assert stopped is not None, err
+    assert stopped[2] == str(export)  # the file name as given, case kept
+    assert "Run the same command again to resume." in " ".join(err.split())
+    line = int(stopped[1])
+    assert line == _last_line(adir.db_path)  # exactly where the stored rows end
+
+    code, out, err = await asyncio.to_thread(
+        lanyard, capsys, "screen", str(export), "--data-dir", str(adir.path), "--json"
+    )
+    assert code == 0, err
+    assert f'"resumed_after_line": {line}' in out
+    assert '"screened": 6000' in out
