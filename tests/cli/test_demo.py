@@ -60,5 +60,6 @@ def test_demo_runs_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
     # the event's first day, not two months before it.
     dates = re.search(r"Published on (\S+)\.", flat)
     first_day = re.search(r"Dates: (\d{4}-\d{2}-\d{2})", flat)
-    assert dates is not None and first_day is not None, flat[-600:]
+    assert dates is not None, flat[-600:]
+    assert first_day is not None, flat[-600:]
     assert first_day[1] <= dates[1]

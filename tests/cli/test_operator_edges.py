@@ -41,7 +41,8 @@ def one_sentence(result: tuple[int, str, str], *needles: str) -> str:
     code, _, err = result
     assert code == 1, err
     sentence = " ".join(err.split()).removeprefix("Error: ")
-    assert err.startswith("Error: ") and "Traceback" not in err, err
+    assert err.startswith("Error: "), err
+    assert "Traceback" not in err, err
     for needle in needles:
         assert needle in sentence, sentence
     return sentence
@@ -148,7 +149,8 @@ def test_help_has_whole_option_names_and_no_placeholders(
     code, out, err = lanyard(capsys, *command, "--help")
     assert code == 0, err
     assert "--help" in out
-    assert "<bool>" not in out and "<str>" not in out
+    assert "<bool>" not in out
+    assert "<str>" not in out
     assert not re.search(r"--[\w-]*…", out), out
 
 
@@ -211,7 +213,8 @@ async def test_servers_say_where_they_listen_on_a_terminal(
         r"Registry listening on 127\.0\.0\.1:\d+ .*Ctrl-C",
     )
     port = re.search(r"listening on 127\.0\.0\.1:(\d+)", said)
-    assert port is not None and port[1] != "0", said
+    assert port is not None, said
+    assert port[1] != "0", said
 
     adir = await enrolled_agent_dir(tmp_path, admin, registry.address)
     said = await asyncio.to_thread(
