@@ -16,7 +16,7 @@ import typer.rich_utils
 from rich.markup import escape
 
 from lanyard import errors
-from lanyard.cli import demo
+from lanyard.cli import demo, health
 from lanyard.cli.agent import commands as agent_cmds
 from lanyard.cli.bench import commands as bench
 from lanyard.cli.incident import commands as incident_cmds
@@ -49,6 +49,7 @@ app.command("screen")(screen_cmds.screen)
 app.command("check")(screen_cmds.check)
 app.command("alerts")(screen_cmds.alerts)
 app.command("demo")(demo.demo)
+app.command("health")(health.health)
 app.add_typer(bench.bench_app, name="bench")
 
 _verbose = False
@@ -62,7 +63,7 @@ def _plain_help() -> None:
     def no_placeholder(self: typer.core.TyperOption, ctx: object) -> str | None:
         return None
 
-    typer.core.TyperOption.display_type_rich = no_placeholder  # type: ignore[method-assign,assignment]
+    typer.core.TyperOption.display_type_rich = no_placeholder  # type: ignore[method-assign]
     if not os.environ.get("TERMINAL_WIDTH"):
         typer.rich_utils.MAX_WIDTH = shutil.get_terminal_size((120, 24)).columns
 

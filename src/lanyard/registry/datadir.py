@@ -6,6 +6,7 @@ signing.key        Ed25519 seed: signs snapshots; events pin its public half
 admin.key          Ed25519 seed of the operator's admin key, used by the CLI
 oprf/epoch-N.key   the OPRF scalar k for epoch N (never in the database)
 endpoint           written by `serve`: the address it actually listens on
+health.json        written by `serve`: SERVING or NOT_SERVING, and why (`registry status`)
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ DEFAULT_LISTEN = "127.0.0.1:4750"
 # What marks a directory as an event agent's: a registry is never created over one.
 AGENT_FILES = ("agent.toml", "agent.db", "event.key")
 DEFAULT_MAX_BATCH = 10_000
+# Below this much free space for the data directory, `serve` reports NOT_SERVING.
+DEFAULT_MIN_FREE_MB = 64
 ADMIN_NAME = "operator"
 
 _CONFIG_TEMPLATE = """\
@@ -46,6 +49,7 @@ class RegistryConfig:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     client_ca: Path | None = None
+    min_free_mb: int = DEFAULT_MIN_FREE_MB
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,10 @@ class RegistryDir:
     @property
     def endpoint_path(self) -> Path:
         return self.path / "endpoint"
+
+    @property
+    def health_path(self) -> Path:
+        return self.path / "health.json"
 
     def oprf_key_path(self, epoch: int) -> Path:
         return self.path / "oprf" / f"epoch-{epoch}.key"
@@ -113,7 +121,7 @@ class RegistryDir:
             data = tomllib.loads(self.config_path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise DataDirError(f"{self.config_path} cannot be read: {exc}") from exc
-        for key in ("listen", "max_batch", "tls_cert", "tls_key", "client_ca"):
+        for key in ("listen", "max_batch", "tls_cert", "tls_key", "client_ca", "min_free_mb"):
             env = os.environ.get(f"LANYARD_REGISTRY_{key.upper()}")
             if env:
                 data[key] = env
@@ -123,6 +131,11 @@ class RegistryDir:
             raise DataDirError(f"{self.config_path}: max_batch must be a whole number") from exc
         if not 1 <= max_batch <= 100_000:
             raise DataDirError(f"{self.config_path}: max_batch must be between 1 and 100000")
+
+        try:
+            min_free_mb = int(data.get("min_free_mb", DEFAULT_MIN_FREE_MB))
+        except (TypeError, ValueError) as exc:
+            raise DataDirError(f"{self.config_path}: min_free_mb must be a whole number") from exc
 
         def path(key: str) -> Path | None:
             value = data.get(key)
@@ -134,6 +147,7 @@ class RegistryDir:
             tls_cert=path("tls_cert"),
             tls_key=path("tls_key"),
             client_ca=path("client_ca"),
+            min_free_mb=max(0, min_free_mb),
         )
 
     def signing_key(self) -> nacl.signing.SigningKey:

@@ -33,6 +33,7 @@ log = structlog.get_logger("lanyard.registry")
 
 SERVICE_NAMES = ("lanyard.registry.v1.Registry", "lanyard.registry.v1.Admin")
 EXPIRY_INTERVAL_SECONDS = 3600.0
+DISK_CHECK_SECONDS = 30.0
 GRACE_SECONDS = 5.0
 
 
@@ -45,6 +46,7 @@ class RunningRegistry:
     port: int
     address: str
     tls: bool = False
+    health: serving.HealthReporter | None = None
 
 
 async def init_registry(data_dir: Path, listen: str | None = None) -> RegistryDir:
@@ -91,6 +93,7 @@ async def running(
     server: grpc.aio.Server | None = None
     listening = False
     expiry: asyncio.Task[None] | None = None
+    disk: asyncio.Task[None] | None = None
     try:
         epoch = await store.current_epoch()
         service = RegistryService(
@@ -112,7 +115,7 @@ async def running(
             RegistryServicer(service, submissions), server
         )
         admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(service, submissions), server)
-        await serving.add_health(server, SERVICE_NAMES)
+        health = await serving.add_health(server, SERVICE_NAMES, rdir.health_path)
         try:
             bound = serving.bind(server, address, tls, insecure)
         except CoreError as exc:
@@ -121,6 +124,11 @@ async def running(
         listening = True
         files.write_atomically(rdir.endpoint_path, bound + "\n")
         expiry = asyncio.create_task(_expire_periodically(service))
+        disk = asyncio.create_task(
+            serving.watch_data_dir(
+                health, rdir.path, config.min_free_mb * 2**20, DISK_CHECK_SECONDS
+            )
+        )
         log.info(
             "registry.listening",
             address=bound,
@@ -136,16 +144,20 @@ async def running(
             int(bound.rsplit(":", 1)[1]),
             bound,
             tls is not None,
+            health,
         )
     finally:
-        if expiry is not None:
-            expiry.cancel()
-            with suppress(asyncio.CancelledError):
-                await expiry
+        for task in (expiry, disk):
+            if task is not None:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
         if server is not None:
             await server.stop(GRACE_SECONDS)
         with suppress(FileNotFoundError):
             rdir.endpoint_path.unlink()
+        with suppress(FileNotFoundError):
+            rdir.health_path.unlink()
         await store.close()
         executor.shutdown(wait=True)
         if listening:
