@@ -16,7 +16,7 @@ import typer.rich_utils
 from rich.markup import escape
 
 from lanyard import errors
-from lanyard.cli import demo, health
+from lanyard.cli import backup, demo, health
 from lanyard.cli.agent import commands as agent_cmds
 from lanyard.cli.bench import commands as bench
 from lanyard.cli.incident import commands as incident_cmds
@@ -37,6 +37,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+registry_cmds.app.command("backup")(backup.registry_backup_cmd)
+registry_cmds.app.command("restore")(backup.registry_restore_cmd)
+agent_cmds.app.command("backup")(backup.agent_backup_cmd)
+agent_cmds.app.command("restore")(backup.agent_restore_cmd)
 app.add_typer(registry_cmds.app, name="registry")
 app.add_typer(agent_cmds.app, name="agent")
 app.add_typer(team_cmds.team_app, name="team")

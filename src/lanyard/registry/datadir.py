@@ -5,6 +5,7 @@ registry.db        events, records as Y points, snapshot entries (never identifi
 signing.key        Ed25519 seed: signs snapshots; events pin its public half
 admin.key          Ed25519 seed of the operator's admin key, used by the CLI
 oprf/epoch-N.key   the OPRF scalar k for epoch N (never in the database)
+oprf/epoch-N.destroyed  left when a rotation destroys epoch N's key
 endpoint           written by `serve`: the address it actually listens on
 health.json        written by `serve`: SERVING or NOT_SERVING, and why (`registry status`)
 """
@@ -183,6 +184,9 @@ class RegistryDir:
             path.unlink()
         except FileNotFoundError:
             pass
+        # A marker that the key is gone for good: a restore of an older backup refuses to
+        # bring it back (registry/backup.py).
+        files.write_atomically(path.with_name(f"epoch-{epoch}.destroyed"), b"")
 
     def endpoint(self) -> str:
         """Where a running `serve` listens, else the configured address."""

@@ -19,6 +19,7 @@ from lanyard.cli.common import announcer, read_public_key, run
 from lanyard.cli.output import CliError, JsonOut, confirm, console, emit_json, table
 from lanyard.cli.registry import records as record_cmds
 from lanyard.cli.registry import submissions as submission_cmds
+from lanyard.cli.registry import tls as tls_cmds
 from lanyard.cli.registry.common import (
     DataDir,
     Endpoint,
@@ -44,6 +45,7 @@ key_app = typer.Typer(help="Rotate the registry's OPRF key.", no_args_is_help=Tr
 app.add_typer(key_app, name="key")
 app.add_typer(wg_cmds.recipient_app, name="recipient")
 app.add_typer(submission_cmds.submission_app, name="submission")
+app.add_typer(tls_cmds.tls_app, name="tls")
 
 
 @app.command()
