@@ -43,7 +43,12 @@ async def ask(address: str, ca: Path | None, service: str = "") -> str:
 
 
 def health(
-    address: Annotated[str, typer.Argument(help="HOST:PORT of a registry or an agent.")],
+    address: Annotated[
+        str,
+        typer.Argument(
+            help="HOST:PORT of a registry or an agent.", envvar="LANYARD_HEALTH_ADDRESS"
+        ),
+    ],
     ca: Annotated[
         Path | None,
         typer.Option(help="CA certificate when the service speaks TLS.", envvar="LANYARD_CA"),
