@@ -296,3 +296,15 @@ async def test_ctrl_c_in_screen_says_where_it_stopped_and_resumes_there(
     assert code == 0, err
     assert f'"resumed_after_line": {line}' in out
     assert '"screened": 6000' in out
+
+
+def test_operator_is_offered_where_it_is_meant(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--operator` (sign with the event's key) is for adding the first chair: `team`
+    commands list it, incident commands accept it without offering it."""
+    code, out, _ = lanyard(capsys, "team", "add", "--help")
+    assert code == 0
+    assert "--operator" in out
+    for command in ("new", "list", "show", "decide", "close"):
+        code, out, _ = lanyard(capsys, "incident", command, "--help")
+        assert code == 0, command
+        assert "--operator" not in out, command

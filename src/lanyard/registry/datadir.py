@@ -40,6 +40,8 @@ max_batch = {max_batch}
 # tls_cert = "/etc/lanyard/registry.crt"
 # tls_key = "/etc/lanyard/registry.key"
 # client_ca = "/etc/lanyard/events-ca.crt"
+# Below this much free space (MiB) for this directory, `serve` reports NOT_SERVING.
+# min_free_mb = 64
 """
 
 

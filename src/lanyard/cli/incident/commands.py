@@ -21,7 +21,7 @@ import typer
 from lanyard.agent.incidents import messages as convert
 from lanyard.agent.incidents.model import RESOLUTIONS, STATUSES
 from lanyard.cli.agent.commands import DataDir
-from lanyard.cli.incident.common import AgentOpt, CaOpt, KeyOpt, OperatorOpt, with_client
+from lanyard.cli.incident.common import AgentOpt, CaOpt, HiddenOperatorOpt, KeyOpt, with_client
 from lanyard.cli.incident.intake import build_report, parse_answer
 from lanyard.cli.incident.render import (
     incident_json,
@@ -76,7 +76,7 @@ def incident_new(
     ] = None,
     agent: AgentOpt = None,
     key: KeyOpt = None,
-    operator: OperatorOpt = False,
+    operator: HiddenOperatorOpt = False,
     ca: CaOpt = None,
 ) -> None:
     """File a report: asked question by question on a terminal, or from flags or a file."""
@@ -113,7 +113,7 @@ def incident_list(
     json_out: JsonOut = False,
     agent: AgentOpt = None,
     key: KeyOpt = None,
-    operator: OperatorOpt = False,
+    operator: HiddenOperatorOpt = False,
     ca: CaOpt = None,
 ) -> None:
     """The incidents you may work on (none you are recused from)."""
@@ -131,7 +131,7 @@ def incident_show(
     json_out: JsonOut = False,
     agent: AgentOpt = None,
     key: KeyOpt = None,
-    operator: OperatorOpt = False,
+    operator: HiddenOperatorOpt = False,
     ca: CaOpt = None,
 ) -> None:
     """Everything in one incident's record (the read is audited)."""
@@ -149,7 +149,7 @@ def incident_audit(
     json_out: JsonOut = False,
     agent: AgentOpt = None,
     key: KeyOpt = None,
-    operator: OperatorOpt = False,
+    operator: HiddenOperatorOpt = False,
     ca: CaOpt = None,
 ) -> None:
     """Who read or changed an incident, refused attempts included (chairs only)."""
@@ -195,7 +195,7 @@ def incident_update(
     ] = None,
     agent: AgentOpt = None,
     key: KeyOpt = None,
-    operator: OperatorOpt = False,
+    operator: HiddenOperatorOpt = False,
     ca: CaOpt = None,
 ) -> None:
     """Move an incident on: acknowledged, in-review, needs-info, closed."""
@@ -213,7 +213,7 @@ def incident_close(
     incident_id: IncidentId,
     agent: AgentOpt = None,
     key: KeyOpt = None,
-    operator: OperatorOpt = False,
+    operator: HiddenOperatorOpt = False,
     ca: CaOpt = None,
 ) -> None:
     """Close an incident after its final decision."""
@@ -234,7 +234,7 @@ def incident_note(
     ] = None,
     agent: AgentOpt = None,
     key: KeyOpt = None,
-    operator: OperatorOpt = False,
+    operator: HiddenOperatorOpt = False,
     ca: CaOpt = None,
 ) -> None:
     """Add a note, e.g. of a conversation two team members held."""
@@ -259,7 +259,7 @@ def incident_conflict(
     ] = False,
     agent: AgentOpt = None,
     key: KeyOpt = None,
-    operator: OperatorOpt = False,
+    operator: HiddenOperatorOpt = False,
     ca: CaOpt = None,
 ) -> None:
     """Declare a conflict of interest, yours or another member's; the team may recuse."""
@@ -318,7 +318,7 @@ def incident_decide(
     ] = False,
     agent: AgentOpt = None,
     key: KeyOpt = None,
-    operator: OperatorOpt = False,
+    operator: HiddenOperatorOpt = False,
     ca: CaOpt = None,
 ) -> None:
     """Propose a decision, or approve the one proposed: two members make it final."""
@@ -400,7 +400,7 @@ def incident_told(
     ] = None,
     agent: AgentOpt = None,
     key: KeyOpt = None,
-    operator: OperatorOpt = False,
+    operator: HiddenOperatorOpt = False,
     ca: CaOpt = None,
 ) -> None:
     """Record when the reported person and the reporter were told of the outcome."""
