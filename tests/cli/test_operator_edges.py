@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import io
 import os
 import pty
 import re
@@ -18,8 +19,13 @@ import time
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+from lanyard.agent import operator as agent_operator
+from lanyard.agent.screening.batch import screen_export
+from lanyard.agent.screening.csv_import import open_export
 from lanyard.cli.main import _sentence
+from lanyard.cli.screening import commands as screening_cmds
 from lanyard.client.admin import AdminClient
 from lanyard.registry import server
 from lanyard.registry.server import RunningRegistry
@@ -253,7 +259,7 @@ async def test_ctrl_c_in_screen_says_where_it_stopped_and_resumes_there(
         writer = csv.writer(fh)
         writer.writerow(["Order code", "Attendee name", "Attendee email"])
         writer.writerows(
-            (f"ORD-{i}", f"Person Number{i}", f"p{i}@example.org") for i in range(6_000)
+            (f"ORD-{i}", f"Person Number{i}", f"p{i}@example.org") for i in range(4_000)
         )
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -295,7 +301,7 @@ async def test_ctrl_c_in_screen_says_where_it_stopped_and_resumes_there(
     )
     assert code == 0, err
     assert f'"resumed_after_line": {line}' in out
-    assert '"screened": 6000' in out
+    assert '"screened": 4000' in out
 
 
 def test_operator_is_offered_where_it_is_meant(capsys: pytest.CaptureFixture[str]) -> None:
@@ -308,3 +314,61 @@ def test_operator_is_offered_where_it_is_meant(capsys: pytest.CaptureFixture[str
         code, out, _ = lanyard(capsys, "incident", command, "--help")
         assert code == 0, command
         assert "--operator" not in out, command
+
+
+class _Interrupted(Exception):
+    """Stands for Ctrl-C arriving right after the first batch is stored."""
+
+
+async def test_a_resumed_bar_starts_at_the_row_reached(
+    tmp_path: Path,
+    admin: AdminClient,
+    registry: RunningRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    adir = await enrolled_agent_dir(tmp_path, admin, registry.address)
+    path = tmp_path / "attendees.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["Order code", "Attendee name", "Attendee email"])
+        writer.writerows((f"ORD-{i}", f"Person {i}", f"p{i}@example.org") for i in range(1_200))
+    lines: list[int] = []
+
+    def stop_after_first_batch(line: int) -> None:
+        lines.append(line)
+        if len(lines) == 2:
+            raise _Interrupted
+
+    async with agent_operator.opened(adir) as agent:
+        with pytest.raises(_Interrupted):
+            await screen_export(
+                agent, open_export(path), "attendee", reached=stop_after_first_batch
+            )
+        assert lines[0] == 0  # a new run
+        stored = lines[1]
+        assert stored > 1
+
+        terminal = io.StringIO()
+        monkeypatch.setattr(
+            screening_cmds, "console", Console(file=terminal, force_terminal=True, width=100)
+        )
+        reached = screening_cmds.Reached()
+        outcome = await screening_cmds.screen_with_progress(
+            agent, open_export(path), "attendee", True, reached
+        )
+    assert (reached.started_at, outcome.resumed_after_line, stored) == (stored, stored, stored)
+    assert f"Resuming after line {stored}." in terminal.getvalue()
+    assert outcome.report.screened == 1_200
+
+
+def test_a_confirmation_without_a_terminal_is_one_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry_dir = tmp_path / "registry"
+    code, _, err = lanyard(capsys, "registry", "init", "--data-dir", str(registry_dir))
+    assert code == 0, err
+    sentence = one_sentence(
+        lanyard(capsys, "registry", "key", "rotate", "--data-dir", str(registry_dir)),
+        "Give --yes to rotate the OPRF key without a terminal to confirm on.",
+    )
+    assert "Aborted" not in sentence

@@ -143,7 +143,7 @@ async def screen_with_progress(
             reached(line)
             if first and line > 1:
                 # Line 1 is the header: rows up to `line` were stored by the stopped run.
-                bar.console.print(f"Resuming after line {line}.")
+                bar.console.print(f"Resuming after line {line}.", highlight=False)
                 bar.reset(task, completed=min(total, line - 1), rate="–")
 
         def advance(rows: int) -> None:
