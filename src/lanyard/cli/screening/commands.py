@@ -180,15 +180,13 @@ def screen(
             data_dir, lambda agent: screen_with_progress(agent, export, role, show_bar, reached)
         )
     except KeyboardInterrupt:
-        where = (
-            f"after line {reached.line}" if reached.line > 1 else "before the first row was stored"
+        said = (
+            f"Stopped after line {reached.line} of {file}; every row up to there is stored. "
+            "Run the same command again to resume."
+            if reached.line > 1
+            else f"Stopped before any row of {file} was stored. Run the same command again."
         )
-        err_console.print(
-            f"Stopped {where} of {file}; every row up to there is stored. Run the same "
-            "command again to resume.",
-            markup=False,
-            highlight=False,
-        )
+        err_console.print(said, markup=False, highlight=False)
         raise typer.Exit(130) from None
     data = _outcome_json(outcome)
     if out is not None:
