@@ -372,3 +372,26 @@ def test_a_confirmation_without_a_terminal_is_one_sentence(
         "Give --yes to rotate the OPRF key without a terminal to confirm on.",
     )
     assert "Aborted" not in sentence
+
+
+def test_the_readme_names_the_files_commands_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    secret = tmp_path / "passphrase"
+    secret.write_text("a WG reader's passphrase\n")
+    secret.chmod(0o600)
+    code, _, err = lanyard(
+        capsys, "wg", "keygen", "--name", "wg-alex", "--kdf", "interactive",
+        "--passphrase-file", str(secret),
+    )  # fmt: skip
+    assert code == 0, err
+    assert (tmp_path / "config" / "lanyard" / "wg-alex.wg-public.json").is_file()
+    assert "~/.config/lanyard/wg-alex.wg-public.json" in readme
+    code, _, err = lanyard(capsys, "agent", "init", "--data-dir", str(tmp_path / "agent"))
+    assert code == 0, err
+    assert (tmp_path / "agent" / "event.pub").is_file()
+    assert "--public-key @event.pub" in readme
+    for phantom in ("@agent.pub", "@chair.pub", "chair.json"):
+        assert phantom not in readme, phantom
