@@ -16,7 +16,7 @@ import pytest
 
 from lanyard.client.admin import AdminClient, Identifier
 from lanyard.client.errors import RpcFailed
-from lanyard.client.registry import LocalSnapshot
+from lanyard.client.registry import LocalSnapshot, RegistryClient
 from lanyard.core import auth, screen
 from lanyard.core.identity import Kind, message
 from lanyard.registry.server import RunningRegistry
@@ -452,3 +452,22 @@ async def test_expired_records_leave_the_snapshot(
     snap = await event.client.refresh(snap)
     assert snap.match(y) is None
     assert (await admin.list_records()).records == []
+
+
+async def test_evaluate_is_refused_outside_the_enrolment_window(
+    admin: AdminClient, channel: grpc.aio.Channel
+) -> None:
+    key = nacl.signing.SigningKey.generate()
+    await admin.enroll_event(
+        "pastconf-2020", "PastConf", date(2020, 5, 1), date(2020, 5, 3), bytes(key.verify_key), 100
+    )
+    client = RegistryClient(channel, "pastconf-2020", key, b"")
+    with pytest.raises(RpcFailed) as info:
+        await client.evaluate(1, [screen.blind(b"lanyard:v1:name:a b").blinded])
+    assert info.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert "may evaluate from" in info.value.details
+    assert "to 2020-06-02" in info.value.details
+    quota = await client.quota()
+    assert (quota.quota, quota.evaluations_used, quota.evaluate_until) == (100, 0, "2020-06-02")
+    [info_row] = [e for e in await admin.list_events() if e.event_id == "pastconf-2020"]
+    assert info_row.evaluations_used == 0  # nothing charged for a refusal

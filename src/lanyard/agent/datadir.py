@@ -27,12 +27,16 @@ DEFAULT_LISTEN = "127.0.0.1:4760"
 # What marks a directory as a WG registry's: an agent is never created over one.
 REGISTRY_FILES = ("registry.toml", "registry.db", "signing.key", "admin.key")
 DEFAULT_RETENTION_DAYS = 30
+DEFAULT_MAX_SNAPSHOT_AGE_SECONDS = 600
 
 _CONFIG_TEMPLATE = """\
 # Lanyard event agent configuration. Environment variables LANYARD_AGENT_<KEY> override.
 listen = "{listen}"
 # Attendee lists and screening results are deleted this many days after the event ends.
 attendee_retention_days = {retention}
+# Past this many seconds without the registry confirming the WG's list held here, a person
+# not screened before gets UNAVAILABLE from a check instead of a decision.
+# max_snapshot_age_seconds = 600
 # TLS for `agent serve` off loopback, and the CA that signed the registry's certificate.
 # tls_cert = "/etc/lanyard/agent.crt"
 # tls_key = "/etc/lanyard/agent.key"
@@ -44,6 +48,7 @@ attendee_retention_days = {retention}
 class AgentConfig:
     listen: str = DEFAULT_LISTEN
     attendee_retention_days: int = DEFAULT_RETENTION_DAYS
+    max_snapshot_age_seconds: int = DEFAULT_MAX_SNAPSHOT_AGE_SECONDS
     tls_cert: Path | None = None
     tls_key: Path | None = None
     registry_ca: Path | None = None
@@ -56,6 +61,11 @@ class AgentDir:
     @property
     def db_path(self) -> Path:
         return self.path / "agent.db"
+
+    @property
+    def tasks_path(self) -> Path:
+        """The background tasks' states, written by `agent serve` on every change."""
+        return self.path / "tasks.json"
 
     @property
     def config_path(self) -> Path:
@@ -122,7 +132,14 @@ class AgentDir:
             data = tomllib.loads(self.config_path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise DataDirError(f"{self.config_path} cannot be read: {exc}") from exc
-        for key in ("listen", "attendee_retention_days", "tls_cert", "tls_key", "registry_ca"):
+        for key in (
+            "listen",
+            "attendee_retention_days",
+            "max_snapshot_age_seconds",
+            "tls_cert",
+            "tls_key",
+            "registry_ca",
+        ):
             env = os.environ.get(f"LANYARD_AGENT_{key.upper()}")
             if env:
                 data[key] = env
@@ -132,6 +149,14 @@ class AgentDir:
             raise DataDirError(
                 f"{self.config_path}: attendee_retention_days must be a whole number"
             ) from exc
+        try:
+            max_age = int(data.get("max_snapshot_age_seconds", DEFAULT_MAX_SNAPSHOT_AGE_SECONDS))
+            if max_age < 1:
+                raise ValueError(max_age)
+        except (TypeError, ValueError) as exc:
+            raise DataDirError(
+                f"{self.config_path}: max_snapshot_age_seconds must be a positive whole number"
+            ) from exc
 
         def path(key: str) -> Path | None:
             value = data.get(key)
@@ -140,6 +165,7 @@ class AgentDir:
         return AgentConfig(
             listen=str(data.get("listen", DEFAULT_LISTEN)),
             attendee_retention_days=retention,
+            max_snapshot_age_seconds=max_age,
             tls_cert=path("tls_cert"),
             tls_key=path("tls_key"),
             registry_ca=path("registry_ca"),

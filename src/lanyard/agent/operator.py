@@ -12,6 +12,7 @@ import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from lanyard.agent.datadir import AgentConfig, AgentDir
 from lanyard.agent.errors import DataDirError
@@ -56,6 +57,7 @@ async def opened(adir: AgentDir, config: AgentConfig | None = None) -> AsyncIter
     try:
         client = RegistryClient(channel, enrolment.event_id, key, enrolment.registry_public_key)
         agent = AgentService(store, enrolment, client, executor)
+        agent.max_snapshot_age = timedelta(seconds=config.max_snapshot_age_seconds)
         await agent.start()
         yield agent
     finally:

@@ -1,22 +1,25 @@
 """Wiring for the agent's gRPC server: Check for ticketing systems, Incidents for the team.
 
-`running()` takes the agent `operator.opened()` gives and adds the gRPC server, the
-snapshot follower, the outbox drain and the daily retention sweep.
+`running()` takes the agent `operator.opened()` gives and adds the gRPC server for
+ticketing systems and, supervised (core/supervise.py: logged, restarted with backoff,
+health NOT_SERVING while failing), the snapshot follower, the key-rotation catch-up, the
+outbox drain and the daily retention sweep.
 """
 
 from __future__ import annotations
 
-import asyncio
+import json
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 import grpc
 import structlog
 
 from lanyard.agent.datadir import AgentConfig, AgentDir
-from lanyard.agent.errors import DataDirError
+from lanyard.agent.errors import DataDirError, Unavailable
 from lanyard.agent.incidents import crypto
 from lanyard.agent.incidents.service import IncidentService
 from lanyard.agent.incidents.servicer import IncidentsServicer
@@ -27,6 +30,7 @@ from lanyard.agent.service import AgentService
 from lanyard.agent.transparency import service as transparency_service
 from lanyard.core import files, serving
 from lanyard.core.errors import Error as CoreError
+from lanyard.core.supervise import Supervisor
 from lanyard.wire.agent.v1 import incidents_pb2_grpc, screening_pb2_grpc
 
 log = structlog.get_logger("lanyard.agent")
@@ -42,6 +46,7 @@ class RunningAgent:
     agent: AgentService
     address: str
     incidents: IncidentService | None = None
+    tasks: Supervisor | None = None
     tls: bool = False
 
 
@@ -86,8 +91,11 @@ async def running(
             )
             incidents_pb2_grpc.add_IncidentsServicer_to_server(IncidentsServicer(incidents), server)
         names = SERVICE_NAMES + (("lanyard.agent.v1.Incidents",) if incidents else ())
-        await serving.add_health(server, names)
-        tasks: list[asyncio.Task[None]] = []
+        health = await serving.add_health(server, names)
+        agent.rotate_inline = False
+        tasks = Supervisor(
+            serving.health_hook(health, names), on_change=lambda s: write_tasks(adir, s)
+        )
         try:
             try:
                 bound = serving.bind(server, address, tls, insecure)
@@ -95,13 +103,7 @@ async def running(
                 raise DataDirError(str(exc)) from exc
             await server.start()
             files.write_atomically(adir.endpoint_path, bound + "\n")
-            tasks.append(asyncio.create_task(agent.follow()))
-            tasks.append(asyncio.create_task(_drain_outbox(adir, agent)))
-            tasks.append(
-                asyncio.create_task(
-                    _retention(adir, agent, incidents, config.attendee_retention_days)
-                )
-            )
+            start_tasks(tasks, adir, agent, incidents, config.attendee_retention_days)
             log.info(
                 "agent.listening",
                 address=bound,
@@ -109,11 +111,9 @@ async def running(
                 tls=tls is not None,
                 incidents=incidents is not None,
             )
-            yield RunningAgent(server, agent, bound, incidents, tls is not None)
+            yield RunningAgent(server, agent, bound, incidents, tasks, tls is not None)
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await tasks.stop()
             await server.stop(GRACE_SECONDS)
             with suppress(FileNotFoundError):
                 adir.endpoint_path.unlink()
@@ -125,30 +125,51 @@ async def running(
 OUTBOX_INTERVAL_SECONDS = 60.0
 
 
-async def _drain_outbox(adir: AgentDir, agent: AgentService) -> None:
-    """Reports sealed while the registry was away are sent when it comes back."""
-    async with report_sender(adir, agent) as sender:
-        while True:
-            try:
-                await sender.drain()
-            except Exception:
-                log.exception("agent.outbox_failed")
-            await asyncio.sleep(OUTBOX_INTERVAL_SECONDS)
+def write_tasks(adir: AgentDir, states: dict[str, dict[str, object]]) -> None:
+    """For `lanyard agent status`: which task runs, which fails and why (no identifiers)."""
+    at = datetime.now(UTC).isoformat(timespec="seconds")
+    files.write_atomically(
+        adir.tasks_path, json.dumps({"pid": os.getpid(), "at": at, "tasks": states}) + "\n"
+    )
 
 
-async def _retention(
-    adir: AgentDir, agent: AgentService, incidents: IncidentService | None, days: int
+def start_tasks(
+    tasks: Supervisor,
+    adir: AgentDir,
+    agent: AgentService,
+    incidents: IncidentService | None,
+    retention_days: int,
 ) -> None:
-    while True:
-        try:
-            await agent.apply_retention(days)
-            if incidents is not None:
-                await incidents.apply_retention(agent.enrolment.ends_on)
-            # Logs transparency.final_overdue once a day while the final report is late.
-            transparency_service.reminder(adir, date.today())
-        except Exception:
-            log.exception("agent.retention_failed")
-        await asyncio.sleep(RETENTION_INTERVAL_SECONDS)
+    """The agent's long-lived work, each under `tasks`."""
+
+    async def follow() -> None:
+        await agent.follow(on_progress=lambda: tasks.healthy("snapshot-follower"))
+
+    async def rotation() -> None:
+        while True:
+            await agent.rotation_wanted.wait()
+            await agent.finish_rotation()
+            await tasks.healthy("key-rotation")
+
+    async def outbox() -> None:
+        # Reports sealed while the registry was away are sent when it comes back; the
+        # WG's recipient set is kept fresh so a report can be sealed during an outage.
+        async with report_sender(adir, agent) as sender:
+            await sender.drain()
+            with suppress(Unavailable):
+                await sender.recipients()
+
+    async def retention() -> None:
+        await agent.apply_retention(retention_days)
+        if incidents is not None:
+            await incidents.apply_retention(agent.enrolment.ends_on)
+        # Logs transparency.final_overdue once a day while the final report is late.
+        transparency_service.reminder(adir, date.today())
+
+    tasks.run("snapshot-follower", follow)
+    tasks.run("key-rotation", rotation)
+    tasks.every("outbox-drain", OUTBOX_INTERVAL_SECONDS, outbox)
+    tasks.every("retention-sweep", RETENTION_INTERVAL_SECONDS, retention)
 
 
 async def serve(

@@ -84,6 +84,13 @@ class AdminClient:
         )
         return response.event
 
+    async def set_quota(self, event_id: str, quota: int) -> admin_pb2.EventInfo:
+        response: admin_pb2.SetQuotaResponse = await self._stub.SetQuota(
+            admin_pb2.SetQuotaRequest(event_id=event_id, quota=quota),
+            metadata=self._md("SetQuota"),
+        )
+        return response.event
+
     async def list_events(self) -> list[admin_pb2.EventInfo]:
         response = await self._stub.ListEvents(
             admin_pb2.ListEventsRequest(), metadata=self._md("ListEvents")

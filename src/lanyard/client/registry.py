@@ -6,7 +6,7 @@ registry signing key the event pinned at enrolment before it replaces the one he
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -92,6 +92,14 @@ class RegistryClient:
         self.quota_remaining = response.quota_remaining
         return list(response.evaluated_points)
 
+    async def quota(self) -> registry_pb2.GetQuotaResponse:
+        """This event's quota, evaluations used and enrolment window."""
+        response: registry_pb2.GetQuotaResponse = await self._stub.GetQuota(
+            registry_pb2.GetQuotaRequest(), metadata=self._signer.metadata(PREFIX + "GetQuota")
+        )
+        self.quota_remaining = response.quota - response.evaluations_used
+        return response
+
     async def evaluate_messages(
         self,
         epoch: int,
@@ -117,7 +125,7 @@ class RegistryClient:
         )
         return apply_response(current, response, self._registry_key)
 
-    async def watch(self) -> AsyncIterator[tuple[int, int]]:
+    async def watch(self) -> AsyncGenerator[tuple[int, int], None]:
         call = self._stub.streaming("WatchSnapshot")(
             registry_pb2.WatchSnapshotRequest(),
             metadata=self._signer.metadata(PREFIX + "WatchSnapshot"),

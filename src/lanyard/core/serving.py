@@ -167,6 +167,24 @@ async def add_health(
     return reporter
 
 
+def health_hook(
+    health: HealthReporter, names: tuple[str, ...] = ()
+) -> Callable[[bool], Awaitable[None]]:
+    """A Supervisor's health hook: the part "tasks" is failing (so the server is
+    NOT_SERVING) while a supervised background task fails. `names` is accepted for the
+    callers that pass their service names; the reporter already knows them."""
+
+    async def hook(ok: bool) -> None:
+        if ok:
+            await health.ok("tasks")
+        else:
+            await health.failing(
+                "tasks", "a background task is failing (see task.failed in the log)"
+            )
+
+    return hook
+
+
 DISK_PROBE = ".health-probe"
 
 

@@ -53,6 +53,19 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         )
 
     @unary
+    async def GetQuota(
+        self, request: registry_pb2.GetQuotaRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.GetQuotaResponse:
+        event = await self._event(context, "GetQuota")
+        first, last = self._service.window(event)
+        return registry_pb2.GetQuotaResponse(
+            quota=event.quota,
+            evaluations_used=event.used,
+            evaluate_from=first.isoformat(),
+            evaluate_until=last.isoformat(),
+        )
+
+    @unary
     async def GetSnapshot(
         self, request: registry_pb2.GetSnapshotRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.GetSnapshotResponse:

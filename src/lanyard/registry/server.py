@@ -6,7 +6,6 @@ signed by a CA); plaintext only on loopback unless the operator passes --insecur
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +18,7 @@ import structlog
 
 from lanyard.core import files, serving
 from lanyard.core.errors import Error as CoreError
+from lanyard.core.supervise import Supervisor
 from lanyard.registry.admin_servicer import AdminServicer
 from lanyard.registry.datadir import ADMIN_NAME, RegistryConfig, RegistryDir
 from lanyard.registry.errors import ServeError
@@ -92,8 +92,7 @@ async def running(
     )
     server: grpc.aio.Server | None = None
     listening = False
-    expiry: asyncio.Task[None] | None = None
-    disk: asyncio.Task[None] | None = None
+    tasks: Supervisor | None = None
     try:
         epoch = await store.current_epoch()
         service = RegistryService(
@@ -102,12 +101,13 @@ async def running(
             {epoch: rdir.oprf_key(epoch)},
             executor,
             max_batch=config.max_batch,
+            evaluation_days_after_end=config.evaluation_days_after_end,
             key_files=rdir,
         )
         await service.start()
         await service.expire()
         submissions = SubmissionService(
-            store, SqliteSubmissionStore(store.connection), rdir.signing_key()
+            store, SqliteSubmissionStore(store.pool), rdir.signing_key()
         )
         await submissions.start()
         server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
@@ -116,6 +116,7 @@ async def running(
         )
         admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(service, submissions), server)
         health = await serving.add_health(server, SERVICE_NAMES, rdir.health_path)
+        tasks = Supervisor(serving.health_hook(health, SERVICE_NAMES))
         try:
             bound = serving.bind(server, address, tls, insecure)
         except CoreError as exc:
@@ -123,11 +124,15 @@ async def running(
         await server.start()
         listening = True
         files.write_atomically(rdir.endpoint_path, bound + "\n")
-        expiry = asyncio.create_task(_expire_periodically(service))
-        disk = asyncio.create_task(
-            serving.watch_data_dir(
+        # Expired records leave the snapshot now and then hourly; supervised (logged,
+        # retried with backoff, health NOT_SERVING while failing).
+        tasks.every("record-expiry", EXPIRY_INTERVAL_SECONDS, service.expire)
+        # Free space and a writable data directory: NOT_SERVING (part "disk") otherwise.
+        tasks.run(
+            "disk-watch",
+            lambda: serving.watch_data_dir(
                 health, rdir.path, config.min_free_mb * 2**20, DISK_CHECK_SECONDS
-            )
+            ),
         )
         log.info(
             "registry.listening",
@@ -147,11 +152,8 @@ async def running(
             health,
         )
     finally:
-        for task in (expiry, disk):
-            if task is not None:
-                task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await task
+        if tasks is not None:
+            await tasks.stop()
         if server is not None:
             await server.stop(GRACE_SECONDS)
         with suppress(FileNotFoundError):
@@ -162,15 +164,6 @@ async def running(
         executor.shutdown(wait=True)
         if listening:
             log.info("registry.stopped")
-
-
-async def _expire_periodically(service: RegistryService) -> None:
-    while True:
-        await asyncio.sleep(EXPIRY_INTERVAL_SECONDS)
-        try:
-            await service.expire()
-        except Exception:
-            log.exception("registry.expiry_failed")
 
 
 async def serve(

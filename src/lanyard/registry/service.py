@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 import nacl.signing
@@ -26,6 +26,7 @@ from lanyard.core.errors import Error as CoreError
 from lanyard.registry.errors import (
     AlreadyExists,
     InvalidRequest,
+    OutsideWindow,
     PermissionDenied,
     QuotaExhausted,
     Unauthenticated,
@@ -69,6 +70,7 @@ class RegistryService:
         max_batch: int = 10_000,
         verifier: auth.TokenVerifier | None = None,
         key_files: KeyFiles | None = None,
+        evaluation_days_after_end: int = 30,
     ) -> None:
         self._store = store
         self._signing_key = signing_key
@@ -77,6 +79,7 @@ class RegistryService:
         self.max_batch = max_batch
         self._verifier = verifier or auth.TokenVerifier()
         self._key_files = key_files
+        self.evaluation_days_after_end = evaluation_days_after_end
         self._lock = asyncio.Lock()
         self._snap = LiveSnapshot(store, signing_key)
 
@@ -164,6 +167,22 @@ class RegistryService:
         except InvalidPoint as exc:
             raise InvalidRequest(f"blinded_points: {exc}") from exc
 
+    def window(self, event: Event) -> tuple[date, date]:
+        """The first and last day an event may evaluate: from its enrolment to its end
+        plus `evaluation_days_after_end` (the attendee retention period)."""
+        first = event.created_at.date() if event.created_at else event.starts_on
+        return first, event.ends_on + timedelta(days=self.evaluation_days_after_end)
+
+    def _check_window(self, event: Event, today: date | None = None) -> None:
+        today = today or datetime.now(UTC).date()
+        first, last = self.window(event)
+        if not first <= today <= last:
+            raise OutsideWindow(
+                f"event {event.event_id} may evaluate from {first.isoformat()} to "
+                f"{last.isoformat()} (enrolment to {self.evaluation_days_after_end} days "
+                f"after the event); today is {today.isoformat()}"
+            )
+
     async def evaluate(
         self, event: Event, suite: str, epoch: int, points: Sequence[bytes]
     ) -> tuple[list[bytes], int]:
@@ -172,6 +191,7 @@ class RegistryService:
         check; the store's atomic reservation is the one that holds under races."""
         started = time.perf_counter()
         event_id = event.event_id
+        self._check_window(event)
         k = self._check_suite_epoch(suite, epoch)
         self._check_batch(points)
         if event.used + len(points) > event.quota:
@@ -373,3 +393,10 @@ class RegistryService:
 
     async def list_events(self) -> list[Event]:
         return await self._store.list_events()
+
+    async def set_quota(self, event_id: str, quota: int) -> Event:
+        if quota <= 0:
+            raise InvalidRequest("quota must be a positive number of evaluations")
+        event = await self._store.set_quota(event_id, quota)
+        log.info("registry.quota_set", event_id=event_id, quota=quota, used=event.used)
+        return event

@@ -206,7 +206,11 @@ class SubmissionService:
             envelope.verify_step(signer.signing_key, submission_id, step)
         except CoreError as exc:
             raise InvalidRequest(str(exc)) from exc
-        await self._subs.add_step(submission_id, step)
+        if not await self._subs.add_step(submission_id, step, sub.status):
+            raise InvalidRequest(
+                f"submission {submission_id} moved on meanwhile; look at it again "
+                "before taking the next step"
+            )
         log.info(
             "registry.submission_advanced",
             submission_id=submission_id,

@@ -183,6 +183,28 @@ def event_revoke(
     console.print(f"Revoked {event_id}: its calls are refused from now on.")
 
 
+@event_app.command("quota")
+def event_quota(
+    data_dir: DataDir,
+    event_id: Annotated[str, typer.Argument(help="The event whose quota to set.")],
+    quota: Annotated[int, typer.Argument(min=1, help="The new total number of evaluations.")],
+    endpoint: Endpoint = None,
+) -> None:
+    """Set an event's evaluation quota (for example so a key rotation can finish)."""
+    rdir = open_dir(data_dir)
+    address = endpoint or rdir.endpoint()
+
+    async def go() -> tuple[int, int]:
+        async with admin_client(rdir, address) as client:
+            info = await client.set_quota(event_id, quota)
+            return int(info.quota), int(info.evaluations_used)
+
+    total, used = run(go(), address)
+    console.print(
+        f"Quota of {event_id} set to {total} evaluations ({used} used, {total - used} left)."
+    )
+
+
 @event_app.command("list")
 def event_list(data_dir: DataDir, endpoint: Endpoint = None, json_out: JsonOut = False) -> None:
     """List enrolled events, their quotas and use."""
