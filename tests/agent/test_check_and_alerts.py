@@ -41,11 +41,9 @@ async def _check(
     channel = open_channel(address)
     try:
         stub = screening_pb2_grpc.ScreeningStub(channel)
-        metadata = signer.metadata(CHECK) if signer else None
-        response: screening_pb2.CheckResponse = await stub.Check(
-            screening_pb2.CheckRequest(**fields),
-            metadata=metadata,
-        )
+        request = screening_pb2.CheckRequest(**fields)
+        metadata = signer.metadata(CHECK, request) if signer else None
+        response: screening_pb2.CheckResponse = await stub.Check(request, metadata=metadata)
         return response
     finally:
         await channel.close()

@@ -63,7 +63,7 @@ async def _checks(
                 caller_ref=f"L-{n}-{i}",
             )
             try:
-                response = await stub.Check(request, metadata=signer.metadata(CHECK))
+                response = await stub.Check(request, metadata=signer.metadata(CHECK, request))
             except grpc.aio.AioRpcError as exc:
                 seen[exc.code().name] += 1
                 continue

@@ -28,8 +28,8 @@ from lanyard.client.admin import AdminClient, Identifier, record_messages
 from lanyard.client.errors import RpcFailed
 from lanyard.client.registry import LocalSnapshot, RegistryClient
 from lanyard.core import identity
-from lanyard.core.channels import MAX_MESSAGE_BYTES
 from lanyard.core.identity import Kind, normalize
+from lanyard.core.limits import MAX_RESPONSE_BYTES as MAX_MESSAGE_BYTES
 from lanyard.registry.datadir import RegistryDir
 from tests.canary_tools import (
     Canary,

@@ -216,8 +216,10 @@ async def test_empty_batch_and_wrong_suite(channel: grpc.aio.Channel, event: Enr
     signer = auth.CallSigner(f"event:{event.event_id}", event.key)
     err = await _code(
         stub.Evaluate(
-            registry_pb2.EvaluateRequest(suite="OTHER", epoch=1, blinded_points=_blinded(1)),
-            metadata=signer.metadata("/lanyard.registry.v1.Registry/Evaluate"),
+            request := registry_pb2.EvaluateRequest(
+                suite="OTHER", epoch=1, blinded_points=_blinded(1)
+            ),
+            metadata=signer.metadata("/lanyard.registry.v1.Registry/Evaluate", request),
         )
     )
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -267,7 +269,7 @@ async def test_no_token(channel: grpc.aio.Channel) -> None:
     stub = registry_pb2_grpc.RegistryStub(channel)
     err = await _code(stub.GetSnapshot(registry_pb2.GetSnapshotRequest()))
     assert err.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert "lanyard-auth" in (err.details() or "")
+    assert err.details() == auth.REFUSED
 
 
 async def test_unknown_event(channel: grpc.aio.Channel) -> None:
@@ -275,12 +277,12 @@ async def test_unknown_event(channel: grpc.aio.Channel) -> None:
     signer = auth.CallSigner("event:nobody-2027", nacl.signing.SigningKey.generate())
     err = await _code(
         stub.GetSnapshot(
-            registry_pb2.GetSnapshotRequest(),
-            metadata=signer.metadata("/lanyard.registry.v1.Registry/GetSnapshot"),
+            request := registry_pb2.GetSnapshotRequest(),
+            metadata=signer.metadata("/lanyard.registry.v1.Registry/GetSnapshot", request),
         )
     )
     assert err.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert "unknown event nobody-2027" in (err.details() or "")
+    assert err.details() == auth.REFUSED
 
 
 async def test_bad_signature(channel: grpc.aio.Channel, event: Enrolled) -> None:
@@ -288,12 +290,12 @@ async def test_bad_signature(channel: grpc.aio.Channel, event: Enrolled) -> None
     signer = auth.CallSigner(f"event:{event.event_id}", nacl.signing.SigningKey.generate())
     err = await _code(
         stub.GetSnapshot(
-            registry_pb2.GetSnapshotRequest(),
-            metadata=signer.metadata("/lanyard.registry.v1.Registry/GetSnapshot"),
+            request := registry_pb2.GetSnapshotRequest(),
+            metadata=signer.metadata("/lanyard.registry.v1.Registry/GetSnapshot", request),
         )
     )
     assert err.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert "does not verify" in (err.details() or "")
+    assert err.details() == auth.REFUSED
 
 
 async def test_replayed_token(
@@ -301,12 +303,12 @@ async def test_replayed_token(
 ) -> None:
     stub = registry_pb2_grpc.RegistryStub(channel)
     signer = auth.CallSigner(f"event:{event.event_id}", event.key)
-    md = signer.metadata("/lanyard.registry.v1.Registry/Evaluate")
     request = registry_pb2.EvaluateRequest(suite=screen.SUITE, epoch=1, blinded_points=_blinded(2))
+    md = signer.metadata("/lanyard.registry.v1.Registry/Evaluate", request)
     await stub.Evaluate(request, metadata=md)
     err = await _code(stub.Evaluate(request, metadata=md))
     assert err.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert "replay" in (err.details() or "")
+    assert err.details() == auth.REFUSED
     assert await _used(admin, event.event_id) == 2
 
 
@@ -315,8 +317,8 @@ async def test_token_for_another_method(channel: grpc.aio.Channel, event: Enroll
     signer = auth.CallSigner(f"event:{event.event_id}", event.key)
     err = await _code(
         stub.GetSnapshot(
-            registry_pb2.GetSnapshotRequest(),
-            metadata=signer.metadata("/lanyard.registry.v1.Registry/Evaluate"),
+            request := registry_pb2.GetSnapshotRequest(),
+            metadata=signer.metadata("/lanyard.registry.v1.Registry/Evaluate", request),
         )
     )
     assert err.code() == grpc.StatusCode.UNAUTHENTICATED
@@ -329,12 +331,12 @@ async def test_skewed_token(channel: grpc.aio.Channel, event: Enrolled) -> None:
     signer = auth.CallSigner(f"event:{event.event_id}", event.key, lambda: time.time() - 600)
     err = await _code(
         stub.GetSnapshot(
-            registry_pb2.GetSnapshotRequest(),
-            metadata=signer.metadata("/lanyard.registry.v1.Registry/GetSnapshot"),
+            request := registry_pb2.GetSnapshotRequest(),
+            metadata=signer.metadata("/lanyard.registry.v1.Registry/GetSnapshot", request),
         )
     )
     assert err.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert "±120 s" in (err.details() or "")
+    assert err.details() == auth.REFUSED
 
 
 async def test_revoked_event(admin: AdminClient, event: Enrolled) -> None:
@@ -342,7 +344,7 @@ async def test_revoked_event(admin: AdminClient, event: Enrolled) -> None:
     await admin.revoke_event(event.event_id)
     err = await _code(event.client.evaluate(1, _blinded(1)))
     assert err.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert "revoked" in (err.details() or "")
+    assert err.details() == auth.REFUSED
     assert await _used(admin, event.event_id) == 1
 
 
@@ -351,8 +353,8 @@ async def test_event_calling_admin_is_denied(channel: grpc.aio.Channel, event: E
     signer = auth.CallSigner(f"event:{event.event_id}", event.key)
     err = await _code(
         stub.ListRecords(
-            admin_pb2.ListRecordsRequest(),
-            metadata=signer.metadata("/lanyard.registry.v1.Admin/ListRecords"),
+            request := admin_pb2.ListRecordsRequest(),
+            metadata=signer.metadata("/lanyard.registry.v1.Admin/ListRecords", request),
         )
     )
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED
@@ -368,8 +370,8 @@ async def test_admin_calling_event_service_is_denied(
     signer = auth.CallSigner("admin:operator", registry_dir.admin_key())
     err = await _code(
         stub.GetSnapshot(
-            registry_pb2.GetSnapshotRequest(),
-            metadata=signer.metadata("/lanyard.registry.v1.Registry/GetSnapshot"),
+            request := registry_pb2.GetSnapshotRequest(),
+            metadata=signer.metadata("/lanyard.registry.v1.Registry/GetSnapshot", request),
         )
     )
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED
@@ -419,7 +421,7 @@ async def test_record_refusals_change_nothing(
     ]:
         err = await _code(
             stub.AddRecord(
-                admin_pb2.AddRecordRequest(
+                request := admin_pb2.AddRecordRequest(
                     suite=screen.SUITE,
                     epoch=1,
                     record=admin_pb2.RecordInfo(
@@ -427,7 +429,7 @@ async def test_record_refusals_change_nothing(
                     ),
                     points=points,
                 ),
-                metadata=signer.metadata("/lanyard.registry.v1.Admin/AddRecord"),
+                metadata=signer.metadata("/lanyard.registry.v1.Admin/AddRecord", request),
             )
         )
         assert err.code() == grpc.StatusCode.INVALID_ARGUMENT

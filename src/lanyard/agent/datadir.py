@@ -41,6 +41,9 @@ attendee_retention_days = {retention}
 # tls_cert = "/etc/lanyard/agent.crt"
 # tls_key = "/etc/lanyard/agent.key"
 # registry_ca = "/etc/lanyard/registry-ca.crt"
+# Without registry_ca, a registry off loopback is reached over TLS verified against the
+# system's trust store; plaintext to it needs registry_insecure = true, said explicitly.
+# registry_insecure = false
 """
 
 
@@ -52,6 +55,7 @@ class AgentConfig:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     registry_ca: Path | None = None
+    registry_insecure: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +114,7 @@ class AgentDir:
         os.chmod(self.path, 0o700)
         key = keys.generate_signing_key(self.key_path)
         public = bytes(key.verify_key)
-        self.public_key_path.write_text(public.hex() + "\n", encoding="utf-8")
+        files.write_atomically(self.public_key_path, public.hex() + "\n")
         fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(_CONFIG_TEMPLATE.format(listen=listen, retention=DEFAULT_RETENTION_DAYS))
@@ -139,6 +143,7 @@ class AgentDir:
             "tls_cert",
             "tls_key",
             "registry_ca",
+            "registry_insecure",
         ):
             env = os.environ.get(f"LANYARD_AGENT_{key.upper()}")
             if env:
@@ -169,6 +174,8 @@ class AgentDir:
             tls_cert=path("tls_cert"),
             tls_key=path("tls_key"),
             registry_ca=path("registry_ca"),
+            registry_insecure=str(data.get("registry_insecure", "false")).lower()
+            in ("true", "1", "yes"),
         )
 
     def event_key(self) -> nacl.signing.SigningKey:

@@ -193,4 +193,15 @@ MIGRATIONS: list[str] = [
         attendees INTEGER NOT NULL
     ) STRICT;
     """,
+    # 6: call-token nonces, kept until their token leaves the ±120 s window, so that a
+    #    replay is refused across restarts (lanyard/core/nonces.py, docs/call-token.md).
+    """
+    CREATE TABLE call_nonces (
+        key_id TEXT NOT NULL,
+        nonce BLOB NOT NULL CHECK (length(nonce) = 16),
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (key_id, nonce)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX call_nonces_expiry ON call_nonces (expires_at);
+    """,
 ]

@@ -96,7 +96,7 @@ def build_report(enrolment: Enrolment, incidents: list[Incident]) -> dict[str, A
             },
         }
 
-    return {
+    report = {
         "format": "lanyard-event-report/1",
         "event": {
             "event_id": enrolment.event_id,
@@ -107,6 +107,8 @@ def build_report(enrolment: Enrolment, incidents: list[Incident]) -> dict[str, A
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "incidents": [one(i) for i in incidents],
     }
+    envelope.check_report_size(report)  # before anything is sealed: the limit, named
+    return report
 
 
 def covers(report: dict[str, Any]) -> str:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -27,9 +28,11 @@ from lanyard.agent.incidents.store import IncidentStore
 from lanyard.agent.operator import opened, report_sender
 from lanyard.agent.screening.servicer import ScreeningServicer
 from lanyard.agent.service import AgentService
+from lanyard.agent.sqlite_store import SqliteStore
 from lanyard.agent.transparency import service as transparency_service
-from lanyard.core import files, serving
+from lanyard.core import auth, files, serving
 from lanyard.core.errors import Error as CoreError
+from lanyard.core.nonces import SqliteNonces
 from lanyard.core.supervise import Supervisor
 from lanyard.wire.agent.v1 import incidents_pb2_grpc, screening_pb2_grpc
 
@@ -56,9 +59,11 @@ async def running(
     listen: str | None = None,
     insecure: bool = False,
     unlock: crypto.Unlock | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[RunningAgent]:
     """Serve Check (and Incidents, when set up: unlocked before anything listens, so a
-    wrong passphrase changes nothing)."""
+    wrong passphrase changes nothing). One `serve` per data directory; call tokens are
+    checked against `clock` and their nonces kept in agent.db."""
     config = adir.load_config() if adir.config_path.exists() else AgentConfig()
     master = None
     if adir.master_path.exists():
@@ -69,8 +74,21 @@ async def running(
     tls = (
         serving.Tls(config.tls_cert, config.tls_key) if config.tls_cert and config.tls_key else None
     )
-    async with opened(adir, config) as agent:
-        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    adir.check()
+    async with AsyncExitStack() as stack:
+        try:
+            stack.enter_context(serving.exclusive(adir.path, "lanyard agent serve"))
+        except CoreError as exc:
+            raise DataDirError(str(exc)) from exc
+        endpoint = serving.EndpointFile(adir.endpoint_path)
+        verifier = auth.TokenVerifier(clock)
+        agent = await stack.enter_async_context(opened(adir, config, verifier))
+        # Before anything listens: nonces go to agent.db, through the store's pool.
+        store = agent.store
+        if not isinstance(store, SqliteStore):
+            raise DataDirError("the agent's store is not on SQLite: nowhere to keep nonces")
+        verifier.use_nonces(SqliteNonces(store.pool))
+        server = serving.new_server()
         screening_pb2_grpc.add_ScreeningServicer_to_server(ScreeningServicer(agent), server)
         incidents: IncidentService | None = None
         incident_store: IncidentStore | None = None
@@ -88,6 +106,7 @@ async def running(
                 enrolment.event_id,
                 bytes(adir.event_key().verify_key),
                 dates,
+                verifier=verifier,
             )
             incidents_pb2_grpc.add_IncidentsServicer_to_server(IncidentsServicer(incidents), server)
         names = SERVICE_NAMES + (("lanyard.agent.v1.Incidents",) if incidents else ())
@@ -102,7 +121,7 @@ async def running(
             except CoreError as exc:
                 raise DataDirError(str(exc)) from exc
             await server.start()
-            files.write_atomically(adir.endpoint_path, bound + "\n")
+            endpoint.write(bound)
             start_tasks(tasks, adir, agent, incidents, config.attendee_retention_days)
             log.info(
                 "agent.listening",
@@ -115,8 +134,7 @@ async def running(
         finally:
             await tasks.stop()
             await server.stop(GRACE_SECONDS)
-            with suppress(FileNotFoundError):
-                adir.endpoint_path.unlink()
+            endpoint.remove()
             if incident_store is not None:
                 await incident_store.close()
             log.info("agent.stopped")

@@ -312,9 +312,9 @@ class AgentService(SnapshotFollower):
             key = await self.store.integration_key(token.subject)
             if key is None:
                 raise AuthError(f"unknown or revoked integration {token.subject}")
-            self._verifier.verify(token, method, key)
+            await self._verifier.verify(token, method, key)
         except AuthError as exc:
-            raise Unauthenticated(str(exc)) from exc
+            raise Unauthenticated(auth.refused(exc, metadata, method)) from exc
         return token.subject
 
     # -- integrations --------------------------------------------------------------------

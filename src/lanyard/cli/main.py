@@ -27,7 +27,7 @@ from lanyard.cli.screening import commands as screen_cmds
 from lanyard.cli.team import commands as team_cmds
 from lanyard.cli.transparency import commands as transparency_cmds
 from lanyard.cli.wg import commands as wg_cmds
-from lanyard.core import logs
+from lanyard.core import channels, logs
 
 app = typer.Typer(
     name="lanyard",
@@ -94,9 +94,18 @@ def _root(
             "--version", callback=_version, is_eager=True, help="Print the version and exit."
         ),
     ] = False,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure",
+            help="Allow plaintext to services that are not on loopback (never needed for "
+            "loopback; without it, TLS is used, verified by the given CA or the system's).",
+        ),
+    ] = False,
 ) -> None:
     global _verbose
     _verbose = verbose
+    channels.allow_plaintext(insecure)
     logs.configure(level=os.environ.get("LANYARD_LOG_LEVEL", log_level), json=log_json)
 
 

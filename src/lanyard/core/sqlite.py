@@ -7,6 +7,7 @@ one hand-off. Callers batch (executemany), never one await per row.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
@@ -31,8 +32,10 @@ async def connect(
     busy_timeout_ms: int | None = None,
 ) -> aiosqlite.Connection:
     """Open (creating if needed) and migrate; PRAGMA user_version counts applied scripts.
-    Prefer Pool: a bare connection must never be shared by concurrent units of work."""
+    The database file, and so its WAL and SHM files, are mode 0600. Prefer Pool: a bare
+    connection must never be shared by concurrent units of work."""
     db: aiosqlite.Connection | None = None
+    private(path)
     try:
         db = await aiosqlite.connect(path, isolation_level=None)
         db.row_factory = aiosqlite.Row
@@ -132,6 +135,21 @@ def storage_error(path: Path, exc: sqlite3.Error) -> StorageError | None:
         # Growing the WAL or its shared-memory file on a full disk fails as an I/O error.
         cause = _CAUSES[sqlite3.SQLITE_FULL]
     return StorageError(f"database {path} cannot be written: {cause}")
+
+
+def private(path: Path) -> None:
+    """Create `path` empty with mode 0600 if missing (SQLite gives its -wal and -shm files
+    the database file's mode), and bring an existing one and its companions to 0600."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise DatabaseError(f"database {path} cannot be created: {exc.strerror}") from exc
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with suppress(FileNotFoundError, PermissionError):
+            if file.stat().st_mode & 0o077:
+                os.chmod(file, 0o600)
 
 
 class Pool:

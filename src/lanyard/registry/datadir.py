@@ -19,14 +19,14 @@ from pathlib import Path
 
 import nacl.signing
 
-from lanyard.core import files, keys, screen
+from lanyard.core import files, keys, limits, screen
 from lanyard.core.errors import Error as CoreError
 from lanyard.registry.errors import DataDirError
 
 DEFAULT_LISTEN = "127.0.0.1:4750"
 # What marks a directory as an event agent's: a registry is never created over one.
 AGENT_FILES = ("agent.toml", "agent.db", "event.key")
-DEFAULT_MAX_BATCH = 10_000
+DEFAULT_MAX_BATCH = limits.MAX_BATCH
 # Below this much free space for the data directory, `serve` reports NOT_SERVING.
 DEFAULT_MIN_FREE_MB = 64
 DEFAULT_EVALUATION_DAYS_AFTER_END = 30  # the agents' default attendee retention
@@ -144,8 +144,10 @@ class RegistryDir:
             max_batch = int(data.get("max_batch", DEFAULT_MAX_BATCH))
         except (TypeError, ValueError) as exc:
             raise DataDirError(f"{self.config_path}: max_batch must be a whole number") from exc
-        if not 1 <= max_batch <= 100_000:
-            raise DataDirError(f"{self.config_path}: max_batch must be between 1 and 100000")
+        if not 1 <= max_batch <= limits.MAX_BATCH:
+            raise DataDirError(
+                f"{self.config_path}: max_batch must be between 1 and {limits.MAX_BATCH}"
+            )
         try:
             days_after = int(
                 data.get("evaluation_days_after_end", DEFAULT_EVALUATION_DAYS_AFTER_END)

@@ -7,17 +7,19 @@ signed by a CA); plaintext only on loopback unless the operator passes --insecur
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, suppress
+from contextlib import ExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import structlog
 
-from lanyard.core import files, serving
+from lanyard.core import auth, serving
 from lanyard.core.errors import Error as CoreError
+from lanyard.core.nonces import SqliteNonces
 from lanyard.core.supervise import Supervisor
 from lanyard.registry.admin_servicer import AdminServicer
 from lanyard.registry.datadir import ADMIN_NAME, RegistryConfig, RegistryDir
@@ -71,8 +73,10 @@ async def running(
     listen: str | None = None,
     insecure: bool = False,
     config: RegistryConfig | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[RunningRegistry]:
-    """Start the registry on `listen` (default: the config's) and stop it on exit."""
+    """Start the registry on `listen` (default: the config's) and stop it on exit; `clock`
+    (Unix seconds) is what call-token times are checked against."""
     rdir.check()
     config = config or rdir.load_config()
     address = listen or config.listen
@@ -86,7 +90,18 @@ async def running(
             f"refusing to listen without TLS on {address}, which is not loopback; "
             "configure tls_cert and tls_key, or pass --insecure"
         )
-    store = await SqliteStore.open(rdir.db_path)
+    held = ExitStack()  # the data directory's lock, until everything below is closed
+    try:
+        held.enter_context(serving.exclusive(rdir.path, "lanyard registry serve"))
+    except CoreError as exc:
+        raise ServeError(str(exc)) from exc
+    endpoint = serving.EndpointFile(rdir.endpoint_path)
+    try:
+        store = await SqliteStore.open(rdir.db_path)
+    except BaseException:
+        held.close()
+        raise
+    nonces = SqliteNonces(store.pool)
     executor = ThreadPoolExecutor(
         max_workers=os.cpu_count() or 1, thread_name_prefix="lanyard-eval"
     )
@@ -102,6 +117,7 @@ async def running(
             executor,
             max_batch=config.max_batch,
             evaluation_days_after_end=config.evaluation_days_after_end,
+            verifier=auth.TokenVerifier(clock, nonces=nonces),
             key_files=rdir,
         )
         await service.start()
@@ -110,7 +126,7 @@ async def running(
             store, SqliteSubmissionStore(store.pool), rdir.signing_key()
         )
         await submissions.start()
-        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        server = serving.new_server()
         registry_pb2_grpc.add_RegistryServicer_to_server(
             RegistryServicer(service, submissions), server
         )
@@ -123,7 +139,7 @@ async def running(
             raise ServeError(str(exc)) from exc
         await server.start()
         listening = True
-        files.write_atomically(rdir.endpoint_path, bound + "\n")
+        endpoint.write(bound)
         # Expired records leave the snapshot now and then hourly; supervised (logged,
         # retried with backoff, health NOT_SERVING while failing).
         tasks.every("record-expiry", EXPIRY_INTERVAL_SECONDS, service.expire)
@@ -156,12 +172,12 @@ async def running(
             await tasks.stop()
         if server is not None:
             await server.stop(GRACE_SECONDS)
-        with suppress(FileNotFoundError):
-            rdir.endpoint_path.unlink()
+        endpoint.remove()
         with suppress(FileNotFoundError):
             rdir.health_path.unlink()
         await store.close()
         executor.shutdown(wait=True)
+        held.close()
         if listening:
             log.info("registry.stopped")
 

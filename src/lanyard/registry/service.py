@@ -19,7 +19,7 @@ from typing import Protocol
 import nacl.signing
 import structlog
 
-from lanyard.core import auth, keys, screen, snapshot
+from lanyard.core import auth, keys, limits, screen, snapshot
 from lanyard.core.blinding import run_chunked
 from lanyard.core.errors import AuthError, InvalidPoint
 from lanyard.core.errors import Error as CoreError
@@ -82,6 +82,7 @@ class RegistryService:
         self.evaluation_days_after_end = evaluation_days_after_end
         self._lock = asyncio.Lock()
         self._snap = LiveSnapshot(store, signing_key)
+        self._revoked: set[str] = set()  # revoked while running: their streams end
 
     @property
     def public_key(self) -> bytes:
@@ -115,10 +116,11 @@ class RegistryService:
         """Verify the call token; `allowed` is the principal kind the service serves."""
         try:
             token = auth.parse_token(metadata)
+            self._verifier.check_time(token)
             public_key, role, event = await self._public_key_for(token)
-            self._verifier.verify(token, method, public_key)
+            await self._verifier.verify(token, method, public_key)
         except AuthError as exc:
-            raise Unauthenticated(str(exc)) from exc
+            raise Unauthenticated(auth.refused(exc, metadata, method)) from exc
         principal = Principal(token.kind, token.subject, role, event)
         if principal.kind != allowed:
             raise PermissionDenied(
@@ -222,9 +224,10 @@ class RegistryService:
         async with self._lock:
             return await self._snap.since(since_version)
 
-    def watch(self) -> AsyncIterator[tuple[int, int]]:
-        """(epoch, version) now, then each time it changes."""
-        return self._snap.watch()
+    def watch(self, event_id: str | None = None) -> AsyncIterator[tuple[int, int]]:
+        """(epoch, version) now, then each time it changes; for `event_id`, ends when that
+        event is revoked."""
+        return self._snap.watch(stop=lambda: event_id in self._revoked)
 
     # -- records -------------------------------------------------------------------------
     def _status_entry(self, record: Record, y: bytes) -> Entry:
@@ -380,14 +383,18 @@ class RegistryService:
             keys.parse_public_key(event.public_key, "public_key")
         except CoreError as exc:
             raise InvalidRequest(str(exc)) from exc
-        if event.quota <= 0:
-            raise InvalidRequest("quota must be a positive number of evaluations")
+        if not limits.QUOTA_MIN <= event.quota <= limits.QUOTA_MAX:
+            raise InvalidRequest(
+                f"quota must be {limits.QUOTA_MIN:,} to {limits.QUOTA_MAX:,} evaluations"
+            )
         stored = await self._store.add_event(event)
         log.info("registry.event_enrolled", event_id=event.event_id, quota=event.quota)
         return stored
 
     async def revoke_event(self, event_id: str) -> Event:
         event = await self._store.revoke_event(event_id, datetime.now(UTC))
+        self._revoked.add(event_id)
+        await self._snap.notify()  # its open WatchSnapshot streams end now
         log.info("registry.event_revoked", event_id=event_id)
         return event
 

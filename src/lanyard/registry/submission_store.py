@@ -78,6 +78,14 @@ class SubmissionStore(ABC):
     async def get(self, submission_id: str) -> StoredSubmission | None: ...
 
     @abstractmethod
+    async def recent(self, event_id: str, since: str) -> tuple[int, int]:
+        """(submissions, envelope bytes) of `event_id` received at or after `since`."""
+
+    @abstractmethod
+    async def event_at(self, index: int) -> str | None:
+        """The event whose submission is at log index `index`; None if there is none."""
+
+    @abstractmethod
     async def append(self, submission: StoredSubmission, leaf: bytes) -> None: ...
 
     @abstractmethod
@@ -177,6 +185,23 @@ class SqliteSubmissionStore(SubmissionStore):
                 db, "SELECT leaf FROM log_leaves WHERE log_index = ?", (index,)
             )
         return bytes(row[0])
+
+    async def recent(self, event_id: str, since: str) -> tuple[int, int]:
+        async with self._pool.read() as db:
+            row = await sqlite.fetch_one(
+                db,
+                "SELECT count(*), coalesce(sum(length(envelope)), 0) FROM submissions "
+                "WHERE event_id = ? AND received_at >= ?",
+                (event_id, since),
+            )
+        return int(row[0]), int(row[1])
+
+    async def event_at(self, index: int) -> str | None:
+        async with self._pool.read() as db:
+            row = await sqlite.fetch_one(
+                db, "SELECT event_id FROM submissions WHERE log_index = ?", (index,)
+            )
+        return str(row[0]) if row else None
 
     async def get(self, submission_id: str) -> StoredSubmission | None:
         async with self._pool.read() as db:

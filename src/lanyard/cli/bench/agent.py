@@ -1,6 +1,6 @@
 """`lanyard bench agent`: how the event agent's own work compares with the crypto floor.
 
-The registry benchmark (cli/bench.py) says how fast Evaluate is; an organiser feels the
+The registry benchmark (commands.py) says how fast Evaluate is; an organiser feels the
 agent's speed instead: how long screening a ticketing export takes, how long a ticket sale
 waits on Check, how soon a WG change reaches everyone already screened, and whether a huge
 export fits in a small machine. This module measures those four from one run, against a

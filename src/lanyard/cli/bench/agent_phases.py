@@ -1,6 +1,6 @@
 """The phases `lanyard bench agent` times against one loopback registry: screening a
 whole export, sync and re-check, Check latency over gRPC, and peak memory of `lanyard
-screen` in a child process. Each returns raw measurements; cli/bench_agent.py turns them
+screen` in a child process. Each returns raw measurements; agent.py turns them
 into figures."""
 
 from __future__ import annotations
@@ -197,7 +197,9 @@ async def check_latency(adir: AgentDir, rows: int, checks: int) -> Latency:
                     role=screening_pb2.ROLE_ATTENDEE,
                     caller_ref=f"bench-{i}",
                 )
-                metadata = signer.metadata(CHECK_METHOD)  # the caller's work, not the agent's
+                metadata = signer.metadata(
+                    CHECK_METHOD, request
+                )  # the caller's work, not the agent's
                 started = time.perf_counter()
                 await stub.Check(request, metadata=metadata)
                 return health_s * 1000, (time.perf_counter() - started) * 1000
@@ -219,7 +221,7 @@ async def check_latency(adir: AgentDir, rows: int, checks: int) -> Latency:
                     request = screening_pb2.CheckRequest(
                         name=p.name, email=p.email or "", caller_ref=f"bench-c{i}"
                     )
-                    metadata = signer.metadata(CHECK_METHOD)
+                    metadata = signer.metadata(CHECK_METHOD, request)
                     started = time.perf_counter()
                     try:
                         await stub.Check(request, metadata=metadata)

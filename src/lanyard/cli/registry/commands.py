@@ -1,8 +1,8 @@
 """`lanyard registry …`: the working group's commands (init, serve, events, records,
 report readers and submissions).
 
-Records live in cli/record_cmds.py, report readers in cli/wg_cmds.py and submissions in
-cli/submission_cmds.py; the options and helpers they share in cli/registry_common.py."""
+Records live in records.py, report readers in lanyard.cli.wg and submissions in
+submissions.py; the options and helpers they share in common.py."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from lanyard.cli.registry.common import (
     require_date,
 )
 from lanyard.cli.wg import commands as wg_cmds
+from lanyard.core import limits
 from lanyard.core.enrolment import Enrolment
 from lanyard.registry import server
 from lanyard.registry.datadir import RegistryDir
@@ -136,6 +137,11 @@ def event_enroll(
     json_out: JsonOut = False,
 ) -> None:
     """Enrol an event and write the bundle its agent pins."""
+    if not limits.QUOTA_MIN <= quota <= limits.QUOTA_MAX:
+        raise CliError(
+            f"--quota must be {limits.QUOTA_MIN:,} to {limits.QUOTA_MAX:,} evaluations, "
+            f"got {quota:,}"
+        )
     rdir = open_dir(data_dir)
     key = read_public_key(public_key)
     start_date, end_date = require_date(starts, "--starts"), require_date(ends, "--ends")

@@ -113,7 +113,8 @@ class RegistryServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchSnapshot(self, request, context):
-        """Announces the current version at once, then every new one, until the caller leaves.
+        """Announces the current version at once, then every new one, until the caller leaves
+        or the event is revoked (the stream then ends).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -142,7 +143,8 @@ class RegistryServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetInclusionProof(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Only for a leaf of the caller's own submission (NOT_FOUND otherwise).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
