@@ -42,7 +42,7 @@ from lanyard.core.errors import Error
 MAGIC = b"LANYARD-BACKUP/1\n"
 MANIFEST = "manifest.json"
 # What a running service writes about itself, and SQLite's side files: never archived.
-SKIPPED_NAMES = frozenset({"endpoint", "health.json", ".health-probe", "lock"})
+SKIPPED_NAMES = frozenset({"endpoint", "health.json", ".health-probe", "serve.lock"})
 SKIPPED_SUFFIXES = ("-wal", "-shm", "-journal", ".tmp")
 
 
