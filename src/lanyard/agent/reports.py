@@ -120,15 +120,21 @@ def covers(report: dict[str, Any]) -> str:
     )
 
 
-def preview(report: dict[str, Any]) -> str:
+def preview(report: dict[str, Any], opened: bool = False) -> str:
     """A readable rendering of exactly what the sealed report holds: every field of it
-    (tests/event_agent/test_report_canary.py checks that none is left out)."""
+    (tests/event_agent/test_report_canary.py checks that none is left out). `opened`: as a
+    WG reader sees it after opening it, rather than as the event's chair before sending."""
     ev = report["event"]
+    where = (
+        "Everything below is what the event sent, opened here with your key and signed by "
+        "the event."
+        if opened
+        else "Everything below leaves the event, sealed to the WG's report readers."
+    )
     lines = [
         f"End-of-event report: {ev['name']} ({ev['event_id']}), "
         f"{ev['starts_on']} to {ev['ends_on']}",
-        f"{len(report['incidents'])} incident(s). Everything below leaves the event, "
-        "sealed to the WG's report readers.",
+        f"{len(report['incidents'])} incident(s). {where}",
         "",
     ]
     for i in report["incidents"]:

@@ -51,6 +51,7 @@ class RunningAgent:
     address: str
     incidents: IncidentService | None = None
     tasks: Supervisor | None = None
+    tls: bool = False
 
 
 @asynccontextmanager
@@ -130,7 +131,7 @@ async def running(
                 tls=tls is not None,
                 incidents=incidents is not None,
             )
-            yield RunningAgent(server, agent, bound, incidents, tasks)
+            yield RunningAgent(server, agent, bound, incidents, tasks, tls is not None)
         finally:
             await tasks.stop()
             await server.stop(GRACE_SECONDS)
@@ -196,13 +197,19 @@ async def serve(
     insecure: bool = False,
     unlock: crypto.Unlock | None = None,
     webhooks: str | None = None,
+    announce: Callable[[str, bool], None] | None = None,
 ) -> None:
     """`lanyard agent serve`: until SIGTERM or SIGINT, then stop gracefully. With
-    `webhooks` ("host:port"), the ticketing systems' webhook receivers listen there too."""
+    `webhooks` ("host:port"), the ticketing systems' webhook receivers listen there too.
+    `announce(address, tls)` is called once the port is bound (the CLI prints it on a
+    terminal)."""
     async with AsyncExitStack() as stack:
         agent = await stack.enter_async_context(running(adir, listen, insecure, unlock))
         if webhooks is not None:
             receivers = webhook_server.running(adir.path, agent.agent, webhooks)
             await stack.enter_async_context(receivers)
-        await serving.until_signalled()
+        stop = serving.stop_on_signals()
+        if announce is not None:
+            announce(agent.address, agent.tls)
+        await stop.wait()
         log.info("agent.stopping")

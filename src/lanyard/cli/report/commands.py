@@ -10,7 +10,6 @@ the registry signs today and shows each step the WG signed.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -38,7 +37,7 @@ from lanyard.agent.server import OUTBOX_INTERVAL_SECONDS
 from lanyard.agent.service import AgentService, registry_failure
 from lanyard.cli.agent.commands import DataDir, MasterKeyFile, PassphraseFile, records_unlock
 from lanyard.cli.common import run
-from lanyard.cli.output import CliError, JsonOut, console, emit_json, say
+from lanyard.cli.output import CliError, JsonOut, confirm, console, emit_json, say
 from lanyard.cli.registry.submissions import steps_table
 from lanyard.client.errors import RpcFailed
 from lanyard.core import files
@@ -207,11 +206,12 @@ def submit(
                     f"The registry cannot be reached: the readers are those it signed, as "
                     f"fetched {kept_since}; the sealed report will wait in the outbox."
                 )
-        if not yes:
-            if not sys.stdin.isatty():
-                raise CliError("give --yes to submit without a terminal to confirm on")
-            if not typer.confirm("Seal it and send it to the WG?", default=False):
-                raise CliError("not submitted; nothing was sealed or sent")
+        confirm(
+            "Seal the report and send it to the WG?",
+            "submit the report",
+            yes,
+            "not submitted; nothing was sealed or sent",
+        )
         entry = await sender.seal(report, recipients)
         delivery = await sender.deliver(entry, attempts=attempts)
         if delivery.receipt is None:
