@@ -116,4 +116,22 @@ MIGRATIONS: list[str] = [
         CHECK (role IN ('operator', 'reader'));
     UPDATE admins SET role = 'reader' WHERE name IN (SELECT name FROM recipients);
     """,
+    # 4: records that change: a ban's end, the report a record came from, the time of
+    #    the last change, and each change's history (who, when, what; never a point).
+    """
+    ALTER TABLE records ADD COLUMN ban_until TEXT;
+    ALTER TABLE records ADD COLUMN submission_id TEXT;
+    ALTER TABLE records ADD COLUMN updated_at TEXT;
+
+    CREATE TABLE record_history (
+        id INTEGER PRIMARY KEY,
+        record_ref TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        member TEXT NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('added', 'updated')),
+        detail TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX record_history_ref ON record_history (record_ref, id);
+    """,
 ]

@@ -23,16 +23,18 @@ from lanyard.core import auth, keys, screen, snapshot
 from lanyard.core.blinding import run_chunked
 from lanyard.core.errors import AuthError, InvalidPoint
 from lanyard.core.errors import Error as CoreError
+from lanyard.registry import record_changes
 from lanyard.registry.errors import (
     AlreadyExists,
     InvalidRequest,
+    NotFound,
     PermissionDenied,
     QuotaExhausted,
     Unauthenticated,
     WrongEpoch,
 )
 from lanyard.registry.snapshots import DeltaSnapshot, FullSnapshot, LiveSnapshot
-from lanyard.registry.store import Change, Entry, Event, Record, Store
+from lanyard.registry.store import Change, Entry, Event, Record, RecordEvent, Store
 
 log = structlog.get_logger("lanyard.registry")
 
@@ -49,6 +51,25 @@ class Principal:
     subject: str
     role: str = ""  # for admins: "operator" or "reader"
     event: Event | None = None  # for events: the enrolment the token was checked against
+
+
+class Keep:
+    """Marks a field of RecordUpdate that stays as it is."""
+
+
+KEEP = Keep()
+
+
+@dataclass(frozen=True, slots=True)
+class RecordUpdate:
+    """What to change in a record: None status keeps it; KEEP keeps a date, None clears it."""
+
+    status: str | None = None
+    expires_on: date | Keep | None = KEEP
+    ban_until: date | Keep | None = KEEP
+    suite: str = ""
+    epoch: int = 0
+    add_points: Sequence[bytes] = ()
 
 
 class KeyFiles(Protocol):
@@ -218,9 +239,22 @@ class RegistryService:
         other = await self._store.get_record(owner) if owner else None
         return other is None or _RANK[new.status] >= _RANK[other.status]
 
+    def _check_points(self, points: Sequence[bytes]) -> None:
+        for i, y in enumerate(points):
+            try:
+                screen.check_point(i, y)
+            except InvalidPoint as exc:
+                raise InvalidRequest(f"points: {exc}") from exc
+
     async def add_record(
-        self, suite: str, epoch: int, record: Record, points: Sequence[bytes]
+        self,
+        suite: str,
+        epoch: int,
+        record: Record,
+        points: Sequence[bytes],
+        by: str = "operator",
     ) -> tuple[Record, int]:
+        """Add a record (spec §5 points); `by` is the admin who adds it, for its history."""
         self._check_suite_epoch(suite, epoch)
         if not RECORD_REF.match(record.record_ref):
             raise InvalidRequest("record_ref must be 1 to 64 printable ASCII characters, no spaces")
@@ -230,11 +264,7 @@ class RegistryService:
             raise InvalidRequest(
                 f"a record needs 1 to {MAX_POINTS_PER_RECORD} points, got {len(points)}"
             )
-        for i, y in enumerate(points):
-            try:
-                screen.check_point(i, y)
-            except InvalidPoint as exc:
-                raise InvalidRequest(f"points: {exc}") from exc
+        self._check_points(points)
         async with self._lock:
             if await self._store.get_record(record.record_ref) is not None:
                 raise AlreadyExists(f"record {record.record_ref} already exists")
@@ -254,6 +284,11 @@ class RegistryService:
                     add_points=list(points),
                     add_entries=change.add_entries,
                     remove_tags=change.remove_tags,
+                    history=RecordEvent(
+                        by,
+                        "added",
+                        record_changes.describe_added(record, len(dict.fromkeys(points))),
+                    ),
                 )
             )
         stored = await self._store.get_record(record.record_ref)
@@ -266,6 +301,89 @@ class RegistryService:
             version=version,
         )
         return stored, version
+
+    async def update_record(
+        self, old_ref: str, change: RecordUpdate, by: str
+    ) -> tuple[Record, int]:
+        """Change a record's status, ban end or expiry, or add identifiers (aliases) from
+        the blinded round; a new snapshot version re-seals every tag the record holds.
+        Raises NotFound, InvalidRequest (nothing to change, too many points), WrongEpoch."""
+        if change.add_points:
+            self._check_suite_epoch(change.suite, change.epoch)
+            self._check_points(change.add_points)
+        if change.status is not None and change.status not in STATUSES:
+            raise InvalidRequest("status must be flagged or banned")
+        async with self._lock:
+            old = await self._store.get_record(old_ref)
+            if old is None:
+                raise NotFound(f"no record {old_ref} exists")
+            epoch = self._snap.epoch
+            held = await self._store.record_points(old_ref, epoch)
+            new_points = [y for y in dict.fromkeys(change.add_points) if y not in set(held)]
+            if len(held) + len(new_points) > MAX_POINTS_PER_RECORD:
+                raise InvalidRequest(
+                    f"a record holds at most {MAX_POINTS_PER_RECORD} points; {old_ref} has "
+                    f"{len(held)} and {len(new_points)} new were given"
+                )
+            new = Record(
+                old_ref,
+                change.status or old.status,
+                old.expires_on if isinstance(change.expires_on, Keep) else change.expires_on,
+                ban_until=old.ban_until if isinstance(change.ban_until, Keep) else change.ban_until,
+            )
+            detail = record_changes.describe(old, new, len(new_points))
+            if not detail:
+                raise InvalidRequest(f"nothing to change: {old_ref} is already like that")
+            rank = record_changes.RANK[new.status]
+            candidates = [
+                record_changes.Candidate(rank, self._status_entry(new, y))
+                for y in held + new_points
+            ]
+            for other, y in await self._store.sharing_points([old_ref]):
+                candidates.append(
+                    record_changes.Candidate(
+                        record_changes.RANK[other.status], self._status_entry(other, y)
+                    )
+                )
+            for entry in list(candidates):
+                owner = self._snap.live.get(entry.entry.tag, (b"", None))[1]
+                if owner is not None and owner != old_ref:
+                    other_rec = await self._store.get_record(owner)
+                    if other_rec is not None:
+                        candidates.append(
+                            record_changes.Candidate(
+                                record_changes.RANK[other_rec.status],
+                                Entry(entry.entry.tag, self._snap.live[entry.entry.tag][0], owner),
+                            )
+                        )
+            add, remove = record_changes.choose(self._snap.live, candidates, old_ref)
+            padded = self._snap.repad(add, remove)
+            version = await self._snap.commit(
+                Change(
+                    update_record=new,
+                    add_points=new_points,
+                    add_entries=padded.add_entries,
+                    remove_tags=padded.remove_tags,
+                    history=RecordEvent(by, "updated", detail),
+                )
+            )
+        stored = await self._store.get_record(old_ref)
+        assert stored is not None
+        log.info(
+            "registry.record_updated",
+            record_ref=old_ref,
+            status=new.status,
+            identifiers_added=len(new_points),
+            version=version,
+        )
+        return stored, version
+
+    async def get_record(self, record_ref: str) -> tuple[Record, list[RecordEvent]]:
+        """A record and its history, oldest first. Raises NotFound."""
+        record = await self._store.get_record(record_ref)
+        if record is None:
+            raise NotFound(f"no record {record_ref} exists")
+        return record, await self._store.record_history(record_ref)
 
     async def remove_records(self, refs: list[str], reason: str = "removed") -> int:
         async with self._lock:
