@@ -6,6 +6,7 @@ import grpc
 
 from lanyard.agent import errors
 from lanyard.core import serving
+from lanyard.core.errors import SealError
 
 STATUS: serving.ErrorTable = {
     errors.InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
@@ -20,6 +21,8 @@ STATUS: serving.ErrorTable = {
     errors.Conflict: grpc.StatusCode.ABORTED,
     errors.NotAllowed: grpc.StatusCode.FAILED_PRECONDITION,
     errors.LockedError: grpc.StatusCode.FAILED_PRECONDITION,
+    # A stored attachment chunk that does not open: never served as if whole.
+    SealError: grpc.StatusCode.DATA_LOSS,
 }
 
 unary = serving.unary(STATUS)

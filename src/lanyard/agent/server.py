@@ -18,6 +18,7 @@ import structlog
 from lanyard.agent.datadir import AgentConfig, AgentDir
 from lanyard.agent.errors import DataDirError
 from lanyard.agent.incidents import crypto
+from lanyard.agent.incidents.attachments import AttachmentService
 from lanyard.agent.incidents.service import IncidentService
 from lanyard.agent.incidents.servicer import IncidentsServicer
 from lanyard.agent.incidents.store import IncidentStore
@@ -83,7 +84,9 @@ async def running(
                 bytes(adir.event_key().verify_key),
                 dates,
             )
-            incidents_pb2_grpc.add_IncidentsServicer_to_server(IncidentsServicer(incidents), server)
+            incidents_pb2_grpc.add_IncidentsServicer_to_server(
+                IncidentsServicer(incidents, AttachmentService(incidents, incident_store)), server
+            )
         names = SERVICE_NAMES + (("lanyard.agent.v1.Incidents",) if incidents else ())
         await serving.add_health(server, names)
         tasks: list[asyncio.Task[None]] = []
