@@ -241,3 +241,24 @@ async def test_key_rotate(
     assert json.loads(out)["epoch"] == 2
     assert registry.service.epoch == 2
     assert not registry_dir.oprf_key_path(1).exists()
+
+
+async def test_record_add_registers_every_variant_and_aliases(
+    registry: RunningRegistry, registry_dir: RegistryDir, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = ["--data-dir", str(registry_dir.path)]
+    code, out, err = await lanyard(
+        capsys, "registry", "record", "add", *d, "--ref", "WG-V", "--status", "flagged",
+        "--name", "Jürgen Großmann", "--alias", "Jo Gross", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    # grossmann juergen, grossmann jurgen (spec §5a), then the alias: gross jo.
+    assert json.loads(out)["identifiers"] == 3
+
+    code, out, err = await lanyard(
+        capsys, "registry", "record", "add", *d, "--ref", "WG-J", "--status", "flagged",
+        "--name", "山田太郎",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "Hint: --name number 1: this name is written without a space" in out
+    assert "1 identifier(s)" in out

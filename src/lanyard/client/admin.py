@@ -29,6 +29,20 @@ class Identifier:
     value: str
 
 
+def record_messages(identifiers: Sequence[Identifier]) -> list[bytes]:
+    """The §1 messages a record is registered under: each e-mail address, and every §5a
+    variant of each name (an alias is one more name), deduplicated in first-seen order.
+    Raises InvalidIdentifier."""
+    messages: dict[bytes, None] = {}
+    for ident in identifiers:
+        if ident.kind is Kind.NAME:
+            for form in identity.name_variants(ident.value):
+                messages[identity.name_message(form)] = None
+        else:
+            messages[identity.message(ident.kind, ident.value)] = None
+    return list(messages)
+
+
 class AdminClient:
     def __init__(
         self,
@@ -96,7 +110,8 @@ class AdminClient:
         ban_until: date | None = None,
         submission_id: str = "",
     ) -> admin_pb2.AddRecordResponse:
-        """Normalise, blind, have the registry evaluate, unblind, upload Y (spec §5).
+        """Normalise, blind, have the registry evaluate, unblind, upload Y (spec §5); a
+        name is registered under every form of spec §5a (`record_messages`).
         `submission_id` links the record to the end-of-event report it comes from."""
         record = admin_pb2.RecordInfo(
             record_ref=record_ref,
@@ -127,7 +142,7 @@ class AdminClient:
     ) -> T:
         """Run the blinded round for `identifiers` and `send` (epoch, Y points); if the
         key was rotated since this client learnt the epoch, once more afresh."""
-        messages = [identity.message(i.kind, i.value) for i in identifiers]
+        messages = record_messages(identifiers)
         try:
             epoch = await self._epoch()
             return await send(epoch, await self._points(messages, epoch))
