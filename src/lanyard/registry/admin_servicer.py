@@ -9,7 +9,8 @@ import grpc
 from lanyard.core import screen, snapshot
 from lanyard.registry.errors import InvalidRequest, PermissionDenied
 from lanyard.registry.grpc_errors import unary
-from lanyard.registry.service import KEEP, Keep, RecordUpdate, RegistryService
+from lanyard.registry.record_changes import KEEP, Keep, RecordUpdate
+from lanyard.registry.service import RegistryService
 from lanyard.registry.store import Event, Record, RecordEvent
 from lanyard.registry.submission_store import StoredSubmission, SubmissionSummary
 from lanyard.registry.submissions import SubmissionService

@@ -8,13 +8,42 @@ of the higher status wins (ties keep the record that holds the tag now).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 
-from lanyard.registry.store import Entry, Record
+from lanyard.registry.store import Entry, Record, Store
 
 RANK = {"flagged": 1, "banned": 2}
+
+
+class Keep:
+    """Marks a field of RecordUpdate that stays as it is."""
+
+
+KEEP = Keep()
+
+
+@dataclass(frozen=True, slots=True)
+class RecordUpdate:
+    """What to change in a record: None status keeps it; KEEP keeps a date, None clears it."""
+
+    status: str | None = None
+    expires_on: date | Keep | None = KEEP
+    ban_until: date | Keep | None = KEEP
+    suite: str = ""
+    epoch: int = 0
+    add_points: Sequence[bytes] = ()
+
+
+def changed(old: Record, change: RecordUpdate) -> Record:
+    """The record as it will be after `change`."""
+    return replace(
+        old,
+        status=change.status or old.status,
+        expires_on=old.expires_on if isinstance(change.expires_on, Keep) else change.expires_on,
+        ban_until=old.ban_until if isinstance(change.ban_until, Keep) else change.ban_until,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +82,29 @@ def choose(
             remove.append(tag)
         add.append(cand.entry)
     return add, remove
+
+
+async def entries_for(
+    store: Store,
+    live: Mapping[bytes, tuple[bytes, str | None]],
+    new: Record,
+    points: Sequence[bytes],
+    status_entry: Callable[[Record, bytes], Entry],
+) -> tuple[list[Entry], list[bytes]]:
+    """(entries to add, tags to remove) for `new` holding `points`: its own entries,
+    other records sharing a point, and the records that hold a tag now, ranked."""
+    rank = RANK[new.status]
+    candidates = [Candidate(rank, status_entry(new, y)) for y in points]
+    for other, y in await store.sharing_points([new.record_ref]):
+        candidates.append(Candidate(RANK[other.status], status_entry(other, y)))
+    for cand in list(candidates):
+        tag = cand.entry.tag
+        owner = live[tag][1] if tag in live else None
+        if owner is not None and owner != new.record_ref:
+            holder = await store.get_record(owner)
+            if holder is not None:
+                candidates.append(Candidate(RANK[holder.status], Entry(tag, live[tag][0], owner)))
+    return choose(live, candidates, new.record_ref)
 
 
 def _day(day: date | None, none: str) -> str:

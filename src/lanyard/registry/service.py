@@ -33,6 +33,7 @@ from lanyard.registry.errors import (
     Unauthenticated,
     WrongEpoch,
 )
+from lanyard.registry.record_changes import RecordUpdate
 from lanyard.registry.snapshots import DeltaSnapshot, FullSnapshot, LiveSnapshot
 from lanyard.registry.store import Change, Entry, Event, Record, RecordEvent, Store
 
@@ -51,25 +52,6 @@ class Principal:
     subject: str
     role: str = ""  # for admins: "operator" or "reader"
     event: Event | None = None  # for events: the enrolment the token was checked against
-
-
-class Keep:
-    """Marks a field of RecordUpdate that stays as it is."""
-
-
-KEEP = Keep()
-
-
-@dataclass(frozen=True, slots=True)
-class RecordUpdate:
-    """What to change in a record: None status keeps it; KEEP keeps a date, None clears it."""
-
-    status: str | None = None
-    expires_on: date | Keep | None = KEEP
-    ban_until: date | Keep | None = KEEP
-    suite: str = ""
-    epoch: int = 0
-    add_points: Sequence[bytes] = ()
 
 
 class KeyFiles(Protocol):
@@ -325,38 +307,13 @@ class RegistryService:
                     f"a record holds at most {MAX_POINTS_PER_RECORD} points; {old_ref} has "
                     f"{len(held)} and {len(new_points)} new were given"
                 )
-            new = Record(
-                old_ref,
-                change.status or old.status,
-                old.expires_on if isinstance(change.expires_on, Keep) else change.expires_on,
-                ban_until=old.ban_until if isinstance(change.ban_until, Keep) else change.ban_until,
-            )
+            new = record_changes.changed(old, change)
             detail = record_changes.describe(old, new, len(new_points))
             if not detail:
                 raise InvalidRequest(f"nothing to change: {old_ref} is already like that")
-            rank = record_changes.RANK[new.status]
-            candidates = [
-                record_changes.Candidate(rank, self._status_entry(new, y))
-                for y in held + new_points
-            ]
-            for other, y in await self._store.sharing_points([old_ref]):
-                candidates.append(
-                    record_changes.Candidate(
-                        record_changes.RANK[other.status], self._status_entry(other, y)
-                    )
-                )
-            for entry in list(candidates):
-                owner = self._snap.live.get(entry.entry.tag, (b"", None))[1]
-                if owner is not None and owner != old_ref:
-                    other_rec = await self._store.get_record(owner)
-                    if other_rec is not None:
-                        candidates.append(
-                            record_changes.Candidate(
-                                record_changes.RANK[other_rec.status],
-                                Entry(entry.entry.tag, self._snap.live[entry.entry.tag][0], owner),
-                            )
-                        )
-            add, remove = record_changes.choose(self._snap.live, candidates, old_ref)
+            add, remove = await record_changes.entries_for(
+                self._store, self._snap.live, new, held + new_points, self._status_entry
+            )
             padded = self._snap.repad(add, remove)
             version = await self._snap.commit(
                 Change(
