@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import resource
 import sqlite3
+import tracemalloc
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -228,3 +230,58 @@ async def test_destroying_the_incident_destroys_its_files(
     assert await service.apply_retention(end, end + timedelta(days=731)) == 1
     assert _rows(team, "SELECT count(*) FROM attachments") == [(0,)]
     assert _rows(team, "SELECT count(*) FROM attachment_chunks") == [(0,)]
+
+
+def _write_recording(path: Path, size: int) -> str:
+    """Write an MP4-shaped file of `size` bytes piece by piece; returns its SHA-256."""
+    digest = hashlib.sha256()
+    with path.open("wb") as fh:
+        head = _recording(1 << 20)
+        fh.write(head)
+        digest.update(head)
+        left = size - len(head)
+        while left:
+            piece = os.urandom(min(left, 1 << 20))
+            fh.write(piece)
+            digest.update(piece)
+            left -= len(piece)
+    return digest.hexdigest()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not os.environ.get("LANYARD_BIG_FILES"), reason="moves 200 MiB; set LANYARD_BIG_FILES=1"
+)
+async def test_a_200_mb_recording_streams_in_flat_memory(
+    team: Team,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    size = 200 * (1 << 20)
+    iid = await file(team, who="ana")
+    video = tmp_path / "talk.mp4"
+    expected = _write_recording(video, size)
+    ana = _client(team, "ana")
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    tracemalloc.start()
+    try:
+        info = await ana.attach(iid, video)
+        out = tmp_path / "back.mp4"
+        await ana.get_attachment(iid, info.attachment_id, out)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    rss_growth = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) * 1024
+    print(
+        f"200 MiB attach+fetch: traced peak {peak / 2**20:.1f} MiB, "
+        f"max RSS growth {rss_growth / 2**20:.1f} MiB"
+    )
+    assert info.size == size
+    assert info.sha256 == expected
+    assert out.stat().st_size == size
+    digest = hashlib.sha256()
+    with out.open("rb") as fh:
+        while piece := fh.read(1 << 20):
+            digest.update(piece)
+    assert digest.hexdigest() == expected
+    assert peak < 32 * (1 << 20)  # a few chunks in flight, never the file
+    assert rss_growth < 128 * (1 << 20)
