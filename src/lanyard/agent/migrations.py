@@ -159,4 +159,14 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (attachment_id, idx)
     ) STRICT;
     """,
+    # 6: the sealed chunks of files a report in the outbox carries, until it is receipted.
+    """
+    CREATE TABLE outbox_chunks (
+        submission_id TEXT NOT NULL,
+        blob INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        sealed BLOB NOT NULL,
+        PRIMARY KEY (submission_id, blob, idx)
+    ) STRICT;
+    """,
 ]

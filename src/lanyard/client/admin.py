@@ -6,7 +6,7 @@ e-mail addresses become blinded points here, and only Y = k * P goes to the regi
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal, TypeVar
@@ -268,6 +268,15 @@ class AdminClient:
             metadata=self._md("GetSubmission"),
         )
         return response
+
+    async def submission_attachment(self, submission_id: str, blob: int) -> AsyncIterator[bytes]:
+        """The sealed chunks of one file a submission carries, in order."""
+        call = self._stub.streaming("GetSubmissionAttachment")(
+            reports_pb2.GetSubmissionAttachmentRequest(submission_id=submission_id, blob=blob),
+            metadata=self._md("GetSubmissionAttachment"),
+        )
+        async for part in call:
+            yield bytes(part.chunk)
 
     async def advance_submission(
         self,

@@ -144,6 +144,33 @@ class RegistryClient:
         receipt: reports_pb2.Receipt = response.receipt
         return receipt
 
+    async def attachment_state(self, submission_id: str) -> dict[int, int]:
+        """Chunks the registry holds per blob of a submission not yet (or just) logged."""
+        response = await self._stub.AttachmentState(
+            reports_pb2.AttachmentStateRequest(submission_id=submission_id),
+            metadata=self._signer.metadata(PREFIX + "AttachmentState"),
+        )
+        return dict(response.chunks_held)
+
+    async def upload_attachment(
+        self, submission_id: str, blob: int, first_chunk: int, sealed: AsyncIterator[bytes]
+    ) -> int:
+        """Stream a blob's sealed chunks from `first_chunk` on; returns chunks held."""
+
+        async def requests() -> AsyncIterator[reports_pb2.UploadAttachmentRequest]:
+            yield reports_pb2.UploadAttachmentRequest(
+                header=reports_pb2.UploadAttachmentHeader(
+                    submission_id=submission_id, blob=blob, first_chunk=first_chunk
+                )
+            )
+            async for chunk in sealed:
+                yield reports_pb2.UploadAttachmentRequest(chunk=chunk)
+
+        response = await self._stub.UploadAttachment(
+            requests(), metadata=self._signer.metadata(PREFIX + "UploadAttachment")
+        )
+        return int(response.chunks_held)
+
     async def tree_head(self) -> reports_pb2.TreeHead:
         response = await self._stub.GetTreeHead(
             reports_pb2.GetTreeHeadRequest(), metadata=self._signer.metadata(PREFIX + "GetTreeHead")

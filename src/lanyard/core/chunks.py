@@ -68,6 +68,24 @@ def open_chunk(key: bytes, context: bytes, index: int, final: bool, sealed: byte
         raise SealError(f"chunk {index} does not open: changed, moved or truncated") from exc
 
 
+class ChunkDigest:
+    """SHA-256 over sealed chunks in order, each as a 4-byte big-endian length then its
+    bytes: what a manifest (ReportEnvelope.attachments) commits to."""
+
+    def __init__(self) -> None:
+        self._h = hashlib.sha256()
+        self.count = 0
+        self.size = 0
+
+    def update(self, sealed: bytes) -> None:
+        self._h.update(struct.pack(">I", len(sealed)) + sealed)
+        self.count += 1
+        self.size += len(sealed)
+
+    def digest(self) -> bytes:
+        return self._h.digest()
+
+
 class Sealer:
     """Turns a stream of pieces of any size into sealed chunks of CHUNK_BYTES plaintext,
     holding at most one chunk and one piece. Call `finish` once at the end."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import grpc
+import structlog
 
 from lanyard.core import screen, snapshot
 from lanyard.registry.errors import InvalidRequest, PermissionDenied
@@ -17,6 +18,7 @@ from lanyard.registry.submissions import SubmissionService
 from lanyard.wire.registry.v1 import admin_pb2, admin_pb2_grpc, reports_pb2
 
 PREFIX = "/lanyard.registry.v1.Admin/"
+log = structlog.get_logger("lanyard.registry")
 # What a WG report reader's key may do: read and acknowledge submissions, and turn the
 # people a report names into records (through the blinded round).
 READER_METHODS = frozenset(
@@ -30,6 +32,7 @@ READER_METHODS = frozenset(
         "ListRecipients",
         "ListSubmissions",
         "GetSubmission",
+        "GetSubmissionAttachment",
         "AdvanceSubmission",
     }
 )
@@ -281,6 +284,26 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             envelope=sub.envelope,
             envelope_signature=sub.signature,
             steps=steps,
+        )
+
+    @unary
+    async def GetSubmissionAttachment(
+        self,
+        request: reports_pb2.GetSubmissionAttachmentRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> None:
+        member = await self._admin(context, "GetSubmissionAttachment")
+        manifest = await self._subs.manifest(request.submission_id, None)
+        if self._subs.blobs is None:
+            raise InvalidRequest("this registry does not take reports with files")
+        sealed = await self._subs.blobs.read(request.submission_id, request.blob, manifest)
+        async for chunk in sealed:
+            await context.write(reports_pb2.GetSubmissionAttachmentResponse(chunk=chunk))
+        log.info(
+            "registry.attachment_read",
+            submission_id=request.submission_id,
+            blob=request.blob,
+            member=member,
         )
 
     @unary

@@ -134,4 +134,16 @@ MIGRATIONS: list[str] = [
     ) STRICT;
     CREATE INDEX record_history_ref ON record_history (record_ref, id);
     """,
+    # 5: files attached to end-of-event reports: sealed chunks the registry cannot read,
+    #    uploaded before the envelope that lists them (and kept with it once logged).
+    """
+    CREATE TABLE submission_chunks (
+        submission_id TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        blob INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        sealed BLOB NOT NULL,
+        PRIMARY KEY (submission_id, blob, idx)
+    ) STRICT;
+    """,
 ]

@@ -20,6 +20,7 @@ import structlog
 from lanyard.core import files, serving
 from lanyard.core.errors import Error as CoreError
 from lanyard.registry.admin_servicer import AdminServicer
+from lanyard.registry.blobs import BlobService, BlobStore
 from lanyard.registry.datadir import ADMIN_NAME, RegistryConfig, RegistryDir
 from lanyard.registry.errors import ServeError
 from lanyard.registry.registry_servicer import RegistryServicer
@@ -103,7 +104,10 @@ async def running(
         await service.start()
         await service.expire()
         submissions = SubmissionService(
-            store, SqliteSubmissionStore(store.connection), rdir.signing_key()
+            store,
+            SqliteSubmissionStore(store.connection),
+            rdir.signing_key(),
+            BlobService(BlobStore(store.connection)),
         )
         await submissions.start()
         server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])

@@ -213,13 +213,17 @@ class AttachmentService:
         )
         return attachment, plain
 
-    async def all_for_report(
-        self, incident_id: int, key: bytes
+    async def for_report(
+        self, incident_id: int
     ) -> list[tuple[Attachment, Callable[[], AsyncIterator[bytes]]]]:
         """Every attachment of an incident with a way to stream its plaintext, for the
-        end-of-event report (the caller holds the incident's key)."""
+        end-of-event report the operator builds on this machine (audited)."""
+        rows = await self._store.rows(incident_id)
+        if not rows:
+            return []
+        key = await self._incidents.export_key(incident_id, "report-files")
         out: list[tuple[Attachment, Callable[[], AsyncIterator[bytes]]]] = []
-        for row in await self._store.rows(incident_id):
+        for row in rows:
 
             def stream(row: AttachmentRow = row) -> AsyncIterator[bytes]:
                 return chunks.open_all(

@@ -258,6 +258,13 @@ class IncidentService:
         )
         return out
 
+    async def export_key(self, incident_id: int, purpose: str) -> bytes:
+        """An incident's own key, for the operator's reports on this machine (its files
+        go into the end-of-event report); audited with its purpose."""
+        _, _, key = await self._load(incident_id)
+        await self._store.audit(incident_id, self._stamp(), "operator", f"export:{purpose}")
+        return key
+
     async def audit(self, caller: Caller, incident_id: int) -> list[tuple[str, str, str]]:
         if caller.role != "chair":
             raise PermissionDenied("only a chair reads an incident's audit trail")

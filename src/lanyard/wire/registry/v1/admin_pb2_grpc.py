@@ -110,6 +110,11 @@ class AdminStub:
                 request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionRequest.SerializeToString,
                 response_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionResponse.FromString,
                 _registered_method=True)
+        self.GetSubmissionAttachment = channel.unary_stream(
+                '/lanyard.registry.v1.Admin/GetSubmissionAttachment',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionAttachmentRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionAttachmentResponse.FromString,
+                _registered_method=True)
         self.AdvanceSubmission = channel.unary_unary(
                 '/lanyard.registry.v1.Admin/AdvanceSubmission',
                 request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.AdvanceSubmissionRequest.SerializeToString,
@@ -192,7 +197,7 @@ class AdminServicer:
         """WG members who read reports: their X25519 key receives report data keys, their
         Ed25519 key signs their steps and authenticates them as report readers
         ("admin:<name>"), who may call only ListEvents, ListRecords, EvaluateForRecord,
-        AddRecord, UpdateRecord, GetRecord, ListRecipients and the submission calls; PERMISSION_DENIED otherwise.
+        AddRecord, UpdateRecord, GetRecord, ListRecipients, GetSubmissionAttachment and the submission calls; PERMISSION_DENIED otherwise.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -218,6 +223,13 @@ class AdminServicer:
 
     def GetSubmission(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSubmissionAttachment(self, request, context):
+        """Streams one attached file of a submission as the sealed chunks the event uploaded.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -306,6 +318,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.GetSubmission,
                     request_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionRequest.FromString,
                     response_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionResponse.SerializeToString,
+            ),
+            'GetSubmissionAttachment': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetSubmissionAttachment,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionAttachmentRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionAttachmentResponse.SerializeToString,
             ),
             'AdvanceSubmission': grpc.unary_unary_rpc_method_handler(
                     servicer.AdvanceSubmission,
@@ -718,6 +735,33 @@ class Admin:
             '/lanyard.registry.v1.Admin/GetSubmission',
             lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionRequest.SerializeToString,
             lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSubmissionAttachment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/lanyard.registry.v1.Admin/GetSubmissionAttachment',
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionAttachmentRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionAttachmentResponse.FromString,
             options,
             channel_credentials,
             insecure,
