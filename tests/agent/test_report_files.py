@@ -1,0 +1,131 @@
+"""Files carried by an end-of-event report, against a real registry: resumable uploads,
+a receipt only once every file is held whole, and a reader who gets the same bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+
+from lanyard.agent.incidents.attachments import Attachment
+from lanyard.agent.report_files import ReportFile
+from lanyard.agent.reports import build_report, preview
+from lanyard.client.errors import RpcFailed
+from lanyard.core import chunks, envelope
+from lanyard.core.channels import open_channel
+from tests.agent.test_reports import World, world  # noqa: F401 - the fixture
+from tests.conftest import enroll
+
+
+def _file(blob_id: int, body: bytes, media_type: str = "video/mp4") -> ReportFile:
+    attachment = Attachment(
+        blob_id, 1, f"file-{blob_id}", media_type, len(body), hashlib.sha256(body).hexdigest(),
+        "", "ana", "2027-05-02T10:00:00+00:00",
+    )  # fmt: skip
+
+    async def stream() -> AsyncIterator[bytes]:
+        for at in range(0, len(body), 700_000):
+            yield body[at : at + 700_000]
+
+    return ReportFile(1, attachment, stream)
+
+
+async def _sealed(world: World, bodies: list[bytes]):  # type: ignore[no-untyped-def]  # noqa: F811
+    files = [_file(i + 1, b) for i, b in enumerate(bodies)]
+    incidents = await world.records.export_all("report")
+    report = build_report(world.agent.enrolment, incidents, files)
+    return report, await world.sender.seal(report, files)
+
+
+async def _read_back(world: World, submission_id: str, blob: int, count: int) -> bytes:  # noqa: F811
+    event_key = bytes(world.adir.event_key().verify_key)
+    stored = await world.admin.get_submission(submission_id)
+    reader = world.readers[0]
+    report, data_key = envelope.open_report_and_key(
+        stored.envelope, reader.name, reader.encryption, event_key
+    )
+    channel = open_channel(world.registry.address)
+    try:
+        client = world.reader_client(reader, channel)
+        out = bytearray()
+        async for piece in chunks.open_all(
+            envelope.attachment_key(data_key),
+            envelope.attachment_context(submission_id, blob),
+            count,
+            client.submission_attachment(submission_id, blob),
+        ):
+            out += piece
+    finally:
+        await channel.close()
+    entry = report["incidents"][0]["attachments"][blob]
+    assert entry["sha256"] == hashlib.sha256(out).hexdigest()
+    return bytes(out)
+
+
+async def test_a_broken_upload_resumes_and_the_reader_gets_the_same_bytes(
+    world: World,  # noqa: F811
+) -> None:
+    big = b"\x00\x00\x00\x18ftypmp42" + os.urandom(3 * (1 << 20))  # four chunks
+    shot = b"\x89PNG\r\n\x1a\n" + os.urandom(5000)
+    report, entry = await _sealed(world, [big, shot])
+    manifest = envelope.parse_envelope(entry.envelope).attachments
+    assert [m.chunks for m in manifest] == [4, 1]
+    assert f"file-1 (video/mp4, {len(big):,} bytes" in preview(report)
+    registry = world.agent.registry
+    sid = entry.submission_id
+
+    # Before its files are held, the report is refused and nothing is logged.
+    with pytest.raises(RpcFailed) as refused:
+        await registry.submit_report(entry.envelope, entry.signature)
+    assert refused.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert "0 of 4 chunks" in refused.value.details
+    assert await world.admin.list_submissions() == []
+
+    # The upload stops after two chunks of the first file (the agent went down).
+    async def two_chunks() -> AsyncIterator[bytes]:
+        sent = 0
+        async for chunk in world.sender.outbox.chunks(sid, 0, 0):
+            if sent == 2:
+                return
+            yield chunk
+            sent += 1
+
+    assert await registry.upload_attachment(sid, 0, 0, two_chunks()) == 2
+    assert await registry.attachment_state(sid) == {0: 2}
+    # Resuming from the wrong place is refused, naming the right one.
+    with pytest.raises(RpcFailed) as wrong:
+        await registry.upload_attachment(sid, 0, 0, world.sender.outbox.chunks(sid, 0, 0))
+    assert wrong.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert "resume from chunk 2" in wrong.value.details
+
+    delivery = await world.sender.deliver(entry)
+    assert delivery.receipt is not None
+    assert await registry.attachment_state(sid) == {0: 4, 1: 1}
+    assert await _read_back(world, sid, 0, 4) == big
+    assert await _read_back(world, sid, 1, 1) == shot
+    # Once receipted, the outbox no longer keeps the sealed files.
+    assert [c async for c in world.sender.outbox.chunks(sid, 0, 0)] == []
+    # Another event can neither see nor add to this submission's files.
+    channel = open_channel(world.registry.address)
+    try:
+        other = await enroll(world.admin, channel, "otherconf-2027")
+        with pytest.raises(RpcFailed) as denied:
+            await other.client.attachment_state(sid)
+        assert denied.value.code == grpc.StatusCode.PERMISSION_DENIED
+    finally:
+        await channel.close()
+
+
+async def test_files_of_a_logged_report_are_final(world: World) -> None:  # noqa: F811
+    _, entry = await _sealed(world, [b"plain evidence text\n" * 10])
+    delivery = await world.sender.deliver(entry)
+    assert delivery.receipt is not None
+    with pytest.raises(RpcFailed) as late:
+        await world.agent.registry.upload_attachment(
+            entry.submission_id, 0, 1, world.sender.outbox.chunks(entry.submission_id, 0, 0)
+        )
+    assert late.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert "already logged" in late.value.details
