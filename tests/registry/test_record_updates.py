@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 
 import grpc
@@ -107,3 +108,23 @@ async def test_update_refusals_change_nothing(admin: AdminClient, event: Enrolle
     assert (await admin.list_records()).snapshot_version == before
     shown = await admin.get_record("WG-R")
     assert [h.action for h in shown.history] == ["added"]
+
+
+async def test_concurrent_updates_each_become_one_version(
+    admin: AdminClient, event: Enrolled
+) -> None:
+    added = await admin.add_record("WG-C", "flagged", [Identifier(Kind.EMAIL, "c0@example.org")])
+    results = await asyncio.gather(
+        *(
+            admin.update_record("WG-C", aliases=[Identifier(Kind.EMAIL, f"c{i}@example.org")])
+            for i in range(1, 11)
+        )
+    )
+    versions = sorted(int(r.snapshot_version) for r in results)
+    assert versions == list(range(added.snapshot_version + 1, added.snapshot_version + 11))
+    shown = await admin.get_record("WG-C")
+    assert shown.record.identifier_count == 11
+    assert [h.snapshot_version for h in shown.history] == [added.snapshot_version, *versions]
+    snap = await event.client.refresh(LocalSnapshot())
+    for i in range(11):
+        assert await _hit(event, snap, Kind.EMAIL, f"c{i}@example.org") == ("flagged", "WG-C")
