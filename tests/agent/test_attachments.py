@@ -16,6 +16,7 @@ import grpc
 import pytest
 
 from lanyard.agent.incidents import attachments
+from lanyard.agent.incidents.store import IncidentStore
 from lanyard.client.incidents import IncidentClient, IncidentRpcError
 from lanyard.core import auth
 from lanyard.core.channels import open_channel
@@ -206,6 +207,20 @@ async def test_swapped_or_dropped_chunks_do_not_open(
         await _client(team, "ana").get_attachment(iid, aid, out)
     assert caught.value.code == grpc.StatusCode.DATA_LOSS
     assert not out.exists()
+
+
+async def test_an_upload_cut_off_by_a_crash_is_cleared_at_start(tmp_path: Path) -> None:
+    db = tmp_path / "agent.db"
+    store = await IncidentStore.open(db, tmp_path / "keyring.db")
+    try:
+        cut = await store.attachments.start(1, "ana", "2027-05-02T10:00:00+00:00")
+        await store.attachments.put_chunk(cut, 0, b"sealed" * 10)
+        assert await store.attachments.discard_incomplete() == 1
+        assert await store.attachments.rows(1) == []
+    finally:
+        await store.close()
+    with sqlite3.connect(db) as conn:
+        assert list(conn.execute("SELECT count(*) FROM attachment_chunks")) == [(0,)]
 
 
 async def test_destroying_the_incident_destroys_its_files(

@@ -479,3 +479,10 @@ async def test_a_removed_reader_can_no_longer_sign_in(world: World) -> None:
         await world.cli("registry", "submission", "list", *world.as_reader(carol)),
         "does not accept wg-carol's wg key",
     )
+
+
+async def test_choosing_files_that_do_not_exist_is_one_sentence(world: World) -> None:
+    refused(await world.chair("build", "--attachments", "1:5"), "incident 1 has no attachment 5")
+    refused(await world.chair("build", "--attachments", "some"), "none, all or INCIDENT:ATTACHMENT")
+    out = ok(await world.chair("build", "--attachments", "all"))
+    assert "with 0 file(s) (0" in " ".join(out.split())

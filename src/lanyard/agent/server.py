@@ -71,6 +71,7 @@ async def running(
         incident_store: IncidentStore | None = None
         if master is not None:
             incident_store = await IncidentStore.open(adir.db_path, adir.keyring_path)
+            await incident_store.attachments.discard_incomplete()
             enrolment = agent.enrolment
             dates = (
                 (enrolment.starts_on, enrolment.ends_on)

@@ -91,6 +91,15 @@ class AttachmentStore:
         )
         await self._db.execute("DELETE FROM attachments WHERE attachment_id = ?", (attachment_id,))
 
+    async def discard_incomplete(self) -> int:
+        """Delete what uploads cut off by a crash left behind; run before serving."""
+        rows = await sqlite.fetch_all(
+            self._db, "SELECT attachment_id FROM attachments WHERE complete = 0"
+        )
+        for r in rows:
+            await self.discard(int(r[0]))
+        return len(rows)
+
     async def usage(self, incident_id: int) -> tuple[int, int]:
         """(bytes, files) of the incident's complete attachments."""
         row = await sqlite.fetch_one(
