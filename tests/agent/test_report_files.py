@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import AsyncIterator
+import tracemalloc
+from collections.abc import AsyncIterator, Iterator
 
 import grpc
 import pytest
@@ -129,3 +130,77 @@ async def test_files_of_a_logged_report_are_final(world: World) -> None:  # noqa
         )
     assert late.value.code == grpc.StatusCode.FAILED_PRECONDITION
     assert "already logged" in late.value.details
+
+
+def _stream_of(size: int, seed: bytes) -> tuple[ReportFile, str]:
+    """A `size`-byte MP4-shaped file made on the fly (never held whole), and its SHA-256."""
+    piece = 1 << 20
+
+    def pieces() -> Iterator[bytes]:
+        head = b"\x00\x00\x00\x18ftypmp42"
+        made = 0
+        counter = 0
+        while made < size:
+            block = hashlib.shake_256(seed + counter.to_bytes(8, "big")).digest(piece)
+            if made == 0:
+                block = head + block[len(head) :]
+            block = block[: size - made]
+            made += len(block)
+            counter += 1
+            yield block
+
+    digest = hashlib.sha256()
+    for block in pieces():
+        digest.update(block)
+    attachment = Attachment(
+        1, 1, "talk.mp4", "video/mp4", size, digest.hexdigest(), "", "ana", "2027-05-02"
+    )
+
+    async def stream() -> AsyncIterator[bytes]:
+        for block in pieces():
+            yield block
+
+    return ReportFile(1, attachment, stream), digest.hexdigest()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not os.environ.get("LANYARD_BIG_FILES"), reason="moves 200 MiB; set LANYARD_BIG_FILES=1"
+)
+async def test_a_200_mb_file_travels_with_the_report_in_flat_memory(
+    world: World,  # noqa: F811
+) -> None:
+    size = 200 * (1 << 20)
+    chosen, expected = _stream_of(size, b"talk")
+    incidents = await world.records.export_all("report")
+    report = build_report(world.agent.enrolment, incidents, [chosen])
+    tracemalloc.start()
+    try:
+        entry = await world.sender.seal(report, [chosen])
+        delivery = await world.sender.deliver(entry)
+        assert delivery.receipt is not None
+        digest = hashlib.sha256()
+        event_key = bytes(world.adir.event_key().verify_key)
+        stored = await world.admin.get_submission(entry.submission_id)
+        reader = world.readers[0]
+        _, data_key = envelope.open_report_and_key(
+            stored.envelope, reader.name, reader.encryption, event_key
+        )
+        channel = open_channel(world.registry.address)
+        try:
+            client = world.reader_client(reader, channel)
+            async for piece in chunks.open_all(
+                envelope.attachment_key(data_key),
+                envelope.attachment_context(entry.submission_id, 0),
+                200,
+                client.submission_attachment(entry.submission_id, 0),
+            ):
+                digest.update(piece)
+        finally:
+            await channel.close()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    print(f"200 MiB report file: traced peak {peak / 2**20:.1f} MiB")
+    assert digest.hexdigest() == expected
+    assert peak < 48 * (1 << 20)
