@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 import tracemalloc
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import grpc
 import pytest
@@ -14,6 +16,8 @@ import pytest
 from lanyard.agent.incidents.attachments import Attachment
 from lanyard.agent.report_files import ReportFile
 from lanyard.agent.reports import build_report, preview
+from lanyard.cli.output import CliError
+from lanyard.cli.registry.submission_files import Carried, save_files
 from lanyard.client.errors import RpcFailed
 from lanyard.core import chunks, envelope
 from lanyard.core.channels import open_channel
@@ -204,3 +208,46 @@ async def test_a_200_mb_file_travels_with_the_report_in_flat_memory(
     print(f"200 MiB report file: traced peak {peak / 2**20:.1f} MiB")
     assert digest.hexdigest() == expected
     assert peak < 48 * (1 << 20)
+
+
+async def test_a_reader_never_keeps_a_file_the_registry_changed(
+    world: World,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    body = b"\x89PNG\r\n\x1a\n" + os.urandom(1 << 20)  # two chunks
+    _, entry = await _sealed(world, [body])
+    assert (await world.sender.deliver(entry)).receipt is not None
+    stored = await world.admin.get_submission(entry.submission_id)
+    reader = world.readers[0]
+    opened, data_key = envelope.open_report_and_key(
+        stored.envelope, reader.name, reader.encryption, bytes(world.adir.event_key().verify_key)
+    )
+    carried = Carried(
+        entry.submission_id,
+        opened,
+        data_key,
+        list(envelope.parse_envelope(stored.envelope).attachments),
+    )
+    channel = open_channel(world.registry.address)
+    try:
+        client = world.reader_client(reader, channel)
+        (good,) = await save_files(client, carried, tmp_path / "good")
+        assert good.read_bytes() == body
+        assert good.stat().st_mode & 0o777 == 0o600
+        where = "WHERE submission_id = ? AND blob = 0 AND idx = 1"
+        with sqlite3.connect(world.registry_dir.db_path) as db:
+            (sealed,) = db.execute(
+                f"SELECT sealed FROM submission_chunks {where}",  # noqa: S608 - constant
+                (entry.submission_id,),
+            ).fetchone()
+            changed = bytearray(sealed)
+            changed[-1] ^= 1
+            db.execute(
+                f"UPDATE submission_chunks SET sealed = ? {where}",  # noqa: S608 - constant
+                (bytes(changed), entry.submission_id),
+            )
+        with pytest.raises(CliError, match="does not open"):
+            await save_files(client, carried, tmp_path / "bad")
+        assert list((tmp_path / "bad").iterdir()) == []
+    finally:
+        await channel.close()
