@@ -8,11 +8,13 @@ import os
 import sqlite3
 import tracemalloc
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
 import pytest
 
+from lanyard.agent import report_files
 from lanyard.agent.incidents.attachments import Attachment
 from lanyard.agent.report_files import ReportFile
 from lanyard.agent.reports import build_report, preview
@@ -251,3 +253,21 @@ async def test_a_reader_never_keeps_a_file_the_registry_changed(
         assert list((tmp_path / "bad").iterdir()) == []
     finally:
         await channel.close()
+
+
+async def test_files_of_a_report_never_submitted_are_purged_after_a_while(
+    world: World,  # noqa: F811
+) -> None:
+    _, kept = await _sealed(world, [b"kept evidence\n" * 10])
+    assert (await world.sender.deliver(kept)).receipt is not None
+    _, abandoned = await _sealed(world, [b"abandoned evidence\n" * 10])
+    registry = world.agent.registry
+    await report_files.upload_files(registry, world.sender.outbox, abandoned)
+    assert await registry.attachment_state(abandoned.submission_id) == {0: 1}
+    blobs = world.registry.submissions.blobs
+    assert blobs is not None
+    assert await blobs.purge_unclaimed() == 0  # not old yet
+    later = datetime.now(UTC) + timedelta(days=31)
+    assert await blobs.purge_unclaimed(later) == 1
+    assert await registry.attachment_state(abandoned.submission_id) == {}
+    assert await registry.attachment_state(kept.submission_id) == {0: 1}

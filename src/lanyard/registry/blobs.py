@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
 
 import aiosqlite
 import structlog
@@ -27,6 +28,7 @@ LIMITS = {
     "chunk_bytes": chunks.CHUNK_BYTES + chunks.OVERHEAD,  # one sealed chunk
     "blobs": 500,  # files per submission
     "submission_bytes": 8 * 1024 * 1024 * 1024,  # all files of one submission
+    "unclaimed_days": 30,  # files of a report never submitted are kept this long
 }
 
 
@@ -53,10 +55,26 @@ class BlobStore:
         self, submission_id: str, event_id: str, blob: int, idx: int, sealed: bytes
     ) -> None:
         await self._db.execute(
-            "INSERT INTO submission_chunks (submission_id, event_id, blob, idx, sealed) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (submission_id, event_id, blob, idx, sealed),
+            "INSERT INTO submission_chunks (submission_id, event_id, blob, idx, sealed, "
+            "uploaded_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                submission_id,
+                event_id,
+                blob,
+                idx,
+                sealed,
+                datetime.now(UTC).isoformat(timespec="seconds"),
+            ),
         )
+
+    async def purge_unclaimed(self, before: datetime) -> int:
+        """Delete chunks uploaded before `before` for reports never submitted."""
+        cur = await self._db.execute(
+            "DELETE FROM submission_chunks WHERE uploaded_at < ? AND submission_id NOT IN "
+            "(SELECT submission_id FROM submissions)",
+            (before.isoformat(timespec="seconds"),),
+        )
+        return int(cur.rowcount)
 
     async def read(self, submission_id: str, blob: int) -> AsyncIterator[bytes]:
         idx = 0
@@ -76,6 +94,15 @@ class BlobStore:
 class BlobService:
     def __init__(self, store: BlobStore) -> None:
         self._store = store
+
+    async def purge_unclaimed(self, now: datetime | None = None) -> int:
+        """Files uploaded for a report that never came are deleted after a while
+        (run at start): a broken-off report cannot hold space for ever."""
+        cutoff = (now or datetime.now(UTC)) - timedelta(days=LIMITS["unclaimed_days"])
+        purged = await self._store.purge_unclaimed(cutoff)
+        if purged:
+            log.info("registry.unclaimed_files_purged", chunks=purged)
+        return purged
 
     async def state(self, event_id: str, submission_id: str) -> dict[int, int]:
         held, events, _ = await self._store.held(submission_id)

@@ -143,6 +143,7 @@ MIGRATIONS: list[str] = [
         blob INTEGER NOT NULL,
         idx INTEGER NOT NULL,
         sealed BLOB NOT NULL,
+        uploaded_at TEXT NOT NULL,
         PRIMARY KEY (submission_id, blob, idx)
     ) STRICT;
     """,

@@ -110,6 +110,8 @@ async def running(
             BlobService(BlobStore(store.connection)),
         )
         await submissions.start()
+        if submissions.blobs is not None:
+            await submissions.blobs.purge_unclaimed()
         server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
         registry_pb2_grpc.add_RegistryServicer_to_server(
             RegistryServicer(service, submissions), server
