@@ -44,7 +44,7 @@ async def _sealed(world: World, bodies: list[bytes]):  # type: ignore[no-untyped
     files = [_file(i + 1, b) for i, b in enumerate(bodies)]
     incidents = await world.records.export_all("report")
     report = build_report(world.agent.enrolment, incidents, files)
-    return report, await world.sender.seal(report, files)
+    return report, await world.sender.seal(report, files=files)
 
 
 async def _read_back(world: World, submission_id: str, blob: int, count: int) -> bytes:  # noqa: F811
@@ -182,7 +182,7 @@ async def test_a_200_mb_file_travels_with_the_report_in_flat_memory(
     report = build_report(world.agent.enrolment, incidents, [chosen])
     tracemalloc.start()
     try:
-        entry = await world.sender.seal(report, [chosen])
+        entry = await world.sender.seal(report, files=[chosen])
         delivery = await world.sender.deliver(entry)
         assert delivery.receipt is not None
         digest = hashlib.sha256()

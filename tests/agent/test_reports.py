@@ -3,6 +3,7 @@ open by a WG reader, signed steps; and every refusal the issue names."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,6 +150,33 @@ async def test_submit_receipt_proof_open_and_acknowledge(world: World) -> None:
     )
     assert verified.status == "reviewed"
     assert [s.step for s in verified.steps] == ["acknowledged", "reviewed"]
+
+
+async def test_concurrent_identical_steps_record_one(world: World) -> None:
+    entry = await world.sender.seal(await _report(world))
+    receipt = (await world.sender.deliver(entry)).receipt
+    assert receipt is not None
+    channel = open_channel(world.registry.address)
+    try:
+        alex = world.reader_client(world.readers[0], channel)
+        results = await asyncio.gather(
+            *(
+                alex.advance_submission(
+                    receipt.submission_id, "acknowledged", "wg-alex", world.readers[0].signing
+                )
+                for _ in range(8)
+            ),
+            return_exceptions=True,
+        )
+    finally:
+        await channel.close()
+    refused = [r for r in results if isinstance(r, RpcFailed)]
+    assert len(results) - len(refused) == 1, results
+    assert {r.code for r in refused} == {grpc.StatusCode.INVALID_ARGUMENT}
+    verified = await verify_in_log(
+        world.agent.registry, world.agent.enrolment.registry_public_key, receipt
+    )
+    assert [s.step for s in verified.steps] == ["acknowledged"]
 
 
 async def test_resubmission_is_idempotent(world: World) -> None:

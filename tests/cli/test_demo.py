@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+from pathlib import Path
+
 import pytest
 
 from lanyard.cli.main import main
 
 
+def _private_files(root: Path) -> list[str]:
+    """Every file under `root` that anyone but its owner may read or write."""
+    return [
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file() and p.stat().st_mode & 0o077
+    ]
+
+
 def test_demo_runs_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
-        main(["demo"])
+        main(["demo", "--keep"])
     assert info.value.code == 0
     out = capsys.readouterr().out
+    kept = Path(re.sub(r"\s+", "", out[out.rindex("Files kept in") + 13 :]).rstrip("."))
+    try:
+        # Every file either service wrote (databases, WAL and SHM, keys, enrolment,
+        # settings, outbox, keyring) is mode 0600.
+        for service in ("registry", "agent"):
+            files = list((kept / service).rglob("*"))
+            assert any(f.name.endswith(".db") for f in files), service
+            assert _private_files(kept / service) == [], service
+    finally:
+        shutil.rmtree(kept)
     # The planted, differently spelled people are found; clear attendees are not listed.
     for ref, record in [
         ("DEMO-00117", "WG-2025-003"),

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from lanyard.agent import operator as agent_operator
+from lanyard.agent import server as agent_server
 from lanyard.agent.datadir import AgentDir
 from lanyard.agent.incidents import crypto
 from lanyard.agent.incidents.model import Communication, Decision, Report, ReportedPerson
@@ -486,3 +487,56 @@ async def test_choosing_files_that_do_not_exist_is_one_sentence(world: World) ->
     refused(await world.chair("build", "--attachments", "some"), "none, all or INCIDENT:ATTACHMENT")
     out = ok(await world.chair("build", "--attachments", "all"))
     assert "with 0 file(s) (0" in " ".join(out.split())
+
+
+async def test_submit_during_an_outage_queues_and_serve_delivers(world: World) -> None:
+    await world.keygen("wg-dana")
+    await world.add_reader("wg-dana")
+    address = world.registry.address
+    # The agent has seen the WG's signed recipient set once (agent serve keeps it fresh).
+    async with (
+        agent_operator.opened(world.adir) as agent,
+        agent_operator.report_sender(world.adir, agent) as sender,
+    ):
+        await sender.recipients()
+    await world.registry.server.stop(0)
+
+    refused(
+        await world.chair("submit", "--yes", "--attempts", "1"),
+        "sealed and kept in the outbox, queued",
+        "retries it every 60 s",
+    )
+    [sid] = await world.outbox()
+    out = ok(await world.cli("report", "status", "-d", str(world.adir.path)))
+    assert "pending" in out
+
+    # The registry is back; agent serve's outbox task delivers the queued report.
+    async with (
+        registry_server.running(world.registry_dir, listen=address),
+        agent_server.running(
+            world.adir, "127.0.0.1:0", unlock=crypto.Unlock(passphrase=AGENT_PASSPHRASE)
+        ) as served,
+    ):
+        tasks = served.tasks
+        assert tasks is not None
+
+        async def drained() -> None:
+            while tasks.states["outbox-drain"].state != "ok":
+                tasks.changed.clear()
+                if tasks.states["outbox-drain"].state == "ok":
+                    break
+                await tasks.changed.wait()
+
+        await asyncio.wait_for(drained(), 20)
+        assert await world.outbox() == []
+        assert [s.receipt.submission_id for s in await world.admin.list_submissions()] == [sid]
+        verified = json.loads(
+            ok(await world.cli("report", "status", "-d", str(world.adir.path), "--json"))
+        )
+        assert verified[0]["log"]["verified"] is True
+        assert verified[0]["last_verified_at"] is not None
+
+    # Offline again: status answers from the local receipt and says when it last verified.
+    out = ok(await world.cli("report", "status", "-d", str(world.adir.path)))
+    assert "Not checked against the log now" in out
+    assert verified[0]["last_verified_at"] in out

@@ -20,7 +20,7 @@ import nacl.signing
 import structlog
 
 from lanyard.agent import report_files
-from lanyard.agent.errors import Error, InvalidRequest
+from lanyard.agent.errors import Error, InvalidRequest, Unavailable
 from lanyard.agent.incidents.model import RESOLUTIONS, Incident
 from lanyard.agent.outbox import Entry, Outbox
 from lanyard.agent.report_files import ReportFile
@@ -104,7 +104,7 @@ def build_report(
             "attachments": attached.get(i.incident_id, []),
         }
 
-    return {
+    report = {
         "format": "lanyard-event-report/1",
         "event": {
             "event_id": enrolment.event_id,
@@ -115,6 +115,8 @@ def build_report(
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "incidents": [one(i) for i in incidents],
     }
+    envelope.check_report_size(report)  # before anything is sealed: the limit, named
+    return report
 
 
 def covers(report: dict[str, Any]) -> str:
@@ -238,20 +240,43 @@ class ReportSender:
         self._enrolment = enrolment
         self._key = event_key
 
-    async def seal(self, report: dict[str, Any], files: Sequence[ReportFile] = ()) -> Entry:
-        """Encrypt to the WG's current, verified recipients and keep it in the outbox;
-        `files` (those build_report was given, in its order) are sealed first."""
+    async def recipients(
+        self, unreachable: str = "the report was not sealed; nothing was sent"
+    ) -> tuple[reports_pb2.RecipientSet, str | None]:
+        """The WG's verified report readers and None, fresh from the registry (and kept);
+        while the registry cannot be reached, the set last fetched, re-verified, and when
+        it was fetched. Raises Unavailable when there is none, ReceiptError when the set
+        does not verify."""
         try:
             recipients = await self._registry.recipients()
         except CoreError as exc:
             raise ReceiptError(
-                f"the WG's recipient list does not verify ({exc}); the report "
-                "was not encrypted to it"
+                f"the WG's recipient list does not verify ({exc}); nothing was sealed or sent"
             ) from exc
         except RpcFailed as exc:
-            raise registry_failure(
-                exc, self._enrolment.endpoint, "the report was not sealed; nothing was sent"
-            ) from exc
+            failure = registry_failure(exc, self._enrolment.endpoint, unreachable)
+            cached = await self.outbox.cached_recipients()
+            if not isinstance(failure, Unavailable) or cached is None:
+                raise failure from exc
+            try:
+                envelope.verify_recipients(self._enrolment.registry_public_key, cached[0])
+            except CoreError as bad:
+                raise ReceiptError(f"the kept recipient list does not verify ({bad})") from bad
+            return cached[0], cached[1]
+        await self.outbox.save_recipients(recipients, datetime.now(UTC))
+        return recipients, None
+
+    async def seal(
+        self,
+        report: dict[str, Any],
+        recipients: reports_pb2.RecipientSet | None = None,
+        files: Sequence[ReportFile] = (),
+    ) -> Entry:
+        """Encrypt to the WG's verified recipients (`recipients`, or fetched now) and keep
+        it in the outbox; `files` (those build_report was given, in its order) are sealed
+        first."""
+        if recipients is None:
+            recipients, _ = await self.recipients()
         submission_id, data_key = envelope.new_submission_id(), envelope.new_data_key()
         manifest = await report_files.seal_files(self.outbox, files, submission_id, data_key)
         try:

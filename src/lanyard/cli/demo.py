@@ -261,13 +261,13 @@ async def _run(workdir: Path) -> None:
                 check_channel = open_channel(agent_run.address)
                 try:
                     response = await screening_pb2_grpc.ScreeningStub(check_channel).Check(
-                        screening_pb2.CheckRequest(
+                        request := screening_pb2.CheckRequest(
                             name="Jordan BLAKE",
                             email="j.blake+2027@example.net",
                             role=screening_pb2.ROLE_ATTENDEE,
                             caller_ref="SALE-0042",
                         ),
-                        metadata=signer.metadata("/lanyard.agent.v1.Screening/Check"),
+                        metadata=signer.metadata("/lanyard.agent.v1.Screening/Check", request),
                     )
                 finally:
                     await check_channel.close()

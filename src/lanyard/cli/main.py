@@ -23,7 +23,7 @@ from lanyard.cli.screening import commands as screen_cmds
 from lanyard.cli.team import commands as team_cmds
 from lanyard.cli.transparency import commands as transparency_cmds
 from lanyard.cli.wg import commands as wg_cmds
-from lanyard.core import logs
+from lanyard.core import channels, logs
 
 app = typer.Typer(
     name="lanyard",
@@ -43,7 +43,7 @@ app.add_typer(wg_cmds.wg_app, name="wg")
 app.add_typer(report_cmds.report_app, name="report")
 app.command("screen")(screen_cmds.screen)
 app.command("check")(screen_cmds.check)
-app.command("alerts")(screen_cmds.alerts)
+app.add_typer(screen_cmds.alerts_app, name="alerts")
 app.command("demo")(demo.demo)
 app.add_typer(bench.bench_app, name="bench")
 
@@ -60,9 +60,18 @@ def _root(
             "--log-json/--log-console", help="Log format (default: console on a terminal)."
         ),
     ] = None,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure",
+            help="Allow plaintext to services that are not on loopback (never needed for "
+            "loopback; without it, TLS is used, verified by the given CA or the system's).",
+        ),
+    ] = False,
 ) -> None:
     global _verbose
     _verbose = verbose
+    channels.allow_plaintext(insecure)
     logs.configure(level=os.environ.get("LANYARD_LOG_LEVEL", log_level), json=log_json)
 
 

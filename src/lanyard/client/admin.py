@@ -13,6 +13,7 @@ from typing import Literal, TypeVar
 
 import grpc
 import nacl.signing
+from google.protobuf.message import Message
 
 from lanyard.client.errors import RpcFailed, TranslatingStub
 from lanyard.core import auth, blinding, envelope, identity, keys, screen, snapshot
@@ -55,8 +56,9 @@ class AdminClient:
         self._signer = auth.CallSigner(f"admin:{admin_name}", key)
         self._known_epoch: int | None = None
 
-    def _md(self, method: str) -> tuple[tuple[str, str], ...]:
-        return self._signer.metadata(PREFIX + method)
+    def _md(self, method: str, request: Message) -> tuple[tuple[str, str], ...]:
+        """The call token for `method` carrying `request` (docs/call-token.md)."""
+        return self._signer.metadata(PREFIX + method, request)
 
     async def enroll_event(
         self,
@@ -76,19 +78,28 @@ class AdminClient:
             quota=quota,
         )
         response: admin_pb2.EnrollEventResponse = await self._stub.EnrollEvent(
-            admin_pb2.EnrollEventRequest(event=info), metadata=self._md("EnrollEvent")
+            request := admin_pb2.EnrollEventRequest(event=info),
+            metadata=self._md("EnrollEvent", request),
         )
         return response
 
     async def revoke_event(self, event_id: str) -> admin_pb2.EventInfo:
         response: admin_pb2.RevokeEventResponse = await self._stub.RevokeEvent(
-            admin_pb2.RevokeEventRequest(event_id=event_id), metadata=self._md("RevokeEvent")
+            request := admin_pb2.RevokeEventRequest(event_id=event_id),
+            metadata=self._md("RevokeEvent", request),
+        )
+        return response.event
+
+    async def set_quota(self, event_id: str, quota: int) -> admin_pb2.EventInfo:
+        request = admin_pb2.SetQuotaRequest(event_id=event_id, quota=quota)
+        response: admin_pb2.SetQuotaResponse = await self._stub.SetQuota(
+            request, metadata=self._md("SetQuota", request)
         )
         return response.event
 
     async def list_events(self) -> list[admin_pb2.EventInfo]:
         response = await self._stub.ListEvents(
-            admin_pb2.ListEventsRequest(), metadata=self._md("ListEvents")
+            request := admin_pb2.ListEventsRequest(), metadata=self._md("ListEvents", request)
         )
         return list(response.events)
 
@@ -96,7 +107,7 @@ class AdminClient:
         """The registry's OPRF epoch, asked once per client (ListRecords carries it)."""
         if self._known_epoch is None or refresh:
             response = await self._stub.ListRecords(
-                admin_pb2.ListRecordsRequest(), metadata=self._md("ListRecords")
+                request := admin_pb2.ListRecordsRequest(), metadata=self._md("ListRecords", request)
             )
             self._known_epoch = int(response.epoch)
         return self._known_epoch
@@ -121,15 +132,15 @@ class AdminClient:
         )
 
         async def add(epoch: int, ys: list[bytes]) -> admin_pb2.AddRecordResponse:
+            request = admin_pb2.AddRecordRequest(
+                suite=screen.SUITE,
+                epoch=epoch,
+                record=record,
+                points=ys,
+                submission_id=submission_id,
+            )
             response: admin_pb2.AddRecordResponse = await self._stub.AddRecord(
-                admin_pb2.AddRecordRequest(
-                    suite=screen.SUITE,
-                    epoch=epoch,
-                    record=record,
-                    points=ys,
-                    submission_id=submission_id,
-                ),
-                metadata=self._md("AddRecord"),
+                request, metadata=self._md("AddRecord", request)
             )
             return response
 
@@ -158,10 +169,10 @@ class AdminClient:
 
         async def evaluate(points: list[bytes]) -> list[bytes]:
             response = await self._stub.EvaluateForRecord(
-                admin_pb2.EvaluateForRecordRequest(
+                request := admin_pb2.EvaluateForRecordRequest(
                     suite=screen.SUITE, epoch=epoch, blinded_points=points
                 ),
-                metadata=self._md("EvaluateForRecord"),
+                metadata=self._md("EvaluateForRecord", request),
             )
             return list(response.evaluated_points)
 
@@ -194,7 +205,7 @@ class AdminClient:
                 del request.add_points[:]
                 request.add_points.extend(ys)
             response: admin_pb2.UpdateRecordResponse = await self._stub.UpdateRecord(
-                request, metadata=self._md("UpdateRecord")
+                request, metadata=self._md("UpdateRecord", request)
             )
             return response
 
@@ -204,26 +215,29 @@ class AdminClient:
 
     async def get_record(self, record_ref: str) -> admin_pb2.GetRecordResponse:
         """A record and its history (oldest first); RpcFailed NOT_FOUND for an unknown one."""
+        request = admin_pb2.GetRecordRequest(record_ref=record_ref)
         response: admin_pb2.GetRecordResponse = await self._stub.GetRecord(
-            admin_pb2.GetRecordRequest(record_ref=record_ref), metadata=self._md("GetRecord")
+            request, metadata=self._md("GetRecord", request)
         )
         return response
 
     async def remove_record(self, record_ref: str) -> int:
         response = await self._stub.RemoveRecord(
-            admin_pb2.RemoveRecordRequest(record_ref=record_ref), metadata=self._md("RemoveRecord")
+            request := admin_pb2.RemoveRecordRequest(record_ref=record_ref),
+            metadata=self._md("RemoveRecord", request),
         )
         return int(response.snapshot_version)
 
     async def list_records(self) -> admin_pb2.ListRecordsResponse:
         response: admin_pb2.ListRecordsResponse = await self._stub.ListRecords(
-            admin_pb2.ListRecordsRequest(), metadata=self._md("ListRecords")
+            request := admin_pb2.ListRecordsRequest(), metadata=self._md("ListRecords", request)
         )
         return response
 
     async def rotate_key(self, from_epoch: int) -> admin_pb2.RotateKeyResponse:
         response: admin_pb2.RotateKeyResponse = await self._stub.RotateKey(
-            admin_pb2.RotateKeyRequest(from_epoch=from_epoch), metadata=self._md("RotateKey")
+            request := admin_pb2.RotateKeyRequest(from_epoch=from_epoch),
+            metadata=self._md("RotateKey", request),
         )
         return response
 
@@ -235,45 +249,48 @@ class AdminClient:
         self, name: str, encryption_key: bytes, signing_key: bytes
     ) -> reports_pb2.RecipientSet:
         response: reports_pb2.AddRecipientResponse = await self._stub.AddRecipient(
-            reports_pb2.AddRecipientRequest(
+            request := reports_pb2.AddRecipientRequest(
                 recipient=reports_pb2.Recipient(
                     name=name, encryption_key=encryption_key, signing_key=signing_key
                 )
             ),
-            metadata=self._md("AddRecipient"),
+            metadata=self._md("AddRecipient", request),
         )
         return response.recipients
 
     async def remove_recipient(self, name: str) -> reports_pb2.RecipientSet:
         response: reports_pb2.RemoveRecipientResponse = await self._stub.RemoveRecipient(
-            reports_pb2.RemoveRecipientRequest(name=name), metadata=self._md("RemoveRecipient")
+            request := reports_pb2.RemoveRecipientRequest(name=name),
+            metadata=self._md("RemoveRecipient", request),
         )
         return response.recipients
 
     async def list_recipients(self) -> reports_pb2.RecipientSet:
         response: reports_pb2.ListRecipientsResponse = await self._stub.ListRecipients(
-            reports_pb2.ListRecipientsRequest(), metadata=self._md("ListRecipients")
+            request := reports_pb2.ListRecipientsRequest(),
+            metadata=self._md("ListRecipients", request),
         )
         return response.recipients
 
     async def list_submissions(self) -> list[reports_pb2.SubmissionInfo]:
         response: reports_pb2.ListSubmissionsResponse = await self._stub.ListSubmissions(
-            reports_pb2.ListSubmissionsRequest(), metadata=self._md("ListSubmissions")
+            request := reports_pb2.ListSubmissionsRequest(),
+            metadata=self._md("ListSubmissions", request),
         )
         return list(response.submissions)
 
     async def get_submission(self, submission_id: str) -> reports_pb2.GetSubmissionResponse:
         response: reports_pb2.GetSubmissionResponse = await self._stub.GetSubmission(
-            reports_pb2.GetSubmissionRequest(submission_id=submission_id),
-            metadata=self._md("GetSubmission"),
+            request := reports_pb2.GetSubmissionRequest(submission_id=submission_id),
+            metadata=self._md("GetSubmission", request),
         )
         return response
 
     async def submission_attachment(self, submission_id: str, blob: int) -> AsyncIterator[bytes]:
         """The sealed chunks of one file a submission carries, in order."""
+        request = reports_pb2.GetSubmissionAttachmentRequest(submission_id=submission_id, blob=blob)
         call = self._stub.streaming("GetSubmissionAttachment")(
-            reports_pb2.GetSubmissionAttachmentRequest(submission_id=submission_id, blob=blob),
-            metadata=self._md("GetSubmissionAttachment"),
+            request, metadata=self._md("GetSubmissionAttachment", request)
         )
         async for part in call:
             yield bytes(part.chunk)
@@ -296,8 +313,10 @@ class AdminClient:
         )
         signed.signature = keys.sign(signing_key, envelope.step_message(submission_id, signed))
         response: reports_pb2.AdvanceSubmissionResponse = await self._stub.AdvanceSubmission(
-            reports_pb2.AdvanceSubmissionRequest(submission_id=submission_id, step=signed),
-            metadata=self._md("AdvanceSubmission"),
+            request := reports_pb2.AdvanceSubmissionRequest(
+                submission_id=submission_id, step=signed
+            ),
+            metadata=self._md("AdvanceSubmission", request),
         )
         return str(response.status)
 

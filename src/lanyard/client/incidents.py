@@ -135,7 +135,11 @@ def describe(exc: grpc.aio.AioRpcError, endpoint: str, incident_id: int | None =
     if code == grpc.StatusCode.PERMISSION_DENIED:
         return f"not allowed: {details}"
     if code == grpc.StatusCode.UNAUTHENTICATED:
-        return f"the agent did not accept your key: {details}"
+        return (
+            f"the agent did not accept your key ({details}): you may not be on the team "
+            "(or were removed), your key may not be the one the chair added, or this "
+            "machine's clock may be more than two minutes off"
+        )
     if code in (
         grpc.StatusCode.NOT_FOUND,
         grpc.StatusCode.FAILED_PRECONDITION,
@@ -169,7 +173,7 @@ class IncidentClient:
         try:
             return await rpc(
                 request,
-                metadata=self._signer.metadata(PREFIX + method),
+                metadata=self._signer.metadata(PREFIX + method, request),
                 timeout=CALL_TIMEOUT_SECONDS,
             )
         except grpc.aio.AioRpcError as exc:
@@ -285,17 +289,19 @@ class IncidentClient:
         except OSError as exc:
             raise ClientError(f"cannot read {path}: {exc.strerror}") from exc
 
+        header = pb.AttachRequest(
+            header=pb.AttachHeader(incident_id=incident_id, name=path.name, note=note)
+        )
+
         async def requests() -> AsyncIterator[pb.AttachRequest]:
-            yield pb.AttachRequest(
-                header=pb.AttachHeader(incident_id=incident_id, name=path.name, note=note)
-            )
+            yield header
             while piece := handle.read(PIECE_BYTES):
                 yield pb.AttachRequest(data=piece)
 
         try:
             with handle:
                 response: pb.AttachResponse = await self._stub.Attach(
-                    requests(), metadata=self._signer.metadata(PREFIX + "Attach")
+                    requests(), metadata=self._signer.metadata(PREFIX + "Attach", header)
                 )
         except grpc.aio.AioRpcError as exc:
             raise self._failed(exc, incident_id) from exc
@@ -324,7 +330,7 @@ class IncidentClient:
         try:
             with os.fdopen(fd, "wb") as fh:
                 call = self._stub.GetAttachment(
-                    request, metadata=self._signer.metadata(PREFIX + "GetAttachment")
+                    request, metadata=self._signer.metadata(PREFIX + "GetAttachment", request)
                 )
                 async for part in call:
                     if part.WhichOneof("part") == "info":

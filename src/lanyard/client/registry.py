@@ -6,7 +6,7 @@ registry signing key the event pinned at enrolment before it replaces the one he
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -14,12 +14,12 @@ import grpc
 import nacl.signing
 
 from lanyard.client.errors import TranslatingStub
-from lanyard.core import auth, blinding, envelope, screen, snapshot
+from lanyard.core import auth, blinding, envelope, limits, screen, snapshot
 from lanyard.core.errors import SignatureError
 from lanyard.wire.registry.v1 import registry_pb2, registry_pb2_grpc, reports_pb2
 
 PREFIX = "/lanyard.registry.v1.Registry/"
-DEFAULT_BATCH = 1000
+DEFAULT_BATCH = min(1000, limits.MAX_BATCH)  # points per Evaluate call
 
 
 @dataclass
@@ -86,11 +86,22 @@ class RegistryClient:
     async def evaluate(self, epoch: int, blinded: list[bytes]) -> list[bytes]:
         """One Evaluate call: Z for each blinded point, in order."""
         response = await self._stub.Evaluate(
-            registry_pb2.EvaluateRequest(suite=screen.SUITE, epoch=epoch, blinded_points=blinded),
-            metadata=self._signer.metadata(PREFIX + "Evaluate"),
+            request := registry_pb2.EvaluateRequest(
+                suite=screen.SUITE, epoch=epoch, blinded_points=blinded
+            ),
+            metadata=self._signer.metadata(PREFIX + "Evaluate", request),
         )
         self.quota_remaining = response.quota_remaining
         return list(response.evaluated_points)
+
+    async def quota(self) -> registry_pb2.GetQuotaResponse:
+        """This event's quota, evaluations used and enrolment window."""
+        request = registry_pb2.GetQuotaRequest()
+        response: registry_pb2.GetQuotaResponse = await self._stub.GetQuota(
+            request, metadata=self._signer.metadata(PREFIX + "GetQuota", request)
+        )
+        self.quota_remaining = response.quota - response.evaluations_used
+        return response
 
     async def evaluate_messages(
         self,
@@ -112,15 +123,15 @@ class RegistryClient:
     async def refresh(self, current: LocalSnapshot) -> LocalSnapshot:
         """Fetch a delta since `current` (or everything) and return the verified result."""
         response = await self._stub.GetSnapshot(
-            registry_pb2.GetSnapshotRequest(since_version=current.version),
-            metadata=self._signer.metadata(PREFIX + "GetSnapshot"),
+            request := registry_pb2.GetSnapshotRequest(since_version=current.version),
+            metadata=self._signer.metadata(PREFIX + "GetSnapshot", request),
         )
         return apply_response(current, response, self._registry_key)
 
-    async def watch(self) -> AsyncIterator[tuple[int, int]]:
+    async def watch(self) -> AsyncGenerator[tuple[int, int], None]:
         call = self._stub.streaming("WatchSnapshot")(
-            registry_pb2.WatchSnapshotRequest(),
-            metadata=self._signer.metadata(PREFIX + "WatchSnapshot"),
+            request := registry_pb2.WatchSnapshotRequest(),
+            metadata=self._signer.metadata(PREFIX + "WatchSnapshot", request),
         )
         async for announcement in call:
             yield announcement.epoch, announcement.version
@@ -129,8 +140,8 @@ class RegistryClient:
     async def recipients(self) -> reports_pb2.RecipientSet:
         """The WG's report readers, verified against the pinned registry key."""
         response = await self._stub.GetRecipients(
-            reports_pb2.GetRecipientsRequest(),
-            metadata=self._signer.metadata(PREFIX + "GetRecipients"),
+            request := reports_pb2.GetRecipientsRequest(),
+            metadata=self._signer.metadata(PREFIX + "GetRecipients", request),
         )
         envelope.verify_recipients(self._registry_key, response.recipients)
         recipients: reports_pb2.RecipientSet = response.recipients
@@ -138,42 +149,45 @@ class RegistryClient:
 
     async def submit_report(self, data: bytes, signature: bytes) -> reports_pb2.Receipt:
         response = await self._stub.SubmitReport(
-            reports_pb2.SubmitReportRequest(envelope=data, signature=signature),
-            metadata=self._signer.metadata(PREFIX + "SubmitReport"),
+            request := reports_pb2.SubmitReportRequest(envelope=data, signature=signature),
+            metadata=self._signer.metadata(PREFIX + "SubmitReport", request),
         )
         receipt: reports_pb2.Receipt = response.receipt
         return receipt
 
     async def attachment_state(self, submission_id: str) -> dict[int, int]:
         """Chunks the registry holds per blob of a submission not yet (or just) logged."""
+        request = reports_pb2.AttachmentStateRequest(submission_id=submission_id)
         response = await self._stub.AttachmentState(
-            reports_pb2.AttachmentStateRequest(submission_id=submission_id),
-            metadata=self._signer.metadata(PREFIX + "AttachmentState"),
+            request, metadata=self._signer.metadata(PREFIX + "AttachmentState", request)
         )
         return dict(response.chunks_held)
 
     async def upload_attachment(
         self, submission_id: str, blob: int, first_chunk: int, sealed: AsyncIterator[bytes]
     ) -> int:
-        """Stream a blob's sealed chunks from `first_chunk` on; returns chunks held."""
+        """Stream a blob's sealed chunks from `first_chunk` on; returns chunks held.
+        The call token covers the first (header) message."""
+        header = reports_pb2.UploadAttachmentRequest(
+            header=reports_pb2.UploadAttachmentHeader(
+                submission_id=submission_id, blob=blob, first_chunk=first_chunk
+            )
+        )
 
         async def requests() -> AsyncIterator[reports_pb2.UploadAttachmentRequest]:
-            yield reports_pb2.UploadAttachmentRequest(
-                header=reports_pb2.UploadAttachmentHeader(
-                    submission_id=submission_id, blob=blob, first_chunk=first_chunk
-                )
-            )
+            yield header
             async for chunk in sealed:
                 yield reports_pb2.UploadAttachmentRequest(chunk=chunk)
 
         response = await self._stub.UploadAttachment(
-            requests(), metadata=self._signer.metadata(PREFIX + "UploadAttachment")
+            requests(), metadata=self._signer.metadata(PREFIX + "UploadAttachment", header)
         )
         return int(response.chunks_held)
 
     async def tree_head(self) -> reports_pb2.TreeHead:
         response = await self._stub.GetTreeHead(
-            reports_pb2.GetTreeHeadRequest(), metadata=self._signer.metadata(PREFIX + "GetTreeHead")
+            request := reports_pb2.GetTreeHeadRequest(),
+            metadata=self._signer.metadata(PREFIX + "GetTreeHead", request),
         )
         envelope.verify_tree_head(self._registry_key, response.head)
         head: reports_pb2.TreeHead = response.head
@@ -181,15 +195,15 @@ class RegistryClient:
 
     async def inclusion_proof(self, index: int, tree_size: int) -> tuple[bytes, list[bytes]]:
         response = await self._stub.GetInclusionProof(
-            reports_pb2.GetInclusionProofRequest(log_index=index, tree_size=tree_size),
-            metadata=self._signer.metadata(PREFIX + "GetInclusionProof"),
+            request := reports_pb2.GetInclusionProofRequest(log_index=index, tree_size=tree_size),
+            metadata=self._signer.metadata(PREFIX + "GetInclusionProof", request),
         )
         return bytes(response.leaf), list(response.path)
 
     async def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
         response = await self._stub.GetConsistencyProof(
-            reports_pb2.GetConsistencyProofRequest(old_size=old_size, new_size=new_size),
-            metadata=self._signer.metadata(PREFIX + "GetConsistencyProof"),
+            request := reports_pb2.GetConsistencyProofRequest(old_size=old_size, new_size=new_size),
+            metadata=self._signer.metadata(PREFIX + "GetConsistencyProof", request),
         )
         return list(response.path)
 
@@ -197,7 +211,7 @@ class RegistryClient:
         self, submission_id: str
     ) -> reports_pb2.GetSubmissionStatusResponse:
         response: reports_pb2.GetSubmissionStatusResponse = await self._stub.GetSubmissionStatus(
-            reports_pb2.GetSubmissionStatusRequest(submission_id=submission_id),
-            metadata=self._signer.metadata(PREFIX + "GetSubmissionStatus"),
+            request := reports_pb2.GetSubmissionStatusRequest(submission_id=submission_id),
+            metadata=self._signer.metadata(PREFIX + "GetSubmissionStatus", request),
         )
         return response

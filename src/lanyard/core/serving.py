@@ -8,10 +8,14 @@ Anything else is a bug: the caller sees INTERNAL "internal error", the detail is
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import functools
 import ipaddress
+import os
 import signal
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -20,7 +24,9 @@ import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from lanyard.core import files, limits
 from lanyard.core.errors import ConfigError
+from lanyard.core.intake import RequestIntake
 
 log = structlog.get_logger("lanyard.grpc")
 
@@ -45,6 +51,12 @@ def is_loopback(listen: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def new_server() -> grpc.aio.Server:
+    """A grpc.aio server with the request intake (size, parse, request digest) and the
+    transport limits of services/core/limits.py."""
+    return grpc.aio.server(interceptors=[RequestIntake()], options=limits.server_options())
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -79,12 +91,30 @@ def bind(server: grpc.aio.Server, address: str, tls: Tls | None, insecure: bool)
     return f"{address.rsplit(':', 1)[0]}:{port}"
 
 
-async def add_health(server: grpc.aio.Server, names: tuple[str, ...]) -> None:
+async def add_health(server: grpc.aio.Server, names: tuple[str, ...]) -> health.aio.HealthServicer:
     """The standard gRPC health service, SERVING for "" and each of `names`."""
     servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
     for name in ("", *names):
         await servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return servicer
+
+
+def health_hook(
+    servicer: health.aio.HealthServicer, names: tuple[str, ...]
+) -> Callable[[bool], Awaitable[None]]:
+    """A Supervisor's health hook: NOT_SERVING for "" and `names` while a task fails."""
+
+    async def set_all(ok: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if ok
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ("", *names):
+            await servicer.set(name, status)
+
+    return set_all
 
 
 async def until_signalled() -> None:
@@ -94,6 +124,62 @@ async def until_signalled() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+
+
+LOCK_FILE = "serve.lock"
+# Data directories this process holds the lock of, with how many `serve`s share it: the
+# lock keeps other processes out (one process per data directory); within one process a
+# restart may overlap the old server's shutdown.
+_held: dict[str, tuple[int, int]] = {}
+
+
+@contextmanager
+def exclusive(data_dir: Path, what: str) -> Iterator[None]:
+    """Hold an exclusive lock on `data_dir` (fcntl.flock on its serve.lock, mode 0600) for
+    as long as `serve` runs there; ConfigError, in one sentence, if another process holds
+    it."""
+    key = os.path.realpath(data_dir)
+    if key in _held:
+        fd, count = _held[key]
+        _held[key] = (fd, count + 1)
+    else:
+        fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(fd)
+            raise ConfigError(
+                f"another `{what}` is already running on {data_dir}; stop it first"
+            ) from exc
+        _held[key] = (fd, 1)
+    try:
+        yield
+    finally:
+        fd, count = _held[key]
+        if count > 1:
+            _held[key] = (fd, count - 1)
+        else:
+            del _held[key]
+            os.close(fd)  # closing releases the lock
+
+
+class EndpointFile:
+    """The `endpoint` file of a running `serve`: written by it, and removed only by the
+    process that wrote it (a second or failed `serve` leaves the running one's alone)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._written = False
+
+    def write(self, address: str) -> None:
+        files.write_atomically(self.path, address + "\n")
+        self._written = True
+
+    def remove(self) -> None:
+        if self._written:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            self._written = False
 
 
 def status_for(table: ErrorTable, exc: BaseException) -> grpc.StatusCode | None:

@@ -12,7 +12,6 @@ import re
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 
-import aiosqlite
 import structlog
 
 from lanyard.core import chunks, sqlite
@@ -35,17 +34,18 @@ LIMITS = {
 class BlobStore:
     """Sealed chunks in registry.db, one row each, read back one at a time."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: sqlite.Pool) -> None:
         self._db = db
 
     async def held(self, submission_id: str) -> tuple[dict[int, int], set[str], int]:
         """(chunks per blob, event ids that uploaded, total bytes) for a submission."""
-        rows = await sqlite.fetch_all(
-            self._db,
-            "SELECT blob, count(*), group_concat(DISTINCT event_id), sum(length(sealed)) "
-            "FROM submission_chunks WHERE submission_id = ? GROUP BY blob",
-            (submission_id,),
-        )
+        async with self._db.read() as db:
+            rows = await sqlite.fetch_all(
+                db,
+                "SELECT blob, count(*), group_concat(DISTINCT event_id), sum(length(sealed)) "
+                "FROM submission_chunks WHERE submission_id = ? GROUP BY blob",
+                (submission_id,),
+            )
         events: set[str] = set()
         for r in rows:
             events.update(str(r[2]).split(","))
@@ -54,37 +54,40 @@ class BlobStore:
     async def put(
         self, submission_id: str, event_id: str, blob: int, idx: int, sealed: bytes
     ) -> None:
-        await self._db.execute(
-            "INSERT INTO submission_chunks (submission_id, event_id, blob, idx, sealed, "
-            "uploaded_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                submission_id,
-                event_id,
-                blob,
-                idx,
-                sealed,
-                datetime.now(UTC).isoformat(timespec="seconds"),
-            ),
-        )
+        async with self._db.write() as db:
+            await db.execute(
+                "INSERT INTO submission_chunks (submission_id, event_id, blob, idx, sealed, "
+                "uploaded_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    submission_id,
+                    event_id,
+                    blob,
+                    idx,
+                    sealed,
+                    datetime.now(UTC).isoformat(timespec="seconds"),
+                ),
+            )
 
     async def purge_unclaimed(self, before: datetime) -> int:
         """Delete chunks uploaded before `before` for reports never submitted."""
-        cur = await self._db.execute(
-            "DELETE FROM submission_chunks WHERE uploaded_at < ? AND submission_id NOT IN "
-            "(SELECT submission_id FROM submissions)",
-            (before.isoformat(timespec="seconds"),),
-        )
+        async with self._db.write() as db:
+            cur = await db.execute(
+                "DELETE FROM submission_chunks WHERE uploaded_at < ? AND submission_id NOT IN "
+                "(SELECT submission_id FROM submissions)",
+                (before.isoformat(timespec="seconds"),),
+            )
         return int(cur.rowcount)
 
     async def read(self, submission_id: str, blob: int) -> AsyncIterator[bytes]:
         idx = 0
         while True:
-            row = await sqlite.fetch_one(
-                self._db,
-                "SELECT sealed FROM submission_chunks WHERE submission_id = ? AND blob = ? "
-                "AND idx = ?",
-                (submission_id, blob, idx),
-            )
+            async with self._db.read() as db:
+                row = await sqlite.fetch_one(
+                    db,
+                    "SELECT sealed FROM submission_chunks WHERE submission_id = ? AND blob = ? "
+                    "AND idx = ?",
+                    (submission_id, blob, idx),
+                )
             if row is None:
                 return
             yield bytes(row[0])

@@ -17,12 +17,13 @@ from pathlib import Path
 
 import nacl.signing
 
-from lanyard.core import files, keys, screen
+from lanyard.core import files, keys, limits, screen
 from lanyard.core.errors import Error as CoreError
 from lanyard.registry.errors import DataDirError
 
 DEFAULT_LISTEN = "127.0.0.1:4750"
-DEFAULT_MAX_BATCH = 10_000
+DEFAULT_MAX_BATCH = limits.MAX_BATCH
+DEFAULT_EVALUATION_DAYS_AFTER_END = 30  # the agents' default attendee retention
 ADMIN_NAME = "operator"
 
 _CONFIG_TEMPLATE = """\
@@ -30,6 +31,8 @@ _CONFIG_TEMPLATE = """\
 listen = "{listen}"
 # Largest batch of blinded points one Evaluate call may carry.
 max_batch = {max_batch}
+# An event may evaluate from its enrolment until this many days after it ends.
+# evaluation_days_after_end = 30
 # TLS: required to listen on anything but loopback (unless serve --insecure).
 # tls_cert = "/etc/lanyard/registry.crt"
 # tls_key = "/etc/lanyard/registry.key"
@@ -41,6 +44,7 @@ max_batch = {max_batch}
 class RegistryConfig:
     listen: str = DEFAULT_LISTEN
     max_batch: int = DEFAULT_MAX_BATCH
+    evaluation_days_after_end: int = DEFAULT_EVALUATION_DAYS_AFTER_END
     tls_cert: Path | None = None
     tls_key: Path | None = None
     client_ca: Path | None = None
@@ -106,7 +110,14 @@ class RegistryDir:
             data = tomllib.loads(self.config_path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise DataDirError(f"{self.config_path} cannot be read: {exc}") from exc
-        for key in ("listen", "max_batch", "tls_cert", "tls_key", "client_ca"):
+        for key in (
+            "listen",
+            "max_batch",
+            "evaluation_days_after_end",
+            "tls_cert",
+            "tls_key",
+            "client_ca",
+        ):
             env = os.environ.get(f"LANYARD_REGISTRY_{key.upper()}")
             if env:
                 data[key] = env
@@ -114,8 +125,20 @@ class RegistryDir:
             max_batch = int(data.get("max_batch", DEFAULT_MAX_BATCH))
         except (TypeError, ValueError) as exc:
             raise DataDirError(f"{self.config_path}: max_batch must be a whole number") from exc
-        if not 1 <= max_batch <= 100_000:
-            raise DataDirError(f"{self.config_path}: max_batch must be between 1 and 100000")
+        if not 1 <= max_batch <= limits.MAX_BATCH:
+            raise DataDirError(
+                f"{self.config_path}: max_batch must be between 1 and {limits.MAX_BATCH}"
+            )
+        try:
+            days_after = int(
+                data.get("evaluation_days_after_end", DEFAULT_EVALUATION_DAYS_AFTER_END)
+            )
+            if days_after < 0:
+                raise ValueError(days_after)
+        except (TypeError, ValueError) as exc:
+            raise DataDirError(
+                f"{self.config_path}: evaluation_days_after_end must be a whole number ≥ 0"
+            ) from exc
 
         def path(key: str) -> Path | None:
             value = data.get(key)
@@ -124,6 +147,7 @@ class RegistryDir:
         return RegistryConfig(
             listen=str(data.get("listen", DEFAULT_LISTEN)),
             max_batch=max_batch,
+            evaluation_days_after_end=days_after,
             tls_cert=path("tls_cert"),
             tls_key=path("tls_key"),
             client_ca=path("client_ca"),

@@ -116,7 +116,18 @@ MIGRATIONS: list[str] = [
         CHECK (role IN ('operator', 'reader'));
     UPDATE admins SET role = 'reader' WHERE name IN (SELECT name FROM recipients);
     """,
-    # 4: records that change: a ban's end, the report a record came from, the time of
+    # 4: call-token nonces, kept until their token leaves the ±120 s window, so that a
+    #    replay is refused across restarts (lanyard/core/nonces.py, docs/call-token.md).
+    """
+    CREATE TABLE call_nonces (
+        key_id TEXT NOT NULL,
+        nonce BLOB NOT NULL CHECK (length(nonce) = 16),
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (key_id, nonce)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX call_nonces_expiry ON call_nonces (expires_at);
+    """,
+    # 5: records that change: a ban's end, the report a record came from, the time of
     #    the last change, and each change's history (who, when, what; never a point).
     """
     ALTER TABLE records ADD COLUMN ban_until TEXT;
@@ -134,7 +145,7 @@ MIGRATIONS: list[str] = [
     ) STRICT;
     CREATE INDEX record_history_ref ON record_history (record_ref, id);
     """,
-    # 5: files attached to end-of-event reports: sealed chunks the registry cannot read,
+    # 6: files attached to end-of-event reports: sealed chunks the registry cannot read,
     #    uploaded before the envelope that lists them (and kept with it once logged).
     """
     CREATE TABLE submission_chunks (

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from lanyard.core import screen
+from lanyard.core import auth, screen
 from lanyard.core.serving import abort, is_abort
 from lanyard.registry.blobs import BlobService
 from lanyard.registry.errors import InvalidRequest, Unauthenticated
@@ -35,7 +35,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
             context.invocation_metadata(), PREFIX + method, allowed="event"
         )
         if principal.event is None:
-            raise Unauthenticated(f"{principal.subject} is not an enrolled event")
+            raise Unauthenticated(auth.REFUSED)
         return principal.event
 
     @unary
@@ -51,6 +51,19 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
             epoch=request.epoch,
             evaluated_points=evaluated,
             quota_remaining=remaining,
+        )
+
+    @unary
+    async def GetQuota(
+        self, request: registry_pb2.GetQuotaRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.GetQuotaResponse:
+        event = await self._event(context, "GetQuota")
+        first, last = self._service.window(event)
+        return registry_pb2.GetQuotaResponse(
+            quota=event.quota,
+            evaluations_used=event.used,
+            evaluate_from=first.isoformat(),
+            evaluate_until=last.isoformat(),
         )
 
     @unary
@@ -85,8 +98,8 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         self, request: registry_pb2.WatchSnapshotRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[registry_pb2.SnapshotAnnouncement]:
         try:
-            await self._event(context, "WatchSnapshot")
-            async for epoch, version in self._service.watch():
+            event = await self._event(context, "WatchSnapshot")
+            async for epoch, version in self._service.watch(event.event_id):
                 yield registry_pb2.SnapshotAnnouncement(epoch=epoch, version=version)
         except Exception as exc:
             if is_abort(exc):
@@ -115,10 +128,12 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         request_iterator: AsyncIterator[reports_pb2.UploadAttachmentRequest],
         context: grpc.aio.ServicerContext,
     ) -> reports_pb2.UploadAttachmentResponse:
-        event = await self._event(context, "UploadAttachment")
         first = await anext(aiter(request_iterator), None)
         if first is None or first.WhichOneof("part") != "header":
             raise InvalidRequest("the first message of an upload must carry the header")
+        # The call token of a client-streaming call covers its first (header) message.
+        auth.REQUEST_DIGEST.set(auth.body_digest(first))
+        event = await self._event(context, "UploadAttachment")
 
         async def pieces() -> AsyncIterator[bytes]:
             async for request in request_iterator:
@@ -155,8 +170,10 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
     async def GetInclusionProof(
         self, request: reports_pb2.GetInclusionProofRequest, context: grpc.aio.ServicerContext
     ) -> reports_pb2.GetInclusionProofResponse:
-        await self._event(context, "GetInclusionProof")
-        leaf, path = await self._subs.inclusion(request.log_index, request.tree_size)
+        event = await self._event(context, "GetInclusionProof")
+        leaf, path = await self._subs.inclusion(
+            request.log_index, request.tree_size, event.event_id
+        )
         return reports_pb2.GetInclusionProofResponse(leaf=leaf, path=path)
 
     @unary

@@ -6,19 +6,21 @@ signed by a CA); plaintext only on loopback unless the operator passes --insecur
 
 from __future__ import annotations
 
-import asyncio
 import os
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, suppress
+from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import structlog
 
-from lanyard.core import files, serving
+from lanyard.core import auth, serving
 from lanyard.core.errors import Error as CoreError
+from lanyard.core.nonces import SqliteNonces
+from lanyard.core.supervise import Supervisor
 from lanyard.registry.admin_servicer import AdminServicer
 from lanyard.registry.blobs import BlobService, BlobStore
 from lanyard.registry.datadir import ADMIN_NAME, RegistryConfig, RegistryDir
@@ -69,8 +71,10 @@ async def running(
     listen: str | None = None,
     insecure: bool = False,
     config: RegistryConfig | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[RunningRegistry]:
-    """Start the registry on `listen` (default: the config's) and stop it on exit."""
+    """Start the registry on `listen` (default: the config's) and stop it on exit; `clock`
+    (Unix seconds) is what call-token times are checked against."""
     rdir.check()
     config = config or rdir.load_config()
     address = listen or config.listen
@@ -84,13 +88,24 @@ async def running(
             f"refusing to listen without TLS on {address}, which is not loopback; "
             "configure tls_cert and tls_key, or pass --insecure"
         )
-    store = await SqliteStore.open(rdir.db_path)
+    held = ExitStack()  # the data directory's lock, until everything below is closed
+    try:
+        held.enter_context(serving.exclusive(rdir.path, "lanyard registry serve"))
+    except CoreError as exc:
+        raise ServeError(str(exc)) from exc
+    endpoint = serving.EndpointFile(rdir.endpoint_path)
+    try:
+        store = await SqliteStore.open(rdir.db_path)
+    except BaseException:
+        held.close()
+        raise
+    nonces = SqliteNonces(store.pool)
     executor = ThreadPoolExecutor(
         max_workers=os.cpu_count() or 1, thread_name_prefix="lanyard-eval"
     )
     server: grpc.aio.Server | None = None
     listening = False
-    expiry: asyncio.Task[None] | None = None
+    tasks: Supervisor | None = None
     try:
         epoch = await store.current_epoch()
         service = RegistryService(
@@ -99,33 +114,38 @@ async def running(
             {epoch: rdir.oprf_key(epoch)},
             executor,
             max_batch=config.max_batch,
+            evaluation_days_after_end=config.evaluation_days_after_end,
+            verifier=auth.TokenVerifier(clock, nonces=nonces),
             key_files=rdir,
         )
         await service.start()
         await service.expire()
         submissions = SubmissionService(
             store,
-            SqliteSubmissionStore(store.connection),
+            SqliteSubmissionStore(store.pool),
             rdir.signing_key(),
-            BlobService(BlobStore(store.connection)),
+            BlobService(BlobStore(store.pool)),
         )
         await submissions.start()
         if submissions.blobs is not None:
             await submissions.blobs.purge_unclaimed()
-        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        server = serving.new_server()
         registry_pb2_grpc.add_RegistryServicer_to_server(
             RegistryServicer(service, submissions), server
         )
         admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(service, submissions), server)
-        await serving.add_health(server, SERVICE_NAMES)
+        health = await serving.add_health(server, SERVICE_NAMES)
+        tasks = Supervisor(serving.health_hook(health, SERVICE_NAMES))
         try:
             bound = serving.bind(server, address, tls, insecure)
         except CoreError as exc:
             raise ServeError(str(exc)) from exc
         await server.start()
         listening = True
-        files.write_atomically(rdir.endpoint_path, bound + "\n")
-        expiry = asyncio.create_task(_expire_periodically(service))
+        endpoint.write(bound)
+        # Expired records leave the snapshot now and then hourly; supervised (logged,
+        # retried with backoff, health NOT_SERVING while failing).
+        tasks.every("record-expiry", EXPIRY_INTERVAL_SECONDS, service.expire)
         log.info(
             "registry.listening",
             address=bound,
@@ -137,27 +157,16 @@ async def running(
             server, service, submissions, store, int(bound.rsplit(":", 1)[1]), bound
         )
     finally:
-        if expiry is not None:
-            expiry.cancel()
-            with suppress(asyncio.CancelledError):
-                await expiry
+        if tasks is not None:
+            await tasks.stop()
         if server is not None:
             await server.stop(GRACE_SECONDS)
-        with suppress(FileNotFoundError):
-            rdir.endpoint_path.unlink()
+        endpoint.remove()
         await store.close()
         executor.shutdown(wait=True)
+        held.close()
         if listening:
             log.info("registry.stopped")
-
-
-async def _expire_periodically(service: RegistryService) -> None:
-    while True:
-        await asyncio.sleep(EXPIRY_INTERVAL_SECONDS)
-        try:
-            await service.expire()
-        except Exception:
-            log.exception("registry.expiry_failed")
 
 
 async def serve(rdir: RegistryDir, listen: str | None = None, insecure: bool = False) -> None:

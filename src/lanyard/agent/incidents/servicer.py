@@ -13,6 +13,7 @@ from lanyard.agent.incidents.attachments import Attachment, AttachmentService
 from lanyard.agent.incidents.model import Communication, Incident
 from lanyard.agent.incidents.service import Caller, IncidentService, Summary
 from lanyard.agent.incidents.store import MemberRow
+from lanyard.core import auth
 from lanyard.wire.agent.v1 import incidents_pb2 as pb
 from lanyard.wire.agent.v1 import incidents_pb2_grpc
 
@@ -70,10 +71,12 @@ class IncidentsServicer(incidents_pb2_grpc.IncidentsServicer):
     async def Attach(
         self, request_iterator: AsyncIterator[pb.AttachRequest], context: grpc.aio.ServicerContext
     ) -> pb.AttachResponse:
-        caller = await self._caller(context, "Attach")
         first = await anext(aiter(request_iterator), None)
         if first is None or first.WhichOneof("part") != "header":
             raise InvalidRequest("the first message of an upload must carry the header")
+        # The call token of a client-streaming call covers its first (header) message.
+        auth.REQUEST_DIGEST.set(auth.body_digest(first))
+        caller = await self._caller(context, "Attach")
         head = first.header
         attachment = await self._a.attach(
             caller, head.incident_id, head.name, head.note, _pieces(request_iterator)

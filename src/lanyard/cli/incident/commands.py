@@ -3,8 +3,8 @@ decide, close.
 
 Each member runs these on their own machine with their own key; the agent decides who may
 read what and keeps the audit trail. Incident text and names never reach the logs; only
-incident ids do. What a report asks lives in cli/incident_input.py, how a record is printed
-in cli/incident_render.py.
+incident ids do. What a report asks lives in intake.py, how a record is printed
+in render.py.
 """
 
 from __future__ import annotations

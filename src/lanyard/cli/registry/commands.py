@@ -1,8 +1,8 @@
 """`lanyard registry …`: the working group's commands (init, serve, events, records,
 report readers and submissions).
 
-Records live in cli/record_cmds.py, report readers in cli/wg_cmds.py and submissions in
-cli/submission_cmds.py; the options and helpers they share in cli/registry_common.py."""
+Records live in records.py, report readers in lanyard.cli.wg and submissions in
+submissions.py; the options and helpers they share in common.py."""
 
 from __future__ import annotations
 
@@ -17,8 +17,15 @@ from lanyard.cli.common import read_public_key, run
 from lanyard.cli.output import CliError, JsonOut, console, emit_json, table
 from lanyard.cli.registry import records as record_cmds
 from lanyard.cli.registry import submissions as submission_cmds
-from lanyard.cli.registry.common import DataDir, Endpoint, admin_client, open_dir, require_date
+from lanyard.cli.registry.common import (
+    DataDir,
+    Endpoint,
+    admin_client,
+    open_dir,
+    require_date,
+)
 from lanyard.cli.wg import commands as wg_cmds
+from lanyard.core import limits
 from lanyard.core.enrolment import Enrolment
 from lanyard.registry import server
 
@@ -86,6 +93,11 @@ def event_enroll(
     json_out: JsonOut = False,
 ) -> None:
     """Enrol an event and write the bundle its agent pins."""
+    if not limits.QUOTA_MIN <= quota <= limits.QUOTA_MAX:
+        raise CliError(
+            f"--quota must be {limits.QUOTA_MIN:,} to {limits.QUOTA_MAX:,} evaluations, "
+            f"got {quota:,}"
+        )
     rdir = open_dir(data_dir)
     key = read_public_key(public_key)
     start_date, end_date = require_date(starts, "--starts"), require_date(ends, "--ends")
@@ -131,6 +143,28 @@ def event_revoke(
 
     run(go(), address)
     console.print(f"Revoked {event_id}: its calls are refused from now on.")
+
+
+@event_app.command("quota")
+def event_quota(
+    data_dir: DataDir,
+    event_id: Annotated[str, typer.Argument(help="The event whose quota to set.")],
+    quota: Annotated[int, typer.Argument(min=1, help="The new total number of evaluations.")],
+    endpoint: Endpoint = None,
+) -> None:
+    """Set an event's evaluation quota (for example so a key rotation can finish)."""
+    rdir = open_dir(data_dir)
+    address = endpoint or rdir.endpoint()
+
+    async def go() -> tuple[int, int]:
+        async with admin_client(rdir, address) as client:
+            info = await client.set_quota(event_id, quota)
+            return int(info.quota), int(info.evaluations_used)
+
+    total, used = run(go(), address)
+    console.print(
+        f"Quota of {event_id} set to {total} evaluations ({used} used, {total - used} left)."
+    )
 
 
 @event_app.command("list")

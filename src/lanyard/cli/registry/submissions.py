@@ -3,7 +3,7 @@
 A WG member lists what events submitted, opens a report with their own key on their own
 machine (the registry holds only ciphertext), checks the event's signatures and signs each
 step the event will see. Turning the people a report names into records is in
-cli/submission_records.py. Names are printed to the member's terminal when asked for and
+submission_records.py. Names are printed to the member's terminal when asked for and
 never reach a log line.
 """
 

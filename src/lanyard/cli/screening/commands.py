@@ -22,8 +22,7 @@ from rich.progress import (
 from lanyard.agent.errors import Error as AgentError
 from lanyard.agent.screening.batch import ScreenOutcome, count_lines, screen_export
 from lanyard.agent.screening.csv_import import Export, open_export
-from lanyard.agent.screening.decision import Result
-from lanyard.agent.service import AgentService
+from lanyard.agent.service import AgentService, Checked
 from lanyard.agent.store import Alert
 from lanyard.cli.agent.commands import DataDir, with_agent
 from lanyard.cli.output import CliError, JsonOut, console, emit_json, printable, table, write_csv
@@ -162,6 +161,12 @@ def print_outcome(outcome: ScreenOutcome, export: Export) -> None:
             ["line", "ref", "reason"],
             [(r["line"], r["ref"], r["reason"]) for r in data["skipped"]],
         )
+    if outcome.rotation_pending:
+        console.print(
+            f"[yellow]The WG rotated its key and {outcome.rotation_pending} identities "
+            "screened before still wait to be evaluated under it (see `lanyard agent "
+            "status`); new people were screened under the new key.[/yellow]"
+        )
 
 
 async def screen_with_progress(
@@ -269,13 +274,14 @@ def check(
 ) -> None:
     """Screen one person."""
 
-    async def work(agent: AgentService) -> Result:
+    async def work(agent: AgentService) -> Checked:
         # A one-shot command follows no stream: take the newest list first, if reachable.
         with contextlib.suppress(RpcFailed, AgentError):
             await agent.sync()
-        return await agent.check(name, email, role, ref)
+        return await agent.check_answer(name, email, role, ref)
 
-    result = with_agent(data_dir, work)
+    answer = with_agent(data_dir, work)
+    result = answer.result
     if json_out:
         emit_json(
             {
@@ -283,6 +289,8 @@ def check(
                 "reason": result.reason.value,
                 "matched": result.matched,
                 "record_ref": result.record_ref,
+                "snapshot_version": answer.snapshot_version,
+                "snapshot_age_seconds": answer.snapshot_age_seconds,
             }
         )
         return
@@ -296,13 +304,50 @@ def check(
     )
 
 
+alerts_app = typer.Typer(
+    help="Matches found after screening: when the WG adds, removes or expires a record.",
+    invoke_without_command=True,
+)
+
+
+@alerts_app.command("ack")
+def alerts_ack(
+    data_dir: DataDir,
+    alert_ids: Annotated[
+        list[int] | None, typer.Argument(help="The alerts to acknowledge (their #).")
+    ] = None,
+    every: Annotated[bool, typer.Option("--all", help="Acknowledge every open alert.")] = False,
+    json_out: JsonOut = False,
+) -> None:
+    """Acknowledge alerts someone has looked at: by number, or every open one with --all."""
+    if bool(alert_ids) == every:
+        raise CliError("give the numbers of the alerts to acknowledge, or --all (not both)")
+
+    async def work(agent: AgentService) -> list[int]:
+        return await agent.acknowledge(None if every else list(alert_ids or []))
+
+    done = with_agent(data_dir, work)
+    if json_out:
+        emit_json({"acknowledged": done})
+        return
+    if not done:
+        console.print("No open alerts to acknowledge.")
+        return
+    console.print(f"Acknowledged {len(done)} alert(s): {', '.join(str(i) for i in done)}.")
+
+
+@alerts_app.callback()
 def alerts(
+    ctx: typer.Context,
     data_dir: DataDir,
     refresh: Annotated[bool, typer.Option(help="Fetch the newest snapshot first.")] = False,
     all_alerts: Annotated[bool, typer.Option("--all", help="Include acknowledged ones.")] = False,
     json_out: JsonOut = False,
 ) -> None:
-    """Matches found after screening: when the WG adds, removes or expires a record."""
+    """Matches found after screening: when the WG adds, removes or expires a record.
+    `lanyard alerts ack ID…|--all` acknowledges them."""
+    if ctx.invoked_subcommand is not None:
+        return
 
     async def work(agent: AgentService) -> list[Alert]:
         if refresh:
