@@ -22,7 +22,7 @@ import grpc
 import nacl.signing
 
 from lanyard.client.errors import ClientError, RpcFailed
-from lanyard.core import auth
+from lanyard.core import auth, limits
 from lanyard.core.auth import MEMBER_NAME
 from lanyard.core.channels import open_channel
 from lanyard.wire.agent.v1 import incidents_pb2 as pb
@@ -30,7 +30,7 @@ from lanyard.wire.agent.v1 import incidents_pb2_grpc
 
 PREFIX = "/lanyard.agent.v1.Incidents/"
 CALL_TIMEOUT_SECONDS = 30.0
-PIECE_BYTES = 1 << 20  # the agent refuses upload pieces larger than this
+PIECE_BYTES = limits.ATTACHMENTS["piece_bytes"]  # the agent refuses larger upload pieces
 KEY_FORMAT_KEYS = ("name", "private_key")
 
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from lanyard.core import chunks, sqlite
+from lanyard.core import chunks, limits, sqlite
 from lanyard.registry.errors import InvalidRequest, NotFound, NotReady, PermissionDenied
 from lanyard.wire.registry.v1 import reports_pb2
 
@@ -22,13 +22,9 @@ log = structlog.get_logger("lanyard.registry")
 
 SUBMISSION_ID = re.compile(r"^[0-9a-f]{32}$")
 
-# Every limit on report attachments, in one place.
-LIMITS = {
-    "chunk_bytes": chunks.CHUNK_BYTES + chunks.OVERHEAD,  # one sealed chunk
-    "blobs": 500,  # files per submission
-    "submission_bytes": 8 * 1024 * 1024 * 1024,  # all files of one submission
-    "unclaimed_days": 30,  # files of a report never submitted are kept this long
-}
+# Every limit on report files lives in the one limits table; a sealed chunk is at most
+# one chunk of plaintext and its overhead.
+LIMITS = {**limits.REPORT_FILES, "chunk_bytes": chunks.CHUNK_BYTES + chunks.OVERHEAD}
 
 
 class BlobStore:

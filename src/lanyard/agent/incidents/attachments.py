@@ -25,18 +25,12 @@ from lanyard.agent.incidents.filetypes import Typer
 from lanyard.agent.incidents.rules import check_text
 from lanyard.agent.incidents.service import Caller, IncidentService
 from lanyard.agent.incidents.store import IncidentStore
-from lanyard.core import chunks
+from lanyard.core import chunks, limits
 
 log = structlog.get_logger("lanyard.incidents")
 
-# Every limit on attachments, in one place.
-LIMITS = {
-    "file_bytes": 512 * 1024 * 1024,  # one file
-    "incident_bytes": 2 * 1024 * 1024 * 1024,  # all files of one incident
-    "incident_files": 100,
-    "name_chars": 200,
-    "note_chars": 2000,
-}
+# Every limit on attachments lives in the one limits table.
+LIMITS = limits.ATTACHMENTS
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,12 +13,12 @@ from lanyard.agent.incidents.attachments import Attachment, AttachmentService
 from lanyard.agent.incidents.model import Communication, Incident
 from lanyard.agent.incidents.service import Caller, IncidentService, Summary
 from lanyard.agent.incidents.store import MemberRow
-from lanyard.core import auth
+from lanyard.core import auth, limits
 from lanyard.wire.agent.v1 import incidents_pb2 as pb
 from lanyard.wire.agent.v1 import incidents_pb2_grpc
 
 PREFIX = "/lanyard.agent.v1.Incidents/"
-PIECE_BYTES = 1 << 20
+PIECE_BYTES = limits.ATTACHMENTS["piece_bytes"]
 
 
 def _member(m: MemberRow) -> pb.Member:
