@@ -53,6 +53,9 @@ REQUEST_BYTES: dict[str, int] = {
     "/lanyard.agent.v1.Incidents/Decide": 1 * MIB,
     "/lanyard.agent.v1.Incidents/RecordCommunication": 1 * MIB,
     "/lanyard.agent.v1.Incidents/DeclareConflict": 1 * MIB,
+    # Per message of the upload streams: one piece of a file, one sealed chunk.
+    "/lanyard.agent.v1.Incidents/Attach": 1 * MIB + 4 * KIB,
+    "/lanyard.registry.v1.Registry/UploadAttachment": 1 * MIB + 4 * KIB,
 }
 
 # What a server's transport accepts at all: the largest request of the table.
