@@ -25,7 +25,7 @@ def test_demo_runs_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
         main(["demo", "--keep"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    kept = Path(re.sub(r"\s+", "", out[out.rindex("Files kept in") + 13 :]).rstrip("."))
+    kept = Path(re.sub(r"\s+", "", out[out.rindex("files kept in") + 13 :]).rstrip("."))
     try:
         # Every file either service wrote (databases, WAL and SHM, keys, enrolment,
         # settings, outbox, keyring) is mode 0600.
@@ -70,3 +70,20 @@ def test_demo_runs_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
     assert "An attendee harassed another participant; a warning was given; closed." in flat
     for name in ("Robin Example", "Casey Example", "robin@example.org"):
         assert name not in out[out.index("Attendance:") :]
+    # Steps are numbered 1, 2, 3, … with no gap; no internal jargon; one closing sentence.
+    # (the transparency report printed inside a step has numbered lines of its own)
+    shown = out[: out.index("Published on")] + out[out.index("What the registry learnt") - 4 :]
+    steps = [int(m[1]) for m in re.finditer(r"^(\d+)\. ", shown, re.MULTILINE)]
+    assert steps == list(range(1, len(steps) + 1)), steps
+    assert len(steps) >= 10
+    assert "(v" not in out
+    # --keep: one closing sentence says where the files are, none says they were removed.
+    assert flat.count("kept in") == 1
+    assert "removed" not in flat
+    # The event took place before its reports: the transparency report is published after
+    # the event's first day, not two months before it.
+    dates = re.search(r"Published on (\S+)\.", flat)
+    first_day = re.search(r"Dates: (\d{4}-\d{2}-\d{2})", flat)
+    assert dates is not None, flat[-600:]
+    assert first_day is not None, flat[-600:]
+    assert first_day[1] <= dates[1]

@@ -37,6 +37,8 @@ def test_csv_rows_are_read_or_refused_by_line(tmp_path: Path) -> None:
         ("WG-2", 2, "line 3"),
     ]
     assert parsed[0].record.expires_on == date(2029, 3, 31)  # the ban's end + 26 months
+    assert parsed[0].record.ban_until == date(2027, 1, 31)
+    assert parsed[1].record.ban_until is None
     assert parsed[1].record.expires_on == date(2030, 1, 1)
     assert [(r.where, r.reason.split(" ")[0]) for r in refused] == [
         ("line 4", "status"),

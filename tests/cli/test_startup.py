@@ -68,3 +68,18 @@ def test_subgroups_join_their_group_once() -> None:
         assert agent.typer_instance is not None
         names = [g.name for g in agent.typer_instance.registered_groups]
         assert names.count("webhooks") == 1
+
+
+def test_commands_from_other_modules_join_their_group_once() -> None:
+    for _ in range(2):
+        app = cli_main.build_app(["registry", "agent", "incident"])
+        groups = {g.name: g.typer_instance for g in app.registered_groups}
+        for group, wanted in [
+            ("registry", ["backup", "restore"]),
+            ("agent", ["backup", "restore"]),
+            ("incident", ["attach", "attachments", "get-attachment"]),
+        ]:
+            target = groups[group]
+            assert target is not None
+            names = [c.name for c in target.registered_commands]
+            assert all(names.count(w) == 1 for w in wanted), (group, names)

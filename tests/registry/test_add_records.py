@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from datetime import date
 
 import grpc
 import pytest
@@ -53,6 +54,21 @@ async def test_a_batch_is_one_version_and_every_record_matches(
     assert snap.match(ys[1]) is None
     listed = {r.record_ref for r in (await admin.list_records()).records}
     assert {f"IMP-{i}" for i in range(40)} <= listed
+    shown = await admin.get_record("IMP-7")
+    assert [(h.action, h.by, h.snapshot_version) for h in shown.history] == [
+        ("added", "operator", response.snapshot_version)
+    ]
+    assert "2 identifier(s)" in shown.history[0].detail
+
+
+async def test_a_batch_keeps_each_ban_end(admin: AdminClient, event: Enrolled) -> None:
+    ends = date(2027, 6, 30)
+    mail = [Identifier(Kind.EMAIL, "ends@example.org")]
+    await admin.add_records(
+        [NewRecord("BAN-1", "banned", mail, ban_until=ends), NewRecord("BAN-2", "banned", mail)]
+    )
+    assert (await admin.get_record("BAN-1")).record.ban_until == ends.isoformat()
+    assert (await admin.get_record("BAN-2")).record.ban_until == ""
 
 
 async def test_shared_identifier_goes_to_the_graver_status(

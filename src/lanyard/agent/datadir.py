@@ -24,6 +24,8 @@ from lanyard.core.enrolment import Enrolment
 from lanyard.core.errors import Error as CoreError
 
 DEFAULT_LISTEN = "127.0.0.1:4760"
+# What marks a directory as a WG registry's: an agent is never created over one.
+REGISTRY_FILES = ("registry.toml", "registry.db", "signing.key", "admin.key")
 DEFAULT_RETENTION_DAYS = 30
 DEFAULT_MAX_SNAPSHOT_AGE_SECONDS = 600
 
@@ -103,6 +105,11 @@ class AgentDir:
         """Lay out a new directory with a fresh event key; returns the public key."""
         if self.config_path.exists() or self.key_path.exists():
             raise DataDirError(f"{self.path} already holds an agent; refusing to overwrite it")
+        if any((self.path / name).exists() for name in REGISTRY_FILES):
+            raise DataDirError(
+                f"{self.path} holds a WG registry's data; an agent needs a directory of its "
+                "own (choose another --data-dir)"
+            )
         self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.path, 0o700)
         key = keys.generate_signing_key(self.key_path)

@@ -22,6 +22,7 @@ import structlog
 from lanyard.agent.datadir import AgentConfig, AgentDir
 from lanyard.agent.errors import DataDirError, Unavailable
 from lanyard.agent.incidents import crypto
+from lanyard.agent.incidents.attachments import AttachmentService
 from lanyard.agent.incidents.service import IncidentService
 from lanyard.agent.incidents.servicer import IncidentsServicer
 from lanyard.agent.incidents.store import IncidentStore
@@ -51,6 +52,7 @@ class RunningAgent:
     address: str
     incidents: IncidentService | None = None
     tasks: Supervisor | None = None
+    tls: bool = False
 
 
 @asynccontextmanager
@@ -94,6 +96,7 @@ async def running(
         incident_store: IncidentStore | None = None
         if master is not None:
             incident_store = await IncidentStore.open(adir.db_path, adir.keyring_path)
+            await incident_store.attachments.discard_incomplete()
             enrolment = agent.enrolment
             dates = (
                 (enrolment.starts_on, enrolment.ends_on)
@@ -108,7 +111,9 @@ async def running(
                 dates,
                 verifier=verifier,
             )
-            incidents_pb2_grpc.add_IncidentsServicer_to_server(IncidentsServicer(incidents), server)
+            incidents_pb2_grpc.add_IncidentsServicer_to_server(
+                IncidentsServicer(incidents, AttachmentService(incidents, incident_store)), server
+            )
         names = SERVICE_NAMES + (("lanyard.agent.v1.Incidents",) if incidents else ())
         health = await serving.add_health(server, names)
         agent.rotate_inline = False
@@ -130,7 +135,7 @@ async def running(
                 tls=tls is not None,
                 incidents=incidents is not None,
             )
-            yield RunningAgent(server, agent, bound, incidents, tasks)
+            yield RunningAgent(server, agent, bound, incidents, tasks, tls is not None)
         finally:
             await tasks.stop()
             await server.stop(GRACE_SECONDS)
@@ -196,13 +201,19 @@ async def serve(
     insecure: bool = False,
     unlock: crypto.Unlock | None = None,
     webhooks: str | None = None,
+    announce: Callable[[str, bool], None] | None = None,
 ) -> None:
     """`lanyard agent serve`: until SIGTERM or SIGINT, then stop gracefully. With
-    `webhooks` ("host:port"), the ticketing systems' webhook receivers listen there too."""
+    `webhooks` ("host:port"), the ticketing systems' webhook receivers listen there too.
+    `announce(address, tls)` is called once the port is bound (the CLI prints it on a
+    terminal)."""
     async with AsyncExitStack() as stack:
         agent = await stack.enter_async_context(running(adir, listen, insecure, unlock))
         if webhooks is not None:
             receivers = webhook_server.running(adir.path, agent.agent, webhooks)
             await stack.enter_async_context(receivers)
-        await serving.until_signalled()
+        stop = serving.stop_on_signals()
+        if announce is not None:
+            announce(agent.address, agent.tls)
+        await stop.wait()
         log.info("agent.stopping")

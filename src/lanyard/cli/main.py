@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
+import shutil
 import sys
 import traceback
 from collections.abc import Iterable
+from importlib import metadata
 from typing import Annotated
 
 import typer
+import typer.core
+import typer.rich_utils
 from rich.markup import escape
 
 from lanyard import errors
@@ -84,6 +89,12 @@ COMMANDS: dict[str, tuple[str, str, bool, str]] = {
         False,
         "Run the main job end to end on loopback in a temporary directory.",
     ),
+    "health": (
+        "lanyard.cli.health",
+        "health",
+        False,
+        "Exit 0 if the service at ADDRESS is SERVING (for container health checks).",
+    ),
     "bench": (
         "lanyard.cli.bench.commands",
         "bench_app",
@@ -99,12 +110,35 @@ SUBGROUPS: dict[str, list[tuple[str, str, str]]] = {
     "agent": [("lanyard.cli.agent.webhooks", "webhooks_app", "webhooks")],
 }
 
+# Commands likewise defined outside their group's module: (module, function, name).
+SUBCOMMANDS: dict[str, list[tuple[str, str, str]]] = {
+    "registry": [
+        ("lanyard.cli.backup", "registry_backup_cmd", "backup"),
+        ("lanyard.cli.backup", "registry_restore_cmd", "restore"),
+    ],
+    "agent": [
+        ("lanyard.cli.backup", "agent_backup_cmd", "backup"),
+        ("lanyard.cli.backup", "agent_restore_cmd", "restore"),
+    ],
+}
+
+# Modules that add their commands to a group when imported.
+EXTENSIONS: dict[str, list[str]] = {
+    "incident": ["lanyard.cli.incident.attachments"],
+}
+
 
 def _attach_subgroups(name: str, target: typer.Typer) -> None:
+    for module in EXTENSIONS.get(name, []):
+        importlib.import_module(module)
     present = {g.name for g in target.registered_groups}
     for module, attr, sub in SUBGROUPS.get(name, []):
         if sub not in present:
             target.add_typer(getattr(importlib.import_module(module), attr), name=sub)
+    commands = {c.name for c in target.registered_commands}
+    for module, attr, sub in SUBCOMMANDS.get(name, []):
+        if sub not in commands:
+            target.command(sub)(getattr(importlib.import_module(module), attr))
 
 
 def build_app(wanted: Iterable[str] | None = None) -> typer.Typer:
@@ -154,6 +188,25 @@ def _wanted(argv: list[str]) -> set[str]:
 _verbose = False
 
 
+def _plain_help() -> None:
+    """Help a person can read at any width: no `<bool>`/`<str>` placeholders beside the
+    options (the help text says what a value is), and the terminal's full width (or
+    $COLUMNS; 120 when the output is not a terminal) so option names are never cut."""
+
+    def no_placeholder(self: typer.core.TyperOption, ctx: object) -> str | None:
+        return None
+
+    typer.core.TyperOption.display_type_rich = no_placeholder  # type: ignore[method-assign]
+    if not os.environ.get("TERMINAL_WIDTH"):
+        typer.rich_utils.MAX_WIDTH = shutil.get_terminal_size((120, 24)).columns
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"lanyard {metadata.version('lanyard')}")
+        raise typer.Exit()
+
+
 def _root(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks.")] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "warning",
@@ -163,6 +216,12 @@ def _root(
             "--log-json/--log-console", help="Log format (default: console on a terminal)."
         ),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
     insecure: Annotated[
         bool,
         typer.Option(
@@ -178,15 +237,22 @@ def _root(
     logs.configure(level=os.environ.get("LANYARD_LOG_LEVEL", log_level), json=log_json)
 
 
+_PLAIN_WORD = re.compile(r"[a-z]+(?=[ ,;:]|$)")
+
+
 def _sentence(text: str) -> str:
+    """One sentence: a leading plain lowercase word gets a capital; a leading name that is
+    quoted, a path, a file name or an identifier keeps its case ("atendees.csv …")."""
     text = text.strip()
-    text = text[:1].upper() + text[1:]
+    if _PLAIN_WORD.match(text):
+        text = text[:1].upper() + text[1:]
     return text if text.endswith((".", "?", "!")) else text + "."
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; a known failure is one sentence on stderr and exit status 1."""
     args = sys.argv[1:] if argv is None else argv
+    _plain_help()
     try:
         build_app(_wanted(args))(args=args, prog_name="lanyard")
     except errors.Error as exc:

@@ -16,9 +16,10 @@ from concurrent.futures import Executor
 from lanyard.core import limits, screen, snapshot
 from lanyard.core.blinding import run_chunked
 from lanyard.core.errors import InvalidPoint
+from lanyard.registry import record_changes
 from lanyard.registry.errors import AlreadyExists, InvalidRequest
 from lanyard.registry.snapshots import LiveSnapshot
-from lanyard.registry.store import Change, Entry, Record, Store
+from lanyard.registry.store import Change, Entry, Record, RecordEvent, Store
 
 MAX_RECORDS_PER_BATCH = limits.MAX_RECORDS_PER_BATCH
 MAX_POINTS_PER_BATCH = limits.MAX_POINTS_PER_BATCH
@@ -90,6 +91,7 @@ async def plan(
     items: Sequence[Item],
     skip_existing: bool,
     executor: Executor | None,
+    by: str = "operator",
 ) -> tuple[list[Item], list[str], Callable[[], Awaitable[int]] | None]:
     """(records to add, refs skipped, commit) for a checked batch; call under the lock.
     `commit` is None when nothing is left to add. Raises AlreadyExists."""
@@ -130,6 +132,10 @@ async def plan(
         return await snap.commit(
             Change(
                 add_records=todo,
+                add_records_history=[
+                    RecordEvent(by, "added", record_changes.describe_added(r, len(ys)))
+                    for r, ys in todo
+                ],
                 add_entries=change.add_entries,
                 remove_tags=change.remove_tags,
             )

@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from lanyard.core.errors import Error as CoreError
 from lanyard.core.nonces import SqliteNonces
 from lanyard.core.supervise import Supervisor
 from lanyard.registry.admin_servicer import AdminServicer
+from lanyard.registry.blobs import BlobService, BlobStore
 from lanyard.registry.datadir import ADMIN_NAME, RegistryConfig, RegistryDir
 from lanyard.registry.errors import ServeError
 from lanyard.registry.registry_servicer import RegistryServicer
@@ -35,6 +36,7 @@ log = structlog.get_logger("lanyard.registry")
 
 SERVICE_NAMES = ("lanyard.registry.v1.Registry", "lanyard.registry.v1.Admin")
 EXPIRY_INTERVAL_SECONDS = 3600.0
+DISK_CHECK_SECONDS = 30.0
 GRACE_SECONDS = 5.0
 
 
@@ -46,6 +48,8 @@ class RunningRegistry:
     store: SqliteStore
     port: int
     address: str
+    tls: bool = False
+    health: serving.HealthReporter | None = None
 
 
 async def init_registry(data_dir: Path, listen: str | None = None) -> RegistryDir:
@@ -120,15 +124,20 @@ async def running(
         await service.start()
         await service.expire()
         submissions = SubmissionService(
-            store, SqliteSubmissionStore(store.pool), rdir.signing_key()
+            store,
+            SqliteSubmissionStore(store.pool),
+            rdir.signing_key(),
+            BlobService(BlobStore(store.pool)),
         )
         await submissions.start()
+        if submissions.blobs is not None:
+            await submissions.blobs.purge_unclaimed()
         server = serving.new_server()
         registry_pb2_grpc.add_RegistryServicer_to_server(
             RegistryServicer(service, submissions), server
         )
         admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(service, submissions), server)
-        health = await serving.add_health(server, SERVICE_NAMES)
+        health = await serving.add_health(server, SERVICE_NAMES, rdir.health_path)
         tasks = Supervisor(serving.health_hook(health, SERVICE_NAMES))
         try:
             bound = serving.bind(server, address, tls, insecure)
@@ -140,6 +149,13 @@ async def running(
         # Expired records leave the snapshot now and then hourly; supervised (logged,
         # retried with backoff, health NOT_SERVING while failing).
         tasks.every("record-expiry", EXPIRY_INTERVAL_SECONDS, service.expire)
+        # Free space and a writable data directory: NOT_SERVING (part "disk") otherwise.
+        tasks.run(
+            "disk-watch",
+            lambda: serving.watch_data_dir(
+                health, rdir.path, config.min_free_mb * 2**20, DISK_CHECK_SECONDS
+            ),
+        )
         log.info(
             "registry.listening",
             address=bound,
@@ -148,7 +164,14 @@ async def running(
             version=service.version,
         )
         yield RunningRegistry(
-            server, service, submissions, store, int(bound.rsplit(":", 1)[1]), bound
+            server,
+            service,
+            submissions,
+            store,
+            int(bound.rsplit(":", 1)[1]),
+            bound,
+            tls is not None,
+            health,
         )
     finally:
         if tasks is not None:
@@ -156,6 +179,8 @@ async def running(
         if server is not None:
             await server.stop(GRACE_SECONDS)
         endpoint.remove()
+        with suppress(FileNotFoundError):
+            rdir.health_path.unlink()
         await store.close()
         executor.shutdown(wait=True)
         held.close()
@@ -163,8 +188,18 @@ async def running(
             log.info("registry.stopped")
 
 
-async def serve(rdir: RegistryDir, listen: str | None = None, insecure: bool = False) -> None:
-    """`lanyard registry serve`: run until SIGTERM or SIGINT, then stop gracefully."""
-    async with running(rdir, listen, insecure):
-        await serving.until_signalled()
+async def serve(
+    rdir: RegistryDir,
+    listen: str | None = None,
+    insecure: bool = False,
+    announce: Callable[[str, bool], None] | None = None,
+) -> None:
+    """`lanyard registry serve`: run until SIGTERM or SIGINT, then stop gracefully.
+    `announce(address, tls)` is called once the port is bound (the CLI prints it on a
+    terminal)."""
+    async with running(rdir, listen, insecure) as registry:
+        stop = serving.stop_on_signals()
+        if announce is not None:
+            announce(registry.address, registry.tls)
+        await stop.wait()
         log.info("registry.stopping")

@@ -24,7 +24,7 @@ from lanyard.registry.errors import (
     QuotaExhausted,
 )
 from lanyard.registry.migrations import MIGRATIONS
-from lanyard.registry.store import Change, Delta, Entry, Event, Record, Store
+from lanyard.registry.store import Change, Delta, Entry, Event, Record, RecordEvent, Store
 
 
 def _now() -> str:
@@ -33,6 +33,10 @@ def _now() -> str:
 
 def _date(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 def _time(text: str | None) -> datetime | None:
@@ -60,11 +64,15 @@ def _record(row: Any) -> Record:
         expires_on=_date(row["expires_on"]),
         identifier_count=row["identifier_count"],
         created_at=_time(row["created_at"]),
+        ban_until=_date(row["ban_until"]),
+        submission_id=row["submission_id"] or "",
+        updated_at=_time(row["updated_at"]),
     )
 
 
 _RECORD_SELECT = """
-    SELECT r.record_ref, r.status, r.expires_on, r.created_at,
+    SELECT r.record_ref, r.status, r.expires_on, r.created_at, r.ban_until, r.submission_id,
+           r.updated_at,
            (SELECT count(*) FROM record_points p
              WHERE p.record_ref = r.record_ref
                AND p.epoch = (SELECT value FROM state WHERE key = 'epoch')) AS identifier_count
@@ -213,6 +221,21 @@ class SqliteStore(Store):
     async def list_records(self) -> list[Record]:
         return [_record(r) for r in await self._all(_RECORD_SELECT + " ORDER BY r.record_ref")]
 
+    async def record_points(self, record_ref: str, epoch: int) -> list[bytes]:
+        rows = await self._all(
+            "SELECT y FROM record_points WHERE record_ref = ? AND epoch = ? ORDER BY y",
+            (record_ref, epoch),
+        )
+        return [bytes(r[0]) for r in rows]
+
+    async def record_history(self, record_ref: str) -> list[RecordEvent]:
+        rows = await self._all(
+            "SELECT member, action, detail, version, at FROM record_history "
+            "WHERE record_ref = ? ORDER BY id",
+            (record_ref,),
+        )
+        return [RecordEvent(r[0], r[1], r[2], int(r[3]), _time(r[4])) for r in rows]
+
     async def expired_refs(self, today: date) -> list[str]:
         rows = await self._all(
             "SELECT record_ref FROM records WHERE expires_on IS NOT NULL AND expires_on < ?",
@@ -261,6 +284,7 @@ class SqliteStore(Store):
                 cur = await db.execute("DELETE FROM records WHERE record_ref = ?", (ref,))
                 if cur.rowcount == 0:
                     raise NotFound(f"no record {ref} exists")
+                await db.execute("DELETE FROM record_history WHERE record_ref = ?", (ref,))
             added = list(change.add_records)
             if change.add_record is not None:
                 added.insert(0, (change.add_record, change.add_points))
@@ -268,14 +292,16 @@ class SqliteStore(Store):
                 created = _now()
                 try:
                     await db.executemany(
-                        "INSERT INTO records (record_ref, status, expires_on, created_at) "
-                        "VALUES (?, ?, ?, ?)",
+                        "INSERT INTO records (record_ref, status, expires_on, created_at, "
+                        "ban_until, submission_id) VALUES (?, ?, ?, ?, ?, ?)",
                         [
                             (
                                 rec.record_ref,
                                 rec.status,
-                                rec.expires_on.isoformat() if rec.expires_on else None,
+                                _iso(rec.expires_on),
                                 created,
+                                _iso(rec.ban_until),
+                                rec.submission_id or None,
                             )
                             for rec, _ in added
                         ],
@@ -283,6 +309,31 @@ class SqliteStore(Store):
                 except sqlite3.IntegrityError as exc:
                     which = added[0][0].record_ref if len(added) == 1 else "of the batch"
                     raise AlreadyExists(f"record {which} already exists") from exc
+            if change.update_record is not None:
+                upd = change.update_record
+                cur = await db.execute(
+                    "UPDATE records SET status = ?, expires_on = ?, ban_until = ?, "
+                    "updated_at = ? WHERE record_ref = ?",
+                    (upd.status, _iso(upd.expires_on), _iso(upd.ban_until), _now(), upd.record_ref),
+                )
+                if cur.rowcount == 0:
+                    raise NotFound(f"no record {upd.record_ref} exists")
+                added.append((upd, change.add_points))
+            histories = [
+                (rec.record_ref, h)
+                for (rec, _), h in zip(change.add_records, change.add_records_history, strict=False)
+            ]
+            single = change.add_record or change.update_record
+            if single is not None and change.history is not None:
+                histories.append((single.record_ref, change.history))
+            if histories:
+                at = _now()
+                await db.executemany(
+                    "INSERT INTO record_history (record_ref, version, at, member, action, "
+                    "detail) VALUES (?, ?, ?, ?, ?, ?)",
+                    [(ref, version, at, h.member, h.action, h.detail) for ref, h in histories],
+                )
+            if added:
                 await db.executemany(
                     "INSERT OR IGNORE INTO record_points (record_ref, epoch, y) VALUES (?, ?, ?)",
                     [(rec.record_ref, epoch, y) for rec, ys in added for y in ys],

@@ -90,7 +90,12 @@ async def screen_export(
     progress: Progress | None = None,
     batch_rows: int = BATCH_ROWS,
     in_flight: int = IN_FLIGHT,
+    reached: Callable[[int], None] | None = None,
 ) -> ScreenOutcome:
+    """Screen every row of `export` not yet stored. `progress(rows)` is called after each
+    committed batch; `reached(line)` first with the line a stopped run had reached (0 for a
+    new run) and then with the last line of each committed batch, so that a caller
+    interrupted (Ctrl-C) can say where it stopped and a bar can resume there."""
     started = time.perf_counter()
     await agent.refuse_after_retention()
     digest = await asyncio.to_thread(file_digest, export.path)
@@ -101,6 +106,8 @@ async def screen_export(
         await agent.sync()
     except RpcFailed as exc:
         raise registry_failure(exc, agent.enrolment.endpoint, "nothing was screened") from exc
+    if reached is not None:
+        reached(run.last_line)
 
     # Messages being evaluated by batches not yet committed: a later batch waits for
     # these rather than evaluating them again (committed ones come from the store).
@@ -176,6 +183,8 @@ async def screen_export(
         done_rows += len(batch.rows) + len(batch.skipped)
         if progress is not None:
             progress(len(batch.rows) + len(batch.skipped))
+        if reached is not None:
+            reached(batch.last_line)
 
     try:
         for batch in _batches(export.rows(start_after_line=run.last_line), batch_rows):

@@ -192,7 +192,7 @@ def serve(
     unlock = None
     if passphrase_file is not None or key_file is not None:
         unlock = _unlock(passphrase_file, key_file, prompt=False)
-    asyncio.run(server.serve(adir, listen, insecure, unlock, webhooks))
+    asyncio.run(server.serve(adir, listen, insecure, unlock, webhooks, common.announcer("Agent")))
 
 
 @app.command("incidents-init")

@@ -113,8 +113,10 @@ def parse_row(
     if forms > max_forms:
         raise ValueError(f"the record would be registered under {forms} forms; at most {max_forms}")
     ban_until = _date(fields.get("ban_until"), "ban_until")
+    if ban_until is not None and status != "banned":
+        raise ValueError("ban_until is for banned records only")
     expires = _date(fields.get("expires"), "expires") or default_expiry(status, ban_until, today)
-    return NewRecord(ref.strip(), status, identifiers, expires), forms
+    return NewRecord(ref.strip(), status, identifiers, expires, ban_until), forms
 
 
 def _csv_rows(text: str) -> Iterator[tuple[str, Mapping[str, Any] | _Unreadable]]:

@@ -20,11 +20,13 @@ from rich.markup import escape
 from lanyard.agent.reports import preview
 from lanyard.cli.output import CliError, JsonOut, console, emit_json, say, table
 from lanyard.cli.registry.common import Endpoint
+from lanyard.cli.registry.submission_files import Carried, save_files
 from lanyard.cli.wg.commands import (
     RegistryDataDir,
     Session,
     WgKey,
     WgPassphraseFile,
+    default_wg_key,
     member_session,
     operator_session,
 )
@@ -86,7 +88,9 @@ def submission_list(
         typer.Option(
             "--wg-key",
             envvar="LANYARD_WG_KEY",
-            help="Sign in as this WG member (default: the operator's key in --data-dir).",
+            help="Your WG member key file from `lanyard wg keygen` (default: yours, as for "
+            "open and ack; the operator's admin key when you have none and --data-dir is a "
+            "registry).",
         ),
     ] = None,
     passphrase_file: WgPassphraseFile = None,
@@ -94,9 +98,9 @@ def submission_list(
 ) -> None:
     """List the submissions: ids, events, sizes, status, place in the log."""
     session = (
-        member_session(data_dir, endpoint, wg_key, passphrase_file)
-        if wg_key is not None
-        else operator_session(data_dir, endpoint)
+        operator_session(data_dir, endpoint)
+        if wg_key is None and not default_wg_key().exists() and data_dir.is_dir()
+        else member_session(data_dir, endpoint, wg_key, passphrase_file)
     )
     subs = session.run(lambda client: client.list_submissions())
     rows: list[dict[str, Any]] = [
@@ -144,6 +148,8 @@ class Opened:
     readers: list[str]
     steps: list[dict[str, str]]
     report: dict[str, Any] = field(repr=False)
+    data_key: bytes = field(default=b"", repr=False)  # opens the report's files
+    files: list[reports_pb2.AttachmentBlob] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -183,7 +189,9 @@ async def fetch_and_open(client: AdminClient, wanted: str, member: MemberKeys) -
                 f"submission {full_id[:12]} was not sealed to {member.name}'s key, so it cannot "
                 f"be opened with it; it was sealed to {', '.join(readers)}"
             )
-        report = envelope.open_report(data, member.name, member.encryption, event.public_key)
+        report, data_key = envelope.open_report_and_key(
+            data, member.name, member.encryption, event.public_key
+        )
     except CoreError as exc:
         raise CliError(f"submission {full_id[:12]} does not open: {exc}") from exc
     if parsed.event_id != receipt.event_id or report.get("event", {}).get("event_id") != (
@@ -200,6 +208,8 @@ async def fetch_and_open(client: AdminClient, wanted: str, member: MemberKeys) -
         readers,
         _steps(got.steps),
         report,
+        data_key,
+        list(parsed.attachments),
     )
 
 
@@ -226,16 +236,29 @@ def submission_open(
     out: Annotated[
         Path | None, typer.Option(help="Write the opened report as JSON here (mode 0600).")
     ] = None,
+    attachments_dir: Annotated[
+        Path | None,
+        typer.Option(help="Write the files the report carries into this directory (0600)."),
+    ] = None,
     json_out: JsonOut = False,
 ) -> None:
     """Open a report with your key, check the event's signature, show it."""
-    _, opened = open_as_member(data_dir, endpoint, submission_id, wg_key, passphrase_file)
+    session, opened = open_as_member(data_dir, endpoint, submission_id, wg_key, passphrase_file)
+    written: list[Path] = []
+    if attachments_dir is not None:
+        carried = Carried(opened.submission_id, opened.report, opened.data_key, opened.files)
+        written = session.run(lambda client: save_files(client, carried, attachments_dir))
     if out is not None:
         body = json.dumps(opened.to_json(), indent=2, ensure_ascii=False) + "\n"
         files.write_atomically(out, body.encode())
     if json_out:
-        emit_json(opened.to_json())
+        emit_json({**opened.to_json(), "files_written": [str(p) for p in written]})
         return
+    if attachments_dir is not None:
+        console.print(
+            f"{len(written)} file(s) written to {escape(str(attachments_dir))}, each checked "
+            "against the event's signature."
+        )
     if out is not None:
         console.print(
             f"Report written to {escape(str(out))} (mode 0600). [yellow]It holds names in the "
@@ -248,7 +271,7 @@ def submission_open(
     )
     say(f"Sealed to {', '.join(opened.readers)}; the event's signature verifies.")
     say("")
-    say(preview(opened.report))
+    say(preview(opened.report, opened=True))
     steps_table(opened.steps)
 
 

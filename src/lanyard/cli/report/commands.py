@@ -10,7 +10,6 @@ the registry signs today and shows each step the WG signed.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -38,7 +37,7 @@ from lanyard.agent.server import OUTBOX_INTERVAL_SECONDS
 from lanyard.agent.service import AgentService, registry_failure
 from lanyard.cli.agent.commands import DataDir, MasterKeyFile, PassphraseFile, records_unlock
 from lanyard.cli.common import run
-from lanyard.cli.output import CliError, JsonOut, console, emit_json, say
+from lanyard.cli.output import CliError, JsonOut, confirm, console, emit_json, say
 from lanyard.cli.registry.submissions import steps_table
 from lanyard.client.errors import RpcFailed
 from lanyard.core import files
@@ -67,10 +66,20 @@ def _with_sender(
     return run(go(), _endpoint(adir))
 
 
-async def _build(adir: AgentDir, unlock: crypto.Unlock) -> dict[str, Any]:
-    async with operator.incident_records(adir, unlock) as records:
-        incidents = await records.export_all("report")
-    return build_report(adir.enrolment(), incidents)
+async def _build(adir: AgentDir, unlock: crypto.Unlock, choice: str) -> dict[str, Any]:
+    chosen = operator.parse_file_choice(choice)
+    async with operator.report_sources(adir, unlock, chosen) as (incidents, files):
+        return build_report(adir.enrolment(), incidents, files)
+
+
+FilesOpt = Annotated[
+    str,
+    typer.Option(
+        "--attachments",
+        help="Incident files to include: none, all, or INCIDENT:ATTACHMENT,… "
+        "(see `incident attachments N`).",
+    ),
+]
 
 
 def summary(report: dict[str, Any]) -> str:
@@ -79,10 +88,12 @@ def summary(report: dict[str, Any]) -> str:
     actors = {n for i in incidents if i["decision"] for n in i["decision"]["bad_actors"]}
     reporters = sum(1 for i in incidents if i["report"]["reporter"] is not None)
     decided = sum(1 for i in incidents if i["decision"] and i["decision"]["final"])
+    files = [a for i in incidents for a in i.get("attachments", [])]
+    size = sum(a["bytes"] for a in files)
     return (
         f"{len(incidents)} incident(s), {decided} with a final decision, naming "
         f"{len(reported)} reported person(s), {len(actors)} bad actor(s) and "
-        f"{reporters} reporter(s) by name"
+        f"{reporters} reporter(s) by name, with {len(files)} file(s) ({size:,} bytes)"
     )
 
 
@@ -94,12 +105,13 @@ def build(
     out: Annotated[
         Path | None, typer.Option(help="Also write the report as JSON here (mode 0600).")
     ] = None,
+    attachments: FilesOpt = "none",
     json_out: JsonOut = False,
 ) -> None:
     """Show exactly what the end-of-event report holds; nothing is sent."""
     adir = AgentDir(data_dir)
     unlock = records_unlock(passphrase_file, key_file)
-    report = run(_build(adir, unlock))
+    report = run(_build(adir, unlock, attachments))
     if out is not None:
         files.write_atomically(
             out, (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode()
@@ -165,6 +177,7 @@ def submit(
     attempts: Annotated[
         int, typer.Option(min=1, max=20, help="Tries before leaving it in the outbox.")
     ] = SEND_ATTEMPTS,
+    attachments: FilesOpt = "none",
     json_out: JsonOut = False,
 ) -> None:
     """Seal the report to the WG's readers and send it until the registry's receipt comes."""
@@ -185,34 +198,40 @@ def submit(
             if delivery.receipt is None:
                 raise _undelivered(entry, delivery.error, attempts, endpoint)
             return Submitted(delivery.receipt, "")
-        report = await _build(adir, records_unlock(passphrase_file, key_file))
-        if entries and not new and not _changed_since(report, entries[-1]):
-            receipt = entries[-1].receipt
-            assert receipt is not None
-            return Submitted(
-                receipt,
-                f"already submitted as {receipt.submission_id[:12]} and no incident changed "
-                "since; `lanyard report status` shows what the WG did with it, "
-                "`lanyard report submit --new` seals a fresh submission",
-            )
-        recipients, kept_since = await sender.recipients("nothing was sealed or sent")
-        readers = [r.name for r in recipients.recipients]
-        if not json_out:
-            console.print(
-                f"The report holds {summary(report)}; `lanyard report build` shows all of it."
-            )
-            console.print(f"It will be sealed to the WG's report readers: {', '.join(readers)}.")
-            if kept_since:
-                console.print(
-                    f"The registry cannot be reached: the readers are those it signed, as "
-                    f"fetched {kept_since}; the sealed report will wait in the outbox."
+        unlock = records_unlock(passphrase_file, key_file)
+        chosen = operator.parse_file_choice(attachments)
+        async with operator.report_sources(adir, unlock, chosen) as (incidents, files):
+            report = build_report(adir.enrolment(), incidents, files)
+            if entries and not new and not _changed_since(report, entries[-1]):
+                receipt = entries[-1].receipt
+                assert receipt is not None
+                return Submitted(
+                    receipt,
+                    f"already submitted as {receipt.submission_id[:12]} and no incident changed "
+                    "since; `lanyard report status` shows what the WG did with it, "
+                    "`lanyard report submit --new` seals a fresh submission",
                 )
-        if not yes:
-            if not sys.stdin.isatty():
-                raise CliError("give --yes to submit without a terminal to confirm on")
-            if not typer.confirm("Seal it and send it to the WG?", default=False):
-                raise CliError("not submitted; nothing was sealed or sent")
-        entry = await sender.seal(report, recipients)
+            recipients, kept_since = await sender.recipients("nothing was sealed or sent")
+            readers = [r.name for r in recipients.recipients]
+            if not json_out:
+                console.print(
+                    f"The report holds {summary(report)}; `lanyard report build` shows all of it."
+                )
+                console.print(
+                    f"It will be sealed to the WG's report readers: {', '.join(readers)}."
+                )
+                if kept_since:
+                    console.print(
+                        f"The registry cannot be reached: the readers are those it signed, as "
+                        f"fetched {kept_since}; the sealed report will wait in the outbox."
+                    )
+            confirm(
+                "Seal the report and send it to the WG?",
+                "submit the report",
+                yes,
+                "not submitted; nothing was sealed or sent",
+            )
+            entry = await sender.seal(report, recipients, files=files)
         delivery = await sender.deliver(entry, attempts=attempts)
         if delivery.receipt is None:
             raise _undelivered(entry, delivery.error, attempts, endpoint)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,7 +26,16 @@ from lanyard.agent.screening.csv_import import Export, open_export
 from lanyard.agent.service import AgentService, Checked
 from lanyard.agent.store import Alert
 from lanyard.cli.agent.commands import DataDir, with_agent
-from lanyard.cli.output import CliError, JsonOut, console, emit_json, printable, table, write_csv
+from lanyard.cli.output import (
+    CliError,
+    JsonOut,
+    console,
+    emit_json,
+    err_console,
+    printable,
+    table,
+    write_csv,
+)
 from lanyard.client.errors import RpcFailed
 
 _ROLE_NAMES = {
@@ -169,12 +179,31 @@ def print_outcome(outcome: ScreenOutcome, export: Export) -> None:
         )
 
 
+@dataclass
+class Reached:
+    """The last file line whose row is stored: where a stopped run resumes."""
+
+    line: int = 0
+    started_at: int | None = None
+
+    def __call__(self, line: int) -> None:
+        if self.started_at is None:
+            self.started_at = line
+        self.line = line
+
+
 async def screen_with_progress(
-    agent: AgentService, export: Export, role: str, show_bar: bool
+    agent: AgentService,
+    export: Export,
+    role: str,
+    show_bar: bool,
+    reached: Reached | None = None,
 ) -> ScreenOutcome:
-    """Screen `export`; on a terminal, a bar shows rows, rate and time left."""
+    """Screen `export`; on a terminal, a bar shows rows, rate and time left, starting at
+    the row a stopped run had reached."""
+    reached = reached if reached is not None else Reached()
     if not show_bar:
-        return await screen_export(agent, export, role)
+        return await screen_export(agent, export, role, reached=reached)
     total = await asyncio.to_thread(count_lines, export)
     with Progress(
         TextColumn("Screening"),
@@ -188,12 +217,20 @@ async def screen_with_progress(
     ) as bar:
         task = bar.add_task("rows", total=total, rate="–")
 
+        def on_line(line: int) -> None:
+            first = reached.started_at is None
+            reached(line)
+            if first and line > 1:
+                # Line 1 is the header: rows up to `line` were stored by the stopped run.
+                bar.console.print(f"Resuming after line {line}.", highlight=False)
+                bar.reset(task, completed=min(total, line - 1), rate="–")
+
         def advance(rows: int) -> None:
             bar.advance(task, rows)
             speed = bar.tasks[0].speed
             bar.update(task, rate=f"{speed:,.0f}" if speed else "–")
 
-        return await screen_export(agent, export, role, progress=advance)
+        return await screen_export(agent, export, role, progress=advance, reached=on_line)
 
 
 def screen(
@@ -250,9 +287,21 @@ def screen(
         encoding=encoding,
     )
     show_bar = console.is_terminal and not json_out
-    outcome = with_agent(
-        data_dir, lambda agent: screen_with_progress(agent, export, role, show_bar)
-    )
+    reached = Reached()
+    try:
+        outcome = with_agent(
+            data_dir, lambda agent: screen_with_progress(agent, export, role, show_bar, reached)
+        )
+    except KeyboardInterrupt:
+        name = printable(str(file))
+        said = (
+            f"Stopped after line {reached.line} of {name}; every row up to there is stored. "
+            "Run the same command again to resume."
+            if reached.line > 1
+            else f"Stopped before any row of {name} was stored. Run the same command again."
+        )
+        err_console.print(said, markup=False, highlight=False)
+        raise typer.Exit(130) from None
     data = _outcome_json(outcome, export)
     if out is not None:
         _write_out(out, data)
