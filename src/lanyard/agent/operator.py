@@ -21,15 +21,31 @@ from lanyard.agent.incidents.attachments import AttachmentService
 from lanyard.agent.incidents.model import Incident
 from lanyard.agent.incidents.service import IncidentService
 from lanyard.agent.incidents.store import IncidentStore
+from lanyard.agent.outbox import Entry as OutboxEntry
 from lanyard.agent.outbox import Outbox
 from lanyard.agent.report_files import ReportFile
 from lanyard.agent.reports import ReportSender
 from lanyard.agent.service import AgentService
 from lanyard.agent.sqlite_store import SqliteStore
+from lanyard.agent.store import Alert
 from lanyard.client.registry import RegistryClient
 from lanyard.core import auth
 from lanyard.core.channels import open_channel
 from lanyard.core.errors import Error as CoreError
+
+# The CLI's door into the agent: these use cases, and the values they hand back (the CLI
+# never imports a store itself).
+__all__ = [
+    "Alert",
+    "OutboxEntry",
+    "incident_records",
+    "init_agent",
+    "init_incidents",
+    "opened",
+    "parse_file_choice",
+    "report_sender",
+    "report_sources",
+]
 
 
 def init_incidents(adir: AgentDir, unlock: crypto.Unlock, strength: str = "moderate") -> None:

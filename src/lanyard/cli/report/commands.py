@@ -22,7 +22,7 @@ from rich.markup import escape
 from lanyard.agent import operator
 from lanyard.agent.datadir import AgentDir
 from lanyard.agent.incidents import crypto
-from lanyard.agent.outbox import Entry, Outbox
+from lanyard.agent.operator import OutboxEntry
 from lanyard.agent.reports import (
     SEND_ATTEMPTS,
     ReceiptError,
@@ -56,12 +56,10 @@ def _endpoint(adir: AgentDir) -> str:
     return adir.enrolment().endpoint if adir.enrolment_path.exists() else ""
 
 
-def _with_sender(
-    adir: AgentDir, work: Callable[[AgentService, ReportSender, Outbox], Awaitable[T]]
-) -> T:
+def _with_sender(adir: AgentDir, work: Callable[[AgentService, ReportSender], Awaitable[T]]) -> T:
     async def go() -> T:
         async with operator.opened(adir) as agent, operator.report_sender(adir, agent) as sender:
-            return await work(agent, sender, sender.outbox)
+            return await work(agent, sender)
 
     return run(go(), _endpoint(adir))
 
@@ -145,12 +143,12 @@ class Submitted:
     note: str
 
 
-def _changed_since(report: dict[str, Any], entry: Entry) -> bool:
+def _changed_since(report: dict[str, Any], entry: OutboxEntry) -> bool:
     """Whether any incident was added or changed since `entry` was sealed."""
     return covers(report) != entry.covers
 
 
-def _undelivered(entry: Entry, error: str, attempts: int, endpoint: str) -> CliError:
+def _undelivered(entry: OutboxEntry, error: str, attempts: int, endpoint: str) -> CliError:
     short = entry.submission_id[:12]
     if error.split(":", 1)[0] in RETRYABLE:
         return CliError(
@@ -184,8 +182,8 @@ def submit(
     adir = AgentDir(data_dir)
     endpoint = _endpoint(adir)
 
-    async def work(agent: AgentService, sender: ReportSender, outbox: Outbox) -> Submitted:
-        entries = await outbox.entries()
+    async def work(agent: AgentService, sender: ReportSender) -> Submitted:
+        entries = await sender.outbox.entries()
         pending = [e for e in entries if e.receipt is None]
         if pending:
             entry = pending[0]
@@ -257,7 +255,7 @@ def submit(
 
 @dataclass
 class Checked:
-    entry: Entry
+    entry: OutboxEntry
     verified: bool = False
     tree_size: int = 0
     status: str = ""
@@ -272,7 +270,8 @@ def status(data_dir: DataDir, json_out: JsonOut = False) -> None:
     adir = AgentDir(data_dir)
     endpoint = _endpoint(adir)
 
-    async def work(agent: AgentService, _: ReportSender, outbox: Outbox) -> list[Checked]:
+    async def work(agent: AgentService, sender: ReportSender) -> list[Checked]:
+        outbox = sender.outbox
         key = agent.enrolment.registry_public_key
         out: list[Checked] = []
         for entry in await outbox.entries():
