@@ -13,7 +13,7 @@ MIB = 1024 * KIB
 # -- screening -----------------------------------------------------------------------------
 MAX_BATCH = 10_000  # blinded points in one Evaluate call (registry.toml max_batch: at most this)
 POINT_BYTES = 32
-MAX_POINTS_PER_RECORD = 16  # points one AddRecord/EvaluateForRecord carries
+MAX_POINTS_PER_RECORD = 64  # points one record holds (a name counts once per spec §5a variant)
 MAX_RECORDS_PER_BATCH = 1000  # records one AddRecords call adds
 MAX_POINTS_PER_BATCH = MAX_BATCH  # Y points one AddRecords call carries, all records together
 QUOTA_MIN = 1  # evaluations an event may be enrolled for (EnrollEvent quota)
