@@ -113,9 +113,7 @@ async def test_submit_receipt_proof_open_and_acknowledge(world: World) -> None:
     receipt = delivery.receipt
     assert (receipt.log_index, receipt.tree_size) == (0, 1)
 
-    verified = await verify_in_log(
-        world.agent.registry, world.agent.enrolment.registry_public_key, receipt
-    )
+    verified = await verify_in_log(world.agent.registry, receipt)
     assert verified.status == "received"
 
     # A WG reader opens it with their own key and checks the event's inner signature.
@@ -144,9 +142,7 @@ async def test_submit_receipt_proof_open_and_acknowledge(world: World) -> None:
         assert "next step is recorded" in info.value.details
     finally:
         await channel.close()
-    verified = await verify_in_log(
-        world.agent.registry, world.agent.enrolment.registry_public_key, receipt
-    )
+    verified = await verify_in_log(world.agent.registry, receipt)
     assert verified.status == "reviewed"
     assert [s.step for s in verified.steps] == ["acknowledged", "reviewed"]
 
@@ -252,7 +248,7 @@ async def test_a_log_without_the_receipts_entry_fails_the_proof(world: World) ->
     forged.received_at = "2001-01-01T00:00:00+00:00"
     forged.signature = keys.sign(world.registry_dir.signing_key(), envelope.receipt_message(forged))
     with pytest.raises(ReceiptError, match=r"not this submission"):
-        await verify_in_log(world.agent.registry, world.agent.enrolment.registry_public_key, forged)
+        await verify_in_log(world.agent.registry, forged)
 
 
 async def test_the_registry_stores_only_ciphertext(world: World) -> None:

@@ -197,9 +197,13 @@ class Delivery:
     error: str = ""
 
 
-def check_receipt(entry: Entry, receipt: reports_pb2.Receipt, registry_key: bytes) -> None:
+async def check_receipt(
+    entry: Entry, receipt: reports_pb2.Receipt, registry: RegistryClient
+) -> None:
+    """The receipt is signed by a registry key this event trusts (following the key
+    chain if need be), for this submission and the bytes sent; else ReceiptError."""
     try:
-        envelope.verify_receipt(registry_key, receipt)
+        await registry.verify_signed(lambda key: envelope.verify_receipt(key, receipt))
     except CoreError as exc:
         raise ReceiptError(str(exc)) from exc
     if receipt.submission_id != entry.submission_id:
@@ -287,7 +291,7 @@ class ReportSender:
                     await asyncio.sleep(pause)
                     pause *= 2
                 continue
-            check_receipt(entry, receipt, self._enrolment.registry_public_key)
+            await check_receipt(entry, receipt, self._registry)
             await self.outbox.receipted(entry.submission_id, receipt)
             log.info(
                 "agent.report_receipted",
@@ -310,13 +314,11 @@ class Verified:
     steps: list[reports_pb2.SubmissionStep]
 
 
-async def verify_in_log(
-    registry: RegistryClient, registry_key: bytes, receipt: reports_pb2.Receipt
-) -> Verified:
+async def verify_in_log(registry: RegistryClient, receipt: reports_pb2.Receipt) -> Verified:
     """The receipt's entry is in the log the registry signs today, and today's log extends
     the one the receipt was given for; the WG's steps are signed by its readers."""
     try:
-        envelope.verify_receipt(registry_key, receipt)
+        await registry.verify_signed(lambda key: envelope.verify_receipt(key, receipt))
         head = await registry.tree_head()
     except CoreError as exc:
         raise ReceiptError(str(exc)) from exc

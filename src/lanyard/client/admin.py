@@ -16,7 +16,7 @@ import nacl.signing
 from lanyard.client.errors import RpcFailed, TranslatingStub
 from lanyard.core import auth, blinding, envelope, identity, keys, screen, snapshot
 from lanyard.core.identity import Kind
-from lanyard.wire.registry.v1 import admin_pb2, admin_pb2_grpc, reports_pb2
+from lanyard.wire.registry.v1 import admin_pb2, admin_pb2_grpc, reports_pb2, snapshot_pb2
 
 PREFIX = "/lanyard.registry.v1.Admin/"
 
@@ -91,19 +91,21 @@ class AdminClient:
         status: str,
         identifiers: Sequence[Identifier],
         expires_on: date | None = None,
+        ban_until: date | None = None,
     ) -> admin_pb2.AddRecordResponse:
-        """Normalise, blind, have the registry evaluate, unblind, upload Y (spec §5)."""
+        """Normalise, blind, have the registry evaluate, unblind, upload Y (spec §5).
+        Without `expires_on` the registry's retention schedule dates the record (from
+        `ban_until` for a ban); the response names older records the repeat extended."""
         messages = [identity.message(i.kind, i.value) for i in identifiers]
+        dates = (expires_on, ban_until)
         try:
-            return await self._add_record(
-                record_ref, status, messages, expires_on, await self._epoch()
-            )
+            return await self._add_record(record_ref, status, messages, dates, await self._epoch())
         except RpcFailed as exc:
             if exc.code != grpc.StatusCode.FAILED_PRECONDITION:
                 raise
             # The key was rotated since this client learnt the epoch: once more, afresh.
             return await self._add_record(
-                record_ref, status, messages, expires_on, await self._epoch(refresh=True)
+                record_ref, status, messages, dates, await self._epoch(refresh=True)
             )
 
     async def _add_record(
@@ -111,9 +113,10 @@ class AdminClient:
         record_ref: str,
         status: str,
         messages: list[bytes],
-        expires_on: date | None,
+        dates: tuple[date | None, date | None],
         epoch: int,
     ) -> admin_pb2.AddRecordResponse:
+        expires_on, ban_until = dates
 
         async def evaluate(points: list[bytes]) -> list[bytes]:
             response = await self._stub.EvaluateForRecord(
@@ -129,6 +132,7 @@ class AdminClient:
             record_ref=record_ref,
             status=snapshot.STATUS_VALUES[status],
             expires_on=expires_on.isoformat() if expires_on else "",
+            ban_until=ban_until.isoformat() if ban_until else "",
         )
         response: admin_pb2.AddRecordResponse = await self._stub.AddRecord(
             admin_pb2.AddRecordRequest(suite=screen.SUITE, epoch=epoch, record=record, points=ys),
@@ -151,6 +155,43 @@ class AdminClient:
     async def rotate_key(self, from_epoch: int) -> admin_pb2.RotateKeyResponse:
         response: admin_pb2.RotateKeyResponse = await self._stub.RotateKey(
             admin_pb2.RotateKeyRequest(from_epoch=from_epoch), metadata=self._md("RotateKey")
+        )
+        return response
+
+    async def rotate_signing_key(self, from_public_key: bytes) -> snapshot_pb2.KeyTransition:
+        """Hand the registry's signing key over to a new one; returns the statement."""
+        response: admin_pb2.RotateSigningKeyResponse = await self._stub.RotateSigningKey(
+            admin_pb2.RotateSigningKeyRequest(from_public_key=from_public_key),
+            metadata=self._md("RotateSigningKey"),
+        )
+        return response.transition
+
+    async def retention(self) -> admin_pb2.RetentionPolicy:
+        response: admin_pb2.GetRetentionResponse = await self._stub.GetRetention(
+            admin_pb2.GetRetentionRequest(), metadata=self._md("GetRetention")
+        )
+        return response.policy
+
+    async def set_retention(
+        self, flagged_months: int, banned_months_after_ban: int
+    ) -> admin_pb2.RetentionPolicy:
+        policy = admin_pb2.RetentionPolicy(
+            flagged_months=flagged_months, banned_months_after_ban=banned_months_after_ban
+        )
+        response: admin_pb2.SetRetentionResponse = await self._stub.SetRetention(
+            admin_pb2.SetRetentionRequest(policy=policy), metadata=self._md("SetRetention")
+        )
+        return response.policy
+
+    async def apply_retention(
+        self, as_of: date | None = None, dry_run: bool = False
+    ) -> admin_pb2.ApplyRetentionResponse:
+        """Remove records expiring before `as_of` (default today); a dry run lists them."""
+        response: admin_pb2.ApplyRetentionResponse = await self._stub.ApplyRetention(
+            admin_pb2.ApplyRetentionRequest(
+                as_of=as_of.isoformat() if as_of else "", dry_run=dry_run
+            ),
+            metadata=self._md("ApplyRetention"),
         )
         return response
 

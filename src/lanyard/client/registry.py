@@ -1,12 +1,15 @@
 """The event's side of the registry: batched blinded evaluation and verified snapshots.
 
 Only blinded points leave through this client. Every snapshot is verified against the
-registry signing key the event pinned at enrolment before it replaces the one held.
+registry signing key the event pinned at enrolment before it replaces the one held. When
+the registry has rotated that key, a signature by an unknown key makes the client fetch
+the key chain, walk it from the pinned key (core/keychain.py) and verify again; a chain
+that does not lead from the pinned key is refused like a bad signature.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -14,7 +17,7 @@ import grpc
 import nacl.signing
 
 from lanyard.client.errors import TranslatingStub
-from lanyard.core import auth, blinding, envelope, screen, snapshot
+from lanyard.core import auth, blinding, envelope, keychain, screen, snapshot
 from lanyard.core.errors import SignatureError
 from lanyard.wire.registry.v1 import registry_pb2, registry_pb2_grpc, reports_pb2
 
@@ -76,12 +79,68 @@ class RegistryClient:
         self._stub = TranslatingStub(registry_pb2_grpc.RegistryStub(channel), "registry", endpoint)
         self._signer = auth.CallSigner(f"event:{event_id}", event_key)
         self._registry_key = registry_key
+        self._trusted = [registry_key]
         self.quota_remaining: int | None = None
 
     def pin(self, registry_key: bytes) -> None:
         """Verify everything from now on against `registry_key` (32-byte Ed25519 public
-        key): the key an enrolment bundle, or a verified key transition, names."""
+        key): the key an enrolment bundle names. The key chain is walked from it."""
         self._registry_key = registry_key
+        self._trusted = [registry_key]
+
+    @property
+    def registry_key(self) -> bytes:
+        """The registry signing key trusted today (32 bytes)."""
+        return self._registry_key
+
+    @property
+    def trusted_keys(self) -> tuple[bytes, ...]:
+        """The pinned key, then each key the chain has vouched for so far, in order: what
+        the registry signed with any of them (receipts, tree heads) still verifies."""
+        return tuple(self._trusted)
+
+    async def follow_key_chain(self) -> bytes:
+        """Fetch the registry's key chain and trust its current key if the chain leads to
+        it from the pinned key; returns that key. Raises SignatureError on a break."""
+        response = await self._stub.GetKeyChain(
+            registry_pb2.GetKeyChainRequest(),
+            metadata=self._signer.metadata(PREFIX + "GetKeyChain"),
+        )
+        self._trusted = keychain.follow(
+            self._trusted[0], list(response.transitions), bytes(response.current_public_key)
+        )
+        self._registry_key = self._trusted[-1]
+        return self._registry_key
+
+    async def verify_signed(self, check: Callable[[bytes], None]) -> None:
+        """`check(key)` raises SignatureError unless `key` made the signature at hand.
+        Passes if any trusted key did; else follows the key chain once and tries the keys
+        it adds. Raises SignatureError if none did, or the chain breaks."""
+        for key in reversed(self._trusted):
+            try:
+                check(key)
+                return
+            except SignatureError:
+                continue
+        known = len(self._trusted)
+        await self.follow_key_chain()
+        for key in self._trusted[known:]:
+            try:
+                check(key)
+                return
+            except SignatureError:
+                continue
+        check(self._registry_key)
+
+    async def _current_signed(self, check: Callable[[bytes], None]) -> None:
+        """Like verify_signed, for what only today's key may sign (snapshots, sets)."""
+        try:
+            check(self._registry_key)
+        except SignatureError:
+            before = self._registry_key
+            if await self.follow_key_chain() == before:
+                raise
+            check(self._registry_key)
 
     async def evaluate(self, epoch: int, blinded: list[bytes]) -> list[bytes]:
         """One Evaluate call: Z for each blinded point, in order."""
@@ -115,7 +174,11 @@ class RegistryClient:
             registry_pb2.GetSnapshotRequest(since_version=current.version),
             metadata=self._signer.metadata(PREFIX + "GetSnapshot"),
         )
-        return apply_response(current, response, self._registry_key)
+        result: list[LocalSnapshot] = []
+        await self._current_signed(
+            lambda key: result.append(apply_response(current, response, key))
+        )
+        return result[-1]
 
     async def watch(self) -> AsyncIterator[tuple[int, int]]:
         call = self._stub.streaming("WatchSnapshot")(
@@ -132,7 +195,7 @@ class RegistryClient:
             reports_pb2.GetRecipientsRequest(),
             metadata=self._signer.metadata(PREFIX + "GetRecipients"),
         )
-        envelope.verify_recipients(self._registry_key, response.recipients)
+        await self._current_signed(lambda key: envelope.verify_recipients(key, response.recipients))
         recipients: reports_pb2.RecipientSet = response.recipients
         return recipients
 
@@ -148,7 +211,7 @@ class RegistryClient:
         response = await self._stub.GetTreeHead(
             reports_pb2.GetTreeHeadRequest(), metadata=self._signer.metadata(PREFIX + "GetTreeHead")
         )
-        envelope.verify_tree_head(self._registry_key, response.head)
+        await self._current_signed(lambda key: envelope.verify_tree_head(key, response.head))
         head: reports_pb2.TreeHead = response.head
         return head
 

@@ -29,6 +29,10 @@ class WrongEpoch(Error):
     """The request names an OPRF epoch the registry does not serve."""
 
 
+class StaleKey(Error):
+    """A rotation names a signing key that is no longer the current one."""
+
+
 class NotFound(Error):
     """The event or record named does not exist."""
 

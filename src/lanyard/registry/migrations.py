@@ -116,4 +116,22 @@ MIGRATIONS: list[str] = [
         CHECK (role IN ('operator', 'reader'));
     UPDATE admins SET role = 'reader' WHERE name IN (SELECT name FROM recipients);
     """,
+    # 4: the retention schedule as data (months; see registry/retention.py), and the
+    #    registry's signing keys: the current one, and each earlier one with the
+    #    transition statement that handed over from it.
+    """
+    CREATE TABLE retention (
+        key TEXT PRIMARY KEY,
+        value INTEGER NOT NULL CHECK (value BETWEEN 1 AND 1200)
+    ) STRICT;
+    INSERT INTO retention (key, value)
+        VALUES ('flagged_months', 26), ('banned_months_after_ban', 26);
+
+    CREATE TABLE signing_keys (
+        seq INTEGER PRIMARY KEY,
+        public_key BLOB NOT NULL UNIQUE CHECK (length(public_key) = 32),
+        transition BLOB,
+        added_at TEXT NOT NULL
+    ) STRICT;
+    """,
 ]

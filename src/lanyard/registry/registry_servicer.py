@@ -11,6 +11,7 @@ from lanyard.core.serving import abort, is_abort
 from lanyard.registry.errors import Unauthenticated
 from lanyard.registry.grpc_errors import STATUS, unary
 from lanyard.registry.service import RegistryService
+from lanyard.registry.signing import SigningKeys
 from lanyard.registry.snapshots import DeltaSnapshot
 from lanyard.registry.store import Event
 from lanyard.registry.submissions import SubmissionService
@@ -24,9 +25,12 @@ def _entries(pairs: list[tuple[bytes, bytes]]) -> list[snapshot_pb2.SnapshotEntr
 
 
 class RegistryServicer(registry_pb2_grpc.RegistryServicer):
-    def __init__(self, service: RegistryService, submissions: SubmissionService) -> None:
+    def __init__(
+        self, service: RegistryService, submissions: SubmissionService, signing: SigningKeys
+    ) -> None:
         self._service = service
         self._subs = submissions
+        self._signing = signing
 
     async def _event(self, context: grpc.aio.ServicerContext, method: str) -> Event:
         """The calling event's enrolment, as authentication read it (no second lookup)."""
@@ -51,6 +55,14 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
             evaluated_points=evaluated,
             quota_remaining=remaining,
         )
+
+    @unary
+    async def GetKeyChain(
+        self, request: registry_pb2.GetKeyChainRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.GetKeyChainResponse:
+        await self._event(context, "GetKeyChain")
+        transitions, current = await self._signing.chain()
+        return registry_pb2.GetKeyChainResponse(transitions=transitions, current_public_key=current)
 
     @unary
     async def GetSnapshot(

@@ -31,6 +31,7 @@ from lanyard.registry.errors import (
     Unauthenticated,
     WrongEpoch,
 )
+from lanyard.registry.retention import Policy, extends
 from lanyard.registry.snapshots import DeltaSnapshot, FullSnapshot, LiveSnapshot
 from lanyard.registry.store import Change, Entry, Event, Record, Store
 
@@ -83,6 +84,13 @@ class RegistryService:
     @property
     def public_key(self) -> bytes:
         return bytes(self._signing_key.verify_key)
+
+    async def rekey(self, signing_key: nacl.signing.SigningKey) -> None:
+        """Sign snapshots with `signing_key` from now on (registry/signing.py)."""
+        async with self._lock:
+            self._signing_key = signing_key
+            self._snap.rekey(signing_key)
+        await self._snap.notify()
 
     @property
     def epoch(self) -> int:
@@ -218,9 +226,36 @@ class RegistryService:
         other = await self._store.get_record(owner) if owner else None
         return other is None or _RANK[new.status] >= _RANK[other.status]
 
+    async def _extend_repeats(
+        self, record: Record, points: list[bytes], taken: set[bytes]
+    ) -> tuple[list[tuple[str, date | None]], list[Entry], list[bytes]]:
+        """The repeat rule: older records holding one of `points` extend to the new
+        record's later expiry, and their live entries are sealed again with the new date
+        (`taken`: tags the new record itself now owns)."""
+        older = {r.record_ref: r for r, _ in await self._store.holding(points)}
+        extend = [
+            (ref, record.expires_on)
+            for ref, r in sorted(older.items())
+            if extends(r.expires_on, record.expires_on)
+        ]
+        add: list[Entry] = []
+        remove: list[bytes] = []
+        for ref, y in await self._store.points_of([ref for ref, _ in extend]):
+            entry = self._status_entry(Record(ref, older[ref].status, record.expires_on), y)
+            if entry.tag not in taken and self._snap.live.get(entry.tag, (b"", None))[1] == ref:
+                remove.append(entry.tag)
+                add.append(entry)
+        return extend, add, remove
+
+    async def default_expiry(self, status: str, ban_until: date | None) -> date | None:
+        """The expiry the retention schedule gives a record added today."""
+        return (await self.retention()).expiry(status, ban_until, datetime.now(UTC).date())
+
     async def add_record(
         self, suite: str, epoch: int, record: Record, points: Sequence[bytes]
-    ) -> tuple[Record, int]:
+    ) -> tuple[Record, int, list[str]]:
+        """Store a record and its points; returns it, the snapshot version, and the refs
+        of the older records it extended (the repeat rule, registry/retention.py)."""
         self._check_suite_epoch(suite, epoch)
         if not RECORD_REF.match(record.record_ref):
             raise InvalidRequest("record_ref must be 1 to 64 printable ASCII characters, no spaces")
@@ -247,13 +282,17 @@ class RegistryService:
                         continue
                     remove.append(entry.tag)
                 add.append(entry)
-            change = self._snap.repad(add, remove)
+            extend, more_add, more_remove = await self._extend_repeats(
+                record, list(dict.fromkeys(points)), {e.tag for e in add}
+            )
+            change = self._snap.repad(add + more_add, remove + more_remove)
             version = await self._snap.commit(
                 Change(
                     add_record=record,
                     add_points=list(points),
                     add_entries=change.add_entries,
                     remove_tags=change.remove_tags,
+                    extend=extend,
                 )
             )
         stored = await self._store.get_record(record.record_ref)
@@ -263,37 +302,70 @@ class RegistryService:
             record_ref=record.record_ref,
             status=record.status,
             identifiers=len(points),
+            extended=len(extend),
             version=version,
         )
-        return stored, version
+        return stored, version, [ref for ref, _ in extend]
 
     async def remove_records(self, refs: list[str], reason: str = "removed") -> int:
         async with self._lock:
-            # An unknown ref makes the store refuse the whole change (NotFound).
-            gone = set(refs)
-            remove = [t for t, (_, ref) in self._snap.live.items() if ref in gone]
-            # The same person may stand in another record: its entry comes back.
-            add: dict[bytes, tuple[int, Entry]] = {}
-            for other, y in await self._store.sharing_points(refs):
-                entry = self._status_entry(other, y)
-                rank = _RANK[other.status]
-                if entry.tag in remove and rank > add.get(entry.tag, (0, entry))[0]:
-                    add[entry.tag] = (rank, entry)
-            change = self._snap.repad([e for _, e in add.values()], remove)
-            version = await self._snap.commit(
-                Change(
-                    remove_refs=refs, add_entries=change.add_entries, remove_tags=change.remove_tags
-                )
-            )
+            return await self._remove(refs, reason)
+
+    async def _remove(self, refs: list[str], reason: str) -> int:
+        """Remove records (the caller holds the lock); returns the snapshot version."""
+        # An unknown ref makes the store refuse the whole change (NotFound).
+        gone = set(refs)
+        remove = [t for t, (_, ref) in self._snap.live.items() if ref in gone]
+        # The same person may stand in another record: its entry comes back.
+        add: dict[bytes, tuple[int, Entry]] = {}
+        for other, y in await self._store.sharing_points(refs):
+            entry = self._status_entry(other, y)
+            rank = _RANK[other.status]
+            if entry.tag in remove and rank > add.get(entry.tag, (0, entry))[0]:
+                add[entry.tag] = (rank, entry)
+        change = self._snap.repad([e for _, e in add.values()], remove)
+        version = await self._snap.commit(
+            Change(remove_refs=refs, add_entries=change.add_entries, remove_tags=change.remove_tags)
+        )
         log.info("registry.records_removed", count=len(refs), reason=reason, version=version)
         return version
 
     async def expire(self, today: date | None = None) -> int:
         """Remove records whose expiry has passed; they leave the next snapshot."""
-        refs = await self._store.expired_refs(today or datetime.now(UTC).date())
-        if refs:
-            await self.remove_records(refs, reason="expired")
-        return len(refs)
+        gone, _ = await self.sweep(today or datetime.now(UTC).date(), dry_run=False)
+        return len(gone)
+
+    # -- retention -----------------------------------------------------------------------
+    async def retention(self) -> Policy:
+        return Policy(**await self._store.retention())
+
+    async def set_retention(self, policy: Policy) -> Policy:
+        policy.check()
+        await self._store.set_retention(
+            {
+                "flagged_months": policy.flagged_months,
+                "banned_months_after_ban": policy.banned_months_after_ban,
+            }
+        )
+        log.info(
+            "registry.retention_set",
+            flagged_months=policy.flagged_months,
+            banned_months_after_ban=policy.banned_months_after_ban,
+        )
+        return policy
+
+    async def sweep(self, as_of: date, dry_run: bool) -> tuple[list[Record], int]:
+        """Records whose expiry is before `as_of`, in ref order, and the snapshot version
+        after removing them (unless `dry_run`)."""
+        async with self._lock:
+            due = [
+                r
+                for r in await self._store.list_records()
+                if r.expires_on is not None and r.expires_on < as_of
+            ]
+            if due and not dry_run:
+                return due, await self._remove([r.record_ref for r in due], "expired")
+            return due, self._snap.version
 
     async def list_records(self) -> list[Record]:
         return await self._store.list_records()

@@ -90,6 +90,11 @@ class LiveSnapshot:
         async with self._changed:
             self._changed.notify_all()
 
+    def rekey(self, signing_key: nacl.signing.SigningKey) -> None:
+        """Sign with `signing_key` from now on, starting with the live snapshot."""
+        self._signing_key = signing_key
+        self.resign()
+
     def resign(self) -> None:
         entries = {tag: sealed for tag, (sealed, _) in self.live.items()}
         self.signature = snapshot.sign(self._signing_key, self.epoch, self.version, entries)

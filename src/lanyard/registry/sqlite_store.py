@@ -194,6 +194,60 @@ class SqliteStore(Store):
         )
         return [(Record(r[0], r[1], _date(r[2]), 0, _time(r[3])), bytes(r[4])) for r in rows]
 
+    async def holding(self, points: list[bytes]) -> list[tuple[Record, bytes]]:
+        if not points:
+            return []
+        marks = ", ".join("?" * len(points))
+        rows = await self._all(
+            "SELECT r.record_ref, r.status, r.expires_on, r.created_at, p.y "  # noqa: S608 - placeholders only
+            "FROM record_points p JOIN records r ON r.record_ref = p.record_ref "
+            f"WHERE p.y IN ({marks}) AND p.epoch = (SELECT value FROM state WHERE key = 'epoch')",
+            tuple(points),
+        )
+        return [(Record(r[0], r[1], _date(r[2]), 0, _time(r[3])), bytes(r[4])) for r in rows]
+
+    async def points_of(self, record_refs: list[str]) -> list[tuple[str, bytes]]:
+        if not record_refs:
+            return []
+        marks = ", ".join("?" * len(record_refs))
+        rows = await self._all(
+            "SELECT record_ref, y FROM record_points "  # noqa: S608 - placeholders only
+            f"WHERE record_ref IN ({marks}) "
+            "AND epoch = (SELECT value FROM state WHERE key = 'epoch') ORDER BY record_ref, y",
+            tuple(record_refs),
+        )
+        return [(r[0], bytes(r[1])) for r in rows]
+
+    async def retention(self) -> dict[str, int]:
+        return {r[0]: int(r[1]) for r in await self._all("SELECT key, value FROM retention")}
+
+    async def set_retention(self, values: dict[str, int]) -> None:
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            await self._db.executemany(
+                "INSERT INTO retention (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                list(values.items()),
+            )
+            await self._db.execute("COMMIT")
+        except BaseException:
+            await self._db.execute("ROLLBACK")
+            raise
+
+    async def key_transitions(self) -> list[bytes]:
+        rows = await self._all("SELECT transition FROM signing_keys ORDER BY seq")
+        return [bytes(r[0]) for r in rows]
+
+    async def add_key_transition(self, sequence: int, new_key: bytes, statement: bytes) -> None:
+        try:
+            await self._db.execute(
+                "INSERT INTO signing_keys (seq, public_key, transition, added_at) "
+                "VALUES (?, ?, ?, ?)",
+                (sequence, new_key, statement, _now()),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise AlreadyExists(f"signing key hand-over {sequence} is already stored") from exc
+
     async def live_entries(self) -> list[Entry]:
         rows = await self._all(
             "SELECT tag, sealed, record_ref FROM entries WHERE removed_version IS NULL"
@@ -230,6 +284,10 @@ class SqliteStore(Store):
                     "INSERT OR IGNORE INTO record_points (record_ref, epoch, y) VALUES (?, ?, ?)",
                     [(rec.record_ref, epoch, y) for y in change.add_points],
                 )
+            await db.executemany(
+                "UPDATE records SET expires_on = ? WHERE record_ref = ?",
+                [(e.isoformat() if e else None, ref) for ref, e in change.extend],
+            )
             # Tombstones keep the tag for deltas; the sealed box is wiped (secure_delete).
             await db.executemany(
                 "UPDATE entries SET removed_version = ?, sealed = x'' "

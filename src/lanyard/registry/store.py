@@ -53,6 +53,8 @@ class Change:
     remove_refs: list[str] = field(default_factory=list)
     add_entries: list[Entry] = field(default_factory=list)
     remove_tags: list[bytes] = field(default_factory=list)
+    # (record ref, new expiry or None for never): older records a repeat extends.
+    extend: list[tuple[str, date | None]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +119,29 @@ class Store(ABC):
     async def sharing_points(self, record_refs: list[str]) -> list[tuple[Record, bytes]]:
         """Records outside `record_refs` that hold one of their Y points in the current
         epoch, with that point: the same person listed twice. One query for all refs."""
+
+    @abstractmethod
+    async def holding(self, points: list[bytes]) -> list[tuple[Record, bytes]]:
+        """Records that hold one of `points` in the current epoch, with that point."""
+
+    @abstractmethod
+    async def points_of(self, record_refs: list[str]) -> list[tuple[str, bytes]]:
+        """(record ref, Y) of every current-epoch point of the records named."""
+
+    @abstractmethod
+    async def retention(self) -> dict[str, int]:
+        """The retention schedule: name -> months (see registry/retention.py)."""
+
+    @abstractmethod
+    async def set_retention(self, values: dict[str, int]) -> None: ...
+
+    @abstractmethod
+    async def key_transitions(self) -> list[bytes]:
+        """Every stored signing key hand-over (a serialised KeyTransition), oldest first."""
+
+    @abstractmethod
+    async def add_key_transition(self, sequence: int, new_key: bytes, statement: bytes) -> None:
+        """Append hand-over `sequence`; raises AlreadyExists if it is taken (a race)."""
 
     @abstractmethod
     async def live_entries(self) -> list[Entry]: ...

@@ -41,6 +41,11 @@ class SubmissionService:
         self._log = merkle.MerkleLog()
         self._lock = asyncio.Lock()
 
+    async def rekey(self, signing_key: nacl.signing.SigningKey) -> None:
+        """Sign recipient sets, receipts and tree heads with `signing_key` from now on."""
+        async with self._lock:
+            self._key = signing_key
+
     async def start(self) -> None:
         self._log = merkle.MerkleLog(merkle.leaf_hash(d) for d in await self._subs.leaves())
         log.info("registry.submission_log_loaded", size=self._log.size)

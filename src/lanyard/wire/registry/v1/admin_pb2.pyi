@@ -89,18 +89,20 @@ class EvaluateForRecordResponse(_message.Message):
     def __init__(self, suite: _Optional[str] = ..., epoch: _Optional[int] = ..., evaluated_points: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class RecordInfo(_message.Message):
-    __slots__ = ("record_ref", "status", "expires_on", "identifier_count", "created_at")
+    __slots__ = ("record_ref", "status", "expires_on", "identifier_count", "created_at", "ban_until")
     RECORD_REF_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_ON_FIELD_NUMBER: _ClassVar[int]
     IDENTIFIER_COUNT_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    BAN_UNTIL_FIELD_NUMBER: _ClassVar[int]
     record_ref: str
     status: _snapshot_pb2.RecordStatus
     expires_on: str
     identifier_count: int
     created_at: str
-    def __init__(self, record_ref: _Optional[str] = ..., status: _Optional[_Union[_snapshot_pb2.RecordStatus, str]] = ..., expires_on: _Optional[str] = ..., identifier_count: _Optional[int] = ..., created_at: _Optional[str] = ...) -> None: ...
+    ban_until: str
+    def __init__(self, record_ref: _Optional[str] = ..., status: _Optional[_Union[_snapshot_pb2.RecordStatus, str]] = ..., expires_on: _Optional[str] = ..., identifier_count: _Optional[int] = ..., created_at: _Optional[str] = ..., ban_until: _Optional[str] = ...) -> None: ...
 
 class AddRecordRequest(_message.Message):
     __slots__ = ("suite", "epoch", "record", "points")
@@ -115,12 +117,14 @@ class AddRecordRequest(_message.Message):
     def __init__(self, suite: _Optional[str] = ..., epoch: _Optional[int] = ..., record: _Optional[_Union[RecordInfo, _Mapping]] = ..., points: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class AddRecordResponse(_message.Message):
-    __slots__ = ("record", "snapshot_version")
+    __slots__ = ("record", "snapshot_version", "extended_refs")
     RECORD_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    EXTENDED_REFS_FIELD_NUMBER: _ClassVar[int]
     record: RecordInfo
     snapshot_version: int
-    def __init__(self, record: _Optional[_Union[RecordInfo, _Mapping]] = ..., snapshot_version: _Optional[int] = ...) -> None: ...
+    extended_refs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, record: _Optional[_Union[RecordInfo, _Mapping]] = ..., snapshot_version: _Optional[int] = ..., extended_refs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RemoveRecordRequest(_message.Message):
     __slots__ = ("record_ref",)
@@ -163,3 +167,63 @@ class RotateKeyResponse(_message.Message):
     snapshot_version: int
     points: int
     def __init__(self, epoch: _Optional[int] = ..., snapshot_version: _Optional[int] = ..., points: _Optional[int] = ...) -> None: ...
+
+class RotateSigningKeyRequest(_message.Message):
+    __slots__ = ("from_public_key",)
+    FROM_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    from_public_key: bytes
+    def __init__(self, from_public_key: _Optional[bytes] = ...) -> None: ...
+
+class RotateSigningKeyResponse(_message.Message):
+    __slots__ = ("transition",)
+    TRANSITION_FIELD_NUMBER: _ClassVar[int]
+    transition: _snapshot_pb2.KeyTransition
+    def __init__(self, transition: _Optional[_Union[_snapshot_pb2.KeyTransition, _Mapping]] = ...) -> None: ...
+
+class RetentionPolicy(_message.Message):
+    __slots__ = ("flagged_months", "banned_months_after_ban")
+    FLAGGED_MONTHS_FIELD_NUMBER: _ClassVar[int]
+    BANNED_MONTHS_AFTER_BAN_FIELD_NUMBER: _ClassVar[int]
+    flagged_months: int
+    banned_months_after_ban: int
+    def __init__(self, flagged_months: _Optional[int] = ..., banned_months_after_ban: _Optional[int] = ...) -> None: ...
+
+class GetRetentionRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetRetentionResponse(_message.Message):
+    __slots__ = ("policy",)
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    policy: RetentionPolicy
+    def __init__(self, policy: _Optional[_Union[RetentionPolicy, _Mapping]] = ...) -> None: ...
+
+class SetRetentionRequest(_message.Message):
+    __slots__ = ("policy",)
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    policy: RetentionPolicy
+    def __init__(self, policy: _Optional[_Union[RetentionPolicy, _Mapping]] = ...) -> None: ...
+
+class SetRetentionResponse(_message.Message):
+    __slots__ = ("policy",)
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    policy: RetentionPolicy
+    def __init__(self, policy: _Optional[_Union[RetentionPolicy, _Mapping]] = ...) -> None: ...
+
+class ApplyRetentionRequest(_message.Message):
+    __slots__ = ("as_of", "dry_run")
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    as_of: str
+    dry_run: bool
+    def __init__(self, as_of: _Optional[str] = ..., dry_run: _Optional[bool] = ...) -> None: ...
+
+class ApplyRetentionResponse(_message.Message):
+    __slots__ = ("records", "snapshot_version", "as_of")
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[RecordInfo]
+    snapshot_version: int
+    as_of: str
+    def __init__(self, records: _Optional[_Iterable[_Union[RecordInfo, _Mapping]]] = ..., snapshot_version: _Optional[int] = ..., as_of: _Optional[str] = ...) -> None: ...

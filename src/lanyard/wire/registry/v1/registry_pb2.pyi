@@ -73,3 +73,15 @@ class SnapshotAnnouncement(_message.Message):
     epoch: int
     version: int
     def __init__(self, epoch: _Optional[int] = ..., version: _Optional[int] = ...) -> None: ...
+
+class GetKeyChainRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetKeyChainResponse(_message.Message):
+    __slots__ = ("transitions", "current_public_key")
+    TRANSITIONS_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    transitions: _containers.RepeatedCompositeFieldContainer[_snapshot_pb2.KeyTransition]
+    current_public_key: bytes
+    def __init__(self, transitions: _Optional[_Iterable[_Union[_snapshot_pb2.KeyTransition, _Mapping]]] = ..., current_public_key: _Optional[bytes] = ...) -> None: ...

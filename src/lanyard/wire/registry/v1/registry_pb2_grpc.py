@@ -50,6 +50,11 @@ class RegistryStub:
                 request_serializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.WatchSnapshotRequest.SerializeToString,
                 response_deserializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.SnapshotAnnouncement.FromString,
                 _registered_method=True)
+        self.GetKeyChain = channel.unary_unary(
+                '/lanyard.registry.v1.Registry/GetKeyChain',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.GetKeyChainRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.GetKeyChainResponse.FromString,
+                _registered_method=True)
         self.GetRecipients = channel.unary_unary(
                 '/lanyard.registry.v1.Registry/GetRecipients',
                 request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetRecipientsRequest.SerializeToString,
@@ -102,6 +107,14 @@ class RegistryServicer:
 
     def WatchSnapshot(self, request, context):
         """Announces the current version at once, then every new one, until the caller leaves.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetKeyChain(self, request, context):
+        """Every hand-over of the registry's signing key, oldest first: an event walks it from
+        the key it pinned to the one that signs today.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -165,6 +178,11 @@ def add_RegistryServicer_to_server(servicer, server):
                     servicer.WatchSnapshot,
                     request_deserializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.WatchSnapshotRequest.FromString,
                     response_serializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.SnapshotAnnouncement.SerializeToString,
+            ),
+            'GetKeyChain': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetKeyChain,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.GetKeyChainRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.GetKeyChainResponse.SerializeToString,
             ),
             'GetRecipients': grpc.unary_unary_rpc_method_handler(
                     servicer.GetRecipients,
@@ -278,6 +296,33 @@ class Registry:
             '/lanyard.registry.v1.Registry/WatchSnapshot',
             lanyard_dot_registry_dot_v1_dot_registry__pb2.WatchSnapshotRequest.SerializeToString,
             lanyard_dot_registry_dot_v1_dot_registry__pb2.SnapshotAnnouncement.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetKeyChain(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Registry/GetKeyChain',
+            lanyard_dot_registry_dot_v1_dot_registry__pb2.GetKeyChainRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_registry__pb2.GetKeyChainResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,83 @@
+"""Hand-overs of a long-lived Ed25519 signing key: the old key vouches for the new one.
+
+The registry signs snapshots, recipient sets, receipts and tree heads with one key, which
+every event pins at enrolment. Rotating it must not make events enrol again, so each
+rotation leaves a transition statement signed by both keys (proto `KeyTransition`). An
+event walks the chain from the key it pinned to the current one, and refuses a chain that
+does not start at its key or skips a link: that is a break, never a reason to trust.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+
+import nacl.signing
+
+from lanyard.core import keys, screen
+from lanyard.core.errors import SignatureError
+from lanyard.wire.registry.v1 import snapshot_pb2
+
+_DST = b"lanyard:v1:key-transition"
+
+
+def transition_message(old: bytes, new: bytes, sequence: int, at: str) -> bytes:
+    """lp(DST) || old(32) || new(32) || u32be(sequence) || lp(at): what both keys sign."""
+    if len(old) != 32 or len(new) != 32:
+        raise SignatureError(
+            f"transition keys must be 32 bytes each, got {len(old)} and {len(new)}"
+        )
+    return b"".join(
+        [screen.lp(_DST), old, new, struct.pack(">I", sequence), screen.lp(at.encode())]
+    )
+
+
+def make_transition(
+    old: nacl.signing.SigningKey, new: nacl.signing.SigningKey, sequence: int, at: str
+) -> snapshot_pb2.KeyTransition:
+    """The statement handing over from `old` to `new`, signed by both."""
+    old_pub, new_pub = bytes(old.verify_key), bytes(new.verify_key)
+    message = transition_message(old_pub, new_pub, sequence, at)
+    return snapshot_pb2.KeyTransition(
+        old_public_key=old_pub,
+        new_public_key=new_pub,
+        sequence=sequence,
+        at=at,
+        old_signature=keys.sign(old, message),
+        new_signature=keys.sign(new, message),
+    )
+
+
+def verify_transition(t: snapshot_pb2.KeyTransition) -> None:
+    """Raise SignatureError unless both keys signed the statement and the keys differ."""
+    if t.old_public_key == t.new_public_key:
+        raise SignatureError("a key transition must name a new key")
+    message = transition_message(t.old_public_key, t.new_public_key, t.sequence, t.at)
+    keys.verify(t.old_public_key, message, t.old_signature, what="transition signature (old key)")
+    keys.verify(t.new_public_key, message, t.new_signature, what="transition signature (new key)")
+
+
+def follow(
+    pinned: bytes, transitions: Sequence[snapshot_pb2.KeyTransition], current: bytes
+) -> list[bytes]:
+    """Every key from `pinned` to `current`, in order, each vouched for by the one before.
+
+    `transitions` is the registry's whole chain, oldest first. Raises SignatureError if a
+    statement does not verify, the sequence skips, the chain never passes `pinned`, or it
+    does not end at `current`."""
+    trusted = [pinned]
+    for expected, t in enumerate(transitions, start=1):
+        if t.sequence != expected:
+            raise SignatureError(
+                f"key chain skips: transition {t.sequence} where {expected} was due"
+            )
+        verify_transition(t)
+        if trusted[-1] == t.old_public_key:
+            trusted.append(t.new_public_key)
+        elif len(trusted) > 1:
+            raise SignatureError(f"key chain breaks at transition {t.sequence}")
+    if trusted[-1] != current:
+        raise SignatureError(
+            "the registry's current signing key is not vouched for by the key this event pinned"
+        )
+    return trusted
