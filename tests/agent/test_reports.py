@@ -14,15 +14,18 @@ import pytest
 
 from lanyard.agent import operator as agent_operator
 from lanyard.agent.datadir import AgentDir
+from lanyard.agent.errors import SnapshotRejected
 from lanyard.agent.incidents import crypto
 from lanyard.agent.incidents.model import Decision, Report, ReportedPerson
 from lanyard.agent.incidents.service import Caller, IncidentService
 from lanyard.agent.reports import ReceiptError, ReportSender, build_report, preview, verify_in_log
 from lanyard.agent.service import AgentService
-from lanyard.client.admin import AdminClient
+from lanyard.client.admin import AdminClient, Identifier
 from lanyard.client.errors import RpcFailed
 from lanyard.core import envelope, keys
 from lanyard.core.channels import open_channel
+from lanyard.core.errors import Error as CoreError
+from lanyard.core.identity import Kind
 from lanyard.registry.datadir import RegistryDir
 from lanyard.registry.server import RunningRegistry
 from lanyard.wire.registry.v1 import reports_pb2
@@ -271,3 +274,52 @@ async def test_the_outbox_knows_which_incident_versions_a_report_held(world: Wor
     await world.records.add_note(Caller("ana", "responder"), 1, "a later conversation", [])
     second = await world.sender.seal(await _report(world))
     assert second.covers == "1:4"
+
+
+async def test_an_agent_enrolled_before_two_signing_key_rotations_follows_the_chain(
+    world: World,
+) -> None:
+    pinned = world.agent.enrolment.registry_public_key
+    await world.agent.sync()
+    before = (await world.sender.deliver(await world.sender.seal(await _report(world)))).receipt
+    assert before is not None
+    keys_seen = [pinned]
+    for _ in range(2):
+        transition = await world.admin.rotate_signing_key(keys_seen[-1])
+        keys_seen.append(bytes(transition.new_public_key))
+    assert bytes(world.registry_dir.signing_key().verify_key) == keys_seen[-1]
+
+    # The snapshot, the recipient set, receipts and tree heads signed by the new key are
+    # accepted without enrolling again; the receipt the first key signed still verifies.
+    await world.admin.add_record("WG-9", "flagged", [Identifier(Kind.NAME, "Late Record")])
+    await world.agent.sync()
+    assert world.agent.registry.trusted_keys == tuple(keys_seen)
+    assert world.agent.snapshot.version == world.registry.service.version
+    after = (await world.sender.deliver(await world.sender.seal(await _report(world)))).receipt
+    assert after is not None
+    for receipt in (before, after):
+        assert (await verify_in_log(world.agent.registry, receipt)).status == "received"
+    with pytest.raises(CoreError):
+        envelope.verify_receipt(pinned, after)
+
+    # Another run of the agent, from the same pinned bundle, follows the chain too.
+    async with agent_operator.opened(world.adir) as again:
+        verified = await verify_in_log(again.registry, before)
+        assert verified.head.tree_size == 2
+        assert again.registry.registry_key == keys_seen[-1]
+
+    # A stale rotation is refused, naming what is wrong.
+    with pytest.raises(RpcFailed) as info:
+        await world.admin.rotate_signing_key(pinned)
+    assert info.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert "not the current one" in info.value.details
+
+
+async def test_a_key_the_chain_does_not_vouch_for_is_refused(world: World) -> None:
+    await world.admin.rotate_signing_key(world.agent.enrolment.registry_public_key)
+    # An agent that pinned some other key (a forged bundle) finds no chain from it.
+    world.agent.registry.pin(bytes(nacl.signing.SigningKey.generate().verify_key))
+    held = world.agent.snapshot.version
+    with pytest.raises(SnapshotRejected, match="not vouched for"):
+        await world.agent.sync()
+    assert world.agent.snapshot.version == held
