@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import nacl.signing
 import pytest
 
@@ -21,7 +23,8 @@ def _pub(key: nacl.signing.SigningKey) -> bytes:
 
 
 def _chain(ks: list[nacl.signing.SigningKey]) -> list[snapshot_pb2.KeyTransition]:
-    return [keychain.make_transition(a, b, i, AT) for i, (a, b) in enumerate(zip(ks, ks[1:]), 1)]
+    pairs = enumerate(itertools.pairwise(ks), start=1)
+    return [keychain.make_transition(a, b, i, AT) for i, (a, b) in pairs]
 
 
 def test_follow_from_any_key_on_the_chain() -> None:
