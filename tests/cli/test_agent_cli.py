@@ -245,7 +245,7 @@ async def test_organiser_workflow(
     # Retention: the event has not ended yet.
     code, out, err = await lanyard(capsys, "agent", "retention", "apply", *d)
     assert code == 0, err
-    assert "Nothing to delete yet" in out
+    assert "Attendee data: kept until" in out
     code, out, err = await lanyard(capsys, "alerts", *d, "--json")
     assert len(json.loads(out)) == 1, "retention must not have deleted anything"
 

@@ -29,8 +29,8 @@ DEFAULT_RETENTION_DAYS = 30
 _CONFIG_TEMPLATE = """\
 # Lanyard event agent configuration. Environment variables LANYARD_AGENT_<KEY> override.
 listen = "{listen}"
-# Attendee lists and screening results are deleted this many days after the event ends.
-attendee_retention_days = {retention}
+# Retention (attendee data, warning-only incidents) is data in agent.db: see
+# `lanyard agent retention show|set`. An attendee_retention_days here overrides it.
 # TLS for `agent serve` off loopback, and the CA that signed the registry's certificate.
 # tls_cert = "/etc/lanyard/agent.crt"
 # tls_key = "/etc/lanyard/agent.key"
@@ -41,7 +41,8 @@ attendee_retention_days = {retention}
 @dataclass(frozen=True, slots=True)
 class AgentConfig:
     listen: str = DEFAULT_LISTEN
-    attendee_retention_days: int = DEFAULT_RETENTION_DAYS
+    # None unless agent.toml or the environment sets it (then it overrides the policy).
+    attendee_retention_days: int | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
     registry_ca: Path | None = None
@@ -96,7 +97,7 @@ class AgentDir:
         self.public_key_path.write_text(public.hex() + "\n", encoding="utf-8")
         fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(_CONFIG_TEMPLATE.format(listen=listen, retention=DEFAULT_RETENTION_DAYS))
+            fh.write(_CONFIG_TEMPLATE.format(listen=listen))
         return public
 
     def check(self) -> None:
@@ -120,7 +121,8 @@ class AgentDir:
             if env:
                 data[key] = env
         try:
-            retention = int(data.get("attendee_retention_days", DEFAULT_RETENTION_DAYS))
+            days = data.get("attendee_retention_days")
+            retention = None if days is None else int(days)
         except (TypeError, ValueError) as exc:
             raise DataDirError(
                 f"{self.config_path}: attendee_retention_days must be a whole number"

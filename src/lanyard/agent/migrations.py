@@ -136,4 +136,22 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE outbox ADD COLUMN covers TEXT NOT NULL DEFAULT '';
     """,
+    # 5: the retention schedule as data (days; agent/retention.py), and the chairs'
+    #    approvals to destroy or export an incident that waits for a decision.
+    """
+    CREATE TABLE retention (
+        key TEXT PRIMARY KEY,
+        value INTEGER NOT NULL CHECK (value BETWEEN 1 AND 36500)
+    ) STRICT;
+    INSERT INTO retention (key, value)
+        VALUES ('attendee_days', 30), ('warning_incident_days', 730);
+
+    CREATE TABLE disposals (
+        incident_id INTEGER NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('destroy', 'export')),
+        member TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (incident_id, action, member)
+    ) STRICT;
+    """,
 ]

@@ -12,9 +12,14 @@ import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import date
 
+import structlog
+
+from lanyard.agent import retention
 from lanyard.agent.datadir import AgentConfig, AgentDir
-from lanyard.agent.errors import DataDirError
+from lanyard.agent.errors import DataDirError, NotAllowed
 from lanyard.agent.incidents import crypto
 from lanyard.agent.incidents.service import IncidentService
 from lanyard.agent.incidents.store import IncidentStore
@@ -25,6 +30,8 @@ from lanyard.agent.sqlite_store import SqliteStore
 from lanyard.client.registry import RegistryClient
 from lanyard.core.channels import open_channel
 from lanyard.core.errors import Error as CoreError
+
+log = structlog.get_logger("lanyard.agent")
 
 
 def init_incidents(adir: AgentDir, unlock: crypto.Unlock, strength: str = "moderate") -> None:
@@ -98,3 +105,70 @@ async def incident_records(
         )
     finally:
         await store.close()
+
+
+# -- retention (agent/retention.py) --------------------------------------------------------
+async def retention_policy(adir: AgentDir) -> retention.Policy:
+    """The schedule in force: agent.db's, with agent.toml's attendee days over it."""
+    adir.check()
+    return await retention.load(adir.db_path, adir.load_config().attendee_retention_days)
+
+
+async def set_retention_policy(
+    adir: AgentDir, attendee_days: int | None, warning_incident_days: int | None
+) -> retention.Policy:
+    """Change the stored schedule; NotAllowed for attendee days agent.toml overrides."""
+    current = await retention_policy(adir)
+    if attendee_days is not None and current.attendee_days_from_config:
+        raise NotAllowed(
+            f"{adir.config_path.name} sets attendee_retention_days; change or remove it there"
+        )
+    stored = await retention.load(adir.db_path)
+    await retention.save(
+        adir.db_path,
+        replace(
+            stored,
+            attendee_days=stored.attendee_days if attendee_days is None else attendee_days,
+            warning_incident_days=(
+                stored.warning_incident_days
+                if warning_incident_days is None
+                else warning_incident_days
+            ),
+        ),
+    )
+    log.info("agent.retention_set", attendee_days=attendee_days, warning=warning_incident_days)
+    return await retention_policy(adir)
+
+
+async def retention_sweep(
+    adir: AgentDir, today: date, unlock: crypto.Unlock | None, apply: bool
+) -> retention.Plan:
+    """What the schedule removes on `today` — and, with `apply`, remove exactly that.
+    Incidents are checked only when the records can be unlocked (`unlock`, or
+    LANYARD_AGENT_PASSPHRASE); the plan says when they were not."""
+    policy = await retention_policy(adir)
+    end = adir.enrolment().ends_on
+    cutoff = retention.attendee_cutoff(end, policy)
+    store = await SqliteStore.open(adir.db_path)
+    try:
+        due = cutoff is not None and today >= cutoff
+        attendees = await store.attendee_count() if due else 0
+        if due and apply:
+            attendees = await store.delete_attendees()
+            log.info("agent.retention_applied", attendees=attendees, days=policy.attendee_days)
+    finally:
+        await store.close()
+    plan = retention.Plan(today, policy, end, attendees, cutoff)
+    if not adir.master_path.exists():
+        return plan
+    if unlock is None and crypto.passphrase_from_env() is None:
+        return replace(plan, incidents_checked=False)
+    async with incident_records(adir, unlock) as records:
+        warned, waiting = await records.retention_due(end, today, policy.warning_incident_days)
+        if apply:
+            await records.destroy_expired(warned)
+    return replace(
+        plan,
+        warning_incidents=[(i.incident_id, i.updated_at) for i in warned],
+        waiting=[(i.incident_id, i.status) for i in waiting],
+    )

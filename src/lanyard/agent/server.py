@@ -21,7 +21,7 @@ from lanyard.agent.incidents import crypto
 from lanyard.agent.incidents.service import IncidentService
 from lanyard.agent.incidents.servicer import IncidentsServicer
 from lanyard.agent.incidents.store import IncidentStore
-from lanyard.agent.operator import opened, report_sender
+from lanyard.agent.operator import opened, report_sender, retention_policy
 from lanyard.agent.screening.servicer import ScreeningServicer
 from lanyard.agent.service import AgentService
 from lanyard.agent.transparency import service as transparency_service
@@ -96,11 +96,7 @@ async def running(
             files.write_atomically(adir.endpoint_path, bound + "\n")
             tasks.append(asyncio.create_task(agent.follow()))
             tasks.append(asyncio.create_task(_drain_outbox(adir, agent)))
-            tasks.append(
-                asyncio.create_task(
-                    _retention(adir, agent, incidents, config.attendee_retention_days)
-                )
-            )
+            tasks.append(asyncio.create_task(_retention(adir, agent, incidents)))
             log.info(
                 "agent.listening",
                 address=bound,
@@ -136,13 +132,16 @@ async def _drain_outbox(adir: AgentDir, agent: AgentService) -> None:
 
 
 async def _retention(
-    adir: AgentDir, agent: AgentService, incidents: IncidentService | None, days: int
+    adir: AgentDir, agent: AgentService, incidents: IncidentService | None
 ) -> None:
     while True:
         try:
-            await agent.apply_retention(days)
+            policy = await retention_policy(adir)
+            await agent.apply_retention(policy.attendee_days)
             if incidents is not None:
-                await incidents.apply_retention(agent.enrolment.ends_on)
+                await incidents.apply_retention(
+                    agent.enrolment.ends_on, warning_days=policy.warning_incident_days
+                )
             # Logs transparency.final_overdue once a day while the final report is late.
             transparency_service.reminder(adir, date.today())
         except Exception:

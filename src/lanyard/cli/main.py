@@ -12,6 +12,7 @@ import typer
 from lanyard import errors
 from lanyard.cli import demo
 from lanyard.cli.agent import commands as agent_cmds
+from lanyard.cli.agent import retention as agent_retention
 from lanyard.cli.bench import commands as bench
 from lanyard.cli.incident import commands as incident_cmds
 from lanyard.cli.output import err_console
@@ -33,6 +34,7 @@ app = typer.Typer(
 )
 app.add_typer(registry_cmds.app, name="registry")
 app.add_typer(agent_cmds.app, name="agent")
+agent_cmds.app.add_typer(agent_retention.retention_app, name="retention")
 app.add_typer(team_cmds.team_app, name="team")
 app.add_typer(incident_cmds.incident_app, name="incident")
 app.add_typer(transparency_cmds.event_app, name="event")

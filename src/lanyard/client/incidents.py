@@ -271,6 +271,16 @@ class IncidentClient:
         )
         return list(response.entries)
 
+    async def dispose(self, incident_id: int, action: str) -> pb.DisposeIncidentResponse:
+        """Approve destroying or exporting an incident waiting for a decision ("destroy"
+        or "export"); the second distinct chair's call carries it out."""
+        response: pb.DisposeIncidentResponse = await self._call(
+            "DisposeIncident",
+            pb.DisposeIncidentRequest(incident_id=incident_id, action=action),
+            incident_id,
+        )
+        return response
+
 
 @asynccontextmanager
 async def connect(

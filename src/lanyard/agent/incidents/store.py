@@ -258,4 +258,24 @@ class IncidentStore:
         )
         await self._keyring.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         await self._db.execute("DELETE FROM incidents WHERE incident_id = ?", (incident_id,))
+        await self._db.execute("DELETE FROM disposals WHERE incident_id = ?", (incident_id,))
         await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # -- disposal (incidents/disposal.py) ------------------------------------------------
+    async def approve(self, incident_id: int, action: str, member: str, at: str) -> list[str]:
+        """Record `member`'s approval of `action`; returns every approver so far, sorted."""
+        await self._db.execute(
+            "INSERT OR IGNORE INTO disposals (incident_id, action, member, at) VALUES (?, ?, ?, ?)",
+            (incident_id, action, member, at),
+        )
+        rows = await sqlite.fetch_all(
+            self._db,
+            "SELECT member FROM disposals WHERE incident_id = ? AND action = ? ORDER BY member",
+            (incident_id, action),
+        )
+        return [str(r[0]) for r in rows]
+
+    async def clear_approvals(self, incident_id: int, action: str) -> None:
+        await self._db.execute(
+            "DELETE FROM disposals WHERE incident_id = ? AND action = ?", (incident_id, action)
+        )

@@ -28,11 +28,7 @@ app = typer.Typer(
 integration_app = typer.Typer(
     help="Keys for ticketing systems that call Check.", no_args_is_help=True
 )
-retention_app = typer.Typer(
-    help="Delete attendee data on the event's schedule.", no_args_is_help=True
-)
 app.add_typer(integration_app, name="integration")
-app.add_typer(retention_app, name="retention")
 
 
 def default_agent_dir() -> Path:
@@ -258,16 +254,3 @@ def integration_revoke(
     """Revoke a ticketing system's key: its calls are refused from now on."""
     with_agent(data_dir, lambda agent: agent.revoke_integration(name))
     console.print(f"Integration {name} revoked.")
-
-
-@retention_app.command("apply")
-def retention_apply(data_dir: DataDir) -> None:
-    """Delete attendee lists and results if the retention period after the event is over."""
-    days = AgentDir(data_dir).load_config().attendee_retention_days
-    deleted = with_agent(data_dir, lambda agent: agent.apply_retention(days))
-    if deleted:
-        console.print(f"Deleted {deleted} screened people ({days} days after the event).")
-    else:
-        console.print(
-            f"Nothing to delete yet: attendee data is kept until {days} days after the event ends."
-        )

@@ -21,6 +21,7 @@ import typer
 from lanyard.agent.incidents import messages as convert
 from lanyard.agent.incidents.model import RESOLUTIONS, STATUSES
 from lanyard.cli.agent.commands import DataDir
+from lanyard.cli.incident import disposal
 from lanyard.cli.incident.common import AgentOpt, CaOpt, KeyOpt, OperatorOpt, with_client
 from lanyard.cli.incident.intake import build_report, parse_answer
 from lanyard.cli.incident.render import incident_json, render, render_summaries, summaries_json
@@ -391,3 +392,6 @@ def incident_told(
         f"{told.reported_person_told_on or 'not yet'}, reporter told "
         f"{told.reporter_told_on or 'not yet'}."
     )
+
+
+disposal.register(incident_app)

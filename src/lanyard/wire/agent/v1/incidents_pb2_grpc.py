@@ -94,6 +94,11 @@ class IncidentsStub:
                 request_serializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.GetAuditRequest.SerializeToString,
                 response_deserializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.GetAuditResponse.FromString,
                 _registered_method=True)
+        self.DisposeIncident = channel.unary_unary(
+                '/lanyard.agent.v1.Incidents/DisposeIncident',
+                request_serializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.DisposeIncidentRequest.SerializeToString,
+                response_deserializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.DisposeIncidentResponse.FromString,
+                _registered_method=True)
 
 
 class IncidentsServicer:
@@ -175,6 +180,17 @@ class IncidentsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DisposeIncident(self, request, context):
+        """For an incident that waits for an operator's decision (it did not end in a warning
+        only, and is closed or the event is over): a chair approves destroying or exporting
+        it; the second distinct chair's call carries it out. Destroying deletes the
+        incident's key first. FAILED_PRECONDITION if it is not waiting; PERMISSION_DENIED
+        for anyone but a non-recused chair.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IncidentsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -237,6 +253,11 @@ def add_IncidentsServicer_to_server(servicer, server):
                     servicer.GetAudit,
                     request_deserializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.GetAuditRequest.FromString,
                     response_serializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.GetAuditResponse.SerializeToString,
+            ),
+            'DisposeIncident': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisposeIncident,
+                    request_deserializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.DisposeIncidentRequest.FromString,
+                    response_serializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.DisposeIncidentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -563,6 +584,33 @@ class Incidents:
             '/lanyard.agent.v1.Incidents/GetAudit',
             lanyard_dot_agent_dot_v1_dot_incidents__pb2.GetAuditRequest.SerializeToString,
             lanyard_dot_agent_dot_v1_dot_incidents__pb2.GetAuditResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisposeIncident(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.agent.v1.Incidents/DisposeIncident',
+            lanyard_dot_agent_dot_v1_dot_incidents__pb2.DisposeIncidentRequest.SerializeToString,
+            lanyard_dot_agent_dot_v1_dot_incidents__pb2.DisposeIncidentResponse.FromString,
             options,
             channel_credentials,
             insecure,
