@@ -16,6 +16,7 @@ from lanyard.agent import operator as agent_operator
 from lanyard.agent import server as agent_server
 from lanyard.agent.errors import NotAllowed
 from lanyard.agent.incidents import crypto
+from lanyard.agent.retention import Policy
 from lanyard.client.admin import AdminClient
 from lanyard.core.channels import open_channel
 from lanyard.registry.server import RunningRegistry
@@ -139,7 +140,7 @@ async def test_a_warning_only_incident_follows_the_schedule_not_the_chairs(chair
 
 async def test_the_retention_preview_is_what_apply_removes(chairs: Team) -> None:
     adir = chairs.adir
-    assert await agent_operator.retention_policy(adir) == agent_operator.retention.Policy(30, 730)
+    assert await agent_operator.retention_policy(adir) == Policy(30, 730)
     policy = await agent_operator.set_retention_policy(adir, None, 400)
     assert (policy.attendee_days, policy.warning_incident_days) == (30, 400)
     warned = await _decided(chairs, "warning", close=False, tag="w")
