@@ -136,9 +136,13 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE outbox ADD COLUMN covers TEXT NOT NULL DEFAULT '';
     """,
-    # 5: the retention schedule as data (days; agent/retention.py), and the chairs'
-    #    approvals to destroy or export an incident that waits for a decision.
+    # 5: the retention schedule as data (days; agent/retention.py), the chairs'
+    #    approvals to destroy or export an incident that waits for a decision, and an
+    #    integration's previous key, still accepted while the ticketing system moves over.
     """
+    ALTER TABLE integrations ADD COLUMN previous_key BLOB
+        CHECK (previous_key IS NULL OR length(previous_key) = 32);
+
     CREATE TABLE retention (
         key TEXT PRIMARY KEY,
         value INTEGER NOT NULL CHECK (value BETWEEN 1 AND 36500)

@@ -306,7 +306,7 @@ class SqliteStore(Store):
         await self._db.execute(
             "INSERT INTO integrations (name, public_key, created_at) VALUES (?, ?, ?) "
             "ON CONFLICT (name) DO UPDATE SET public_key = excluded.public_key, "
-            "revoked_at = NULL, created_at = excluded.created_at",
+            "revoked_at = NULL, created_at = excluded.created_at, previous_key = NULL",
             (name, public_key, _now()),
         )
 
@@ -320,6 +320,34 @@ class SqliteStore(Store):
 
     async def revoke_integration(self, name: str) -> None:
         await self._db.execute(
-            "UPDATE integrations SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+            "UPDATE integrations SET revoked_at = ?, previous_key = NULL "
+            "WHERE name = ? AND revoked_at IS NULL",
             (_now(), name),
         )
+
+    async def integration_keys(self, name: str) -> list[bytes]:
+        row = await sqlite.fetch_one(
+            self._db,
+            "SELECT public_key, previous_key FROM integrations "
+            "WHERE name = ? AND revoked_at IS NULL",
+            (name,),
+        )
+        if row is None:
+            return []
+        return [bytes(row[0])] + ([bytes(row[1])] if row[1] is not None else [])
+
+    async def rotate_integration(self, name: str, public_key: bytes) -> bool:
+        cur = await self._db.execute(
+            "UPDATE integrations SET previous_key = public_key, public_key = ? "
+            "WHERE name = ? AND revoked_at IS NULL",
+            (public_key, name),
+        )
+        return cur.rowcount == 1
+
+    async def retire_previous_integration_key(self, name: str) -> bool:
+        cur = await self._db.execute(
+            "UPDATE integrations SET previous_key = NULL "
+            "WHERE name = ? AND revoked_at IS NULL AND previous_key IS NOT NULL",
+            (name,),
+        )
+        return cur.rowcount == 1

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
 
+import nacl.signing
 import typer
 
 from lanyard.agent import operator, server
@@ -232,18 +233,49 @@ def integration_add(
     out: Annotated[Path, typer.Option(help="Where to write its credentials (mode 0600).")],
 ) -> None:
     """Create a key for a ticketing system to call Check with."""
-    adir = AgentDir(data_dir)
     key = with_agent(data_dir, lambda agent: agent.add_integration(name))
+    _write_credentials(AgentDir(data_dir), name, key, out)
+    console.print(
+        f"Integration {name} created; its credentials are in {out} (mode 0600). "
+        "Give them to the ticketing system only."
+    )
+
+
+def _write_credentials(
+    adir: AgentDir, name: str, key: nacl.signing.SigningKey, out: Path
+) -> None:
     credentials = {
         "key_id": f"integration:{name}",
         "private_key": bytes(key).hex(),
         "endpoint": adir.endpoint(),
     }
     files.write_atomically(out, (json.dumps(credentials, indent=2) + "\n").encode())
+
+
+@integration_app.command("rotate")
+def integration_rotate(
+    data_dir: DataDir,
+    name: Annotated[str, typer.Argument(help="The integration whose key to replace.")],
+    out: Annotated[Path, typer.Option(help="Where to write its new credentials (mode 0600).")],
+) -> None:
+    """Give a ticketing system a new key; the old one keeps working until `retire-old`."""
+    key = with_agent(data_dir, lambda agent: agent.rotate_integration(name))
+    _write_credentials(AgentDir(data_dir), name, key, out)
     console.print(
-        f"Integration {name} created; its credentials are in {out} (mode 0600). "
-        "Give them to the ticketing system only."
+        f"Integration {name} has a new key in {out} (mode 0600); its old key still works. "
+        f"Once the ticketing system uses the new one, run `lanyard agent integration "
+        f"retire-old {name}`."
     )
+
+
+@integration_app.command("retire-old")
+def integration_retire_old(
+    data_dir: DataDir,
+    name: Annotated[str, typer.Argument(help="The integration that moved to its new key.")],
+) -> None:
+    """End a rotation's overlap: the integration's old key is refused from now on."""
+    with_agent(data_dir, lambda agent: agent.retire_previous_integration_key(name))
+    console.print(f"Integration {name}: its old key is refused from now on.")
 
 
 @integration_app.command("revoke")
