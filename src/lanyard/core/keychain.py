@@ -81,3 +81,12 @@ def follow(
             "the registry's current signing key is not vouched for by the key this event pinned"
         )
     return trusted
+
+
+_MEMBER_DST = b"lanyard:v1:member-rekey"
+
+
+def member_rekey_message(name: str, new_key: bytes) -> bytes:
+    """lp(DST) || lp(name) || new_key(32): what a team member's new key signs to prove
+    it is held by whoever asks for it (the call itself is signed by the old key)."""
+    return b"".join([screen.lp(_MEMBER_DST), screen.lp(name.encode()), new_key])

@@ -37,7 +37,7 @@ from lanyard.agent.incidents.rules import (
     check_update,
 )
 from lanyard.agent.incidents.store import IncidentStore, MemberRow, Row
-from lanyard.core import auth, keys
+from lanyard.core import auth, keychain, keys
 from lanyard.core.auth import MEMBER_NAME
 from lanyard.core.errors import AuthError
 from lanyard.core.errors import Error as CoreError
@@ -47,6 +47,7 @@ log = structlog.get_logger("lanyard.incidents")
 ACK_WITHIN = timedelta(hours=1)
 ACT_WITHIN = timedelta(hours=12)
 WARNING_DAYS = 730
+TEAM_TRAIL = 0  # the audit trail's incident id for changes to the team itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +136,7 @@ class IncidentService:
         except CoreError as exc:
             raise InvalidRequest(str(exc)) from exc
         await self._store.add_member(name, role, public_key, self._stamp())
+        await self._store.audit(TEAM_TRAIL, self._stamp(), caller.name, f"add:{name}:{role}")
         log.info("incidents.member_added", member=name, role=role, by=caller.name)
         member = await self._store.member(name)
         assert member is not None
@@ -144,7 +146,34 @@ class IncidentService:
         self._manages_team(caller)
         if not await self._store.remove_member(name, self._stamp()):
             raise NotFound(f"{name} is not on the team")
+        await self._store.audit(TEAM_TRAIL, self._stamp(), caller.name, f"remove:{name}")
         log.info("incidents.member_removed", member=name, by=caller.name)
+
+    async def rekey_member(self, caller: Caller, new_key: bytes, proof: bytes) -> MemberRow:
+        """The caller (authenticated by their current key) replaces it with `new_key`,
+        which signed `proof` (core/keychain.member_rekey_message). Audited."""
+        if caller.role == "operator":
+            raise PermissionDenied("the operator key is the event's key: rotate it elsewhere")
+        try:
+            keys.parse_public_key(new_key, "new_public_key")
+            keys.verify(
+                new_key,
+                keychain.member_rekey_message(caller.name, new_key),
+                proof,
+                what="proof signed by the new key",
+            )
+        except CoreError as exc:
+            raise InvalidRequest(str(exc)) from exc
+        current = await self._store.member(caller.name)
+        if current is not None and current.public_key == new_key:
+            raise InvalidRequest("new_public_key is the key already in use")
+        if not await self._store.rekey_member(caller.name, new_key):
+            raise NotFound(f"{caller.name} is not on the team")
+        await self._store.audit(TEAM_TRAIL, self._stamp(), caller.name, "rekey")
+        log.info("incidents.member_rekeyed", member=caller.name)
+        member = await self._store.member(caller.name)
+        assert member is not None
+        return member
 
     async def members(self, caller: Caller) -> list[MemberRow]:
         if caller.role not in ("chair", "responder", "operator"):
@@ -239,7 +268,7 @@ class IncidentService:
     async def audit(self, caller: Caller, incident_id: int) -> list[tuple[str, str, str]]:
         if caller.role != "chair":
             raise PermissionDenied("only a chair reads an incident's audit trail")
-        if await self._store.get(incident_id) is None:
+        if incident_id != TEAM_TRAIL and await self._store.get(incident_id) is None:
             raise NotFound(f"no incident {incident_id}")
         return await self._store.audit_trail(incident_id)
 

@@ -58,6 +58,14 @@ class IncidentsServicer(incidents_pb2_grpc.IncidentsServicer):
         return pb.AddMemberResponse(member=_member(member))
 
     @unary
+    async def RekeyMember(
+        self, request: pb.RekeyMemberRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RekeyMemberResponse:
+        caller = await self._caller(context, "RekeyMember")
+        member = await self._s.rekey_member(caller, request.new_public_key, request.proof)
+        return pb.RekeyMemberResponse(member=_member(member))
+
+    @unary
     async def RemoveMember(
         self, request: pb.RemoveMemberRequest, context: grpc.aio.ServicerContext
     ) -> pb.RemoveMemberResponse:

@@ -94,6 +94,13 @@ class IncidentStore:
             (name, role, public_key, at),
         )
 
+    async def rekey_member(self, name: str, public_key: bytes) -> bool:
+        cur = await self._db.execute(
+            "UPDATE members SET public_key = ? WHERE name = ? AND removed_at IS NULL",
+            (public_key, name),
+        )
+        return cur.rowcount > 0
+
     async def remove_member(self, name: str, at: str) -> bool:
         cur = await self._db.execute(
             "UPDATE members SET removed_at = ? WHERE name = ? AND removed_at IS NULL", (at, name)

@@ -241,9 +241,7 @@ def integration_add(
     )
 
 
-def _write_credentials(
-    adir: AgentDir, name: str, key: nacl.signing.SigningKey, out: Path
-) -> None:
+def _write_credentials(adir: AgentDir, name: str, key: nacl.signing.SigningKey, out: Path) -> None:
     credentials = {
         "key_id": f"integration:{name}",
         "private_key": bytes(key).hex(),

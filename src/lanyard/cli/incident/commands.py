@@ -140,14 +140,17 @@ def incident_show(
 @incident_app.command("audit")
 def incident_audit(
     data_dir: DataDir,
-    incident_id: IncidentId,
+    incident_id: Annotated[
+        int, typer.Argument(help="The incident's number; 0 for the team's own trail.", min=0)
+    ],
     json_out: JsonOut = False,
     agent: AgentOpt = None,
     key: KeyOpt = None,
     operator: OperatorOpt = False,
     ca: CaOpt = None,
 ) -> None:
-    """Who read or changed an incident, refused attempts included (chairs only)."""
+    """Who read or changed an incident, refused attempts included (chairs only); 0 shows
+    who was added to, removed from or rekeyed on the team."""
     entries = with_client(agent, key, operator, ca, data_dir)(lambda c: c.audit(incident_id))
     rows = [{"at": e.at, "member": e.member, "action": e.action} for e in entries]
     if json_out:

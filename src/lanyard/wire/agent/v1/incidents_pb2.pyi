@@ -317,6 +317,20 @@ class AuditEntry(_message.Message):
     action: str
     def __init__(self, at: _Optional[str] = ..., member: _Optional[str] = ..., action: _Optional[str] = ...) -> None: ...
 
+class RekeyMemberRequest(_message.Message):
+    __slots__ = ("new_public_key", "proof")
+    NEW_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    new_public_key: bytes
+    proof: bytes
+    def __init__(self, new_public_key: _Optional[bytes] = ..., proof: _Optional[bytes] = ...) -> None: ...
+
+class RekeyMemberResponse(_message.Message):
+    __slots__ = ("member",)
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    member: Member
+    def __init__(self, member: _Optional[_Union[Member, _Mapping]] = ...) -> None: ...
+
 class GetAuditResponse(_message.Message):
     __slots__ = ("entries",)
     ENTRIES_FIELD_NUMBER: _ClassVar[int]

@@ -49,6 +49,11 @@ class IncidentsStub:
                 request_serializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.ListMembersRequest.SerializeToString,
                 response_deserializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.ListMembersResponse.FromString,
                 _registered_method=True)
+        self.RekeyMember = channel.unary_unary(
+                '/lanyard.agent.v1.Incidents/RekeyMember',
+                request_serializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.RekeyMemberRequest.SerializeToString,
+                response_deserializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.RekeyMemberResponse.FromString,
+                _registered_method=True)
         self.FileIncident = channel.unary_unary(
                 '/lanyard.agent.v1.Incidents/FileIncident',
                 request_serializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.FileIncidentRequest.SerializeToString,
@@ -118,6 +123,15 @@ class IncidentsServicer:
 
     def ListMembers(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RekeyMember(self, request, context):
+        """A member replaces their own key: the call is signed with the current key, and the
+        new key signs a proof (lanyard/core/keychain.py member_rekey_message). Audited in the
+        team's trail (GetAudit with incident_id 0).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -208,6 +222,11 @@ def add_IncidentsServicer_to_server(servicer, server):
                     servicer.ListMembers,
                     request_deserializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.ListMembersRequest.FromString,
                     response_serializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.ListMembersResponse.SerializeToString,
+            ),
+            'RekeyMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.RekeyMember,
+                    request_deserializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.RekeyMemberRequest.FromString,
+                    response_serializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.RekeyMemberResponse.SerializeToString,
             ),
             'FileIncident': grpc.unary_unary_rpc_method_handler(
                     servicer.FileIncident,
@@ -341,6 +360,33 @@ class Incidents:
             '/lanyard.agent.v1.Incidents/ListMembers',
             lanyard_dot_agent_dot_v1_dot_incidents__pb2.ListMembersRequest.SerializeToString,
             lanyard_dot_agent_dot_v1_dot_incidents__pb2.ListMembersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RekeyMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.agent.v1.Incidents/RekeyMember',
+            lanyard_dot_agent_dot_v1_dot_incidents__pb2.RekeyMemberRequest.SerializeToString,
+            lanyard_dot_agent_dot_v1_dot_incidents__pb2.RekeyMemberResponse.FromString,
             options,
             channel_credentials,
             insecure,
