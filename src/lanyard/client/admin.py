@@ -14,7 +14,7 @@ import grpc
 import nacl.signing
 
 from lanyard.client.errors import RpcFailed, TranslatingStub
-from lanyard.core import auth, blinding, envelope, identity, keys, screen, snapshot
+from lanyard.core import auth, blinding, envelope, identity, keychain, keys, screen, snapshot
 from lanyard.core.identity import Kind
 from lanyard.wire.registry.v1 import admin_pb2, admin_pb2_grpc, reports_pb2, snapshot_pb2
 
@@ -209,6 +209,26 @@ class AdminClient:
                 )
             ),
             metadata=self._md("AddRecipient"),
+        )
+        return response.recipients
+
+    async def rekey_recipient(
+        self, name: str, encryption_key: bytes, signing_key: nacl.signing.SigningKey
+    ) -> reports_pb2.RecipientSet:
+        """Replace this reader's keys (the client signs with the current signing key) by
+        `encryption_key` (X25519 public) and `signing_key`, which signs the proof."""
+        public = bytes(signing_key.verify_key)
+        proof = keys.sign(
+            signing_key, keychain.recipient_rekey_message(name, encryption_key, public)
+        )
+        response: admin_pb2.RekeyRecipientResponse = await self._stub.RekeyRecipient(
+            admin_pb2.RekeyRecipientRequest(
+                recipient=reports_pb2.Recipient(
+                    name=name, encryption_key=encryption_key, signing_key=public
+                ),
+                proof=proof,
+            ),
+            metadata=self._md("RekeyRecipient"),
         )
         return response.recipients
 

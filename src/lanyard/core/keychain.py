@@ -90,3 +90,14 @@ def member_rekey_message(name: str, new_key: bytes) -> bytes:
     """lp(DST) || lp(name) || new_key(32): what a team member's new key signs to prove
     it is held by whoever asks for it (the call itself is signed by the old key)."""
     return b"".join([screen.lp(_MEMBER_DST), screen.lp(name.encode()), new_key])
+
+
+_RECIPIENT_DST = b"lanyard:v1:recipient-rekey"
+
+
+def recipient_rekey_message(name: str, encryption_key: bytes, signing_key: bytes) -> bytes:
+    """lp(DST) || lp(name) || encryption_key(32) || signing_key(32): what a WG report
+    reader's new signing key signs when the reader replaces their keys."""
+    return b"".join(
+        [screen.lp(_RECIPIENT_DST), screen.lp(name.encode()), encryption_key, signing_key]
+    )

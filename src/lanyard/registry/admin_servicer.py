@@ -27,6 +27,7 @@ READER_METHODS = frozenset(
         "EvaluateForRecord",
         "AddRecord",
         "ListRecipients",
+        "RekeyRecipient",
         "ListSubmissions",
         "GetSubmission",
         "AdvanceSubmission",
@@ -259,6 +260,15 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         await self._admin(context, "RemoveRecipient")
         return reports_pb2.RemoveRecipientResponse(
             recipients=await self._subs.remove_recipient(request.name)
+        )
+
+    @unary
+    async def RekeyRecipient(
+        self, request: admin_pb2.RekeyRecipientRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.RekeyRecipientResponse:
+        member = await self._admin(context, "RekeyRecipient")
+        return admin_pb2.RekeyRecipientResponse(
+            recipients=await self._subs.rekey_recipient(member, request.recipient, request.proof)
         )
 
     @unary

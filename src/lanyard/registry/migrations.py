@@ -116,9 +116,8 @@ MIGRATIONS: list[str] = [
         CHECK (role IN ('operator', 'reader'));
     UPDATE admins SET role = 'reader' WHERE name IN (SELECT name FROM recipients);
     """,
-    # 4: the retention schedule as data (months; see registry/retention.py), and the
-    #    registry's signing keys: the current one, and each earlier one with the
-    #    transition statement that handed over from it.
+    # 4: the retention schedule as data (months; see registry/retention.py), report
+    #    readers' retired signing keys, and the registry's signing key hand-overs.
     """
     CREATE TABLE retention (
         key TEXT PRIMARY KEY,
@@ -126,6 +125,10 @@ MIGRATIONS: list[str] = [
     ) STRICT;
     INSERT INTO retention (key, value)
         VALUES ('flagged_months', 26), ('banned_months_after_ban', 26);
+
+    -- A report reader's earlier signing keys (32 bytes each, oldest first), kept after a
+    -- rekey so that the steps they signed still verify.
+    ALTER TABLE recipients ADD COLUMN retired_signing_keys BLOB NOT NULL DEFAULT x'';
 
     CREATE TABLE signing_keys (
         seq INTEGER PRIMARY KEY,

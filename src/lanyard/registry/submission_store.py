@@ -15,7 +15,7 @@ from typing import Any
 import aiosqlite
 
 from lanyard.core import sqlite
-from lanyard.registry.errors import AlreadyExists
+from lanyard.registry.errors import AlreadyExists, NotFound
 from lanyard.wire.registry.v1 import reports_pb2
 
 
@@ -69,6 +69,11 @@ class SubmissionStore(ABC):
         """None if there was no such recipient."""
 
     @abstractmethod
+    async def rekey_recipient(self, name: str, encryption_key: bytes, signing_key: bytes) -> int:
+        """Replace a reader's keys, retiring the old signing key and moving their admin key
+        in the same transaction; returns the new recipient-set version. NotFound."""
+
+    @abstractmethod
     async def leaves(self) -> list[bytes]: ...
 
     @abstractmethod
@@ -103,10 +108,17 @@ class SqliteSubmissionStore(SubmissionStore):
 
     async def recipients(self) -> tuple[int, list[reports_pb2.Recipient]]:
         rows = await sqlite.fetch_all(
-            self._db, "SELECT name, encryption_key, signing_key FROM recipients ORDER BY name"
+            self._db,
+            "SELECT name, encryption_key, signing_key, retired_signing_keys FROM recipients "
+            "ORDER BY name",
         )
         return await self._version(), [
-            reports_pb2.Recipient(name=r[0], encryption_key=bytes(r[1]), signing_key=bytes(r[2]))
+            reports_pb2.Recipient(
+                name=r[0],
+                encryption_key=bytes(r[1]),
+                signing_key=bytes(r[2]),
+                retired_signing_keys=[bytes(r[3])[i : i + 32] for i in range(0, len(r[3]), 32)],
+            )
             for r in rows
         ]
 
@@ -147,6 +159,32 @@ class SqliteSubmissionStore(SubmissionStore):
                     recipient.signing_key,
                     datetime.now(UTC).isoformat(timespec="seconds"),
                 ),
+            )
+            version = await self._bump()
+            await self._db.execute("COMMIT")
+        except BaseException:
+            await self._db.execute("ROLLBACK")
+            raise
+        return version
+
+    async def rekey_recipient(self, name: str, encryption_key: bytes, signing_key: bytes) -> int:
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            row = await sqlite.fetch_one(
+                self._db,
+                "SELECT signing_key, retired_signing_keys FROM recipients WHERE name = ?",
+                (name,),
+            )
+            if row is None:
+                raise NotFound(f"no recipient {name}")
+            await self._db.execute(
+                "UPDATE recipients SET retired_signing_keys = ?, encryption_key = ?, "
+                "signing_key = ? WHERE name = ?",
+                (bytes(row[1]) + bytes(row[0]), encryption_key, signing_key, name),
+            )
+            await self._db.execute(
+                "UPDATE admins SET public_key = ? WHERE name = ? AND role = 'reader'",
+                (signing_key, name),
             )
             version = await self._bump()
             await self._db.execute("COMMIT")

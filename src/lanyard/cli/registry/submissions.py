@@ -175,15 +175,13 @@ async def fetch_and_open(client: AdminClient, wanted: str, member: MemberKeys) -
         )
         parsed = envelope.parse_envelope(data)
         readers = [k.recipient for k in parsed.keys]
-        if not any(
-            k.recipient == member.name and k.encryption_key == member.encryption_public
-            for k in parsed.keys
-        ):
+        held = {bytes(k.public_key) for k in member.encryption_keys}
+        if not any(k.recipient == member.name and k.encryption_key in held for k in parsed.keys):
             raise CliError(
                 f"submission {full_id[:12]} was not sealed to {member.name}'s key, so it cannot "
                 f"be opened with it; it was sealed to {', '.join(readers)}"
             )
-        report = envelope.open_report(data, member.name, member.encryption, event.public_key)
+        report = envelope.open_report(data, member.name, member.encryption_keys, event.public_key)
     except CoreError as exc:
         raise CliError(f"submission {full_id[:12]} does not open: {exc}") from exc
     if parsed.event_id != receipt.event_id or report.get("event", {}).get("event_id") != (

@@ -227,3 +227,17 @@ class ApplyRetentionResponse(_message.Message):
     snapshot_version: int
     as_of: str
     def __init__(self, records: _Optional[_Iterable[_Union[RecordInfo, _Mapping]]] = ..., snapshot_version: _Optional[int] = ..., as_of: _Optional[str] = ...) -> None: ...
+
+class RekeyRecipientRequest(_message.Message):
+    __slots__ = ("recipient", "proof")
+    RECIPIENT_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    recipient: _reports_pb2.Recipient
+    proof: bytes
+    def __init__(self, recipient: _Optional[_Union[_reports_pb2.Recipient, _Mapping]] = ..., proof: _Optional[bytes] = ...) -> None: ...
+
+class RekeyRecipientResponse(_message.Message):
+    __slots__ = ("recipients",)
+    RECIPIENTS_FIELD_NUMBER: _ClassVar[int]
+    recipients: _reports_pb2.RecipientSet
+    def __init__(self, recipients: _Optional[_Union[_reports_pb2.RecipientSet, _Mapping]] = ...) -> None: ...

@@ -110,6 +110,11 @@ class AdminStub:
                 request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.ListRecipientsRequest.SerializeToString,
                 response_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.ListRecipientsResponse.FromString,
                 _registered_method=True)
+        self.RekeyRecipient = channel.unary_unary(
+                '/lanyard.registry.v1.Admin/RekeyRecipient',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RekeyRecipientRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RekeyRecipientResponse.FromString,
+                _registered_method=True)
         self.ListSubmissions = channel.unary_unary(
                 '/lanyard.registry.v1.Admin/ListSubmissions',
                 request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.ListSubmissionsRequest.SerializeToString,
@@ -233,6 +238,16 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RekeyRecipient(self, request, context):
+        """A report reader replaces their own keys: the call is signed with the current signing
+        key, and the new one signs a proof. The old signing key joins the reader's retired
+        keys (their earlier steps still verify); reports already sealed to the old X25519 key
+        open with the old private key, which the reader keeps.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListSubmissions(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -329,6 +344,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.ListRecipients,
                     request_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.ListRecipientsRequest.FromString,
                     response_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.ListRecipientsResponse.SerializeToString,
+            ),
+            'RekeyRecipient': grpc.unary_unary_rpc_method_handler(
+                    servicer.RekeyRecipient,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RekeyRecipientRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RekeyRecipientResponse.SerializeToString,
             ),
             'ListSubmissions': grpc.unary_unary_rpc_method_handler(
                     servicer.ListSubmissions,
@@ -751,6 +771,33 @@ class Admin:
             '/lanyard.registry.v1.Admin/ListRecipients',
             lanyard_dot_registry_dot_v1_dot_reports__pb2.ListRecipientsRequest.SerializeToString,
             lanyard_dot_registry_dot_v1_dot_reports__pb2.ListRecipientsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RekeyRecipient(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Admin/RekeyRecipient',
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.RekeyRecipientRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.RekeyRecipientResponse.FromString,
             options,
             channel_credentials,
             insecure,
