@@ -62,6 +62,13 @@ def rekeyed(member: MemberKeys) -> MemberKeys:
     )
 
 
+def strength(path: Path) -> str:
+    """The passphrase strength the key file was sealed with (kept across a rekey)."""
+    secret = _read(path)["secret"]
+    limits = (secret.get("opslimit"), secret.get("memlimit"))
+    return next((n for n, v in passphrase.STRENGTHS.items() if v == limits), "moderate")
+
+
 def save(path: Path, member: MemberKeys, secret: str, strength: str = "moderate") -> None:
     """Write the key file (mode 0600, atomically): current and retired keys, sealed."""
     raw = bytes(member.encryption) + bytes(member.signing)

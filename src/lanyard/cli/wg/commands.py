@@ -384,15 +384,16 @@ def rekey(
     except passphrase.WrongPassphrase as exc:
         raise CliError(f"the passphrase does not open the WG key {path}") from exc
     session = Session(address, old.signing, old.name, old)
+    kdf = wg_member.strength(path)
     new = wg_member.rekeyed(old)
     # Written beside the key file until the registry confirms: if its answer is lost, the
     # keys it may already hold are not (`wg show` and `registry recipient list` compare).
     pending = path.with_name(path.name + ".pending")
-    wg_member.save(pending, new, secret)
+    wg_member.save(pending, new, secret, kdf)
     recipients = session.run(
         lambda c: c.rekey_recipient(new.name, new.encryption_public, new.signing)
     )
-    wg_member.save(path, new, secret)
+    wg_member.save(path, new, secret, kdf)
     pending.unlink(missing_ok=True)
     if json_out:
         emit_json(
