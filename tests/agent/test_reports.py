@@ -14,7 +14,7 @@ import pytest
 
 from lanyard.agent import operator as agent_operator
 from lanyard.agent.datadir import AgentDir
-from lanyard.agent.errors import SnapshotRejected
+from lanyard.agent.errors import NotAllowed, SnapshotRejected
 from lanyard.agent.incidents import crypto
 from lanyard.agent.incidents.model import Decision, Report, ReportedPerson
 from lanyard.agent.incidents.service import Caller, IncidentService
@@ -323,3 +323,35 @@ async def test_a_key_the_chain_does_not_vouch_for_is_refused(world: World) -> No
     with pytest.raises(SnapshotRejected, match="not vouched for"):
         await world.agent.sync()
     assert world.agent.snapshot.version == held
+
+
+async def test_the_event_rekeys_and_keeps_its_enrolment(world: World) -> None:
+    event_id = world.agent.enrolment.event_id
+    old = world.adir.event_key()
+    entry = await world.sender.seal(await _report(world))
+    with pytest.raises(NotAllowed, match="wait in the outbox"):
+        await agent_operator.rekey_event(world.adir)
+    delivered = await world.sender.deliver(entry)
+    assert delivered.receipt is not None
+    used = (await world.admin.events_by_id())[event_id].evaluations_used
+
+    public, retired = await agent_operator.rekey_event(world.adir)
+    assert retired == 1
+    assert bytes(world.adir.event_key().verify_key) == public
+    assert world.adir.public_key_path.read_text().strip() == public.hex()
+    info = (await world.admin.events_by_id())[event_id]
+    assert (info.public_key, list(info.retired_public_keys)) == (public, [bytes(old.verify_key)])
+    # What the old key signed still verifies against the enrolment's history.
+    stored = await world.admin.get_submission(entry.submission_id)
+    keys.verify(info.retired_public_keys[0], stored.envelope, stored.envelope_signature)
+
+    # The agent works on with the new key, same enrolment, same quota count; the old key
+    # is refused.
+    async with agent_operator.opened(world.adir) as again:
+        await again.sync()
+        [y] = await again.registry.evaluate_messages(again.snapshot.epoch, [b"x" * 40])
+        assert len(y) == 32
+    assert (await world.admin.events_by_id())[event_id].evaluations_used == used + 1
+    with pytest.raises(RpcFailed) as info_err:
+        await world.agent.registry.evaluate(world.agent.snapshot.epoch, [y])
+    assert info_err.value.code == grpc.StatusCode.UNAUTHENTICATED

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import date
 
+import nacl.signing
 import structlog
 
 from lanyard.agent import retention
@@ -28,6 +29,7 @@ from lanyard.agent.reports import ReportSender
 from lanyard.agent.service import AgentService
 from lanyard.agent.sqlite_store import SqliteStore
 from lanyard.client.registry import RegistryClient
+from lanyard.core import files
 from lanyard.core.channels import open_channel
 from lanyard.core.errors import Error as CoreError
 
@@ -172,3 +174,34 @@ async def retention_sweep(
         warning_incidents=[(i.incident_id, i.updated_at) for i in warned],
         waiting=[(i.incident_id, i.status) for i in waiting],
     )
+
+
+# -- the event's key -----------------------------------------------------------------------
+async def rekey_event(adir: AgentDir) -> tuple[bytes, int]:
+    """Replace the event's key: the registry takes the new one on a statement both keys
+    signed, and the enrolment keeps its history. Returns (new public key, keys retired).
+    NotAllowed while sealed reports wait in the outbox (they carry the old key's
+    signature); a running `agent serve` must be restarted to use the new key."""
+    adir.check()
+    outbox = await Outbox.open(adir.db_path)
+    try:
+        waiting = len(await outbox.pending())
+    finally:
+        await outbox.close()
+    if waiting:
+        raise NotAllowed(
+            f"{waiting} sealed report(s) still wait in the outbox, signed by the current "
+            "key: deliver them first with `lanyard report submit`"
+        )
+    old = adir.event_key()
+    new = nacl.signing.SigningKey.generate()
+    # Kept beside the key until the registry confirms: if its answer is lost, the key it
+    # may already hold is not (`registry event list` shows which one it has).
+    files.write_atomically(adir.key_path.with_name("event.key.pending"), bytes(new))
+    async with opened(adir) as agent:
+        retired = await agent.registry.rekey_event(agent.enrolment.event_id, old, new)
+    files.write_atomically(adir.key_path, bytes(new))
+    files.write_atomically(adir.public_key_path, bytes(new.verify_key).hex() + "\n", 0o644)
+    adir.key_path.with_name("event.key.pending").unlink(missing_ok=True)
+    log.info("agent.event_rekeyed", retired=retired)
+    return bytes(new.verify_key), retired

@@ -17,7 +17,7 @@ import grpc
 import nacl.signing
 
 from lanyard.client.errors import TranslatingStub
-from lanyard.core import auth, blinding, envelope, keychain, screen, snapshot
+from lanyard.core import auth, blinding, envelope, keychain, keys, screen, snapshot
 from lanyard.core.errors import SignatureError
 from lanyard.wire.registry.v1 import registry_pb2, registry_pb2_grpc, reports_pb2
 
@@ -141,6 +141,24 @@ class RegistryClient:
             if await self.follow_key_chain() == before:
                 raise
             check(self._registry_key)
+
+    async def rekey_event(
+        self, event_id: str, old_key: nacl.signing.SigningKey, new_key: nacl.signing.SigningKey
+    ) -> int:
+        """Move the event to `new_key` (both keys sign the statement); from then on this
+        client signs its calls with the new key. Returns how many keys the event retired."""
+        old_public, new_public = bytes(old_key.verify_key), bytes(new_key.verify_key)
+        statement = keychain.event_rekey_message(event_id, old_public, new_public)
+        response = await self._stub.RekeyEvent(
+            registry_pb2.RekeyEventRequest(
+                new_public_key=new_public,
+                old_signature=keys.sign(old_key, statement),
+                new_signature=keys.sign(new_key, statement),
+            ),
+            metadata=self._signer.metadata(PREFIX + "RekeyEvent"),
+        )
+        self._signer = auth.CallSigner(f"event:{event_id}", new_key)
+        return int(response.retired_keys)
 
     async def evaluate(self, epoch: int, blinded: list[bytes]) -> list[bytes]:
         """One Evaluate call: Z for each blinded point, in order."""

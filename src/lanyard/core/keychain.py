@@ -101,3 +101,12 @@ def recipient_rekey_message(name: str, encryption_key: bytes, signing_key: bytes
     return b"".join(
         [screen.lp(_RECIPIENT_DST), screen.lp(name.encode()), encryption_key, signing_key]
     )
+
+
+_EVENT_DST = b"lanyard:v1:event-rekey"
+
+
+def event_rekey_message(event_id: str, old_key: bytes, new_key: bytes) -> bytes:
+    """lp(DST) || lp(event_id) || old_key(32) || new_key(32): the statement both of an
+    event's keys sign when the event replaces its key."""
+    return b"".join([screen.lp(_EVENT_DST), screen.lp(event_id.encode()), old_key, new_key])

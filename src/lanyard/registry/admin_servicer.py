@@ -54,6 +54,7 @@ def event_info(event: Event) -> admin_pb2.EventInfo:
         quota=event.quota,
         evaluations_used=event.used,
         revoked_at=event.revoked_at.isoformat() if event.revoked_at else "",
+        retired_public_keys=list(event.retired_keys),
     )
 
 

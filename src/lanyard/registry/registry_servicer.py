@@ -8,6 +8,7 @@ import grpc
 
 from lanyard.core import screen
 from lanyard.core.serving import abort, is_abort
+from lanyard.registry import event_keys
 from lanyard.registry.errors import Unauthenticated
 from lanyard.registry.grpc_errors import STATUS, unary
 from lanyard.registry.service import RegistryService
@@ -63,6 +64,20 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         await self._event(context, "GetKeyChain")
         transitions, current = await self._signing.chain()
         return registry_pb2.GetKeyChainResponse(transitions=transitions, current_public_key=current)
+
+    @unary
+    async def RekeyEvent(
+        self, request: registry_pb2.RekeyEventRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.RekeyEventResponse:
+        event = await self._event(context, "RekeyEvent")
+        stored = await event_keys.rekey_event(
+            self._service.store,
+            event,
+            request.new_public_key,
+            request.old_signature,
+            request.new_signature,
+        )
+        return registry_pb2.RekeyEventResponse(retired_keys=len(stored.retired_keys))
 
     @unary
     async def GetSnapshot(

@@ -82,6 +82,11 @@ class RegistryService:
         self._snap = LiveSnapshot(store, signing_key)
 
     @property
+    def store(self) -> Store:
+        """The registry's store, for use cases kept beside this service (event_keys.py)."""
+        return self._store
+
+    @property
     def public_key(self) -> bytes:
         return bytes(self._signing_key.verify_key)
 

@@ -7,6 +7,7 @@ and queries are batched (executemany), never one await per row.
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -138,7 +139,35 @@ class SqliteStore(Store):
         return _event(row) if row else None
 
     async def list_events(self) -> list[Event]:
-        return [_event(r) for r in await self._all("SELECT * FROM events ORDER BY event_id")]
+        retired: dict[str, list[bytes]] = {}
+        for r in await self._all("SELECT event_id, public_key FROM event_keys ORDER BY rowid"):
+            retired.setdefault(r[0], []).append(bytes(r[1]))
+        return [
+            replace(_event(r), retired_keys=tuple(retired.get(r["event_id"], [])))
+            for r in await self._all("SELECT * FROM events ORDER BY event_id")
+        ]
+
+    async def rekey_event(self, event_id: str, old_key: bytes, new_key: bytes) -> Event:
+        db = self._db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            cur = await db.execute(
+                "UPDATE events SET public_key = ? WHERE event_id = ? AND public_key = ?",
+                (new_key, event_id, old_key),
+            )
+            if cur.rowcount == 0:
+                if await self.get_event(event_id) is None:
+                    raise NotFound(f"no event {event_id} is enrolled")
+                raise AlreadyExists(f"event {event_id}'s key changed meanwhile")
+            await db.execute(
+                "INSERT INTO event_keys (event_id, public_key, retired_at) VALUES (?, ?, ?)",
+                (event_id, old_key, _now()),
+            )
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        return next(e for e in await self.list_events() if e.event_id == event_id)
 
     async def revoke_event(self, event_id: str, at: datetime) -> Event:
         await self._db.execute(

@@ -24,6 +24,7 @@ class Event:
     used: int = 0
     revoked_at: datetime | None = None
     created_at: datetime | None = None
+    retired_keys: tuple[bytes, ...] = ()  # earlier public keys, oldest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,11 @@ class Store(ABC):
     @abstractmethod
     async def revoke_event(self, event_id: str, at: datetime) -> Event:
         """Raises NotFound. Revoking twice keeps the first time."""
+
+    @abstractmethod
+    async def rekey_event(self, event_id: str, old_key: bytes, new_key: bytes) -> Event:
+        """Replace the event's key if it is still `old_key`, keeping that as retired;
+        raises NotFound, or AlreadyExists if the key changed meanwhile."""
 
     @abstractmethod
     async def reserve_evaluations(self, event_id: str, count: int) -> int:

@@ -284,3 +284,24 @@ def integration_revoke(
     """Revoke a ticketing system's key: its calls are refused from now on."""
     with_agent(data_dir, lambda agent: agent.revoke_integration(name))
     console.print(f"Integration {name} revoked.")
+
+
+@app.command("rekey")
+def rekey(
+    data_dir: DataDir,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Replace the event's key: the old key vouches for the new one at the registry, and
+    the enrolment keeps its quota, screening and submissions. Restart `agent serve`."""
+    if not yes and not typer.confirm(
+        "Replace the event's key? A running `agent serve` must be restarted.", default=False
+    ):
+        raise CliError("nothing changed")
+    adir = AgentDir(data_dir)
+    endpoint = adir.enrolment().endpoint if adir.enrolment_path.exists() else ""
+    public, retired = run(operator.rekey_event(adir), endpoint)
+    console.print(
+        f"The event's key is now {public.hex()} ({retired} earlier key(s) retired at the "
+        "registry). Restart `lanyard agent serve` if it is running; team members and "
+        "ticketing systems keep their own keys."
+    )

@@ -9,7 +9,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class EventInfo(_message.Message):
-    __slots__ = ("event_id", "name", "starts_on", "ends_on", "public_key", "quota", "evaluations_used", "revoked_at")
+    __slots__ = ("event_id", "name", "starts_on", "ends_on", "public_key", "quota", "evaluations_used", "revoked_at", "retired_public_keys")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     STARTS_ON_FIELD_NUMBER: _ClassVar[int]
@@ -18,6 +18,7 @@ class EventInfo(_message.Message):
     QUOTA_FIELD_NUMBER: _ClassVar[int]
     EVALUATIONS_USED_FIELD_NUMBER: _ClassVar[int]
     REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
+    RETIRED_PUBLIC_KEYS_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     name: str
     starts_on: str
@@ -26,7 +27,8 @@ class EventInfo(_message.Message):
     quota: int
     evaluations_used: int
     revoked_at: str
-    def __init__(self, event_id: _Optional[str] = ..., name: _Optional[str] = ..., starts_on: _Optional[str] = ..., ends_on: _Optional[str] = ..., public_key: _Optional[bytes] = ..., quota: _Optional[int] = ..., evaluations_used: _Optional[int] = ..., revoked_at: _Optional[str] = ...) -> None: ...
+    retired_public_keys: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, event_id: _Optional[str] = ..., name: _Optional[str] = ..., starts_on: _Optional[str] = ..., ends_on: _Optional[str] = ..., public_key: _Optional[bytes] = ..., quota: _Optional[int] = ..., evaluations_used: _Optional[int] = ..., revoked_at: _Optional[str] = ..., retired_public_keys: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class EnrollEventRequest(_message.Message):
     __slots__ = ("event",)
