@@ -284,6 +284,7 @@ async def test_an_agent_enrolled_before_two_signing_key_rotations_follows_the_ch
     before = (await world.sender.deliver(await world.sender.seal(await _report(world)))).receipt
     assert before is not None
     keys_seen = [pinned]
+    first_key = world.registry_dir.signing_key()
     for _ in range(2):
         transition = await world.admin.rotate_signing_key(keys_seen[-1])
         keys_seen.append(bytes(transition.new_public_key))
@@ -301,6 +302,13 @@ async def test_an_agent_enrolled_before_two_signing_key_rotations_follows_the_ch
         assert (await verify_in_log(world.agent.registry, receipt)).status == "received"
     with pytest.raises(CoreError):
         envelope.verify_receipt(pinned, after)
+    # A retired key vouches only for what is dated before its hand-over: a receipt the
+    # first key signs afterwards (a thief holding it) is refused.
+    forged = reports_pb2.Receipt()
+    forged.CopyFrom(after)
+    forged.signature = keys.sign(first_key, envelope.receipt_message(forged))
+    with pytest.raises(ReceiptError, match="receipt signature"):
+        await verify_in_log(world.agent.registry, forged)
 
     # Another run of the agent, from the same pinned bundle, follows the chain too.
     async with agent_operator.opened(world.adir) as again:

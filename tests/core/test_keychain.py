@@ -72,3 +72,15 @@ def test_a_break_a_skip_or_a_wrong_end_is_refused() -> None:
     same = keychain.make_transition(ks[0], ks[0], 1, AT)
     with pytest.raises(SignatureError, match="new key"):
         keychain.follow(_pub(ks[0]), [same], _pub(ks[0]))
+
+
+def test_a_retired_key_vouches_only_for_what_came_before_its_hand_over() -> None:
+    ks = _keys(2)
+    retired = keychain.retirements(_chain(ks))
+    old, new = _pub(ks[0]), _pub(ks[1])
+    assert keychain.valid_at(retired, old, "2026-12-31T23:59:59+00:00")
+    assert keychain.valid_at(retired, old, AT)
+    assert not keychain.valid_at(retired, old, "2027-01-01T00:00:01+00:00")
+    assert not keychain.valid_at(retired, old, None)
+    assert not keychain.valid_at(retired, old, "yesterday")
+    assert keychain.valid_at(retired, new, "2099-01-01T00:00:00+00:00")

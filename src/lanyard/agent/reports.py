@@ -203,7 +203,9 @@ async def check_receipt(
     """The receipt is signed by a registry key this event trusts (following the key
     chain if need be), for this submission and the bytes sent; else ReceiptError."""
     try:
-        await registry.verify_signed(lambda key: envelope.verify_receipt(key, receipt))
+        await registry.verify_signed(
+            lambda key: envelope.verify_receipt(key, receipt), receipt.received_at
+        )
     except CoreError as exc:
         raise ReceiptError(str(exc)) from exc
     if receipt.submission_id != entry.submission_id:
@@ -332,7 +334,9 @@ async def verify_in_log(registry: RegistryClient, receipt: reports_pb2.Receipt) 
     """The receipt's entry is in the log the registry signs today, and today's log extends
     the one the receipt was given for; the WG's steps are signed by its readers."""
     try:
-        await registry.verify_signed(lambda key: envelope.verify_receipt(key, receipt))
+        await registry.verify_signed(
+            lambda key: envelope.verify_receipt(key, receipt), receipt.received_at
+        )
         head = await registry.tree_head()
     except CoreError as exc:
         raise ReceiptError(str(exc)) from exc

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import grpc
 import nacl.signing
@@ -80,6 +81,7 @@ class RegistryClient:
         self._signer = auth.CallSigner(f"event:{event_id}", event_key)
         self._registry_key = registry_key
         self._trusted = [registry_key]
+        self._retired: dict[bytes, datetime] = {}
         self.quota_remaining: int | None = None
 
     def pin(self, registry_key: bytes) -> None:
@@ -87,6 +89,7 @@ class RegistryClient:
         key): the key an enrolment bundle names. The key chain is walked from it."""
         self._registry_key = registry_key
         self._trusted = [registry_key]
+        self._retired = {}
 
     @property
     def registry_key(self) -> bytes:
@@ -106,30 +109,35 @@ class RegistryClient:
             registry_pb2.GetKeyChainRequest(),
             metadata=self._signer.metadata(PREFIX + "GetKeyChain"),
         )
+        transitions = list(response.transitions)
         self._trusted = keychain.follow(
-            self._trusted[0], list(response.transitions), bytes(response.current_public_key)
+            self._trusted[0], transitions, bytes(response.current_public_key)
         )
+        self._retired = keychain.retirements(transitions)
         self._registry_key = self._trusted[-1]
         return self._registry_key
 
-    async def verify_signed(self, check: Callable[[bytes], None]) -> None:
-        """`check(key)` raises SignatureError unless `key` made the signature at hand.
-        Passes if any trusted key did; else follows the key chain once and tries the keys
-        it adds. Raises SignatureError if none did, or the chain breaks."""
-        for key in reversed(self._trusted):
+    def _try(self, keys_: Sequence[bytes], check: Callable[[bytes], None], at: str) -> bool:
+        for key in keys_:
+            if not keychain.valid_at(self._retired, key, at):
+                continue
             try:
                 check(key)
-                return
+                return True
             except SignatureError:
                 continue
-        known = len(self._trusted)
+        return False
+
+    async def verify_signed(self, check: Callable[[bytes], None], signed_at: str) -> None:
+        """`check(key)` raises SignatureError unless `key` made the signature at hand,
+        on something dated `signed_at` (ISO 8601). Passes if a trusted key did — a key the
+        chain retired only for what is dated before its hand-over; else follows the key
+        chain once and tries again. Raises SignatureError if none did, or the chain breaks."""
+        if self._try(list(reversed(self._trusted)), check, signed_at):
+            return
         await self.follow_key_chain()
-        for key in self._trusted[known:]:
-            try:
-                check(key)
-                return
-            except SignatureError:
-                continue
+        if self._try(list(reversed(self._trusted)), check, signed_at):
+            return
         check(self._registry_key)
 
     async def _current_signed(self, check: Callable[[bytes], None]) -> None:

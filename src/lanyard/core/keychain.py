@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import nacl.signing
 
@@ -81,6 +82,34 @@ def follow(
             "the registry's current signing key is not vouched for by the key this event pinned"
         )
     return trusted
+
+
+def retirements(transitions: Sequence[snapshot_pb2.KeyTransition]) -> dict[bytes, datetime]:
+    """Each handed-over key -> the time it stopped signing (its transition's `at`). A key
+    missing here is current, or its hand-over time does not parse (then see `signed_by`)."""
+    out: dict[bytes, datetime] = {}
+    for t in transitions:
+        try:
+            out[bytes(t.old_public_key)] = datetime.fromisoformat(t.at)
+        except ValueError:
+            out[bytes(t.old_public_key)] = datetime.min.replace(tzinfo=UTC)
+    return out
+
+
+def valid_at(retired: dict[bytes, datetime], key: bytes, signed_at: str | None) -> bool:
+    """Whether `key` may have signed something dated `signed_at` (ISO 8601): a retired key
+    only what is dated no later than its hand-over; an undated thing only the current key."""
+    if key not in retired:
+        return True
+    if signed_at is None:
+        return False
+    try:
+        when = datetime.fromisoformat(signed_at)
+    except ValueError:
+        return False
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when <= retired[key]
 
 
 _MEMBER_DST = b"lanyard:v1:member-rekey"
