@@ -160,6 +160,8 @@ def event_list(data_dir: DataDir, endpoint: Endpoint = None, json_out: JsonOut =
                 "quota": e.quota,
                 "used": e.evaluations_used,
                 "revoked_at": e.revoked_at or None,
+                "public_key": e.public_key.hex(),
+                "retired_keys": [k.hex() for k in e.retired_public_keys],
             }
             for e in events
         ]
