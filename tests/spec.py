@@ -8,7 +8,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_DIR = ROOT.parent / "shared" / "spec"
-VECTORS_PATH = SPEC_DIR / "screen-v1-vectors.json"
+VECTORS_PATH = SPEC_DIR / "screen-v1r2-vectors.json"
+EXPORTS_DIR = ROOT.parent / "shared" / "exports"
 
 
 def load_vectors() -> dict[str, Any]:

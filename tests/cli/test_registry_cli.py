@@ -284,3 +284,24 @@ async def test_key_rotate_signing(
     assert (result["sequence"], result["old_key"]) == (1, old.hex())
     assert bytes(registry_dir.signing_key().verify_key).hex() == result["new_key"]
     assert registry.service.epoch == 1  # the OPRF key did not move
+
+
+async def test_record_add_registers_every_variant_and_aliases(
+    registry: RunningRegistry, registry_dir: RegistryDir, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = ["--data-dir", str(registry_dir.path)]
+    code, out, err = await lanyard(
+        capsys, "registry", "record", "add", *d, "--ref", "WG-V", "--status", "flagged",
+        "--name", "Jürgen Großmann", "--alias", "Jo Gross", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    # grossmann juergen, grossmann jurgen (spec §5a), then the alias: gross jo.
+    assert json.loads(out)["identifiers"] == 3
+
+    code, out, err = await lanyard(
+        capsys, "registry", "record", "add", *d, "--ref", "WG-J", "--status", "flagged",
+        "--name", "山田太郎",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "Hint: --name number 1: this name is written without a space" in out
+    assert "1 identifier(s)" in out

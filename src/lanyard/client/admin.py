@@ -27,6 +27,20 @@ class Identifier:
     value: str
 
 
+def record_messages(identifiers: Sequence[Identifier]) -> list[bytes]:
+    """The §1 messages a record is registered under: each e-mail address, and every §5a
+    variant of each name (an alias is one more name), deduplicated in first-seen order.
+    Raises InvalidIdentifier."""
+    messages: dict[bytes, None] = {}
+    for ident in identifiers:
+        if ident.kind is Kind.NAME:
+            for form in identity.name_variants(ident.value):
+                messages[identity.name_message(form)] = None
+        else:
+            messages[identity.message(ident.kind, ident.value)] = None
+    return list(messages)
+
+
 class AdminClient:
     def __init__(
         self,
@@ -93,10 +107,11 @@ class AdminClient:
         expires_on: date | None = None,
         ban_until: date | None = None,
     ) -> admin_pb2.AddRecordResponse:
-        """Normalise, blind, have the registry evaluate, unblind, upload Y (spec §5).
-        Without `expires_on` the registry's retention schedule dates the record (from
-        `ban_until` for a ban); the response names older records the repeat extended."""
-        messages = [identity.message(i.kind, i.value) for i in identifiers]
+        """Normalise, blind, have the registry evaluate, unblind, upload Y (spec §5); a
+        name is registered under every form of spec §5a (`record_messages`). Without
+        `expires_on` the registry's retention schedule dates the record (from `ban_until`
+        for a ban); the response names older records the repeat extended."""
+        messages = record_messages(identifiers)
         dates = (expires_on, ban_until)
         try:
             return await self._add_record(record_ref, status, messages, dates, await self._epoch())
