@@ -306,6 +306,7 @@ async def test_an_agent_enrolled_before_two_signing_key_rotations_follows_the_ch
     # first key signs afterwards (a thief holding it) is refused.
     forged = reports_pb2.Receipt()
     forged.CopyFrom(after)
+    forged.received_at = "2099-01-01T00:00:00+00:00"
     forged.signature = keys.sign(first_key, envelope.receipt_message(forged))
     with pytest.raises(ReceiptError, match="receipt signature"):
         await verify_in_log(world.agent.registry, forged)
