@@ -23,6 +23,7 @@ from lanyard.cli.screening import commands as screen_cmds
 from lanyard.cli.team import commands as team_cmds
 from lanyard.cli.transparency import commands as transparency_cmds
 from lanyard.cli.wg import commands as wg_cmds
+from lanyard.cli.wg import rekey as wg_rekey
 from lanyard.core import logs
 
 app = typer.Typer(
@@ -41,6 +42,7 @@ app.add_typer(incident_cmds.incident_app, name="incident")
 app.add_typer(transparency_cmds.event_app, name="event")
 app.add_typer(transparency_cmds.transparency_app, name="transparency")
 app.add_typer(wg_cmds.wg_app, name="wg")
+wg_cmds.wg_app.command("rekey")(wg_rekey.rekey)
 app.add_typer(report_cmds.report_app, name="report")
 app.command("screen")(screen_cmds.screen)
 app.command("check")(screen_cmds.check)

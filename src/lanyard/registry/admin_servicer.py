@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 import grpc
 
 from lanyard.core import screen, snapshot
+from lanyard.registry import retention
 from lanyard.registry.errors import InvalidRequest, PermissionDenied
 from lanyard.registry.grpc_errors import unary
 from lanyard.registry.retention import Policy
@@ -214,7 +215,8 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         self, request: admin_pb2.GetRetentionRequest, context: grpc.aio.ServicerContext
     ) -> admin_pb2.GetRetentionResponse:
         await self._admin(context, "GetRetention")
-        return admin_pb2.GetRetentionResponse(policy=policy_info(await self._service.retention()))
+        policy = await retention.load(self._service.store)
+        return admin_pb2.GetRetentionResponse(policy=policy_info(policy))
 
     @unary
     async def SetRetention(
@@ -222,8 +224,8 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
     ) -> admin_pb2.SetRetentionResponse:
         await self._admin(context, "SetRetention")
         p = request.policy
-        policy = await self._service.set_retention(
-            Policy(p.flagged_months, p.banned_months_after_ban)
+        policy = await retention.save(
+            self._service.store, Policy(p.flagged_months, p.banned_months_after_ban)
         )
         return admin_pb2.SetRetentionResponse(policy=policy_info(policy))
 

@@ -13,10 +13,16 @@ expiry at all is the latest.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
+import structlog
+
 from lanyard.registry.errors import InvalidRequest
+from lanyard.registry.store import Entry, Record, Store
+
+log = structlog.get_logger("lanyard.registry")
 
 DEFAULT_FLAGGED_MONTHS = 26
 DEFAULT_BANNED_MONTHS_AFTER_BAN = 26
@@ -62,3 +68,53 @@ def later(a: date | None, b: date | None) -> date | None:
 def extends(old: date | None, new: date | None) -> bool:
     """Whether a record expiring `new` pushes one expiring `old` further."""
     return old is not None and (new is None or new > old)
+
+
+async def load(store: Store) -> Policy:
+    values = await store.retention()
+    return Policy(values["flagged_months"], values["banned_months_after_ban"])
+
+
+async def save(store: Store, policy: Policy) -> Policy:
+    """Check and store the schedule; raises InvalidRequest naming a field out of range."""
+    policy.check()
+    await store.set_retention(
+        {
+            "flagged_months": policy.flagged_months,
+            "banned_months_after_ban": policy.banned_months_after_ban,
+        }
+    )
+    log.info(
+        "registry.retention_set",
+        flagged_months=policy.flagged_months,
+        banned_months_after_ban=policy.banned_months_after_ban,
+    )
+    return policy
+
+
+async def repeats(
+    store: Store,
+    record: Record,
+    points: list[bytes],
+    taken: set[bytes],
+    owners: dict[bytes, str | None],
+    seal: Callable[[Record, bytes], Entry],
+) -> tuple[list[tuple[str, date | None]], list[Entry], list[bytes]]:
+    """The repeat rule for `record`, about to be added with `points`: the older records
+    holding one of them that its expiry extends, and their live entries sealed again with
+    the new date (entries to add, tags to remove). `taken`: tags the new record itself now
+    owns; `owners`: the live snapshot's tag -> record ref (None for padding)."""
+    older = {r.record_ref: r for r, _ in await store.holding(points)}
+    extend = [
+        (ref, record.expires_on)
+        for ref, r in sorted(older.items())
+        if extends(r.expires_on, record.expires_on)
+    ]
+    add: list[Entry] = []
+    remove: list[bytes] = []
+    for ref, y in await store.points_of([ref for ref, _ in extend]):
+        entry = seal(Record(ref, older[ref].status, record.expires_on), y)
+        if entry.tag not in taken and owners.get(entry.tag) == ref:
+            remove.append(entry.tag)
+            add.append(entry)
+    return extend, add, remove

@@ -23,6 +23,7 @@ from lanyard.core import auth, keys, screen, snapshot
 from lanyard.core.blinding import run_chunked
 from lanyard.core.errors import AuthError, InvalidPoint
 from lanyard.core.errors import Error as CoreError
+from lanyard.registry import retention
 from lanyard.registry.errors import (
     AlreadyExists,
     InvalidRequest,
@@ -31,7 +32,6 @@ from lanyard.registry.errors import (
     Unauthenticated,
     WrongEpoch,
 )
-from lanyard.registry.retention import Policy, extends
 from lanyard.registry.snapshots import DeltaSnapshot, FullSnapshot, LiveSnapshot
 from lanyard.registry.store import Change, Entry, Event, Record, Store
 
@@ -231,30 +231,10 @@ class RegistryService:
         other = await self._store.get_record(owner) if owner else None
         return other is None or _RANK[new.status] >= _RANK[other.status]
 
-    async def _extend_repeats(
-        self, record: Record, points: list[bytes], taken: set[bytes]
-    ) -> tuple[list[tuple[str, date | None]], list[Entry], list[bytes]]:
-        """The repeat rule: older records holding one of `points` extend to the new
-        record's later expiry, and their live entries are sealed again with the new date
-        (`taken`: tags the new record itself now owns)."""
-        older = {r.record_ref: r for r, _ in await self._store.holding(points)}
-        extend = [
-            (ref, record.expires_on)
-            for ref, r in sorted(older.items())
-            if extends(r.expires_on, record.expires_on)
-        ]
-        add: list[Entry] = []
-        remove: list[bytes] = []
-        for ref, y in await self._store.points_of([ref for ref, _ in extend]):
-            entry = self._status_entry(Record(ref, older[ref].status, record.expires_on), y)
-            if entry.tag not in taken and self._snap.live.get(entry.tag, (b"", None))[1] == ref:
-                remove.append(entry.tag)
-                add.append(entry)
-        return extend, add, remove
-
     async def default_expiry(self, status: str, ban_until: date | None) -> date | None:
         """The expiry the retention schedule gives a record added today."""
-        return (await self.retention()).expiry(status, ban_until, datetime.now(UTC).date())
+        policy = await retention.load(self._store)
+        return policy.expiry(status, ban_until, datetime.now(UTC).date())
 
     async def add_record(
         self, suite: str, epoch: int, record: Record, points: Sequence[bytes]
@@ -287,8 +267,13 @@ class RegistryService:
                         continue
                     remove.append(entry.tag)
                 add.append(entry)
-            extend, more_add, more_remove = await self._extend_repeats(
-                record, list(dict.fromkeys(points)), {e.tag for e in add}
+            extend, more_add, more_remove = await retention.repeats(
+                self._store,
+                record,
+                list(dict.fromkeys(points)),
+                {e.tag for e in add},
+                {tag: ref for tag, (_, ref) in self._snap.live.items()},
+                self._status_entry,
             )
             change = self._snap.repad(add + more_add, remove + more_remove)
             version = await self._snap.commit(
@@ -341,24 +326,6 @@ class RegistryService:
         return len(gone)
 
     # -- retention -----------------------------------------------------------------------
-    async def retention(self) -> Policy:
-        return Policy(**await self._store.retention())
-
-    async def set_retention(self, policy: Policy) -> Policy:
-        policy.check()
-        await self._store.set_retention(
-            {
-                "flagged_months": policy.flagged_months,
-                "banned_months_after_ban": policy.banned_months_after_ban,
-            }
-        )
-        log.info(
-            "registry.retention_set",
-            flagged_months=policy.flagged_months,
-            banned_months_after_ban=policy.banned_months_after_ban,
-        )
-        return policy
-
     async def sweep(self, as_of: date, dry_run: bool) -> tuple[list[Record], int]:
         """Records whose expiry is before `as_of`, in ref order, and the snapshot version
         after removing them (unless `dry_run`)."""
