@@ -11,7 +11,7 @@ resets the approvals; the record stays until destroyed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import structlog
 
@@ -41,6 +41,18 @@ def waiting(incident: Incident, event_over: bool) -> bool:
     """Whether an operator decides this incident's fate: it did not end in a warning
     only (the schedule handles those), and it is closed or the event is over."""
     return not incident.warning_only and (incident.status == "closed" or event_over)
+
+
+def split(
+    incidents: list[Incident], event_end: date | None, today: date, warning_days: int
+) -> tuple[list[Incident], list[Incident]]:
+    """(warning-only incidents the schedule destroys on `today`, `warning_days` after the
+    event; incidents that wait for an operator's decision)."""
+    over = event_end is not None and today > event_end
+    expired = event_end is not None and today >= event_end + timedelta(days=warning_days)
+    due = [i for i in incidents if i.warning_only and expired]
+    kept = [i for i in incidents if not i.warning_only and waiting(i, over)]
+    return due, kept
 
 
 async def dispose(

@@ -16,7 +16,7 @@ import structlog
 
 from lanyard.agent.errors import Conflict as VersionConflict
 from lanyard.agent.errors import InvalidRequest, NotFound, PermissionDenied, Unauthenticated
-from lanyard.agent.incidents import crypto, disposal
+from lanyard.agent.incidents import crypto, disposal, team_keys
 from lanyard.agent.incidents.model import (
     ROLES,
     Communication,
@@ -37,7 +37,7 @@ from lanyard.agent.incidents.rules import (
     check_update,
 )
 from lanyard.agent.incidents.store import IncidentStore, MemberRow, Row
-from lanyard.core import auth, keychain, keys
+from lanyard.core import auth, keys
 from lanyard.core.auth import MEMBER_NAME
 from lanyard.core.errors import AuthError
 from lanyard.core.errors import Error as CoreError
@@ -150,30 +150,12 @@ class IncidentService:
         log.info("incidents.member_removed", member=name, by=caller.name)
 
     async def rekey_member(self, caller: Caller, new_key: bytes, proof: bytes) -> MemberRow:
-        """The caller (authenticated by their current key) replaces it with `new_key`,
-        which signed `proof` (core/keychain.member_rekey_message). Audited."""
+        """The caller replaces their own key (incidents/team_keys.py); audited."""
         if caller.role == "operator":
             raise PermissionDenied("the operator key is the event's key: rotate it elsewhere")
-        try:
-            keys.parse_public_key(new_key, "new_public_key")
-            keys.verify(
-                new_key,
-                keychain.member_rekey_message(caller.name, new_key),
-                proof,
-                what="proof signed by the new key",
-            )
-        except CoreError as exc:
-            raise InvalidRequest(str(exc)) from exc
-        current = await self._store.member(caller.name)
-        if current is not None and current.public_key == new_key:
-            raise InvalidRequest("new_public_key is the key already in use")
-        if not await self._store.rekey_member(caller.name, new_key):
-            raise NotFound(f"{caller.name} is not on the team")
-        await self._store.audit(TEAM_TRAIL, self._stamp(), caller.name, "rekey")
-        log.info("incidents.member_rekeyed", member=caller.name)
-        member = await self._store.member(caller.name)
-        assert member is not None
-        return member
+        return await team_keys.rekey_member(
+            self._store, caller.name, new_key, proof, self._stamp(), TEAM_TRAIL
+        )
 
     async def members(self, caller: Caller) -> list[MemberRow]:
         if caller.role not in ("chair", "responder", "operator"):
@@ -411,19 +393,12 @@ class IncidentService:
         """(warning-only incidents the schedule destroys on `today`, `warning_days` after
         the event; incidents that wait for an operator's decision). Nothing is audited:
         only ids, statuses and times leave this method's callers."""
-        due: list[Incident] = []
-        kept: list[Incident] = []
-        over = event_end is not None and today > event_end
-        expired = event_end is not None and today >= event_end + timedelta(days=warning_days)
         wrapped = await self._store.all_keys()
-        for row in await self._store.rows():
-            incident, _ = await self._open(row, wrapped.get(row.incident_id))
-            if incident.warning_only:
-                if expired:
-                    due.append(incident)
-            elif disposal.waiting(incident, over):
-                kept.append(incident)
-        return due, kept
+        incidents = [
+            (await self._open(row, wrapped.get(row.incident_id)))[0]
+            for row in await self._store.rows()
+        ]
+        return disposal.split(incidents, event_end, today, warning_days)
 
     async def apply_retention(
         self, event_end: date | None, today: date | None = None, warning_days: int = WARNING_DAYS
