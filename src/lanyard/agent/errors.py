@@ -60,3 +60,11 @@ class NotAllowed(Error):
 
 class RegistryRefused(Error):
     """The registry answered, and said no: a revoked enrolment, an exhausted quota."""
+
+
+class RetentionApplied(Error):
+    """The attendee data was deleted by the retention sweep: screening is over."""
+
+
+class RotationPending(Error):
+    """A key rotation that cannot finish yet (quota, outage): the old epoch still answers."""

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 import nacl.signing
 import structlog
@@ -29,7 +29,7 @@ from lanyard.agent.reports import ReportSender
 from lanyard.agent.service import AgentService
 from lanyard.agent.sqlite_store import SqliteStore
 from lanyard.client.registry import RegistryClient
-from lanyard.core import files
+from lanyard.core import auth, files, sqlite
 from lanyard.core.channels import open_channel
 from lanyard.core.errors import Error as CoreError
 
@@ -48,7 +48,11 @@ def init_agent(adir: AgentDir, listen: str | None = None) -> bytes:
 
 
 @asynccontextmanager
-async def opened(adir: AgentDir, config: AgentConfig | None = None) -> AsyncIterator[AgentService]:
+async def opened(
+    adir: AgentDir, config: AgentConfig | None = None, verifier: auth.TokenVerifier | None = None
+) -> AsyncIterator[AgentService]:
+    """The agent for one piece of work (a one-shot command, or `serve`'s whole run):
+    its store, the pinned registry, the snapshot held. `verifier` checks Check tokens."""
     adir.check()
     config = config or adir.load_config()
     enrolment = adir.enrolment()
@@ -58,13 +62,16 @@ async def opened(adir: AgentDir, config: AgentConfig | None = None) -> AsyncIter
         max_workers=os.cpu_count() or 1, thread_name_prefix="lanyard-blind"
     )
     try:
-        channel = open_channel(enrolment.endpoint, config.registry_ca)
+        channel = open_channel(
+            enrolment.endpoint, config.registry_ca, insecure=config.registry_insecure
+        )
     except CoreError as exc:
         await store.close()
         raise DataDirError(str(exc)) from exc
     try:
         client = RegistryClient(channel, enrolment.event_id, key, enrolment.registry_public_key)
-        agent = AgentService(store, enrolment, client, executor)
+        agent = AgentService(store, enrolment, client, executor, verifier=verifier)
+        agent.max_snapshot_age = timedelta(seconds=config.max_snapshot_age_seconds)
         await agent.start()
         yield agent
     finally:
@@ -110,36 +117,49 @@ async def incident_records(
 
 
 # -- retention (agent/retention.py) --------------------------------------------------------
-async def retention_policy(adir: AgentDir) -> retention.Policy:
-    """The schedule in force: agent.db's, with agent.toml's attendee days over it."""
+async def retention_policy(adir: AgentDir, pool: sqlite.Pool | None = None) -> retention.Policy:
+    """The schedule in force: agent.db's (through `pool`, or a store opened for the
+    purpose), with agent.toml's attendee days over it."""
     adir.check()
-    return await retention.load(adir.db_path, adir.load_config().attendee_retention_days)
+    days = adir.load_config().attendee_retention_days
+    if pool is not None:
+        return await retention.load(pool, days)
+    store = await SqliteStore.open(adir.db_path, pool_size=1)
+    try:
+        return await retention.load(store.pool, days)
+    finally:
+        await store.close()
 
 
 async def set_retention_policy(
     adir: AgentDir, attendee_days: int | None, warning_incident_days: int | None
 ) -> retention.Policy:
     """Change the stored schedule; NotAllowed for attendee days agent.toml overrides."""
-    current = await retention_policy(adir)
-    if attendee_days is not None and current.attendee_days_from_config:
-        raise NotAllowed(
-            f"{adir.config_path.name} sets attendee_retention_days; change or remove it there"
-        )
-    stored = await retention.load(adir.db_path)
-    await retention.save(
-        adir.db_path,
-        replace(
-            stored,
-            attendee_days=stored.attendee_days if attendee_days is None else attendee_days,
-            warning_incident_days=(
-                stored.warning_incident_days
-                if warning_incident_days is None
-                else warning_incident_days
+    adir.check()
+    store = await SqliteStore.open(adir.db_path, pool_size=1)
+    try:
+        current = await retention_policy(adir, store.pool)
+        if attendee_days is not None and current.attendee_days_from_config:
+            raise NotAllowed(
+                f"{adir.config_path.name} sets attendee_retention_days; change or remove it there"
+            )
+        stored = await retention.load(store.pool)
+        await retention.save(
+            store.pool,
+            replace(
+                stored,
+                attendee_days=stored.attendee_days if attendee_days is None else attendee_days,
+                warning_incident_days=(
+                    stored.warning_incident_days
+                    if warning_incident_days is None
+                    else warning_incident_days
+                ),
             ),
-        ),
-    )
-    log.info("agent.retention_set", attendee_days=attendee_days, warning=warning_incident_days)
-    return await retention_policy(adir)
+        )
+        log.info("agent.retention_set", attendee_days=attendee_days, warning=warning_incident_days)
+        return await retention_policy(adir, store.pool)
+    finally:
+        await store.close()
 
 
 async def retention_sweep(
@@ -201,7 +221,7 @@ async def rekey_event(adir: AgentDir) -> tuple[bytes, int]:
     async with opened(adir) as agent:
         retired = await agent.registry.rekey_event(agent.enrolment.event_id, old, new)
     files.write_atomically(adir.key_path, bytes(new))
-    files.write_atomically(adir.public_key_path, bytes(new.verify_key).hex() + "\n", 0o644)
+    files.write_atomically(adir.public_key_path, bytes(new.verify_key).hex() + "\n")
     adir.key_path.with_name("event.key.pending").unlink(missing_ok=True)
     log.info("agent.event_rekeyed", retired=retired)
     return bytes(new.verify_key), retired

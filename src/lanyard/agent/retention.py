@@ -13,12 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from pathlib import Path
 
-import aiosqlite
-
-from lanyard.agent.errors import DataDirError, InvalidRequest
-from lanyard.agent.migrations import MIGRATIONS
+from lanyard.agent.errors import InvalidRequest
 from lanyard.core import sqlite
 
 MAX_DAYS = 36500
@@ -53,12 +49,11 @@ class Plan:
     incidents_checked: bool = True  # False when the records were not unlocked
 
 
-async def load(db_path: Path, config_attendee_days: int | None = None) -> Policy:
-    db = await _connect(db_path)
-    try:
+async def load(pool: sqlite.Pool, config_attendee_days: int | None = None) -> Policy:
+    """The stored schedule (agent.db's `retention` table), with agent.toml's attendee days
+    over it when given."""
+    async with pool.read() as db:
         rows = await sqlite.fetch_all(db, "SELECT key, value FROM retention")
-    finally:
-        await db.close()
     values = {str(r[0]): int(r[1]) for r in rows}
     policy = Policy(values["attendee_days"], values["warning_incident_days"])
     if config_attendee_days is not None:
@@ -66,11 +61,10 @@ async def load(db_path: Path, config_attendee_days: int | None = None) -> Policy
     return policy
 
 
-async def save(db_path: Path, policy: Policy) -> None:
+async def save(pool: sqlite.Pool, policy: Policy) -> None:
+    """Store the schedule; raises InvalidRequest naming a value out of range."""
     policy.check()
-    db = await _connect(db_path)
-    try:
-        await db.execute("BEGIN IMMEDIATE")
+    async with pool.write() as db:
         await db.executemany(
             "UPDATE retention SET value = ? WHERE key = ?",
             [
@@ -78,17 +72,7 @@ async def save(db_path: Path, policy: Policy) -> None:
                 (policy.warning_incident_days, "warning_incident_days"),
             ],
         )
-        await db.execute("COMMIT")
-    finally:
-        await db.close()
 
 
 def attendee_cutoff(event_end: date | None, policy: Policy) -> date | None:
     return event_end + timedelta(days=policy.attendee_days) if event_end else None
-
-
-async def _connect(db_path: Path) -> aiosqlite.Connection:
-    try:
-        return await sqlite.connect(db_path, MIGRATIONS)
-    except sqlite.DatabaseError as exc:
-        raise DataDirError(str(exc)) from exc

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 
 import grpc
 import nacl.signing
+from google.protobuf.message import Message
 
 from lanyard.client.errors import RpcFailed, TranslatingStub
 from lanyard.core import auth, blinding, envelope, identity, keychain, keys, screen, snapshot
@@ -53,8 +54,9 @@ class AdminClient:
         self._signer = auth.CallSigner(f"admin:{admin_name}", key)
         self._known_epoch: int | None = None
 
-    def _md(self, method: str) -> tuple[tuple[str, str], ...]:
-        return self._signer.metadata(PREFIX + method)
+    def _md(self, method: str, request: Message) -> tuple[tuple[str, str], ...]:
+        """The call token for `method` carrying `request` (docs/call-token.md)."""
+        return self._signer.metadata(PREFIX + method, request)
 
     async def enroll_event(
         self,
@@ -74,19 +76,28 @@ class AdminClient:
             quota=quota,
         )
         response: admin_pb2.EnrollEventResponse = await self._stub.EnrollEvent(
-            admin_pb2.EnrollEventRequest(event=info), metadata=self._md("EnrollEvent")
+            request := admin_pb2.EnrollEventRequest(event=info),
+            metadata=self._md("EnrollEvent", request),
         )
         return response
 
     async def revoke_event(self, event_id: str) -> admin_pb2.EventInfo:
         response: admin_pb2.RevokeEventResponse = await self._stub.RevokeEvent(
-            admin_pb2.RevokeEventRequest(event_id=event_id), metadata=self._md("RevokeEvent")
+            request := admin_pb2.RevokeEventRequest(event_id=event_id),
+            metadata=self._md("RevokeEvent", request),
+        )
+        return response.event
+
+    async def set_quota(self, event_id: str, quota: int) -> admin_pb2.EventInfo:
+        request = admin_pb2.SetQuotaRequest(event_id=event_id, quota=quota)
+        response: admin_pb2.SetQuotaResponse = await self._stub.SetQuota(
+            request, metadata=self._md("SetQuota", request)
         )
         return response.event
 
     async def list_events(self) -> list[admin_pb2.EventInfo]:
         response = await self._stub.ListEvents(
-            admin_pb2.ListEventsRequest(), metadata=self._md("ListEvents")
+            request := admin_pb2.ListEventsRequest(), metadata=self._md("ListEvents", request)
         )
         return list(response.events)
 
@@ -94,7 +105,7 @@ class AdminClient:
         """The registry's OPRF epoch, asked once per client (ListRecords carries it)."""
         if self._known_epoch is None or refresh:
             response = await self._stub.ListRecords(
-                admin_pb2.ListRecordsRequest(), metadata=self._md("ListRecords")
+                request := admin_pb2.ListRecordsRequest(), metadata=self._md("ListRecords", request)
             )
             self._known_epoch = int(response.epoch)
         return self._known_epoch
@@ -135,10 +146,10 @@ class AdminClient:
 
         async def evaluate(points: list[bytes]) -> list[bytes]:
             response = await self._stub.EvaluateForRecord(
-                admin_pb2.EvaluateForRecordRequest(
+                request := admin_pb2.EvaluateForRecordRequest(
                     suite=screen.SUITE, epoch=epoch, blinded_points=points
                 ),
-                metadata=self._md("EvaluateForRecord"),
+                metadata=self._md("EvaluateForRecord", request),
             )
             return list(response.evaluated_points)
 
@@ -150,40 +161,45 @@ class AdminClient:
             ban_until=ban_until.isoformat() if ban_until else "",
         )
         response: admin_pb2.AddRecordResponse = await self._stub.AddRecord(
-            admin_pb2.AddRecordRequest(suite=screen.SUITE, epoch=epoch, record=record, points=ys),
-            metadata=self._md("AddRecord"),
+            request := admin_pb2.AddRecordRequest(
+                suite=screen.SUITE, epoch=epoch, record=record, points=ys
+            ),
+            metadata=self._md("AddRecord", request),
         )
         return response
 
     async def remove_record(self, record_ref: str) -> int:
         response = await self._stub.RemoveRecord(
-            admin_pb2.RemoveRecordRequest(record_ref=record_ref), metadata=self._md("RemoveRecord")
+            request := admin_pb2.RemoveRecordRequest(record_ref=record_ref),
+            metadata=self._md("RemoveRecord", request),
         )
         return int(response.snapshot_version)
 
     async def list_records(self) -> admin_pb2.ListRecordsResponse:
         response: admin_pb2.ListRecordsResponse = await self._stub.ListRecords(
-            admin_pb2.ListRecordsRequest(), metadata=self._md("ListRecords")
+            request := admin_pb2.ListRecordsRequest(), metadata=self._md("ListRecords", request)
         )
         return response
 
     async def rotate_key(self, from_epoch: int) -> admin_pb2.RotateKeyResponse:
         response: admin_pb2.RotateKeyResponse = await self._stub.RotateKey(
-            admin_pb2.RotateKeyRequest(from_epoch=from_epoch), metadata=self._md("RotateKey")
+            request := admin_pb2.RotateKeyRequest(from_epoch=from_epoch),
+            metadata=self._md("RotateKey", request),
         )
         return response
 
     async def rotate_signing_key(self, from_public_key: bytes) -> snapshot_pb2.KeyTransition:
         """Hand the registry's signing key over to a new one; returns the statement."""
         response: admin_pb2.RotateSigningKeyResponse = await self._stub.RotateSigningKey(
-            admin_pb2.RotateSigningKeyRequest(from_public_key=from_public_key),
-            metadata=self._md("RotateSigningKey"),
+            request := admin_pb2.RotateSigningKeyRequest(from_public_key=from_public_key),
+            metadata=self._md("RotateSigningKey", request),
         )
         return response.transition
 
     async def retention(self) -> admin_pb2.RetentionPolicy:
         response: admin_pb2.GetRetentionResponse = await self._stub.GetRetention(
-            admin_pb2.GetRetentionRequest(), metadata=self._md("GetRetention")
+            request := admin_pb2.GetRetentionRequest(),
+            metadata=self._md("GetRetention", request),
         )
         return response.policy
 
@@ -194,7 +210,8 @@ class AdminClient:
             flagged_months=flagged_months, banned_months_after_ban=banned_months_after_ban
         )
         response: admin_pb2.SetRetentionResponse = await self._stub.SetRetention(
-            admin_pb2.SetRetentionRequest(policy=policy), metadata=self._md("SetRetention")
+            request := admin_pb2.SetRetentionRequest(policy=policy),
+            metadata=self._md("SetRetention", request),
         )
         return response.policy
 
@@ -203,10 +220,10 @@ class AdminClient:
     ) -> admin_pb2.ApplyRetentionResponse:
         """Remove records expiring before `as_of` (default today); a dry run lists them."""
         response: admin_pb2.ApplyRetentionResponse = await self._stub.ApplyRetention(
-            admin_pb2.ApplyRetentionRequest(
+            request := admin_pb2.ApplyRetentionRequest(
                 as_of=as_of.isoformat() if as_of else "", dry_run=dry_run
             ),
-            metadata=self._md("ApplyRetention"),
+            metadata=self._md("ApplyRetention", request),
         )
         return response
 
@@ -218,12 +235,12 @@ class AdminClient:
         self, name: str, encryption_key: bytes, signing_key: bytes
     ) -> reports_pb2.RecipientSet:
         response: reports_pb2.AddRecipientResponse = await self._stub.AddRecipient(
-            reports_pb2.AddRecipientRequest(
+            request := reports_pb2.AddRecipientRequest(
                 recipient=reports_pb2.Recipient(
                     name=name, encryption_key=encryption_key, signing_key=signing_key
                 )
             ),
-            metadata=self._md("AddRecipient"),
+            metadata=self._md("AddRecipient", request),
         )
         return response.recipients
 
@@ -237,38 +254,41 @@ class AdminClient:
             signing_key, keychain.recipient_rekey_message(name, encryption_key, public)
         )
         response: admin_pb2.RekeyRecipientResponse = await self._stub.RekeyRecipient(
-            admin_pb2.RekeyRecipientRequest(
+            request := admin_pb2.RekeyRecipientRequest(
                 recipient=reports_pb2.Recipient(
                     name=name, encryption_key=encryption_key, signing_key=public
                 ),
                 proof=proof,
             ),
-            metadata=self._md("RekeyRecipient"),
+            metadata=self._md("RekeyRecipient", request),
         )
         return response.recipients
 
     async def remove_recipient(self, name: str) -> reports_pb2.RecipientSet:
         response: reports_pb2.RemoveRecipientResponse = await self._stub.RemoveRecipient(
-            reports_pb2.RemoveRecipientRequest(name=name), metadata=self._md("RemoveRecipient")
+            request := reports_pb2.RemoveRecipientRequest(name=name),
+            metadata=self._md("RemoveRecipient", request),
         )
         return response.recipients
 
     async def list_recipients(self) -> reports_pb2.RecipientSet:
         response: reports_pb2.ListRecipientsResponse = await self._stub.ListRecipients(
-            reports_pb2.ListRecipientsRequest(), metadata=self._md("ListRecipients")
+            request := reports_pb2.ListRecipientsRequest(),
+            metadata=self._md("ListRecipients", request),
         )
         return response.recipients
 
     async def list_submissions(self) -> list[reports_pb2.SubmissionInfo]:
         response: reports_pb2.ListSubmissionsResponse = await self._stub.ListSubmissions(
-            reports_pb2.ListSubmissionsRequest(), metadata=self._md("ListSubmissions")
+            request := reports_pb2.ListSubmissionsRequest(),
+            metadata=self._md("ListSubmissions", request),
         )
         return list(response.submissions)
 
     async def get_submission(self, submission_id: str) -> reports_pb2.GetSubmissionResponse:
         response: reports_pb2.GetSubmissionResponse = await self._stub.GetSubmission(
-            reports_pb2.GetSubmissionRequest(submission_id=submission_id),
-            metadata=self._md("GetSubmission"),
+            request := reports_pb2.GetSubmissionRequest(submission_id=submission_id),
+            metadata=self._md("GetSubmission", request),
         )
         return response
 
@@ -290,8 +310,10 @@ class AdminClient:
         )
         signed.signature = keys.sign(signing_key, envelope.step_message(submission_id, signed))
         response: reports_pb2.AdvanceSubmissionResponse = await self._stub.AdvanceSubmission(
-            reports_pb2.AdvanceSubmissionRequest(submission_id=submission_id, step=signed),
-            metadata=self._md("AdvanceSubmission"),
+            request := reports_pb2.AdvanceSubmissionRequest(
+                submission_id=submission_id, step=signed
+            ),
+            metadata=self._md("AdvanceSubmission", request),
         )
         return str(response.status)
 

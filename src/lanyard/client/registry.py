@@ -9,7 +9,7 @@ that does not lead from the pinned key is refused like a bad signature.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,12 +18,12 @@ import grpc
 import nacl.signing
 
 from lanyard.client.errors import TranslatingStub
-from lanyard.core import auth, blinding, envelope, keychain, keys, screen, snapshot
+from lanyard.core import auth, blinding, envelope, keychain, keys, limits, screen, snapshot
 from lanyard.core.errors import SignatureError
 from lanyard.wire.registry.v1 import registry_pb2, registry_pb2_grpc, reports_pb2
 
 PREFIX = "/lanyard.registry.v1.Registry/"
-DEFAULT_BATCH = 1000
+DEFAULT_BATCH = min(1000, limits.MAX_BATCH)  # points per Evaluate call
 
 
 @dataclass
@@ -106,8 +106,8 @@ class RegistryClient:
         """Fetch the registry's key chain and trust its current key if the chain leads to
         it from the pinned key; returns that key. Raises SignatureError on a break."""
         response = await self._stub.GetKeyChain(
-            registry_pb2.GetKeyChainRequest(),
-            metadata=self._signer.metadata(PREFIX + "GetKeyChain"),
+            request := registry_pb2.GetKeyChainRequest(),
+            metadata=self._signer.metadata(PREFIX + "GetKeyChain", request),
         )
         transitions = list(response.transitions)
         self._trusted = keychain.follow(
@@ -158,12 +158,12 @@ class RegistryClient:
         old_public, new_public = bytes(old_key.verify_key), bytes(new_key.verify_key)
         statement = keychain.event_rekey_message(event_id, old_public, new_public)
         response = await self._stub.RekeyEvent(
-            registry_pb2.RekeyEventRequest(
+            request := registry_pb2.RekeyEventRequest(
                 new_public_key=new_public,
                 old_signature=keys.sign(old_key, statement),
                 new_signature=keys.sign(new_key, statement),
             ),
-            metadata=self._signer.metadata(PREFIX + "RekeyEvent"),
+            metadata=self._signer.metadata(PREFIX + "RekeyEvent", request),
         )
         self._signer = auth.CallSigner(f"event:{event_id}", new_key)
         return int(response.retired_keys)
@@ -171,11 +171,22 @@ class RegistryClient:
     async def evaluate(self, epoch: int, blinded: list[bytes]) -> list[bytes]:
         """One Evaluate call: Z for each blinded point, in order."""
         response = await self._stub.Evaluate(
-            registry_pb2.EvaluateRequest(suite=screen.SUITE, epoch=epoch, blinded_points=blinded),
-            metadata=self._signer.metadata(PREFIX + "Evaluate"),
+            request := registry_pb2.EvaluateRequest(
+                suite=screen.SUITE, epoch=epoch, blinded_points=blinded
+            ),
+            metadata=self._signer.metadata(PREFIX + "Evaluate", request),
         )
         self.quota_remaining = response.quota_remaining
         return list(response.evaluated_points)
+
+    async def quota(self) -> registry_pb2.GetQuotaResponse:
+        """This event's quota, evaluations used and enrolment window."""
+        request = registry_pb2.GetQuotaRequest()
+        response: registry_pb2.GetQuotaResponse = await self._stub.GetQuota(
+            request, metadata=self._signer.metadata(PREFIX + "GetQuota", request)
+        )
+        self.quota_remaining = response.quota - response.evaluations_used
+        return response
 
     async def evaluate_messages(
         self,
@@ -197,8 +208,8 @@ class RegistryClient:
     async def refresh(self, current: LocalSnapshot) -> LocalSnapshot:
         """Fetch a delta since `current` (or everything) and return the verified result."""
         response = await self._stub.GetSnapshot(
-            registry_pb2.GetSnapshotRequest(since_version=current.version),
-            metadata=self._signer.metadata(PREFIX + "GetSnapshot"),
+            request := registry_pb2.GetSnapshotRequest(since_version=current.version),
+            metadata=self._signer.metadata(PREFIX + "GetSnapshot", request),
         )
         result: list[LocalSnapshot] = []
         await self._current_signed(
@@ -206,10 +217,10 @@ class RegistryClient:
         )
         return result[-1]
 
-    async def watch(self) -> AsyncIterator[tuple[int, int]]:
+    async def watch(self) -> AsyncGenerator[tuple[int, int], None]:
         call = self._stub.streaming("WatchSnapshot")(
-            registry_pb2.WatchSnapshotRequest(),
-            metadata=self._signer.metadata(PREFIX + "WatchSnapshot"),
+            request := registry_pb2.WatchSnapshotRequest(),
+            metadata=self._signer.metadata(PREFIX + "WatchSnapshot", request),
         )
         async for announcement in call:
             yield announcement.epoch, announcement.version
@@ -218,8 +229,8 @@ class RegistryClient:
     async def recipients(self) -> reports_pb2.RecipientSet:
         """The WG's report readers, verified against the pinned registry key."""
         response = await self._stub.GetRecipients(
-            reports_pb2.GetRecipientsRequest(),
-            metadata=self._signer.metadata(PREFIX + "GetRecipients"),
+            request := reports_pb2.GetRecipientsRequest(),
+            metadata=self._signer.metadata(PREFIX + "GetRecipients", request),
         )
         await self._current_signed(lambda key: envelope.verify_recipients(key, response.recipients))
         recipients: reports_pb2.RecipientSet = response.recipients
@@ -227,15 +238,16 @@ class RegistryClient:
 
     async def submit_report(self, data: bytes, signature: bytes) -> reports_pb2.Receipt:
         response = await self._stub.SubmitReport(
-            reports_pb2.SubmitReportRequest(envelope=data, signature=signature),
-            metadata=self._signer.metadata(PREFIX + "SubmitReport"),
+            request := reports_pb2.SubmitReportRequest(envelope=data, signature=signature),
+            metadata=self._signer.metadata(PREFIX + "SubmitReport", request),
         )
         receipt: reports_pb2.Receipt = response.receipt
         return receipt
 
     async def tree_head(self) -> reports_pb2.TreeHead:
         response = await self._stub.GetTreeHead(
-            reports_pb2.GetTreeHeadRequest(), metadata=self._signer.metadata(PREFIX + "GetTreeHead")
+            request := reports_pb2.GetTreeHeadRequest(),
+            metadata=self._signer.metadata(PREFIX + "GetTreeHead", request),
         )
         await self._current_signed(lambda key: envelope.verify_tree_head(key, response.head))
         head: reports_pb2.TreeHead = response.head
@@ -243,15 +255,15 @@ class RegistryClient:
 
     async def inclusion_proof(self, index: int, tree_size: int) -> tuple[bytes, list[bytes]]:
         response = await self._stub.GetInclusionProof(
-            reports_pb2.GetInclusionProofRequest(log_index=index, tree_size=tree_size),
-            metadata=self._signer.metadata(PREFIX + "GetInclusionProof"),
+            request := reports_pb2.GetInclusionProofRequest(log_index=index, tree_size=tree_size),
+            metadata=self._signer.metadata(PREFIX + "GetInclusionProof", request),
         )
         return bytes(response.leaf), list(response.path)
 
     async def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
         response = await self._stub.GetConsistencyProof(
-            reports_pb2.GetConsistencyProofRequest(old_size=old_size, new_size=new_size),
-            metadata=self._signer.metadata(PREFIX + "GetConsistencyProof"),
+            request := reports_pb2.GetConsistencyProofRequest(old_size=old_size, new_size=new_size),
+            metadata=self._signer.metadata(PREFIX + "GetConsistencyProof", request),
         )
         return list(response.path)
 
@@ -259,7 +271,7 @@ class RegistryClient:
         self, submission_id: str
     ) -> reports_pb2.GetSubmissionStatusResponse:
         response: reports_pb2.GetSubmissionStatusResponse = await self._stub.GetSubmissionStatus(
-            reports_pb2.GetSubmissionStatusRequest(submission_id=submission_id),
-            metadata=self._signer.metadata(PREFIX + "GetSubmissionStatus"),
+            request := reports_pb2.GetSubmissionStatusRequest(submission_id=submission_id),
+            metadata=self._signer.metadata(PREFIX + "GetSubmissionStatus", request),
         )
         return response

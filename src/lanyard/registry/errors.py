@@ -47,3 +47,8 @@ class DataDirError(Error):
 
 class ServeError(Error):
     """The registry cannot serve as configured: an address in use, TLS missing off loopback."""
+
+
+class OutsideWindow(Error):
+    """An event asking to evaluate outside its enrolment window (enrolment to the event's
+    end plus the attendee retention period)."""

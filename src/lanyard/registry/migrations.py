@@ -116,7 +116,18 @@ MIGRATIONS: list[str] = [
         CHECK (role IN ('operator', 'reader'));
     UPDATE admins SET role = 'reader' WHERE name IN (SELECT name FROM recipients);
     """,
-    # 4: the retention schedule as data (months; see registry/retention.py), report
+    # 4: call-token nonces, kept until their token leaves the ±120 s window, so that a
+    #    replay is refused across restarts (lanyard/core/nonces.py, docs/call-token.md).
+    """
+    CREATE TABLE call_nonces (
+        key_id TEXT NOT NULL,
+        nonce BLOB NOT NULL CHECK (length(nonce) = 16),
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (key_id, nonce)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX call_nonces_expiry ON call_nonces (expires_at);
+    """,
+    # 5: the retention schedule as data (months; see registry/retention.py), report
     #    readers' retired signing keys, events' retired keys, and the registry's signing
     #    key hand-overs.
     """

@@ -107,6 +107,10 @@ class Store(ABC):
         raises NotFound, or AlreadyExists if the key changed meanwhile."""
 
     @abstractmethod
+    async def set_quota(self, event_id: str, quota: int) -> Event:
+        """Raises NotFound, or InvalidRequest below what is used (nothing changed)."""
+
+    @abstractmethod
     async def reserve_evaluations(self, event_id: str, count: int) -> int:
         """Count `count` evaluations against the quota; return what remains.
         Raises QuotaExhausted (nothing counted) or NotFound."""

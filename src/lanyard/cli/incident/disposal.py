@@ -17,7 +17,7 @@ import typer
 from lanyard.cli.agent.commands import DataDir
 from lanyard.cli.incident.common import AgentOpt, CaOpt, KeyOpt, with_client
 from lanyard.cli.incident.render import incident_json
-from lanyard.cli.output import CliError, JsonOut, emit_json, say
+from lanyard.cli.output import CliError, JsonOut, confirm, emit_json, say
 from lanyard.core import files
 
 IncidentId = Annotated[int, typer.Argument(help="The incident's number.", min=1)]
@@ -40,11 +40,12 @@ def incident_destroy(
     ca: CaOpt = None,
 ) -> None:
     """Approve destroying an incident that waits for a decision (two chairs; key first)."""
-    if not yes and not typer.confirm(
-        f"Approve destroying incident {incident_id}? Once two chairs approve, it is gone.",
-        default=False,
-    ):
-        raise CliError("nothing approved")
+    confirm(
+        f"Once two chairs approve, incident {incident_id} is gone. Approve destroying it?",
+        "approve destroying an incident",
+        yes,
+        "nothing approved",
+    )
     result = with_client(agent, key, False, ca, data_dir)(
         lambda c: c.dispose(incident_id, "destroy")
     )
