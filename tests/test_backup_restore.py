@@ -167,9 +167,7 @@ async def test_kill_restore_serve_and_verify(
             assert (agent.snapshot.epoch, agent.snapshot.version) == before
             again = await agent.check("", "rex@example.org", "attendee", "T-2")
             assert again.record_ref == "WG-1"
-            verified = await verify_in_log(
-                agent.registry, agent.enrolment.registry_public_key, receipt
-            )
+            verified = await verify_in_log(agent.registry, receipt)
             assert verified.status == "received"
             incident = await records.get(Caller("ana", "responder"), filed.incident_id)
             assert incident.report.description == "Kept following the reporter"

@@ -16,15 +16,18 @@ import pytest
 
 from lanyard.agent import operator as agent_operator
 from lanyard.agent.datadir import AgentDir
+from lanyard.agent.errors import NotAllowed, SnapshotRejected
 from lanyard.agent.incidents import crypto
 from lanyard.agent.incidents.model import Decision, Report, ReportedPerson
 from lanyard.agent.incidents.service import Caller, IncidentService
 from lanyard.agent.reports import ReceiptError, ReportSender, build_report, preview, verify_in_log
 from lanyard.agent.service import AgentService
-from lanyard.client.admin import AdminClient
+from lanyard.client.admin import AdminClient, Identifier
 from lanyard.client.errors import RpcFailed
 from lanyard.core import envelope, keys
 from lanyard.core.channels import open_channel
+from lanyard.core.errors import Error as CoreError
+from lanyard.core.identity import Kind
 from lanyard.registry.datadir import RegistryDir
 from lanyard.registry.server import RunningRegistry
 from lanyard.wire.registry.v1 import reports_pb2
@@ -115,9 +118,7 @@ async def test_submit_receipt_proof_open_and_acknowledge(world: World) -> None:
     receipt = delivery.receipt
     assert (receipt.log_index, receipt.tree_size) == (0, 1)
 
-    verified = await verify_in_log(
-        world.agent.registry, world.agent.enrolment.registry_public_key, receipt
-    )
+    verified = await verify_in_log(world.agent.registry, receipt)
     assert verified.status == "received"
 
     # A WG reader opens it with their own key and checks the event's inner signature.
@@ -146,9 +147,7 @@ async def test_submit_receipt_proof_open_and_acknowledge(world: World) -> None:
         assert "next step is recorded" in info.value.details
     finally:
         await channel.close()
-    verified = await verify_in_log(
-        world.agent.registry, world.agent.enrolment.registry_public_key, receipt
-    )
+    verified = await verify_in_log(world.agent.registry, receipt)
     assert verified.status == "reviewed"
     assert [s.step for s in verified.steps] == ["acknowledged", "reviewed"]
 
@@ -174,9 +173,7 @@ async def test_concurrent_identical_steps_record_one(world: World) -> None:
     refused = [r for r in results if isinstance(r, RpcFailed)]
     assert len(results) - len(refused) == 1, results
     assert {r.code for r in refused} == {grpc.StatusCode.INVALID_ARGUMENT}
-    verified = await verify_in_log(
-        world.agent.registry, world.agent.enrolment.registry_public_key, receipt
-    )
+    verified = await verify_in_log(world.agent.registry, receipt)
     assert [s.step for s in verified.steps] == ["acknowledged"]
 
 
@@ -281,7 +278,7 @@ async def test_a_log_without_the_receipts_entry_fails_the_proof(world: World) ->
     forged.received_at = "2001-01-01T00:00:00+00:00"
     forged.signature = keys.sign(world.registry_dir.signing_key(), envelope.receipt_message(forged))
     with pytest.raises(ReceiptError, match=r"not this submission"):
-        await verify_in_log(world.agent.registry, world.agent.enrolment.registry_public_key, forged)
+        await verify_in_log(world.agent.registry, forged)
 
 
 async def test_the_registry_stores_only_ciphertext(world: World) -> None:
@@ -304,6 +301,96 @@ async def test_the_outbox_knows_which_incident_versions_a_report_held(world: Wor
     await world.records.add_note(Caller("ana", "responder"), 1, "a later conversation", [])
     second = await world.sender.seal(await _report(world))
     assert second.covers == "1:4"
+
+
+async def test_an_agent_enrolled_before_two_signing_key_rotations_follows_the_chain(
+    world: World,
+) -> None:
+    pinned = world.agent.enrolment.registry_public_key
+    await world.agent.sync()
+    before = (await world.sender.deliver(await world.sender.seal(await _report(world)))).receipt
+    assert before is not None
+    keys_seen = [pinned]
+    first_key = world.registry_dir.signing_key()
+    for _ in range(2):
+        transition = await world.admin.rotate_signing_key(keys_seen[-1])
+        keys_seen.append(bytes(transition.new_public_key))
+    assert bytes(world.registry_dir.signing_key().verify_key) == keys_seen[-1]
+
+    # The snapshot, the recipient set, receipts and tree heads signed by the new key are
+    # accepted without enrolling again; the receipt the first key signed still verifies.
+    await world.admin.add_record("WG-9", "flagged", [Identifier(Kind.NAME, "Late Record")])
+    await world.agent.sync()
+    assert world.agent.registry.trusted_keys == tuple(keys_seen)
+    assert world.agent.snapshot.version == world.registry.service.version
+    after = (await world.sender.deliver(await world.sender.seal(await _report(world)))).receipt
+    assert after is not None
+    for receipt in (before, after):
+        assert (await verify_in_log(world.agent.registry, receipt)).status == "received"
+    with pytest.raises(CoreError):
+        envelope.verify_receipt(pinned, after)
+    # A retired key vouches only for what is dated before its hand-over: a receipt the
+    # first key signs afterwards (a thief holding it) is refused.
+    forged = reports_pb2.Receipt()
+    forged.CopyFrom(after)
+    forged.received_at = "2099-01-01T00:00:00+00:00"
+    forged.signature = keys.sign(first_key, envelope.receipt_message(forged))
+    with pytest.raises(ReceiptError, match="receipt signature"):
+        await verify_in_log(world.agent.registry, forged)
+
+    # Another run of the agent, from the same pinned bundle, follows the chain too.
+    async with agent_operator.opened(world.adir) as again:
+        verified = await verify_in_log(again.registry, before)
+        assert verified.head.tree_size == 2
+        assert again.registry.registry_key == keys_seen[-1]
+
+    # A stale rotation is refused, naming what is wrong.
+    with pytest.raises(RpcFailed) as info:
+        await world.admin.rotate_signing_key(pinned)
+    assert info.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert "not the current one" in info.value.details
+
+
+async def test_a_key_the_chain_does_not_vouch_for_is_refused(world: World) -> None:
+    await world.admin.rotate_signing_key(world.agent.enrolment.registry_public_key)
+    # An agent that pinned some other key (a forged bundle) finds no chain from it.
+    world.agent.registry.pin(bytes(nacl.signing.SigningKey.generate().verify_key))
+    held = world.agent.snapshot.version
+    with pytest.raises(SnapshotRejected, match="not vouched for"):
+        await world.agent.sync()
+    assert world.agent.snapshot.version == held
+
+
+async def test_the_event_rekeys_and_keeps_its_enrolment(world: World) -> None:
+    event_id = world.agent.enrolment.event_id
+    old = world.adir.event_key()
+    entry = await world.sender.seal(await _report(world))
+    with pytest.raises(NotAllowed, match="wait in the outbox"):
+        await agent_operator.rekey_event(world.adir)
+    delivered = await world.sender.deliver(entry)
+    assert delivered.receipt is not None
+    used = (await world.admin.events_by_id())[event_id].evaluations_used
+
+    public, retired = await agent_operator.rekey_event(world.adir)
+    assert retired == 1
+    assert bytes(world.adir.event_key().verify_key) == public
+    assert world.adir.public_key_path.read_text().strip() == public.hex()
+    info = (await world.admin.events_by_id())[event_id]
+    assert (info.public_key, list(info.retired_public_keys)) == (public, [bytes(old.verify_key)])
+    # What the old key signed still verifies against the enrolment's history.
+    stored = await world.admin.get_submission(entry.submission_id)
+    keys.verify(info.retired_public_keys[0], stored.envelope, stored.envelope_signature)
+
+    # The agent works on with the new key, same enrolment, same quota count; the old key
+    # is refused.
+    async with agent_operator.opened(world.adir) as again:
+        await again.sync()
+        [y] = await again.registry.evaluate_messages(again.snapshot.epoch, [b"x" * 40])
+        assert len(y) == 32
+    assert (await world.admin.events_by_id())[event_id].evaluations_used == used + 1
+    with pytest.raises(RpcFailed) as info_err:
+        await world.agent.registry.evaluate(world.agent.snapshot.epoch, [y])
+    assert info_err.value.code == grpc.StatusCode.UNAUTHENTICATED
 
 
 # -- the WG's steps, as the event checks them (`lanyard report status`) --------------------
@@ -335,9 +422,7 @@ async def _acknowledged(world: World) -> reports_pb2.Receipt:
         )
     finally:
         await channel.close()
-    verified = await verify_in_log(
-        world.agent.registry, world.agent.enrolment.registry_public_key, delivery.receipt
-    )
+    verified = await verify_in_log(world.agent.registry, delivery.receipt)
     assert [(s.step, s.message) for s in verified.steps] == [
         ("acknowledged", "received, reading it")
     ]
@@ -371,15 +456,11 @@ async def test_a_changed_step_fails_the_events_check(
     receipt = await _acknowledged(world)
     _rewrite_step(world, receipt.submission_id, **values)
     with pytest.raises(ReceiptError, match=expected):
-        await verify_in_log(
-            world.agent.registry, world.agent.enrolment.registry_public_key, receipt
-        )
+        await verify_in_log(world.agent.registry, receipt)
 
 
 async def test_a_step_by_a_member_no_longer_a_reader_fails_the_events_check(world: World) -> None:
     receipt = await _acknowledged(world)
     await world.admin.remove_recipient("wg-alex")
     with pytest.raises(ReceiptError, match="signed by wg-alex, who is not one of"):
-        await verify_in_log(
-            world.agent.registry, world.agent.enrolment.registry_public_key, receipt
-        )
+        await verify_in_log(world.agent.registry, receipt)

@@ -89,3 +89,43 @@ def test_a_broken_credentials_file_is_one_sentence(tmp_path: Path, body: str) ->
 def test_a_missing_credentials_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ClientError, match=r"cannot read .*missing\.json"):
         ScreeningClient.from_credentials(tmp_path / "missing.json")
+
+
+async def test_an_integration_key_rotates_with_no_call_failing_in_between(
+    served: agent_server.RunningAgent, tmp_path: Path
+) -> None:
+    old_path = await _credentials(served, tmp_path)
+    new_path = tmp_path / "pretix-new.json"
+    with ScreeningClient.from_credentials(old_path) as old:
+
+        async def checks(count: int) -> list[CheckResult]:
+            # One after another: the rotation lands somewhere among them.
+            return [
+                await asyncio.to_thread(old.check, email="ada@example.org", caller_ref=f"R{i}")
+                for i in range(count)
+            ]
+
+        # Calls with the old key before, during and after the rotation all succeed.
+        rotating = asyncio.create_task(served.agent.rotate_integration("pretix"))
+        results = await checks(12)
+        new_key = await rotating
+        results += await checks(4)
+        assert {r.decision for r in results} == {"ALLOW"}
+        new_path.write_text(
+            json.dumps(
+                {
+                    "key_id": "integration:pretix",
+                    "private_key": bytes(new_key).hex(),
+                    "endpoint": served.address,
+                }
+            )
+        )
+        with ScreeningClient.from_credentials(new_path) as new:
+            assert (await asyncio.to_thread(new.check, email="ada@example.org")).decision == (
+                "ALLOW"
+            )
+            await served.agent.retire_previous_integration_key("pretix")
+            with pytest.raises(RpcFailed) as info:
+                await asyncio.to_thread(old.check, email="ada@example.org")
+            assert info.value.code == grpc.StatusCode.UNAUTHENTICATED
+            assert (await asyncio.to_thread(new.check, name="Sam Rivera")).decision == "REVIEW"

@@ -14,7 +14,7 @@ from lanyard.agent.incidents.model import Decision, Report
 from lanyard.agent.incidents.service import (
     ACK_WITHIN,
     ACT_WITHIN,
-    WARNING_RETENTION,
+    WARNING_DAYS,
     Caller,
     IncidentService,
 )
@@ -23,6 +23,7 @@ from lanyard.agent.incidents.store import IncidentStore, Row
 FILED = datetime(2027, 5, 1, 9, 0, 0, tzinfo=UTC)
 EVENT = (date(2027, 5, 1), date(2027, 5, 3))
 SECOND = timedelta(seconds=1)
+WARNING_RETENTION = timedelta(days=WARNING_DAYS)  # the default schedule's warning days
 
 
 class Clock:

@@ -249,7 +249,7 @@ async def test_organiser_workflow(
     # Retention: the event has not ended yet.
     code, out, err = await lanyard(capsys, "agent", "retention", "apply", *d)
     assert code == 0, err
-    assert "Nothing to delete yet" in out
+    assert "Attendee data: kept until" in out
     code, out, err = await lanyard(capsys, "alerts", *d, "--json")
     assert len(json.loads(out)) == 1, "retention must not have deleted anything"
 
@@ -459,6 +459,65 @@ async def test_a_refusal_says_why_not_that_the_registry_is_down(
     assert ("revoked" if cause == "revoked" else "quota") in sentence, sentence
     for misleading in ("cannot reach", "unreachable", "stopped answering", "run the same command"):
         assert misleading not in sentence, sentence
+
+
+async def test_agent_retention_integration_rotation_and_rekey(
+    agent_dir: Path, admin: AdminClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = ["--data-dir", str(agent_dir)]
+    code, out, err = await lanyard(capsys, "agent", "retention", "show", *d, "--json")
+    assert code == 0, err
+    assert json.loads(out) == {
+        "attendee_days": 30,
+        "warning_incident_days": 730,
+        "attendee_days_from_config": False,
+    }
+    code, out, err = await lanyard(capsys, "agent", "retention", "set", *d, "--attendee-days", "14")
+    assert code == 0, err
+    assert "deleted 14 days after" in out
+    code, out, err = await lanyard(capsys, "agent", "retention", "apply", *d, "--dry-run", "--json")
+    assert code == 0, err
+    plan = json.loads(out)
+    assert (plan["attendee_cutoff"], plan["attendees"]) == ("2027-05-17", 0)
+    assert plan["incidents_checked"] is True  # no incident records are set up here
+    assert_one_sentence(
+        await lanyard(capsys, "agent", "retention", "set", *d, "--warning-days", "0"),
+        "must be 1 to 36500 days, got 0",
+    )
+
+    creds = tmp_path / "pretix.json"
+    code, _, err = await lanyard(
+        capsys, "agent", "integration", "add", *d, "pretix", "--out", str(creds)
+    )
+    assert code == 0, err
+    new_creds = tmp_path / "pretix-new.json"
+    code, out, err = await lanyard(
+        capsys, "agent", "integration", "rotate", *d, "pretix", "--out", str(new_creds)
+    )
+    assert code == 0, err
+    assert "old key still works" in out
+    assert (
+        json.loads(new_creds.read_text())["private_key"]
+        != json.loads(creds.read_text())["private_key"]
+    )
+    code, out, err = await lanyard(capsys, "agent", "integration", "retire-old", *d, "pretix")
+    assert code == 0, err
+    assert_one_sentence(
+        await lanyard(capsys, "agent", "integration", "retire-old", *d, "pretix"),
+        "no previous key",
+    )
+
+    old_public = (agent_dir / "event.pub").read_text().strip()
+    code, out, err = await lanyard(capsys, "agent", "rekey", *d, "--yes")
+    assert code == 0, err
+    new_public = (agent_dir / "event.pub").read_text().strip()
+    assert new_public != old_public
+    assert new_public in out
+    [event] = await admin.list_events()
+    assert event.public_key.hex() == new_public
+    assert [k.hex() for k in event.retired_public_keys] == [old_public]
+    code, out, err = await lanyard(capsys, "alerts", *d, "--refresh", "--json")
+    assert code == 0, err  # the agent talks to the registry with its new key
 
 
 async def test_screen_names_its_columns_reads_buyers_and_takes_every_flag(

@@ -647,3 +647,50 @@ async def test_the_agent_unreachable_or_without_incident_records(
             "does not keep incident records yet",
             "lanyard agent incidents-init",
         )
+
+
+async def test_a_member_rekeys_and_two_chairs_destroy_a_closed_incident(team: Team) -> None:
+    t = team
+    await build_team(t)
+    old_ana = t.home / "ana-old.json"
+    old_ana.write_bytes(t.keys["ana"].read_bytes())
+    old_ana.chmod(0o600)
+    out = ok(await t.run("ana", "team", "rekey"))
+    new_public = re.findall(r"\b[0-9a-f]{64}\b", out)
+    assert len(new_public) == 1
+    assert not t.keys["ana"].with_name("ana.json.pending").exists()
+    assert t.keys["ana"].read_bytes() != old_ana.read_bytes()
+    members = {m["name"]: m for m in json.loads(ok(await t.run("cleo", "team", "list", "--json")))}
+    assert members["ana"]["public_key"] == new_public[0]
+    base = ["--agent", t.address, "--data-dir", str(t.adir.path)]
+    refused(
+        await lanyard(t.capsys, "incident", "list", *base, "--key", str(old_ana)),
+        "did not accept your key",
+    )
+    trail = json.loads(ok(await t.run("cleo", "incident", "audit", "0", "--json")))
+    assert ("ana", "rekey") in [(e["member"], e["action"]) for e in trail]
+
+    # A second chair, then an incident decided (not a warning only) and closed.
+    t.keys["dora"] = t.home / "members" / "dora.json"
+    dora = await t.keygen("dora")
+    ok(await t.run("cleo", "team", "add", "dora", "--role", "chair", "--public-key", dora))
+    out = ok(await t.run("vic", "incident", "new", "--description", "Pushed someone"))
+    incident = re.findall(r"\d+", out)[0]
+    decide = ("incident", "decide", incident, "--violation", "yes", "--resolution", "leave-event")
+    ok(await t.run("ana", *decide, "--reasoning", "seen by two"))
+    ok(await t.run("ben", "incident", "decide", incident, "--approve", "--yes"))
+    refused(await t.run("cleo", "incident", "destroy", incident, "--yes"), "close it first")
+    ok(await t.run("ana", "incident", "close", incident))
+    refused(await t.run("ana", "incident", "destroy", incident, "--yes"), "only chairs")
+    first = json.loads(ok(await t.run("cleo", "incident", "destroy", incident, "--yes", "--json")))
+    assert first == {"incident_id": int(incident), "approvals": ["cleo"], "destroyed": False}
+    export = t.home / "incident.json"
+    ok(await t.run("cleo", "incident", "export", incident, "--out", str(export)))
+    assert not export.exists()
+    out = ok(await t.run("dora", "incident", "export", incident, "--out", str(export)))
+    assert "exported" in out
+    assert json.loads(export.read_text())["report"]["description"] == "Pushed someone"
+    assert stat.S_IMODE(export.stat().st_mode) == 0o600
+    out = ok(await t.run("dora", "incident", "destroy", incident, "--yes"))
+    assert "destroyed (approved by cleo, dora)" in out
+    refused(await t.run("cleo", "incident", "show", incident), "no incident")

@@ -13,6 +13,7 @@ import pytest
 from lanyard.cli.main import main
 from lanyard.cli.registry.records import default_expiry
 from lanyard.registry.datadir import RegistryDir
+from lanyard.registry.retention import add_months
 from lanyard.registry.server import RunningRegistry
 
 
@@ -241,6 +242,71 @@ async def test_key_rotate(
     assert json.loads(out)["epoch"] == 2
     assert registry.service.epoch == 2
     assert not registry_dir.oprf_key_path(1).exists()
+
+
+async def test_retention_show_set_preview_apply_and_the_repeat_rule(
+    registry: RunningRegistry, registry_dir: RegistryDir, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = ["--data-dir", str(registry_dir.path)]
+    code, out, err = await lanyard(capsys, "registry", "retention", "show", *d, "--json")
+    assert code == 0, err
+    assert json.loads(out) == {"flagged_months": 26, "banned_months_after_ban": 26}
+    code, out, err = await lanyard(
+        capsys, "registry", "retention", "set", *d, "--flagged-months", "18"
+    )
+    assert code == 0, err
+    assert "kept 18 months" in out
+    add = ["registry", "record", "add", *d, "--status", "flagged"]
+    code, out, err = await lanyard(
+        capsys, *add, "--ref", "OLD", "--email", "x@example.org", "--expires", "2020-01-01"
+    )
+    assert code == 0, err
+    code, out, err = await lanyard(
+        capsys, *add, "--ref", "NEW", "--email", "x@example.org", "--json"
+    )
+    assert code == 0, err
+    added = json.loads(out)
+    assert added["extended"] == ["OLD"]
+    assert added["expires_on"] == add_months(date.today(), 18).isoformat()
+    code, out, err = await lanyard(
+        capsys, *add, "--ref", "GONE", "--name", "Gone Person", "--expires", "2021-01-01"
+    )
+    assert code == 0, err
+    assert "extended" not in out
+
+    code, out, err = await lanyard(capsys, "registry", "retention", "apply", *d, "--dry-run")
+    assert code == 0, err
+    assert "would remove 1 record(s)" in " ".join(out.split())
+    assert "GONE" in out
+    assert "2021-01-01" in out
+    assert "OLD" not in out  # the repeat extended it
+    code, preview, err = await lanyard(
+        capsys, "registry", "retention", "apply", *d, "--dry-run", "--json"
+    )
+    code, applied, err = await lanyard(capsys, "registry", "retention", "apply", *d, "--json")
+    assert code == 0, err
+    assert json.loads(preview)["records"] == json.loads(applied)["records"]
+    assert [r["record_ref"] for r in json.loads(applied)["records"]] == ["GONE"]
+    code, _, err = await lanyard(
+        capsys, "registry", "retention", "apply", *d, "--as-of", "2999-01-01"
+    )
+    assert code == 1
+    assert "only a dry run may look ahead" in err
+
+
+async def test_key_rotate_signing(
+    registry: RunningRegistry, registry_dir: RegistryDir, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = ["--data-dir", str(registry_dir.path)]
+    old = bytes(registry_dir.signing_key().verify_key)
+    code, out, err = await lanyard(
+        capsys, "registry", "key", "rotate", *d, "--signing", "--yes", "--json"
+    )
+    assert code == 0, err
+    result = json.loads(out)
+    assert (result["sequence"], result["old_key"]) == (1, old.hex())
+    assert bytes(registry_dir.signing_key().verify_key).hex() == result["new_key"]
+    assert registry.service.epoch == 1  # the OPRF key did not move
 
 
 async def test_record_add_registers_every_variant_and_aliases(

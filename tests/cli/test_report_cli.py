@@ -617,3 +617,46 @@ async def test_a_step_message_over_2000_characters_is_refused_before_signing(
     sentence = refused(await lanyard(capsys, *ack, "--message", "m" * 2000))
     assert "--message" not in sentence
     assert "missing.json" in sentence
+
+
+async def test_a_reader_rekeys_and_still_opens_what_was_sealed_before(world: World) -> None:
+    alex = await world.keygen("wg-alex")
+    await world.add_reader("wg-alex")
+    out = ok(await world.chair("submit", "--yes"))
+    (sid,) = re.findall(r"Submitted ([0-9a-f]{32})", out)
+    reader = world.as_reader(alex)
+    ok(await world.cli("registry", "submission", "ack", sid, "--step", "acknowledged", *reader))
+    before = json.loads(ok(await world.cli("wg", "show", "--wg-key", str(alex), "--json")))
+
+    rekeyed = json.loads(ok(await world.cli("wg", "rekey", *reader, "--json")))
+    assert rekeyed["retired"] == 1
+    assert rekeyed["encryption_public"] != before["encryption_public"]
+    assert not alex.with_name(alex.name + ".pending").exists()
+    listing = json.loads(
+        ok(
+            await world.cli(
+                "registry", "recipient", "list", "-d", str(world.registry_dir.path), "--json"
+            )
+        )
+    )
+    [entry] = listing["recipients"]
+    assert entry["encryption_key"] == rekeyed["encryption_public"]
+
+    # The report sealed to the old key still opens; the next step is signed by the new key;
+    # the event verifies both steps (the first by the key the set now lists as retired).
+    opened = json.loads(
+        ok(await world.cli("registry", "submission", "open", sid, *reader, "--json"))
+    )
+    assert opened["report"]["incidents"][0]["report"]["reporter"]["name"] == REPORTER
+    ok(await world.cli("registry", "submission", "ack", sid, "--step", "reviewed", *reader))
+    out = ok(await world.cli("report", "status", "-d", str(world.adir.path)))
+    assert "Verified in the log" in out
+    assert "reviewed" in out
+    # A new report is sealed to the new key only, and opens with it.
+    await file_incident(world.adir)
+    out = ok(await world.chair("submit", "--yes"))
+    (second,) = re.findall(r"Submitted ([0-9a-f]{32})", out)
+    stored = await world.admin.get_submission(second)
+    [wrapped] = envelope.parse_envelope(stored.envelope).keys
+    assert wrapped.encryption_key.hex() == rekeyed["encryption_public"]
+    ok(await world.cli("registry", "submission", "open", second, *reader))

@@ -186,6 +186,53 @@ class TestStoreContract:
         assert await store.snapshot_version() == 1
         assert len(await store.live_entries()) == 3
 
+    async def test_holding_points_and_extending(self, make_store: StoreFactory) -> None:
+        store = await make_store()
+        y, z = b"h" * 32, b"i" * 32
+        await store.apply(
+            Change(add_record=Record("A", "flagged", date(2027, 1, 1)), add_points=[y, z])
+        )
+        await store.apply(Change(add_record=Record("B", "flagged", None), add_points=[b"j" * 32]))
+        assert [(r.record_ref, p) for r, p in await store.holding([y])] == [("A", y)]
+        assert await store.holding([]) == []
+        assert await store.points_of(["A"]) == [("A", y), ("A", z)]
+        await store.apply(
+            Change(
+                add_record=Record("C", "flagged", date(2030, 1, 1)),
+                extend=[("A", date(2030, 1, 1))],
+            )
+        )
+        a = await store.get_record("A")
+        assert a is not None
+        assert a.expires_on == date(2030, 1, 1)
+
+    async def test_retention_schedule(self, make_store: StoreFactory) -> None:
+        store = await make_store()
+        assert await store.retention() == {"flagged_months": 26, "banned_months_after_ban": 26}
+        await store.set_retention({"flagged_months": 12, "banned_months_after_ban": 30})
+        assert await store.retention() == {"flagged_months": 12, "banned_months_after_ban": 30}
+
+    async def test_key_transitions(self, make_store: StoreFactory) -> None:
+        store = await make_store()
+        assert await store.key_transitions() == []
+        await store.add_key_transition(1, b"n" * 32, b"first")
+        await store.add_key_transition(2, b"m" * 32, b"second")
+        with pytest.raises(AlreadyExists):
+            await store.add_key_transition(2, b"o" * 32, b"race")
+        assert await store.key_transitions() == [b"first", b"second"]
+
+    async def test_event_rekey_keeps_history(self, make_store: StoreFactory) -> None:
+        store = await make_store()
+        await store.add_event(_event())
+        rekeyed = await store.rekey_event("conf-2027", b"k" * 32, b"l" * 32)
+        assert (rekeyed.public_key, rekeyed.retired_keys) == (b"l" * 32, (b"k" * 32,))
+        with pytest.raises(AlreadyExists):
+            await store.rekey_event("conf-2027", b"k" * 32, b"p" * 32)
+        with pytest.raises(NotFound):
+            await store.rekey_event("nope", b"k" * 32, b"p" * 32)
+        [listed] = await store.list_events()
+        assert listed.retired_keys == (b"k" * 32,)
+
     async def test_admin_keys(self, make_store: StoreFactory) -> None:
         store = await make_store()
         assert await store.admin("operator") is None

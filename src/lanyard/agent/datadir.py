@@ -32,8 +32,8 @@ DEFAULT_MAX_SNAPSHOT_AGE_SECONDS = 600
 _CONFIG_TEMPLATE = """\
 # Lanyard event agent configuration. Environment variables LANYARD_AGENT_<KEY> override.
 listen = "{listen}"
-# Attendee lists and screening results are deleted this many days after the event ends.
-attendee_retention_days = {retention}
+# Retention (attendee data, warning-only incidents) is data in agent.db: see
+# `lanyard agent retention show|set`. An attendee_retention_days here overrides it.
 # Past this many seconds without the registry confirming the WG's list held here, a person
 # not screened before gets UNAVAILABLE from a check instead of a decision.
 # max_snapshot_age_seconds = 600
@@ -50,7 +50,8 @@ attendee_retention_days = {retention}
 @dataclass(frozen=True, slots=True)
 class AgentConfig:
     listen: str = DEFAULT_LISTEN
-    attendee_retention_days: int = DEFAULT_RETENTION_DAYS
+    # None unless agent.toml or the environment sets it (then it overrides the policy).
+    attendee_retention_days: int | None = None
     max_snapshot_age_seconds: int = DEFAULT_MAX_SNAPSHOT_AGE_SECONDS
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -117,7 +118,7 @@ class AgentDir:
         files.write_atomically(self.public_key_path, public.hex() + "\n")
         fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(_CONFIG_TEMPLATE.format(listen=listen, retention=DEFAULT_RETENTION_DAYS))
+            fh.write(_CONFIG_TEMPLATE.format(listen=listen))
         return public
 
     def check(self) -> None:
@@ -149,7 +150,8 @@ class AgentDir:
             if env:
                 data[key] = env
         try:
-            retention = int(data.get("attendee_retention_days", DEFAULT_RETENTION_DAYS))
+            days = data.get("attendee_retention_days")
+            retention = None if days is None else int(days)
         except (TypeError, ValueError) as exc:
             raise DataDirError(
                 f"{self.config_path}: attendee_retention_days must be a whole number"

@@ -237,4 +237,26 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (submission_id, blob, idx)
     ) STRICT;
     """,
+    # 9: the retention schedule as data (days; agent/retention.py), the chairs'
+    #    approvals to destroy or export an incident that waits for a decision, and an
+    #    integration's previous key, still accepted while the ticketing system moves over.
+    """
+    ALTER TABLE integrations ADD COLUMN previous_key BLOB
+        CHECK (previous_key IS NULL OR length(previous_key) = 32);
+
+    CREATE TABLE retention (
+        key TEXT PRIMARY KEY,
+        value INTEGER NOT NULL CHECK (value BETWEEN 1 AND 36500)
+    ) STRICT;
+    INSERT INTO retention (key, value)
+        VALUES ('attendee_days', 30), ('warning_incident_days', 730);
+
+    CREATE TABLE disposals (
+        incident_id INTEGER NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('destroy', 'export')),
+        member TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (incident_id, action, member)
+    ) STRICT;
+    """,
 ]

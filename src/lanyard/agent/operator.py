@@ -12,10 +12,15 @@ import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from dataclasses import replace
+from datetime import date, timedelta
 
+import nacl.signing
+import structlog
+
+from lanyard.agent import retention
 from lanyard.agent.datadir import AgentConfig, AgentDir
-from lanyard.agent.errors import DataDirError, InvalidRequest
+from lanyard.agent.errors import DataDirError, InvalidRequest, NotAllowed
 from lanyard.agent.incidents import crypto
 from lanyard.agent.incidents.attachments import AttachmentService
 from lanyard.agent.incidents.model import Incident
@@ -29,7 +34,7 @@ from lanyard.agent.service import AgentService
 from lanyard.agent.sqlite_store import SqliteStore
 from lanyard.agent.store import Alert
 from lanyard.client.registry import RegistryClient
-from lanyard.core import auth
+from lanyard.core import auth, files, sqlite
 from lanyard.core.channels import open_channel
 from lanyard.core.errors import Error as CoreError
 
@@ -43,9 +48,15 @@ __all__ = [
     "init_incidents",
     "opened",
     "parse_file_choice",
+    "rekey_event",
     "report_sender",
     "report_sources",
+    "retention_policy",
+    "retention_sweep",
+    "set_retention_policy",
 ]
+
+log = structlog.get_logger("lanyard.agent")
 
 
 def init_incidents(adir: AgentDir, unlock: crypto.Unlock, strength: str = "moderate") -> None:
@@ -179,3 +190,114 @@ async def _records(
         )
     finally:
         await store.close()
+
+
+# -- retention (agent/retention.py) --------------------------------------------------------
+async def retention_policy(adir: AgentDir, pool: sqlite.Pool | None = None) -> retention.Policy:
+    """The schedule in force: agent.db's (through `pool`, or a store opened for the
+    purpose), with agent.toml's attendee days over it."""
+    adir.check()
+    days = adir.load_config().attendee_retention_days
+    if pool is not None:
+        return await retention.load(pool, days)
+    store = await SqliteStore.open(adir.db_path, pool_size=1)
+    try:
+        return await retention.load(store.pool, days)
+    finally:
+        await store.close()
+
+
+async def set_retention_policy(
+    adir: AgentDir, attendee_days: int | None, warning_incident_days: int | None
+) -> retention.Policy:
+    """Change the stored schedule; NotAllowed for attendee days agent.toml overrides."""
+    adir.check()
+    store = await SqliteStore.open(adir.db_path, pool_size=1)
+    try:
+        current = await retention_policy(adir, store.pool)
+        if attendee_days is not None and current.attendee_days_from_config:
+            raise NotAllowed(
+                f"{adir.config_path.name} sets attendee_retention_days; change or remove it there"
+            )
+        stored = await retention.load(store.pool)
+        await retention.save(
+            store.pool,
+            replace(
+                stored,
+                attendee_days=stored.attendee_days if attendee_days is None else attendee_days,
+                warning_incident_days=(
+                    stored.warning_incident_days
+                    if warning_incident_days is None
+                    else warning_incident_days
+                ),
+            ),
+        )
+        log.info("agent.retention_set", attendee_days=attendee_days, warning=warning_incident_days)
+        return await retention_policy(adir, store.pool)
+    finally:
+        await store.close()
+
+
+async def retention_sweep(
+    adir: AgentDir, today: date, unlock: crypto.Unlock | None, apply: bool
+) -> retention.Plan:
+    """What the schedule removes on `today` — and, with `apply`, remove exactly that.
+    Incidents are checked only when the records can be unlocked (`unlock`, or
+    LANYARD_AGENT_PASSPHRASE); the plan says when they were not."""
+    policy = await retention_policy(adir)
+    end = adir.enrolment().ends_on
+    cutoff = retention.attendee_cutoff(end, policy)
+    store = await SqliteStore.open(adir.db_path)
+    try:
+        due = cutoff is not None and today >= cutoff
+        attendees = await store.attendee_count() if due else 0
+        if due and apply:
+            attendees = await store.delete_attendees()
+            log.info("agent.retention_applied", attendees=attendees, days=policy.attendee_days)
+    finally:
+        await store.close()
+    plan = retention.Plan(today, policy, end, attendees, cutoff)
+    if not adir.master_path.exists():
+        return plan
+    if unlock is None and crypto.passphrase_from_env() is None:
+        return replace(plan, incidents_checked=False)
+    async with incident_records(adir, unlock) as records:
+        warned, waiting = await records.retention_due(end, today, policy.warning_incident_days)
+        if apply:
+            await records.destroy_expired(warned)
+    return replace(
+        plan,
+        warning_incidents=[(i.incident_id, i.updated_at) for i in warned],
+        waiting=[(i.incident_id, i.status) for i in waiting],
+    )
+
+
+# -- the event's key -----------------------------------------------------------------------
+async def rekey_event(adir: AgentDir) -> tuple[bytes, int]:
+    """Replace the event's key: the registry takes the new one on a statement both keys
+    signed, and the enrolment keeps its history. Returns (new public key, keys retired).
+    NotAllowed while sealed reports wait in the outbox (they carry the old key's
+    signature); a running `agent serve` must be restarted to use the new key."""
+    adir.check()
+    outbox = await Outbox.open(adir.db_path)
+    try:
+        waiting = len(await outbox.pending())
+    finally:
+        await outbox.close()
+    if waiting:
+        raise NotAllowed(
+            f"{waiting} sealed report(s) still wait in the outbox, signed by the current "
+            "key: deliver them first with `lanyard report submit`"
+        )
+    old = adir.event_key()
+    new = nacl.signing.SigningKey.generate()
+    # Kept beside the key until the registry confirms: if its answer is lost, the key it
+    # may already hold is not (`registry event list` shows which one it has).
+    files.write_atomically(adir.key_path.with_name("event.key.pending"), bytes(new))
+    async with opened(adir) as agent:
+        retired = await agent.registry.rekey_event(agent.enrolment.event_id, old, new)
+    files.write_atomically(adir.key_path, bytes(new))
+    files.write_atomically(adir.public_key_path, bytes(new.verify_key).hex() + "\n")
+    adir.key_path.with_name("event.key.pending").unlink(missing_ok=True)
+    log.info("agent.event_rekeyed", retired=retired)
+    return bytes(new.verify_key), retired

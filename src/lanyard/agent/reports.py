@@ -220,9 +220,15 @@ class Delivery:
     error: str = ""
 
 
-def check_receipt(entry: Entry, receipt: reports_pb2.Receipt, registry_key: bytes) -> None:
+async def check_receipt(
+    entry: Entry, receipt: reports_pb2.Receipt, registry: RegistryClient
+) -> None:
+    """The receipt is signed by a registry key this event trusts (following the key
+    chain if need be), for this submission and the bytes sent; else ReceiptError."""
     try:
-        envelope.verify_receipt(registry_key, receipt)
+        await registry.verify_signed(
+            lambda key: envelope.verify_receipt(key, receipt), receipt.received_at
+        )
     except CoreError as exc:
         raise ReceiptError(str(exc)) from exc
     if receipt.submission_id != entry.submission_id:
@@ -341,7 +347,7 @@ class ReportSender:
                     await asyncio.sleep(pause)
                     pause *= 2
                 continue
-            check_receipt(entry, receipt, self._enrolment.registry_public_key)
+            await check_receipt(entry, receipt, self._registry)
             await self.outbox.receipted(entry.submission_id, receipt)
             log.info(
                 "agent.report_receipted",
@@ -364,13 +370,27 @@ class Verified:
     steps: list[reports_pb2.SubmissionStep]
 
 
-async def verify_in_log(
-    registry: RegistryClient, registry_key: bytes, receipt: reports_pb2.Receipt
-) -> Verified:
+def _verify_step(
+    candidates: list[bytes], submission_id: str, step: reports_pb2.SubmissionStep
+) -> None:
+    """The step is signed by the reader's current key or one they retired."""
+    failure: CoreError | None = None
+    for key in candidates:
+        try:
+            envelope.verify_step(key, submission_id, step)
+            return
+        except CoreError as exc:
+            failure = exc
+    raise ReceiptError(str(failure)) from failure
+
+
+async def verify_in_log(registry: RegistryClient, receipt: reports_pb2.Receipt) -> Verified:
     """The receipt's entry is in the log the registry signs today, and today's log extends
     the one the receipt was given for; the WG's steps are signed by its readers."""
     try:
-        envelope.verify_receipt(registry_key, receipt)
+        await registry.verify_signed(
+            lambda key: envelope.verify_receipt(key, receipt), receipt.received_at
+        )
         head = await registry.tree_head()
     except CoreError as exc:
         raise ReceiptError(str(exc)) from exc
@@ -401,16 +421,17 @@ async def verify_in_log(
             f"the inclusion proof failed: the registry answered {exc.code.name}: {exc.details}"
         ) from exc
     status = await registry.submission_status(receipt.submission_id)
-    recipients = {r.name: r.signing_key for r in (await registry.recipients()).recipients}
+    # A reader who rekeyed signed earlier steps with a key the set lists as retired.
+    recipients = {
+        r.name: [r.signing_key, *r.retired_signing_keys]
+        for r in (await registry.recipients()).recipients
+    }
     for step in status.steps:
-        key = recipients.get(step.member)
-        if key is None:
+        candidates = recipients.get(step.member)
+        if candidates is None:
             raise ReceiptError(
                 f"the {step.step} step is signed by {step.member}, who is not "
                 "one of the WG's report readers"
             )
-        try:
-            envelope.verify_step(key, receipt.submission_id, step)
-        except CoreError as exc:
-            raise ReceiptError(str(exc)) from exc
+        _verify_step(candidates, receipt.submission_id, step)
     return Verified(receipt, head, status.status, list(status.steps))

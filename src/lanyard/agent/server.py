@@ -26,7 +26,7 @@ from lanyard.agent.incidents.attachments import AttachmentService
 from lanyard.agent.incidents.service import IncidentService
 from lanyard.agent.incidents.servicer import IncidentsServicer
 from lanyard.agent.incidents.store import IncidentStore
-from lanyard.agent.operator import opened, report_sender
+from lanyard.agent.operator import opened, report_sender, retention_policy
 from lanyard.agent.screening.servicer import ScreeningServicer
 from lanyard.agent.service import AgentService
 from lanyard.agent.sqlite_store import SqliteStore
@@ -127,7 +127,7 @@ async def running(
                 raise DataDirError(str(exc)) from exc
             await server.start()
             endpoint.write(bound)
-            start_tasks(tasks, adir, agent, incidents, config.attendee_retention_days)
+            start_tasks(tasks, adir, agent, incidents)
             log.info(
                 "agent.listening",
                 address=bound,
@@ -161,7 +161,6 @@ def start_tasks(
     adir: AgentDir,
     agent: AgentService,
     incidents: IncidentService | None,
-    retention_days: int,
 ) -> None:
     """The agent's long-lived work, each under `tasks`."""
 
@@ -183,9 +182,15 @@ def start_tasks(
                 await sender.recipients()
 
     async def retention() -> None:
-        await agent.apply_retention(retention_days)
+        # The schedule is read each time: `agent retention set` takes effect without a restart.
+        store = agent.store
+        pool = store.pool if isinstance(store, SqliteStore) else None
+        policy = await retention_policy(adir, pool)
+        await agent.apply_retention(policy.attendee_days)
         if incidents is not None:
-            await incidents.apply_retention(agent.enrolment.ends_on)
+            await incidents.apply_retention(
+                agent.enrolment.ends_on, warning_days=policy.warning_incident_days
+            )
         # Logs transparency.final_overdue once a day while the final report is late.
         transparency_service.reminder(adir, date.today())
 

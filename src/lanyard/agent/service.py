@@ -309,10 +309,17 @@ class AgentService(SnapshotFollower):
             token = auth.parse_token(metadata)
             if token.kind != "integration":
                 raise AuthError(f"{token.key_id} is not an integration key of this agent")
-            key = await self.store.integration_key(token.subject)
-            if key is None:
+            candidates = await self.store.integration_keys(token.subject)
+            if not candidates:
                 raise AuthError(f"unknown or revoked integration {token.subject}")
-            await self._verifier.verify(token, method, key)
+            # During a rotation's overlap the previous key still works (rotate_integration).
+            for key in candidates[1:]:
+                try:
+                    await self._verifier.verify(token, method, key)
+                    return token.subject
+                except AuthError:
+                    continue
+            await self._verifier.verify(token, method, candidates[0])
         except AuthError as exc:
             raise Unauthenticated(auth.refused(exc, metadata, method)) from exc
         return token.subject
@@ -329,6 +336,22 @@ class AgentService(SnapshotFollower):
         await self.store.add_integration(name, bytes(key.verify_key))
         log.info("agent.integration_added", integration=name)
         return key
+
+    async def rotate_integration(self, name: str) -> nacl.signing.SigningKey:
+        """A new key for an active integration. Its old key keeps working until
+        `retire_previous_integration_key`, so the ticketing system can move over with no
+        call failing in between. Raises NotFound."""
+        key = nacl.signing.SigningKey.generate()
+        if not await self.store.rotate_integration(name, bytes(key.verify_key)):
+            raise NotFound(f"no active integration {name}")
+        log.info("agent.integration_rotated", integration=name)
+        return key
+
+    async def retire_previous_integration_key(self, name: str) -> None:
+        """After a rotation: refuse the old key from now on. Raises NotFound."""
+        if not await self.store.retire_previous_integration_key(name):
+            raise NotFound(f"integration {name} has no previous key to retire")
+        log.info("agent.integration_previous_key_retired", integration=name)
 
     async def revoke_integration(self, name: str) -> None:
         if await self.store.integration_key(name) is None:

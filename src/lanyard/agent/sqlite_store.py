@@ -460,7 +460,7 @@ class SqliteStore(Store):
             await db.execute(
                 "INSERT INTO integrations (name, public_key, created_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET public_key = excluded.public_key, "
-                "revoked_at = NULL, created_at = excluded.created_at",
+                "revoked_at = NULL, created_at = excluded.created_at, previous_key = NULL",
                 (name, public_key, _now()),
             )
 
@@ -473,6 +473,35 @@ class SqliteStore(Store):
     async def revoke_integration(self, name: str) -> None:
         async with self._pool.write() as db:
             await db.execute(
-                "UPDATE integrations SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+                "UPDATE integrations SET revoked_at = ?, previous_key = NULL "
+                "WHERE name = ? AND revoked_at IS NULL",
                 (_now(), name),
             )
+
+    async def integration_keys(self, name: str) -> list[bytes]:
+        row = await self._one(
+            "SELECT public_key, previous_key FROM integrations "
+            "WHERE name = ? AND revoked_at IS NULL",
+            (name,),
+        )
+        if row is None:
+            return []
+        return [bytes(row[0])] + ([bytes(row[1])] if row[1] is not None else [])
+
+    async def rotate_integration(self, name: str, public_key: bytes) -> bool:
+        async with self._pool.write() as db:
+            cur = await db.execute(
+                "UPDATE integrations SET previous_key = public_key, public_key = ? "
+                "WHERE name = ? AND revoked_at IS NULL",
+                (public_key, name),
+            )
+            return cur.rowcount == 1
+
+    async def retire_previous_integration_key(self, name: str) -> bool:
+        async with self._pool.write() as db:
+            cur = await db.execute(
+                "UPDATE integrations SET previous_key = NULL "
+                "WHERE name = ? AND revoked_at IS NULL AND previous_key IS NOT NULL",
+                (name,),
+            )
+            return cur.rowcount == 1

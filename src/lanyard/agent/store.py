@@ -219,3 +219,16 @@ class Store(ABC):
 
     @abstractmethod
     async def revoke_integration(self, name: str) -> None: ...
+
+    @abstractmethod
+    async def integration_keys(self, name: str) -> list[bytes]:
+        """The active integration's current key, then its previous one during an overlap."""
+
+    @abstractmethod
+    async def rotate_integration(self, name: str, public_key: bytes) -> bool:
+        """Make `public_key` current and keep the old one as previous; False if `name` is
+        not active."""
+
+    @abstractmethod
+    async def retire_previous_integration_key(self, name: str) -> bool:
+        """End the overlap: only the current key is accepted; False if there was none."""

@@ -220,7 +220,7 @@ async def _report_story(
         reader.signing,
         message="Received, thank you",
     )
-    verified = await verify_in_log(agent.registry, agent.enrolment.registry_public_key, receipt)
+    verified = await verify_in_log(agent.registry, receipt)
     console.print(
         f"    {reader.name} opened it with their own key ({len(opened['incidents'])} "
         "incident, the event's signature verified) and acknowledged it; the event "

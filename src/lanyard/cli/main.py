@@ -107,7 +107,10 @@ COMMANDS: dict[str, tuple[str, str, bool, str]] = {
 # Groups that live in a module importing the group they join (so that group cannot
 # import them): attached here once the group is imported.
 SUBGROUPS: dict[str, list[tuple[str, str, str]]] = {
-    "agent": [("lanyard.cli.agent.webhooks", "webhooks_app", "webhooks")],
+    "agent": [
+        ("lanyard.cli.agent.webhooks", "webhooks_app", "webhooks"),
+        ("lanyard.cli.agent.retention", "retention_app", "retention"),
+    ],
 }
 
 # Commands likewise defined outside their group's module: (module, function, name).
@@ -120,6 +123,7 @@ SUBCOMMANDS: dict[str, list[tuple[str, str, str]]] = {
         ("lanyard.cli.backup", "agent_backup_cmd", "backup"),
         ("lanyard.cli.backup", "agent_restore_cmd", "restore"),
     ],
+    "wg": [("lanyard.cli.wg.rekey", "rekey", "rekey")],
 }
 
 # Modules that add their commands to a group when imported.

@@ -18,7 +18,7 @@ import nacl.signing
 from google.protobuf.message import Message
 
 from lanyard.client.errors import RpcFailed, TranslatingStub
-from lanyard.core import auth, blinding, envelope, identity, keys, screen, snapshot
+from lanyard.core import auth, blinding, envelope, identity, keychain, keys, screen, snapshot
 from lanyard.core.identity import Kind
 from lanyard.wire.registry.v1 import admin_pb2, admin_pb2_grpc, reports_pb2, snapshot_pb2
 
@@ -354,6 +354,45 @@ class AdminClient:
         )
         return response
 
+    async def rotate_signing_key(self, from_public_key: bytes) -> snapshot_pb2.KeyTransition:
+        """Hand the registry's signing key over to a new one; returns the statement."""
+        response: admin_pb2.RotateSigningKeyResponse = await self._stub.RotateSigningKey(
+            request := admin_pb2.RotateSigningKeyRequest(from_public_key=from_public_key),
+            metadata=self._md("RotateSigningKey", request),
+        )
+        return response.transition
+
+    async def retention(self) -> admin_pb2.RetentionPolicy:
+        response: admin_pb2.GetRetentionResponse = await self._stub.GetRetention(
+            request := admin_pb2.GetRetentionRequest(),
+            metadata=self._md("GetRetention", request),
+        )
+        return response.policy
+
+    async def set_retention(
+        self, flagged_months: int, banned_months_after_ban: int
+    ) -> admin_pb2.RetentionPolicy:
+        policy = admin_pb2.RetentionPolicy(
+            flagged_months=flagged_months, banned_months_after_ban=banned_months_after_ban
+        )
+        response: admin_pb2.SetRetentionResponse = await self._stub.SetRetention(
+            request := admin_pb2.SetRetentionRequest(policy=policy),
+            metadata=self._md("SetRetention", request),
+        )
+        return response.policy
+
+    async def apply_retention(
+        self, as_of: date | None = None, dry_run: bool = False
+    ) -> admin_pb2.ApplyRetentionResponse:
+        """Remove records expiring before `as_of` (default today); a dry run lists them."""
+        response: admin_pb2.ApplyRetentionResponse = await self._stub.ApplyRetention(
+            request := admin_pb2.ApplyRetentionRequest(
+                as_of=as_of.isoformat() if as_of else "", dry_run=dry_run
+            ),
+            metadata=self._md("ApplyRetention", request),
+        )
+        return response
+
     async def current_epoch(self) -> int:
         return await self._epoch(refresh=True)
 
@@ -368,6 +407,26 @@ class AdminClient:
                 )
             ),
             metadata=self._md("AddRecipient", request),
+        )
+        return response.recipients
+
+    async def rekey_recipient(
+        self, name: str, encryption_key: bytes, signing_key: nacl.signing.SigningKey
+    ) -> reports_pb2.RecipientSet:
+        """Replace this reader's keys (the client signs with the current signing key) by
+        `encryption_key` (X25519 public) and `signing_key`, which signs the proof."""
+        public = bytes(signing_key.verify_key)
+        proof = keys.sign(
+            signing_key, keychain.recipient_rekey_message(name, encryption_key, public)
+        )
+        response: admin_pb2.RekeyRecipientResponse = await self._stub.RekeyRecipient(
+            request := admin_pb2.RekeyRecipientRequest(
+                recipient=reports_pb2.Recipient(
+                    name=name, encryption_key=encryption_key, signing_key=public
+                ),
+                proof=proof,
+            ),
+            metadata=self._md("RekeyRecipient", request),
         )
         return response.recipients
 

@@ -22,7 +22,7 @@ import grpc
 import nacl.signing
 
 from lanyard.client.errors import ClientError, RpcFailed
-from lanyard.core import auth, limits
+from lanyard.core import auth, files, keychain, keys, limits
 from lanyard.core.auth import MEMBER_NAME
 from lanyard.core.channels import open_channel
 from lanyard.wire.agent.v1 import incidents_pb2 as pb
@@ -82,6 +82,15 @@ def create_member_key(path: Path, name: str) -> MemberKey:
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(json.dumps(body, indent=2) + "\n")
     return member
+
+
+def save_member_key(path: Path, member: MemberKey) -> None:
+    """Write (or replace) a member key file, atomically, mode 0600."""
+    body = {"name": member.name, "private_key": bytes(member.key).hex()}
+    try:
+        files.write_atomically(path, json.dumps(body, indent=2) + "\n")
+    except OSError as exc:
+        raise ClientError(f"cannot write {path}: {exc.strerror}") from exc
 
 
 def load_member_key(path: Path) -> MemberKey:
@@ -192,6 +201,15 @@ class IncidentClient:
         member = pb.Member(name=name, role=wire_role, public_key=public_key)
         response: pb.AddMemberResponse = await self._call(
             "AddMember", pb.AddMemberRequest(member=member)
+        )
+        return response.member
+
+    async def rekey_member(self, name: str, new_key: nacl.signing.SigningKey) -> pb.Member:
+        """Replace this client's member key (the one it signs with) by `new_key`."""
+        public = bytes(new_key.verify_key)
+        proof = keys.sign(new_key, keychain.member_rekey_message(name, public))
+        response: pb.RekeyMemberResponse = await self._call(
+            "RekeyMember", pb.RekeyMemberRequest(new_public_key=public, proof=proof)
         )
         return response.member
 
@@ -358,6 +376,16 @@ class IncidentClient:
             "GetAudit", pb.GetAuditRequest(incident_id=incident_id), incident_id
         )
         return list(response.entries)
+
+    async def dispose(self, incident_id: int, action: str) -> pb.DisposeIncidentResponse:
+        """Approve destroying or exporting an incident waiting for a decision ("destroy"
+        or "export"); the second distinct chair's call carries it out."""
+        response: pb.DisposeIncidentResponse = await self._call(
+            "DisposeIncident",
+            pb.DisposeIncidentRequest(incident_id=incident_id, action=action),
+            incident_id,
+        )
+        return response
 
 
 @asynccontextmanager

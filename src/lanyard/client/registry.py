@@ -1,20 +1,24 @@
 """The event's side of the registry: batched blinded evaluation and verified snapshots.
 
 Only blinded points leave through this client. Every snapshot is verified against the
-registry signing key the event pinned at enrolment before it replaces the one held.
+registry signing key the event pinned at enrolment before it replaces the one held. When
+the registry has rotated that key, a signature by an unknown key makes the client fetch
+the key chain, walk it from the pinned key (core/keychain.py) and verify again; a chain
+that does not lead from the pinned key is refused like a bad signature.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import grpc
 import nacl.signing
 
 from lanyard.client.errors import TranslatingStub
-from lanyard.core import auth, blinding, envelope, limits, screen, snapshot
+from lanyard.core import auth, blinding, envelope, keychain, keys, limits, screen, snapshot
 from lanyard.core.errors import SignatureError
 from lanyard.wire.registry.v1 import registry_pb2, registry_pb2_grpc, reports_pb2, snapshot_pb2
 
@@ -106,12 +110,93 @@ class RegistryClient:
         self._stub = TranslatingStub(registry_pb2_grpc.RegistryStub(channel), "registry", endpoint)
         self._signer = auth.CallSigner(f"event:{event_id}", event_key)
         self._registry_key = registry_key
+        self._trusted = [registry_key]
+        self._retired: dict[bytes, datetime] = {}
         self.quota_remaining: int | None = None
 
     def pin(self, registry_key: bytes) -> None:
         """Verify everything from now on against `registry_key` (32-byte Ed25519 public
-        key): the key an enrolment bundle, or a verified key transition, names."""
+        key): the key an enrolment bundle names. The key chain is walked from it."""
         self._registry_key = registry_key
+        self._trusted = [registry_key]
+        self._retired = {}
+
+    @property
+    def registry_key(self) -> bytes:
+        """The registry signing key trusted today (32 bytes)."""
+        return self._registry_key
+
+    @property
+    def trusted_keys(self) -> tuple[bytes, ...]:
+        """The pinned key, then each key the chain has vouched for so far, in order: what
+        the registry signed with any of them (receipts, tree heads) still verifies."""
+        return tuple(self._trusted)
+
+    async def follow_key_chain(self) -> bytes:
+        """Fetch the registry's key chain and trust its current key if the chain leads to
+        it from the pinned key; returns that key. Raises SignatureError on a break."""
+        response = await self._stub.GetKeyChain(
+            request := registry_pb2.GetKeyChainRequest(),
+            metadata=self._signer.metadata(PREFIX + "GetKeyChain", request),
+        )
+        transitions = list(response.transitions)
+        self._trusted = keychain.follow(
+            self._trusted[0], transitions, bytes(response.current_public_key)
+        )
+        self._retired = keychain.retirements(transitions)
+        self._registry_key = self._trusted[-1]
+        return self._registry_key
+
+    def _try(self, keys_: Sequence[bytes], check: Callable[[bytes], None], at: str) -> bool:
+        for key in keys_:
+            if not keychain.valid_at(self._retired, key, at):
+                continue
+            try:
+                check(key)
+                return True
+            except SignatureError:
+                continue
+        return False
+
+    async def verify_signed(self, check: Callable[[bytes], None], signed_at: str) -> None:
+        """`check(key)` raises SignatureError unless `key` made the signature at hand,
+        on something dated `signed_at` (ISO 8601). Passes if a trusted key did — a key the
+        chain retired only for what is dated before its hand-over; else follows the key
+        chain once and tries again. Raises SignatureError if none did, or the chain breaks."""
+        if self._try(list(reversed(self._trusted)), check, signed_at):
+            return
+        await self.follow_key_chain()
+        if self._try(list(reversed(self._trusted)), check, signed_at):
+            return
+        check(self._registry_key)
+
+    async def _current_signed(self, check: Callable[[bytes], None]) -> None:
+        """Like verify_signed, for what only today's key may sign (snapshots, sets)."""
+        try:
+            check(self._registry_key)
+        except SignatureError:
+            before = self._registry_key
+            if await self.follow_key_chain() == before:
+                raise
+            check(self._registry_key)
+
+    async def rekey_event(
+        self, event_id: str, old_key: nacl.signing.SigningKey, new_key: nacl.signing.SigningKey
+    ) -> int:
+        """Move the event to `new_key` (both keys sign the statement); from then on this
+        client signs its calls with the new key. Returns how many keys the event retired."""
+        old_public, new_public = bytes(old_key.verify_key), bytes(new_key.verify_key)
+        statement = keychain.event_rekey_message(event_id, old_public, new_public)
+        response = await self._stub.RekeyEvent(
+            request := registry_pb2.RekeyEventRequest(
+                new_public_key=new_public,
+                old_signature=keys.sign(old_key, statement),
+                new_signature=keys.sign(new_key, statement),
+            ),
+            metadata=self._signer.metadata(PREFIX + "RekeyEvent", request),
+        )
+        self._signer = auth.CallSigner(f"event:{event_id}", new_key)
+        return int(response.retired_keys)
 
     async def evaluate(self, epoch: int, blinded: list[bytes]) -> list[bytes]:
         """One Evaluate call: Z for each blinded point, in order."""
@@ -158,7 +243,11 @@ class RegistryClient:
             metadata=self._signer.metadata(PREFIX + "StreamSnapshot", request),
         )
         response = await assemble(call)
-        return apply_response(current, response, self._registry_key)
+        result: list[LocalSnapshot] = []
+        await self._current_signed(
+            lambda key: result.append(apply_response(current, response, key))
+        )
+        return result[-1]
 
     async def watch(self) -> AsyncGenerator[tuple[int, int], None]:
         call = self._stub.streaming("WatchSnapshot")(
@@ -175,7 +264,7 @@ class RegistryClient:
             request := reports_pb2.GetRecipientsRequest(),
             metadata=self._signer.metadata(PREFIX + "GetRecipients", request),
         )
-        envelope.verify_recipients(self._registry_key, response.recipients)
+        await self._current_signed(lambda key: envelope.verify_recipients(key, response.recipients))
         recipients: reports_pb2.RecipientSet = response.recipients
         return recipients
 
@@ -221,7 +310,7 @@ class RegistryClient:
             request := reports_pb2.GetTreeHeadRequest(),
             metadata=self._signer.metadata(PREFIX + "GetTreeHead", request),
         )
-        envelope.verify_tree_head(self._registry_key, response.head)
+        await self._current_signed(lambda key: envelope.verify_tree_head(key, response.head))
         head: reports_pb2.TreeHead = response.head
         return head
 

@@ -55,7 +55,8 @@ def _canonical(dst: str, *fields: bytes | str | int) -> bytes:
 def recipient_set_message(version: int, recipients: Sequence[reports_pb2.Recipient]) -> bytes:
     fields: list[bytes | str | int] = [version, len(recipients)]
     for r in sorted(recipients, key=lambda r: r.name):
-        fields += [r.name, r.encryption_key, r.signing_key]
+        fields += [r.name, r.encryption_key, r.signing_key, len(r.retired_signing_keys)]
+        fields += list(r.retired_signing_keys)
     return _canonical("lanyard:v1:recipients", *fields)
 
 
@@ -230,26 +231,37 @@ def parse_envelope(envelope: bytes) -> reports_pb2.ReportEnvelope:
 
 
 def open_report(
-    envelope: bytes, reader: str, private_key: nacl.public.PrivateKey, event_key: bytes
+    envelope: bytes,
+    reader: str,
+    private_key: nacl.public.PrivateKey | Sequence[nacl.public.PrivateKey],
+    event_key: bytes,
 ) -> dict[str, Any]:
-    """Decrypt as `reader` and verify the event's inner signature; the report's JSON."""
+    """Decrypt as `reader` and verify the event's inner signature; the report's JSON.
+    `private_key` may be several (the current one and those a rekey retired): the one
+    the report was sealed to opens it."""
     return open_report_and_key(envelope, reader, private_key, event_key)[0]
 
 
 def open_report_and_key(
-    envelope: bytes, reader: str, private_key: nacl.public.PrivateKey, event_key: bytes
+    envelope: bytes,
+    reader: str,
+    private_key: nacl.public.PrivateKey | Sequence[nacl.public.PrivateKey],
+    event_key: bytes,
 ) -> tuple[dict[str, Any], bytes]:
     """As open_report, with the data key that also opens the report's attached files."""
+    held = [private_key] if isinstance(private_key, nacl.public.PrivateKey) else private_key
+    by_public = {bytes(k.public_key): k for k in held}
     parsed = parse_envelope(envelope)
     mine = [
-        k
+        (k, by_public[k.encryption_key])
         for k in parsed.keys
-        if k.recipient == reader and k.encryption_key == bytes(private_key.public_key)
+        if k.recipient == reader and k.encryption_key in by_public
     ]
     if not mine:
-        raise EnvelopeError(f"this report was not sealed to {reader}'s current key")
+        raise EnvelopeError(f"this report was not sealed to {reader} (under any key held)")
     try:
-        data_key = nacl.public.SealedBox(private_key).decrypt(mine[0].sealed_key)
+        wrapped, key = mine[0]
+        data_key = nacl.public.SealedBox(key).decrypt(wrapped.sealed_key)
         signed = SecretBox(data_key).decrypt(parsed.ciphertext)
     except nacl.exceptions.CryptoError as exc:
         raise EnvelopeError("the report does not open with this key") from exc

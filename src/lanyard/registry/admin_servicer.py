@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import grpc
 import structlog
 
 from lanyard.core import screen, snapshot
+from lanyard.registry import retention
 from lanyard.registry.errors import InvalidRequest, PermissionDenied
 from lanyard.registry.grpc_errors import unary
 from lanyard.registry.record_changes import KEEP, Keep, RecordUpdate
+from lanyard.registry.retention import Policy
 from lanyard.registry.service import RegistryService
+from lanyard.registry.signing import SigningKeys
 from lanyard.registry.store import Event, Record, RecordEvent
 from lanyard.registry.submission_store import StoredSubmission, SubmissionSummary
 from lanyard.registry.submissions import SubmissionService
@@ -31,6 +34,7 @@ READER_METHODS = frozenset(
         "UpdateRecord",
         "GetRecord",
         "ListRecipients",
+        "RekeyRecipient",
         "ListSubmissions",
         "GetSubmission",
         "GetSubmissionAttachment",
@@ -67,6 +71,7 @@ def event_info(event: Event) -> admin_pb2.EventInfo:
         quota=event.quota,
         evaluations_used=event.used,
         revoked_at=event.revoked_at.isoformat() if event.revoked_at else "",
+        retired_public_keys=list(event.retired_keys),
     )
 
 
@@ -98,10 +103,20 @@ def submission_info(sub: StoredSubmission | SubmissionSummary) -> reports_pb2.Su
     return reports_pb2.SubmissionInfo(receipt=sub.receipt, status=sub.status, envelope_bytes=size)
 
 
+def policy_info(policy: Policy) -> admin_pb2.RetentionPolicy:
+    return admin_pb2.RetentionPolicy(
+        flagged_months=policy.flagged_months,
+        banned_months_after_ban=policy.banned_months_after_ban,
+    )
+
+
 class AdminServicer(admin_pb2_grpc.AdminServicer):
-    def __init__(self, service: RegistryService, submissions: SubmissionService) -> None:
+    def __init__(
+        self, service: RegistryService, submissions: SubmissionService, signing: SigningKeys
+    ) -> None:
         self._service = service
         self._subs = submissions
+        self._signing = signing
 
     async def _admin(self, context: grpc.aio.ServicerContext, method: str) -> str:
         """The caller's admin name. Report readers may only call READER_METHODS."""
@@ -132,7 +147,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         )
         return admin_pb2.EnrollEventResponse(
             event=event_info(event),
-            registry_public_key=self._service.public_key,
+            registry_public_key=self._signing.public_key,
             suite=screen.SUITE,
             epoch=self._service.epoch,
         )
@@ -184,17 +199,26 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         if request.submission_id:
             # NotFound unless the registry holds that report.
             await self._subs.status(request.submission_id, None)
+        status = snapshot.STATUS_NAMES[rec.status]
+        ban_until = _date(rec.ban_until, "ban_until") if rec.ban_until else None
+        expires: date | None
+        if rec.expires_on:
+            expires = _date(rec.expires_on, "expires_on")
+        else:
+            expires = await self._service.default_expiry(status, ban_until)
         record = Record(
             record_ref=rec.record_ref,
-            status=snapshot.STATUS_NAMES[rec.status],
-            expires_on=_date(rec.expires_on, "expires_on") if rec.expires_on else None,
-            ban_until=_date(rec.ban_until, "ban_until") if rec.ban_until else None,
+            status=status,
+            expires_on=expires,
+            ban_until=ban_until,
             submission_id=request.submission_id,
         )
-        stored, version = await self._service.add_record(
+        stored, version, extended = await self._service.add_record(
             request.suite, request.epoch, record, list(request.points), by=member
         )
-        return admin_pb2.AddRecordResponse(record=record_info(stored), snapshot_version=version)
+        return admin_pb2.AddRecordResponse(
+            record=record_info(stored), snapshot_version=version, extended_refs=extended
+        )
 
     @unary
     async def AddRecords(
@@ -296,6 +320,51 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         return admin_pb2.RotateKeyResponse(epoch=epoch, snapshot_version=version, points=points)
 
     @unary
+    async def RotateSigningKey(
+        self, request: admin_pb2.RotateSigningKeyRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.RotateSigningKeyResponse:
+        await self._admin(context, "RotateSigningKey")
+        transition = await self._signing.rotate(request.from_public_key)
+        return admin_pb2.RotateSigningKeyResponse(transition=transition)
+
+    @unary
+    async def GetRetention(
+        self, request: admin_pb2.GetRetentionRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.GetRetentionResponse:
+        await self._admin(context, "GetRetention")
+        policy = await retention.load(self._service.store)
+        return admin_pb2.GetRetentionResponse(policy=policy_info(policy))
+
+    @unary
+    async def SetRetention(
+        self, request: admin_pb2.SetRetentionRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.SetRetentionResponse:
+        await self._admin(context, "SetRetention")
+        p = request.policy
+        policy = await retention.save(
+            self._service.store, Policy(p.flagged_months, p.banned_months_after_ban)
+        )
+        return admin_pb2.SetRetentionResponse(policy=policy_info(policy))
+
+    @unary
+    async def ApplyRetention(
+        self, request: admin_pb2.ApplyRetentionRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.ApplyRetentionResponse:
+        await self._admin(context, "ApplyRetention")
+        today = datetime.now(UTC).date()
+        as_of = _date(request.as_of, "as_of") if request.as_of else today
+        if as_of > today and not request.dry_run:
+            raise InvalidRequest(
+                f"as_of {as_of.isoformat()} is after today: only a dry run may look ahead"
+            )
+        records, version = await self._service.sweep(as_of, request.dry_run)
+        return admin_pb2.ApplyRetentionResponse(
+            records=[record_info(r) for r in records],
+            snapshot_version=version,
+            as_of=as_of.isoformat(),
+        )
+
+    @unary
     async def AddRecipient(
         self, request: reports_pb2.AddRecipientRequest, context: grpc.aio.ServicerContext
     ) -> reports_pb2.AddRecipientResponse:
@@ -311,6 +380,15 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         await self._admin(context, "RemoveRecipient")
         return reports_pb2.RemoveRecipientResponse(
             recipients=await self._subs.remove_recipient(request.name)
+        )
+
+    @unary
+    async def RekeyRecipient(
+        self, request: admin_pb2.RekeyRecipientRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.RekeyRecipientResponse:
+        member = await self._admin(context, "RekeyRecipient")
+        return admin_pb2.RekeyRecipientResponse(
+            recipients=await self._subs.rekey_recipient(member, request.recipient, request.proof)
         )
 
     @unary

@@ -3,6 +3,7 @@
 registry.toml      listen address, TLS files, limits
 registry.db        events, records as Y points, snapshot entries (never identifiers)
 signing.key        Ed25519 seed: signs snapshots; events pin its public half
+signing.next.key   only during a signing key rotation: the key being handed over to
 admin.key          Ed25519 seed of the operator's admin key, used by the CLI
 oprf/epoch-N.key   the OPRF scalar k for epoch N (never in the database)
 oprf/epoch-N.destroyed  left when a rotation destroys epoch N's key
@@ -74,6 +75,10 @@ class RegistryDir:
     @property
     def signing_key_path(self) -> Path:
         return self.path / "signing.key"
+
+    @property
+    def signing_next_path(self) -> Path:
+        return self.path / "signing.next.key"
 
     @property
     def admin_key_path(self) -> Path:
@@ -203,11 +208,7 @@ class RegistryDir:
         """Overwrite, then unlink: the old key must not outlive the rotation (spec §6)."""
         path = self.oprf_key_path(epoch)
         try:
-            size = path.stat().st_size
-            with path.open("r+b") as fh:
-                fh.write(os.urandom(size))
-                fh.flush()
-                os.fsync(fh.fileno())
+            _overwrite(path)
             path.unlink()
         except FileNotFoundError:
             pass
@@ -215,9 +216,40 @@ class RegistryDir:
         # bring it back (registry/backup.py).
         files.write_atomically(path.with_name(f"epoch-{epoch}.destroyed"), b"")
 
+    # -- signing key rotation (registry/signing.py) ---------------------------------------
+    def stage_signing_key(self) -> nacl.signing.SigningKey:
+        """A new signing key, written beside the current one until the hand-over is stored."""
+        return keys.generate_signing_key(self.signing_next_path)
+
+    def commit_signing_key(self) -> None:
+        """Make the staged key the signing key; the old seed is overwritten first."""
+        _overwrite(self.signing_key_path)
+        os.replace(self.signing_next_path, self.signing_key_path)
+
+    def settle_signing_key(self, current: bytes | None) -> None:
+        """After a crash mid-rotation: keep the staged key if the database already names
+        it as current (`current`, 32 bytes; None before any rotation), else drop it."""
+        if not self.signing_next_path.exists():
+            return
+        staged = keys.load_signing_key(self.signing_next_path)
+        if current is not None and bytes(staged.verify_key) == current:
+            self.commit_signing_key()
+        else:
+            _overwrite(self.signing_next_path)
+            self.signing_next_path.unlink()
+
     def endpoint(self) -> str:
         """Where a running `serve` listens, else the configured address."""
         try:
             return self.endpoint_path.read_text(encoding="utf-8").strip()
         except FileNotFoundError:
             return self.load_config().listen
+
+
+def _overwrite(path: Path) -> None:
+    """Fill a key file with random bytes, on disk, before it is replaced or unlinked."""
+    size = path.stat().st_size
+    with path.open("r+b") as fh:
+        fh.write(os.urandom(size))
+        fh.flush()
+        os.fsync(fh.fileno())

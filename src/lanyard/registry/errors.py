@@ -34,6 +34,10 @@ class NotReady(Error):
     resumption from the wrong chunk)."""
 
 
+class StaleKey(Error):
+    """A rotation names a signing key that is no longer the current one."""
+
+
 class NotFound(Error):
     """The event or record named does not exist."""
 

@@ -158,4 +158,34 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (submission_id, blob, idx)
     ) STRICT;
     """,
+    # 7: the retention schedule as data (months; see registry/retention.py), report
+    #    readers' retired signing keys, events' retired keys, and the registry's signing
+    #    key hand-overs.
+    """
+    CREATE TABLE retention (
+        key TEXT PRIMARY KEY,
+        value INTEGER NOT NULL CHECK (value BETWEEN 1 AND 1200)
+    ) STRICT;
+    INSERT INTO retention (key, value)
+        VALUES ('flagged_months', 26), ('banned_months_after_ban', 26);
+
+    -- A report reader's earlier signing keys (32 bytes each, oldest first), kept after a
+    -- rekey so that the steps they signed still verify.
+    ALTER TABLE recipients ADD COLUMN retired_signing_keys BLOB NOT NULL DEFAULT x'';
+
+    -- An event's earlier keys, oldest first: its enrolment keeps its history.
+    CREATE TABLE event_keys (
+        event_id TEXT NOT NULL REFERENCES events (event_id),
+        public_key BLOB NOT NULL CHECK (length(public_key) = 32),
+        retired_at TEXT NOT NULL,
+        PRIMARY KEY (event_id, public_key)
+    ) STRICT;
+
+    CREATE TABLE signing_keys (
+        seq INTEGER PRIMARY KEY,
+        public_key BLOB NOT NULL UNIQUE CHECK (length(public_key) = 32),
+        transition BLOB,
+        added_at TEXT NOT NULL
+    ) STRICT;
+    """,
 ]

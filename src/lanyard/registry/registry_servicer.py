@@ -8,10 +8,12 @@ import grpc
 
 from lanyard.core import auth, screen
 from lanyard.core.serving import abort, is_abort
+from lanyard.registry import event_keys
 from lanyard.registry.blobs import BlobService
 from lanyard.registry.errors import InvalidRequest, Unauthenticated
 from lanyard.registry.grpc_errors import STATUS, unary
 from lanyard.registry.service import RegistryService
+from lanyard.registry.signing import SigningKeys
 from lanyard.registry.snapshots import DeltaSnapshot, FullSnapshot
 from lanyard.registry.store import Event
 from lanyard.registry.submissions import SubmissionService
@@ -45,9 +47,12 @@ def _header(snap: FullSnapshot) -> snapshot_pb2.Snapshot:
 
 
 class RegistryServicer(registry_pb2_grpc.RegistryServicer):
-    def __init__(self, service: RegistryService, submissions: SubmissionService) -> None:
+    def __init__(
+        self, service: RegistryService, submissions: SubmissionService, signing: SigningKeys
+    ) -> None:
         self._service = service
         self._subs = submissions
+        self._signing = signing
 
     async def _event(self, context: grpc.aio.ServicerContext, method: str) -> Event:
         """The calling event's enrolment, as authentication read it (no second lookup)."""
@@ -72,6 +77,28 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
             evaluated_points=evaluated,
             quota_remaining=remaining,
         )
+
+    @unary
+    async def GetKeyChain(
+        self, request: registry_pb2.GetKeyChainRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.GetKeyChainResponse:
+        await self._event(context, "GetKeyChain")
+        transitions, current = await self._signing.chain()
+        return registry_pb2.GetKeyChainResponse(transitions=transitions, current_public_key=current)
+
+    @unary
+    async def RekeyEvent(
+        self, request: registry_pb2.RekeyEventRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.RekeyEventResponse:
+        event = await self._event(context, "RekeyEvent")
+        stored = await event_keys.rekey_event(
+            self._service.store,
+            event,
+            request.new_public_key,
+            request.old_signature,
+            request.new_signature,
+        )
+        return registry_pb2.RekeyEventResponse(retired_keys=len(stored.retired_keys))
 
     @unary
     async def GetQuota(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+import nacl.signing
 import structlog
 
 from lanyard.core import auth, serving
@@ -27,10 +28,11 @@ from lanyard.registry.datadir import ADMIN_NAME, RegistryConfig, RegistryDir
 from lanyard.registry.errors import ServeError
 from lanyard.registry.registry_servicer import RegistryServicer
 from lanyard.registry.service import RegistryService
+from lanyard.registry.signing import SigningKeys
 from lanyard.registry.sqlite_store import SqliteStore
 from lanyard.registry.submission_store import SqliteSubmissionStore
 from lanyard.registry.submissions import SubmissionService
-from lanyard.wire.registry.v1 import admin_pb2_grpc, registry_pb2_grpc
+from lanyard.wire.registry.v1 import admin_pb2_grpc, registry_pb2_grpc, snapshot_pb2
 
 log = structlog.get_logger("lanyard.registry")
 
@@ -110,10 +112,11 @@ async def running(
     listening = False
     tasks: Supervisor | None = None
     try:
+        signing_key = await _settled_signing_key(rdir, store)
         epoch = await store.current_epoch()
         service = RegistryService(
             store,
-            rdir.signing_key(),
+            signing_key,
             {epoch: rdir.oprf_key(epoch)},
             executor,
             max_batch=config.max_batch,
@@ -126,17 +129,20 @@ async def running(
         submissions = SubmissionService(
             store,
             SqliteSubmissionStore(store.pool),
-            rdir.signing_key(),
+            signing_key,
             BlobService(BlobStore(store.pool)),
         )
         await submissions.start()
         if submissions.blobs is not None:
             await submissions.blobs.purge_unclaimed()
+        signing = SigningKeys(store, signing_key, rdir, [service.rekey, submissions.rekey])
         server = serving.new_server()
         registry_pb2_grpc.add_RegistryServicer_to_server(
-            RegistryServicer(service, submissions), server
+            RegistryServicer(service, submissions, signing), server
         )
-        admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(service, submissions), server)
+        admin_pb2_grpc.add_AdminServicer_to_server(
+            AdminServicer(service, submissions, signing), server
+        )
         health = await serving.add_health(server, SERVICE_NAMES, rdir.health_path)
         tasks = Supervisor(serving.health_hook(health, SERVICE_NAMES))
         try:
@@ -186,6 +192,25 @@ async def running(
         held.close()
         if listening:
             log.info("registry.stopped")
+
+
+async def _settled_signing_key(rdir: RegistryDir, store: SqliteStore) -> nacl.signing.SigningKey:
+    """The signing key, after finishing (or undoing) a rotation a crash interrupted; it
+    must be the one the stored chain ends at."""
+    transitions = await store.key_transitions()
+    current: bytes | None = None
+    if transitions:
+        last = snapshot_pb2.KeyTransition()
+        last.ParseFromString(transitions[-1])
+        current = bytes(last.new_public_key)
+    rdir.settle_signing_key(current)
+    key = rdir.signing_key()
+    if current is not None and bytes(key.verify_key) != current:
+        raise ServeError(
+            f"{rdir.signing_key_path} is not the key the stored key chain ends at; "
+            "restore the signing key from the backup taken with the database"
+        )
+    return key
 
 
 async def serve(

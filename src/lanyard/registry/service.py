@@ -23,7 +23,7 @@ from lanyard.core import auth, keys, limits, screen, snapshot
 from lanyard.core.blinding import run_chunked
 from lanyard.core.errors import AuthError, InvalidPoint
 from lanyard.core.errors import Error as CoreError
-from lanyard.registry import record_batch, record_changes
+from lanyard.registry import record_batch, record_changes, retention
 from lanyard.registry.errors import (
     AlreadyExists,
     InvalidRequest,
@@ -88,8 +88,20 @@ class RegistryService:
         self._revoked: set[str] = set()  # revoked while running: their streams end
 
     @property
+    def store(self) -> Store:
+        """The registry's store, for use cases kept beside this service (event_keys.py)."""
+        return self._store
+
+    @property
     def public_key(self) -> bytes:
         return bytes(self._signing_key.verify_key)
+
+    async def rekey(self, signing_key: nacl.signing.SigningKey) -> None:
+        """Sign snapshots with `signing_key` from now on (registry/signing.py)."""
+        async with self._lock:
+            self._signing_key = signing_key
+            self._snap.rekey(signing_key)
+        await self._snap.notify()
 
     @property
     def epoch(self) -> int:
@@ -256,6 +268,11 @@ class RegistryService:
             except InvalidPoint as exc:
                 raise InvalidRequest(f"points: {exc}") from exc
 
+    async def default_expiry(self, status: str, ban_until: date | None) -> date | None:
+        """The expiry the retention schedule gives a record added today."""
+        policy = await retention.load(self._store)
+        return policy.expiry(status, ban_until, datetime.now(UTC).date())
+
     async def add_record(
         self,
         suite: str,
@@ -263,8 +280,10 @@ class RegistryService:
         record: Record,
         points: Sequence[bytes],
         by: str = "operator",
-    ) -> tuple[Record, int]:
-        """Add a record (spec §5 points); `by` is the admin who adds it, for its history."""
+    ) -> tuple[Record, int, list[str]]:
+        """Add a record (spec §5 points); `by` is the admin who adds it, for its history.
+        Returns it, the snapshot version, and the refs of the older records it extended
+        (the repeat rule, registry/retention.py)."""
         self._check_suite_epoch(suite, epoch)
         if not RECORD_REF.match(record.record_ref):
             raise InvalidRequest("record_ref must be 1 to 64 printable ASCII characters, no spaces")
@@ -287,7 +306,15 @@ class RegistryService:
                         continue
                     remove.append(entry.tag)
                 add.append(entry)
-            change = self._snap.repad(add, remove)
+            extend, more_add, more_remove = await retention.repeats(
+                self._store,
+                record,
+                list(dict.fromkeys(points)),
+                {e.tag for e in add},
+                {tag: ref for tag, (_, ref) in self._snap.live.items()},
+                self._status_entry,
+            )
+            change = self._snap.repad(add + more_add, remove + more_remove)
             version = await self._snap.commit(
                 Change(
                     add_record=record,
@@ -299,6 +326,7 @@ class RegistryService:
                         "added",
                         record_changes.describe_added(record, len(dict.fromkeys(points))),
                     ),
+                    extend=extend,
                 )
             )
         stored = await self._store.get_record(record.record_ref)
@@ -308,9 +336,10 @@ class RegistryService:
             record_ref=record.record_ref,
             status=record.status,
             identifiers=len(points),
+            extended=len(extend),
             version=version,
         )
-        return stored, version
+        return stored, version, [ref for ref, _ in extend]
 
     async def add_records(
         self,
@@ -404,31 +433,45 @@ class RegistryService:
 
     async def remove_records(self, refs: list[str], reason: str = "removed") -> int:
         async with self._lock:
-            # An unknown ref makes the store refuse the whole change (NotFound).
-            gone = set(refs)
-            remove = [t for t, (_, ref) in self._snap.live.items() if ref in gone]
-            # The same person may stand in another record: its entry comes back.
-            add: dict[bytes, tuple[int, Entry]] = {}
-            for other, y in await self._store.sharing_points(refs):
-                entry = self._status_entry(other, y)
-                rank = _RANK[other.status]
-                if entry.tag in remove and rank > add.get(entry.tag, (0, entry))[0]:
-                    add[entry.tag] = (rank, entry)
-            change = self._snap.repad([e for _, e in add.values()], remove)
-            version = await self._snap.commit(
-                Change(
-                    remove_refs=refs, add_entries=change.add_entries, remove_tags=change.remove_tags
-                )
-            )
+            return await self._remove(refs, reason)
+
+    async def _remove(self, refs: list[str], reason: str) -> int:
+        """Remove records (the caller holds the lock); returns the snapshot version."""
+        # An unknown ref makes the store refuse the whole change (NotFound).
+        gone = set(refs)
+        remove = [t for t, (_, ref) in self._snap.live.items() if ref in gone]
+        # The same person may stand in another record: its entry comes back.
+        add: dict[bytes, tuple[int, Entry]] = {}
+        for other, y in await self._store.sharing_points(refs):
+            entry = self._status_entry(other, y)
+            rank = _RANK[other.status]
+            if entry.tag in remove and rank > add.get(entry.tag, (0, entry))[0]:
+                add[entry.tag] = (rank, entry)
+        change = self._snap.repad([e for _, e in add.values()], remove)
+        version = await self._snap.commit(
+            Change(remove_refs=refs, add_entries=change.add_entries, remove_tags=change.remove_tags)
+        )
         log.info("registry.records_removed", count=len(refs), reason=reason, version=version)
         return version
 
     async def expire(self, today: date | None = None) -> int:
         """Remove records whose expiry has passed; they leave the next snapshot."""
-        refs = await self._store.expired_refs(today or datetime.now(UTC).date())
-        if refs:
-            await self.remove_records(refs, reason="expired")
-        return len(refs)
+        gone, _ = await self.sweep(today or datetime.now(UTC).date(), dry_run=False)
+        return len(gone)
+
+    # -- retention -----------------------------------------------------------------------
+    async def sweep(self, as_of: date, dry_run: bool) -> tuple[list[Record], int]:
+        """Records whose expiry is before `as_of`, in ref order, and the snapshot version
+        after removing them (unless `dry_run`)."""
+        async with self._lock:
+            due = [
+                r
+                for r in await self._store.list_records()
+                if r.expires_on is not None and r.expires_on < as_of
+            ]
+            if due and not dry_run:
+                return due, await self._remove([r.record_ref for r in due], "expired")
+            return due, self._snap.version
 
     async def list_records(self) -> list[Record]:
         return await self._store.list_records()

@@ -134,6 +134,11 @@ class LiveSnapshot:
         encoded = [self._encoded[tag] for tag in self._order]
         return snapshot.signing_message_encoded(screen.SUITE, self.epoch, self.version, encoded)
 
+    def rekey(self, signing_key: nacl.signing.SigningKey) -> None:
+        """Sign with `signing_key` from now on, starting with the live snapshot."""
+        self._signing_key = signing_key
+        self.resign()
+
     def resign(self) -> None:
         self.signature = keys.sign(self._signing_key, self._message())
 

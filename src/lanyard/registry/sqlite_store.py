@@ -9,6 +9,7 @@ transactions. Queries are batched (executemany), never one await per row.
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -163,7 +164,46 @@ class SqliteStore(Store):
         return _event(row) if row else None
 
     async def list_events(self) -> list[Event]:
-        return [_event(r) for r in await self._all("SELECT * FROM events ORDER BY event_id")]
+        async with self._pool.read() as db:
+            await db.execute("BEGIN")
+            try:
+                keys = await sqlite.fetch_all(
+                    db, "SELECT event_id, public_key FROM event_keys ORDER BY rowid"
+                )
+                rows = await sqlite.fetch_all(db, "SELECT * FROM events ORDER BY event_id")
+            finally:
+                await db.execute("COMMIT")
+        retired: dict[str, list[bytes]] = {}
+        for r in keys:
+            retired.setdefault(r[0], []).append(bytes(r[1]))
+        return [
+            replace(_event(r), retired_keys=tuple(retired.get(r["event_id"], []))) for r in rows
+        ]
+
+    async def rekey_event(self, event_id: str, old_key: bytes, new_key: bytes) -> Event:
+        async with self._pool.write() as db:
+            cur = await db.execute(
+                "UPDATE events SET public_key = ? WHERE event_id = ? AND public_key = ?",
+                (new_key, event_id, old_key),
+            )
+            if cur.rowcount == 0:
+                known = await sqlite.fetch_one(
+                    db, "SELECT 1 FROM events WHERE event_id = ?", (event_id,)
+                )
+                if known is None:
+                    raise NotFound(f"no event {event_id} is enrolled")
+                raise AlreadyExists(f"event {event_id}'s key changed meanwhile")
+            await db.execute(
+                "INSERT INTO event_keys (event_id, public_key, retired_at) VALUES (?, ?, ?)",
+                (event_id, old_key, _now()),
+            )
+            row = await sqlite.fetch_one(db, "SELECT * FROM events WHERE event_id = ?", (event_id,))
+            retired = await sqlite.fetch_all(
+                db,
+                "SELECT public_key FROM event_keys WHERE event_id = ? ORDER BY rowid",
+                (event_id,),
+            )
+        return replace(_event(row), retired_keys=tuple(bytes(r[0]) for r in retired))
 
     async def revoke_event(self, event_id: str, at: datetime) -> Event:
         async with self._pool.write() as db:
@@ -269,6 +309,56 @@ class SqliteStore(Store):
             found.update(r[0] for r in rows)
         return found
 
+    async def holding(self, points: list[bytes]) -> list[tuple[Record, bytes]]:
+        if not points:
+            return []
+        marks = ", ".join("?" * len(points))
+        rows = await self._all(
+            "SELECT r.record_ref, r.status, r.expires_on, r.created_at, p.y "  # noqa: S608 - placeholders only
+            "FROM record_points p JOIN records r ON r.record_ref = p.record_ref "
+            f"WHERE p.y IN ({marks}) AND p.epoch = (SELECT value FROM state WHERE key = 'epoch')",
+            tuple(points),
+        )
+        return [(Record(r[0], r[1], _date(r[2]), 0, _time(r[3])), bytes(r[4])) for r in rows]
+
+    async def points_of(self, record_refs: list[str]) -> list[tuple[str, bytes]]:
+        if not record_refs:
+            return []
+        marks = ", ".join("?" * len(record_refs))
+        rows = await self._all(
+            "SELECT record_ref, y FROM record_points "  # noqa: S608 - placeholders only
+            f"WHERE record_ref IN ({marks}) "
+            "AND epoch = (SELECT value FROM state WHERE key = 'epoch') ORDER BY record_ref, y",
+            tuple(record_refs),
+        )
+        return [(r[0], bytes(r[1])) for r in rows]
+
+    async def retention(self) -> dict[str, int]:
+        return {r[0]: int(r[1]) for r in await self._all("SELECT key, value FROM retention")}
+
+    async def set_retention(self, values: dict[str, int]) -> None:
+        async with self._pool.write() as db:
+            await db.executemany(
+                "INSERT INTO retention (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                list(values.items()),
+            )
+
+    async def key_transitions(self) -> list[bytes]:
+        rows = await self._all("SELECT transition FROM signing_keys ORDER BY seq")
+        return [bytes(r[0]) for r in rows]
+
+    async def add_key_transition(self, sequence: int, new_key: bytes, statement: bytes) -> None:
+        try:
+            async with self._pool.write() as db:
+                await db.execute(
+                    "INSERT INTO signing_keys (seq, public_key, transition, added_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (sequence, new_key, statement, _now()),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise AlreadyExists(f"signing key hand-over {sequence} is already stored") from exc
+
     async def live_entries(self) -> list[Entry]:
         rows = await self._all(
             "SELECT tag, sealed, record_ref FROM entries WHERE removed_version IS NULL"
@@ -338,6 +428,10 @@ class SqliteStore(Store):
                     "INSERT OR IGNORE INTO record_points (record_ref, epoch, y) VALUES (?, ?, ?)",
                     [(rec.record_ref, epoch, y) for rec, ys in added for y in ys],
                 )
+            await db.executemany(
+                "UPDATE records SET expires_on = ? WHERE record_ref = ?",
+                [(e.isoformat() if e else None, ref) for ref, e in change.extend],
+            )
             # Tombstones keep the tag for deltas; the sealed box is wiped (secure_delete).
             await db.executemany(
                 "UPDATE entries SET removed_version = ?, sealed = x'' "

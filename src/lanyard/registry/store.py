@@ -24,6 +24,7 @@ class Event:
     used: int = 0
     revoked_at: datetime | None = None
     created_at: datetime | None = None
+    retired_keys: tuple[bytes, ...] = ()  # earlier public keys, oldest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,8 @@ class Change:
     remove_refs: list[str] = field(default_factory=list)
     add_entries: list[Entry] = field(default_factory=list)
     remove_tags: list[bytes] = field(default_factory=list)
+    # (record ref, new expiry or None for never): older records a repeat extends.
+    extend: list[tuple[str, date | None]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +124,11 @@ class Store(ABC):
         """Raises NotFound. Revoking twice keeps the first time."""
 
     @abstractmethod
+    async def rekey_event(self, event_id: str, old_key: bytes, new_key: bytes) -> Event:
+        """Replace the event's key if it is still `old_key`, keeping that as retired;
+        raises NotFound, or AlreadyExists if the key changed meanwhile."""
+
+    @abstractmethod
     async def set_quota(self, event_id: str, quota: int) -> Event:
         """Raises NotFound, or InvalidRequest below what is used (nothing changed)."""
 
@@ -155,6 +163,29 @@ class Store(ABC):
     @abstractmethod
     async def existing_refs(self, record_refs: list[str]) -> set[str]:
         """Which of `record_refs` are stored records (one query per call)."""
+
+    @abstractmethod
+    async def holding(self, points: list[bytes]) -> list[tuple[Record, bytes]]:
+        """Records that hold one of `points` in the current epoch, with that point."""
+
+    @abstractmethod
+    async def points_of(self, record_refs: list[str]) -> list[tuple[str, bytes]]:
+        """(record ref, Y) of every current-epoch point of the records named."""
+
+    @abstractmethod
+    async def retention(self) -> dict[str, int]:
+        """The retention schedule: name -> months (see registry/retention.py)."""
+
+    @abstractmethod
+    async def set_retention(self, values: dict[str, int]) -> None: ...
+
+    @abstractmethod
+    async def key_transitions(self) -> list[bytes]:
+        """Every stored signing key hand-over (a serialised KeyTransition), oldest first."""
+
+    @abstractmethod
+    async def add_key_transition(self, sequence: int, new_key: bytes, statement: bytes) -> None:
+        """Append hand-over `sequence`; raises AlreadyExists if it is taken (a race)."""
 
     @abstractmethod
     async def live_entries(self) -> list[Entry]: ...

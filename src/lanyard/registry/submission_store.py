@@ -15,7 +15,7 @@ from typing import Any
 import aiosqlite
 
 from lanyard.core import sqlite
-from lanyard.registry.errors import AlreadyExists
+from lanyard.registry.errors import AlreadyExists, NotFound
 from lanyard.wire.registry.v1 import reports_pb2
 
 
@@ -67,6 +67,11 @@ class SubmissionStore(ABC):
     @abstractmethod
     async def remove_recipient(self, name: str) -> int | None:
         """None if there was no such recipient."""
+
+    @abstractmethod
+    async def rekey_recipient(self, name: str, encryption_key: bytes, signing_key: bytes) -> int:
+        """Replace a reader's keys, retiring the old signing key and moving their admin key
+        in the same transaction; returns the new recipient-set version. NotFound."""
 
     @abstractmethod
     async def leaves(self) -> list[bytes]: ...
@@ -122,13 +127,20 @@ class SqliteSubmissionStore(SubmissionStore):
             await db.execute("BEGIN")
             try:
                 rows = await sqlite.fetch_all(
-                    db, "SELECT name, encryption_key, signing_key FROM recipients ORDER BY name"
+                    db,
+                    "SELECT name, encryption_key, signing_key, retired_signing_keys "
+                    "FROM recipients ORDER BY name",
                 )
                 version = await _version(db)
             finally:
                 await db.execute("COMMIT")
         return version, [
-            reports_pb2.Recipient(name=r[0], encryption_key=bytes(r[1]), signing_key=bytes(r[2]))
+            reports_pb2.Recipient(
+                name=r[0],
+                encryption_key=bytes(r[1]),
+                signing_key=bytes(r[2]),
+                retired_signing_keys=[bytes(r[3])[i : i + 32] for i in range(0, len(r[3]), 32)],
+            )
             for r in rows
         ]
 
@@ -162,6 +174,27 @@ class SqliteSubmissionStore(SubmissionStore):
                     recipient.signing_key,
                     datetime.now(UTC).isoformat(timespec="seconds"),
                 ),
+            )
+            version = await _bump(db)
+        return version
+
+    async def rekey_recipient(self, name: str, encryption_key: bytes, signing_key: bytes) -> int:
+        async with self._pool.write() as db:
+            row = await sqlite.fetch_one(
+                db,
+                "SELECT signing_key, retired_signing_keys FROM recipients WHERE name = ?",
+                (name,),
+            )
+            if row is None:
+                raise NotFound(f"no recipient {name}")
+            await db.execute(
+                "UPDATE recipients SET retired_signing_keys = ?, encryption_key = ?, "
+                "signing_key = ? WHERE name = ?",
+                (bytes(row[1]) + bytes(row[0]), encryption_key, signing_key, name),
+            )
+            await db.execute(
+                "UPDATE admins SET public_key = ? WHERE name = ? AND role = 'reader'",
+                (signing_key, name),
             )
             version = await _bump(db)
         return version

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import nacl.signing
 import structlog
 
-from lanyard.core import envelope, keys, limits, merkle
+from lanyard.core import envelope, keychain, keys, limits, merkle
 from lanyard.core.errors import Error as CoreError
 from lanyard.registry.blobs import BlobService
 from lanyard.registry.errors import (
@@ -53,6 +53,11 @@ class SubmissionService:
         self._log = merkle.MerkleLog()
         self._lock = asyncio.Lock()
 
+    async def rekey(self, signing_key: nacl.signing.SigningKey) -> None:
+        """Sign recipient sets, receipts and tree heads with `signing_key` from now on."""
+        async with self._lock:
+            self._key = signing_key
+
     async def start(self) -> None:
         self._log = merkle.MerkleLog(merkle.leaf_hash(d) for d in await self._subs.leaves())
         log.info("registry.submission_log_loaded", size=self._log.size)
@@ -82,6 +87,35 @@ class SubmissionService:
         # The reader's signing key also authenticates their admin calls (open, steps).
         await self._subs.put_recipient(recipient)
         log.info("registry.recipient_added", recipient=recipient.name)
+        return await self.recipient_set()
+
+    async def rekey_recipient(
+        self, member: str, recipient: reports_pb2.Recipient, proof: bytes
+    ) -> reports_pb2.RecipientSet:
+        """`member` (authenticated by their current key) replaces their own keys; the new
+        signing key signed `proof` (core/keychain.recipient_rekey_message)."""
+        if recipient.name != member:
+            raise PermissionDenied(f"{member} may only rekey themselves")
+        for field in ("encryption_key", "signing_key"):
+            if len(getattr(recipient, field)) != 32:
+                raise InvalidRequest(f"recipient.{field} must be 32 bytes")
+        try:
+            keys.parse_public_key(recipient.signing_key, "recipient.signing_key")
+            keys.verify(
+                recipient.signing_key,
+                keychain.recipient_rekey_message(
+                    member, recipient.encryption_key, recipient.signing_key
+                ),
+                proof,
+                what="proof signed by the new key",
+            )
+        except CoreError as exc:
+            raise InvalidRequest(str(exc)) from exc
+        _, current = await self._subs.recipients()
+        if any(r.name == member and r.signing_key == recipient.signing_key for r in current):
+            raise InvalidRequest("recipient.signing_key is the key already in use")
+        await self._subs.rekey_recipient(member, recipient.encryption_key, recipient.signing_key)
+        log.info("registry.recipient_rekeyed", recipient=member)
         return await self.recipient_set()
 
     async def remove_recipient(self, name: str) -> reports_pb2.RecipientSet:

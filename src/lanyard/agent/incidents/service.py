@@ -16,7 +16,7 @@ import structlog
 
 from lanyard.agent.errors import Conflict as VersionConflict
 from lanyard.agent.errors import InvalidRequest, NotFound, PermissionDenied, Unauthenticated
-from lanyard.agent.incidents import crypto
+from lanyard.agent.incidents import crypto, disposal, team_keys
 from lanyard.agent.incidents.model import (
     ROLES,
     Communication,
@@ -46,7 +46,8 @@ log = structlog.get_logger("lanyard.incidents")
 
 ACK_WITHIN = timedelta(hours=1)
 ACT_WITHIN = timedelta(hours=12)
-WARNING_RETENTION = timedelta(days=2 * 365)
+WARNING_DAYS = 730
+TEAM_TRAIL = 0  # the audit trail's incident id for changes to the team itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,7 @@ class IncidentService:
         except CoreError as exc:
             raise InvalidRequest(str(exc)) from exc
         await self._store.add_member(name, role, public_key, self._stamp())
+        await self._store.audit(TEAM_TRAIL, self._stamp(), caller.name, f"add:{name}:{role}")
         log.info("incidents.member_added", member=name, role=role, by=caller.name)
         member = await self._store.member(name)
         assert member is not None
@@ -150,7 +152,16 @@ class IncidentService:
         self._manages_team(caller)
         if not await self._store.remove_member(name, self._stamp()):
             raise NotFound(f"{name} is not on the team")
+        await self._store.audit(TEAM_TRAIL, self._stamp(), caller.name, f"remove:{name}")
         log.info("incidents.member_removed", member=name, by=caller.name)
+
+    async def rekey_member(self, caller: Caller, new_key: bytes, proof: bytes) -> MemberRow:
+        """The caller replaces their own key (incidents/team_keys.py); audited."""
+        if caller.role == "operator":
+            raise PermissionDenied("the operator key is the event's key: rotate it elsewhere")
+        return await team_keys.rekey_member(
+            self._store, caller.name, new_key, proof, self._stamp(), TEAM_TRAIL
+        )
 
     async def members(self, caller: Caller) -> list[MemberRow]:
         if caller.role not in ("chair", "responder", "operator"):
@@ -269,7 +280,7 @@ class IncidentService:
     async def audit(self, caller: Caller, incident_id: int) -> list[tuple[str, str, str]]:
         if caller.role != "chair":
             raise PermissionDenied("only a chair reads an incident's audit trail")
-        if await self._store.get(incident_id) is None:
+        if incident_id != TEAM_TRAIL and await self._store.get(incident_id) is None:
             raise NotFound(f"no incident {incident_id}")
         return await self._store.audit_trail(incident_id)
 
@@ -406,21 +417,48 @@ class IncidentService:
         return await self._change(caller, incident_id, "communicate", mutate)
 
     # -- retention -----------------------------------------------------------------------
-    async def apply_retention(self, event_end: date | None, today: date | None = None) -> int:
-        """Destroy incidents whose only resolution was a warning, two years after the
-        event; the rest are kept until an operator decides."""
-        if event_end is None:
-            return 0
-        today = today or self._clock().date()
-        if today < event_end + WARNING_RETENTION:
-            return 0
-        destroyed = 0
+    async def retention_due(
+        self, event_end: date | None, today: date, warning_days: int = WARNING_DAYS
+    ) -> tuple[list[Incident], list[Incident]]:
+        """(warning-only incidents the schedule destroys on `today`, `warning_days` after
+        the event; incidents that wait for an operator's decision). Nothing is audited:
+        only ids, statuses and times leave this method's callers."""
         wrapped = await self._store.all_keys()
-        for row in await self._store.rows():
-            incident, _ = await self._open(row, wrapped.get(row.incident_id))
-            if incident.warning_only:
-                await self._store.destroy(row.incident_id)
-                destroyed += 1
-        if destroyed:
-            log.info("incidents.retention_applied", destroyed=destroyed)
-        return destroyed
+        incidents = [
+            (await self._open(row, wrapped.get(row.incident_id)))[0]
+            for row in await self._store.rows()
+        ]
+        return disposal.split(incidents, event_end, today, warning_days)
+
+    async def apply_retention(
+        self, event_end: date | None, today: date | None = None, warning_days: int = WARNING_DAYS
+    ) -> int:
+        """Destroy incidents whose only resolution was a warning, `warning_days` after the
+        event (two years by default); the rest are kept until an operator decides."""
+        due, _ = await self.retention_due(event_end, today or self._clock().date(), warning_days)
+        return await self.destroy_expired(due)
+
+    async def destroy_expired(self, due: list[Incident]) -> int:
+        """Destroy the incidents a retention plan found due (key first), audited."""
+        for incident in due:
+            await self._store.audit(incident.incident_id, self._stamp(), "operator", "expired")
+            await self._store.destroy(incident.incident_id)
+        if due:
+            log.info("incidents.retention_applied", destroyed=len(due))
+        return len(due)
+
+    async def dispose(self, caller: Caller, incident_id: int, action: str) -> disposal.Disposal:
+        """A chair's approval to destroy or export an incident waiting for a decision;
+        the second distinct chair's carries it out (incidents/disposal.py)."""
+        async with self._lock:
+            incident = await self.get(caller, incident_id)
+            return await disposal.dispose(
+                self._store,
+                incident,
+                caller.name,
+                caller.role,
+                action,
+                self._stamp(),
+                self._dates[1] if self._dates else None,
+                self._clock().date(),
+            )

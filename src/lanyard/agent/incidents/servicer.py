@@ -122,6 +122,14 @@ class IncidentsServicer(incidents_pb2_grpc.IncidentsServicer):
         return pb.AddMemberResponse(member=_member(member))
 
     @unary
+    async def RekeyMember(
+        self, request: pb.RekeyMemberRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RekeyMemberResponse:
+        caller = await self._caller(context, "RekeyMember")
+        member = await self._s.rekey_member(caller, request.new_public_key, request.proof)
+        return pb.RekeyMemberResponse(member=_member(member))
+
+    @unary
     async def RemoveMember(
         self, request: pb.RemoveMemberRequest, context: grpc.aio.ServicerContext
     ) -> pb.RemoveMemberResponse:
@@ -233,3 +241,14 @@ class IncidentsServicer(incidents_pb2_grpc.IncidentsServicer):
         return pb.GetAuditResponse(
             entries=[pb.AuditEntry(at=a, member=m, action=x) for a, m, x in trail]
         )
+
+    @unary
+    async def DisposeIncident(
+        self, request: pb.DisposeIncidentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DisposeIncidentResponse:
+        caller = await self._caller(context, "DisposeIncident")
+        result = await self._s.dispose(caller, request.incident_id, request.action)
+        response = pb.DisposeIncidentResponse(approvals=result.approvals, done=result.done)
+        if result.exported is not None:
+            response.incident.CopyFrom(convert.incident_to_pb(result.exported))
+        return response

@@ -111,6 +111,14 @@ class IncidentStore:
                 (name, role, public_key, at),
             )
 
+    async def rekey_member(self, name: str, public_key: bytes) -> bool:
+        async with self._db.write() as db:
+            cur = await db.execute(
+                "UPDATE members SET public_key = ? WHERE name = ? AND removed_at IS NULL",
+                (public_key, name),
+            )
+            return cur.rowcount > 0
+
     async def remove_member(self, name: str, at: str) -> bool:
         async with self._db.write() as db:
             cur = await db.execute(
@@ -254,8 +262,31 @@ class IncidentStore:
         await self._keyring.checkpoint()
         async with self._db.write() as db:
             await db.execute("DELETE FROM incidents WHERE incident_id = ?", (incident_id,))
+            await db.execute("DELETE FROM disposals WHERE incident_id = ?", (incident_id,))
         await self.attachments.destroy_incident(incident_id)
         await self._db.checkpoint()
+
+    # -- disposal (incidents/disposal.py) ------------------------------------------------
+    async def approve(self, incident_id: int, action: str, member: str, at: str) -> list[str]:
+        """Record `member`'s approval of `action`; returns every approver so far, sorted."""
+        async with self._db.write() as db:
+            await db.execute(
+                "INSERT OR IGNORE INTO disposals (incident_id, action, member, at) "
+                "VALUES (?, ?, ?, ?)",
+                (incident_id, action, member, at),
+            )
+            rows = await sqlite.fetch_all(
+                db,
+                "SELECT member FROM disposals WHERE incident_id = ? AND action = ? ORDER BY member",
+                (incident_id, action),
+            )
+        return [str(r[0]) for r in rows]
+
+    async def clear_approvals(self, incident_id: int, action: str) -> None:
+        async with self._db.write() as db:
+            await db.execute(
+                "DELETE FROM disposals WHERE incident_id = ? AND action = ?", (incident_id, action)
+            )
 
 
 async def _audit(db: aiosqlite.Connection, entries: list[tuple[int, str, str, str]]) -> None:

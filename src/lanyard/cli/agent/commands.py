@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import nacl.signing
 import typer
 
 from lanyard.agent import operator
@@ -18,7 +19,7 @@ from lanyard.agent.service import AgentService
 from lanyard.agent.status import agent_status, problems
 from lanyard.cli import common
 from lanyard.cli.common import run
-from lanyard.cli.output import CliError, JsonOut, console, emit_json
+from lanyard.cli.output import CliError, JsonOut, confirm, console, emit_json
 from lanyard.core import files, passphrase
 
 T = TypeVar("T")
@@ -29,11 +30,7 @@ app = typer.Typer(
 integration_app = typer.Typer(
     help="Keys for ticketing systems that call Check.", no_args_is_help=True
 )
-retention_app = typer.Typer(
-    help="Delete attendee data on the event's schedule.", no_args_is_help=True
-)
 app.add_typer(integration_app, name="integration")
-app.add_typer(retention_app, name="retention")
 
 
 def default_agent_dir() -> Path:
@@ -246,18 +243,47 @@ def integration_add(
     out: Annotated[Path, typer.Option(help="Where to write its credentials (mode 0600).")],
 ) -> None:
     """Create a key for a ticketing system to call Check with."""
-    adir = AgentDir(data_dir)
     key = with_agent(data_dir, lambda agent: agent.add_integration(name))
+    _write_credentials(AgentDir(data_dir), name, key, out)
+    console.print(
+        f"Integration {name} created; its credentials are in {out} (mode 0600). "
+        "Give them to the ticketing system only."
+    )
+
+
+def _write_credentials(adir: AgentDir, name: str, key: nacl.signing.SigningKey, out: Path) -> None:
     credentials = {
         "key_id": f"integration:{name}",
         "private_key": bytes(key).hex(),
         "endpoint": adir.endpoint(),
     }
     files.write_atomically(out, (json.dumps(credentials, indent=2) + "\n").encode())
+
+
+@integration_app.command("rotate")
+def integration_rotate(
+    data_dir: DataDir,
+    name: Annotated[str, typer.Argument(help="The integration whose key to replace.")],
+    out: Annotated[Path, typer.Option(help="Where to write its new credentials (mode 0600).")],
+) -> None:
+    """Give a ticketing system a new key; the old one keeps working until `retire-old`."""
+    key = with_agent(data_dir, lambda agent: agent.rotate_integration(name))
+    _write_credentials(AgentDir(data_dir), name, key, out)
     console.print(
-        f"Integration {name} created; its credentials are in {out} (mode 0600). "
-        "Give them to the ticketing system only."
+        f"Integration {name} has a new key in {out} (mode 0600); its old key still works. "
+        f"Once the ticketing system uses the new one, run `lanyard agent integration "
+        f"retire-old {name}`."
     )
+
+
+@integration_app.command("retire-old")
+def integration_retire_old(
+    data_dir: DataDir,
+    name: Annotated[str, typer.Argument(help="The integration that moved to its new key.")],
+) -> None:
+    """End a rotation's overlap: the integration's old key is refused from now on."""
+    with_agent(data_dir, lambda agent: agent.retire_previous_integration_key(name))
+    console.print(f"Integration {name}: its old key is refused from now on.")
 
 
 @integration_app.command("revoke")
@@ -268,6 +294,29 @@ def integration_revoke(
     """Revoke a ticketing system's key: its calls are refused from now on."""
     with_agent(data_dir, lambda agent: agent.revoke_integration(name))
     console.print(f"Integration {name} revoked.")
+
+
+@app.command("rekey")
+def rekey(
+    data_dir: DataDir,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Replace the event's key: the old key vouches for the new one at the registry, and
+    the enrolment keeps its quota, screening and submissions. Restart `agent serve`."""
+    confirm(
+        "A running `agent serve` must be restarted. Replace the event's key?",
+        "replace the event's key",
+        yes,
+        "nothing changed",
+    )
+    adir = AgentDir(data_dir)
+    endpoint = adir.enrolment().endpoint if adir.enrolment_path.exists() else ""
+    public, retired = run(operator.rekey_event(adir), endpoint)
+    console.print(
+        f"The event's key is now {public.hex()} ({retired} earlier key(s) retired at the "
+        "registry). Restart `lanyard agent serve` if it is running; team members and "
+        "ticketing systems keep their own keys."
+    )
 
 
 @app.command()
@@ -312,16 +361,3 @@ def status(data_dir: DataDir, json_out: JsonOut = False) -> None:
             console.print(f"[yellow]! {issue}[/yellow]")
     if issues:
         raise typer.Exit(1)
-
-
-@retention_app.command("apply")
-def retention_apply(data_dir: DataDir) -> None:
-    """Delete attendee lists and results if the retention period after the event is over."""
-    days = AgentDir(data_dir).load_config().attendee_retention_days
-    deleted = with_agent(data_dir, lambda agent: agent.apply_retention(days))
-    if deleted:
-        console.print(f"Deleted {deleted} screened people ({days} days after the event).")
-    else:
-        console.print(
-            f"Nothing to delete yet: attendee data is kept until {days} days after the event ends."
-        )

@@ -21,6 +21,7 @@ import typer
 from lanyard.agent.incidents import messages as convert
 from lanyard.agent.incidents.model import RESOLUTIONS, STATUSES
 from lanyard.cli.agent.commands import DataDir
+from lanyard.cli.incident import disposal
 from lanyard.cli.incident.common import AgentOpt, CaOpt, HiddenOperatorOpt, KeyOpt, with_client
 from lanyard.cli.incident.intake import build_report, parse_answer
 from lanyard.cli.incident.render import (
@@ -145,14 +146,17 @@ def incident_show(
 @incident_app.command("audit")
 def incident_audit(
     data_dir: DataDir,
-    incident_id: IncidentId,
+    incident_id: Annotated[
+        int, typer.Argument(help="The incident's number; 0 for the team's own trail.", min=0)
+    ],
     json_out: JsonOut = False,
     agent: AgentOpt = None,
     key: KeyOpt = None,
     operator: HiddenOperatorOpt = False,
     ca: CaOpt = None,
 ) -> None:
-    """Who read or changed an incident, refused attempts included (chairs only)."""
+    """Who read or changed an incident, refused attempts included (chairs only); 0 shows
+    who was added to, removed from or rekeyed on the team."""
     entries = with_client(agent, key, operator, ca, data_dir)(lambda c: c.audit(incident_id))
     rows = [{"at": e.at, "member": e.member, "action": e.action} for e in entries]
     if json_out:
@@ -417,3 +421,6 @@ def incident_told(
         f"{told.reported_person_told_on or 'not yet'}, reporter told "
         f"{told.reporter_told_on or 'not yet'}."
     )
+
+
+disposal.register(incident_app)

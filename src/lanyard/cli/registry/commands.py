@@ -18,6 +18,7 @@ from lanyard.cli import health as health_cmd
 from lanyard.cli.common import announcer, read_public_key, run
 from lanyard.cli.output import CliError, JsonOut, confirm, console, emit_json, table
 from lanyard.cli.registry import records as record_cmds
+from lanyard.cli.registry import retention as retention_cmds
 from lanyard.cli.registry import submissions as submission_cmds
 from lanyard.cli.registry import tls as tls_cmds
 from lanyard.cli.registry.common import (
@@ -42,8 +43,9 @@ app = typer.Typer(
 event_app = typer.Typer(help="Enrol, revoke and list events.", no_args_is_help=True)
 app.add_typer(event_app, name="event")
 app.add_typer(record_cmds.record_app, name="record")
-key_app = typer.Typer(help="Rotate the registry's OPRF key.", no_args_is_help=True)
+key_app = typer.Typer(help="Rotate the registry's OPRF or signing key.", no_args_is_help=True)
 app.add_typer(key_app, name="key")
+app.add_typer(retention_cmds.retention_app, name="retention")
 app.add_typer(wg_cmds.recipient_app, name="recipient")
 app.add_typer(submission_cmds.submission_app, name="submission")
 app.add_typer(tls_cmds.tls_app, name="tls")
@@ -229,6 +231,8 @@ def event_list(data_dir: DataDir, endpoint: Endpoint = None, json_out: JsonOut =
                 "quota": e.quota,
                 "used": e.evaluations_used,
                 "revoked_at": e.revoked_at or None,
+                "public_key": e.public_key.hex(),
+                "retired_keys": [k.hex() for k in e.retired_public_keys],
             }
             for e in events
         ]
@@ -256,13 +260,25 @@ def event_list(data_dir: DataDir, endpoint: Endpoint = None, json_out: JsonOut =
 @key_app.command("rotate")
 def key_rotate(
     data_dir: DataDir,
+    signing: Annotated[
+        bool,
+        typer.Option(
+            "--signing",
+            help="Rotate the Ed25519 signing key instead: the old key vouches for the new "
+            "one, and events follow without enrolling again.",
+        ),
+    ] = False,
     endpoint: Endpoint = None,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
     json_out: JsonOut = False,
 ) -> None:
-    """Move every record to a new OPRF key (spec §6); the old key is destroyed."""
+    """Move every record to a new OPRF key (spec §6; the old key is destroyed), or with
+    --signing hand the signing key over to a new one."""
     rdir = open_dir(data_dir)
     address = endpoint or rdir.endpoint()
+    if signing:
+        _rotate_signing(rdir, address, yes, json_out)
+        return
     confirm(
         "Every event will evaluate its attendees again. Rotate the OPRF key?",
         "rotate the OPRF key",
@@ -282,4 +298,28 @@ def key_rotate(
     console.print(
         f"Rotated to epoch {epoch}: {points} stored point(s) moved, snapshot "
         f"version {version}; the old key is destroyed."
+    )
+
+
+def _rotate_signing(rdir: RegistryDir, address: str, yes: bool, json_out: bool) -> None:
+    confirm(
+        "Events follow the chain on their next sync. Rotate the signing key?",
+        "rotate the signing key",
+        yes,
+        "key rotation cancelled; nothing changed",
+    )
+    old = bytes(rdir.signing_key().verify_key)
+
+    async def go() -> tuple[int, bytes, bytes]:
+        async with admin_client(rdir, address) as client:
+            t = await client.rotate_signing_key(old)
+        return int(t.sequence), bytes(t.old_public_key), bytes(t.new_public_key)
+
+    sequence, old_key, new_key = run(go(), address)
+    if json_out:
+        emit_json({"sequence": sequence, "old_key": old_key.hex(), "new_key": new_key.hex()})
+        return
+    console.print(
+        f"Signing key handed over (transition {sequence}): {old_key.hex()[:16]}… → "
+        f"{new_key.hex()}. Enrolled events follow the chain; new bundles pin the new key."
     )

@@ -7,7 +7,6 @@ expiry follows DESIGN.md's retention schedule unless given.
 
 from __future__ import annotations
 
-import calendar
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
@@ -25,23 +24,18 @@ from lanyard.core import snapshot
 from lanyard.core.errors import Error as CoreError
 from lanyard.core.identity import Kind, normalize, unspaced_name_hint
 from lanyard.registry.record_batch import MAX_POINTS_PER_BATCH, MAX_RECORDS_PER_BATCH
+from lanyard.registry.retention import Policy
 from lanyard.registry.service import MAX_POINTS_PER_RECORD
 from lanyard.wire.registry.v1 import admin_pb2
 
 record_app = typer.Typer(help="Add, remove and list flagged/banned records.", no_args_is_help=True)
 
-RETENTION_MONTHS = 26
-
 
 def default_expiry(status: str, ban_until: date | None, today: date) -> date | None:
-    """DESIGN.md retention: flagged, 26 months from today; banned, the ban's end plus 26
-    months; a ban with no end date does not lapse."""
-    if status == "banned" and ban_until is None:
-        return None
-    start = ban_until or today
-    months = start.month - 1 + RETENTION_MONTHS
-    year, month = start.year + months // 12, months % 12 + 1
-    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+    """DESIGN.md's default schedule: flagged, 26 months from today; banned, the ban's end
+    plus 26 months; a ban with no end date does not lapse. (The registry applies its own
+    schedule, `registry retention show`, to records added without --expires.)"""
+    return Policy().expiry(status, ban_until, today)
 
 
 @record_app.command("add")
@@ -105,8 +99,9 @@ def record_add(
     ban_end = parse_date(ban_until, "--ban-until")
     if ban_end is not None and status != "banned":
         raise CliError("--ban-until is for banned records only")
-    expiry = parse_date(expires, "--expires") or default_expiry(status, ban_end, date.today())
+    given = parse_date(expires, "--expires")
     if from_submission is not None:
+        expiry = given or default_expiry(status, ban_end, date.today())
         if email or name or alias:
             raise CliError("give --from-submission or --email/--name/--alias, not both")
         submission_records.records_from_submission(
@@ -153,34 +148,36 @@ def record_add(
 
     record = ref
 
-    async def go() -> tuple[str, int, int]:
+    async def go() -> admin_pb2.AddRecordResponse:
         async with admin_client(rdir, address) as client:
-            response = await client.add_record(
-                record, status, identifiers, expiry, ban_until=ban_end
-            )
-        return (
-            response.record.record_ref,
-            response.record.identifier_count,
-            int(response.snapshot_version),
-        )
+            return await client.add_record(record, status, identifiers, given, ban_end)
 
-    record_ref, count, version = run(go(), address)
+    response = run(go(), address)
+    lapse = response.record.expires_on or None
+    extended = list(response.extended_refs)
     if json_out:
         emit_json(
             {
-                "record_ref": record_ref,
+                "record_ref": response.record.record_ref,
                 "status": status,
-                "identifiers": count,
-                "expires_on": expiry.isoformat() if expiry else None,
-                "snapshot_version": version,
+                "identifiers": response.record.identifier_count,
+                "expires_on": lapse,
+                "snapshot_version": int(response.snapshot_version),
+                "extended": extended,
             }
         )
         return
-    lapses = f"expires {expiry.isoformat()}" if expiry else "no expiry"
+    lapses = f"expires {lapse}" if lapse else "no expiry"
     console.print(
-        f"Added {record_ref} ({status}, {count} identifier(s), {lapses}); "
-        f"snapshot version {version}."
+        f"Added {response.record.record_ref} ({status}, "
+        f"{response.record.identifier_count} identifier(s), {lapses}); "
+        f"snapshot version {response.snapshot_version}."
     )
+    if extended:
+        console.print(
+            f"The same person stands in {', '.join(extended)}: extended to "
+            f"{lapse or 'no expiry'} (the repeat rule)."
+        )
 
 
 @record_app.command("remove")

@@ -164,6 +164,19 @@ class Opened:
         }
 
 
+def _signer(candidates: list[bytes], data: bytes, signature: bytes) -> bytes:
+    """The event key (current or retired) whose signature `signature` is; else the
+    current key's SignatureError."""
+    for key in candidates[1:]:
+        try:
+            keys.verify(key, data, signature, "the event's signature on the envelope")
+            return key
+        except CoreError:
+            continue
+    keys.verify(candidates[0], data, signature, "the event's signature on the envelope")
+    return candidates[0]
+
+
 async def fetch_and_open(client: AdminClient, wanted: str, member: MemberKeys) -> Opened:
     """Fetch the envelope, check the event's signatures on it, decrypt it as `member`."""
     full_id = (await resolve(client, wanted)).receipt.submission_id
@@ -176,21 +189,20 @@ async def fetch_and_open(client: AdminClient, wanted: str, member: MemberKeys) -
     try:
         if envelope.sha256(data) != receipt.envelope_sha256:
             raise CliError("the registry returned an envelope other than the one it receipted")
-        keys.verify(
-            event.public_key, data, got.envelope_signature, "the event's signature on the envelope"
+        # An event that rekeyed signed its earlier reports with a key it has retired.
+        event_key = _signer(
+            [event.public_key, *event.retired_public_keys], data, got.envelope_signature
         )
         parsed = envelope.parse_envelope(data)
         readers = [k.recipient for k in parsed.keys]
-        if not any(
-            k.recipient == member.name and k.encryption_key == member.encryption_public
-            for k in parsed.keys
-        ):
+        held = {bytes(k.public_key) for k in member.encryption_keys}
+        if not any(k.recipient == member.name and k.encryption_key in held for k in parsed.keys):
             raise CliError(
                 f"submission {full_id[:12]} was not sealed to {member.name}'s key, so it cannot "
                 f"be opened with it; it was sealed to {', '.join(readers)}"
             )
         report, data_key = envelope.open_report_and_key(
-            data, member.name, member.encryption, event.public_key
+            data, member.name, member.encryption_keys, event_key
         )
     except CoreError as exc:
         raise CliError(f"submission {full_id[:12]} does not open: {exc}") from exc

@@ -272,15 +272,14 @@ def status(data_dir: DataDir, json_out: JsonOut = False) -> None:
 
     async def work(agent: AgentService, sender: ReportSender) -> list[Checked]:
         outbox = sender.outbox
-        key = agent.enrolment.registry_public_key
         out: list[Checked] = []
         for entry in await outbox.entries():
             if entry.receipt is None:
                 out.append(Checked(entry))
                 continue
             try:
-                check_receipt(entry, entry.receipt, key)
-                v = await verify_in_log(agent.registry, key, entry.receipt)
+                await check_receipt(entry, entry.receipt, agent.registry)
+                v = await verify_in_log(agent.registry, entry.receipt)
             except (ReceiptError, CoreError) as exc:
                 out.append(Checked(entry, failure=str(exc)))
                 continue

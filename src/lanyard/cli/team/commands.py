@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import nacl.signing
 import typer
 
 from lanyard.agent.incidents import messages as convert
@@ -17,7 +18,14 @@ from lanyard.cli.agent.commands import DataDir
 from lanyard.cli.common import read_public_key
 from lanyard.cli.incident.common import AgentOpt, CaOpt, KeyOpt, OperatorOpt, with_client
 from lanyard.cli.output import CliError, JsonOut, console, emit_json, say, table
-from lanyard.client.incidents import IncidentClient, create_member_key, default_member_key
+from lanyard.client.incidents import (
+    IncidentClient,
+    MemberKey,
+    create_member_key,
+    default_member_key,
+    load_member_key,
+    save_member_key,
+)
 from lanyard.wire.agent.v1 import incidents_pb2 as pb
 
 team_app = typer.Typer(help="The Code of Conduct team: keys and members.", no_args_is_help=True)
@@ -72,6 +80,28 @@ def team_add(
 
     with_client(agent, key, operator, ca, data_dir)(work)
     say(f"Added {name} to the team as {role}.")
+
+
+@team_app.command("rekey")
+def team_rekey(
+    data_dir: DataDir,
+    agent: AgentOpt = None,
+    key: KeyOpt = None,
+    ca: CaOpt = None,
+) -> None:
+    """Replace your own member key: the old key vouches for the new one (audited)."""
+    path = key or default_member_key()
+    old = load_member_key(path)
+    new = MemberKey(old.name, nacl.signing.SigningKey.generate())
+    # Kept beside the old key until the agent confirms: if the answer is lost, the key the
+    # agent may already hold is not (`team list` shows which public key it has).
+    pending = path.with_name(path.name + ".pending")
+    save_member_key(pending, new)
+    with_client(agent, path, False, ca, data_dir)(lambda c: c.rekey_member(old.name, new.key))
+    save_member_key(path, new)
+    pending.unlink(missing_ok=True)
+    say(f"{old.name}: your new key is in {path}; the old one is refused from now on.")
+    say(f"New public key: {new.public_hex}")
 
 
 @team_app.command("remove")

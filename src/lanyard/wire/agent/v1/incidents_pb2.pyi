@@ -391,8 +391,40 @@ class AuditEntry(_message.Message):
     action: str
     def __init__(self, at: _Optional[str] = ..., member: _Optional[str] = ..., action: _Optional[str] = ...) -> None: ...
 
+class RekeyMemberRequest(_message.Message):
+    __slots__ = ("new_public_key", "proof")
+    NEW_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    new_public_key: bytes
+    proof: bytes
+    def __init__(self, new_public_key: _Optional[bytes] = ..., proof: _Optional[bytes] = ...) -> None: ...
+
+class RekeyMemberResponse(_message.Message):
+    __slots__ = ("member",)
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    member: Member
+    def __init__(self, member: _Optional[_Union[Member, _Mapping]] = ...) -> None: ...
+
 class GetAuditResponse(_message.Message):
     __slots__ = ("entries",)
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     entries: _containers.RepeatedCompositeFieldContainer[AuditEntry]
     def __init__(self, entries: _Optional[_Iterable[_Union[AuditEntry, _Mapping]]] = ...) -> None: ...
+
+class DisposeIncidentRequest(_message.Message):
+    __slots__ = ("incident_id", "action")
+    INCIDENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    incident_id: int
+    action: str
+    def __init__(self, incident_id: _Optional[int] = ..., action: _Optional[str] = ...) -> None: ...
+
+class DisposeIncidentResponse(_message.Message):
+    __slots__ = ("approvals", "done", "incident")
+    APPROVALS_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    INCIDENT_FIELD_NUMBER: _ClassVar[int]
+    approvals: _containers.RepeatedScalarFieldContainer[str]
+    done: bool
+    incident: Incident
+    def __init__(self, approvals: _Optional[_Iterable[str]] = ..., done: _Optional[bool] = ..., incident: _Optional[_Union[Incident, _Mapping]] = ...) -> None: ...

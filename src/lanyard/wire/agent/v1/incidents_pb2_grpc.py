@@ -49,6 +49,11 @@ class IncidentsStub:
                 request_serializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.ListMembersRequest.SerializeToString,
                 response_deserializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.ListMembersResponse.FromString,
                 _registered_method=True)
+        self.RekeyMember = channel.unary_unary(
+                '/lanyard.agent.v1.Incidents/RekeyMember',
+                request_serializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.RekeyMemberRequest.SerializeToString,
+                response_deserializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.RekeyMemberResponse.FromString,
+                _registered_method=True)
         self.FileIncident = channel.unary_unary(
                 '/lanyard.agent.v1.Incidents/FileIncident',
                 request_serializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.FileIncidentRequest.SerializeToString,
@@ -94,6 +99,11 @@ class IncidentsStub:
                 request_serializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.GetAuditRequest.SerializeToString,
                 response_deserializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.GetAuditResponse.FromString,
                 _registered_method=True)
+        self.DisposeIncident = channel.unary_unary(
+                '/lanyard.agent.v1.Incidents/DisposeIncident',
+                request_serializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.DisposeIncidentRequest.SerializeToString,
+                response_deserializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.DisposeIncidentResponse.FromString,
+                _registered_method=True)
         self.Attach = channel.stream_unary(
                 '/lanyard.agent.v1.Incidents/Attach',
                 request_serializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.AttachRequest.SerializeToString,
@@ -128,6 +138,15 @@ class IncidentsServicer:
 
     def ListMembers(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RekeyMember(self, request, context):
+        """A member replaces their own key: the call is signed with the current key, and the
+        new key signs a proof (lanyard/core/keychain.py member_rekey_message). Audited in the
+        team's trail (GetAudit with incident_id 0).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -190,6 +209,17 @@ class IncidentsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DisposeIncident(self, request, context):
+        """For an incident that waits for an operator's decision (it did not end in a warning
+        only, and is closed or the event is over): a chair approves destroying or exporting
+        it; the second distinct chair's call carries it out. Destroying deletes the
+        incident's key first. FAILED_PRECONDITION if it is not waiting; PERMISSION_DENIED
+        for anyone but a non-recused chair.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Attach(self, request_iterator, context):
         """Attaches a file (screenshot, PDF, recording, text) to an incident. The first message
         MUST carry the header, every later one a piece of the file (at most 1 MiB each).
@@ -233,6 +263,11 @@ def add_IncidentsServicer_to_server(servicer, server):
                     servicer.ListMembers,
                     request_deserializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.ListMembersRequest.FromString,
                     response_serializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.ListMembersResponse.SerializeToString,
+            ),
+            'RekeyMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.RekeyMember,
+                    request_deserializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.RekeyMemberRequest.FromString,
+                    response_serializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.RekeyMemberResponse.SerializeToString,
             ),
             'FileIncident': grpc.unary_unary_rpc_method_handler(
                     servicer.FileIncident,
@@ -278,6 +313,11 @@ def add_IncidentsServicer_to_server(servicer, server):
                     servicer.GetAudit,
                     request_deserializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.GetAuditRequest.FromString,
                     response_serializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.GetAuditResponse.SerializeToString,
+            ),
+            'DisposeIncident': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisposeIncident,
+                    request_deserializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.DisposeIncidentRequest.FromString,
+                    response_serializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.DisposeIncidentResponse.SerializeToString,
             ),
             'Attach': grpc.stream_unary_rpc_method_handler(
                     servicer.Attach,
@@ -376,6 +416,33 @@ class Incidents:
             '/lanyard.agent.v1.Incidents/ListMembers',
             lanyard_dot_agent_dot_v1_dot_incidents__pb2.ListMembersRequest.SerializeToString,
             lanyard_dot_agent_dot_v1_dot_incidents__pb2.ListMembersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RekeyMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.agent.v1.Incidents/RekeyMember',
+            lanyard_dot_agent_dot_v1_dot_incidents__pb2.RekeyMemberRequest.SerializeToString,
+            lanyard_dot_agent_dot_v1_dot_incidents__pb2.RekeyMemberResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -619,6 +686,33 @@ class Incidents:
             '/lanyard.agent.v1.Incidents/GetAudit',
             lanyard_dot_agent_dot_v1_dot_incidents__pb2.GetAuditRequest.SerializeToString,
             lanyard_dot_agent_dot_v1_dot_incidents__pb2.GetAuditResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisposeIncident(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.agent.v1.Incidents/DisposeIncident',
+            lanyard_dot_agent_dot_v1_dot_incidents__pb2.DisposeIncidentRequest.SerializeToString,
+            lanyard_dot_agent_dot_v1_dot_incidents__pb2.DisposeIncidentResponse.FromString,
             options,
             channel_credentials,
             insecure,

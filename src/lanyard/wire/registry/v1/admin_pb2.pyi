@@ -9,7 +9,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class EventInfo(_message.Message):
-    __slots__ = ("event_id", "name", "starts_on", "ends_on", "public_key", "quota", "evaluations_used", "revoked_at")
+    __slots__ = ("event_id", "name", "starts_on", "ends_on", "public_key", "quota", "evaluations_used", "revoked_at", "retired_public_keys")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     STARTS_ON_FIELD_NUMBER: _ClassVar[int]
@@ -18,6 +18,7 @@ class EventInfo(_message.Message):
     QUOTA_FIELD_NUMBER: _ClassVar[int]
     EVALUATIONS_USED_FIELD_NUMBER: _ClassVar[int]
     REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
+    RETIRED_PUBLIC_KEYS_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     name: str
     starts_on: str
@@ -26,7 +27,8 @@ class EventInfo(_message.Message):
     quota: int
     evaluations_used: int
     revoked_at: str
-    def __init__(self, event_id: _Optional[str] = ..., name: _Optional[str] = ..., starts_on: _Optional[str] = ..., ends_on: _Optional[str] = ..., public_key: _Optional[bytes] = ..., quota: _Optional[int] = ..., evaluations_used: _Optional[int] = ..., revoked_at: _Optional[str] = ...) -> None: ...
+    retired_public_keys: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, event_id: _Optional[str] = ..., name: _Optional[str] = ..., starts_on: _Optional[str] = ..., ends_on: _Optional[str] = ..., public_key: _Optional[bytes] = ..., quota: _Optional[int] = ..., evaluations_used: _Optional[int] = ..., revoked_at: _Optional[str] = ..., retired_public_keys: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class EnrollEventRequest(_message.Message):
     __slots__ = ("event",)
@@ -137,12 +139,14 @@ class AddRecordRequest(_message.Message):
     def __init__(self, suite: _Optional[str] = ..., epoch: _Optional[int] = ..., record: _Optional[_Union[RecordInfo, _Mapping]] = ..., points: _Optional[_Iterable[bytes]] = ..., submission_id: _Optional[str] = ...) -> None: ...
 
 class AddRecordResponse(_message.Message):
-    __slots__ = ("record", "snapshot_version")
+    __slots__ = ("record", "snapshot_version", "extended_refs")
     RECORD_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    EXTENDED_REFS_FIELD_NUMBER: _ClassVar[int]
     record: RecordInfo
     snapshot_version: int
-    def __init__(self, record: _Optional[_Union[RecordInfo, _Mapping]] = ..., snapshot_version: _Optional[int] = ...) -> None: ...
+    extended_refs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, record: _Optional[_Union[RecordInfo, _Mapping]] = ..., snapshot_version: _Optional[int] = ..., extended_refs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RecordPoints(_message.Message):
     __slots__ = ("record", "points")
@@ -287,3 +291,77 @@ class RotateKeyResponse(_message.Message):
     snapshot_version: int
     points: int
     def __init__(self, epoch: _Optional[int] = ..., snapshot_version: _Optional[int] = ..., points: _Optional[int] = ...) -> None: ...
+
+class RotateSigningKeyRequest(_message.Message):
+    __slots__ = ("from_public_key",)
+    FROM_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    from_public_key: bytes
+    def __init__(self, from_public_key: _Optional[bytes] = ...) -> None: ...
+
+class RotateSigningKeyResponse(_message.Message):
+    __slots__ = ("transition",)
+    TRANSITION_FIELD_NUMBER: _ClassVar[int]
+    transition: _snapshot_pb2.KeyTransition
+    def __init__(self, transition: _Optional[_Union[_snapshot_pb2.KeyTransition, _Mapping]] = ...) -> None: ...
+
+class RetentionPolicy(_message.Message):
+    __slots__ = ("flagged_months", "banned_months_after_ban")
+    FLAGGED_MONTHS_FIELD_NUMBER: _ClassVar[int]
+    BANNED_MONTHS_AFTER_BAN_FIELD_NUMBER: _ClassVar[int]
+    flagged_months: int
+    banned_months_after_ban: int
+    def __init__(self, flagged_months: _Optional[int] = ..., banned_months_after_ban: _Optional[int] = ...) -> None: ...
+
+class GetRetentionRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetRetentionResponse(_message.Message):
+    __slots__ = ("policy",)
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    policy: RetentionPolicy
+    def __init__(self, policy: _Optional[_Union[RetentionPolicy, _Mapping]] = ...) -> None: ...
+
+class SetRetentionRequest(_message.Message):
+    __slots__ = ("policy",)
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    policy: RetentionPolicy
+    def __init__(self, policy: _Optional[_Union[RetentionPolicy, _Mapping]] = ...) -> None: ...
+
+class SetRetentionResponse(_message.Message):
+    __slots__ = ("policy",)
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    policy: RetentionPolicy
+    def __init__(self, policy: _Optional[_Union[RetentionPolicy, _Mapping]] = ...) -> None: ...
+
+class ApplyRetentionRequest(_message.Message):
+    __slots__ = ("as_of", "dry_run")
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    as_of: str
+    dry_run: bool
+    def __init__(self, as_of: _Optional[str] = ..., dry_run: _Optional[bool] = ...) -> None: ...
+
+class ApplyRetentionResponse(_message.Message):
+    __slots__ = ("records", "snapshot_version", "as_of")
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[RecordInfo]
+    snapshot_version: int
+    as_of: str
+    def __init__(self, records: _Optional[_Iterable[_Union[RecordInfo, _Mapping]]] = ..., snapshot_version: _Optional[int] = ..., as_of: _Optional[str] = ...) -> None: ...
+
+class RekeyRecipientRequest(_message.Message):
+    __slots__ = ("recipient", "proof")
+    RECIPIENT_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    recipient: _reports_pb2.Recipient
+    proof: bytes
+    def __init__(self, recipient: _Optional[_Union[_reports_pb2.Recipient, _Mapping]] = ..., proof: _Optional[bytes] = ...) -> None: ...
+
+class RekeyRecipientResponse(_message.Message):
+    __slots__ = ("recipients",)
+    RECIPIENTS_FIELD_NUMBER: _ClassVar[int]
+    recipients: _reports_pb2.RecipientSet
+    def __init__(self, recipients: _Optional[_Union[_reports_pb2.RecipientSet, _Mapping]] = ...) -> None: ...

@@ -100,6 +100,26 @@ class AdminStub:
                 request_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RotateKeyRequest.SerializeToString,
                 response_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RotateKeyResponse.FromString,
                 _registered_method=True)
+        self.RotateSigningKey = channel.unary_unary(
+                '/lanyard.registry.v1.Admin/RotateSigningKey',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RotateSigningKeyRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RotateSigningKeyResponse.FromString,
+                _registered_method=True)
+        self.GetRetention = channel.unary_unary(
+                '/lanyard.registry.v1.Admin/GetRetention',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.GetRetentionRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.GetRetentionResponse.FromString,
+                _registered_method=True)
+        self.SetRetention = channel.unary_unary(
+                '/lanyard.registry.v1.Admin/SetRetention',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.SetRetentionRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.SetRetentionResponse.FromString,
+                _registered_method=True)
+        self.ApplyRetention = channel.unary_unary(
+                '/lanyard.registry.v1.Admin/ApplyRetention',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.ApplyRetentionRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.ApplyRetentionResponse.FromString,
+                _registered_method=True)
         self.AddRecipient = channel.unary_unary(
                 '/lanyard.registry.v1.Admin/AddRecipient',
                 request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.AddRecipientRequest.SerializeToString,
@@ -114,6 +134,11 @@ class AdminStub:
                 '/lanyard.registry.v1.Admin/ListRecipients',
                 request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.ListRecipientsRequest.SerializeToString,
                 response_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.ListRecipientsResponse.FromString,
+                _registered_method=True)
+        self.RekeyRecipient = channel.unary_unary(
+                '/lanyard.registry.v1.Admin/RekeyRecipient',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RekeyRecipientRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RekeyRecipientResponse.FromString,
                 _registered_method=True)
         self.ListSubmissions = channel.unary_unary(
                 '/lanyard.registry.v1.Admin/ListSubmissions',
@@ -234,6 +259,35 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RotateSigningKey(self, request, context):
+        """Replaces the registry's Ed25519 signing key. The old key and the new one both sign a
+        transition statement (Registry.GetKeyChain serves every one), so an event that pinned
+        an older key follows the chain to the new one without enrolling again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRetention(self, request, context):
+        """The record retention schedule (months), and the sweep that applies it. Records leave
+        the next snapshot; a dry run lists what would go and changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetRetention(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApplyRetention(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def AddRecipient(self, request, context):
         """WG members who read reports: their X25519 key receives report data keys, their
         Ed25519 key signs their steps and authenticates them as report readers
@@ -253,6 +307,16 @@ class AdminServicer:
 
     def ListRecipients(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RekeyRecipient(self, request, context):
+        """A report reader replaces their own keys: the call is signed with the current signing
+        key, and the new one signs a proof. The old signing key joins the reader's retired
+        keys (their earlier steps still verify); reports already sealed to the old X25519 key
+        open with the old private key, which the reader keeps.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -351,6 +415,26 @@ def add_AdminServicer_to_server(servicer, server):
                     request_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RotateKeyRequest.FromString,
                     response_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RotateKeyResponse.SerializeToString,
             ),
+            'RotateSigningKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateSigningKey,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RotateSigningKeyRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RotateSigningKeyResponse.SerializeToString,
+            ),
+            'GetRetention': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRetention,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.GetRetentionRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.GetRetentionResponse.SerializeToString,
+            ),
+            'SetRetention': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetRetention,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.SetRetentionRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.SetRetentionResponse.SerializeToString,
+            ),
+            'ApplyRetention': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyRetention,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.ApplyRetentionRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.ApplyRetentionResponse.SerializeToString,
+            ),
             'AddRecipient': grpc.unary_unary_rpc_method_handler(
                     servicer.AddRecipient,
                     request_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.AddRecipientRequest.FromString,
@@ -365,6 +449,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.ListRecipients,
                     request_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.ListRecipientsRequest.FromString,
                     response_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.ListRecipientsResponse.SerializeToString,
+            ),
+            'RekeyRecipient': grpc.unary_unary_rpc_method_handler(
+                    servicer.RekeyRecipient,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RekeyRecipientRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RekeyRecipientResponse.SerializeToString,
             ),
             'ListSubmissions': grpc.unary_unary_rpc_method_handler(
                     servicer.ListSubmissions,
@@ -749,6 +838,114 @@ class Admin:
             _registered_method=True)
 
     @staticmethod
+    def RotateSigningKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Admin/RotateSigningKey',
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.RotateSigningKeyRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.RotateSigningKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRetention(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Admin/GetRetention',
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.GetRetentionRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.GetRetentionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetRetention(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Admin/SetRetention',
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.SetRetentionRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.SetRetentionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyRetention(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Admin/ApplyRetention',
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.ApplyRetentionRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.ApplyRetentionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def AddRecipient(request,
             target,
             options=(),
@@ -819,6 +1016,33 @@ class Admin:
             '/lanyard.registry.v1.Admin/ListRecipients',
             lanyard_dot_registry_dot_v1_dot_reports__pb2.ListRecipientsRequest.SerializeToString,
             lanyard_dot_registry_dot_v1_dot_reports__pb2.ListRecipientsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RekeyRecipient(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Admin/RekeyRecipient',
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.RekeyRecipientRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.RekeyRecipientResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -105,3 +105,31 @@ class SnapshotAnnouncement(_message.Message):
     epoch: int
     version: int
     def __init__(self, epoch: _Optional[int] = ..., version: _Optional[int] = ...) -> None: ...
+
+class GetKeyChainRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetKeyChainResponse(_message.Message):
+    __slots__ = ("transitions", "current_public_key")
+    TRANSITIONS_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    transitions: _containers.RepeatedCompositeFieldContainer[_snapshot_pb2.KeyTransition]
+    current_public_key: bytes
+    def __init__(self, transitions: _Optional[_Iterable[_Union[_snapshot_pb2.KeyTransition, _Mapping]]] = ..., current_public_key: _Optional[bytes] = ...) -> None: ...
+
+class RekeyEventRequest(_message.Message):
+    __slots__ = ("new_public_key", "old_signature", "new_signature")
+    NEW_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    OLD_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    NEW_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    new_public_key: bytes
+    old_signature: bytes
+    new_signature: bytes
+    def __init__(self, new_public_key: _Optional[bytes] = ..., old_signature: _Optional[bytes] = ..., new_signature: _Optional[bytes] = ...) -> None: ...
+
+class RekeyEventResponse(_message.Message):
+    __slots__ = ("retired_keys",)
+    RETIRED_KEYS_FIELD_NUMBER: _ClassVar[int]
+    retired_keys: int
+    def __init__(self, retired_keys: _Optional[int] = ...) -> None: ...

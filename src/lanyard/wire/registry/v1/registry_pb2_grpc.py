@@ -60,6 +60,16 @@ class RegistryStub:
                 request_serializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.WatchSnapshotRequest.SerializeToString,
                 response_deserializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.SnapshotAnnouncement.FromString,
                 _registered_method=True)
+        self.GetKeyChain = channel.unary_unary(
+                '/lanyard.registry.v1.Registry/GetKeyChain',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.GetKeyChainRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.GetKeyChainResponse.FromString,
+                _registered_method=True)
+        self.RekeyEvent = channel.unary_unary(
+                '/lanyard.registry.v1.Registry/RekeyEvent',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.RekeyEventRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.RekeyEventResponse.FromString,
+                _registered_method=True)
         self.GetRecipients = channel.unary_unary(
                 '/lanyard.registry.v1.Registry/GetRecipients',
                 request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetRecipientsRequest.SerializeToString,
@@ -143,6 +153,24 @@ class RegistryServicer:
     def WatchSnapshot(self, request, context):
         """Announces the current version at once, then every new one, until the caller leaves
         or the event is revoked (the stream then ends).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetKeyChain(self, request, context):
+        """Every hand-over of the registry's signing key, oldest first: an event walks it from
+        the key it pinned to the one that signs today.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RekeyEvent(self, request, context):
+        """The calling event replaces its Ed25519 key: both keys sign the statement
+        (lanyard/core/keychain.py event_rekey_message). The enrolment keeps its quota, use,
+        submissions and the retired key (Admin.ListEvents shows it); calls with the old key
+        are refused from then on.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -232,6 +260,16 @@ def add_RegistryServicer_to_server(servicer, server):
                     servicer.WatchSnapshot,
                     request_deserializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.WatchSnapshotRequest.FromString,
                     response_serializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.SnapshotAnnouncement.SerializeToString,
+            ),
+            'GetKeyChain': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetKeyChain,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.GetKeyChainRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.GetKeyChainResponse.SerializeToString,
+            ),
+            'RekeyEvent': grpc.unary_unary_rpc_method_handler(
+                    servicer.RekeyEvent,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.RekeyEventRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.RekeyEventResponse.SerializeToString,
             ),
             'GetRecipients': grpc.unary_unary_rpc_method_handler(
                     servicer.GetRecipients,
@@ -409,6 +447,60 @@ class Registry:
             '/lanyard.registry.v1.Registry/WatchSnapshot',
             lanyard_dot_registry_dot_v1_dot_registry__pb2.WatchSnapshotRequest.SerializeToString,
             lanyard_dot_registry_dot_v1_dot_registry__pb2.SnapshotAnnouncement.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetKeyChain(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Registry/GetKeyChain',
+            lanyard_dot_registry_dot_v1_dot_registry__pb2.GetKeyChainRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_registry__pb2.GetKeyChainResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RekeyEvent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Registry/RekeyEvent',
+            lanyard_dot_registry_dot_v1_dot_registry__pb2.RekeyEventRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_registry__pb2.RekeyEventResponse.FromString,
             options,
             channel_credentials,
             insecure,

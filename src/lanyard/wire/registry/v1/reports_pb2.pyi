@@ -7,14 +7,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Recipient(_message.Message):
-    __slots__ = ("name", "encryption_key", "signing_key")
+    __slots__ = ("name", "encryption_key", "signing_key", "retired_signing_keys")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ENCRYPTION_KEY_FIELD_NUMBER: _ClassVar[int]
     SIGNING_KEY_FIELD_NUMBER: _ClassVar[int]
+    RETIRED_SIGNING_KEYS_FIELD_NUMBER: _ClassVar[int]
     name: str
     encryption_key: bytes
     signing_key: bytes
-    def __init__(self, name: _Optional[str] = ..., encryption_key: _Optional[bytes] = ..., signing_key: _Optional[bytes] = ...) -> None: ...
+    retired_signing_keys: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, name: _Optional[str] = ..., encryption_key: _Optional[bytes] = ..., signing_key: _Optional[bytes] = ..., retired_signing_keys: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class RecipientSet(_message.Message):
     __slots__ = ("version", "recipients", "signature")

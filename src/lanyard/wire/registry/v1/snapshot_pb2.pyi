@@ -49,3 +49,19 @@ class Snapshot(_message.Message):
     entries: _containers.RepeatedCompositeFieldContainer[SnapshotEntry]
     signature: bytes
     def __init__(self, suite: _Optional[str] = ..., epoch: _Optional[int] = ..., version: _Optional[int] = ..., entries: _Optional[_Iterable[_Union[SnapshotEntry, _Mapping]]] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class KeyTransition(_message.Message):
+    __slots__ = ("old_public_key", "new_public_key", "sequence", "at", "old_signature", "new_signature")
+    OLD_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    NEW_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    OLD_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    NEW_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    old_public_key: bytes
+    new_public_key: bytes
+    sequence: int
+    at: str
+    old_signature: bytes
+    new_signature: bytes
+    def __init__(self, old_public_key: _Optional[bytes] = ..., new_public_key: _Optional[bytes] = ..., sequence: _Optional[int] = ..., at: _Optional[str] = ..., old_signature: _Optional[bytes] = ..., new_signature: _Optional[bytes] = ...) -> None: ...
