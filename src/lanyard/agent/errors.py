@@ -60,3 +60,9 @@ class NotAllowed(Error):
 
 class RegistryRefused(Error):
     """The registry answered, and said no: a revoked enrolment, an exhausted quota."""
+
+
+class RegistryFaulted(Error):
+    """The registry answered with something that does not verify (its evaluation proof,
+    spec SCREEN-v1 §3a, or its evaluation log entry, §3b): nothing of that answer is used,
+    the rows it covered stay unscreened, and an operator alert is raised."""

@@ -23,14 +23,23 @@ from lanyard.agent.errors import (
     Error,
     InvalidRequest,
     NotFound,
+    RegistryFaulted,
     RegistryRefused,
     SnapshotRejected,
     Unauthenticated,
     Unavailable,
 )
 from lanyard.agent.screening.decision import Result, decide
-from lanyard.agent.store import Alert, Change, Identity, Screened, SnapshotState, Store
-from lanyard.client.errors import RpcFailed
+from lanyard.agent.store import (
+    Alert,
+    Change,
+    FaultAlert,
+    Identity,
+    Screened,
+    SnapshotState,
+    Store,
+)
+from lanyard.client.errors import EvaluationProofFailed, RegistryFault, RpcFailed
 from lanyard.client.registry import LocalSnapshot, RegistryClient
 from lanyard.core import auth
 from lanyard.core.enrolment import Enrolment
@@ -118,7 +127,17 @@ class AgentService:
                     f"the registry's snapshot was refused: {exc}; keeping version "
                     f"{self.snapshot.version}"
                 ) from exc
+            pinned = self.enrolment.epoch_public_key
+            if pinned and fresh.epoch == self.enrolment.epoch and fresh.public_key != pinned:
+                log.error("agent.snapshot_rejected", version=fresh.version, reason="epoch key")
+                raise SnapshotRejected(
+                    f"the registry's snapshot publishes another public key for epoch "
+                    f"{fresh.epoch} than the enrolment bundle; keeping version "
+                    f"{self.snapshot.version}"
+                )
             if (fresh.epoch, fresh.version) == (self.snapshot.epoch, self.snapshot.version):
+                # Nothing new, but the epoch's public key is now known from a signature.
+                self.snapshot.public_key = fresh.public_key
                 return []
             old_epoch = self.snapshot.epoch
             await self.store.save_snapshot(SnapshotState(fresh.epoch, fresh.version, fresh.entries))
@@ -134,7 +153,8 @@ class AgentService:
             return await self.recheck()
 
     async def ensure_snapshot(self) -> None:
-        if self.snapshot.version == 0:
+        """Sync unless a snapshot, and its epoch's public key (spec §3a), are held."""
+        if self.snapshot.version == 0 or not self.snapshot.public_key:
             await self.sync()
 
     async def recheck(self) -> list[Alert]:
@@ -197,9 +217,7 @@ class AgentService:
             stale = await self.store.stale_identities(epoch, REEVALUATE_BATCH)
             if not stale:
                 break
-            ys = await self.registry.evaluate_messages(
-                epoch, [m for _, _, m in stale], self.executor
-            )
+            ys = await self.evaluate(epoch, [m for _, _, m in stale])
             await self.store.update_points(
                 epoch, [(aid, kind, y) for (aid, kind, _), y in zip(stale, ys, strict=True)]
             )
@@ -218,7 +236,7 @@ class AgentService:
                 async for epoch, version in self.registry.watch():
                     if (epoch, version) != (self.snapshot.epoch, self.snapshot.version):
                         await self.sync()
-            except (RpcFailed, SnapshotRejected) as exc:
+            except (RpcFailed, SnapshotRejected, RegistryFaulted) as exc:
                 log.warning(
                     "agent.follow_retry",
                     reason=type(exc).__name__,
@@ -229,6 +247,29 @@ class AgentService:
             pause = min(pause * 2, max_retry)
 
     # -- points --------------------------------------------------------------------------
+    async def evaluate(self, epoch: int, messages: Sequence[bytes]) -> list[bytes]:
+        """Y for each message through the registry, every answer's proof (spec §3a) and
+        log entry (§3b) verified first. An answer that does not verify is a registry
+        fault: nothing of it is used, an operator alert is raised, RegistryFaulted."""
+        try:
+            return await self.registry.evaluate_messages(epoch, messages, self.executor)
+        except RegistryFault as exc:
+            kind = (
+                "evaluation-proof" if isinstance(exc, EvaluationProofFailed) else "evaluation-log"
+            )
+            fault = await self.store.add_registry_fault(kind, str(exc))
+            log.error(
+                "agent.registry_fault",
+                kind=kind,
+                fault_id=fault.fault_id,
+                epoch=epoch,
+                identities=len(messages),
+            )
+            raise RegistryFaulted(str(exc)) from exc
+
+    async def registry_faults(self, include_acknowledged: bool = False) -> list[FaultAlert]:
+        return await self.store.registry_faults(include_acknowledged)
+
     async def points_for(self, messages: Sequence[bytes]) -> list[bytes]:
         """Y for each message: from the store when known in this epoch, else evaluated.
         If the registry has moved to a new epoch, follow it once and try again."""
@@ -245,7 +286,7 @@ class AgentService:
         known = await self.store.known_points(list(messages), epoch)
         missing = [m for m in dict.fromkeys(messages) if m not in known]
         if missing:
-            ys = await self.registry.evaluate_messages(epoch, missing, self.executor)
+            ys = await self.evaluate(epoch, missing)
             known.update(zip(missing, ys, strict=True))
         return [known[m] for m in messages]
 
@@ -280,6 +321,8 @@ class AgentService:
                 self.enrolment.endpoint,
                 "cannot decide: this person has not been screened before",
             ) from exc
+        except RegistryFaulted as exc:
+            raise RegistryFaulted(f"cannot decide: {exc}") from exc
         if self.snapshot.version == 0:
             raise Unavailable("cannot decide: no snapshot of the WG's list has been received")
         points = {kind: y for (kind, _), y in zip(wanted, ys, strict=True)}

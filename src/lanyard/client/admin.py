@@ -13,8 +13,9 @@ from datetime import UTC, date, datetime
 import grpc
 import nacl.signing
 
-from lanyard.client.errors import RpcFailed, TranslatingStub
-from lanyard.core import auth, blinding, envelope, identity, keys, screen, snapshot
+from lanyard.client.errors import EvaluationProofFailed, RpcFailed, TranslatingStub
+from lanyard.core import auth, blinding, envelope, identity, keys, proof, screen, snapshot
+from lanyard.core.errors import ProofFailed
 from lanyard.core.identity import Kind
 from lanyard.wire.registry.v1 import admin_pb2, admin_pb2_grpc, reports_pb2
 
@@ -38,6 +39,7 @@ class AdminClient:
         self._stub = TranslatingStub(admin_pb2_grpc.AdminStub(channel), "registry", endpoint)
         self._signer = auth.CallSigner(f"admin:{admin_name}", key)
         self._known_epoch: int | None = None
+        self._epoch_key = b""
 
     def _md(self, method: str) -> tuple[tuple[str, str], ...]:
         return self._signer.metadata(PREFIX + method)
@@ -77,12 +79,14 @@ class AdminClient:
         return list(response.events)
 
     async def _epoch(self, refresh: bool = False) -> int:
-        """The registry's OPRF epoch, asked once per client (ListRecords carries it)."""
+        """The registry's OPRF epoch and its public key, asked once per client
+        (ListRecords carries both)."""
         if self._known_epoch is None or refresh:
             response = await self._stub.ListRecords(
                 admin_pb2.ListRecordsRequest(), metadata=self._md("ListRecords")
             )
             self._known_epoch = int(response.epoch)
+            self._epoch_key = bytes(response.epoch_public_key)
         return self._known_epoch
 
     async def add_record(
@@ -122,7 +126,17 @@ class AdminClient:
                 ),
                 metadata=self._md("EvaluateForRecord"),
             )
-            return list(response.evaluated_points)
+            evaluated = list(response.evaluated_points)
+            # The record's tags must come from the key events are proved to get (§3a).
+            try:
+                await proof.verify_batch(
+                    self._epoch_key, points, evaluated, proof.Proof.from_bytes(response.proof), None
+                )
+            except ProofFailed as exc:
+                raise EvaluationProofFailed(
+                    f"the registry's evaluation proof failed: {exc}; no record was added"
+                ) from exc
+            return evaluated
 
         ys = await blinding.blinded_round(messages, evaluate)
         record = admin_pb2.RecordInfo(
@@ -218,6 +232,17 @@ class AdminClient:
             metadata=self._md("AdvanceSubmission"),
         )
         return str(response.status)
+
+    async def list_evaluations(
+        self, event_id: str = "", since: str = ""
+    ) -> admin_pb2.ListEvaluationsResponse:
+        """The evaluation log's leaves (spec §3b), of one event ("admin" for admin keys)
+        and from an ISO date on; with the log's signed head."""
+        response: admin_pb2.ListEvaluationsResponse = await self._stub.ListEvaluations(
+            admin_pb2.ListEvaluationsRequest(event_id=event_id, since=since),
+            metadata=self._md("ListEvaluations"),
+        )
+        return response
 
     async def events_by_id(self) -> dict[str, admin_pb2.EventInfo]:
         return {e.event_id: e for e in await self.list_events()}

@@ -19,11 +19,13 @@ import hashlib
 import os
 import struct
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import nacl.exceptions
 from nacl import bindings as sodium
 
+from lanyard.core.blinding import run_chunked
 from lanyard.core.errors import ProofFailed
 from lanyard.core.screen import POINT_BYTES, SCALAR_BYTES, SUITE, lp
 
@@ -46,6 +48,7 @@ __all__ = [
     "public_key",
     "seed",
     "verify",
+    "verify_batch",
     "verify_composite",
 ]
 
@@ -247,3 +250,25 @@ def verify(pk: bytes, blinded: Sequence[bytes], evaluated: Sequence[bytes], proo
     _canonical_scalar(proof.c, "c")
     _canonical_scalar(proof.s, "s")
     verify_composite(pk, composite_part(seed(pk), blinded, evaluated, 0, True), proof)
+
+
+async def verify_batch(
+    pk: bytes,
+    blinded: Sequence[bytes],
+    evaluated: Sequence[bytes],
+    proof: Proof,
+    executor: Executor | None,
+) -> None:
+    """verify(), with the per-point work spread over `executor` in slices."""
+    _canonical_scalar(proof.c, "c")
+    _canonical_scalar(proof.s, "s")
+    _check_lengths(blinded, evaluated, 0)
+    if not blinded:
+        raise ProofFailed("a proof covers 1 to 65535 points, got none")
+    seed_ = seed(pk)
+    pairs = list(zip(blinded, evaluated, strict=True))
+
+    def work(chunk: Sequence[tuple[bytes, bytes]], off: int) -> list[Composite]:
+        return [composite_part(seed_, [b for b, _ in chunk], [z for _, z in chunk], off)]
+
+    verify_composite(pk, combine(await run_chunked(pairs, work, executor)), proof)

@@ -33,11 +33,21 @@ STATUS_VALUES = {name: value for value, name in STATUS_NAMES.items()}
 
 
 def signing_message(
-    suite: str, epoch: int, version: int, entries: Iterable[tuple[bytes, bytes]]
+    suite: str,
+    epoch: int,
+    version: int,
+    entries: Iterable[tuple[bytes, bytes]],
+    epoch_public_key: bytes = b"",
 ) -> bytes:
-    """The bytes a snapshot signature covers: suite, epoch, version, then every entry in
-    tag order as tag(32) || lp(sealed). Entries MUST already be sorted by tag."""
-    parts = [screen.lp(_DST), screen.lp(suite.encode()), struct.pack(">IQ", epoch, version)]
+    """The bytes a snapshot signature covers: suite, epoch, version, lp(the epoch's OPRF
+    public key, spec §3a), then every entry in tag order as tag(32) || lp(sealed).
+    Entries MUST already be sorted by tag."""
+    parts = [
+        screen.lp(_DST),
+        screen.lp(suite.encode()),
+        struct.pack(">IQ", epoch, version),
+        screen.lp(epoch_public_key),
+    ]
     count = 0
     for tag, sealed in entries:
         parts.append(tag)
@@ -52,8 +62,13 @@ def sign(
     epoch: int,
     version: int,
     entries: Mapping[bytes, bytes],
+    epoch_public_key: bytes = b"",
 ) -> bytes:
-    return keys.sign(key, signing_message(screen.SUITE, epoch, version, sorted(entries.items())))
+    """Sign a snapshot together with the epoch's 32-byte OPRF public key (spec §3a, §4)."""
+    return keys.sign(
+        key,
+        signing_message(screen.SUITE, epoch, version, sorted(entries.items()), epoch_public_key),
+    )
 
 
 def verify(
@@ -63,9 +78,11 @@ def verify(
     version: int,
     entries: Mapping[bytes, bytes],
     signature: bytes,
+    epoch_public_key: bytes = b"",
 ) -> None:
-    """Raise SignatureError unless the registry signed exactly this snapshot."""
-    message = signing_message(suite, epoch, version, sorted(entries.items()))
+    """Raise SignatureError unless the registry signed exactly this snapshot, with this
+    epoch public key (empty for none)."""
+    message = signing_message(suite, epoch, version, sorted(entries.items()), epoch_public_key)
     keys.verify(public_key, message, signature, what="snapshot signature")
 
 

@@ -13,7 +13,7 @@ from lanyard.registry.service import RegistryService
 from lanyard.registry.store import Event, Record
 from lanyard.registry.submission_store import StoredSubmission, SubmissionSummary
 from lanyard.registry.submissions import SubmissionService
-from lanyard.wire.registry.v1 import admin_pb2, admin_pb2_grpc, reports_pb2
+from lanyard.wire.registry.v1 import admin_pb2, admin_pb2_grpc, evaluation_log_pb2, reports_pb2
 
 PREFIX = "/lanyard.registry.v1.Admin/"
 # What a WG report reader's key may do: read and acknowledge submissions, and turn the
@@ -28,6 +28,7 @@ READER_METHODS = frozenset(
         "ListSubmissions",
         "GetSubmission",
         "AdvanceSubmission",
+        "ListEvaluations",
     }
 )
 
@@ -106,6 +107,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             registry_public_key=self._service.public_key,
             suite=screen.SUITE,
             epoch=self._service.epoch,
+            epoch_public_key=self._service.epoch_public_key,
         )
 
     @unary
@@ -128,19 +130,23 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
     async def EvaluateForRecord(
         self, request: admin_pb2.EvaluateForRecordRequest, context: grpc.aio.ServicerContext
     ) -> admin_pb2.EvaluateForRecordResponse:
-        await self._admin(context, "EvaluateForRecord")
-        evaluated = await self._service.evaluate_for_record(
-            request.suite, request.epoch, list(request.blinded_points)
+        admin = await self._admin(context, "EvaluateForRecord")
+        answer = await self._service.evaluate_for_record(
+            admin, request.suite, request.epoch, list(request.blinded_points)
         )
         return admin_pb2.EvaluateForRecordResponse(
-            suite=screen.SUITE, epoch=request.epoch, evaluated_points=evaluated
+            suite=screen.SUITE,
+            epoch=request.epoch,
+            evaluated_points=answer.evaluated,
+            proof=answer.proof,
+            log_entry=answer.log_entry,
         )
 
     @unary
     async def AddRecord(
         self, request: admin_pb2.AddRecordRequest, context: grpc.aio.ServicerContext
     ) -> admin_pb2.AddRecordResponse:
-        await self._admin(context, "AddRecord")
+        admin = await self._admin(context, "AddRecord")
         rec = request.record
         if rec.status not in snapshot.STATUS_NAMES:
             raise InvalidRequest("record.status must be FLAGGED or BANNED")
@@ -150,7 +156,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             expires_on=_date(rec.expires_on, "expires_on") if rec.expires_on else None,
         )
         stored, version = await self._service.add_record(
-            request.suite, request.epoch, record, list(request.points)
+            request.suite, request.epoch, record, list(request.points), admin
         )
         return admin_pb2.AddRecordResponse(record=record_info(stored), snapshot_version=version)
 
@@ -172,6 +178,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             records=[record_info(r) for r in records],
             epoch=self._service.epoch,
             snapshot_version=self._service.version,
+            epoch_public_key=self._service.epoch_public_key,
         )
 
     @unary
@@ -236,3 +243,29 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
     ) -> reports_pb2.ListRecipientsResponse:
         await self._admin(context, "ListRecipients")
         return reports_pb2.ListRecipientsResponse(recipients=await self._subs.recipient_set())
+
+    @unary
+    async def ListEvaluations(
+        self, request: admin_pb2.ListEvaluationsRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.ListEvaluationsResponse:
+        await self._admin(context, "ListEvaluations")
+        since = request.since or None
+        if since is not None:
+            _date(since[:10], "since")
+        logged = await self._service.list_evaluations(request.event_id or None, since)
+        return admin_pb2.ListEvaluationsResponse(
+            leaves=[
+                evaluation_log_pb2.EvaluationLeaf(
+                    log_index=e.log_index,
+                    caller=e.leaf.caller,
+                    event_id=e.leaf.event_id,
+                    epoch=e.leaf.epoch,
+                    points=e.leaf.points,
+                    logged_at=e.leaf.logged_at,
+                    points_sha256=e.leaf.points_sha256,
+                    record_ref=e.record_ref or "",
+                )
+                for e in logged
+            ],
+            head=self._service.evaluation_log.head(),
+        )

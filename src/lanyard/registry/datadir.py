@@ -114,8 +114,9 @@ class RegistryDir:
             max_batch = int(data.get("max_batch", DEFAULT_MAX_BATCH))
         except (TypeError, ValueError) as exc:
             raise DataDirError(f"{self.config_path}: max_batch must be a whole number") from exc
-        if not 1 <= max_batch <= 100_000:
-            raise DataDirError(f"{self.config_path}: max_batch must be between 1 and 100000")
+        # One proof covers one batch, whose points it numbers with 16 bits (spec §3a).
+        if not 1 <= max_batch <= 65_535:
+            raise DataDirError(f"{self.config_path}: max_batch must be between 1 and 65535")
 
         def path(key: str) -> Path | None:
             value = data.get(key)

@@ -43,3 +43,8 @@ class DataDirError(Error):
 
 class ServeError(Error):
     """The registry cannot serve as configured: an address in use, TLS missing off loopback."""
+
+
+class LogOutOfStep(Error):
+    """An evaluation log leaf whose index is not the log's next one: the registry's view
+    of the log fell behind the database (it reloads it; the call is refused, uncharged)."""

@@ -15,6 +15,8 @@ STATUS: serving.ErrorTable = {
     errors.WrongEpoch: grpc.StatusCode.FAILED_PRECONDITION,
     errors.NotFound: grpc.StatusCode.NOT_FOUND,
     errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    # The registry reloads its view of the evaluation log; the caller may simply retry.
+    errors.LogOutOfStep: grpc.StatusCode.UNAVAILABLE,
 }
 
 unary = serving.unary(STATUS)

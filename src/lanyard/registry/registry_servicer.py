@@ -42,14 +42,16 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         self, request: registry_pb2.EvaluateRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.EvaluateResponse:
         event = await self._event(context, "Evaluate")
-        evaluated, remaining = await self._service.evaluate(
+        answer = await self._service.evaluate(
             event, request.suite, request.epoch, list(request.blinded_points)
         )
         return registry_pb2.EvaluateResponse(
             suite=screen.SUITE,
             epoch=request.epoch,
-            evaluated_points=evaluated,
-            quota_remaining=remaining,
+            evaluated_points=answer.evaluated,
+            quota_remaining=answer.quota_remaining,
+            proof=answer.proof,
+            log_entry=answer.log_entry,
         )
 
     @unary
@@ -68,6 +70,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
                     added=_entries(snap.added),
                     removed_tags=snap.removed_tags,
                     signature=snap.signature,
+                    epoch_public_key=snap.public_key,
                 )
             )
         return registry_pb2.GetSnapshotResponse(
@@ -77,6 +80,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
                 version=snap.version,
                 entries=_entries(snap.entries),
                 signature=snap.signature,
+                epoch_public_key=snap.public_key,
             )
         )
 

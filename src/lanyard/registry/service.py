@@ -19,10 +19,12 @@ from typing import Protocol
 import nacl.signing
 import structlog
 
-from lanyard.core import auth, keys, screen, snapshot
+from lanyard.core import auth, keys, proof, screen, snapshot
 from lanyard.core.blinding import run_chunked
 from lanyard.core.errors import AuthError, InvalidPoint
 from lanyard.core.errors import Error as CoreError
+from lanyard.core.evaluation_log import ADMIN_EVENT
+from lanyard.registry.epoch_keys import EpochKeys
 from lanyard.registry.errors import (
     AlreadyExists,
     InvalidRequest,
@@ -31,8 +33,9 @@ from lanyard.registry.errors import (
     Unauthenticated,
     WrongEpoch,
 )
+from lanyard.registry.evaluations import Evaluation, EvaluationLog
 from lanyard.registry.snapshots import DeltaSnapshot, FullSnapshot, LiveSnapshot
-from lanyard.registry.store import Change, Entry, Event, Record, Store
+from lanyard.registry.store import Change, Entry, Event, LoggedEvaluation, Record, Store
 
 log = structlog.get_logger("lanyard.registry")
 
@@ -64,7 +67,7 @@ class RegistryService:
         self,
         store: Store,
         signing_key: nacl.signing.SigningKey,
-        oprf_keys: dict[int, bytes],
+        oprf_keys: dict[int, bytes] | EpochKeys,
         executor: Executor | None,
         max_batch: int = 10_000,
         verifier: auth.TokenVerifier | None = None,
@@ -72,13 +75,14 @@ class RegistryService:
     ) -> None:
         self._store = store
         self._signing_key = signing_key
-        self._oprf_keys = oprf_keys
+        self._oprf_keys = oprf_keys if isinstance(oprf_keys, EpochKeys) else EpochKeys(oprf_keys)
         self._executor = executor
         self.max_batch = max_batch
         self._verifier = verifier or auth.TokenVerifier()
         self._key_files = key_files
         self._lock = asyncio.Lock()
         self._snap = LiveSnapshot(store, signing_key)
+        self.evaluation_log = EvaluationLog(store, signing_key)
 
     @property
     def public_key(self) -> bytes:
@@ -92,12 +96,19 @@ class RegistryService:
     def version(self) -> int:
         return self._snap.version
 
+    @property
+    def epoch_public_key(self) -> bytes:
+        """pk = k * G of the current epoch (32 bytes, spec §3a)."""
+        return self._oprf_keys.public_key(self._snap.epoch)
+
     async def start(self) -> None:
         """Load the live snapshot from the store; pad a brand-new one."""
         self._snap.epoch = await self._store.current_epoch()
         if self._snap.epoch not in self._oprf_keys:
             raise InvalidRequest(f"no OPRF key file for the current epoch {self._snap.epoch}")
+        self._snap.public_key = self._oprf_keys.public_key(self._snap.epoch)
         await self._snap.load()
+        await self.evaluation_log.load()
         log.info(
             "registry.snapshot_loaded",
             epoch=self._snap.epoch,
@@ -139,63 +150,101 @@ class RegistryService:
         raise AuthError(f"unknown key kind {token.kind}")
 
     # -- evaluation ----------------------------------------------------------------------
-    def _check_suite_epoch(self, suite: str, epoch: int) -> bytes:
+    def _check_suite_epoch(self, suite: str, epoch: int) -> None:
         if suite != screen.SUITE:
             raise InvalidRequest(f"suite must be {screen.SUITE}, got {suite[:40]!r}")
         current = self._snap.epoch
         if epoch != current:
             raise WrongEpoch(f"epoch {epoch} is not served; the current epoch is {current}")
-        return self._oprf_keys[epoch]
 
     def _check_batch(self, points: Sequence[bytes]) -> None:
         if not points:
             raise InvalidRequest("blinded_points is empty")
-        if len(points) > self.max_batch:
+        if len(points) > min(self.max_batch, proof.MAX_BATCH):
             raise InvalidRequest(
-                f"batch of {len(points)} points is over the limit of {self.max_batch} per call"
+                f"batch of {len(points)} points is over the limit of "
+                f"{min(self.max_batch, proof.MAX_BATCH)} per call"
             )
 
-    async def _evaluate(self, k: bytes, points: Sequence[bytes]) -> list[bytes]:
-        """Z for each point; the caller has checked the batch (_check_batch)."""
+    async def _evaluate(
+        self, caller: str, epoch: int, points: Sequence[bytes]
+    ) -> tuple[list[bytes], bytes]:
+        """Z for each point and the §3a proof over the batch (64 bytes); the caller has
+        checked the batch. Each slice is evaluated and folded into its partial composite
+        on a worker thread; only the constant part of the proof runs here."""
+        k = self._oprf_keys.secret(epoch, caller)
+        pk = self._oprf_keys.public_key(epoch)
+        seed = proof.seed(pk)
+
+        def work(chunk: Sequence[bytes], off: int) -> list[tuple[list[bytes], proof.Composite]]:
+            zs = screen.evaluate_all(k, chunk, off)
+            return [(zs, proof.composite_part(seed, chunk, zs, off, with_z=False))]
+
         try:
-            return await run_chunked(
-                points, lambda chunk, off: screen.evaluate_all(k, chunk, off), self._executor
-            )
+            parts = await run_chunked(points, work, self._executor)
         except InvalidPoint as exc:
             raise InvalidRequest(f"blinded_points: {exc}") from exc
+        composite = proof.combine([c for _, c in parts])
+        made = proof.finish_proof(k, pk, composite.m)
+        return [z for zs, _ in parts for z in zs], made.to_bytes()
 
     async def evaluate(
         self, event: Event, suite: str, epoch: int, points: Sequence[bytes]
-    ) -> tuple[list[bytes], int]:
-        """Z = k * B for each point, counted against the event's quota (spec §3, §7).
-        `event` is the enrolment authentication just read: its count is a first, cheap
-        check; the store's atomic reservation is the one that holds under races."""
+    ) -> Evaluation:
+        """Z = k * B for each point with the §3a proof, counted against the event's quota
+        and logged (spec §3, §3b, §7). `event` is the enrolment authentication just read:
+        its count is a first, cheap check; the store's atomic reservation is the one that
+        holds under races, and it appends the log leaf in the same transaction."""
         started = time.perf_counter()
         event_id = event.event_id
-        k = self._check_suite_epoch(suite, epoch)
+        self._check_suite_epoch(suite, epoch)
         self._check_batch(points)
         if event.used + len(points) > event.quota:
             raise QuotaExhausted(
                 f"evaluation quota of {event.quota} for event {event_id} would be exceeded: "
                 f"{event.used} used, {len(points)} requested"
             )
-        evaluated = await self._evaluate(k, points)
-        remaining = await self._store.reserve_evaluations(event_id, len(points))
+        caller = f"event:{event_id}"
+        evaluated, made = await self._evaluate(caller, epoch, points)
+        remaining, entry = await self.evaluation_log.record(
+            caller,
+            event_id,
+            epoch,
+            points,
+            lambda logged: self._store.reserve_evaluations(event_id, len(points), logged),
+        )
         log.info(
             "registry.evaluated",
             event_id=event_id,
             count=len(points),
             epoch=epoch,
+            log_index=entry.log_index,
             ms=round((time.perf_counter() - started) * 1000, 1),
         )
-        return evaluated, remaining
+        return Evaluation(evaluated, made, remaining, entry)
 
     async def evaluate_for_record(
-        self, suite: str, epoch: int, points: Sequence[bytes]
-    ) -> list[bytes]:
-        k = self._check_suite_epoch(suite, epoch)
+        self, admin: str, suite: str, epoch: int, points: Sequence[bytes]
+    ) -> Evaluation:
+        """An admin key's blinded round (spec §5): no quota, but logged like any other."""
+        self._check_suite_epoch(suite, epoch)
         self._check_batch(points)
-        return await self._evaluate(k, points)
+        caller = f"admin:{admin}"
+        evaluated, made = await self._evaluate(caller, epoch, points)
+
+        async def append(logged: LoggedEvaluation) -> int:
+            await self._store.append_evaluation(logged)
+            return 0
+
+        _, entry = await self.evaluation_log.record(caller, ADMIN_EVENT, epoch, points, append)
+        log.info(
+            "registry.evaluated_for_record",
+            admin=admin,
+            count=len(points),
+            epoch=epoch,
+            log_index=entry.log_index,
+        )
+        return Evaluation(evaluated, made, 0, entry)
 
     # -- snapshots -----------------------------------------------------------------------
     async def snapshot(self, since_version: int) -> FullSnapshot | DeltaSnapshot:
@@ -219,8 +268,15 @@ class RegistryService:
         return other is None or _RANK[new.status] >= _RANK[other.status]
 
     async def add_record(
-        self, suite: str, epoch: int, record: Record, points: Sequence[bytes]
+        self,
+        suite: str,
+        epoch: int,
+        record: Record,
+        points: Sequence[bytes],
+        admin: str | None = None,
     ) -> tuple[Record, int]:
+        """Add a record from its Y points (spec §5). `admin`, the adding key's name, lets
+        the record account for that key's newest evaluation in the log (spec §3b)."""
         self._check_suite_epoch(suite, epoch)
         if not RECORD_REF.match(record.record_ref):
             raise InvalidRequest("record_ref must be 1 to 64 printable ASCII characters, no spaces")
@@ -258,6 +314,8 @@ class RegistryService:
             )
         stored = await self._store.get_record(record.record_ref)
         assert stored is not None
+        if admin is not None:
+            await self._store.claim_evaluation(f"admin:{admin}", record.record_ref, len(points))
         log.info(
             "registry.record_added",
             record_ref=record.record_ref,
@@ -298,6 +356,12 @@ class RegistryService:
     async def list_records(self) -> list[Record]:
         return await self._store.list_records()
 
+    async def list_evaluations(
+        self, event_id: str | None, since: str | None
+    ) -> list[LoggedEvaluation]:
+        """The evaluation log's leaves (spec §3b), of one event or "admin", from `since`."""
+        return await self._store.list_evaluations(event_id, since)
+
     # -- key rotation --------------------------------------------------------------------
     async def rotate_key(self, from_epoch: int) -> tuple[int, int, int]:
         """Spec §6: k -> k', every Y -> delta * Y, tags under epoch + 1, no names needed.
@@ -311,7 +375,7 @@ class RegistryService:
                     f"asked to rotate from epoch {from_epoch}; the current epoch is {old_epoch}"
                 )
             k_new = screen.random_scalar()
-            delta = screen.rotation_delta(self._oprf_keys[old_epoch], k_new)
+            delta = screen.rotation_delta(self._oprf_keys.secret(old_epoch, "rotation"), k_new)
             stored = await self._store.points(old_epoch)
             moved = await run_chunked(
                 [y for _, y in stored],
@@ -333,7 +397,8 @@ class RegistryService:
             entries += self._snap.padding_for(len(entries), 0)
             self._key_files.save_oprf_key(new_epoch, k_new)
             version = await self._store.rotate(new_epoch, points, entries)
-            self._oprf_keys = {new_epoch: k_new}
+            self._oprf_keys.install(new_epoch, k_new, only=True)
+            self._snap.public_key = self._oprf_keys.public_key(new_epoch)
             self._snap.replace(new_epoch, version, entries)
             # The old key file is destroyed; k and delta live on only until collected.
             self._key_files.destroy_oprf_key(old_epoch)

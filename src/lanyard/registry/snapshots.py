@@ -22,6 +22,7 @@ class FullSnapshot:
     version: int
     entries: list[tuple[bytes, bytes]]  # sorted by tag
     signature: bytes
+    public_key: bytes = b""  # the epoch's OPRF public key, covered by the signature
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,7 @@ class DeltaSnapshot:
     added: list[tuple[bytes, bytes]]
     removed_tags: list[bytes]
     signature: bytes
+    public_key: bytes = b""
 
 
 class LiveSnapshot:
@@ -45,6 +47,7 @@ class LiveSnapshot:
         self.epoch = 0
         self.version = 0
         self.signature = b""
+        self.public_key = b""  # pk = k * G of `epoch` (spec §3a), set by its owner
 
     async def load(self) -> None:
         """Read the version and live entries from the store; pad a brand-new snapshot."""
@@ -57,7 +60,7 @@ class LiveSnapshot:
 
     def full(self) -> FullSnapshot:
         entries = sorted((tag, sealed) for tag, (sealed, _) in self.live.items())
-        return FullSnapshot(self.epoch, self.version, entries, self.signature)
+        return FullSnapshot(self.epoch, self.version, entries, self.signature, self.public_key)
 
     async def since(self, since_version: int) -> FullSnapshot | DeltaSnapshot:
         """A delta from `since_version`, or the full snapshot when that is no larger."""
@@ -73,6 +76,7 @@ class LiveSnapshot:
             added=sorted((e.tag, e.sealed) for e in delta.added),
             removed_tags=sorted(delta.removed_tags),
             signature=self.signature,
+            public_key=self.public_key,
         )
 
     async def watch(self) -> AsyncIterator[tuple[int, int]]:
@@ -92,7 +96,9 @@ class LiveSnapshot:
 
     def resign(self) -> None:
         entries = {tag: sealed for tag, (sealed, _) in self.live.items()}
-        self.signature = snapshot.sign(self._signing_key, self.epoch, self.version, entries)
+        self.signature = snapshot.sign(
+            self._signing_key, self.epoch, self.version, entries, self.public_key
+        )
 
     def padding_for(self, real_after: int, padding_now: int) -> list[Entry]:
         wanted = snapshot.padded_size(real_after) - real_after

@@ -14,9 +14,16 @@ from typing import Any
 import aiosqlite
 
 from lanyard.core import sqlite
-from lanyard.registry.errors import AlreadyExists, DataDirError, NotFound, QuotaExhausted
+from lanyard.core.evaluation_log import Leaf
+from lanyard.registry.errors import (
+    AlreadyExists,
+    DataDirError,
+    LogOutOfStep,
+    NotFound,
+    QuotaExhausted,
+)
 from lanyard.registry.migrations import MIGRATIONS
-from lanyard.registry.store import Change, Delta, Entry, Event, Record, Store
+from lanyard.registry.store import Change, Delta, Entry, Event, LoggedEvaluation, Record, Store
 
 
 def _now() -> str:
@@ -150,21 +157,105 @@ class SqliteStore(Store):
             raise NotFound(f"no event {event_id} is enrolled")
         return event
 
-    async def reserve_evaluations(self, event_id: str, count: int) -> int:
+    async def reserve_evaluations(
+        self, event_id: str, count: int, logged: LoggedEvaluation | None = None
+    ) -> int:
+        db = self._db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            row = await self._one(
+                "UPDATE events SET used = used + ?1 WHERE event_id = ?2 AND used + ?1 <= quota "
+                "RETURNING quota - used",
+                (count, event_id),
+            )
+            if row is None:
+                event = await self.get_event(event_id)
+                if event is None:
+                    raise NotFound(f"no event {event_id} is enrolled")
+                raise QuotaExhausted(
+                    f"evaluation quota of {event.quota} for event {event_id} would be "
+                    f"exceeded: {event.used} used, {count} requested"
+                )
+            if logged is not None:
+                await self._append_evaluation(logged)
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        return int(row[0])
+
+    # -- evaluation log ------------------------------------------------------------------
+    async def _append_evaluation(self, logged: LoggedEvaluation) -> None:
+        """The one place a leaf is written; the caller holds the transaction."""
+        leaf = logged.leaf
+        cur = await self._db.execute(
+            "INSERT INTO evaluation_log (log_index, caller, event_id, epoch, points, "
+            "logged_at, points_sha256, leaf_hash) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 "
+            "WHERE ?1 = (SELECT coalesce(max(log_index), -1) + 1 FROM evaluation_log)",
+            (
+                logged.log_index,
+                leaf.caller,
+                leaf.event_id,
+                leaf.epoch,
+                leaf.points,
+                leaf.logged_at,
+                leaf.points_sha256,
+                leaf.hash(),
+            ),
+        )
+        if cur.rowcount != 1:
+            raise LogOutOfStep(f"evaluation log leaf {logged.log_index} is not the next one")
+
+    async def append_evaluation(self, logged: LoggedEvaluation) -> None:
+        db = self._db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            await self._append_evaluation(logged)
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+
+    async def evaluation_hashes(self) -> list[bytes]:
+        rows = await self._all("SELECT leaf_hash FROM evaluation_log ORDER BY log_index")
+        return [bytes(r[0]) for r in rows]
+
+    async def list_evaluations(
+        self, event_id: str | None = None, since: str | None = None
+    ) -> list[LoggedEvaluation]:
+        rows = await self._all(
+            "SELECT l.*, c.record_ref FROM evaluation_log l "
+            "LEFT JOIN evaluation_claims c USING (log_index) "
+            "WHERE (?1 IS NULL OR l.event_id = ?1) AND (?2 IS NULL OR l.logged_at >= ?2) "
+            "ORDER BY l.log_index",
+            (event_id, since),
+        )
+        return [
+            LoggedEvaluation(
+                r["log_index"],
+                Leaf(
+                    r["caller"],
+                    r["event_id"],
+                    r["epoch"],
+                    r["points"],
+                    r["logged_at"],
+                    bytes(r["points_sha256"]),
+                ),
+                r["record_ref"],
+            )
+            for r in rows
+        ]
+
+    async def claim_evaluation(self, caller: str, record_ref: str, points: int) -> int | None:
         row = await self._one(
-            "UPDATE events SET used = used + ?1 WHERE event_id = ?2 AND used + ?1 <= quota "
-            "RETURNING quota - used",
-            (count, event_id),
+            "INSERT INTO evaluation_claims (log_index, record_ref, claimed_at) "
+            "SELECT max(l.log_index), ?, ? FROM evaluation_log l "
+            "WHERE l.caller = ? AND l.points >= ? "
+            "AND l.log_index NOT IN (SELECT log_index FROM evaluation_claims) "
+            "HAVING max(l.log_index) IS NOT NULL RETURNING log_index",
+            (record_ref, _now(), caller, points),
         )
-        if row is not None:
-            return int(row[0])
-        event = await self.get_event(event_id)
-        if event is None:
-            raise NotFound(f"no event {event_id} is enrolled")
-        raise QuotaExhausted(
-            f"evaluation quota of {event.quota} for event {event_id} would be exceeded: "
-            f"{event.used} used, {count} requested"
-        )
+        return int(row[0]) if row else None
 
     async def get_record(self, record_ref: str) -> Record | None:
         row = await self._one(_RECORD_SELECT + " WHERE r.record_ref = ?", (record_ref,))

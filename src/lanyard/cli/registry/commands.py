@@ -108,6 +108,8 @@ def event_enroll(
             suite=response.suite,
             starts_on=start_date,
             ends_on=end_date,
+            epoch=response.epoch,
+            epoch_public_key=response.epoch_public_key,
         ).to_json()
 
     bundle = run(go(), address)

@@ -1,0 +1,87 @@
+"""The registry's side of the evaluation log (spec SCREEN-v1 §3b).
+
+Every accepted evaluation becomes a leaf in the same store transaction that charges it
+(the store's charge method appends the leaf it is handed). Leaves are appended one at a
+time, under one lock, so that the in-memory frontier, the index each leaf is given and the
+database agree; the answer carries the leaf's index, a signed tree head that contains it
+and the inclusion proof, all computed in O(log n).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import nacl.signing
+import structlog
+
+from lanyard.core import evaluation_log
+from lanyard.core.evaluation_log import Frontier, Leaf
+from lanyard.registry.errors import LogOutOfStep
+from lanyard.registry.store import LoggedEvaluation, Store
+from lanyard.wire.registry.v1 import evaluation_log_pb2, reports_pb2
+
+log = structlog.get_logger("lanyard.registry")
+
+Charge = Callable[[LoggedEvaluation], Awaitable[int]]
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """One answered batch: Z per point, the 64-byte §3a proof, the quota left (0 for
+    admin keys), and where the call sits in the evaluation log."""
+
+    evaluated: list[bytes]
+    proof: bytes
+    quota_remaining: int
+    log_entry: evaluation_log_pb2.EvaluationLogEntry
+
+
+class EvaluationLog:
+    def __init__(self, store: Store, signing_key: nacl.signing.SigningKey) -> None:
+        self._store = store
+        self._key = signing_key
+        self._frontier = Frontier()
+        self._lock = asyncio.Lock()
+
+    async def load(self) -> None:
+        self._frontier = Frontier(await self._store.evaluation_hashes())
+        log.info("registry.evaluation_log_loaded", size=self._frontier.size)
+
+    @property
+    def size(self) -> int:
+        return self._frontier.size
+
+    def head(self) -> reports_pb2.TreeHead:
+        """The signed tree head of the whole log now."""
+        return evaluation_log.sign_tree_head(self._key, self._frontier.size, self._frontier.root())
+
+    async def record(
+        self, caller: str, event_id: str, epoch: int, points: Sequence[bytes], charge: Charge
+    ) -> tuple[int, evaluation_log_pb2.EvaluationLogEntry]:
+        """Build the call's leaf, have `charge` commit it (with the quota, for events), and
+        return what `charge` returned with the log entry for the answer. Nothing is
+        logged when `charge` raises."""
+        async with self._lock:
+            leaf = Leaf(
+                caller,
+                event_id,
+                epoch,
+                len(points),
+                evaluation_log.now(),
+                evaluation_log.points_digest(points),
+            )
+            index = self._frontier.size
+            try:
+                result = await charge(LoggedEvaluation(index, leaf))
+            except LogOutOfStep:
+                # The database holds leaves this view lacks (a call cancelled after its
+                # commit): reload, and let the caller retry.
+                await self.load()
+                raise
+            path = self._frontier.append(leaf.hash())
+            head = self.head()
+        return result, evaluation_log_pb2.EvaluationLogEntry(
+            log_index=index, logged_at=leaf.logged_at, head=head, path=path
+        )
