@@ -21,6 +21,7 @@ from lanyard.core import files, serving
 from lanyard.core.errors import Error as CoreError
 from lanyard.registry.admin_servicer import AdminServicer
 from lanyard.registry.datadir import ADMIN_NAME, RegistryConfig, RegistryDir
+from lanyard.registry.epoch_keys import EpochKeys
 from lanyard.registry.errors import ServeError
 from lanyard.registry.registry_servicer import RegistryServicer
 from lanyard.registry.service import RegistryService
@@ -68,8 +69,10 @@ async def running(
     listen: str | None = None,
     insecure: bool = False,
     config: RegistryConfig | None = None,
+    epoch_keys: EpochKeys | None = None,
 ) -> AsyncIterator[RunningRegistry]:
-    """Start the registry on `listen` (default: the config's) and stop it on exit."""
+    """Start the registry on `listen` (default: the config's) and stop it on exit.
+    `epoch_keys` replaces the key files' OPRF keys (another key store)."""
     rdir.check()
     config = config or rdir.load_config()
     address = listen or config.listen
@@ -95,7 +98,7 @@ async def running(
         service = RegistryService(
             store,
             rdir.signing_key(),
-            {epoch: rdir.oprf_key(epoch)},
+            epoch_keys or {epoch: rdir.oprf_key(epoch)},
             executor,
             max_batch=config.max_batch,
             key_files=rdir,

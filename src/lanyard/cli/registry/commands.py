@@ -15,6 +15,7 @@ import typer
 
 from lanyard.cli.common import read_public_key, run
 from lanyard.cli.output import CliError, JsonOut, console, emit_json, table
+from lanyard.cli.registry import evaluations as evaluation_cmds
 from lanyard.cli.registry import records as record_cmds
 from lanyard.cli.registry import submissions as submission_cmds
 from lanyard.cli.registry.common import (
@@ -40,6 +41,7 @@ key_app = typer.Typer(help="Rotate the registry's OPRF key.", no_args_is_help=Tr
 app.add_typer(key_app, name="key")
 app.add_typer(wg_cmds.recipient_app, name="recipient")
 app.add_typer(submission_cmds.submission_app, name="submission")
+app.command("evaluations")(evaluation_cmds.evaluations)
 
 
 @app.command()
