@@ -17,6 +17,7 @@ from lanyard.core.evaluation_log import Leaf
 from lanyard.core.identity import Kind, message
 from lanyard.registry import server
 from lanyard.registry.datadir import RegistryDir
+from lanyard.registry.store import LoggedEvaluation
 from lanyard.wire.registry.v1 import evaluation_log_pb2
 from tests.conftest import Enrolled, enroll
 
@@ -121,3 +122,19 @@ async def test_log_survives_a_restart(registry_dir: RegistryDir) -> None:
             merkle.consistency_proof(hashes, old.tree_size, new.tree_size),
         )
         await chan.close()
+
+
+async def test_a_leaf_the_registry_missed_is_picked_up_not_overwritten(
+    registry: server.RunningRegistry, event: Enrolled
+) -> None:
+    await event.client.evaluate_messages(1, [message(Kind.EMAIL, "a@example.org")])
+    # A leaf committed behind the in-memory log's back (as by a call cancelled mid-commit).
+    stray = Leaf("admin:operator", "admin", 1, 1, evaluation_log.now(), b"s" * 32)
+    await registry.store.append_evaluation(LoggedEvaluation(1, stray))
+    await event.client.evaluate_messages(1, [message(Kind.EMAIL, "b@example.org")])
+    entry = event.client.last_log_entry
+    assert entry is not None
+    assert (entry.log_index, entry.head.tree_size) == (2, 3)
+    hashes = await registry.store.evaluation_hashes()
+    assert hashes[1] == stray.hash()
+    assert merkle.root(hashes) == entry.head.root

@@ -62,7 +62,15 @@ class EvaluationLog:
     ) -> tuple[int, evaluation_log_pb2.EvaluationLogEntry]:
         """Build the call's leaf, have `charge` commit it (with the quota, for events), and
         return what `charge` returned with the log entry for the answer. Nothing is
-        logged when `charge` raises."""
+        logged when `charge` raises.
+
+        Shielded: a caller that goes away mid-call must not leave a committed leaf out of
+        this view of the log (the next leaf would then be refused)."""
+        return await asyncio.shield(self._record(caller, event_id, epoch, points, charge))
+
+    async def _record(
+        self, caller: str, event_id: str, epoch: int, points: Sequence[bytes], charge: Charge
+    ) -> tuple[int, evaluation_log_pb2.EvaluationLogEntry]:
         async with self._lock:
             leaf = Leaf(
                 caller,
@@ -72,14 +80,15 @@ class EvaluationLog:
                 evaluation_log.now(),
                 evaluation_log.points_digest(points),
             )
-            index = self._frontier.size
             try:
-                result = await charge(LoggedEvaluation(index, leaf))
+                result = await charge(LoggedEvaluation(self._frontier.size, leaf))
             except LogOutOfStep:
-                # The database holds leaves this view lacks (a call cancelled after its
-                # commit): reload, and let the caller retry.
+                # The database holds leaves this view lacks: reload, and try once more
+                # (the refused transaction charged nothing).
+                log.warning("registry.evaluation_log_reloaded", size=self._frontier.size)
                 await self.load()
-                raise
+                result = await charge(LoggedEvaluation(self._frontier.size, leaf))
+            index = self._frontier.size
             path = self._frontier.append(leaf.hash())
             head = self.head()
         return result, evaluation_log_pb2.EvaluationLogEntry(
