@@ -7,13 +7,16 @@ prints
 
 * the crypto floor per core: a tight single-thread loop over the libsodium calls one
   identity costs on the agent's side (spec SCREEN-v1 §2-§3: hash to group, blind,
-  finalise) and on the registry's side (§3: check the point, multiply by k);
+  finalise) and on the registry's side (§3: check the point, multiply by k), each with
+  its share of the batch's evaluation proof (§3a: the registry proves, the agent
+  verifies), and what the proof costs as a multiple of the floor without it;
 * the registry's Evaluate throughput over loopback gRPC, batches of `--batch` points, one
   call at a time and `--in-flight` calls at once, through the real server, store and
   client;
-* the ratio of the better throughput to the registry floor times the cores the registry's
-  evaluation pool used. The target is at least 0.8: PyNaCl releases the GIL inside
-  libsodium, so evaluation in a thread pool can use every core, and the rest is overhead.
+* the ratio of the better throughput to the registry floor (with the proof) times the
+  cores the registry's evaluation pool used, and the same against the floor without it.
+  The target is at least 0.8: PyNaCl releases the GIL inside libsodium, so evaluation
+  and proof in a thread pool can use every core, and the rest is overhead.
 
 Floors and passes are each the best of a few rounds, so a noisy second does not decide the
 ratio. The registry, its store and the client share this process, so the process CPU time
@@ -42,6 +45,7 @@ from lanyard.cli.bench.floors import (
     agent_floor_seconds,
     available_cores,
     bench_messages,
+    proof_floor_seconds,
     registry_floor_seconds,
 )
 from lanyard.cli.output import CliError, console, emit_json, table
@@ -140,8 +144,11 @@ async def measure(
     if min(identities, batch, in_flight, rounds, floor_iterations) < 1:
         raise CliError("identities, batch, in-flight, rounds and floor iterations must be ≥ 1")
     # Floors first, on an otherwise idle process: single thread, nothing else running.
-    agent_s = agent_floor_seconds(floor_iterations)
-    registry_s = registry_floor_seconds(floor_iterations)
+    agent_eval_s = agent_floor_seconds(floor_iterations)
+    registry_eval_s = registry_floor_seconds(floor_iterations)
+    verify_s = proof_floor_seconds(floor_iterations, batch, verifier=True)
+    prove_s = proof_floor_seconds(floor_iterations, batch, verifier=False)
+    agent_s, registry_s = agent_eval_s + verify_s, registry_eval_s + prove_s
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         # Client-side blinding happens here, outside every timed region.
         points = await blinding.run_chunked(
@@ -158,7 +165,11 @@ async def measure(
         "in_flight": in_flight,
         "rounds": rounds,
         "agent_floor_us": agent_s * 1e6,
+        "agent_eval_floor_us": agent_eval_s * 1e6,
+        "agent_proof_cost": agent_s / agent_eval_s,
         "registry_floor_us": registry_s * 1e6,
+        "registry_eval_floor_us": registry_eval_s * 1e6,
+        "registry_proof_cost": registry_s / registry_eval_s,
         "registry_floor_per_s": floor_per_s,
         "cores": cores,
         "sequential_per_s": sequential.per_s,
@@ -166,6 +177,7 @@ async def measure(
         "throughput_per_s": headline.per_s,
         "cpu_busy": headline.cpu_busy,
         "ratio": headline.per_s / (floor_per_s * cores),
+        "ratio_eval_floor": headline.per_s * registry_eval_s / cores,
         "target_ratio": TARGET_RATIO,
     }
 
@@ -189,8 +201,16 @@ def _print_table(f: dict[str, float]) -> None:
         f"best of {int(f['rounds'])}",
         ["figure", "value"],
         [
-            ("agent floor, 1 core", f"{f['agent_floor_us']:.1f} µs/identity"),
-            ("registry floor, 1 core", f"{f['registry_floor_us']:.1f} µs/identity"),
+            (
+                "agent floor, 1 core",
+                f"{f['agent_floor_us']:.1f} µs/identity with the proof check, "
+                f"{f['agent_eval_floor_us']:.1f} without: ×{f['agent_proof_cost']:.2f}",
+            ),
+            (
+                "registry floor, 1 core",
+                f"{f['registry_floor_us']:.1f} µs/identity with the proof, "
+                f"{f['registry_eval_floor_us']:.1f} without: ×{f['registry_proof_cost']:.2f}",
+            ),
             ("registry floor, 1 core", f"{f['registry_floor_per_s']:,.0f} identities/s"),
             ("cores (evaluation threads)", f"{cores}"),
             ("Evaluate, 1 call at a time", f"{f['sequential_per_s']:,.0f} identities/s"),
@@ -204,6 +224,7 @@ def _print_table(f: dict[str, float]) -> None:
                 "ratio to floor × cores",
                 f"{f['ratio']:.2f} (target ≥ {TARGET_RATIO}: {verdict})",
             ),
+            ("  against the floor without the proof", f"{f['ratio_eval_floor']:.2f}"),
         ],
     )
     if f["ratio"] < TARGET_RATIO and f["cpu_busy"] < BUSY_ENOUGH:

@@ -2,7 +2,9 @@
 
 A floor is one core's cost of the raw spec operations for one identity, best of a few
 rounds: the agent's side (spec SCREEN-v1 §2-§3: hash to group, blind, finalise) and the
-registry's (§3: check the point, multiply by k).
+registry's (§3: check the point, multiply by k), each with its share of the evaluation
+proof (§3a): the registry's prover adds one weight and one multiplication per point, the
+agent's verifier two, and each batch a constant part that its points share.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import os
 import time
 from collections.abc import Iterator
 
-from lanyard.core import screen
+from lanyard.core import proof, screen
 
 FLOOR_ROUNDS = 3
 FLOOR_WARMUP = 200
@@ -56,6 +58,33 @@ def registry_floor_seconds(iterations: int) -> float:
         for b in points[:count]:
             screen.evaluate(k, b)
         return time.perf_counter() - started, count
+
+    one_round(min(FLOOR_WARMUP, iterations))
+    per_round = max(1, iterations // FLOOR_ROUNDS)
+    return _best_seconds_per_item(one_round(per_round) for _ in range(FLOOR_ROUNDS))
+
+
+def proof_floor_seconds(iterations: int, batch: int, verifier: bool) -> float:
+    """One core's cost per point of the §3a proof over batches of `batch` points: the
+    prover's (the registry's, given Z) or the verifier's (the agent's)."""
+    size = max(1, min(batch, iterations, proof.MAX_BATCH))
+    k = screen.random_scalar()
+    pk = proof.public_key(k)
+    seed = proof.seed(pk)
+    blinded = [screen.blind(m).blinded for m in bench_messages(size)]
+    evaluated = [screen.evaluate(k, b) for b in blinded]
+    made = proof.prove(k, blinded, evaluated)
+
+    def one_round(count: int) -> tuple[float, int]:
+        batches = max(1, count // size)
+        started = time.perf_counter()
+        for _ in range(batches):
+            if verifier:
+                proof.verify(pk, blinded, evaluated, made)
+            else:
+                m = proof.composite_part(seed, blinded, evaluated, 0, with_z=False).m
+                proof.finish_proof(k, pk, m)
+        return time.perf_counter() - started, batches * size
 
     one_round(min(FLOOR_WARMUP, iterations))
     per_round = max(1, iterations // FLOOR_ROUNDS)
