@@ -33,7 +33,7 @@ from lanyard.registry.errors import (
     Unauthenticated,
     WrongEpoch,
 )
-from lanyard.registry.evaluations import Evaluation, EvaluationLog
+from lanyard.registry.evaluations import Evaluation, EvaluationLog, evaluate_and_prove
 from lanyard.registry.snapshots import DeltaSnapshot, FullSnapshot, LiveSnapshot
 from lanyard.registry.store import Change, Entry, Event, LoggedEvaluation, Record, Store
 
@@ -169,24 +169,14 @@ class RegistryService:
     async def _evaluate(
         self, caller: str, epoch: int, points: Sequence[bytes]
     ) -> tuple[list[bytes], bytes]:
-        """Z for each point and the §3a proof over the batch (64 bytes); the caller has
-        checked the batch. Each slice is evaluated and folded into its partial composite
-        on a worker thread; only the constant part of the proof runs here."""
+        """Z for each point and the §3a proof; the caller has checked the batch."""
         k = self._oprf_keys.secret(epoch, caller)
-        pk = self._oprf_keys.public_key(epoch)
-        seed = proof.seed(pk)
-
-        def work(chunk: Sequence[bytes], off: int) -> list[tuple[list[bytes], proof.Composite]]:
-            zs = screen.evaluate_all(k, chunk, off)
-            return [(zs, proof.composite_part(seed, chunk, zs, off, with_z=False))]
-
         try:
-            parts = await run_chunked(points, work, self._executor)
+            return await evaluate_and_prove(
+                k, self._oprf_keys.public_key(epoch), points, self._executor
+            )
         except InvalidPoint as exc:
             raise InvalidRequest(f"blinded_points: {exc}") from exc
-        composite = proof.combine([c for _, c in parts])
-        made = proof.finish_proof(k, pk, composite.m)
-        return [z for zs, _ in parts for z in zs], made.to_bytes()
 
     async def evaluate(
         self, event: Event, suite: str, epoch: int, points: Sequence[bytes]
