@@ -5,6 +5,7 @@ key store (in one test) and the wire (in the other) are not what they should be.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from lanyard.agent import operator as agent_operator
 from lanyard.agent import server as agent_server
 from lanyard.agent.datadir import AgentDir
-from lanyard.agent.errors import RegistryFaulted
+from lanyard.agent.errors import RegistryFaulted, SnapshotRejected
 from lanyard.agent.screening.batch import screen_export
 from lanyard.agent.screening.csv_import import open_export
 from lanyard.agent.service import AgentService
@@ -237,3 +238,27 @@ async def test_agent_refuses_a_flipped_proof_and_alerts(
     finally:
         await channel.close()
         await store.close()
+
+
+# -- the epoch key the enrolment bundle names ------------------------------------------------
+
+
+@pytest.mark.parametrize("matches", [True, False])
+async def test_snapshot_must_publish_the_epoch_key_of_the_bundle(
+    registry: server.RunningRegistry, admin: AdminClient, tmp_path: Path, matches: bool
+) -> None:
+    adir = await enrolled_agent_dir(tmp_path, admin, registry.address)
+    data = json.loads(adir.enrolment_path.read_text(encoding="utf-8"))
+    real = registry.service.epoch_public_key
+    data |= {"epoch": 1, "epoch_public_key": (real if matches else bytes(32)).hex()}
+    bundle = tmp_path / "bundle-with-key.json"
+    bundle.write_text(json.dumps(data), encoding="utf-8")
+    assert adir.pin(bundle).epoch_public_key == (real if matches else bytes(32))
+    async with agent_operator.opened(adir) as agent:
+        if matches:
+            await agent.sync()
+            assert agent.snapshot.public_key == real
+        else:
+            with pytest.raises(SnapshotRejected, match="another public key for epoch 1"):
+                await agent.sync()
+            assert agent.snapshot.version == 0
