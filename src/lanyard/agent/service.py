@@ -258,7 +258,8 @@ class AgentService:
                 "evaluation-proof" if isinstance(exc, EvaluationProofFailed) else "evaluation-log"
             )
             fault = await self.store.add_registry_fault(kind, str(exc))
-            log.error(
+            # Logged like every alert (info); the alert row is what `lanyard alerts` shows.
+            log.info(
                 "agent.registry_fault",
                 kind=kind,
                 fault_id=fault.fault_id,
