@@ -17,7 +17,7 @@ import pytest
 from lanyard.agent import operator as agent_operator
 from lanyard.agent import server as agent_server
 from lanyard.agent.datadir import AgentDir
-from lanyard.agent.errors import RegistryFaulted, SnapshotRejected
+from lanyard.agent.errors import RegistryFaulted, SnapshotRejected, Unavailable
 from lanyard.agent.screening.batch import screen_export
 from lanyard.agent.screening.csv_import import open_export
 from lanyard.agent.service import AgentService
@@ -262,3 +262,21 @@ async def test_snapshot_must_publish_the_epoch_key_of_the_bundle(
             with pytest.raises(SnapshotRejected, match="another public key for epoch 1"):
                 await agent.sync()
             assert agent.snapshot.version == 0
+
+
+async def test_after_a_restart_known_people_need_no_epoch_key_and_new_ones_fetch_it(
+    registry: server.RunningRegistry, admin: AdminClient, tmp_path: Path
+) -> None:
+    adir = await enrolled_agent_dir(tmp_path, admin, registry.address)
+    async with agent_operator.opened(adir) as agent:
+        await agent.check("Known Person", "known@example.org", "attendee", "A")
+    async with agent_operator.opened(adir) as agent:
+        assert agent.registry.epoch_key(1) is None
+        await agent.check("New Person", "new@example.org", "attendee", "B")
+        assert agent.registry.epoch_key(1) == registry.service.epoch_public_key
+    await registry.server.stop(0)
+    async with agent_operator.opened(adir) as agent:
+        result = await agent.check("Known Person", "known@example.org", "attendee", "C")
+        assert result.decision.value == "allow"
+        with pytest.raises(Unavailable, match="cannot reach the registry"):
+            await agent.check("Third Person", "third@example.org", "attendee", "D")

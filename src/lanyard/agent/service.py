@@ -153,8 +153,7 @@ class AgentService:
             return await self.recheck()
 
     async def ensure_snapshot(self) -> None:
-        """Sync unless a snapshot, and its epoch's public key (spec §3a), are held."""
-        if self.snapshot.version == 0 or not self.snapshot.public_key:
+        if self.snapshot.version == 0:
             await self.sync()
 
     async def recheck(self) -> list[Alert]:
@@ -286,6 +285,13 @@ class AgentService:
         epoch = self.snapshot.epoch
         known = await self.store.known_points(list(messages), epoch)
         missing = [m for m in dict.fromkeys(messages) if m not in known]
+        if missing and self.registry.epoch_key(epoch) is None:
+            # Proofs are checked against the epoch's key from a signed snapshot (spec §3a):
+            # after a restart, fetch what is new first (people already known need none).
+            await self.sync()
+            epoch = self.snapshot.epoch
+            known = await self.store.known_points(list(messages), epoch)
+            missing = [m for m in dict.fromkeys(messages) if m not in known]
         if missing:
             ys = await self.evaluate(epoch, missing)
             known.update(zip(missing, ys, strict=True))
