@@ -5,13 +5,20 @@ a summary per caller, and a flag on every admin-key evaluation no record came wi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from lanyard.cli.common import run
 from lanyard.cli.output import JsonOut, console, emit_json, table
-from lanyard.cli.registry.common import DataDir, Endpoint, admin_client, open_dir, parse_date
+from lanyard.cli.registry.common import Endpoint, parse_date
+from lanyard.cli.wg.commands import (
+    RegistryDataDir,
+    WgPassphraseFile,
+    member_session,
+    operator_session,
+)
+from lanyard.client.admin import AdminClient
 from lanyard.core.evaluation_log import ADMIN_EVENT
 from lanyard.wire.registry.v1 import evaluation_log_pb2
 
@@ -47,7 +54,7 @@ def summarise(leaves: list[evaluation_log_pb2.EvaluationLeaf]) -> dict[str, Call
 
 
 def evaluations(
-    data_dir: DataDir,
+    data_dir: RegistryDataDir,
     event: Annotated[
         str | None,
         typer.Option("--event", help='Only this event\'s evaluations ("admin" for admin keys).'),
@@ -56,19 +63,32 @@ def evaluations(
         str | None, typer.Option("--since", help="Only from this date on, YYYY-MM-DD.")
     ] = None,
     endpoint: Endpoint = None,
+    wg_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--wg-key",
+            envvar="LANYARD_WG_KEY",
+            help="Sign in as this WG member (default: the operator's key in --data-dir).",
+        ),
+    ] = None,
+    passphrase_file: WgPassphraseFile = None,
     json_out: JsonOut = False,
 ) -> None:
     """List the evaluation log: every evaluation, a summary per caller, flagged admin use."""
-    rdir = open_dir(data_dir)
-    address = endpoint or rdir.endpoint()
     day = parse_date(since, "--since")
+    session = (
+        member_session(data_dir, endpoint, wg_key, passphrase_file)
+        if wg_key is not None
+        else operator_session(data_dir, endpoint)
+    )
 
-    async def go() -> tuple[list[evaluation_log_pb2.EvaluationLeaf], int, str]:
-        async with admin_client(rdir, address) as client:
-            response = await client.list_evaluations(event or "", day.isoformat() if day else "")
+    async def work(
+        client: AdminClient,
+    ) -> tuple[list[evaluation_log_pb2.EvaluationLeaf], int, str]:
+        response = await client.list_evaluations(event or "", day.isoformat() if day else "")
         return list(response.leaves), int(response.head.tree_size), response.head.root.hex()
 
-    leaves, size, root = run(go(), address)
+    leaves, size, root = session.run(work)
     summary = summarise(leaves)
     flagged = [leaf for leaf in leaves if flag(leaf)]
     if json_out:
