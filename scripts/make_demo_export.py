@@ -6,7 +6,8 @@ The shipped file is `src/lanyard/cli/data/demo_attendees.csv` (3000 rows, the de
 regenerates it and compares bytes, so change it only through this script. Every person in
 it is fictional: random pairings from small name lists in several scripts, e-mail at
 example.org/.com/.net. Four people the demo's registry lists are planted, spelled
-differently from their records, and two malformed rows show how bad data is reported.
+differently from their records; one malformed row shows how bad data is reported, and one
+unassigned ticket (no attendee yet) is screened through its buyer.
 """
 
 from __future__ import annotations

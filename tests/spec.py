@@ -8,18 +8,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_DIR = ROOT.parent / "shared" / "spec"
-VECTORS_PATH = SPEC_DIR / "screen-v1-vectors.json"
+VECTORS_PATH = SPEC_DIR / "screen-v1r2-vectors.json"
+EXPORTS_DIR = ROOT.parent / "shared" / "exports"
 
 
 def load_vectors() -> dict[str, Any]:
     data: dict[str, Any] = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
-    return data
-
-
-# Revision 2 of the vectors: everything above, plus `proof` (spec §3a).
-R2_VECTORS_PATH = SPEC_DIR / "screen-v1r2-vectors.json"
-
-
-def load_r2_vectors() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(R2_VECTORS_PATH.read_text(encoding="utf-8"))
     return data

@@ -40,6 +40,7 @@ import nacl.signing
 import pytest
 import structlog
 
+from lanyard.client.admin import Identifier, record_messages
 from lanyard.core import auth
 from lanyard.core.channels import open_channel
 from lanyard.core.identity import Kind, normalize
@@ -318,7 +319,8 @@ async def test_no_raw_identifier_from_the_agent_reaches_the_registry(
         out = await cli.ok(
             "registry", "record", "add", *reg, "--ref", ref, "--status", status, *flags, "--json"
         )
-        assert json.loads(out)["identifiers"] == len(identifiers)
+        forms = record_messages([Identifier(c.kind, c.raw) for c in identifiers])
+        assert json.loads(out)["identifiers"] == len(forms)
 
     await add_record(ban_ref, "banned", wg_banned_name, wg_banned_email)
     await add_record(flag_ref, "flagged", wg_flagged_name)
@@ -332,6 +334,7 @@ async def test_no_raw_identifier_from_the_agent_reaches_the_registry(
         "review": 1,
         "deny": 1,
         "skipped": 1,
+        "repaired": 0,
         "resumed_after_line": 0,
         "already_screened": False,
     }

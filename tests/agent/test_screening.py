@@ -57,7 +57,9 @@ async def test_planted_matches_are_found(
         "ORD-FLAG": (Decision.REVIEW, Reason.FLAGGED_POSSIBLE, "WG-FLAG"),
     }
     assert [(s.line, s.reason) for s in report.skipped] == [(42, "no name and no e-mail")]
-    assert await used(setup.admin) == 80  # two identities per good row, once each
+    # Two identities per good row, each distinct one once per run: "Jordan Blake" is on
+    # two rows (5 and 9), so 79.
+    assert await used(setup.admin) == 79
 
 
 async def test_second_run_of_the_same_file_evaluates_nothing(
@@ -157,4 +159,5 @@ async def test_demo_export_screens_with_planted_matches(
     outcome = await screen_export(agent, open_export(path))
     refs = {m.result.record_ref for m in outcome.report.matches}
     assert {"WG-BAN", "WG-FLAG", "WG-ZOE"} <= refs
-    assert len(outcome.report.skipped) == 2
+    # Row 401's ticket is unassigned: screened through its buyer, not skipped.
+    assert len(outcome.report.skipped) == 1

@@ -176,6 +176,7 @@ async def test_organiser_workflow(
         "review": 1,
         "deny": 1,
         "skipped": 0,
+        "repaired": 0,
         "resumed_after_line": 0,
         "already_screened": True,
     }
@@ -475,3 +476,47 @@ async def test_a_failed_evaluation_proof_stops_screen_and_raises_an_alert(
             assert "Registry faults" in out
         finally:
             await channel.close()
+
+
+async def test_screen_names_its_columns_reads_buyers_and_takes_every_flag(
+    agent_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = ["--data-dir", str(agent_dir)]
+    # A form export: given and family name as questions nobody could guess, ';'-separated,
+    # the banned person only as the buyer, and an escape sequence in a reference.
+    export = tmp_path / "form.csv"
+    export.write_text(
+        "Q1;Q2;Contact;Paid by;Ticket\n"
+        "Ada;Lovelace;ada@example.org;jordan.blake@example.net;\x1b[31mT-1\n"
+        "Grace;Hopper;grace@example.org;;T-2\n",
+        encoding="utf-8",
+    )
+    code, out, err = await lanyard(capsys, "screen", str(export), *d, "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["columns"]["email"] == {"columns": ["Contact"], "found_by": "content"}
+    assert data["columns"]["name"]["columns"] == []
+    assert any("--name-col" in w and "Q1" in w for w in data["warnings"])
+    assert any("'Paid by' holds e-mail addresses" in w for w in data["warnings"])
+
+    flags = ["--name-col", "Q1", "--name-col", "Q2", "--email-col", "Contact"]
+    flags += ["--buyer-email-col", "Paid by", "--ref-col", "Ticket", "--delimiter", ";"]
+    out_csv = tmp_path / "results.csv"
+    code, out, err = await lanyard(capsys, "screen", str(export), *d, *flags, "--out", str(out_csv))
+    assert code == 0, err
+    text = " ".join(out.split())
+    assert "attendee name 'Q1' + 'Q2' (flag)" in text
+    assert "buyer e-mail 'Paid by' (flag)" in text
+    assert "Screened 2: 1 clear, 0 review, 1 deny, 0 skipped." in text
+    assert "\x1b" not in out
+    assert "\\x1b[31mT-1" in out
+    assert "buyer" in out
+    with out_csv.open(newline="", encoding="utf-8") as fh:
+        written = list(csv.DictReader(fh))
+    assert [(r["line"], r["person"], r["decision"], r["record_ref"]) for r in written] == [
+        ("2", "buyer", "deny", "WG-BAN")
+    ]
+    assert written[0]["columns"] == "e-mail: Paid by"
+
+    code, _, err = await lanyard(capsys, "screen", str(export), *d, "--delimiter", ";;")
+    assert_one_sentence((code, "", err), "--delimiter must be one character")

@@ -257,3 +257,24 @@ async def test_evaluations_lists_the_log_and_flags_admin_use_without_a_record(
     code, _, err = await lanyard(capsys, "registry", "evaluations", *d, "--since", "soon")
     assert code == 1
     assert "--since must be a date" in err
+
+
+async def test_record_add_registers_every_variant_and_aliases(
+    registry: RunningRegistry, registry_dir: RegistryDir, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = ["--data-dir", str(registry_dir.path)]
+    code, out, err = await lanyard(
+        capsys, "registry", "record", "add", *d, "--ref", "WG-V", "--status", "flagged",
+        "--name", "Jürgen Großmann", "--alias", "Jo Gross", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    # grossmann juergen, grossmann jurgen (spec §5a), then the alias: gross jo.
+    assert json.loads(out)["identifiers"] == 3
+
+    code, out, err = await lanyard(
+        capsys, "registry", "record", "add", *d, "--ref", "WG-J", "--status", "flagged",
+        "--name", "山田太郎",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "Hint: --name number 1: this name is written without a space" in out
+    assert "1 identifier(s)" in out

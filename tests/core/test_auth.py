@@ -1,4 +1,4 @@
-"""Per-call tokens: every way a token can be wrong is refused (services/core/auth.py)."""
+"""Per-call tokens: every way a token can be wrong is refused (lanyard/core/auth.py)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lanyard.core.errors import InvalidIdentifier
-from lanyard.core.identity import MAX_INPUT_CHARS, Kind, message, normalize
+from lanyard.core.identity import MAX_INPUT_CHARS, Kind, message, name_variants, normalize
 
 any_text = st.text(max_size=600)
 kinds = st.sampled_from(list(Kind))
@@ -75,3 +75,25 @@ def test_over_long_input_is_invalid_at_the_limit() -> None:
 def test_message_is_domain_separated_by_kind() -> None:
     assert message(Kind.NAME, "alice") != message(Kind.EMAIL, "alice@example.org")
     assert message(Kind.NAME, "Alice").startswith(b"lanyard:v1:name:")
+
+
+@given(value=any_text)
+@settings(max_examples=300)
+def test_name_variants_hold_the_normalised_name_and_are_normal(value: str) -> None:
+    try:
+        expected = normalize(Kind.NAME, value)
+    except InvalidIdentifier:
+        with pytest.raises(InvalidIdentifier):
+            name_variants(value)
+        return
+    forms = name_variants(value)
+    assert expected in forms
+    assert forms == sorted(set(forms))
+    assert all(normalize(Kind.NAME, form) == form for form in forms)
+
+
+@given(junk=st.sampled_from(["\u200b", "\u00ad", "\ufeff", "\u2060", "\u200d", "\u180e"]))
+def test_default_ignorables_never_change_an_email_or_name(junk: str) -> None:
+    address = "zoe.angstrom@example.org"
+    assert normalize(Kind.EMAIL, junk + address[:3] + junk + address[3:] + junk) == address
+    assert normalize(Kind.NAME, f"Zo{junk}ë Ång{junk}ström") == "angstrom zoe"

@@ -1,4 +1,4 @@
-"""The report-submission log (services/core/merkle.py) against RFC 6962 §2.1 and RFC 9162.
+"""The report-submission log (lanyard/core/merkle.py) against RFC 6962 §2.1 and RFC 9162.
 
 Known answers come three ways: trees composed by hand from the definition, a slow
 reference implementation transcribed from RFC 6962's recursive MTH/PATH/PROOF text, and the

@@ -6,9 +6,9 @@ import pytest
 
 from lanyard.core import proof, screen
 from lanyard.core.errors import ProofFailed
-from tests.spec import load_r2_vectors
+from tests.spec import load_vectors
 
-VECTORS = load_r2_vectors()
+VECTORS = load_vectors()
 PROOF = VECTORS["proof"]
 CASES = VECTORS["oprf"]["cases"]
 K = bytes.fromhex(VECTORS["oprf"]["k"])

@@ -1,4 +1,4 @@
-"""Every vector of spec/screen-v1-vectors.json, byte for byte (spec SCREEN-v1 §8)."""
+"""Every vector of spec/screen-v1r2-vectors.json, byte for byte (spec SCREEN-v1 §8)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from lanyard.core import screen
-from lanyard.core.errors import InvalidIdentifier, InvalidPoint
-from lanyard.core.identity import Kind, message, normalize
+from lanyard.core import proof, screen
+from lanyard.core.errors import InvalidIdentifier, InvalidPoint, ProofFailed
+from lanyard.core.identity import NORMALISATION_REVISION, Kind, message, name_variants, normalize
 from tests.spec import load_vectors
 
 VECTORS = load_vectors()
@@ -18,11 +18,13 @@ K = bytes.fromhex(OPRF["k"])
 
 def test_suite_name_matches() -> None:
     assert VECTORS["suite"] == screen.SUITE
+    assert VECTORS["normalisation_revision"] == NORMALISATION_REVISION
 
 
 def test_vector_file_is_complete() -> None:
     # Guards against a truncated copy silently shrinking what the tests below check.
-    assert len(VECTORS["normalize"]) >= 30
+    assert len(VECTORS["normalize"]) >= 60
+    assert len(VECTORS["name_variants"]) >= 13
     assert len(OPRF["cases"]) >= 6
     assert {p["label"] for p in VECTORS["invalid_points"]} >= {
         "identity",
@@ -44,6 +46,24 @@ def test_normalize(case: dict[str, Any]) -> None:
     else:
         assert normalize(kind, case["input"]) == case["normalized"]
         assert message(kind, case["input"]) == case["message"].encode()
+
+
+@pytest.mark.parametrize("case", VECTORS["name_variants"], ids=lambda c: c["input"])
+def test_name_variants(case: dict[str, Any]) -> None:
+    assert name_variants(case["input"]) == case["forms"]
+
+
+def test_proof() -> None:
+    """The `proof` vectors in brief; every case and negative: tests/core/test_proof.py."""
+    vec = VECTORS["proof"]
+    b = [bytes.fromhex(c["B"]) for c in OPRF["cases"]]
+    z = [bytes.fromhex(c["Z"]) for c in OPRF["cases"]]
+    made = proof.prove(K, b, z, nonce=bytes.fromhex(vec["nonce"]))
+    assert (made.c.hex(), made.s.hex()) == (vec["c"], vec["s"])
+    proof.verify(bytes.fromhex(vec["public_key"]), b, z, made)
+    z[vec["tampered_index"]] = bytes.fromhex(vec["tampered_Z"])
+    with pytest.raises(ProofFailed):
+        proof.verify(bytes.fromhex(vec["public_key"]), b, z, made)
 
 
 def test_key_from_seed() -> None:

@@ -413,7 +413,7 @@ async def test_record_refusals_change_nothing(
     stub = admin_pb2_grpc.AdminStub(channel)
     signer = auth.CallSigner("admin:operator", admin._signer.key)
     for points, text in [
-        ([], "1 to 16"),
+        ([], "1 to 64"),
         ([b"\x01" * 31], "point 0"),
         ([INVALID_POINTS[1]], "point 0"),
     ]:

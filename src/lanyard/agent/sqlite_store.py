@@ -1,4 +1,4 @@
-"""The agent's Store on SQLite (services/core/sqlite.py): WAL, secure_delete, batches."""
+"""The agent's Store on SQLite (lanyard/core/sqlite.py): WAL, secure_delete, batches."""
 
 from __future__ import annotations
 
@@ -29,6 +29,16 @@ from lanyard.core.identity import Kind
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _stored_line(p: Screened) -> int | None:
+    """A row's buyer is stored under the row's line negated: (run, line) stays unique and
+    the attendee and the buyer of one row are told apart without another column."""
+    return -p.line if p.person == "buyer" and p.line is not None else p.line
+
+
+def _person(line: int | None) -> tuple[int | None, str]:
+    return (None, "attendee") if line is None else (abs(line), "buyer" if line < 0 else "attendee")
 
 
 def _result(row: Any) -> Result:
@@ -120,7 +130,7 @@ class SqliteStore(Store):
                     (
                         aid,
                         run_id,
-                        p.line,
+                        _stored_line(p),
                         p.ref,
                         p.role,
                         p.result.decision.value,
@@ -162,19 +172,31 @@ class SqliteStore(Store):
         )
 
     async def run_report(self, run_id: int) -> RunReport:
+        # A row's decision is the strongest of its people's (attendee, buyer).
         counts = {
             r[0]: r[1]
             for r in await sqlite.fetch_all(
                 self._db,
-                "SELECT decision, count(*) FROM attendees WHERE run_id = ? GROUP BY decision",
+                "SELECT CASE d WHEN 2 THEN 'deny' WHEN 1 THEN 'review' ELSE 'allow' END, "
+                "count(*) FROM (SELECT max(CASE decision WHEN 'deny' THEN 2 WHEN 'review' "
+                "THEN 1 ELSE 0 END) AS d FROM attendees WHERE run_id = ? GROUP BY abs(line)) "
+                "GROUP BY d",
                 (run_id,),
             )
         }
         matches = [
-            Outcome(r["attendee_id"], r["ref"], r["role"], r["line"], _result(r))
+            Outcome(
+                r["attendee_id"],
+                r["ref"],
+                r["role"],
+                *_person(r["line"])[:1],
+                _result(r),
+                _person(r["line"])[1],
+            )
             for r in await sqlite.fetch_all(
                 self._db,
-                "SELECT * FROM attendees WHERE run_id = ? AND decision != 'allow' ORDER BY line",
+                "SELECT * FROM attendees WHERE run_id = ? AND decision != 'allow' "
+                "ORDER BY abs(line), line DESC",
                 (run_id,),
             )
         ]
@@ -268,7 +290,7 @@ class SqliteStore(Store):
     async def alerts(self, include_acknowledged: bool = False) -> list[Alert]:
         rows = await sqlite.fetch_all(
             self._db,
-            "SELECT al.*, at.ref FROM alerts al JOIN attendees at USING (attendee_id) "  # noqa: S608 - fixed text
+            "SELECT al.*, at.ref, at.line FROM alerts al JOIN attendees at USING (attendee_id) "  # noqa: S608 - fixed text
             + ("" if include_acknowledged else "WHERE al.acknowledged_at IS NULL ")
             + "ORDER BY al.alert_id",
         )
@@ -281,6 +303,7 @@ class SqliteStore(Store):
                 _result(r),
                 r["snapshot_version"],
                 datetime.fromisoformat(r["raised_at"]),
+                _person(r["line"])[1],
             )
             for r in rows
         ]

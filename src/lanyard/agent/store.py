@@ -22,15 +22,20 @@ class Identity:
     y: bytes
 
 
+PERSONS = ("attendee", "buyer")
+
+
 @dataclass(frozen=True, slots=True)
 class Screened:
-    """One person screened: a CSV row (line set) or a registration check (line None)."""
+    """One person screened: of a CSV row (line set; the row's attendee, or the buyer who
+    paid for the ticket) or of a registration check (line None)."""
 
     ref: str
     role: str
     identities: list[Identity]
     result: Result
     line: int | None = None
+    person: str = "attendee"  # one of PERSONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +61,13 @@ class Outcome:
     role: str
     line: int | None
     result: Result
+    person: str = "attendee"  # who in the row matched: one of PERSONS
 
 
 @dataclass(frozen=True, slots=True)
 class RunReport:
-    screened: int
-    counts: dict[str, int]  # by decision
+    screened: int  # rows
+    counts: dict[str, int]  # rows by decision (a row's decision is its people's strongest)
     matches: list[Outcome]
     skipped: list[Skipped]
 
@@ -75,6 +81,7 @@ class Alert:
     result: Result
     snapshot_version: int
     raised_at: datetime | None = None
+    person: str = "attendee"  # one of PERSONS
 
 
 @dataclass(frozen=True, slots=True)

@@ -254,7 +254,7 @@ async def _run(workdir: Path) -> None:
                     f"({export.layout.format} layout):",
                 )
                 outcome = await screen_with_progress(agent, export, "attendee", console.is_terminal)
-                print_outcome(outcome)
+                print_outcome(outcome, export)
 
                 key = await agent.add_integration("demo-ticketing")
                 signer = auth.CallSigner("integration:demo-ticketing", key)

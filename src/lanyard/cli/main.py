@@ -8,13 +8,14 @@ import traceback
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from lanyard import errors
 from lanyard.cli import demo
 from lanyard.cli.agent import commands as agent_cmds
 from lanyard.cli.bench import commands as bench
 from lanyard.cli.incident import commands as incident_cmds
-from lanyard.cli.output import err_console
+from lanyard.cli.output import err_console, printable
 from lanyard.cli.registry import commands as registry_cmds
 from lanyard.cli.report import commands as report_cmds
 from lanyard.cli.screening import commands as screen_cmds
@@ -81,7 +82,8 @@ def main(argv: list[str] | None = None) -> None:
 def _fail(text: str) -> None:
     if _verbose:
         traceback.print_exc()
-    err_console.print(f"[red]Error:[/red] {_sentence(text)}", highlight=False)
+    # The text may quote a file's column names: shown, never acted on.
+    err_console.print(f"[red]Error:[/red] {escape(printable(_sentence(text)))}", highlight=False)
     sys.exit(1)
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -33,6 +36,41 @@ def say(text: str, style: str | None = None, err: bool = False) -> None:
     )
 
 
+# OWASP's CSV injection guidance: a cell a spreadsheet would run as a formula starts
+# with one of these; a leading single quote makes it text.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Bidirectional overrides and isolates: they reorder what a terminal shows.
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def printable(text: str) -> str:
+    """Untrusted text for a terminal: control characters (escape sequences, carriage
+    returns, bidi overrides) shown as escapes (\\x1b), never acted on."""
+    if text.isprintable():
+        return text
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(ch) == "Cc" or ch in _BIDI
+        else ch
+        for ch in text
+    )
+
+
+def safe_cell(value: Any) -> str:
+    """A CSV cell a spreadsheet shows as text, never runs (OWASP CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Every CSV the CLI writes: formula cells neutralised, every cell quoted."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, quoting=csv.QUOTE_ALL)
+        writer.writerow([safe_cell(h) for h in header])
+        for row in rows:
+            writer.writerow([safe_cell(v) for v in row])
+
+
 def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
@@ -43,5 +81,5 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
         t.add_column(col)
     for row in rows:
         # Cells hold data (names, references, reasons): never rich markup.
-        t.add_row(*("" if v is None else escape(str(v)) for v in row))
+        t.add_row(*("" if v is None else escape(printable(str(v))) for v in row))
     console.print(t)

@@ -28,6 +28,20 @@ class Identifier:
     value: str
 
 
+def record_messages(identifiers: Sequence[Identifier]) -> list[bytes]:
+    """The §1 messages a record is registered under: each e-mail address, and every §5a
+    variant of each name (an alias is one more name), deduplicated in first-seen order.
+    Raises InvalidIdentifier."""
+    messages: dict[bytes, None] = {}
+    for ident in identifiers:
+        if ident.kind is Kind.NAME:
+            for form in identity.name_variants(ident.value):
+                messages[identity.name_message(form)] = None
+        else:
+            messages[identity.message(ident.kind, ident.value)] = None
+    return list(messages)
+
+
 class AdminClient:
     def __init__(
         self,
@@ -96,8 +110,9 @@ class AdminClient:
         identifiers: Sequence[Identifier],
         expires_on: date | None = None,
     ) -> admin_pb2.AddRecordResponse:
-        """Normalise, blind, have the registry evaluate, unblind, upload Y (spec §5)."""
-        messages = [identity.message(i.kind, i.value) for i in identifiers]
+        """Normalise, blind, have the registry evaluate, unblind, upload Y (spec §5); a
+        name is registered under every form of spec §5a (`record_messages`)."""
+        messages = record_messages(identifiers)
         try:
             return await self._add_record(
                 record_ref, status, messages, expires_on, await self._epoch()

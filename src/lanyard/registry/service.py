@@ -41,7 +41,7 @@ log = structlog.get_logger("lanyard.registry")
 
 EVENT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 RECORD_REF = re.compile(r"^[!-~]{1,64}$")
-MAX_POINTS_PER_RECORD = 16
+MAX_POINTS_PER_RECORD = 64  # names count once per spec §5a variant
 STATUSES = ("flagged", "banned")
 _RANK = {"flagged": 1, "banned": 2}
 

@@ -38,6 +38,7 @@ class ScreenOutcome:
     report: RunReport
     resumed_after_line: int
     already_done: bool
+    repaired_rows: int = 0  # rows whose double-encoded text was repaired in this pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +77,7 @@ def _batches(rows: Iterator[Row | BadRow], size: int) -> Iterator[_Batch]:
 
 
 def layout_key(export: Export) -> str:
-    lay = export.layout
-    return "|".join(
-        [lay.format, ",".join(lay.name_columns), lay.email_column or "", lay.ref_column or ""]
-    )
+    return export.layout.key()
 
 
 async def screen_export(
@@ -101,31 +99,63 @@ async def screen_export(
         raise registry_failure(exc, agent.enrolment.endpoint, "nothing was screened") from exc
     epoch = agent.snapshot.epoch
 
-    async def process(batch: _Batch) -> tuple[_Batch, list[Screened]]:
-        wanted = [messages_for(row.name, row.email) for row in batch.rows]
-        flat = [m for person in wanted for _, m in person]
-        ys = iter(await agent.points_for(flat))
+    # Messages being evaluated by batches not yet committed: a later batch waits for
+    # these rather than evaluating them again (committed ones come from the store).
+    inflight: dict[bytes, asyncio.Future[bytes]] = {}
+
+    async def points(messages: list[bytes]) -> tuple[dict[bytes, bytes], list[bytes]]:
+        loop = asyncio.get_running_loop()
+        mine = [m for m in dict.fromkeys(messages) if m not in inflight]
+        futures = {m: loop.create_future() for m in mine}
+        inflight.update(futures)
+        waiting = {m: inflight[m] for m in dict.fromkeys(messages)}
+        try:
+            ys = await agent.points_for(mine) if mine else []
+        except BaseException as exc:
+            for future in futures.values():
+                future.set_exception(exc if isinstance(exc, Exception) else RuntimeError())
+                future.exception()  # retrieved: whoever waits on it sees it
+            raise
+        for m, y in zip(mine, ys, strict=True):
+            futures[m].set_result(y)
+        return {m: await future for m, future in waiting.items()}, mine
+
+    async def process(batch: _Batch) -> tuple[_Batch, list[Screened], list[bytes]]:
+        people = [
+            (row, who, wanted)
+            for row in batch.rows
+            for who, wanted in (
+                ("attendee", messages_for(row.name, row.email)),
+                ("buyer", messages_for(row.buyer_name, row.buyer_email)),
+            )
+            if wanted
+        ]
+        known, mine = await points([m for _, _, wanted in people for _, m in wanted])
         screened: list[Screened] = []
-        for row, person in zip(batch.rows, wanted, strict=True):
-            identities = [Identity(kind, m, next(ys)) for kind, m in person]
-            points: dict[Kind, bytes] = {i.kind: i.y for i in identities}
+        for row, who, wanted in people:
+            identities = [Identity(kind, m, known[m]) for kind, m in wanted]
+            hits: dict[Kind, bytes] = {i.kind: i.y for i in identities}
             try:
-                result = match_result(agent.snapshot, points)
+                result = match_result(agent.snapshot, hits)
             except SealError as exc:
                 raise SnapshotRejected(
                     f"line {row.line}: a snapshot entry that matched does not open ({exc}); "
                     "the WG's snapshot may be damaged"
                 ) from exc
-            screened.append(Screened(row.ref, role, identities, result, row.line))
-        return batch, screened
+            screened.append(Screened(row.ref, role, identities, result, row.line, who))
+        return batch, screened, mine
 
-    pending: deque[asyncio.Task[tuple[_Batch, list[Screened]]]] = deque()
+    pending: deque[asyncio.Task[tuple[_Batch, list[Screened], list[bytes]]]] = deque()
     done_rows = 0
+    repaired = 0
 
     async def commit_oldest() -> None:
-        nonlocal done_rows
-        batch, screened = await pending.popleft()
+        nonlocal done_rows, repaired
+        batch, screened, mine = await pending.popleft()
         await agent.store.commit_rows(run.run_id, batch.last_line, epoch, screened, batch.skipped)
+        for m in mine:
+            inflight.pop(m, None)
+        repaired += sum(row.repaired for row in batch.rows)
         done_rows += len(batch.rows) + len(batch.skipped)
         if progress is not None:
             progress(len(batch.rows) + len(batch.skipped))
@@ -163,7 +193,8 @@ async def screen_export(
         rows=done_rows,
         screened=report.screened,
         skipped=len(report.skipped),
+        repaired=repaired,
         resumed_after=run.last_line,
         seconds=round(time.perf_counter() - started, 2),
     )
-    return ScreenOutcome(run, report, run.last_line, False)
+    return ScreenOutcome(run, report, run.last_line, False, repaired)

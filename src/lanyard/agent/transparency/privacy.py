@@ -56,6 +56,7 @@ import structlog
 
 from lanyard.agent.errors import Error
 from lanyard.agent.incidents.model import Incident
+from lanyard.core import identity
 from lanyard.core.errors import InvalidIdentifier
 from lanyard.core.identity import normalize_email, normalize_name
 
@@ -66,7 +67,6 @@ SHORT_TEXT_TOKENS = 4  # free texts this short are matched like names, in any or
 MIN_TEXT_CHARS = 6  # shorter free texts ("none", "hall") are not searched
 MIN_NAME_CHARS = 2
 MIN_DIGITS = 7
-_APOSTROPHES = dict.fromkeys(map(ord, "'\u2018\u2019\u02bc`"))
 _EMAIL = re.compile(r"[^\s@<>()\[\]{};:,\"'`|\\/]+@[^\s@<>()\[\]{};:,\"'`|\\/]+")
 _DIGIT_RUN = re.compile(r"\+?\d[\d\s().\-+/]*\d")
 _TAG = re.compile(r"<[^>]*>")
@@ -85,11 +85,7 @@ class PrivacyLeak(Error):
 def tokens(text: str) -> list[str]:
     """spec SCREEN-v1 §1 name normalisation, token by token and in order, for any length
     of text (normalize_name sorts and caps at 512 characters)."""
-    text = unicodedata.normalize("NFKC", text).casefold().translate(_APOSTROPHES)
-    text = "".join(
-        ch for ch in unicodedata.normalize("NFKD", text) if unicodedata.category(ch) != "Mn"
-    )
-    return "".join(ch if unicodedata.category(ch)[0] in "LN" else " " for ch in text).split()
+    return identity.name_tokens(text)
 
 
 def views(text: str) -> list[str]:

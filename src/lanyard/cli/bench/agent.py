@@ -171,7 +171,9 @@ async def measure(
 
     best, recheck, lat = run.best, run.recheck, run.latency
     identity_s = agent_s + registry_s
-    ideal = best.identities * identity_s / cores
+    # The floor counts what the registry actually evaluated (a row's attendee and buyer,
+    # each identical identifier once), not what the file names.
+    ideal = best.evaluations * identity_s / cores
     everyone = lat.new_ms + lat.known_ms
     round_trip = percentile(lat.health_ms, 50)
     recheck_floor = recheck.identities * tag_s

@@ -127,7 +127,8 @@ def person(index: int) -> Person:
 
 def write_export(path: Path, rows: int) -> int:
     """Write a pretix-style export of `rows` people, one row at a time (never the whole
-    file in memory); returns the identities it holds (a name each, most an e-mail too)."""
+    file in memory); returns the identities it holds (a name each, most an e-mail too, and
+    the buyer's e-mail where the attendee gave none: a second person of the row)."""
     identities = 0
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
@@ -135,7 +136,7 @@ def write_export(path: Path, rows: int) -> int:
         for index in range(rows):
             p = person(index)
             product, price = _PRODUCTS[index % len(_PRODUCTS)]
-            identities += 1 if p.email is None else 2
+            identities += 2
             writer.writerow(
                 (
                     f"B{index:07d}",

@@ -18,13 +18,7 @@ from lanyard.cli.output import CliError, JsonOut, console, emit_json, table
 from lanyard.cli.registry import evaluations as evaluation_cmds
 from lanyard.cli.registry import records as record_cmds
 from lanyard.cli.registry import submissions as submission_cmds
-from lanyard.cli.registry.common import (
-    DataDir,
-    Endpoint,
-    admin_client,
-    open_dir,
-    require_date,
-)
+from lanyard.cli.registry.common import DataDir, Endpoint, admin_client, open_dir, require_date
 from lanyard.cli.wg import commands as wg_cmds
 from lanyard.core.enrolment import Enrolment
 from lanyard.registry import server

@@ -24,10 +24,11 @@ from lanyard.cli.registry.common import (
     parse_date,
 )
 from lanyard.cli.wg import commands as wg_cmds
-from lanyard.client.admin import Identifier
+from lanyard.client.admin import Identifier, record_messages
 from lanyard.core import snapshot
 from lanyard.core.errors import Error as CoreError
-from lanyard.core.identity import Kind, normalize
+from lanyard.core.identity import Kind, normalize, unspaced_name_hint
+from lanyard.registry.service import MAX_POINTS_PER_RECORD
 
 record_app = typer.Typer(help="Add, remove and list flagged/banned records.", no_args_is_help=True)
 
@@ -57,6 +58,15 @@ def record_add(
     ] = None,
     email: Annotated[list[str] | None, typer.Option(help="An e-mail address (repeatable).")] = None,
     name: Annotated[list[str] | None, typer.Option(help="A full name (repeatable).")] = None,
+    alias: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--alias",
+            metavar="NAME",
+            help="Another name the person is known by (repeatable); registered with its "
+            "variants like --name.",
+        ),
+    ] = None,
     expires: Annotated[
         str | None,
         typer.Option(
@@ -98,8 +108,8 @@ def record_add(
         status, parse_date(ban_until, "--ban-until"), date.today()
     )
     if from_submission is not None:
-        if email or name:
-            raise CliError("give --from-submission or --email/--name, not both")
+        if email or name or alias:
+            raise CliError("give --from-submission or --email/--name/--alias, not both")
         submission_records.records_from_submission(
             data_dir,
             endpoint,
@@ -123,11 +133,21 @@ def record_add(
     identifiers += [Identifier(Kind.NAME, n) for n in name or []]
     if not identifiers:
         raise CliError("a record needs at least one --email or --name")
+    identifiers += [Identifier(Kind.NAME, a) for a in alias or []]
     for position, ident in enumerate(identifiers, start=1):
         try:
             normalize(ident.kind, ident.value)
         except CoreError as exc:
             raise CliError(f"--{ident.kind.value} number {position}: {exc}") from exc
+        hint = unspaced_name_hint(ident.value) if ident.kind is Kind.NAME else None
+        if hint is not None and not json_out:
+            console.print(f"Hint: --{ident.kind.value} number {position}: {hint}.")
+    forms = len(record_messages(identifiers))
+    if forms > MAX_POINTS_PER_RECORD:
+        raise CliError(
+            f"this record would be registered under {forms} forms (names count once per "
+            f"spelling variant); at most {MAX_POINTS_PER_RECORD}: give fewer aliases"
+        )
     rdir = open_dir(data_dir)
     address = endpoint or rdir.endpoint()
 

@@ -34,12 +34,7 @@ from lanyard.agent.reports import (
     verify_in_log,
 )
 from lanyard.agent.service import AgentService, registry_failure
-from lanyard.cli.agent.commands import (
-    DataDir,
-    MasterKeyFile,
-    PassphraseFile,
-    records_unlock,
-)
+from lanyard.cli.agent.commands import DataDir, MasterKeyFile, PassphraseFile, records_unlock
 from lanyard.cli.common import run
 from lanyard.cli.output import CliError, JsonOut, console, emit_json, say
 from lanyard.cli.registry.submissions import steps_table

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -26,11 +26,27 @@ from lanyard.agent.screening.decision import Result
 from lanyard.agent.service import AgentService
 from lanyard.agent.store import Alert, FaultAlert
 from lanyard.cli.agent.commands import DataDir, with_agent
-from lanyard.cli.output import CliError, JsonOut, console, emit_json, table
+from lanyard.cli.output import CliError, JsonOut, console, emit_json, printable, table, write_csv
 from lanyard.client.errors import RpcFailed
 
+_ROLE_NAMES = {
+    "name": "attendee name",
+    "email": "attendee e-mail",
+    "buyer_name": "buyer name",
+    "buyer_email": "buyer e-mail",
+    "ref": "reference",
+}
 
-def _outcome_json(outcome: ScreenOutcome) -> dict[str, Any]:
+
+def _columns_json(export: Export) -> dict[str, Any]:
+    found_by = dict(export.layout.found_by)
+    return {
+        role: {"columns": cols, "found_by": found_by.get(role, "")}
+        for role, cols in export.layout.roles().items()
+    }
+
+
+def _outcome_json(outcome: ScreenOutcome, export: Export) -> dict[str, Any]:
     report = outcome.report
     return {
         "summary": {
@@ -39,12 +55,21 @@ def _outcome_json(outcome: ScreenOutcome) -> dict[str, Any]:
             "review": report.counts.get("review", 0),
             "deny": report.counts.get("deny", 0),
             "skipped": len(report.skipped),
+            "repaired": outcome.repaired_rows,
             "resumed_after_line": outcome.resumed_after_line,
             "already_screened": outcome.already_done,
         },
+        "file": {
+            "format": export.layout.format,
+            "encoding": export.encoding,
+            "delimiter": export.delimiter,
+        },
+        "columns": _columns_json(export),
+        "warnings": list(export.layout.warnings),
         "matches": [
             {
                 "line": m.line,
+                "person": m.person,
                 "ref": m.ref,
                 "decision": m.result.decision.value,
                 "matched": m.result.matched,
@@ -57,37 +82,77 @@ def _outcome_json(outcome: ScreenOutcome) -> dict[str, Any]:
     }
 
 
+_MATCH_FIELDS = ("line", "person", "ref", "decision", "matched", "reason", "record_ref")
+
+
+def _read_from(columns: dict[str, Any], person: str) -> str:
+    """The columns a matched person was read from, e.g. "name: A + B; e-mail: C"."""
+    prefix = "buyer_" if person == "buyer" else ""
+    parts = [
+        f"{label}: {' + '.join(columns[prefix + role]['columns'])}"
+        for role, label in (("name", "name"), ("email", "e-mail"))
+        if columns[prefix + role]["columns"]
+    ]
+    return "; ".join(parts)
+
+
 def _write_out(path: Path, data: dict[str, Any]) -> None:
     if path.suffix.lower() == ".csv":
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["line", "ref", "decision", "matched", "reason", "record_ref"])
-            for m in data["matches"]:
-                writer.writerow(
-                    [m["line"], m["ref"], m["decision"], m["matched"], m["reason"], m["record_ref"]]
-                )
+        # One table a spreadsheet or csv.DictReader reads as is; each match names the
+        # columns its person was read from.
+        write_csv(
+            path,
+            [*_MATCH_FIELDS, "columns"],
+            (
+                [*(m[k] for k in _MATCH_FIELDS), _read_from(data["columns"], m["person"])]
+                for m in data["matches"]
+            ),
+        )
     else:
         path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def print_outcome(outcome: ScreenOutcome) -> None:
-    data = _outcome_json(outcome)
+def print_columns(data: dict[str, Any]) -> None:
+    """Which columns were read for each role, and the warnings about missing ones."""
+    parts = []
+    for role, used in data["columns"].items():
+        if used["columns"]:
+            cols = " + ".join(repr(c) for c in used["columns"])
+            how = f" ({used['found_by']})" if used["found_by"] not in ("", "header") else ""
+            parts.append(f"{_ROLE_NAMES[role]} {cols}{how}")
+    f = data["file"]
+    console.print(
+        escape(
+            printable(f"Read as {f['format']} ({f['encoding']}, {f['delimiter']!r}): ")
+            + printable("; ".join(parts))
+            + "."
+        ),
+        highlight=False,
+    )
+    for warning in data["warnings"]:
+        console.print(f"[yellow]Warning:[/yellow] {escape(printable(warning))}.", highlight=False)
+
+
+def print_outcome(outcome: ScreenOutcome, export: Export) -> None:
+    data = _outcome_json(outcome, export)
     s = data["summary"]
+    print_columns(data)
     if outcome.already_done:
         console.print("This file was already screened with these settings; showing that run.")
     elif outcome.resumed_after_line:
         console.print(f"Resumed after line {outcome.resumed_after_line}.")
+    repaired = f", {s['repaired']} with double-encoded text repaired" if s["repaired"] else ""
     console.print(
         f"Screened {s['screened']}: [green]{s['clear']} clear[/green], "
         f"[yellow]{s['review']} review[/yellow], [red]{s['deny']} deny[/red], "
-        f"{s['skipped']} skipped."
+        f"{s['skipped']} skipped{repaired}."
     )
     if data["matches"]:
         table(
             "Matches",
-            ["line", "ref", "decision", "matched", "record"],
+            ["line", "who", "ref", "decision", "matched", "record"],
             [
-                (m["line"], m["ref"], m["decision"], m["matched"], m["record_ref"])
+                (m["line"], m["person"], m["ref"], m["decision"], m["matched"], m["record_ref"])
                 for m in data["matches"]
             ],
         )
@@ -135,27 +200,61 @@ def screen(
     ],
     data_dir: DataDir,
     role: Annotated[str, typer.Option(help="attendee or speaker.")] = "attendee",
-    name_col: Annotated[str | None, typer.Option(help="Column holding the full name.")] = None,
-    email_col: Annotated[str | None, typer.Option(help="Column holding the e-mail.")] = None,
+    name_col: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Column holding the attendee's name; repeat for given and family name "
+            "(joined in the order given)."
+        ),
+    ] = None,
+    email_col: Annotated[
+        list[str] | None,
+        typer.Option(help="Column holding the attendee's e-mail (repeatable: first non-empty)."),
+    ] = None,
+    buyer_email_col: Annotated[
+        list[str] | None,
+        typer.Option(help="Column holding the e-mail of whoever bought the ticket."),
+    ] = None,
+    buyer_name_col: Annotated[
+        list[str] | None,
+        typer.Option(help="Column holding the buyer's name (repeatable, like --name-col)."),
+    ] = None,
     ref_col: Annotated[str | None, typer.Option(help="Column holding the reference.")] = None,
+    delimiter: Annotated[
+        str | None,
+        typer.Option(help="Cell separator, when detection gets it wrong: ',', ';', '|' or 'tab'."),
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="The file's encoding when it is not UTF-8/UTF-16 (e.g. cp1252)."),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Write results here (.json or .csv).")] = None,
     json_out: JsonOut = False,
 ) -> None:
     """Screen a whole export against the WG's list; only blinded points leave."""
     if role not in ("attendee", "speaker"):
         raise CliError(f"--role must be attendee or speaker, got {role!r}")
-    export = open_export(file, name_col=name_col, email_col=email_col, ref_col=ref_col)
+    export = open_export(
+        file,
+        name_col=name_col,
+        email_col=email_col,
+        ref_col=ref_col,
+        buyer_email_col=buyer_email_col,
+        buyer_name_col=buyer_name_col,
+        delimiter="\t" if delimiter in ("tab", "\\t") else delimiter,
+        encoding=encoding,
+    )
     show_bar = console.is_terminal and not json_out
     outcome = with_agent(
         data_dir, lambda agent: screen_with_progress(agent, export, role, show_bar)
     )
-    data = _outcome_json(outcome)
+    data = _outcome_json(outcome, export)
     if out is not None:
         _write_out(out, data)
     if json_out:
         emit_json(data)
     else:
-        print_outcome(outcome)
+        print_outcome(outcome, export)
         if out is not None:
             console.print(f"Results written to {out}.")
 
@@ -233,6 +332,7 @@ def alerts(
         {
             "alert_id": a.alert_id,
             "ref": a.ref,
+            "person": a.person,
             "kind": a.kind,
             "decision": a.result.decision.value,
             "reason": a.result.reason.value,
@@ -258,11 +358,12 @@ def alerts(
         return
     table(
         "Alerts",
-        ["#", "ref", "what", "decision", "reason", "record", "raised"],
+        ["#", "ref", "who", "what", "decision", "reason", "record", "raised"],
         [
             (
                 r["alert_id"],
                 r["ref"],
+                r["person"],
                 r["kind"],
                 r["decision"],
                 r["reason"],

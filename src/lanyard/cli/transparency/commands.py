@@ -26,12 +26,7 @@ from lanyard.agent.transparency import service, settings, vocabulary
 from lanyard.agent.transparency.render import FORMATS
 from lanyard.agent.transparency.report import TransparencyReport, event_year
 from lanyard.agent.transparency.settings import HistoryEntry
-from lanyard.cli.agent.commands import (
-    DataDir,
-    MasterKeyFile,
-    PassphraseFile,
-    records_unlock,
-)
+from lanyard.cli.agent.commands import DataDir, MasterKeyFile, PassphraseFile, records_unlock
 from lanyard.cli.output import CliError, JsonOut, console, emit_json, say, table
 from lanyard.core.files import write_atomically
 
