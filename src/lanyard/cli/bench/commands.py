@@ -13,8 +13,10 @@ prints
 * the registry's Evaluate throughput over loopback gRPC, batches of `--batch` points, one
   call at a time and `--in-flight` calls at once, through the real server, store and
   client;
-* the ratio of the better throughput to the registry floor (with the proof) times the
-  cores the registry's evaluation pool used, and the same against the floor without it.
+* the ratio of the better throughput to the floor of what this process does per point
+  times the cores the registry's evaluation pool used: the registry's evaluation and
+  proof, and the client's check of that proof (it runs here too, on the same cores, as
+  every caller's does); and the same throughput against the old floor, evaluation alone.
   The target is at least 0.8: PyNaCl releases the GIL inside libsodium, so evaluation
   and proof in a thread pool can use every core, and the rest is overhead.
 
@@ -157,7 +159,8 @@ async def measure(
     with tempfile.TemporaryDirectory(prefix="lanyard-bench-") as tmp:
         sequential, concurrent = await _throughput(Path(tmp), points, batch, in_flight, rounds)
     cores = available_cores()
-    floor_per_s = 1.0 / registry_s
+    # Per point, this process evaluates and proves (the registry) and verifies (the client).
+    floor_per_s = 1.0 / (registry_s + verify_s)
     headline = max(sequential, concurrent, key=lambda p: p.per_s)
     return {
         "identities": identities,
@@ -170,7 +173,8 @@ async def measure(
         "registry_floor_us": registry_s * 1e6,
         "registry_eval_floor_us": registry_eval_s * 1e6,
         "registry_proof_cost": registry_s / registry_eval_s,
-        "registry_floor_per_s": floor_per_s,
+        "client_verify_floor_us": verify_s * 1e6,
+        "floor_per_s": floor_per_s,
         "cores": cores,
         "sequential_per_s": sequential.per_s,
         "concurrent_per_s": concurrent.per_s,
@@ -211,7 +215,11 @@ def _print_table(f: dict[str, float]) -> None:
                 f"{f['registry_floor_us']:.1f} µs/identity with the proof, "
                 f"{f['registry_eval_floor_us']:.1f} without: ×{f['registry_proof_cost']:.2f}",
             ),
-            ("registry floor, 1 core", f"{f['registry_floor_per_s']:,.0f} identities/s"),
+            ("client's proof check, 1 core", f"{f['client_verify_floor_us']:.1f} µs/identity"),
+            (
+                "floor of this process, 1 core",
+                f"{f['floor_per_s']:,.0f} identities/s (registry and its client)",
+            ),
             ("cores (evaluation threads)", f"{cores}"),
             ("Evaluate, 1 call at a time", f"{f['sequential_per_s']:,.0f} identities/s"),
             (
@@ -224,7 +232,7 @@ def _print_table(f: dict[str, float]) -> None:
                 "ratio to floor × cores",
                 f"{f['ratio']:.2f} (target ≥ {TARGET_RATIO}: {verdict})",
             ),
-            ("  against the floor without the proof", f"{f['ratio_eval_floor']:.2f}"),
+            ("  against evaluation alone (no proof)", f"{f['ratio_eval_floor']:.2f}"),
         ],
     )
     if f["ratio"] < TARGET_RATIO and f["cpu_busy"] < BUSY_ENOUGH:
