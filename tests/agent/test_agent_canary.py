@@ -179,8 +179,8 @@ async def check_over_grpc(
     try:
         stub = screening_pb2_grpc.ScreeningStub(channel)
         response: screening_pb2.CheckResponse = await stub.Check(
-            screening_pb2.CheckRequest(name=name, email=email, caller_ref="GRPC-1"),
-            metadata=signer.metadata(CHECK),
+            request := screening_pb2.CheckRequest(name=name, email=email, caller_ref="GRPC-1"),
+            metadata=signer.metadata(CHECK, request),
             timeout=CALL_TIMEOUT,
         )
         return response

@@ -11,7 +11,7 @@ import nacl.signing
 import pytest
 
 from lanyard.agent import server as agent_server
-from lanyard.agent.errors import InvalidRequest, SnapshotRejected, Unavailable
+from lanyard.agent.errors import InvalidRequest, RetentionApplied, SnapshotRejected, Unavailable
 from lanyard.agent.screening.decision import Decision, Reason
 from lanyard.agent.service import AgentService
 from lanyard.client.admin import Identifier
@@ -41,11 +41,9 @@ async def _check(
     channel = open_channel(address)
     try:
         stub = screening_pb2_grpc.ScreeningStub(channel)
-        metadata = signer.metadata(CHECK) if signer else None
-        response: screening_pb2.CheckResponse = await stub.Check(
-            screening_pb2.CheckRequest(**fields),
-            metadata=metadata,
-        )
+        request = screening_pb2.CheckRequest(**fields)
+        metadata = signer.metadata(CHECK, request) if signer else None
+        response: screening_pb2.CheckResponse = await stub.Check(request, metadata=metadata)
         return response
     finally:
         await channel.close()
@@ -223,6 +221,10 @@ async def test_retention_deletes_attendees_after_the_period(agent: AgentService)
     assert await agent.apply_retention(30, today=date(2027, 6, 1)) == 0
     assert await agent.store.attendee_count() == 1
     assert await agent.apply_retention(30, today=date(2027, 6, 2)) == 1
+    assert await agent.store.attendee_count() == 0
+    # The data is gone for good: screening this event again is refused, saying so.
+    with pytest.raises(RetentionApplied, match=r"deleted on .* under the retention policy"):
+        await agent.check("Some One", "some@example.org", "attendee", "R2")
     assert await agent.store.attendee_count() == 0
 
 

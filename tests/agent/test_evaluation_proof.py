@@ -110,10 +110,10 @@ async def test_check_answers_unavailable_when_the_proof_fails(faulty: Faulty) ->
         channel = open_channel(running.address)
         try:
             stub = screening_pb2_grpc.ScreeningStub(channel)
+            request = screening_pb2.CheckRequest(email="jordan.blake@example.net")
             with pytest.raises(grpc.aio.AioRpcError) as info:
                 await stub.Check(
-                    screening_pb2.CheckRequest(email="jordan.blake@example.net"),
-                    metadata=signer.metadata("/lanyard.agent.v1.Screening/Check"),
+                    request, metadata=signer.metadata("/lanyard.agent.v1.Screening/Check", request)
                 )
         finally:
             await channel.close()

@@ -17,6 +17,7 @@ from pathlib import Path
 import grpc
 import nacl.signing
 import pytest
+from google.protobuf.message import Message
 
 from lanyard.agent import operator as agent_operator
 from lanyard.agent import server as agent_server
@@ -46,18 +47,18 @@ class Team:
     def stub(self) -> incidents_pb2_grpc.IncidentsStub:
         return incidents_pb2_grpc.IncidentsStub(self.channel)
 
-    def md(self, who: str, method: str) -> tuple[tuple[str, str], ...]:
+    def md(self, who: str, method: str, request: Message) -> tuple[tuple[str, str], ...]:
         if who == "operator":
             signer = auth.CallSigner("event:agentconf-2027", self.adir.event_key())
         else:
             signer = auth.CallSigner(f"member:{who}", self.keys[who])
-        return signer.metadata(f"/lanyard.agent.v1.Incidents/{method}")
+        return signer.metadata(f"/lanyard.agent.v1.Incidents/{method}", request)
 
-    async def call(self, who: str, method: str, request: object) -> object:
+    async def call(self, who: str, method: str, request: Message) -> object:
         rpc = getattr(self.stub(), method)
-        return await rpc(request, metadata=self.md(who, method))
+        return await rpc(request, metadata=self.md(who, method, request))
 
-    async def refused(self, who: str, method: str, request: object) -> grpc.aio.AioRpcError:
+    async def refused(self, who: str, method: str, request: Message) -> grpc.aio.AioRpcError:
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await self.call(who, method, request)
         return info.value

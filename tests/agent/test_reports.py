@@ -3,6 +3,8 @@ open by a WG reader, signed steps; and every refusal the issue names."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,6 +153,33 @@ async def test_submit_receipt_proof_open_and_acknowledge(world: World) -> None:
     assert [s.step for s in verified.steps] == ["acknowledged", "reviewed"]
 
 
+async def test_concurrent_identical_steps_record_one(world: World) -> None:
+    entry = await world.sender.seal(await _report(world))
+    receipt = (await world.sender.deliver(entry)).receipt
+    assert receipt is not None
+    channel = open_channel(world.registry.address)
+    try:
+        alex = world.reader_client(world.readers[0], channel)
+        results = await asyncio.gather(
+            *(
+                alex.advance_submission(
+                    receipt.submission_id, "acknowledged", "wg-alex", world.readers[0].signing
+                )
+                for _ in range(8)
+            ),
+            return_exceptions=True,
+        )
+    finally:
+        await channel.close()
+    refused = [r for r in results if isinstance(r, RpcFailed)]
+    assert len(results) - len(refused) == 1, results
+    assert {r.code for r in refused} == {grpc.StatusCode.INVALID_ARGUMENT}
+    verified = await verify_in_log(
+        world.agent.registry, world.agent.enrolment.registry_public_key, receipt
+    )
+    assert [s.step for s in verified.steps] == ["acknowledged"]
+
+
 async def test_resubmission_is_idempotent(world: World) -> None:
     entry = await world.sender.seal(await _report(world))
     first = await world.sender.deliver(entry)
@@ -275,3 +304,82 @@ async def test_the_outbox_knows_which_incident_versions_a_report_held(world: Wor
     await world.records.add_note(Caller("ana", "responder"), 1, "a later conversation", [])
     second = await world.sender.seal(await _report(world))
     assert second.covers == "1:4"
+
+
+# -- the WG's steps, as the event checks them (`lanyard report status`) --------------------
+
+
+def _rewrite_step(world: World, submission_id: str, **values: object) -> None:
+    """What a registry that rewrote a stored step would serve from then on."""
+    sets = ", ".join(f"{k} = ?" for k in values)
+    with sqlite3.connect(world.registry_dir.db_path) as db:
+        changed = db.execute(
+            f"UPDATE submission_steps SET {sets} WHERE submission_id = ? AND step = ?",  # noqa: S608 - column names are the test's own
+            (*values.values(), submission_id, "acknowledged"),
+        ).rowcount
+    assert changed == 1
+
+
+async def _acknowledged(world: World) -> reports_pb2.Receipt:
+    delivery = await world.sender.deliver(await world.sender.seal(await _report(world)))
+    assert delivery.receipt is not None
+    channel = open_channel(world.registry.address)
+    try:
+        alex = world.reader_client(world.readers[0], channel)
+        await alex.advance_submission(
+            delivery.receipt.submission_id,
+            "acknowledged",
+            "wg-alex",
+            world.readers[0].signing,
+            message="received, reading it",
+        )
+    finally:
+        await channel.close()
+    verified = await verify_in_log(
+        world.agent.registry, world.agent.enrolment.registry_public_key, delivery.receipt
+    )
+    assert [(s.step, s.message) for s in verified.steps] == [
+        ("acknowledged", "received, reading it")
+    ]
+    return delivery.receipt
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"message": "received, and dismissed"}, "acknowledged step signature"),
+        ({"message": ""}, "acknowledged step signature"),
+        ({"at": "2001-01-01T00:00:00+00:00"}, "acknowledged step signature"),
+        ({"signature": b"\x00" * 64}, "acknowledged step signature"),
+        ({"signature": b"\x00" * 63}, "signature"),
+        ({"member": "wg-bo"}, "acknowledged step signature"),
+        ({"member": "wg-nobody"}, "signed by wg-nobody, who is not one of the WG's report"),
+    ],
+    ids=[
+        "message",
+        "message-emptied",
+        "time",
+        "signature",
+        "short-signature",
+        "member",
+        "stranger",
+    ],
+)
+async def test_a_changed_step_fails_the_events_check(
+    world: World, values: dict[str, object], expected: str
+) -> None:
+    receipt = await _acknowledged(world)
+    _rewrite_step(world, receipt.submission_id, **values)
+    with pytest.raises(ReceiptError, match=expected):
+        await verify_in_log(
+            world.agent.registry, world.agent.enrolment.registry_public_key, receipt
+        )
+
+
+async def test_a_step_by_a_member_no_longer_a_reader_fails_the_events_check(world: World) -> None:
+    receipt = await _acknowledged(world)
+    await world.admin.remove_recipient("wg-alex")
+    with pytest.raises(ReceiptError, match="signed by wg-alex, who is not one of"):
+        await verify_in_log(
+            world.agent.registry, world.agent.enrolment.registry_public_key, receipt
+        )

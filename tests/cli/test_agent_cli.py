@@ -210,7 +210,10 @@ async def test_organiser_workflow(
         "--json",
     )
     assert code == 0, err
-    assert json.loads(out) == {
+    checked = json.loads(out)
+    assert checked.pop("snapshot_age_seconds") < 60  # just confirmed with the registry
+    assert checked.pop("snapshot_version") > 0
+    assert checked == {
         "decision": "deny",
         "reason": "banned-confirmed",
         "matched": "confirmed",
@@ -251,6 +254,27 @@ async def test_organiser_workflow(
     assert "Nothing to delete yet" in out
     code, out, err = await lanyard(capsys, "alerts", *d, "--json")
     assert len(json.loads(out)) == 1, "retention must not have deleted anything"
+
+    # Acknowledging: an unknown number is refused and changes nothing; --all takes the rest.
+    [open_alert] = json.loads(out)
+    result = await lanyard(capsys, "alerts", "ack", *d, "999")
+    assert_one_sentence(result, "open alert 999")
+    code, out, err = await lanyard(capsys, "alerts", "ack", *d, "--all", "--json")
+    assert (code, json.loads(out)) == (0, {"acknowledged": [open_alert["alert_id"]]}), err
+    code, out, err = await lanyard(capsys, "alerts", *d, "--json")
+    assert (code, json.loads(out)) == (0, [])
+    code, out, err = await lanyard(capsys, "alerts", *d, "--all", "--json")
+    assert [a["alert_id"] for a in json.loads(out)] == [open_alert["alert_id"]]
+
+    # Status: all is well (no serve running is not a problem in itself).
+    code, out, err = await lanyard(capsys, "agent", "status", *d, "--json")
+    status = json.loads(out)
+    assert (code, status["problems"]) == (0, []), err
+    assert status["registry"]["reachable"] is True
+    assert status["quota"]["used"] + status["quota"]["left"] == status["quota"]["quota"]
+    assert (status["alerts_open"], status["outbox_pending"]) == (0, 0)
+    assert status["rotation"] == {"next_epoch": None, "pending_identities": 0}
+    assert status["serve"] == {"running": False, "tasks": {}}
 
 
 async def test_a_malformed_row_is_listed_and_the_rest_runs(

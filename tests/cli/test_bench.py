@@ -138,6 +138,9 @@ async def test_agent_figures_are_positive_and_consistent() -> None:
         rows=200, checks=50, memory_rows=2000, rounds=2, floor_iterations=60
     )
 
+    # 32 callers at once: every Check answered (zero failed), the rest measured.
+    assert f.pop("check_concurrent_errors") == 0
+    assert f["check_concurrent_callers"] == 32
     for key, value in f.items():
         assert value > 0, key
     cores = f["cores"]
@@ -157,7 +160,7 @@ async def test_agent_figures_are_positive_and_consistent() -> None:
     assert f["registry_proof_cost"] > 1
     assert f["throughput_ratio_eval_floor"] < f["throughput_ratio"]
     # Check latency.
-    for key in ("check_new", "check_known", "check", "round_trip"):
+    for key in ("check_new", "check_known", "check", "check_concurrent", "round_trip"):
         assert f[f"{key}_p50_ms"] <= f[f"{key}_p99_ms"], key
     assert _close(f["check_p99_round_trips"], f["check_p99_ms"] / f["round_trip_p50_ms"])
     # Re-check: the file's people (its 200 attendees, and the buyers of the tickets whose
@@ -215,4 +218,5 @@ def test_agent_command_prints_a_table(capsys: pytest.CaptureFixture[str]) -> Non
     assert "agent floor, 1 core" in out
     assert f"{returned['throughput_ratio']:.2f}" in out
     assert "Check, all 10 calls" in out
+    assert "32 callers" in out
     assert "skipped (--skip-memory)" in out

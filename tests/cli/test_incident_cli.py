@@ -313,7 +313,12 @@ async def test_an_incident_from_report_to_closing(team: Team) -> None:
     assert "awaiting" in ok(await t.run("ana", "incident", "list"))
     refused(await t.run("ana", *decide), "ana already approved this decision")
     refused(await t.run("ben", "incident", "decide", str(incident), "--approve"), "recused")
-    out = ok(await t.run("cleo", "incident", "decide", str(incident), "--approve"))
+    refused(
+        await t.run("cleo", "incident", "decide", str(incident), "--approve"),
+        "give --yes to approve the decision without a terminal",
+    )
+    assert "awaiting" in ok(await t.run("ana", "incident", "list"))  # nothing approved
+    out = ok(await t.run("cleo", "incident", "decide", str(incident), "--approve", "--yes"))
     assert "is final (approved by ana, cleo)" in out
     refused(await t.run("ana", "incident", "decide", str(incident), "--approve"), "already decided")
 
@@ -365,7 +370,7 @@ async def test_an_incident_from_report_to_closing(team: Team) -> None:
     refused(
         await t.run("ana", "incident", "list"),
         "did not accept your key",
-        "ana is not on the team",
+        "not be on the team",
     )
     refused(await t.run("cleo", "team", "remove", "ana"), "ana is not on the team")
 
@@ -439,7 +444,7 @@ async def test_a_report_from_a_file_and_the_refusals_of_filing(team: Team) -> No
                 "description": "Slides with sexualised images in the 14:00 talk",
                 "reported": [{"name": "A Speaker", "role": "speaker"}],
                 "ongoing": "no",
-                "category": "sexualised imagery",
+                "category": "Other: sexualised imagery",
             }
         )
     )
@@ -452,7 +457,15 @@ async def test_a_report_from_a_file_and_the_refusals_of_filing(team: Team) -> No
     assert shown["report"]["anonymous"] is True
     assert shown["report"]["location"] == "Main hall"
     assert shown["report"]["ongoing"] == "no"
-    assert shown["report"]["category"] == "sexualised imagery"
+    assert shown["report"]["category"] == "other: sexualised imagery"
+    # Categories come from the fixed list: anything else is refused at intake, naming it.
+    refused(
+        await t.run(
+            "ben", "incident", "new", "--description", "x", "--category", "sexualised imagery"
+        ),
+        "'sexualised imagery' is not a category",
+        "harassment",
+    )
 
     report.write_text(json.dumps({"description": "x", "reporter_email": "a@example.org"}))
     refused(
@@ -476,6 +489,16 @@ async def test_a_report_from_a_file_and_the_refusals_of_filing(team: Team) -> No
     assert json.loads(ok(await t.run("ana", "incident", "list", "--json")))[-1][
         "incident_id"
     ] == int(incident[1])
+    # A usual spelling of a listed category is stored as the list's name.
+    out = ok(
+        await t.run(
+            "ben", "incident", "new", "--description", "x", "--category", "Threatening Behavior"
+        )
+    )
+    filed = re.search(r"Filed incident (\d+)\.", out)
+    assert filed is not None, out
+    shown = json.loads(ok(await t.run("ana", "incident", "show", filed[1], "--json")))
+    assert shown["report"]["category"] == "threatening behaviour"
     refused(await t.run("ana", "incident", "show", "99"), "no incident 99")
     refused(
         await t.run("ana", "incident", "close", str(incident[1])), "cannot go from new to closed"

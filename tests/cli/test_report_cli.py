@@ -11,13 +11,16 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sqlite3
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+import nacl.signing
 import pytest
 
 from lanyard.agent import operator as agent_operator
+from lanyard.agent import server as agent_server
 from lanyard.agent.datadir import AgentDir
 from lanyard.agent.incidents import crypto
 from lanyard.agent.incidents.model import Communication, Decision, Report, ReportedPerson
@@ -458,3 +461,131 @@ async def test_a_wg_reader_lists_the_evaluation_log(world: World) -> None:
         ("admin:operator", "WG-E1")
     ]
     assert listing["tree_size"] == 1
+
+
+async def test_submit_during_an_outage_queues_and_serve_delivers(world: World) -> None:
+    await world.keygen("wg-dana")
+    await world.add_reader("wg-dana")
+    address = world.registry.address
+    # The agent has seen the WG's signed recipient set once (agent serve keeps it fresh).
+    async with (
+        agent_operator.opened(world.adir) as agent,
+        agent_operator.report_sender(world.adir, agent) as sender,
+    ):
+        await sender.recipients()
+    await world.registry.server.stop(0)
+
+    refused(
+        await world.chair("submit", "--yes", "--attempts", "1"),
+        "sealed and kept in the outbox, queued",
+        "retries it every 60 s",
+    )
+    [sid] = await world.outbox()
+    out = ok(await world.cli("report", "status", "-d", str(world.adir.path)))
+    assert "pending" in out
+
+    # The registry is back; agent serve's outbox task delivers the queued report.
+    async with (
+        registry_server.running(world.registry_dir, listen=address),
+        agent_server.running(
+            world.adir, "127.0.0.1:0", unlock=crypto.Unlock(passphrase=AGENT_PASSPHRASE)
+        ) as served,
+    ):
+        tasks = served.tasks
+        assert tasks is not None
+
+        async def drained() -> None:
+            while tasks.states["outbox-drain"].state != "ok":
+                tasks.changed.clear()
+                if tasks.states["outbox-drain"].state == "ok":
+                    break
+                await tasks.changed.wait()
+
+        await asyncio.wait_for(drained(), 20)
+        assert await world.outbox() == []
+        assert [s.receipt.submission_id for s in await world.admin.list_submissions()] == [sid]
+        verified = json.loads(
+            ok(await world.cli("report", "status", "-d", str(world.adir.path), "--json"))
+        )
+        assert verified[0]["log"]["verified"] is True
+        assert verified[0]["last_verified_at"] is not None
+
+    # Offline again: status answers from the local receipt and says when it last verified.
+    out = ok(await world.cli("report", "status", "-d", str(world.adir.path)))
+    assert "Not checked against the log now" in out
+    assert verified[0]["last_verified_at"] in out
+
+
+async def test_a_report_whose_inner_signature_is_not_the_events_does_not_open(
+    world: World,
+) -> None:
+    alex = await world.keygen("wg-alex")
+    await world.add_reader("wg-alex")
+    # The envelope is signed by the event's key (so the registry takes it), but the report
+    # inside is signed by another key: whoever sealed it was not the event.
+    async with agent_operator.opened(world.adir) as agent:
+        sealed = envelope.seal_report(
+            {"event": {"event_id": "agentconf-2027"}, "incidents": []},
+            "agentconf-2027",
+            nacl.signing.SigningKey.generate(),
+            await agent.registry.recipients(),
+            "2027-05-04T00:00:00+00:00",
+        )
+        await agent.registry.submit_report(
+            sealed.envelope, keys.sign(world.adir.event_key(), sealed.envelope)
+        )
+    sid = sealed.submission_id
+    reader = world.as_reader(alex)
+    refused(
+        await world.cli("registry", "submission", "open", sid, *reader),
+        f"submission {sid[:12]} does not open",
+        "the event's signature on the report",
+    )
+    out = world.tmp / "opened.json"
+    refused(await world.cli("registry", "submission", "open", sid, *reader, "--out", str(out)))
+    assert not out.exists()
+
+
+async def test_report_status_fails_when_a_wg_step_was_changed(world: World) -> None:
+    alex = await world.keygen("wg-alex")
+    await world.add_reader("wg-alex")
+    out = ok(await world.chair("submit", "--yes"))
+    (sid,) = re.findall(r"Submitted ([0-9a-f]{32})", out)
+    ok(
+        await world.cli(
+            "registry", "submission", "ack", sid, *world.as_reader(alex),
+            "--step", "acknowledged", "--message", "received, reading it",
+        )
+    )  # fmt: skip
+    assert "received, reading it" in ok(
+        await world.cli("report", "status", "-d", str(world.adir.path))
+    )
+    with sqlite3.connect(world.registry_dir.db_path) as db:
+        db.execute(
+            "UPDATE submission_steps SET message = 'dismissed' WHERE submission_id = ?", (sid,)
+        )
+    result = await world.cli("report", "status", "-d", str(world.adir.path))
+    refused(result, "the proof failed", sid[:12], "acknowledged step signature")
+    assert "dismissed" not in result[1]
+    (row,) = json.loads(
+        (await world.cli("report", "status", "-d", str(world.adir.path), "--json"))[1]
+    )
+    assert row["log"]["verified"] is False
+    assert "acknowledged step signature" in row["log"]["error"]
+    assert row["steps"] == []
+
+
+async def test_a_step_message_over_2000_characters_is_refused_before_signing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ack = (
+        "registry", "submission", "ack", "0" * 32, "--step", "acknowledged",
+        "--wg-key", str(tmp_path / "missing.json"), "--endpoint", "127.0.0.1:1",
+    )  # fmt: skip
+    refused(
+        await lanyard(capsys, *ack, "--message", "m" * 2001), "at most 2000 characters, got 2001"
+    )
+    # 2000 characters pass this check; what stops the call then is the missing key.
+    sentence = refused(await lanyard(capsys, *ack, "--message", "m" * 2000))
+    assert "--message" not in sentence
+    assert "missing.json" in sentence

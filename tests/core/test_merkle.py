@@ -330,6 +330,8 @@ def test_inclusion_errors_say_what_was_wrong() -> None:
     _refused(lambda: verify_inclusion(leaves[3], 3, 8, proof, head[:-1]), "root must be 32 bytes")
     _refused(lambda: verify_inclusion(b"", 3, 8, proof, head), "leaf hash must be 32 bytes, got 0")
     _refused(lambda: verify_inclusion(leaves[4], 3, 8, proof, head), "does not lead to the root")
+    short = [proof[0], proof[1][:31], proof[2]]
+    _refused(lambda: verify_inclusion(leaves[3], 3, 8, short, head), "proof hash 1 must be 32")
 
 
 def test_proof_error_is_a_core_error() -> None:
@@ -406,11 +408,14 @@ def test_consistency_errors_say_what_was_wrong() -> None:
     _refused(lambda: verify_consistency(-1, 5, r8, r5, proof), "must not be negative")
     _refused(lambda: verify_consistency(5, 8, r5, r8, proof[:-1]), "must hold")
     _refused(lambda: verify_consistency(5, 8, r5, r8, []), "must hold")
+    _refused(lambda: verify_consistency(5, 8, r5, r8, [*proof, r8]), "must hold")
+    _refused(lambda: verify_consistency(5, 8, r5, r8, [*proof[:-1], r8[:31]]), "proof hash")
     _refused(lambda: verify_consistency(5, 8, r5, r8[:31], proof), "new root must be 32 bytes")
     _refused(lambda: verify_consistency(5, 8, r8, r8, proof), "old root")
     _refused(lambda: verify_consistency(5, 8, r5, r5, proof), "new root")
     _refused(lambda: verify_consistency(8, 8, r8, r8, [r8]), "must be empty")
     _refused(lambda: verify_consistency(8, 8, r8, r5, []), "different roots")
+    _refused(lambda: verify_consistency(8, 8, r5, r8, []), "different roots")  # either order
     _refused(lambda: verify_consistency(0, 8, r5, r8, []), "empty tree")
     _refused(lambda: verify_consistency(0, 8, EMPTY_ROOT, r8, [r8]), "must be empty")
 
@@ -424,6 +429,7 @@ def test_proof_generators_refuse_impossible_requests() -> None:
     _refused(lambda: root(leaves, 7), "between 0 and the 6 leaves")
     _refused(lambda: root(leaves, -1), "between 0")
     _refused(lambda: consistency_proof(leaves, 4, 3), "not between 0 and new tree size 3")
+    _refused(lambda: consistency_proof(leaves, -1, 6), "old tree size -1 is not between 0")
     _refused(lambda: consistency_proof(leaves, 2, 7), "between 0 and the 6 leaves")
     _refused(lambda: root([b"raw report bytes"]), "not leaf data")
 

@@ -15,10 +15,9 @@ import asyncio
 import json
 import os
 import uuid
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import cast
 
 import grpc
 import nacl.signing
@@ -29,8 +28,8 @@ from lanyard.client.admin import AdminClient, Identifier, record_messages
 from lanyard.client.errors import RpcFailed
 from lanyard.client.registry import LocalSnapshot, RegistryClient
 from lanyard.core import identity
-from lanyard.core.channels import MAX_MESSAGE_BYTES
 from lanyard.core.identity import Kind, normalize
+from lanyard.core.limits import MAX_RESPONSE_BYTES as MAX_MESSAGE_BYTES
 from lanyard.registry.datadir import RegistryDir
 from tests.canary_tools import (
     Canary,
@@ -230,7 +229,7 @@ async def test_no_raw_identifier_reaches_the_registry(
 
         # The event's side: watch, evaluate canary attendees, fetch and match snapshots.
         client = RegistryClient(channel, event_id, event_key, enrolled.registry_public_key)
-        watch = cast(AsyncGenerator[tuple[int, int], None], client.watch())
+        watch = client.watch()
         first = await asyncio.wait_for(anext(watch), CALL_TIMEOUT)
         assert first == (epoch, listed.snapshot_version)
 

@@ -189,17 +189,20 @@ async def test_sqlite_reopens_and_keeps_data(tmp_path: Path) -> None:
 async def test_sqlite_pragmas(tmp_path: Path) -> None:
     store = await SqliteStore.open(tmp_path / "r.db", create=True)
     try:
-        db = store._db
-        for pragma, expected in [
-            ("journal_mode", "wal"),
-            ("secure_delete", 1),
-            ("synchronous", 2),
-            ("foreign_keys", 1),
-        ]:
-            async with db.execute(f"PRAGMA {pragma}") as cur:
-                row = await cur.fetchone()
-            assert row is not None
-            assert row[0] == expected, pragma
+        # Every connection of the pool, not just the first: hold several at once.
+        async with store.pool.read() as a, store.pool.read() as b, store.pool.read() as c:
+            for db in (a, b, c):
+                for pragma, expected in [
+                    ("journal_mode", "wal"),
+                    ("secure_delete", 1),
+                    ("synchronous", 2),
+                    ("foreign_keys", 1),
+                    ("busy_timeout", 5000),
+                ]:
+                    async with db.execute(f"PRAGMA {pragma}") as cur:
+                        row = await cur.fetchone()
+                    assert row is not None
+                    assert row[0] == expected, pragma
     finally:
         await store.close()
 

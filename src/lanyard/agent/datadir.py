@@ -24,17 +24,26 @@ from lanyard.core.enrolment import Enrolment
 from lanyard.core.errors import Error as CoreError
 
 DEFAULT_LISTEN = "127.0.0.1:4760"
+# What marks a directory as a WG registry's: an agent is never created over one.
+REGISTRY_FILES = ("registry.toml", "registry.db", "signing.key", "admin.key")
 DEFAULT_RETENTION_DAYS = 30
+DEFAULT_MAX_SNAPSHOT_AGE_SECONDS = 600
 
 _CONFIG_TEMPLATE = """\
 # Lanyard event agent configuration. Environment variables LANYARD_AGENT_<KEY> override.
 listen = "{listen}"
 # Attendee lists and screening results are deleted this many days after the event ends.
 attendee_retention_days = {retention}
+# Past this many seconds without the registry confirming the WG's list held here, a person
+# not screened before gets UNAVAILABLE from a check instead of a decision.
+# max_snapshot_age_seconds = 600
 # TLS for `agent serve` off loopback, and the CA that signed the registry's certificate.
 # tls_cert = "/etc/lanyard/agent.crt"
 # tls_key = "/etc/lanyard/agent.key"
 # registry_ca = "/etc/lanyard/registry-ca.crt"
+# Without registry_ca, a registry off loopback is reached over TLS verified against the
+# system's trust store; plaintext to it needs registry_insecure = true, said explicitly.
+# registry_insecure = false
 """
 
 
@@ -42,9 +51,11 @@ attendee_retention_days = {retention}
 class AgentConfig:
     listen: str = DEFAULT_LISTEN
     attendee_retention_days: int = DEFAULT_RETENTION_DAYS
+    max_snapshot_age_seconds: int = DEFAULT_MAX_SNAPSHOT_AGE_SECONDS
     tls_cert: Path | None = None
     tls_key: Path | None = None
     registry_ca: Path | None = None
+    registry_insecure: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +65,11 @@ class AgentDir:
     @property
     def db_path(self) -> Path:
         return self.path / "agent.db"
+
+    @property
+    def tasks_path(self) -> Path:
+        """The background tasks' states, written by `agent serve` on every change."""
+        return self.path / "tasks.json"
 
     @property
     def config_path(self) -> Path:
@@ -89,11 +105,16 @@ class AgentDir:
         """Lay out a new directory with a fresh event key; returns the public key."""
         if self.config_path.exists() or self.key_path.exists():
             raise DataDirError(f"{self.path} already holds an agent; refusing to overwrite it")
+        if any((self.path / name).exists() for name in REGISTRY_FILES):
+            raise DataDirError(
+                f"{self.path} holds a WG registry's data; an agent needs a directory of its "
+                "own (choose another --data-dir)"
+            )
         self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.path, 0o700)
         key = keys.generate_signing_key(self.key_path)
         public = bytes(key.verify_key)
-        self.public_key_path.write_text(public.hex() + "\n", encoding="utf-8")
+        files.write_atomically(self.public_key_path, public.hex() + "\n")
         fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(_CONFIG_TEMPLATE.format(listen=listen, retention=DEFAULT_RETENTION_DAYS))
@@ -115,7 +136,15 @@ class AgentDir:
             data = tomllib.loads(self.config_path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise DataDirError(f"{self.config_path} cannot be read: {exc}") from exc
-        for key in ("listen", "attendee_retention_days", "tls_cert", "tls_key", "registry_ca"):
+        for key in (
+            "listen",
+            "attendee_retention_days",
+            "max_snapshot_age_seconds",
+            "tls_cert",
+            "tls_key",
+            "registry_ca",
+            "registry_insecure",
+        ):
             env = os.environ.get(f"LANYARD_AGENT_{key.upper()}")
             if env:
                 data[key] = env
@@ -125,6 +154,14 @@ class AgentDir:
             raise DataDirError(
                 f"{self.config_path}: attendee_retention_days must be a whole number"
             ) from exc
+        try:
+            max_age = int(data.get("max_snapshot_age_seconds", DEFAULT_MAX_SNAPSHOT_AGE_SECONDS))
+            if max_age < 1:
+                raise ValueError(max_age)
+        except (TypeError, ValueError) as exc:
+            raise DataDirError(
+                f"{self.config_path}: max_snapshot_age_seconds must be a positive whole number"
+            ) from exc
 
         def path(key: str) -> Path | None:
             value = data.get(key)
@@ -133,9 +170,12 @@ class AgentDir:
         return AgentConfig(
             listen=str(data.get("listen", DEFAULT_LISTEN)),
             attendee_retention_days=retention,
+            max_snapshot_age_seconds=max_age,
             tls_cert=path("tls_cert"),
             tls_key=path("tls_key"),
             registry_ca=path("registry_ca"),
+            registry_insecure=str(data.get("registry_insecure", "false")).lower()
+            in ("true", "1", "yes"),
         )
 
     def event_key(self) -> nacl.signing.SigningKey:

@@ -62,6 +62,14 @@ class RegistryRefused(Error):
     """The registry answered, and said no: a revoked enrolment, an exhausted quota."""
 
 
+class RetentionApplied(Error):
+    """The attendee data was deleted by the retention sweep: screening is over."""
+
+
+class RotationPending(Error):
+    """A key rotation that cannot finish yet (quota, outage): the old epoch still answers."""
+
+
 class RegistryFaulted(Error):
     """The registry answered with something that does not verify (its evaluation proof,
     spec SCREEN-v1 §3a, or its evaluation log entry, §3b): nothing of that answer is used,

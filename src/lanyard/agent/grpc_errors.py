@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 
 from lanyard.agent import errors
-from lanyard.core import serving
+from lanyard.core import serving, sqlite
 
 STATUS: serving.ErrorTable = {
     errors.InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
@@ -22,6 +22,10 @@ STATUS: serving.ErrorTable = {
     errors.Conflict: grpc.StatusCode.ABORTED,
     errors.NotAllowed: grpc.StatusCode.FAILED_PRECONDITION,
     errors.LockedError: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.RetentionApplied: grpc.StatusCode.FAILED_PRECONDITION,
+    # Disk full, read-only or locked database: the operator can fix it; not INTERNAL.
+    sqlite.StorageError: grpc.StatusCode.UNAVAILABLE,
+    sqlite.DatabaseError: grpc.StatusCode.UNAVAILABLE,
 }
 
 unary = serving.unary(STATUS)

@@ -136,7 +136,75 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE outbox ADD COLUMN covers TEXT NOT NULL DEFAULT '';
     """,
-    # 5: operator alerts about the registry itself: an Evaluate answer whose proof
+    # 5: one row per stored identity. `points` holds each distinct spec §1 message once,
+    #    with its Y under the epoch in use and, during a key rotation, under the next
+    #    epoch; `identities` now only links people to messages. The snapshot keeps when
+    #    it was last confirmed the newest, and a next epoch's snapshot waits beside it
+    #    until every identity has been evaluated under that epoch. The WG's signed
+    #    recipient set is cached so a report can be sealed while the registry is away,
+    #    and each receipt remembers when the log last proved it.
+    """
+    CREATE TABLE points (
+        message BLOB PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('email', 'name')),
+        epoch INTEGER NOT NULL,
+        y BLOB NOT NULL CHECK (length(y) = 32),
+        next_epoch INTEGER,
+        next_y BLOB CHECK (next_y IS NULL OR length(next_y) = 32)
+    ) STRICT, WITHOUT ROWID;
+    INSERT INTO points (message, kind, epoch, y)
+        SELECT message, kind, max(epoch), y FROM identities GROUP BY message;
+    CREATE INDEX points_epoch ON points (epoch);
+
+    CREATE TABLE identities_v5 (
+        attendee_id INTEGER NOT NULL REFERENCES attendees (attendee_id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('email', 'name')),
+        message BLOB NOT NULL,
+        PRIMARY KEY (attendee_id, kind)
+    ) STRICT;
+    INSERT INTO identities_v5 (attendee_id, kind, message)
+        SELECT attendee_id, kind, message FROM identities;
+    DROP TABLE identities;
+    ALTER TABLE identities_v5 RENAME TO identities;
+    CREATE INDEX identities_message ON identities (message);
+
+    ALTER TABLE snapshot_state ADD COLUMN confirmed_at TEXT;
+    CREATE TABLE next_snapshot (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        epoch INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        seen_at TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE next_snapshot_entries (
+        tag BLOB PRIMARY KEY,
+        sealed BLOB NOT NULL
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE INDEX alerts_open ON alerts (acknowledged_at);
+    ALTER TABLE outbox ADD COLUMN verified_at TEXT;
+    CREATE TABLE recipient_cache (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        recipient_set BLOB NOT NULL,
+        fetched_at TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE retention_done (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        at TEXT NOT NULL,
+        attendees INTEGER NOT NULL
+    ) STRICT;
+    """,
+    # 6: call-token nonces, kept until their token leaves the ±120 s window, so that a
+    #    replay is refused across restarts (lanyard/core/nonces.py, docs/call-token.md).
+    """
+    CREATE TABLE call_nonces (
+        key_id TEXT NOT NULL,
+        nonce BLOB NOT NULL CHECK (length(nonce) = 16),
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (key_id, nonce)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX call_nonces_expiry ON call_nonces (expires_at);
+    """,
+    # 7: operator alerts about the registry itself: an Evaluate answer whose proof
     #    (spec SCREEN-v1 §3a) or log entry (§3b) did not verify. No attendee data.
     """
     CREATE TABLE registry_faults (

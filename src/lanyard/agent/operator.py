@@ -12,6 +12,7 @@ import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from lanyard.agent.datadir import AgentConfig, AgentDir
 from lanyard.agent.errors import DataDirError
@@ -23,6 +24,7 @@ from lanyard.agent.reports import ReportSender
 from lanyard.agent.service import AgentService
 from lanyard.agent.sqlite_store import SqliteStore
 from lanyard.client.registry import RegistryClient
+from lanyard.core import auth
 from lanyard.core.channels import open_channel
 from lanyard.core.errors import Error as CoreError
 
@@ -39,7 +41,11 @@ def init_agent(adir: AgentDir, listen: str | None = None) -> bytes:
 
 
 @asynccontextmanager
-async def opened(adir: AgentDir, config: AgentConfig | None = None) -> AsyncIterator[AgentService]:
+async def opened(
+    adir: AgentDir, config: AgentConfig | None = None, verifier: auth.TokenVerifier | None = None
+) -> AsyncIterator[AgentService]:
+    """The agent for one piece of work (a one-shot command, or `serve`'s whole run):
+    its store, the pinned registry, the snapshot held. `verifier` checks Check tokens."""
     adir.check()
     config = config or adir.load_config()
     enrolment = adir.enrolment()
@@ -49,13 +55,16 @@ async def opened(adir: AgentDir, config: AgentConfig | None = None) -> AsyncIter
         max_workers=os.cpu_count() or 1, thread_name_prefix="lanyard-blind"
     )
     try:
-        channel = open_channel(enrolment.endpoint, config.registry_ca)
+        channel = open_channel(
+            enrolment.endpoint, config.registry_ca, insecure=config.registry_insecure
+        )
     except CoreError as exc:
         await store.close()
         raise DataDirError(str(exc)) from exc
     try:
         client = RegistryClient(channel, enrolment.event_id, key, enrolment.registry_public_key)
-        agent = AgentService(store, enrolment, client, executor)
+        agent = AgentService(store, enrolment, client, executor, verifier=verifier)
+        agent.max_snapshot_age = timedelta(seconds=config.max_snapshot_age_seconds)
         await agent.start()
         yield agent
     finally:

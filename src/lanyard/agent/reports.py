@@ -18,7 +18,7 @@ import grpc
 import nacl.signing
 import structlog
 
-from lanyard.agent.errors import Error, InvalidRequest
+from lanyard.agent.errors import Error, InvalidRequest, Unavailable
 from lanyard.agent.incidents.model import RESOLUTIONS, Incident
 from lanyard.agent.outbox import Entry, Outbox
 from lanyard.agent.service import registry_failure
@@ -96,7 +96,7 @@ def build_report(enrolment: Enrolment, incidents: list[Incident]) -> dict[str, A
             },
         }
 
-    return {
+    report = {
         "format": "lanyard-event-report/1",
         "event": {
             "event_id": enrolment.event_id,
@@ -107,6 +107,8 @@ def build_report(enrolment: Enrolment, incidents: list[Incident]) -> dict[str, A
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "incidents": [one(i) for i in incidents],
     }
+    envelope.check_report_size(report)  # before anything is sealed: the limit, named
+    return report
 
 
 def covers(report: dict[str, Any]) -> str:
@@ -118,15 +120,21 @@ def covers(report: dict[str, Any]) -> str:
     )
 
 
-def preview(report: dict[str, Any]) -> str:
+def preview(report: dict[str, Any], opened: bool = False) -> str:
     """A readable rendering of exactly what the sealed report holds: every field of it
-    (tests/event_agent/test_report_canary.py checks that none is left out)."""
+    (tests/event_agent/test_report_canary.py checks that none is left out). `opened`: as a
+    WG reader sees it after opening it, rather than as the event's chair before sending."""
     ev = report["event"]
+    where = (
+        "Everything below is what the event sent, opened here with your key and signed by "
+        "the event."
+        if opened
+        else "Everything below leaves the event, sealed to the WG's report readers."
+    )
     lines = [
         f"End-of-event report: {ev['name']} ({ev['event_id']}), "
         f"{ev['starts_on']} to {ev['ends_on']}",
-        f"{len(report['incidents'])} incident(s). Everything below leaves the event, "
-        "sealed to the WG's report readers.",
+        f"{len(report['incidents'])} incident(s). {where}",
         "",
     ]
     for i in report["incidents"]:
@@ -223,19 +231,39 @@ class ReportSender:
         self._enrolment = enrolment
         self._key = event_key
 
-    async def seal(self, report: dict[str, Any]) -> Entry:
-        """Encrypt to the WG's current, verified recipients and keep it in the outbox."""
+    async def recipients(
+        self, unreachable: str = "the report was not sealed; nothing was sent"
+    ) -> tuple[reports_pb2.RecipientSet, str | None]:
+        """The WG's verified report readers and None, fresh from the registry (and kept);
+        while the registry cannot be reached, the set last fetched, re-verified, and when
+        it was fetched. Raises Unavailable when there is none, ReceiptError when the set
+        does not verify."""
         try:
             recipients = await self._registry.recipients()
         except CoreError as exc:
             raise ReceiptError(
-                f"the WG's recipient list does not verify ({exc}); the report "
-                "was not encrypted to it"
+                f"the WG's recipient list does not verify ({exc}); nothing was sealed or sent"
             ) from exc
         except RpcFailed as exc:
-            raise registry_failure(
-                exc, self._enrolment.endpoint, "the report was not sealed; nothing was sent"
-            ) from exc
+            failure = registry_failure(exc, self._enrolment.endpoint, unreachable)
+            cached = await self.outbox.cached_recipients()
+            if not isinstance(failure, Unavailable) or cached is None:
+                raise failure from exc
+            try:
+                envelope.verify_recipients(self._enrolment.registry_public_key, cached[0])
+            except CoreError as bad:
+                raise ReceiptError(f"the kept recipient list does not verify ({bad})") from bad
+            return cached[0], cached[1]
+        await self.outbox.save_recipients(recipients, datetime.now(UTC))
+        return recipients, None
+
+    async def seal(
+        self, report: dict[str, Any], recipients: reports_pb2.RecipientSet | None = None
+    ) -> Entry:
+        """Encrypt to the WG's verified recipients (`recipients`, or fetched now) and keep
+        it in the outbox."""
+        if recipients is None:
+            recipients, _ = await self.recipients()
         try:
             sealed = envelope.seal_report(
                 report,

@@ -1,22 +1,26 @@
 """Wiring for the agent's gRPC server: Check for ticketing systems, Incidents for the team.
 
-`running()` takes the agent `operator.opened()` gives and adds the gRPC server, the
-snapshot follower, the outbox drain and the daily retention sweep.
+`running()` takes the agent `operator.opened()` gives and adds the gRPC server for
+ticketing systems and, supervised (core/supervise.py: logged, restarted with backoff,
+health NOT_SERVING while failing), the snapshot follower, the key-rotation catch-up, the
+outbox drain and the daily retention sweep.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+import json
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 import grpc
 import structlog
 
 from lanyard.agent.datadir import AgentConfig, AgentDir
-from lanyard.agent.errors import DataDirError
+from lanyard.agent.errors import DataDirError, Unavailable
 from lanyard.agent.incidents import crypto
 from lanyard.agent.incidents.service import IncidentService
 from lanyard.agent.incidents.servicer import IncidentsServicer
@@ -24,9 +28,13 @@ from lanyard.agent.incidents.store import IncidentStore
 from lanyard.agent.operator import opened, report_sender
 from lanyard.agent.screening.servicer import ScreeningServicer
 from lanyard.agent.service import AgentService
+from lanyard.agent.sqlite_store import SqliteStore
 from lanyard.agent.transparency import service as transparency_service
-from lanyard.core import files, serving
+from lanyard.agent.webhooks import server as webhook_server
+from lanyard.core import auth, files, serving
 from lanyard.core.errors import Error as CoreError
+from lanyard.core.nonces import SqliteNonces
+from lanyard.core.supervise import Supervisor
 from lanyard.wire.agent.v1 import incidents_pb2_grpc, screening_pb2_grpc
 
 log = structlog.get_logger("lanyard.agent")
@@ -42,6 +50,8 @@ class RunningAgent:
     agent: AgentService
     address: str
     incidents: IncidentService | None = None
+    tasks: Supervisor | None = None
+    tls: bool = False
 
 
 @asynccontextmanager
@@ -50,9 +60,11 @@ async def running(
     listen: str | None = None,
     insecure: bool = False,
     unlock: crypto.Unlock | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[RunningAgent]:
     """Serve Check (and Incidents, when set up: unlocked before anything listens, so a
-    wrong passphrase changes nothing)."""
+    wrong passphrase changes nothing). One `serve` per data directory; call tokens are
+    checked against `clock` and their nonces kept in agent.db."""
     config = adir.load_config() if adir.config_path.exists() else AgentConfig()
     master = None
     if adir.master_path.exists():
@@ -63,8 +75,21 @@ async def running(
     tls = (
         serving.Tls(config.tls_cert, config.tls_key) if config.tls_cert and config.tls_key else None
     )
-    async with opened(adir, config) as agent:
-        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    adir.check()
+    async with AsyncExitStack() as stack:
+        try:
+            stack.enter_context(serving.exclusive(adir.path, "lanyard agent serve"))
+        except CoreError as exc:
+            raise DataDirError(str(exc)) from exc
+        endpoint = serving.EndpointFile(adir.endpoint_path)
+        verifier = auth.TokenVerifier(clock)
+        agent = await stack.enter_async_context(opened(adir, config, verifier))
+        # Before anything listens: nonces go to agent.db, through the store's pool.
+        store = agent.store
+        if not isinstance(store, SqliteStore):
+            raise DataDirError("the agent's store is not on SQLite: nowhere to keep nonces")
+        verifier.use_nonces(SqliteNonces(store.pool))
+        server = serving.new_server()
         screening_pb2_grpc.add_ScreeningServicer_to_server(ScreeningServicer(agent), server)
         incidents: IncidentService | None = None
         incident_store: IncidentStore | None = None
@@ -82,25 +107,23 @@ async def running(
                 enrolment.event_id,
                 bytes(adir.event_key().verify_key),
                 dates,
+                verifier=verifier,
             )
             incidents_pb2_grpc.add_IncidentsServicer_to_server(IncidentsServicer(incidents), server)
         names = SERVICE_NAMES + (("lanyard.agent.v1.Incidents",) if incidents else ())
-        await serving.add_health(server, names)
-        tasks: list[asyncio.Task[None]] = []
+        health = await serving.add_health(server, names)
+        agent.rotate_inline = False
+        tasks = Supervisor(
+            serving.health_hook(health, names), on_change=lambda s: write_tasks(adir, s)
+        )
         try:
             try:
                 bound = serving.bind(server, address, tls, insecure)
             except CoreError as exc:
                 raise DataDirError(str(exc)) from exc
             await server.start()
-            files.write_atomically(adir.endpoint_path, bound + "\n")
-            tasks.append(asyncio.create_task(agent.follow()))
-            tasks.append(asyncio.create_task(_drain_outbox(adir, agent)))
-            tasks.append(
-                asyncio.create_task(
-                    _retention(adir, agent, incidents, config.attendee_retention_days)
-                )
-            )
+            endpoint.write(bound)
+            start_tasks(tasks, adir, agent, incidents, config.attendee_retention_days)
             log.info(
                 "agent.listening",
                 address=bound,
@@ -108,14 +131,11 @@ async def running(
                 tls=tls is not None,
                 incidents=incidents is not None,
             )
-            yield RunningAgent(server, agent, bound, incidents)
+            yield RunningAgent(server, agent, bound, incidents, tasks, tls is not None)
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await tasks.stop()
             await server.stop(GRACE_SECONDS)
-            with suppress(FileNotFoundError):
-                adir.endpoint_path.unlink()
+            endpoint.remove()
             if incident_store is not None:
                 await incident_store.close()
             log.info("agent.stopped")
@@ -124,30 +144,51 @@ async def running(
 OUTBOX_INTERVAL_SECONDS = 60.0
 
 
-async def _drain_outbox(adir: AgentDir, agent: AgentService) -> None:
-    """Reports sealed while the registry was away are sent when it comes back."""
-    async with report_sender(adir, agent) as sender:
-        while True:
-            try:
-                await sender.drain()
-            except Exception:
-                log.exception("agent.outbox_failed")
-            await asyncio.sleep(OUTBOX_INTERVAL_SECONDS)
+def write_tasks(adir: AgentDir, states: dict[str, dict[str, object]]) -> None:
+    """For `lanyard agent status`: which task runs, which fails and why (no identifiers)."""
+    at = datetime.now(UTC).isoformat(timespec="seconds")
+    files.write_atomically(
+        adir.tasks_path, json.dumps({"pid": os.getpid(), "at": at, "tasks": states}) + "\n"
+    )
 
 
-async def _retention(
-    adir: AgentDir, agent: AgentService, incidents: IncidentService | None, days: int
+def start_tasks(
+    tasks: Supervisor,
+    adir: AgentDir,
+    agent: AgentService,
+    incidents: IncidentService | None,
+    retention_days: int,
 ) -> None:
-    while True:
-        try:
-            await agent.apply_retention(days)
-            if incidents is not None:
-                await incidents.apply_retention(agent.enrolment.ends_on)
-            # Logs transparency.final_overdue once a day while the final report is late.
-            transparency_service.reminder(adir, date.today())
-        except Exception:
-            log.exception("agent.retention_failed")
-        await asyncio.sleep(RETENTION_INTERVAL_SECONDS)
+    """The agent's long-lived work, each under `tasks`."""
+
+    async def follow() -> None:
+        await agent.follow(on_progress=lambda: tasks.healthy("snapshot-follower"))
+
+    async def rotation() -> None:
+        while True:
+            await agent.rotation_wanted.wait()
+            await agent.finish_rotation()
+            await tasks.healthy("key-rotation")
+
+    async def outbox() -> None:
+        # Reports sealed while the registry was away are sent when it comes back; the
+        # WG's recipient set is kept fresh so a report can be sealed during an outage.
+        async with report_sender(adir, agent) as sender:
+            await sender.drain()
+            with suppress(Unavailable):
+                await sender.recipients()
+
+    async def retention() -> None:
+        await agent.apply_retention(retention_days)
+        if incidents is not None:
+            await incidents.apply_retention(agent.enrolment.ends_on)
+        # Logs transparency.final_overdue once a day while the final report is late.
+        transparency_service.reminder(adir, date.today())
+
+    tasks.run("snapshot-follower", follow)
+    tasks.run("key-rotation", rotation)
+    tasks.every("outbox-drain", OUTBOX_INTERVAL_SECONDS, outbox)
+    tasks.every("retention-sweep", RETENTION_INTERVAL_SECONDS, retention)
 
 
 async def serve(
@@ -155,8 +196,20 @@ async def serve(
     listen: str | None = None,
     insecure: bool = False,
     unlock: crypto.Unlock | None = None,
+    webhooks: str | None = None,
+    announce: Callable[[str, bool], None] | None = None,
 ) -> None:
-    """`lanyard agent serve`: until SIGTERM or SIGINT, then stop gracefully."""
-    async with running(adir, listen, insecure, unlock):
-        await serving.until_signalled()
+    """`lanyard agent serve`: until SIGTERM or SIGINT, then stop gracefully. With
+    `webhooks` ("host:port"), the ticketing systems' webhook receivers listen there too.
+    `announce(address, tls)` is called once the port is bound (the CLI prints it on a
+    terminal)."""
+    async with AsyncExitStack() as stack:
+        agent = await stack.enter_async_context(running(adir, listen, insecure, unlock))
+        if webhooks is not None:
+            receivers = webhook_server.running(adir.path, agent.agent, webhooks)
+            await stack.enter_async_context(receivers)
+        stop = serving.stop_on_signals()
+        if announce is not None:
+            announce(agent.address, agent.tls)
+        await stop.wait()
         log.info("agent.stopping")

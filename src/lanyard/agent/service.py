@@ -1,9 +1,10 @@
-"""The agent's domain logic, free of gRPC: snapshot sync, matching, checks, alerts.
+"""The agent's domain logic, free of gRPC: checks, points, integrations, retention.
 
-The agent holds the newest snapshot it has verified against the registry key pinned at
-enrolment. Matching is always local; the registry only ever sees blinded points. When a
-new snapshot arrives, every stored attendee is re-checked locally (no evaluation, nothing
-sent) and each change raises an alert.
+Matching is always local; the registry only ever sees blinded points. Following the WG's
+list (snapshot sync, key rotation, re-checks, alerts) is in following.py, which this
+class inherits. Every answer knows how old its snapshot is (the last time the registry
+confirmed it was the newest); past `max_snapshot_age` a person the agent has not screened
+before — or one not yet evaluated under a new key — gets UNAVAILABLE, never ALLOW.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import re
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 
 import grpc
 import nacl.signing
@@ -25,34 +28,47 @@ from lanyard.agent.errors import (
     NotFound,
     RegistryFaulted,
     RegistryRefused,
+    RetentionApplied,
     SnapshotRejected,
     Unauthenticated,
     Unavailable,
 )
-from lanyard.agent.screening.decision import Result, decide
-from lanyard.agent.store import (
-    Alert,
-    Change,
-    FaultAlert,
-    Identity,
-    Screened,
-    SnapshotState,
-    Store,
-)
+from lanyard.agent.following import SnapshotFollower, match_result
+from lanyard.agent.screening.decision import Decision, Result
+from lanyard.agent.store import FaultAlert, Identity, Screened, Store
 from lanyard.client.errors import EvaluationProofFailed, RegistryFault, RpcFailed
 from lanyard.client.registry import LocalSnapshot, RegistryClient
 from lanyard.core import auth
 from lanyard.core.enrolment import Enrolment
-from lanyard.core.errors import AuthError, InvalidIdentifier, SealError, SignatureError
+from lanyard.core.errors import AuthError, InvalidIdentifier, SealError
 from lanyard.core.identity import Kind, message, message_of
-from lanyard.core.snapshot import Status
 
 log = structlog.get_logger("lanyard.agent")
 
 ROLES = ("attendee", "speaker")
 CALLER_REF = re.compile(r"^[!-~]{0,64}$")
 INTEGRATION_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-REEVALUATE_BATCH = 1000
+MAX_SNAPSHOT_AGE = timedelta(minutes=10)
+INLINE_SYNC_SECONDS = 5.0  # a Check facing a stale snapshot tries this long to refresh it
+RETENTION_RECHECK_SECONDS = 30.0  # `agent retention apply` may run in another process
+
+
+class Points(NamedTuple):
+    """Points of one epoch for a list of messages; `evaluated` of them were new (asked
+    of the registry just now), the rest known from the store."""
+
+    epoch: int
+    ys: list[bytes]
+    evaluated: int
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A Check's answer: the decision, and the snapshot it was made against."""
+
+    result: Result
+    snapshot_version: int
+    snapshot_age_seconds: int
 
 
 _UNREACHABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
@@ -75,13 +91,6 @@ def registry_failure(exc: RpcFailed, endpoint: str, unreachable: str) -> Error:
     )
 
 
-def match_result(snapshot: LocalSnapshot, points: dict[Kind, bytes]) -> Result:
-    """Decide from whichever of the person's identities match. A tag whose box does not
-    open raises SealError: an error, not a match (spec §4)."""
-    hits: dict[Kind, Status | None] = {kind: snapshot.match(y) for kind, y in points.items()}
-    return decide(hits.get(Kind.EMAIL), hits.get(Kind.NAME))
-
-
 def messages_for(name: str | None, email: str | None) -> list[tuple[Kind, bytes]]:
     """Already-normalised identifiers to spec §1 messages (e-mail first)."""
     out: list[tuple[Kind, bytes]] = []
@@ -92,7 +101,7 @@ def messages_for(name: str | None, email: str | None) -> list[tuple[Kind, bytes]
     return out
 
 
-class AgentService:
+class AgentService(SnapshotFollower):
     def __init__(
         self,
         store: Store,
@@ -106,144 +115,32 @@ class AgentService:
         self.registry = registry
         self.executor = executor
         self.snapshot = LocalSnapshot()
+        # A new epoch's snapshot, held until every stored identity is evaluated under it.
+        self.next_snapshot: LocalSnapshot | None = None
+        self.confirmed_at: datetime | None = None  # the newest snapshot known, confirmed
+        self.rotation_seen_at: datetime | None = None
+        self.max_snapshot_age = MAX_SNAPSHOT_AGE
+        self.rotation_wanted = asyncio.Event()
+        self.updated = asyncio.Event()  # set whenever a newer snapshot is taken in
         self._verifier = verifier or auth.TokenVerifier()
         self._sync_lock = asyncio.Lock()
+        self._rotation_lock = asyncio.Lock()
+        # One-shot commands finish a rotation inside sync(); `agent serve` has a task.
+        self.rotate_inline = True
+        self._refresh_tried = -INLINE_SYNC_SECONDS
+        self._retention_done: datetime | None = None
+        self._retention_asked = -RETENTION_RECHECK_SECONDS
 
     async def start(self) -> None:
         state = await self.store.load_snapshot()
         if state is not None:
             self.snapshot = LocalSnapshot(state.epoch, state.version, state.entries)
-
-    # -- snapshots -----------------------------------------------------------------------
-    async def sync(self) -> list[Alert]:
-        """Fetch what is new, verify it, keep it, re-check everyone; returns new alerts.
-        A snapshot that does not verify is refused and the one held is kept."""
-        async with self._sync_lock:
-            try:
-                fresh = await self.registry.refresh(self.snapshot)
-            except SignatureError as exc:
-                log.error("agent.snapshot_rejected", version=self.snapshot.version, reason=str(exc))
-                raise SnapshotRejected(
-                    f"the registry's snapshot was refused: {exc}; keeping version "
-                    f"{self.snapshot.version}"
-                ) from exc
-            pinned = self.enrolment.epoch_public_key
-            if pinned and fresh.epoch == self.enrolment.epoch and fresh.public_key != pinned:
-                log.error("agent.snapshot_rejected", version=fresh.version, reason="epoch key")
-                raise SnapshotRejected(
-                    f"the registry's snapshot publishes another public key for epoch "
-                    f"{fresh.epoch} than the enrolment bundle; keeping version "
-                    f"{self.snapshot.version}"
-                )
-            if (fresh.epoch, fresh.version) == (self.snapshot.epoch, self.snapshot.version):
-                # Nothing new, but the epoch's public key is now known from a signature.
-                self.snapshot.public_key = fresh.public_key
-                return []
-            old_epoch = self.snapshot.epoch
-            await self.store.save_snapshot(SnapshotState(fresh.epoch, fresh.version, fresh.entries))
-            self.snapshot = fresh
-            log.info(
-                "agent.snapshot_updated",
-                epoch=fresh.epoch,
-                version=fresh.version,
-                entries=len(fresh.entries),
-            )
-            if old_epoch and fresh.epoch != old_epoch:
-                await self.reevaluate()
-            return await self.recheck()
-
-    async def ensure_snapshot(self) -> None:
-        if self.snapshot.version == 0:
-            await self.sync()
-
-    async def recheck(self) -> list[Alert]:
-        """Match every stored identity against the snapshot held; alert on each change."""
-        started = time.perf_counter()
-        snap = self.snapshot
-        points: dict[int, dict[Kind, bytes]] = {}
-        for attendee_id, kind, y in await self.store.identities(snap.epoch):
-            points.setdefault(attendee_id, {})[kind] = y
-        current = await self.store.results()
-        results: list[tuple[int, Result]] = []
-        alerts: list[tuple[int, str, Result]] = []
-        unreadable = 0
-        for attendee_id, person in points.items():
-            try:
-                result = match_result(snap, person)
-            except SealError:
-                unreadable += 1
-                continue
-            before = current.get(attendee_id)
-            if before is None or before == result:
-                continue
-            results.append((attendee_id, result))
-            if not before.reason:
-                change = "new-match"
-            elif not result.reason:
-                change = "cleared"
-            else:
-                change = "changed"
-            alerts.append((attendee_id, change, result))
-        raised = await self.store.apply(Change(results, alerts, snap.version)) if results else []
-        for alert in raised:
-            log.info(
-                "agent.alert",
-                alert_id=alert.alert_id,
-                attendee_id=alert.attendee_id,
-                kind=alert.kind,
-                reason=alert.result.reason.value,
-                record_ref=alert.result.record_ref,
-                version=snap.version,
-            )
-        if unreadable:
-            log.error("agent.snapshot_entry_unreadable", count=unreadable, version=snap.version)
-        log.info(
-            "agent.rechecked",
-            attendees=len(points),
-            changes=len(results),
-            ms=round((time.perf_counter() - started) * 1000, 1),
-        )
-        return raised
-
-    async def alerts(self, include_acknowledged: bool = False) -> list[Alert]:
-        return await self.store.alerts(include_acknowledged)
-
-    async def reevaluate(self) -> int:
-        """After an epoch change: evaluate stored identities again under the new key."""
-        epoch = self.snapshot.epoch
-        done = 0
-        while True:
-            stale = await self.store.stale_identities(epoch, REEVALUATE_BATCH)
-            if not stale:
-                break
-            ys = await self.evaluate(epoch, [m for _, _, m in stale])
-            await self.store.update_points(
-                epoch, [(aid, kind, y) for (aid, kind, _), y in zip(stale, ys, strict=True)]
-            )
-            done += len(stale)
-        log.info("agent.reevaluated", epoch=epoch, identities=done)
-        return done
-
-    async def follow(self, first_retry: float = 1.0, max_retry: float = 60.0) -> None:
-        """Follow the registry's announcements for as long as the agent runs; when the
-        registry is away, retry with a doubling pause (up to a minute)."""
-        pause = first_retry
-        while True:
-            try:
-                await self.sync()
-                pause = first_retry
-                async for epoch, version in self.registry.watch():
-                    if (epoch, version) != (self.snapshot.epoch, self.snapshot.version):
-                        await self.sync()
-            except (RpcFailed, SnapshotRejected, RegistryFaulted) as exc:
-                log.warning(
-                    "agent.follow_retry",
-                    reason=type(exc).__name__,
-                    seconds=pause,
-                    version=self.snapshot.version,
-                )
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, max_retry)
+            self.confirmed_at = state.confirmed_at
+        pending = await self.store.load_next_snapshot()
+        if pending is not None and pending.epoch > self.snapshot.epoch:
+            self.next_snapshot = LocalSnapshot(pending.epoch, pending.version, pending.entries)
+            self.rotation_seen_at = pending.confirmed_at
+            self.rotation_wanted.set()
 
     # -- points --------------------------------------------------------------------------
     async def evaluate(self, epoch: int, messages: Sequence[bytes]) -> list[bytes]:
@@ -271,8 +168,13 @@ class AgentService:
         return await self.store.registry_faults(include_acknowledged)
 
     async def points_for(self, messages: Sequence[bytes]) -> list[bytes]:
-        """Y for each message: from the store when known in this epoch, else evaluated.
-        If the registry has moved to a new epoch, follow it once and try again."""
+        """Y for each message under the newest epoch (see points_in_epoch)."""
+        return (await self.points_in_epoch(messages)).ys
+
+    async def points_in_epoch(self, messages: Sequence[bytes]) -> Points:
+        """Y for each message under the newest epoch: from the store when known, else
+        evaluated. If the registry has moved to a new epoch, follow it once and retry.
+        Match the points only against the snapshot of that epoch (snapshot_for)."""
         try:
             return await self._points_for(messages)
         except RpcFailed as exc:
@@ -281,25 +183,60 @@ class AgentService:
             await self.sync()
             return await self._points_for(messages)
 
-    async def _points_for(self, messages: Sequence[bytes]) -> list[bytes]:
-        epoch = self.snapshot.epoch
+    async def _points_for(self, messages: Sequence[bytes]) -> Points:
+        epoch = self.newest.epoch
         known = await self.store.known_points(list(messages), epoch)
         missing = [m for m in dict.fromkeys(messages) if m not in known]
         if missing and self.registry.epoch_key(epoch) is None:
             # Proofs are checked against the epoch's key from a signed snapshot (spec §3a):
             # after a restart, fetch what is new first (people already known need none).
             await self.sync()
-            epoch = self.snapshot.epoch
+            epoch = self.newest.epoch
             known = await self.store.known_points(list(messages), epoch)
             missing = [m for m in dict.fromkeys(messages) if m not in known]
         if missing:
             ys = await self.evaluate(epoch, missing)
             known.update(zip(missing, ys, strict=True))
-        return [known[m] for m in messages]
+        return Points(epoch, [known[m] for m in messages], len(missing))
+
+    def snapshot_for(self, epoch: int) -> LocalSnapshot:
+        """The snapshot held for `epoch`; Unavailable when it is neither held one (the
+        points would match nothing: never a silent ALLOW)."""
+        for snap in (self.next_snapshot, self.snapshot):
+            if snap is not None and snap.epoch == epoch:
+                return snap
+        raise Unavailable(
+            f"cannot decide: no snapshot of epoch {epoch} is held (newest {self.newest.epoch})"
+        )
 
     # -- registration checks -------------------------------------------------------------
     async def check(self, name: str, email: str, role: str, caller_ref: str) -> Result:
         """Screen one person; UNAVAILABLE when there is no way to decide."""
+        return (await self.check_answer(name, email, role, caller_ref)).result
+
+    async def _refresh_if_stale(self) -> None:
+        """A stale (or missing) list: try once to refresh it, unless another call is at
+        it or tried moments ago (callers never queue behind an unreachable registry)."""
+        if self.snapshot.version and self.snapshot_age() <= self.max_snapshot_age:
+            return
+        now = time.monotonic()
+        if self.snapshot.version and (
+            self._sync_lock.locked() or now - self._refresh_tried < INLINE_SYNC_SECONDS
+        ):
+            return
+        self._refresh_tried = now
+        try:
+            await asyncio.wait_for(self.sync(), INLINE_SYNC_SECONDS)
+        except (RpcFailed, SnapshotRejected, TimeoutError) as exc:
+            if self.snapshot.version == 0:
+                raise
+            log.warning("agent.stale_refresh_failed", reason=type(exc).__name__)
+
+    async def check_answer(self, name: str, email: str, role: str, caller_ref: str) -> Checked:
+        """Screen one person against the newest snapshot held, with that snapshot's age.
+        Raises InvalidRequest, RetentionApplied, or Unavailable/RegistryRefused when there
+        is no way to decide — including a person never screened before while the snapshot
+        is older than `max_snapshot_age`."""
         role = role or "attendee"
         if role not in ROLES:
             raise InvalidRequest(f"role must be attendee or speaker, got {role[:20]!r}")
@@ -319,9 +256,20 @@ class AgentService:
                     raise InvalidRequest(f"name is not usable: {exc}") from exc
         if not wanted:
             raise InvalidRequest("a check needs a name or an e-mail address")
+        await self.refuse_after_retention()
+        messages = [m for _, m in wanted]
         try:
-            await self.ensure_snapshot()
-            ys = await self.points_for([m for _, m in wanted])
+            await self._refresh_if_stale()
+            try:
+                found = await self.points_in_epoch(messages)
+                snap, ys, unseen = self.snapshot_for(found.epoch), found.ys, found.evaluated
+            except RpcFailed:
+                # During a rotation, a person already screened under the old epoch can
+                # still be answered from the old snapshot when the new epoch cannot help.
+                old = await self.store.known_points(messages, self.snapshot.epoch)
+                if self.next_snapshot is None or len(old) < len(set(messages)):
+                    raise
+                snap, ys, unseen = self.snapshot, [old[m] for m in messages], 0
         except RpcFailed as exc:
             raise registry_failure(
                 exc,
@@ -330,28 +278,62 @@ class AgentService:
             ) from exc
         except RegistryFaulted as exc:
             raise RegistryFaulted(f"cannot decide: {exc}") from exc
-        if self.snapshot.version == 0:
+        if snap.version == 0:
             raise Unavailable("cannot decide: no snapshot of the WG's list has been received")
+        now = datetime.now(UTC)
+        old_epoch = snap.epoch != self.newest.epoch
+        age = self._old_epoch_age(now) if old_epoch else self.snapshot_age(now)
         points = {kind: y for (kind, _), y in zip(wanted, ys, strict=True)}
         try:
-            result = match_result(self.snapshot, points)
+            result = match_result(snap, points)
         except SealError as exc:
             raise Unavailable(f"cannot decide: {exc}") from exc
+        # A stale list may still say REVIEW or DENY; it may not clear someone it has not
+        # cleared before, nor anyone from an epoch the registry has left behind.
+        not_cleared_before = old_epoch or unseen > 0
+        if age > self.max_snapshot_age and result.decision == Decision.ALLOW and not_cleared_before:
+            raise Unavailable(
+                "cannot decide: the WG's list held here was last confirmed "
+                + ("never" if age == timedelta.max else f"{int(age.total_seconds())} s ago")
+                + f" (the bound is {int(self.max_snapshot_age.total_seconds())} s)"
+                + (
+                    " and this person is not yet evaluated under the registry's new key"
+                    if old_epoch
+                    else " and this person has not been screened before"
+                )
+                + "; is `lanyard agent serve` following the registry?"
+            )
         identities = [Identity(k, m, y) for (k, m), y in zip(wanted, ys, strict=True)]
-        await self.store.commit_rows(
-            None,
-            0,
-            self.snapshot.epoch,
-            [Screened(caller_ref or "check", role, identities, result)],
-            [],
-        )
+        if not old_epoch:
+            await self.store.commit_rows(
+                None, 0, snap.epoch, [Screened(caller_ref or "check", role, identities, result)], []
+            )
+            if self.newest.version != snap.version:
+                # A newer list arrived while this person was being stored; its re-check
+                # may have missed them: check everyone again (alerts on any change).
+                await self.recheck_now()
         log.info(
             "agent.checked",
             decision=result.decision.value,
             reason=result.reason.value,
-            version=self.snapshot.version,
+            version=snap.version,
         )
-        return result
+        seconds = 0 if age == timedelta.max else int(age.total_seconds())
+        return Checked(result, snap.version, seconds)
+
+    async def refuse_after_retention(self) -> None:
+        """RetentionApplied once the retention sweep has deleted the attendee data (asked
+        of the store at most every RETENTION_RECHECK_SECONDS; once done, it stays done)."""
+        done = self._retention_done
+        now = time.monotonic()
+        if done is None and now - self._retention_asked >= RETENTION_RECHECK_SECONDS:
+            self._retention_asked = now
+            done = self._retention_done = await self.store.retention_done()
+        if done is not None:
+            raise RetentionApplied(
+                f"the attendee data was deleted on {done.date().isoformat()} under the "
+                "retention policy; this event's screening is over"
+            )
 
     async def authenticate(
         self, metadata: Iterable[tuple[str, str | bytes]] | None, method: str
@@ -364,9 +346,9 @@ class AgentService:
             key = await self.store.integration_key(token.subject)
             if key is None:
                 raise AuthError(f"unknown or revoked integration {token.subject}")
-            self._verifier.verify(token, method, key)
+            await self._verifier.verify(token, method, key)
         except AuthError as exc:
-            raise Unauthenticated(str(exc)) from exc
+            raise Unauthenticated(auth.refused(exc, metadata, method)) from exc
         return token.subject
 
     # -- integrations --------------------------------------------------------------------
@@ -396,5 +378,6 @@ class AgentService:
         if ends is None or today < ends + timedelta(days=retention_days):
             return 0
         deleted = await self.store.delete_attendees()
+        self._retention_done = await self.store.retention_done()
         log.info("agent.retention_applied", attendees=deleted, days=retention_days)
         return deleted

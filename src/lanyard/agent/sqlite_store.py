@@ -1,4 +1,9 @@
-"""The agent's Store on SQLite (lanyard/core/sqlite.py): WAL, secure_delete, batches."""
+"""The agent's Store on SQLite (lanyard/core/sqlite.py): WAL, secure_delete, batches.
+
+A small pool of connections: every method is one unit of work on a connection it alone
+holds, every change one BEGIN IMMEDIATE transaction, so concurrent Checks, the snapshot
+follower and the retention sweep never see each other's half-done work.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from typing import Any
 
 import aiosqlite
 
-from lanyard.agent.errors import DataDirError
+from lanyard.agent.errors import Conflict, DataDirError
 from lanyard.agent.migrations import MIGRATIONS
 from lanyard.agent.screening.decision import Decision, Reason, Result
 from lanyard.agent.store import (
@@ -45,65 +50,142 @@ def _result(row: Any) -> Result:
     return Result(Decision(row["decision"]), Reason(row["reason"]), row["record_ref"])
 
 
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
 class SqliteStore(Store):
-    def __init__(self, db: aiosqlite.Connection) -> None:
-        self._db = db
+    def __init__(self, pool: sqlite.Pool) -> None:
+        self._pool = pool
 
     @classmethod
-    async def open(cls, path: Path) -> SqliteStore:
+    async def open(cls, path: Path, pool_size: int = 8) -> SqliteStore:
         # Screening results can be rebuilt from the export; NORMAL keeps WAL consistent
         # and spares an fsync per registration check.
         try:
-            return cls(await sqlite.connect(path, MIGRATIONS, synchronous="NORMAL"))
+            return cls(
+                await sqlite.Pool.open(path, MIGRATIONS, synchronous="NORMAL", size=pool_size)
+            )
         except sqlite.DatabaseError as exc:
             raise DataDirError(str(exc)) from exc
 
-    async def close(self) -> None:
-        await self._db.close()
+    @property
+    def pool(self) -> sqlite.Pool:
+        return self._pool
 
-    async def _tx_begin(self) -> None:
-        await self._db.execute("BEGIN IMMEDIATE")
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        async with self._pool.read() as db:
+            return await sqlite.fetch_one(db, sql, params)
+
+    async def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        async with self._pool.read() as db:
+            return await sqlite.fetch_all(db, sql, params)
 
     # -- snapshot ------------------------------------------------------------------------
+    async def _load(self, state_table: str, entries_table: str, when: str) -> SnapshotState | None:
+        async with self._pool.read() as db:
+            await db.execute("BEGIN")
+            try:
+                row = await sqlite.fetch_one(
+                    db,
+                    f"SELECT epoch, version, {when} FROM {state_table}",  # noqa: S608 - fixed names
+                )
+                if row is None:
+                    return None
+                rows = await sqlite.fetch_all(
+                    db,
+                    f"SELECT tag, sealed FROM {entries_table}",  # noqa: S608 - fixed names
+                )
+            finally:
+                await db.execute("COMMIT")
+        return SnapshotState(
+            row[0], row[1], {bytes(r[0]): bytes(r[1]) for r in rows}, _time(row[2])
+        )
+
     async def load_snapshot(self) -> SnapshotState | None:
-        row = await sqlite.fetch_one(self._db, "SELECT epoch, version FROM snapshot_state")
-        if row is None:
-            return None
-        rows = await sqlite.fetch_all(self._db, "SELECT tag, sealed FROM snapshot_entries")
-        return SnapshotState(row[0], row[1], {bytes(r[0]): bytes(r[1]) for r in rows})
+        return await self._load("snapshot_state", "snapshot_entries", "confirmed_at")
+
+    async def load_next_snapshot(self) -> SnapshotState | None:
+        return await self._load("next_snapshot", "next_snapshot_entries", "seen_at")
+
+    @staticmethod
+    async def _save(db: aiosqlite.Connection, state: SnapshotState) -> None:
+        at = (state.confirmed_at or datetime.now(UTC)).isoformat(timespec="seconds")
+        await db.execute("DELETE FROM snapshot_entries")
+        await db.executemany(
+            "INSERT INTO snapshot_entries (tag, sealed) VALUES (?, ?)", list(state.entries.items())
+        )
+        await db.execute(
+            "INSERT INTO snapshot_state (id, epoch, version, confirmed_at) VALUES (1, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET epoch = excluded.epoch, "
+            "version = excluded.version, confirmed_at = excluded.confirmed_at",
+            (state.epoch, state.version, at),
+        )
 
     async def save_snapshot(self, state: SnapshotState) -> None:
-        await self._tx_begin()
-        try:
-            await self._db.execute("DELETE FROM snapshot_entries")
-            await self._db.executemany(
-                "INSERT INTO snapshot_entries (tag, sealed) VALUES (?, ?)",
+        async with self._pool.write() as db:
+            await self._save(db, state)
+
+    async def confirm_snapshot(self, at: datetime) -> None:
+        async with self._pool.write() as db:
+            await db.execute(
+                "UPDATE snapshot_state SET confirmed_at = ?", (at.isoformat(timespec="seconds"),)
+            )
+
+    async def save_next_snapshot(self, state: SnapshotState) -> None:
+        at = (state.confirmed_at or datetime.now(UTC)).isoformat(timespec="seconds")
+        async with self._pool.write() as db:
+            await db.execute("DELETE FROM next_snapshot_entries")
+            await db.executemany(
+                "INSERT INTO next_snapshot_entries (tag, sealed) VALUES (?, ?)",
                 list(state.entries.items()),
             )
-            await self._db.execute(
-                "INSERT INTO snapshot_state (id, epoch, version) VALUES (1, ?, ?) "
+            await db.execute(
+                "INSERT INTO next_snapshot (id, epoch, version, seen_at) VALUES (1, ?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET epoch = excluded.epoch, "
-                "version = excluded.version",
-                (state.epoch, state.version),
+                "version = excluded.version, seen_at = excluded.seen_at",
+                (state.epoch, state.version, at),
             )
-            await self._db.execute("COMMIT")
-        except BaseException:
-            await self._db.execute("ROLLBACK")
-            raise
+
+    async def switch_epoch(self, state: SnapshotState) -> None:
+        async with self._pool.write() as db:
+            row = await sqlite.fetch_one(
+                db,
+                "SELECT count(*) FROM points WHERE epoch != ?1 "
+                "AND (next_epoch IS NULL OR next_epoch != ?1)",
+                (state.epoch,),
+            )
+            if int(row[0]):
+                raise Conflict(
+                    f"{int(row[0])} identities are not yet evaluated under epoch {state.epoch}"
+                )
+            await db.execute(
+                "UPDATE points SET epoch = next_epoch, y = next_y, next_epoch = NULL, "
+                "next_y = NULL WHERE next_epoch = ?",
+                (state.epoch,),
+            )
+            await db.execute("UPDATE points SET next_epoch = NULL, next_y = NULL")
+            await self._save(db, state)
+            await db.execute("DELETE FROM next_snapshot_entries")
+            await db.execute("DELETE FROM next_snapshot")
 
     # -- runs ----------------------------------------------------------------------------
     async def open_run(self, digest: str, role: str, layout: str, source: str) -> Run:
-        await self._db.execute(
-            "INSERT INTO runs (digest, role, layout, source, started_at) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (digest, role, layout) DO NOTHING",
-            (digest, role, layout, source, _now()),
-        )
-        row = await sqlite.fetch_one(
-            self._db,
-            "SELECT run_id, last_line, finished_at FROM runs "
-            "WHERE digest = ? AND role = ? AND layout = ?",
-            (digest, role, layout),
-        )
+        async with self._pool.write() as db:
+            await db.execute(
+                "INSERT INTO runs (digest, role, layout, source, started_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (digest, role, layout) DO NOTHING",
+                (digest, role, layout, source, _now()),
+            )
+            row = await sqlite.fetch_one(
+                db,
+                "SELECT run_id, last_line, finished_at FROM runs "
+                "WHERE digest = ? AND role = ? AND layout = ?",
+                (digest, role, layout),
+            )
         return Run(row[0], row[1], row[2] is not None)
 
     async def commit_rows(
@@ -114,12 +196,10 @@ class SqliteStore(Store):
         screened: list[Screened],
         skipped: list[Skipped],
     ) -> list[int]:
-        db = self._db
         now = _now()
-        await self._tx_begin()
-        try:
-            # Ids are assigned here, under the write lock, so the batch is two executemany
-            # calls rather than one round trip per person.
+        async with self._pool.write() as db:
+            # Ids are assigned here, under the write lock, so the batch is a few
+            # executemany calls rather than one round trip per person.
             row = await sqlite.fetch_one(db, "SELECT coalesce(max(attendee_id), 0) FROM attendees")
             first = int(row[0]) + 1
             ids = list(range(first, first + len(screened)))
@@ -141,14 +221,18 @@ class SqliteStore(Store):
                     for aid, p in zip(ids, screened, strict=True)
                 ],
             )
+            idents = [(aid, i) for aid, p in zip(ids, screened, strict=True) for i in p.identities]
+            # One row per identity: a known one keeps its row; a point of a newer epoch
+            # (evaluated during a rotation) waits as its next point.
             await db.executemany(
-                "INSERT INTO identities (attendee_id, kind, message, epoch, y) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [
-                    (aid, ident.kind.value, ident.message, epoch, ident.y)
-                    for aid, p in zip(ids, screened, strict=True)
-                    for ident in p.identities
-                ],
+                "INSERT INTO points (message, kind, epoch, y) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (message) DO UPDATE SET next_epoch = excluded.epoch, "
+                "next_y = excluded.y WHERE excluded.epoch > points.epoch",
+                [(i.message, i.kind.value, epoch, i.y) for _, i in idents],
+            )
+            await db.executemany(
+                "INSERT INTO identities (attendee_id, kind, message) VALUES (?, ?, ?)",
+                [(aid, i.kind.value, i.message) for aid, i in idents],
             )
             if run_id is not None:
                 await db.executemany(
@@ -159,31 +243,42 @@ class SqliteStore(Store):
                     "UPDATE runs SET last_line = max(last_line, ?) WHERE run_id = ?",
                     (last_line, run_id),
                 )
-            await db.execute("COMMIT")
-        except BaseException:
-            await db.execute("ROLLBACK")
-            raise
         return ids
 
     async def finish_run(self, run_id: int) -> None:
-        await self._db.execute(
-            "UPDATE runs SET finished_at = coalesce(finished_at, ?) WHERE run_id = ?",
-            (_now(), run_id),
-        )
+        async with self._pool.write() as db:
+            await db.execute(
+                "UPDATE runs SET finished_at = coalesce(finished_at, ?) WHERE run_id = ?",
+                (_now(), run_id),
+            )
 
     async def run_report(self, run_id: int) -> RunReport:
-        # A row's decision is the strongest of its people's (attendee, buyer).
-        counts = {
-            r[0]: r[1]
-            for r in await sqlite.fetch_all(
-                self._db,
-                "SELECT CASE d WHEN 2 THEN 'deny' WHEN 1 THEN 'review' ELSE 'allow' END, "
-                "count(*) FROM (SELECT max(CASE decision WHEN 'deny' THEN 2 WHEN 'review' "
-                "THEN 1 ELSE 0 END) AS d FROM attendees WHERE run_id = ? GROUP BY abs(line)) "
-                "GROUP BY d",
-                (run_id,),
-            )
-        }
+        async with self._pool.read() as db:
+            await db.execute("BEGIN")
+            try:
+                # A row's decision is the strongest of its people's (attendee, buyer).
+                counted = await sqlite.fetch_all(
+                    db,
+                    "SELECT CASE d WHEN 2 THEN 'deny' WHEN 1 THEN 'review' ELSE 'allow' END, "
+                    "count(*) FROM (SELECT max(CASE decision WHEN 'deny' THEN 2 WHEN 'review' "
+                    "THEN 1 ELSE 0 END) AS d FROM attendees WHERE run_id = ? GROUP BY abs(line)) "
+                    "GROUP BY d",
+                    (run_id,),
+                )
+                matched = await sqlite.fetch_all(
+                    db,
+                    "SELECT * FROM attendees WHERE run_id = ? AND decision != 'allow' "
+                    "ORDER BY abs(line), line DESC",
+                    (run_id,),
+                )
+                skipped_rows = await sqlite.fetch_all(
+                    db,
+                    "SELECT line, ref, reason FROM skipped WHERE run_id = ? ORDER BY line",
+                    (run_id,),
+                )
+            finally:
+                await db.execute("COMMIT")
+        counts = {r[0]: r[1] for r in counted}
         matches = [
             Outcome(
                 r["attendee_id"],
@@ -193,21 +288,9 @@ class SqliteStore(Store):
                 _result(r),
                 _person(r["line"])[1],
             )
-            for r in await sqlite.fetch_all(
-                self._db,
-                "SELECT * FROM attendees WHERE run_id = ? AND decision != 'allow' "
-                "ORDER BY abs(line), line DESC",
-                (run_id,),
-            )
+            for r in matched
         ]
-        skipped = [
-            Skipped(r[0], r[1], r[2])
-            for r in await sqlite.fetch_all(
-                self._db,
-                "SELECT line, ref, reason FROM skipped WHERE run_id = ? ORDER BY line",
-                (run_id,),
-            )
-        ]
+        skipped = [Skipped(r[0], r[1], r[2]) for r in skipped_rows]
         return RunReport(sum(counts.values()), counts, matches, skipped)
 
     # -- identities ----------------------------------------------------------------------
@@ -215,44 +298,52 @@ class SqliteStore(Store):
         if not messages:
             return {}
         marks = ", ".join("?" * len(messages))
-        rows = await sqlite.fetch_all(
-            self._db,
-            f"SELECT message, y FROM identities WHERE epoch = ? AND message IN ({marks})",  # noqa: S608 - placeholders only
+        rows = await self._all(
+            "SELECT message, CASE WHEN epoch = ?1 THEN y ELSE next_y END FROM points "  # noqa: S608 - placeholders only
+            f"WHERE (epoch = ?1 OR next_epoch = ?1) AND message IN ({marks})",
             (epoch, *messages),
         )
         return {bytes(r[0]): bytes(r[1]) for r in rows}
 
     async def identities(self, epoch: int) -> list[tuple[int, Kind, bytes]]:
-        rows = await sqlite.fetch_all(
-            self._db, "SELECT attendee_id, kind, y FROM identities WHERE epoch = ?", (epoch,)
+        rows = await self._all(
+            "SELECT i.attendee_id, i.kind, CASE WHEN p.epoch = ?1 THEN p.y ELSE p.next_y END "
+            "FROM identities i JOIN points p USING (message) "
+            "WHERE p.epoch = ?1 OR p.next_epoch = ?1",
+            (epoch,),
         )
         return [(r[0], Kind(r[1]), bytes(r[2])) for r in rows]
 
-    async def stale_identities(self, epoch: int, limit: int) -> list[tuple[int, Kind, bytes]]:
-        rows = await sqlite.fetch_all(
-            self._db,
-            "SELECT attendee_id, kind, message FROM identities WHERE epoch != ? LIMIT ?",
+    async def stale_identities(self, epoch: int, limit: int) -> list[tuple[Kind, bytes]]:
+        rows = await self._all(
+            "SELECT kind, message FROM points WHERE epoch != ?1 "
+            "AND (next_epoch IS NULL OR next_epoch != ?1) ORDER BY message LIMIT ?2",
             (epoch, limit),
         )
-        return [(r[0], Kind(r[1]), bytes(r[2])) for r in rows]
+        return [(Kind(r[0]), bytes(r[1])) for r in rows]
 
-    async def update_points(self, epoch: int, points: list[tuple[int, Kind, bytes]]) -> None:
-        await self._db.executemany(
-            "UPDATE identities SET epoch = ?, y = ? WHERE attendee_id = ? AND kind = ?",
-            [(epoch, y, aid, kind.value) for aid, kind, y in points],
+    async def pending_count(self, epoch: int) -> int:
+        row = await self._one(
+            "SELECT count(*) FROM points WHERE epoch != ?1 "
+            "AND (next_epoch IS NULL OR next_epoch != ?1)",
+            (epoch,),
         )
+        return int(row[0])
+
+    async def stage_points(self, epoch: int, points: list[tuple[bytes, bytes]]) -> None:
+        async with self._pool.write() as db:
+            await db.executemany(
+                "UPDATE points SET next_epoch = ?, next_y = ? WHERE message = ? AND epoch != ?",
+                [(epoch, y, m, epoch) for m, y in points],
+            )
 
     async def results(self) -> dict[int, Result]:
-        rows = await sqlite.fetch_all(
-            self._db, "SELECT attendee_id, decision, reason, record_ref FROM attendees"
-        )
+        rows = await self._all("SELECT attendee_id, decision, reason, record_ref FROM attendees")
         return {r[0]: _result(r) for r in rows}
 
     async def apply(self, change: Change) -> list[Alert]:
-        db = self._db
         now = _now()
-        await self._tx_begin()
-        try:
+        async with self._pool.write() as db:
             await db.executemany(
                 "UPDATE attendees SET decision = ?, reason = ?, record_ref = ? "
                 "WHERE attendee_id = ?",
@@ -280,16 +371,11 @@ class SqliteStore(Store):
                     for alert_id, (aid, kind, r) in zip(ids, change.alerts, strict=True)
                 ],
             )
-            await db.execute("COMMIT")
-        except BaseException:
-            await db.execute("ROLLBACK")
-            raise
         wanted = set(ids)
         return [a for a in await self.alerts() if a.alert_id in wanted]
 
     async def alerts(self, include_acknowledged: bool = False) -> list[Alert]:
-        rows = await sqlite.fetch_all(
-            self._db,
+        rows = await self._all(
             "SELECT al.*, at.ref, at.line FROM alerts al JOIN attendees at USING (attendee_id) "  # noqa: S608 - fixed text
             + ("" if include_acknowledged else "WHERE al.acknowledged_at IS NULL ")
             + "ORDER BY al.alert_id",
@@ -308,61 +394,90 @@ class SqliteStore(Store):
             for r in rows
         ]
 
+    async def acknowledge(self, alert_ids: list[int] | None, at: datetime) -> list[int]:
+        when = at.isoformat(timespec="seconds")
+        async with self._pool.write() as db:
+            if alert_ids is None:
+                rows = await sqlite.fetch_all(
+                    db,
+                    "UPDATE alerts SET acknowledged_at = ? WHERE acknowledged_at IS NULL "
+                    "RETURNING alert_id",
+                    (when,),
+                )
+            else:
+                rows = []
+                for alert_id in alert_ids:
+                    rows += await sqlite.fetch_all(
+                        db,
+                        "UPDATE alerts SET acknowledged_at = ? "
+                        "WHERE alert_id = ? AND acknowledged_at IS NULL RETURNING alert_id",
+                        (when, alert_id),
+                    )
+        return sorted(int(r[0]) for r in rows)
+
     async def add_registry_fault(self, kind: str, detail: str) -> FaultAlert:
         now = _now()
-        row = await sqlite.fetch_one(
-            self._db,
-            "INSERT INTO registry_faults (kind, detail, raised_at) VALUES (?, ?, ?) "
-            "RETURNING fault_id",
-            (kind, detail, now),
-        )
+        async with self._pool.write() as db:
+            row = await sqlite.fetch_one(
+                db,
+                "INSERT INTO registry_faults (kind, detail, raised_at) VALUES (?, ?, ?) "
+                "RETURNING fault_id",
+                (kind, detail, now),
+            )
         return FaultAlert(int(row[0]), kind, detail, datetime.fromisoformat(now))
 
     async def registry_faults(self, include_acknowledged: bool = False) -> list[FaultAlert]:
-        rows = await sqlite.fetch_all(
-            self._db,
-            "SELECT fault_id, kind, detail, raised_at FROM registry_faults "  # noqa: S608 - fixed text
-            + ("" if include_acknowledged else "WHERE acknowledged_at IS NULL ")
-            + "ORDER BY fault_id",
-        )
+        async with self._pool.read() as db:
+            rows = await sqlite.fetch_all(
+                db,
+                "SELECT fault_id, kind, detail, raised_at FROM registry_faults "  # noqa: S608 - fixed text
+                + ("" if include_acknowledged else "WHERE acknowledged_at IS NULL ")
+                + "ORDER BY fault_id",
+            )
         return [FaultAlert(r[0], r[1], r[2], datetime.fromisoformat(r[3])) for r in rows]
 
     async def attendee_count(self) -> int:
-        row = await sqlite.fetch_one(self._db, "SELECT count(*) FROM attendees")
+        row = await self._one("SELECT count(*) FROM attendees")
         return int(row[0])
 
     async def delete_attendees(self) -> int:
-        count = await self.attendee_count()
-        await self._tx_begin()
-        try:
-            for table in ("alerts", "identities", "skipped", "attendees", "runs"):
-                await self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
-            await self._db.execute("COMMIT")
-        except BaseException:
-            await self._db.execute("ROLLBACK")
-            raise
-        await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        async with self._pool.write() as db:
+            row = await sqlite.fetch_one(db, "SELECT count(*) FROM attendees")
+            count = int(row[0])
+            for table in ("alerts", "identities", "points", "skipped", "attendees", "runs"):
+                await db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+            await db.execute(
+                "INSERT INTO retention_done (id, at, attendees) VALUES (1, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET at = excluded.at, "
+                "attendees = attendees + excluded.attendees",
+                (_now(), count),
+            )
+        await self._pool.checkpoint()
         return count
+
+    async def retention_done(self) -> datetime | None:
+        row = await self._one("SELECT at FROM retention_done")
+        return _time(row[0]) if row else None
 
     # -- integrations --------------------------------------------------------------------
     async def add_integration(self, name: str, public_key: bytes) -> None:
-        await self._db.execute(
-            "INSERT INTO integrations (name, public_key, created_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (name) DO UPDATE SET public_key = excluded.public_key, "
-            "revoked_at = NULL, created_at = excluded.created_at",
-            (name, public_key, _now()),
-        )
+        async with self._pool.write() as db:
+            await db.execute(
+                "INSERT INTO integrations (name, public_key, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET public_key = excluded.public_key, "
+                "revoked_at = NULL, created_at = excluded.created_at",
+                (name, public_key, _now()),
+            )
 
     async def integration_key(self, name: str) -> bytes | None:
-        row = await sqlite.fetch_one(
-            self._db,
-            "SELECT public_key FROM integrations WHERE name = ? AND revoked_at IS NULL",
-            (name,),
+        row = await self._one(
+            "SELECT public_key FROM integrations WHERE name = ? AND revoked_at IS NULL", (name,)
         )
         return bytes(row[0]) if row else None
 
     async def revoke_integration(self, name: str) -> None:
-        await self._db.execute(
-            "UPDATE integrations SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
-            (_now(), name),
-        )
+        async with self._pool.write() as db:
+            await db.execute(
+                "UPDATE integrations SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+                (_now(), name),
+            )

@@ -3,6 +3,9 @@
 What is stored is the event's own data: each screened person's reference, role and
 normalised identifiers, the Y points the registry's key gave them, their current result,
 the newest verified snapshot, alerts, and the ticketing integrations' public keys.
+
+Each distinct identity (spec §1 message) is stored once, however many screening runs and
+checks name it: re-evaluating after a key rotation costs one evaluation per identity.
 """
 
 from __future__ import annotations
@@ -109,6 +112,7 @@ class SnapshotState:
     epoch: int
     version: int
     entries: dict[bytes, bytes]
+    confirmed_at: datetime | None = None  # last time the registry said it was the newest
 
 
 class Store(ABC):
@@ -121,6 +125,23 @@ class Store(ABC):
 
     @abstractmethod
     async def save_snapshot(self, state: SnapshotState) -> None: ...
+
+    @abstractmethod
+    async def confirm_snapshot(self, at: datetime) -> None:
+        """The registry confirmed at `at` that the snapshot held is still its newest."""
+
+    @abstractmethod
+    async def load_next_snapshot(self) -> SnapshotState | None:
+        """A newer epoch's snapshot waiting for its re-evaluation to finish."""
+
+    @abstractmethod
+    async def save_next_snapshot(self, state: SnapshotState) -> None: ...
+
+    @abstractmethod
+    async def switch_epoch(self, state: SnapshotState) -> None:
+        """Make `state` (a new epoch's snapshot) the one held, and every identity's next
+        point its point, in one transaction. Raises Conflict, changing nothing, while an
+        identity has no point under `state.epoch`."""
 
     # -- batch screening -----------------------------------------------------------------
     @abstractmethod
@@ -148,19 +169,23 @@ class Store(ABC):
     # -- identities and results ----------------------------------------------------------
     @abstractmethod
     async def known_points(self, messages: list[bytes], epoch: int) -> dict[bytes, bytes]:
-        """Y for each message already evaluated in `epoch`."""
+        """Y for each message already evaluated in `epoch` (current or next point)."""
 
     @abstractmethod
     async def identities(self, epoch: int) -> list[tuple[int, Kind, bytes]]:
         """(attendee id, kind, Y) of every stored identity evaluated in `epoch`."""
 
     @abstractmethod
-    async def stale_identities(self, epoch: int, limit: int) -> list[tuple[int, Kind, bytes]]:
-        """(attendee id, kind, message) of identities evaluated in another epoch."""
+    async def stale_identities(self, epoch: int, limit: int) -> list[tuple[Kind, bytes]]:
+        """(kind, message) of up to `limit` distinct identities with no point in `epoch`."""
 
     @abstractmethod
-    async def update_points(self, epoch: int, points: list[tuple[int, Kind, bytes]]) -> None:
-        """Replace the Y of (attendee id, kind) with a point of `epoch`."""
+    async def pending_count(self, epoch: int) -> int:
+        """How many distinct identities have no point in `epoch` yet."""
+
+    @abstractmethod
+    async def stage_points(self, epoch: int, points: list[tuple[bytes, bytes]]) -> None:
+        """Keep (message, Y) as each message's point in the next epoch `epoch`."""
 
     @abstractmethod
     async def results(self) -> dict[int, Result]: ...
@@ -170,6 +195,11 @@ class Store(ABC):
 
     @abstractmethod
     async def alerts(self, include_acknowledged: bool = False) -> list[Alert]: ...
+
+    @abstractmethod
+    async def acknowledge(self, alert_ids: list[int] | None, at: datetime) -> list[int]:
+        """Acknowledge the given open alerts (None: every open one); returns those
+        acknowledged now."""
 
     @abstractmethod
     async def add_registry_fault(self, kind: str, detail: str) -> FaultAlert:
@@ -184,7 +214,12 @@ class Store(ABC):
 
     @abstractmethod
     async def delete_attendees(self) -> int:
-        """Retention: delete every attendee, identity, result and run; return how many."""
+        """Retention: delete every attendee, identity, result and run; return how many.
+        Remembers that it did (retention_done)."""
+
+    @abstractmethod
+    async def retention_done(self) -> datetime | None:
+        """When the retention sweep deleted the attendee data, if it has."""
 
     # -- integrations --------------------------------------------------------------------
     @abstractmethod

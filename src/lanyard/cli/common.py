@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Coroutine
+import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -13,6 +14,7 @@ from lanyard.cli.output import CliError
 from lanyard.client.errors import RpcFailed, describe
 from lanyard.core import keys
 from lanyard.core.errors import Error as CoreError
+from lanyard.core.serving import is_loopback
 
 T = TypeVar("T")
 
@@ -48,3 +50,18 @@ def read_public_key(value: str) -> bytes:
         return keys.parse_public_key_hex(text, "--public-key")
     except CoreError as exc:
         raise CliError(str(exc)) from exc
+
+
+def announcer(what: str) -> Callable[[str, bool], None] | None:
+    """On a terminal, a server says where it listens and how to stop it; under systemd or
+    in a pipe the structured log line `*.listening` says it instead."""
+    if not sys.stdout.isatty():
+        return None
+
+    def announce(address: str, tls: bool) -> None:
+        scheme = (
+            "TLS" if tls else "plaintext, loopback only" if is_loopback(address) else "plaintext"
+        )
+        print(f"{what} listening on {address} ({scheme}); Ctrl-C to stop.", flush=True)
+
+    return announce

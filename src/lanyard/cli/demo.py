@@ -2,7 +2,8 @@
 
 A WG registry and an event agent run side by side. The WG adds records through the
 blinded round; the event screens a shipped synthetic ticketing export (its listed people
-spelled differently), answers one ticketing-system Check, and raises an alert when the WG
+spelled differently), answers one ticketing-system Check and one sale posted to its
+webhook receiver, and raises an alert when the WG
 adds a record mid-way. The Code of Conduct team handles an incident (a volunteer files,
 two responders decide, the chair audits), and the end-of-event report goes to the WG
 sealed, is receipted in the registry's log, opened by a WG reader and acknowledged. The
@@ -12,6 +13,10 @@ registry sees counts of blinded points and ciphertext, nothing else.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
+import itertools
 import json
 import tempfile
 import time
@@ -20,6 +25,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 
+import aiohttp
 import grpc
 import nacl.public
 import nacl.signing
@@ -33,12 +39,13 @@ from lanyard.agent.reports import build_report, verify_in_log
 from lanyard.agent.screening.csv_import import open_export
 from lanyard.agent.service import AgentService
 from lanyard.agent.transparency import settings as tsettings
+from lanyard.agent.webhooks import server as webhook_server
 from lanyard.cli.output import CliError, console, table
 from lanyard.cli.screening.commands import print_outcome, screen_with_progress
 from lanyard.cli.transparency import commands as transparency_cmds
 from lanyard.client.admin import AdminClient, Identifier
 from lanyard.client.incidents import IncidentClient
-from lanyard.core import auth, envelope
+from lanyard.core import auth, envelope, files
 from lanyard.core.channels import open_channel
 from lanyard.core.enrolment import Enrolment
 from lanyard.core.identity import Kind
@@ -69,8 +76,12 @@ class Reader:
     signing: nacl.signing.SigningKey
 
 
-def _step(number: int, text: str) -> None:
-    console.print(f"[bold]{number}.[/bold] {text}", highlight=False)
+_steps = itertools.count(1)
+
+
+def _step(text: str) -> None:
+    """The next numbered step: numbers never jump or repeat."""
+    console.print(f"[bold]{next(_steps)}.[/bold] {text}", highlight=False)
 
 
 async def _add(admin: AdminClient, record: Record) -> None:
@@ -78,6 +89,35 @@ async def _add(admin: AdminClient, record: Record) -> None:
     idents = [Identifier(Kind.EMAIL, e) for e in emails]
     idents += [Identifier(Kind.NAME, n) for n in names]
     await admin.add_record(ref, status, idents)
+
+
+async def _webhook_sale(adir: AgentDir, agent: AgentService) -> str:
+    """One Tito sale through the agent's webhook receiver: answered at once with nothing
+    about the person, screened behind by the worker; returns what the demo prints."""
+    token = "demo-tito-token"  # noqa: S105 - demo only
+    files.write_atomically(adir.path / "webhooks.toml", f'[tito]\ntoken = "{token}"\n')
+    ticket = {"slug": "demo-t1", "reference": "TITO-7", "name": "Sam Rivera", "email": ""}
+    body = json.dumps(ticket).encode()
+    signature = base64.b64encode(hmac.new(token.encode(), body, hashlib.sha256).digest())
+    headers = {"Tito-Signature": signature.decode(), "X-Webhook-Name": "ticket.completed"}
+    async with (
+        webhook_server.running(adir.path, agent, "127.0.0.1:0") as hooks,
+        aiohttp.ClientSession() as http,
+        http.post(hooks.url + "/tito", data=body, headers=headers) as response,
+    ):
+        answer = f"{response.status} {await response.text()}"
+
+        async def alerted() -> bool:
+            return bool(await hooks.queue.alerts())
+
+        async with asyncio.timeout(30):
+            await hooks.worker.until(alerted)
+        [alert] = await hooks.queue.alerts()
+    return (
+        f"A Tito sale posted to the agent's webhook receiver was answered {answer} (no "
+        f"decision goes back); the worker behind it: {alert.decision.upper()} "
+        f"({alert.reason}, record {alert.record_ref}), an alert for the team."
+    )
 
 
 async def _incident_story(address: str, adir: AgentDir) -> None:
@@ -112,7 +152,6 @@ async def _incident_story(address: str, adir: AgentDir) -> None:
         )
         iid = filed.incident_id
         _step(
-            9,
             f"A volunteer filed incident {iid} (contents sealed under a key of its own); "
             "volunteers cannot read reports back.",
         )
@@ -129,12 +168,11 @@ async def _incident_story(address: str, adir: AgentDir) -> None:
         final = await as_("ben").decide(iid, decision)
         today = date.today().isoformat()
         told = await as_("ana").record_communication(iid, today, today)
-        closed = await as_("chair").update_incident(iid, told.version, "closed")
+        await as_("chair").update_incident(iid, told.version, "closed")
         _step(
-            10,
             f"Two responders decided ({', '.join(final.decision.approved_by)}: a "
-            f"warning); both people were told; the chair closed it (v{closed.version}). "
-            "The chair's audit trail:",
+            "warning); both people were told; the chair closed it. The chair's audit "
+            "trail, every read and change:",
         )
         trail = await as_("chair").audit(iid)
         table(
@@ -167,7 +205,6 @@ async def _report_story(
     if receipt is None:
         raise CliError(f"the demo's report was not receipted: {delivery.error}")
     _step(
-        11,
         f"The chair submitted the end-of-event report, signed and sealed to the WG's "
         f"reader {reader.name}: receipt for log entry {receipt.log_index} (tree size "
         f"{receipt.tree_size}, root {receipt.root.hex()[:16]}…).",
@@ -195,26 +232,28 @@ async def _report_story(
     )
 
 
-async def _run(workdir: Path) -> None:
+async def _run(workdir: Path, keep: bool = False) -> None:
+    global _steps
+    _steps = itertools.count(1)
     started = time.perf_counter()
     console.rule("[bold]Lanyard demo[/bold]")
     rdir = await registry_server.init_registry(workdir / "registry", listen="127.0.0.1:0")
     async with registry_server.running(rdir) as reg:
-        _step(1, f"The WG's registry is serving on {reg.address} (OPRF key, epoch 1).")
+        _step(f"The WG's registry is serving on {reg.address} (OPRF key, epoch 1).")
         channel = open_channel(reg.address)
         try:
             admin = AdminClient(channel, rdir.admin_key())
             for record in RECORDS:
                 await _add(admin, record)
             _step(
-                2,
                 f"The WG added {len(RECORDS)} records through the blinded round: "
                 "the registry stored curve points, not names.",
             )
 
             adir = AgentDir(workdir / "agent")
             public = agent_operator.init_agent(adir, "127.0.0.1:0")
-            starts = date.today() + timedelta(days=60)
+            # The event ran these last three days: screening, an incident, then the reports.
+            starts = date.today() - timedelta(days=2)
             enrolled = await admin.enroll_event(
                 EVENT_ID, "DemoConf 2027", starts, starts + timedelta(days=2), public, 50_000
             )
@@ -235,7 +274,6 @@ async def _run(workdir: Path) -> None:
             adir.pin(bundle)
             agent_operator.init_incidents(adir, UNLOCK, strength="interactive")
             _step(
-                3,
                 f"Event {EVENT_ID} enrolled; its agent pinned the registry key "
                 f"{enrolled.registry_public_key.hex()[:16]}….",
             )
@@ -243,13 +281,11 @@ async def _run(workdir: Path) -> None:
             async with agent_server.running(adir, "127.0.0.1:0", unlock=UNLOCK) as agent_run:
                 agent = agent_run.agent
                 _step(
-                    4,
                     f"The event's agent is serving Check on {agent_run.address} and "
                     "following the WG's snapshot.",
                 )
                 export = open_export(DEMO_EXPORT)
                 _step(
-                    5,
                     f"Screening the ticketing export {DEMO_EXPORT.name} "
                     f"({export.layout.format} layout):",
                 )
@@ -261,28 +297,27 @@ async def _run(workdir: Path) -> None:
                 check_channel = open_channel(agent_run.address)
                 try:
                     response = await screening_pb2_grpc.ScreeningStub(check_channel).Check(
-                        screening_pb2.CheckRequest(
+                        request := screening_pb2.CheckRequest(
                             name="Jordan BLAKE",
                             email="j.blake+2027@example.net",
                             role=screening_pb2.ROLE_ATTENDEE,
                             caller_ref="SALE-0042",
                         ),
-                        metadata=signer.metadata("/lanyard.agent.v1.Screening/Check"),
+                        metadata=signer.metadata("/lanyard.agent.v1.Screening/Check", request),
                     )
                 finally:
                     await check_channel.close()
                 _step(
-                    6,
                     "A new ticket sale, checked by the ticketing system over gRPC: "
                     f"{screening_pb2.Decision.Name(response.decision)[9:]} "
                     f"({screening_pb2.Reason.Name(response.reason)[7:].lower().replace('_', '-')}, "
                     f"record {response.record_ref}) — a name-only match, for a person "
                     "to look at.",
                 )
+                console.print(await _webhook_sale(adir, agent))
 
                 await _add(admin, LATE_RECORD)
                 _step(
-                    7,
                     f"Mid-way, the WG adds {LATE_RECORD[0]}; the agent re-checks its "
                     "stored attendees locally, sending nothing:",
                 )
@@ -317,7 +352,6 @@ async def _run(workdir: Path) -> None:
                     published="https://democonf.example.org/code-of-conduct",
                 )
                 _step(
-                    12,
                     "The initial transparency report, checked for every name and "
                     "identifier the agent holds before it is printed:",
                 )
@@ -326,16 +360,16 @@ async def _run(workdir: Path) -> None:
             used = next(e.evaluations_used for e in events if e.event_id == EVENT_ID)
             sealed = len(await admin.list_submissions())
             _step(
-                13,
                 f"What the registry learnt about the event: {used:,} evaluations of "
                 f"blinded points and {sealed} sealed report it cannot read. No names, no "
                 "e-mail addresses, no results.",
             )
         finally:
             await channel.close()
+    files = f"files kept in {workdir}" if keep else "temporary files removed"
     console.print(
-        f"Done in {time.perf_counter() - started:.1f} s; registry and agent "
-        "stopped, temporary files removed."
+        f"Done in {time.perf_counter() - started:.1f} s; registry and agent stopped, {files}.",
+        highlight=False,
     )
 
 
@@ -345,8 +379,7 @@ def demo(
     """Run the main job end to end on loopback in a temporary directory."""
     if keep:
         workdir = Path(tempfile.mkdtemp(prefix="lanyard-demo-"))
-        asyncio.run(_run(workdir))
-        console.print(f"Files kept in {workdir}.")
+        asyncio.run(_run(workdir, keep=True))
         return
     with tempfile.TemporaryDirectory(prefix="lanyard-demo-") as tmp:
         asyncio.run(_run(Path(tmp)))

@@ -83,3 +83,15 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
         # Cells hold data (names, references, reasons): never rich markup.
         t.add_row(*("" if v is None else escape(printable(str(v))) for v in row))
     console.print(t)
+
+
+def confirm(question: str, what: str, yes: bool, nothing_done: str) -> None:
+    """The one way a command asks before something it cannot undo: `--yes` skips the
+    question; without a terminal to ask on, one sentence says "give --yes to `what`"; a
+    "no" is a sentence saying nothing changed (`nothing_done`), never a bare "Aborted."."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise CliError(f"give --yes to {what} without a terminal to confirm on")
+    if not typer.confirm(question, default=False):
+        raise CliError(nothing_done)

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 
 import grpc
 import nacl.signing
+from google.protobuf.message import Message
 
 from lanyard.client.errors import EvaluationProofFailed, RpcFailed, TranslatingStub
 from lanyard.core import auth, blinding, envelope, identity, keys, proof, screen, snapshot
@@ -55,8 +56,9 @@ class AdminClient:
         self._known_epoch: int | None = None
         self._epoch_key = b""
 
-    def _md(self, method: str) -> tuple[tuple[str, str], ...]:
-        return self._signer.metadata(PREFIX + method)
+    def _md(self, method: str, request: Message) -> tuple[tuple[str, str], ...]:
+        """The call token for `method` carrying `request` (docs/call-token.md)."""
+        return self._signer.metadata(PREFIX + method, request)
 
     async def enroll_event(
         self,
@@ -76,19 +78,28 @@ class AdminClient:
             quota=quota,
         )
         response: admin_pb2.EnrollEventResponse = await self._stub.EnrollEvent(
-            admin_pb2.EnrollEventRequest(event=info), metadata=self._md("EnrollEvent")
+            request := admin_pb2.EnrollEventRequest(event=info),
+            metadata=self._md("EnrollEvent", request),
         )
         return response
 
     async def revoke_event(self, event_id: str) -> admin_pb2.EventInfo:
         response: admin_pb2.RevokeEventResponse = await self._stub.RevokeEvent(
-            admin_pb2.RevokeEventRequest(event_id=event_id), metadata=self._md("RevokeEvent")
+            request := admin_pb2.RevokeEventRequest(event_id=event_id),
+            metadata=self._md("RevokeEvent", request),
+        )
+        return response.event
+
+    async def set_quota(self, event_id: str, quota: int) -> admin_pb2.EventInfo:
+        request = admin_pb2.SetQuotaRequest(event_id=event_id, quota=quota)
+        response: admin_pb2.SetQuotaResponse = await self._stub.SetQuota(
+            request, metadata=self._md("SetQuota", request)
         )
         return response.event
 
     async def list_events(self) -> list[admin_pb2.EventInfo]:
         response = await self._stub.ListEvents(
-            admin_pb2.ListEventsRequest(), metadata=self._md("ListEvents")
+            request := admin_pb2.ListEventsRequest(), metadata=self._md("ListEvents", request)
         )
         return list(response.events)
 
@@ -97,7 +108,7 @@ class AdminClient:
         (ListRecords carries both)."""
         if self._known_epoch is None or refresh:
             response = await self._stub.ListRecords(
-                admin_pb2.ListRecordsRequest(), metadata=self._md("ListRecords")
+                request := admin_pb2.ListRecordsRequest(), metadata=self._md("ListRecords", request)
             )
             self._known_epoch = int(response.epoch)
             self._epoch_key = bytes(response.epoch_public_key)
@@ -136,10 +147,10 @@ class AdminClient:
 
         async def evaluate(points: list[bytes]) -> list[bytes]:
             response = await self._stub.EvaluateForRecord(
-                admin_pb2.EvaluateForRecordRequest(
+                request := admin_pb2.EvaluateForRecordRequest(
                     suite=screen.SUITE, epoch=epoch, blinded_points=points
                 ),
-                metadata=self._md("EvaluateForRecord"),
+                metadata=self._md("EvaluateForRecord", request),
             )
             evaluated = list(response.evaluated_points)
             # The record's tags must come from the key events are proved to get (§3a).
@@ -160,26 +171,30 @@ class AdminClient:
             expires_on=expires_on.isoformat() if expires_on else "",
         )
         response: admin_pb2.AddRecordResponse = await self._stub.AddRecord(
-            admin_pb2.AddRecordRequest(suite=screen.SUITE, epoch=epoch, record=record, points=ys),
-            metadata=self._md("AddRecord"),
+            request := admin_pb2.AddRecordRequest(
+                suite=screen.SUITE, epoch=epoch, record=record, points=ys
+            ),
+            metadata=self._md("AddRecord", request),
         )
         return response
 
     async def remove_record(self, record_ref: str) -> int:
         response = await self._stub.RemoveRecord(
-            admin_pb2.RemoveRecordRequest(record_ref=record_ref), metadata=self._md("RemoveRecord")
+            request := admin_pb2.RemoveRecordRequest(record_ref=record_ref),
+            metadata=self._md("RemoveRecord", request),
         )
         return int(response.snapshot_version)
 
     async def list_records(self) -> admin_pb2.ListRecordsResponse:
         response: admin_pb2.ListRecordsResponse = await self._stub.ListRecords(
-            admin_pb2.ListRecordsRequest(), metadata=self._md("ListRecords")
+            request := admin_pb2.ListRecordsRequest(), metadata=self._md("ListRecords", request)
         )
         return response
 
     async def rotate_key(self, from_epoch: int) -> admin_pb2.RotateKeyResponse:
         response: admin_pb2.RotateKeyResponse = await self._stub.RotateKey(
-            admin_pb2.RotateKeyRequest(from_epoch=from_epoch), metadata=self._md("RotateKey")
+            request := admin_pb2.RotateKeyRequest(from_epoch=from_epoch),
+            metadata=self._md("RotateKey", request),
         )
         return response
 
@@ -191,37 +206,40 @@ class AdminClient:
         self, name: str, encryption_key: bytes, signing_key: bytes
     ) -> reports_pb2.RecipientSet:
         response: reports_pb2.AddRecipientResponse = await self._stub.AddRecipient(
-            reports_pb2.AddRecipientRequest(
+            request := reports_pb2.AddRecipientRequest(
                 recipient=reports_pb2.Recipient(
                     name=name, encryption_key=encryption_key, signing_key=signing_key
                 )
             ),
-            metadata=self._md("AddRecipient"),
+            metadata=self._md("AddRecipient", request),
         )
         return response.recipients
 
     async def remove_recipient(self, name: str) -> reports_pb2.RecipientSet:
         response: reports_pb2.RemoveRecipientResponse = await self._stub.RemoveRecipient(
-            reports_pb2.RemoveRecipientRequest(name=name), metadata=self._md("RemoveRecipient")
+            request := reports_pb2.RemoveRecipientRequest(name=name),
+            metadata=self._md("RemoveRecipient", request),
         )
         return response.recipients
 
     async def list_recipients(self) -> reports_pb2.RecipientSet:
         response: reports_pb2.ListRecipientsResponse = await self._stub.ListRecipients(
-            reports_pb2.ListRecipientsRequest(), metadata=self._md("ListRecipients")
+            request := reports_pb2.ListRecipientsRequest(),
+            metadata=self._md("ListRecipients", request),
         )
         return response.recipients
 
     async def list_submissions(self) -> list[reports_pb2.SubmissionInfo]:
         response: reports_pb2.ListSubmissionsResponse = await self._stub.ListSubmissions(
-            reports_pb2.ListSubmissionsRequest(), metadata=self._md("ListSubmissions")
+            request := reports_pb2.ListSubmissionsRequest(),
+            metadata=self._md("ListSubmissions", request),
         )
         return list(response.submissions)
 
     async def get_submission(self, submission_id: str) -> reports_pb2.GetSubmissionResponse:
         response: reports_pb2.GetSubmissionResponse = await self._stub.GetSubmission(
-            reports_pb2.GetSubmissionRequest(submission_id=submission_id),
-            metadata=self._md("GetSubmission"),
+            request := reports_pb2.GetSubmissionRequest(submission_id=submission_id),
+            metadata=self._md("GetSubmission", request),
         )
         return response
 
@@ -243,8 +261,10 @@ class AdminClient:
         )
         signed.signature = keys.sign(signing_key, envelope.step_message(submission_id, signed))
         response: reports_pb2.AdvanceSubmissionResponse = await self._stub.AdvanceSubmission(
-            reports_pb2.AdvanceSubmissionRequest(submission_id=submission_id, step=signed),
-            metadata=self._md("AdvanceSubmission"),
+            request := reports_pb2.AdvanceSubmissionRequest(
+                submission_id=submission_id, step=signed
+            ),
+            metadata=self._md("AdvanceSubmission", request),
         )
         return str(response.status)
 
@@ -253,9 +273,9 @@ class AdminClient:
     ) -> admin_pb2.ListEvaluationsResponse:
         """The evaluation log's leaves (spec §3b), of one event ("admin" for admin keys)
         and from an ISO date on; with the log's signed head."""
+        request = admin_pb2.ListEvaluationsRequest(event_id=event_id, since=since)
         response: admin_pb2.ListEvaluationsResponse = await self._stub.ListEvaluations(
-            admin_pb2.ListEvaluationsRequest(event_id=event_id, since=since),
-            metadata=self._md("ListEvaluations"),
+            request, metadata=self._md("ListEvaluations", request)
         )
         return response
 

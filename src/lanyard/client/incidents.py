@@ -133,7 +133,11 @@ def describe(exc: grpc.aio.AioRpcError, endpoint: str, incident_id: int | None =
     if code == grpc.StatusCode.PERMISSION_DENIED:
         return f"not allowed: {details}"
     if code == grpc.StatusCode.UNAUTHENTICATED:
-        return f"the agent did not accept your key: {details}"
+        return (
+            f"the agent did not accept your key ({details}): you may not be on the team "
+            "(or were removed), your key may not be the one the chair added, or this "
+            "machine's clock may be more than two minutes off"
+        )
     if code in (
         grpc.StatusCode.NOT_FOUND,
         grpc.StatusCode.FAILED_PRECONDITION,
@@ -167,7 +171,7 @@ class IncidentClient:
         try:
             return await rpc(
                 request,
-                metadata=self._signer.metadata(PREFIX + method),
+                metadata=self._signer.metadata(PREFIX + method, request),
                 timeout=CALL_TIMEOUT_SECONDS,
             )
         except grpc.aio.AioRpcError as exc:

@@ -9,7 +9,7 @@ signed head (§3b) before any point of it is finalised.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -17,7 +17,7 @@ import grpc
 import nacl.signing
 
 from lanyard.client.errors import EvaluationLogInvalid, EvaluationProofFailed, TranslatingStub
-from lanyard.core import auth, blinding, envelope, evaluation_log, proof, screen, snapshot
+from lanyard.core import auth, blinding, envelope, evaluation_log, limits, proof, screen, snapshot
 from lanyard.core.errors import ProofFailed, SignatureError
 from lanyard.wire.registry.v1 import (
     evaluation_log_pb2,
@@ -27,7 +27,7 @@ from lanyard.wire.registry.v1 import (
 )
 
 PREFIX = "/lanyard.registry.v1.Registry/"
-DEFAULT_BATCH = 1000
+DEFAULT_BATCH = min(1000, limits.MAX_BATCH)  # points per Evaluate call
 
 
 @dataclass
@@ -128,8 +128,10 @@ class RegistryClient:
             # another epoch refuses the call below (FAILED_PRECONDITION).
             await self.refresh(LocalSnapshot())
         response = await self._stub.Evaluate(
-            registry_pb2.EvaluateRequest(suite=screen.SUITE, epoch=epoch, blinded_points=blinded),
-            metadata=self._signer.metadata(PREFIX + "Evaluate"),
+            request := registry_pb2.EvaluateRequest(
+                suite=screen.SUITE, epoch=epoch, blinded_points=blinded
+            ),
+            metadata=self._signer.metadata(PREFIX + "Evaluate", request),
         )
         evaluated = list(response.evaluated_points)
         key = self._epoch_keys.get(epoch)
@@ -162,6 +164,15 @@ class RegistryClient:
         self.last_log_entry = response.log_entry
         return evaluated
 
+    async def quota(self) -> registry_pb2.GetQuotaResponse:
+        """This event's quota, evaluations used and enrolment window."""
+        request = registry_pb2.GetQuotaRequest()
+        response: registry_pb2.GetQuotaResponse = await self._stub.GetQuota(
+            request, metadata=self._signer.metadata(PREFIX + "GetQuota", request)
+        )
+        self.quota_remaining = response.quota - response.evaluations_used
+        return response
+
     async def evaluate_messages(
         self,
         epoch: int,
@@ -184,17 +195,17 @@ class RegistryClient:
     async def refresh(self, current: LocalSnapshot) -> LocalSnapshot:
         """Fetch a delta since `current` (or everything) and return the verified result."""
         response = await self._stub.GetSnapshot(
-            registry_pb2.GetSnapshotRequest(since_version=current.version),
-            metadata=self._signer.metadata(PREFIX + "GetSnapshot"),
+            request := registry_pb2.GetSnapshotRequest(since_version=current.version),
+            metadata=self._signer.metadata(PREFIX + "GetSnapshot", request),
         )
         fresh = apply_response(current, response, self._registry_key)
         self._epoch_keys[fresh.epoch] = fresh.public_key
         return fresh
 
-    async def watch(self) -> AsyncIterator[tuple[int, int]]:
+    async def watch(self) -> AsyncGenerator[tuple[int, int], None]:
         call = self._stub.streaming("WatchSnapshot")(
-            registry_pb2.WatchSnapshotRequest(),
-            metadata=self._signer.metadata(PREFIX + "WatchSnapshot"),
+            request := registry_pb2.WatchSnapshotRequest(),
+            metadata=self._signer.metadata(PREFIX + "WatchSnapshot", request),
         )
         async for announcement in call:
             yield announcement.epoch, announcement.version
@@ -203,8 +214,8 @@ class RegistryClient:
     async def recipients(self) -> reports_pb2.RecipientSet:
         """The WG's report readers, verified against the pinned registry key."""
         response = await self._stub.GetRecipients(
-            reports_pb2.GetRecipientsRequest(),
-            metadata=self._signer.metadata(PREFIX + "GetRecipients"),
+            request := reports_pb2.GetRecipientsRequest(),
+            metadata=self._signer.metadata(PREFIX + "GetRecipients", request),
         )
         envelope.verify_recipients(self._registry_key, response.recipients)
         recipients: reports_pb2.RecipientSet = response.recipients
@@ -212,15 +223,16 @@ class RegistryClient:
 
     async def submit_report(self, data: bytes, signature: bytes) -> reports_pb2.Receipt:
         response = await self._stub.SubmitReport(
-            reports_pb2.SubmitReportRequest(envelope=data, signature=signature),
-            metadata=self._signer.metadata(PREFIX + "SubmitReport"),
+            request := reports_pb2.SubmitReportRequest(envelope=data, signature=signature),
+            metadata=self._signer.metadata(PREFIX + "SubmitReport", request),
         )
         receipt: reports_pb2.Receipt = response.receipt
         return receipt
 
     async def tree_head(self) -> reports_pb2.TreeHead:
         response = await self._stub.GetTreeHead(
-            reports_pb2.GetTreeHeadRequest(), metadata=self._signer.metadata(PREFIX + "GetTreeHead")
+            request := reports_pb2.GetTreeHeadRequest(),
+            metadata=self._signer.metadata(PREFIX + "GetTreeHead", request),
         )
         envelope.verify_tree_head(self._registry_key, response.head)
         head: reports_pb2.TreeHead = response.head
@@ -228,15 +240,15 @@ class RegistryClient:
 
     async def inclusion_proof(self, index: int, tree_size: int) -> tuple[bytes, list[bytes]]:
         response = await self._stub.GetInclusionProof(
-            reports_pb2.GetInclusionProofRequest(log_index=index, tree_size=tree_size),
-            metadata=self._signer.metadata(PREFIX + "GetInclusionProof"),
+            request := reports_pb2.GetInclusionProofRequest(log_index=index, tree_size=tree_size),
+            metadata=self._signer.metadata(PREFIX + "GetInclusionProof", request),
         )
         return bytes(response.leaf), list(response.path)
 
     async def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
         response = await self._stub.GetConsistencyProof(
-            reports_pb2.GetConsistencyProofRequest(old_size=old_size, new_size=new_size),
-            metadata=self._signer.metadata(PREFIX + "GetConsistencyProof"),
+            request := reports_pb2.GetConsistencyProofRequest(old_size=old_size, new_size=new_size),
+            metadata=self._signer.metadata(PREFIX + "GetConsistencyProof", request),
         )
         return list(response.path)
 
@@ -244,7 +256,7 @@ class RegistryClient:
         self, submission_id: str
     ) -> reports_pb2.GetSubmissionStatusResponse:
         response: reports_pb2.GetSubmissionStatusResponse = await self._stub.GetSubmissionStatus(
-            reports_pb2.GetSubmissionStatusRequest(submission_id=submission_id),
-            metadata=self._signer.metadata(PREFIX + "GetSubmissionStatus"),
+            request := reports_pb2.GetSubmissionStatusRequest(submission_id=submission_id),
+            metadata=self._signer.metadata(PREFIX + "GetSubmissionStatus", request),
         )
         return response

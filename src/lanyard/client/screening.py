@@ -124,7 +124,9 @@ class ScreeningClient:
         )
         try:
             answer = self._stub.Check(
-                request, metadata=self._signer.metadata(CHECK_METHOD), timeout=self._timeout
+                request,
+                metadata=self._signer.metadata(CHECK_METHOD, request),
+                timeout=self._timeout,
             )
         except grpc.RpcError as exc:
             raise from_rpc_error(exc, "agent", self.endpoint) from exc

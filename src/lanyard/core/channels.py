@@ -1,4 +1,11 @@
-"""Client channels to a Lanyard service: TLS when a CA is given, plaintext for loopback."""
+"""Client channels to a Lanyard service: TLS or nothing off loopback.
+
+- A CA file given: TLS, the server's certificate verified against that CA.
+- Otherwise, to a non-loopback address (or when TLS is asked for): TLS verified against
+  the system's trust store (`grpc.ssl_channel_credentials()` with no root certificates).
+- Plaintext only to a loopback address, or off loopback when the user said --insecure
+  explicitly (`insecure=True`, or `allow_plaintext(True)` for the whole process).
+"""
 
 from __future__ import annotations
 
@@ -6,23 +13,48 @@ from pathlib import Path
 
 import grpc
 
+from lanyard.core import limits
 from lanyard.core.errors import ConfigError
+from lanyard.core.serving import is_loopback
 
-MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+_plaintext_off_loopback = False
 
 
-def open_channel(endpoint: str, ca_file: Path | None = None) -> grpc.aio.Channel:
-    """A grpc.aio channel to `endpoint` ("host:port"); TLS verified against `ca_file`."""
-    options = [
-        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+def allow_plaintext(allowed: bool) -> None:
+    """The `lanyard --insecure` switch: plaintext to non-loopback addresses for this process."""
+    global _plaintext_off_loopback
+    _plaintext_off_loopback = allowed
+
+
+def uses_tls(endpoint: str, ca_file: Path | None, tls: bool, insecure: bool | None) -> bool:
+    """Whether `open_channel` would speak TLS to `endpoint` with these arguments."""
+    if ca_file is not None or tls:
+        return True
+    if is_loopback(endpoint):
+        return False
+    return not (_plaintext_off_loopback if insecure is None else insecure)
+
+
+def open_channel(
+    endpoint: str,
+    ca_file: Path | None = None,
+    *,
+    tls: bool = False,
+    insecure: bool | None = None,
+) -> grpc.aio.Channel:
+    """A grpc.aio channel to `endpoint` ("host:port"), by the rules above; ConfigError if
+    the CA file cannot be read."""
+    options: list[tuple[str, int]] = [
+        *limits.channel_options(),
         # A fresh channel must not inherit another channel's connection back-off (gRPC
         # shares subchannels process-wide by default): after a service restarts, a new
         # channel connects at once instead of failing fast on a stale failure.
         ("grpc.use_local_subchannel_pool", 1),
     ]
-    if ca_file is None:
+    if not uses_tls(endpoint, ca_file, tls, insecure):
         return grpc.aio.insecure_channel(endpoint, options=options)
+    if ca_file is None:
+        return grpc.aio.secure_channel(endpoint, grpc.ssl_channel_credentials(), options=options)
     try:
         root = ca_file.read_bytes()
     except OSError as exc:

@@ -23,12 +23,12 @@ import nacl.signing
 from google.protobuf.message import DecodeError
 from nacl.secret import SecretBox
 
-from lanyard.core import keys, screen
+from lanyard.core import keys, limits, screen
 from lanyard.core.errors import Error, SignatureError
 from lanyard.wire.registry.v1 import reports_pb2
 
 REPORT_FORMAT = "lanyard-report/1"
-MAX_ENVELOPE_BYTES = 20 * 1024 * 1024
+MAX_ENVELOPE_BYTES = limits.MAX_ENVELOPE_BYTES
 STEPS = ("acknowledged", "reviewed", "recorded")
 STATUS_ORDER = ("received", *STEPS)
 
@@ -127,6 +127,28 @@ def new_submission_id() -> str:
     return os.urandom(16).hex()
 
 
+# What sealing adds around the report's JSON: the event's signature (64), the secretbox
+# nonce and tag (40), and room for every reader's sealed key and the envelope's framing.
+SEAL_OVERHEAD_BYTES = 64 + 40 + 64 * 1024
+
+
+def report_body(report: dict[str, Any]) -> bytes:
+    """The report's canonical JSON, as signed and sealed."""
+    return json.dumps(report, ensure_ascii=False, sort_keys=True).encode()
+
+
+def check_report_size(report: dict[str, Any]) -> None:
+    """EnvelopeError, naming the limit, when `report` cannot fit in one sealed envelope of
+    limits.MAX_ENVELOPE_BYTES; checked before anything is sealed."""
+    size = len(report_body(report)) + SEAL_OVERHEAD_BYTES
+    if size > MAX_ENVELOPE_BYTES:
+        raise EnvelopeError(
+            f"the report would seal to about {size:,} bytes, over the limit of "
+            f"{MAX_ENVELOPE_BYTES:,} bytes for one sealed report (MAX_ENVELOPE_BYTES); "
+            "nothing was sealed"
+        )
+
+
 def seal_report(
     report: dict[str, Any],
     event_id: str,
@@ -138,7 +160,8 @@ def seal_report(
     """Sign, encrypt once, seal the data key to every recipient, sign the envelope."""
     if not recipients.recipients:
         raise EnvelopeError("the WG has published no report recipients yet")
-    body = json.dumps(report, ensure_ascii=False, sort_keys=True).encode()
+    check_report_size(report)
+    body = report_body(report)
     signed = keys.sign(event_key, body) + body
     data_key = os.urandom(SecretBox.KEY_SIZE)
     wrapped = [

@@ -119,6 +119,14 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         return admin_pb2.RevokeEventResponse(event=event_info(event))
 
     @unary
+    async def SetQuota(
+        self, request: admin_pb2.SetQuotaRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.SetQuotaResponse:
+        await self._admin(context, "SetQuota")
+        event = await self._service.set_quota(request.event_id, request.quota)
+        return admin_pb2.SetQuotaResponse(event=event_info(event))
+
+    @unary
     async def ListEvents(
         self, request: admin_pb2.ListEventsRequest, context: grpc.aio.ServicerContext
     ) -> admin_pb2.ListEventsResponse:

@@ -5,7 +5,9 @@ registry.db        events, records as Y points, snapshot entries (never identifi
 signing.key        Ed25519 seed: signs snapshots; events pin its public half
 admin.key          Ed25519 seed of the operator's admin key, used by the CLI
 oprf/epoch-N.key   the OPRF scalar k for epoch N (never in the database)
+oprf/epoch-N.destroyed  left when a rotation destroys epoch N's key
 endpoint           written by `serve`: the address it actually listens on
+health.json        written by `serve`: SERVING or NOT_SERVING, and why (`registry status`)
 """
 
 from __future__ import annotations
@@ -17,12 +19,17 @@ from pathlib import Path
 
 import nacl.signing
 
-from lanyard.core import files, keys, screen
+from lanyard.core import files, keys, limits, screen
 from lanyard.core.errors import Error as CoreError
 from lanyard.registry.errors import DataDirError
 
 DEFAULT_LISTEN = "127.0.0.1:4750"
-DEFAULT_MAX_BATCH = 10_000
+# What marks a directory as an event agent's: a registry is never created over one.
+AGENT_FILES = ("agent.toml", "agent.db", "event.key")
+DEFAULT_MAX_BATCH = limits.MAX_BATCH
+# Below this much free space for the data directory, `serve` reports NOT_SERVING.
+DEFAULT_MIN_FREE_MB = 64
+DEFAULT_EVALUATION_DAYS_AFTER_END = 30  # the agents' default attendee retention
 ADMIN_NAME = "operator"
 
 _CONFIG_TEMPLATE = """\
@@ -30,10 +37,14 @@ _CONFIG_TEMPLATE = """\
 listen = "{listen}"
 # Largest batch of blinded points one Evaluate call may carry.
 max_batch = {max_batch}
+# An event may evaluate from its enrolment until this many days after it ends.
+# evaluation_days_after_end = 30
 # TLS: required to listen on anything but loopback (unless serve --insecure).
 # tls_cert = "/etc/lanyard/registry.crt"
 # tls_key = "/etc/lanyard/registry.key"
 # client_ca = "/etc/lanyard/events-ca.crt"
+# Below this much free space (MiB) for this directory, `serve` reports NOT_SERVING.
+# min_free_mb = 64
 """
 
 
@@ -41,9 +52,11 @@ max_batch = {max_batch}
 class RegistryConfig:
     listen: str = DEFAULT_LISTEN
     max_batch: int = DEFAULT_MAX_BATCH
+    evaluation_days_after_end: int = DEFAULT_EVALUATION_DAYS_AFTER_END
     tls_cert: Path | None = None
     tls_key: Path | None = None
     client_ca: Path | None = None
+    min_free_mb: int = DEFAULT_MIN_FREE_MB
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +83,10 @@ class RegistryDir:
     def endpoint_path(self) -> Path:
         return self.path / "endpoint"
 
+    @property
+    def health_path(self) -> Path:
+        return self.path / "health.json"
+
     def oprf_key_path(self, epoch: int) -> Path:
         return self.path / "oprf" / f"epoch-{epoch}.key"
 
@@ -78,6 +95,11 @@ class RegistryDir:
         The database is created by the store. Refuses to touch an existing registry."""
         if self.config_path.exists() or self.db_path.exists():
             raise DataDirError(f"{self.path} already holds a registry; refusing to overwrite it")
+        if any((self.path / name).exists() for name in AGENT_FILES):
+            raise DataDirError(
+                f"{self.path} holds an event agent's data; a registry needs a directory of its "
+                "own (choose another --data-dir)"
+            )
         self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.path, 0o700)
         (self.path / "oprf").mkdir(mode=0o700, exist_ok=True)
@@ -106,7 +128,15 @@ class RegistryDir:
             data = tomllib.loads(self.config_path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise DataDirError(f"{self.config_path} cannot be read: {exc}") from exc
-        for key in ("listen", "max_batch", "tls_cert", "tls_key", "client_ca"):
+        for key in (
+            "listen",
+            "max_batch",
+            "evaluation_days_after_end",
+            "tls_cert",
+            "tls_key",
+            "client_ca",
+            "min_free_mb",
+        ):
             env = os.environ.get(f"LANYARD_REGISTRY_{key.upper()}")
             if env:
                 data[key] = env
@@ -114,9 +144,25 @@ class RegistryDir:
             max_batch = int(data.get("max_batch", DEFAULT_MAX_BATCH))
         except (TypeError, ValueError) as exc:
             raise DataDirError(f"{self.config_path}: max_batch must be a whole number") from exc
-        # One proof covers one batch, whose points it numbers with 16 bits (spec §3a).
-        if not 1 <= max_batch <= 65_535:
-            raise DataDirError(f"{self.config_path}: max_batch must be between 1 and 65535")
+        if not 1 <= max_batch <= limits.MAX_BATCH:
+            raise DataDirError(
+                f"{self.config_path}: max_batch must be between 1 and {limits.MAX_BATCH}"
+            )
+        try:
+            days_after = int(
+                data.get("evaluation_days_after_end", DEFAULT_EVALUATION_DAYS_AFTER_END)
+            )
+            if days_after < 0:
+                raise ValueError(days_after)
+        except (TypeError, ValueError) as exc:
+            raise DataDirError(
+                f"{self.config_path}: evaluation_days_after_end must be a whole number ≥ 0"
+            ) from exc
+
+        try:
+            min_free_mb = int(data.get("min_free_mb", DEFAULT_MIN_FREE_MB))
+        except (TypeError, ValueError) as exc:
+            raise DataDirError(f"{self.config_path}: min_free_mb must be a whole number") from exc
 
         def path(key: str) -> Path | None:
             value = data.get(key)
@@ -125,9 +171,11 @@ class RegistryDir:
         return RegistryConfig(
             listen=str(data.get("listen", DEFAULT_LISTEN)),
             max_batch=max_batch,
+            evaluation_days_after_end=days_after,
             tls_cert=path("tls_cert"),
             tls_key=path("tls_key"),
             client_ca=path("client_ca"),
+            min_free_mb=max(0, min_free_mb),
         )
 
     def signing_key(self) -> nacl.signing.SigningKey:
@@ -163,6 +211,9 @@ class RegistryDir:
             path.unlink()
         except FileNotFoundError:
             pass
+        # A marker that the key is gone for good: a restore of an older backup refuses to
+        # bring it back (registry/backup.py).
+        files.write_atomically(path.with_name(f"epoch-{epoch}.destroyed"), b"")
 
     def endpoint(self) -> str:
         """Where a running `serve` listens, else the configured address."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 
-from lanyard.core import serving
+from lanyard.core import serving, sqlite
 from lanyard.registry import errors
 
 STATUS: serving.ErrorTable = {
@@ -15,6 +15,10 @@ STATUS: serving.ErrorTable = {
     errors.WrongEpoch: grpc.StatusCode.FAILED_PRECONDITION,
     errors.NotFound: grpc.StatusCode.NOT_FOUND,
     errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    errors.OutsideWindow: grpc.StatusCode.FAILED_PRECONDITION,
+    # Disk full, read-only or locked database: the operator can fix it; not INTERNAL.
+    sqlite.StorageError: grpc.StatusCode.UNAVAILABLE,
+    sqlite.DatabaseError: grpc.StatusCode.UNAVAILABLE,
     # The registry reloads its view of the evaluation log; the caller may simply retry.
     errors.LogOutOfStep: grpc.StatusCode.UNAVAILABLE,
 }

@@ -116,7 +116,18 @@ MIGRATIONS: list[str] = [
         CHECK (role IN ('operator', 'reader'));
     UPDATE admins SET role = 'reader' WHERE name IN (SELECT name FROM recipients);
     """,
-    # 4: the evaluation log (spec SCREEN-v1 §3b): one leaf per accepted evaluation, by an
+    # 4: call-token nonces, kept until their token leaves the ±120 s window, so that a
+    #    replay is refused across restarts (lanyard/core/nonces.py, docs/call-token.md).
+    """
+    CREATE TABLE call_nonces (
+        key_id TEXT NOT NULL,
+        nonce BLOB NOT NULL CHECK (length(nonce) = 16),
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (key_id, nonce)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX call_nonces_expiry ON call_nonces (expires_at);
+    """,
+    # 5: the evaluation log (spec SCREEN-v1 §3b): one leaf per accepted evaluation, by an
     #    event or an admin key, appended in the transaction that charges the quota; and
     #    which record each admin evaluation was followed by. Counts and hashes only.
     """

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from lanyard.core import screen
+from lanyard.core import auth, screen
 from lanyard.core.serving import abort, is_abort
 from lanyard.registry.errors import Unauthenticated
 from lanyard.registry.grpc_errors import STATUS, unary
@@ -34,7 +34,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
             context.invocation_metadata(), PREFIX + method, allowed="event"
         )
         if principal.event is None:
-            raise Unauthenticated(f"{principal.subject} is not an enrolled event")
+            raise Unauthenticated(auth.REFUSED)
         return principal.event
 
     @unary
@@ -52,6 +52,19 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
             quota_remaining=answer.quota_remaining,
             proof=answer.proof,
             log_entry=answer.log_entry,
+        )
+
+    @unary
+    async def GetQuota(
+        self, request: registry_pb2.GetQuotaRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.GetQuotaResponse:
+        event = await self._event(context, "GetQuota")
+        first, last = self._service.window(event)
+        return registry_pb2.GetQuotaResponse(
+            quota=event.quota,
+            evaluations_used=event.used,
+            evaluate_from=first.isoformat(),
+            evaluate_until=last.isoformat(),
         )
 
     @unary
@@ -88,8 +101,8 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         self, request: registry_pb2.WatchSnapshotRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[registry_pb2.SnapshotAnnouncement]:
         try:
-            await self._event(context, "WatchSnapshot")
-            async for epoch, version in self._service.watch():
+            event = await self._event(context, "WatchSnapshot")
+            async for epoch, version in self._service.watch(event.event_id):
                 yield registry_pb2.SnapshotAnnouncement(epoch=epoch, version=version)
         except Exception as exc:
             if is_abort(exc):
@@ -123,8 +136,10 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
     async def GetInclusionProof(
         self, request: reports_pb2.GetInclusionProofRequest, context: grpc.aio.ServicerContext
     ) -> reports_pb2.GetInclusionProofResponse:
-        await self._event(context, "GetInclusionProof")
-        leaf, path = await self._subs.inclusion(request.log_index, request.tree_size)
+        event = await self._event(context, "GetInclusionProof")
+        leaf, path = await self._subs.inclusion(
+            request.log_index, request.tree_size, event.event_id
+        )
         return reports_pb2.GetInclusionProofResponse(leaf=leaf, path=path)
 
     @unary

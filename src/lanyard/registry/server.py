@@ -6,19 +6,21 @@ signed by a CA); plaintext only on loopback unless the operator passes --insecur
 
 from __future__ import annotations
 
-import asyncio
 import os
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, suppress
+from contextlib import ExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import structlog
 
-from lanyard.core import files, serving
+from lanyard.core import auth, serving
 from lanyard.core.errors import Error as CoreError
+from lanyard.core.nonces import SqliteNonces
+from lanyard.core.supervise import Supervisor
 from lanyard.registry.admin_servicer import AdminServicer
 from lanyard.registry.datadir import ADMIN_NAME, RegistryConfig, RegistryDir
 from lanyard.registry.epoch_keys import EpochKeys
@@ -34,6 +36,7 @@ log = structlog.get_logger("lanyard.registry")
 
 SERVICE_NAMES = ("lanyard.registry.v1.Registry", "lanyard.registry.v1.Admin")
 EXPIRY_INTERVAL_SECONDS = 3600.0
+DISK_CHECK_SECONDS = 30.0
 GRACE_SECONDS = 5.0
 
 
@@ -45,6 +48,8 @@ class RunningRegistry:
     store: SqliteStore
     port: int
     address: str
+    tls: bool = False
+    health: serving.HealthReporter | None = None
 
 
 async def init_registry(data_dir: Path, listen: str | None = None) -> RegistryDir:
@@ -70,9 +75,11 @@ async def running(
     insecure: bool = False,
     config: RegistryConfig | None = None,
     epoch_keys: EpochKeys | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[RunningRegistry]:
     """Start the registry on `listen` (default: the config's) and stop it on exit.
-    `epoch_keys` replaces the key files' OPRF keys (another key store)."""
+    `epoch_keys` replaces the key files' OPRF keys (another key store); `clock` (Unix
+    seconds) is what call-token times are checked against."""
     rdir.check()
     config = config or rdir.load_config()
     address = listen or config.listen
@@ -86,13 +93,24 @@ async def running(
             f"refusing to listen without TLS on {address}, which is not loopback; "
             "configure tls_cert and tls_key, or pass --insecure"
         )
-    store = await SqliteStore.open(rdir.db_path)
+    held = ExitStack()  # the data directory's lock, until everything below is closed
+    try:
+        held.enter_context(serving.exclusive(rdir.path, "lanyard registry serve"))
+    except CoreError as exc:
+        raise ServeError(str(exc)) from exc
+    endpoint = serving.EndpointFile(rdir.endpoint_path)
+    try:
+        store = await SqliteStore.open(rdir.db_path)
+    except BaseException:
+        held.close()
+        raise
+    nonces = SqliteNonces(store.pool)
     executor = ThreadPoolExecutor(
         max_workers=os.cpu_count() or 1, thread_name_prefix="lanyard-eval"
     )
     server: grpc.aio.Server | None = None
     listening = False
-    expiry: asyncio.Task[None] | None = None
+    tasks: Supervisor | None = None
     try:
         epoch = await store.current_epoch()
         service = RegistryService(
@@ -101,28 +119,40 @@ async def running(
             epoch_keys or {epoch: rdir.oprf_key(epoch)},
             executor,
             max_batch=config.max_batch,
+            evaluation_days_after_end=config.evaluation_days_after_end,
+            verifier=auth.TokenVerifier(clock, nonces=nonces),
             key_files=rdir,
         )
         await service.start()
         await service.expire()
         submissions = SubmissionService(
-            store, SqliteSubmissionStore(store.connection), rdir.signing_key()
+            store, SqliteSubmissionStore(store.pool), rdir.signing_key()
         )
         await submissions.start()
-        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        server = serving.new_server()
         registry_pb2_grpc.add_RegistryServicer_to_server(
             RegistryServicer(service, submissions), server
         )
         admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(service, submissions), server)
-        await serving.add_health(server, SERVICE_NAMES)
+        health = await serving.add_health(server, SERVICE_NAMES, rdir.health_path)
+        tasks = Supervisor(serving.health_hook(health, SERVICE_NAMES))
         try:
             bound = serving.bind(server, address, tls, insecure)
         except CoreError as exc:
             raise ServeError(str(exc)) from exc
         await server.start()
         listening = True
-        files.write_atomically(rdir.endpoint_path, bound + "\n")
-        expiry = asyncio.create_task(_expire_periodically(service))
+        endpoint.write(bound)
+        # Expired records leave the snapshot now and then hourly; supervised (logged,
+        # retried with backoff, health NOT_SERVING while failing).
+        tasks.every("record-expiry", EXPIRY_INTERVAL_SECONDS, service.expire)
+        # Free space and a writable data directory: NOT_SERVING (part "disk") otherwise.
+        tasks.run(
+            "disk-watch",
+            lambda: serving.watch_data_dir(
+                health, rdir.path, config.min_free_mb * 2**20, DISK_CHECK_SECONDS
+            ),
+        )
         log.info(
             "registry.listening",
             address=bound,
@@ -131,34 +161,42 @@ async def running(
             version=service.version,
         )
         yield RunningRegistry(
-            server, service, submissions, store, int(bound.rsplit(":", 1)[1]), bound
+            server,
+            service,
+            submissions,
+            store,
+            int(bound.rsplit(":", 1)[1]),
+            bound,
+            tls is not None,
+            health,
         )
     finally:
-        if expiry is not None:
-            expiry.cancel()
-            with suppress(asyncio.CancelledError):
-                await expiry
+        if tasks is not None:
+            await tasks.stop()
         if server is not None:
             await server.stop(GRACE_SECONDS)
+        endpoint.remove()
         with suppress(FileNotFoundError):
-            rdir.endpoint_path.unlink()
+            rdir.health_path.unlink()
         await store.close()
         executor.shutdown(wait=True)
+        held.close()
         if listening:
             log.info("registry.stopped")
 
 
-async def _expire_periodically(service: RegistryService) -> None:
-    while True:
-        await asyncio.sleep(EXPIRY_INTERVAL_SECONDS)
-        try:
-            await service.expire()
-        except Exception:
-            log.exception("registry.expiry_failed")
-
-
-async def serve(rdir: RegistryDir, listen: str | None = None, insecure: bool = False) -> None:
-    """`lanyard registry serve`: run until SIGTERM or SIGINT, then stop gracefully."""
-    async with running(rdir, listen, insecure):
-        await serving.until_signalled()
+async def serve(
+    rdir: RegistryDir,
+    listen: str | None = None,
+    insecure: bool = False,
+    announce: Callable[[str, bool], None] | None = None,
+) -> None:
+    """`lanyard registry serve`: run until SIGTERM or SIGINT, then stop gracefully.
+    `announce(address, tls)` is called once the port is bound (the CLI prints it on a
+    terminal)."""
+    async with running(rdir, listen, insecure) as registry:
+        stop = serving.stop_on_signals()
+        if announce is not None:
+            announce(registry.address, registry.tls)
+        await stop.wait()
         log.info("registry.stopping")

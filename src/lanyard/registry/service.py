@@ -13,13 +13,13 @@ import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 import nacl.signing
 import structlog
 
-from lanyard.core import auth, keys, proof, screen, snapshot
+from lanyard.core import auth, keys, limits, proof, screen, snapshot
 from lanyard.core.blinding import run_chunked
 from lanyard.core.errors import AuthError, InvalidPoint
 from lanyard.core.errors import Error as CoreError
@@ -28,6 +28,7 @@ from lanyard.registry.epoch_keys import EpochKeys
 from lanyard.registry.errors import (
     AlreadyExists,
     InvalidRequest,
+    OutsideWindow,
     PermissionDenied,
     QuotaExhausted,
     Unauthenticated,
@@ -72,6 +73,7 @@ class RegistryService:
         max_batch: int = 10_000,
         verifier: auth.TokenVerifier | None = None,
         key_files: KeyFiles | None = None,
+        evaluation_days_after_end: int = 30,
     ) -> None:
         self._store = store
         self._signing_key = signing_key
@@ -80,9 +82,11 @@ class RegistryService:
         self.max_batch = max_batch
         self._verifier = verifier or auth.TokenVerifier()
         self._key_files = key_files
+        self.evaluation_days_after_end = evaluation_days_after_end
         self._lock = asyncio.Lock()
         self._snap = LiveSnapshot(store, signing_key)
         self.evaluation_log = EvaluationLog(store, signing_key)
+        self._revoked: set[str] = set()  # revoked while running: their streams end
 
     @property
     def public_key(self) -> bytes:
@@ -123,10 +127,11 @@ class RegistryService:
         """Verify the call token; `allowed` is the principal kind the service serves."""
         try:
             token = auth.parse_token(metadata)
+            self._verifier.check_time(token)
             public_key, role, event = await self._public_key_for(token)
-            self._verifier.verify(token, method, public_key)
+            await self._verifier.verify(token, method, public_key)
         except AuthError as exc:
-            raise Unauthenticated(str(exc)) from exc
+            raise Unauthenticated(auth.refused(exc, metadata, method)) from exc
         principal = Principal(token.kind, token.subject, role, event)
         if principal.kind != allowed:
             raise PermissionDenied(
@@ -178,6 +183,22 @@ class RegistryService:
         except InvalidPoint as exc:
             raise InvalidRequest(f"blinded_points: {exc}") from exc
 
+    def window(self, event: Event) -> tuple[date, date]:
+        """The first and last day an event may evaluate: from its enrolment to its end
+        plus `evaluation_days_after_end` (the attendee retention period)."""
+        first = event.created_at.date() if event.created_at else event.starts_on
+        return first, event.ends_on + timedelta(days=self.evaluation_days_after_end)
+
+    def _check_window(self, event: Event, today: date | None = None) -> None:
+        today = today or datetime.now(UTC).date()
+        first, last = self.window(event)
+        if not first <= today <= last:
+            raise OutsideWindow(
+                f"event {event.event_id} may evaluate from {first.isoformat()} to "
+                f"{last.isoformat()} (enrolment to {self.evaluation_days_after_end} days "
+                f"after the event); today is {today.isoformat()}"
+            )
+
     async def evaluate(
         self, event: Event, suite: str, epoch: int, points: Sequence[bytes]
     ) -> Evaluation:
@@ -187,6 +208,7 @@ class RegistryService:
         holds under races, and it appends the log leaf in the same transaction."""
         started = time.perf_counter()
         event_id = event.event_id
+        self._check_window(event)
         self._check_suite_epoch(suite, epoch)
         self._check_batch(points)
         if event.used + len(points) > event.quota:
@@ -241,9 +263,10 @@ class RegistryService:
         async with self._lock:
             return await self._snap.since(since_version)
 
-    def watch(self) -> AsyncIterator[tuple[int, int]]:
-        """(epoch, version) now, then each time it changes."""
-        return self._snap.watch()
+    def watch(self, event_id: str | None = None) -> AsyncIterator[tuple[int, int]]:
+        """(epoch, version) now, then each time it changes; for `event_id`, ends when that
+        event is revoked."""
+        return self._snap.watch(stop=lambda: event_id in self._revoked)
 
     # -- records -------------------------------------------------------------------------
     def _status_entry(self, record: Record, y: bytes) -> Entry:
@@ -415,16 +438,27 @@ class RegistryService:
             keys.parse_public_key(event.public_key, "public_key")
         except CoreError as exc:
             raise InvalidRequest(str(exc)) from exc
-        if event.quota <= 0:
-            raise InvalidRequest("quota must be a positive number of evaluations")
+        if not limits.QUOTA_MIN <= event.quota <= limits.QUOTA_MAX:
+            raise InvalidRequest(
+                f"quota must be {limits.QUOTA_MIN:,} to {limits.QUOTA_MAX:,} evaluations"
+            )
         stored = await self._store.add_event(event)
         log.info("registry.event_enrolled", event_id=event.event_id, quota=event.quota)
         return stored
 
     async def revoke_event(self, event_id: str) -> Event:
         event = await self._store.revoke_event(event_id, datetime.now(UTC))
+        self._revoked.add(event_id)
+        await self._snap.notify()  # its open WatchSnapshot streams end now
         log.info("registry.event_revoked", event_id=event_id)
         return event
 
     async def list_events(self) -> list[Event]:
         return await self._store.list_events()
+
+    async def set_quota(self, event_id: str, quota: int) -> Event:
+        if quota <= 0:
+            raise InvalidRequest("quota must be a positive number of evaluations")
+        event = await self._store.set_quota(event_id, quota)
+        log.info("registry.quota_set", event_id=event_id, quota=quota, used=event.used)
+        return event

@@ -7,7 +7,7 @@ the same change.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import nacl.signing
@@ -79,14 +79,19 @@ class LiveSnapshot:
             public_key=self.public_key,
         )
 
-    async def watch(self) -> AsyncIterator[tuple[int, int]]:
-        """(epoch, version) now, then each time it changes."""
+    async def watch(
+        self, stop: Callable[[], bool] = lambda: False
+    ) -> AsyncIterator[tuple[int, int]]:
+        """(epoch, version) now, then each time it changes; ends once `stop()` holds when
+        woken (by a change or `notify`)."""
         last: tuple[int, int] | None = None
         while True:
             async with self._changed:
                 await self._changed.wait_for(
-                    lambda seen=last: (self.epoch, self.version) != seen  # type: ignore[misc]
+                    lambda seen=last: stop() or (self.epoch, self.version) != seen  # type: ignore[misc]
                 )
+                if stop():
+                    return
                 last = (self.epoch, self.version)
             yield last
 

@@ -1,7 +1,9 @@
 """The registry's Store on SQLite through aiosqlite: WAL, synchronous=FULL, secure_delete.
 
-One connection; aiosqlite runs it on its own thread, so every method here is one hand-off
-and queries are batched (executemany), never one await per row.
+A small pool of connections (core/sqlite.py Pool), shared with the submission store:
+every method is one unit of work on a connection it alone holds, and every change one
+BEGIN IMMEDIATE transaction, so concurrent RPCs cannot slip statements into each other's
+transactions. Queries are batched (executemany), never one await per row.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from lanyard.core.evaluation_log import Leaf
 from lanyard.registry.errors import (
     AlreadyExists,
     DataDirError,
+    InvalidRequest,
     LogOutOfStep,
     NotFound,
     QuotaExhausted,
@@ -71,36 +74,66 @@ _RECORD_SELECT = """
 """
 
 
+async def _append_evaluation(db: aiosqlite.Connection, logged: LoggedEvaluation) -> None:
+    """The one place a leaf is written; the caller holds the write unit. Its index MUST
+    be the log's next one (LogOutOfStep otherwise: the unit rolls back)."""
+    leaf = logged.leaf
+    cur = await db.execute(
+        "INSERT INTO evaluation_log (log_index, caller, event_id, epoch, points, "
+        "logged_at, points_sha256, leaf_hash) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 "
+        "WHERE ?1 = (SELECT coalesce(max(log_index), -1) + 1 FROM evaluation_log)",
+        (
+            logged.log_index,
+            leaf.caller,
+            leaf.event_id,
+            leaf.epoch,
+            leaf.points,
+            leaf.logged_at,
+            leaf.points_sha256,
+            leaf.hash(),
+        ),
+    )
+    if cur.rowcount != 1:
+        raise LogOutOfStep(f"evaluation log leaf {logged.log_index} is not the next one")
+
+
+async def _state_on(db: aiosqlite.Connection, key: str) -> int:
+    row = await sqlite.fetch_one(db, "SELECT value FROM state WHERE key = ?", (key,))
+    return int(row[0])
+
+
 class SqliteStore(Store):
-    def __init__(self, db: aiosqlite.Connection) -> None:
-        self._db = db
+    def __init__(self, pool: sqlite.Pool) -> None:
+        self._pool = pool
 
     @classmethod
-    async def open(cls, path: Path, create: bool = False) -> SqliteStore:
+    async def open(cls, path: Path, create: bool = False, pool_size: int = 4) -> SqliteStore:
         if not create and not path.exists():  # noqa: ASYNC240 - one stat, at start-up
             raise DataDirError(f"database {path} does not exist; run `lanyard registry init`")
         try:
-            return cls(await sqlite.connect(path, MIGRATIONS))
+            return cls(await sqlite.Pool.open(path, MIGRATIONS, size=pool_size))
         except sqlite.DatabaseError as exc:
             raise DataDirError(str(exc)) from exc
 
     @property
-    def connection(self) -> aiosqlite.Connection:
-        """Shared with the submission store: one writer for registry.db."""
-        return self._db
+    def pool(self) -> sqlite.Pool:
+        """Shared with the submission store: one writer lock for registry.db."""
+        return self._pool
 
     async def close(self) -> None:
-        await self._db.close()
+        await self._pool.close()
 
     async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
-        return await sqlite.fetch_one(self._db, sql, params)
+        async with self._pool.read() as db:
+            return await sqlite.fetch_one(db, sql, params)
 
     async def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        return await sqlite.fetch_all(self._db, sql, params)
+        async with self._pool.read() as db:
+            return await sqlite.fetch_all(db, sql, params)
 
     async def _state(self, key: str) -> int:
-        row = await self._one("SELECT value FROM state WHERE key = ?", (key,))
-        return int(row[0])
+        async with self._pool.read() as db:
+            return await _state_on(db, key)
 
     async def current_epoch(self) -> int:
         return await self._state("epoch")
@@ -109,11 +142,12 @@ class SqliteStore(Store):
         return await self._state("version")
 
     async def add_admin(self, name: str, public_key: bytes) -> None:
-        await self._db.execute(
-            "INSERT INTO admins (name, public_key, created_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (name) DO UPDATE SET public_key = excluded.public_key",
-            (name, public_key, _now()),
-        )
+        async with self._pool.write() as db:
+            await db.execute(
+                "INSERT INTO admins (name, public_key, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET public_key = excluded.public_key",
+                (name, public_key, _now()),
+            )
 
     async def admin(self, name: str) -> tuple[bytes, str] | None:
         row = await self._one("SELECT public_key, role FROM admins WHERE name = ?", (name,))
@@ -121,19 +155,20 @@ class SqliteStore(Store):
 
     async def add_event(self, event: Event) -> Event:
         try:
-            await self._db.execute(
-                "INSERT INTO events (event_id, name, starts_on, ends_on, public_key, quota, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    event.event_id,
-                    event.name,
-                    event.starts_on.isoformat(),
-                    event.ends_on.isoformat(),
-                    event.public_key,
-                    event.quota,
-                    _now(),
-                ),
-            )
+            async with self._pool.write() as db:
+                await db.execute(
+                    "INSERT INTO events (event_id, name, starts_on, ends_on, public_key, "
+                    "quota, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        event.event_id,
+                        event.name,
+                        event.starts_on.isoformat(),
+                        event.ends_on.isoformat(),
+                        event.public_key,
+                        event.quota,
+                        _now(),
+                    ),
+                )
         except sqlite3.IntegrityError as exc:
             raise AlreadyExists(f"event {event.event_id} is already enrolled") from exc
         stored = await self.get_event(event.event_id)
@@ -148,73 +183,63 @@ class SqliteStore(Store):
         return [_event(r) for r in await self._all("SELECT * FROM events ORDER BY event_id")]
 
     async def revoke_event(self, event_id: str, at: datetime) -> Event:
-        await self._db.execute(
-            "UPDATE events SET revoked_at = coalesce(revoked_at, ?) WHERE event_id = ?",
-            (at.isoformat(timespec="seconds"), event_id),
-        )
+        async with self._pool.write() as db:
+            await db.execute(
+                "UPDATE events SET revoked_at = coalesce(revoked_at, ?) WHERE event_id = ?",
+                (at.isoformat(timespec="seconds"), event_id),
+            )
         event = await self.get_event(event_id)
         if event is None:
             raise NotFound(f"no event {event_id} is enrolled")
         return event
 
+    async def set_quota(self, event_id: str, quota: int) -> Event:
+        async with self._pool.write() as db:
+            row = await sqlite.fetch_one(db, "SELECT * FROM events WHERE event_id = ?", (event_id,))
+            if row is None:
+                raise NotFound(f"no event {event_id} is enrolled")
+            if quota < row["used"]:
+                raise InvalidRequest(
+                    f"quota {quota} is below the {row['used']} evaluations event {event_id} "
+                    "has already used"
+                )
+            await db.execute("UPDATE events SET quota = ? WHERE event_id = ?", (quota, event_id))
+        event = await self.get_event(event_id)
+        assert event is not None
+        return event
+
     async def reserve_evaluations(
         self, event_id: str, count: int, logged: LoggedEvaluation | None = None
     ) -> int:
-        db = self._db
-        await db.execute("BEGIN IMMEDIATE")
-        try:
-            row = await self._one(
-                "UPDATE events SET used = used + ?1 WHERE event_id = ?2 AND used + ?1 <= quota "
-                "RETURNING quota - used",
+        # One BEGIN IMMEDIATE: the check against the quota, the charge and the evaluation
+        # log's leaf (spec §3b) commit together (or not at all) before the caller may
+        # release an answer, so the log and the quota charged stay equal.
+        async with self._pool.write() as db:
+            row = await sqlite.fetch_one(
+                db,
+                "UPDATE events SET used = used + ?1 "
+                "WHERE event_id = ?2 AND used + ?1 <= quota RETURNING quota - used",
                 (count, event_id),
             )
-            if row is None:
-                event = await self.get_event(event_id)
-                if event is None:
-                    raise NotFound(f"no event {event_id} is enrolled")
-                raise QuotaExhausted(
-                    f"evaluation quota of {event.quota} for event {event_id} would be "
-                    f"exceeded: {event.used} used, {count} requested"
-                )
-            if logged is not None:
-                await self._append_evaluation(logged)
-            await db.execute("COMMIT")
-        except BaseException:
-            await db.execute("ROLLBACK")
-            raise
-        return int(row[0])
+            if row is not None:
+                if logged is not None:
+                    await _append_evaluation(db, logged)
+                return int(row[0])
+            found = await sqlite.fetch_one(
+                db, "SELECT * FROM events WHERE event_id = ?", (event_id,)
+            )
+        if found is None:
+            raise NotFound(f"no event {event_id} is enrolled")
+        event = _event(found)
+        raise QuotaExhausted(
+            f"evaluation quota of {event.quota} for event {event_id} would be exceeded: "
+            f"{event.used} used, {count} requested, {event.quota - event.used} left"
+        )
 
     # -- evaluation log ------------------------------------------------------------------
-    async def _append_evaluation(self, logged: LoggedEvaluation) -> None:
-        """The one place a leaf is written; the caller holds the transaction."""
-        leaf = logged.leaf
-        cur = await self._db.execute(
-            "INSERT INTO evaluation_log (log_index, caller, event_id, epoch, points, "
-            "logged_at, points_sha256, leaf_hash) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 "
-            "WHERE ?1 = (SELECT coalesce(max(log_index), -1) + 1 FROM evaluation_log)",
-            (
-                logged.log_index,
-                leaf.caller,
-                leaf.event_id,
-                leaf.epoch,
-                leaf.points,
-                leaf.logged_at,
-                leaf.points_sha256,
-                leaf.hash(),
-            ),
-        )
-        if cur.rowcount != 1:
-            raise LogOutOfStep(f"evaluation log leaf {logged.log_index} is not the next one")
-
     async def append_evaluation(self, logged: LoggedEvaluation) -> None:
-        db = self._db
-        await db.execute("BEGIN IMMEDIATE")
-        try:
-            await self._append_evaluation(logged)
-            await db.execute("COMMIT")
-        except BaseException:
-            await db.execute("ROLLBACK")
-            raise
+        async with self._pool.write() as db:
+            await _append_evaluation(db, logged)
 
     async def evaluation_hashes(self) -> list[bytes]:
         rows = await self._all("SELECT leaf_hash FROM evaluation_log ORDER BY log_index")
@@ -247,14 +272,16 @@ class SqliteStore(Store):
         ]
 
     async def claim_evaluation(self, caller: str, record_ref: str, points: int) -> int | None:
-        row = await self._one(
-            "INSERT INTO evaluation_claims (log_index, record_ref, claimed_at) "
-            "SELECT max(l.log_index), ?, ? FROM evaluation_log l "
-            "WHERE l.caller = ? AND l.points >= ? "
-            "AND l.log_index NOT IN (SELECT log_index FROM evaluation_claims) "
-            "HAVING max(l.log_index) IS NOT NULL RETURNING log_index",
-            (record_ref, _now(), caller, points),
-        )
+        async with self._pool.write() as db:
+            row = await sqlite.fetch_one(
+                db,
+                "INSERT INTO evaluation_claims (log_index, record_ref, claimed_at) "
+                "SELECT max(l.log_index), ?, ? FROM evaluation_log l "
+                "WHERE l.caller = ? AND l.points >= ? "
+                "AND l.log_index NOT IN (SELECT log_index FROM evaluation_claims) "
+                "HAVING max(l.log_index) IS NOT NULL RETURNING log_index",
+                (record_ref, _now(), caller, points),
+            )
         return int(row[0]) if row else None
 
     async def get_record(self, record_ref: str) -> Record | None:
@@ -292,11 +319,9 @@ class SqliteStore(Store):
         return [Entry(bytes(r[0]), bytes(r[1]), r[2]) for r in rows]
 
     async def apply(self, change: Change) -> int:
-        db = self._db
-        await db.execute("BEGIN IMMEDIATE")
-        try:
-            version = await self._state("version") + 1
-            epoch = await self._state("epoch")
+        async with self._pool.write() as db:
+            version = await _state_on(db, "version") + 1
+            epoch = await _state_on(db, "epoch")
             await db.execute("UPDATE state SET value = ? WHERE key = 'version'", (version,))
             for ref in change.remove_refs:
                 cur = await db.execute("DELETE FROM records WHERE record_ref = ?", (ref,))
@@ -331,10 +356,6 @@ class SqliteStore(Store):
                 "INSERT INTO entries (tag, sealed, record_ref, added_version) VALUES (?, ?, ?, ?)",
                 [(e.tag, e.sealed, e.record_ref, version) for e in change.add_entries],
             )
-            await db.execute("COMMIT")
-        except BaseException:
-            await db.execute("ROLLBACK")
-            raise
         return version
 
     async def points(self, epoch: int) -> list[tuple[str, bytes]]:
@@ -346,10 +367,8 @@ class SqliteStore(Store):
     async def rotate(
         self, new_epoch: int, points: list[tuple[str, bytes]], entries: list[Entry]
     ) -> int:
-        db = self._db
-        await db.execute("BEGIN IMMEDIATE")
-        try:
-            version = await self._state("version") + 1
+        async with self._pool.write() as db:
+            version = await _state_on(db, "version") + 1
             await db.executemany(
                 "INSERT INTO record_points (record_ref, epoch, y) VALUES (?, ?, ?)",
                 [(ref, new_epoch, y) for ref, y in points],
@@ -366,25 +385,30 @@ class SqliteStore(Store):
             )
             await db.execute("UPDATE state SET value = ? WHERE key = 'version'", (version,))
             await db.execute("UPDATE state SET value = ? WHERE key = 'epoch'", (new_epoch,))
-            await db.execute("COMMIT")
-        except BaseException:
-            await db.execute("ROLLBACK")
-            raise
         return version
 
     async def delta_since(self, version: int) -> Delta | None:
-        current = await self.snapshot_version()
-        if version > current:
-            return None
-        added = await self._all(
-            "SELECT tag, sealed, record_ref FROM entries "
-            "WHERE added_version > ? AND removed_version IS NULL",
-            (version,),
-        )
-        removed = await self._all(
-            "SELECT DISTINCT tag FROM entries WHERE removed_version > ? AND added_version <= ?",
-            (version, version),
-        )
+        # One read transaction: the version and both lists come from the same state.
+        async with self._pool.read() as db:
+            await db.execute("BEGIN")
+            try:
+                current = await _state_on(db, "version")
+                if version > current:
+                    return None
+                added = await sqlite.fetch_all(
+                    db,
+                    "SELECT tag, sealed, record_ref FROM entries "
+                    "WHERE added_version > ? AND removed_version IS NULL",
+                    (version,),
+                )
+                removed = await sqlite.fetch_all(
+                    db,
+                    "SELECT DISTINCT tag FROM entries "
+                    "WHERE removed_version > ? AND added_version <= ?",
+                    (version, version),
+                )
+            finally:
+                await db.execute("COMMIT")
         return Delta(
             added=[Entry(bytes(r[0]), bytes(r[1]), r[2]) for r in added],
             removed_tags=[bytes(r[0]) for r in removed],

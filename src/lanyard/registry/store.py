@@ -111,6 +111,10 @@ class Store(ABC):
         """Raises NotFound. Revoking twice keeps the first time."""
 
     @abstractmethod
+    async def set_quota(self, event_id: str, quota: int) -> Event:
+        """Raises NotFound, or InvalidRequest below what is used (nothing changed)."""
+
+    @abstractmethod
     async def reserve_evaluations(
         self, event_id: str, count: int, logged: LoggedEvaluation | None = None
     ) -> int:

@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import nacl.signing
 import structlog
 
-from lanyard.core import envelope, keys, merkle
+from lanyard.core import envelope, keys, limits, merkle
 from lanyard.core.errors import Error as CoreError
-from lanyard.registry.errors import AlreadyExists, InvalidRequest, NotFound, PermissionDenied
+from lanyard.registry.errors import (
+    AlreadyExists,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    QuotaExhausted,
+)
 from lanyard.registry.store import Event, Store
 from lanyard.registry.submission_store import StoredSubmission, SubmissionStore, SubmissionSummary
 from lanyard.wire.registry.v1 import reports_pb2
@@ -105,6 +111,7 @@ class SubmissionService:
                     event_id=event_id,
                 )
                 return existing.receipt
+            await self._check_daily_limits(event_id, len(data))
             received_at = _now()
             leaf = envelope.leaf_data(parsed.submission_id, event_id, digest, received_at)
             index = self._log.size
@@ -145,6 +152,22 @@ class SubmissionService:
         )
         return receipt
 
+    async def _check_daily_limits(self, event_id: str, size: int) -> None:
+        """At most limits.SUBMISSIONS_PER_EVENT_PER_DAY submissions and
+        SUBMISSION_BYTES_PER_EVENT_PER_DAY envelope bytes per event in 24 hours."""
+        since = (datetime.now(UTC) - timedelta(days=1)).isoformat(timespec="seconds")
+        count, used = await self._subs.recent(event_id, since)
+        if count + 1 > limits.SUBMISSIONS_PER_EVENT_PER_DAY:
+            raise QuotaExhausted(
+                f"at most {limits.SUBMISSIONS_PER_EVENT_PER_DAY} submissions per event in 24 "
+                "hours; try again later"
+            )
+        if used + size > limits.SUBMISSION_BYTES_PER_EVENT_PER_DAY:
+            raise QuotaExhausted(
+                f"at most {limits.SUBMISSION_BYTES_PER_EVENT_PER_DAY:,} bytes of reports per "
+                f"event in 24 hours ({used:,} used); try again later"
+            )
+
     def tree_head(self) -> reports_pb2.TreeHead:
         head = reports_pb2.TreeHead(
             tree_size=self._log.size, root=self._log.root(), signed_at=_now()
@@ -152,9 +175,15 @@ class SubmissionService:
         head.signature = keys.sign(self._key, envelope.tree_head_message(head))
         return head
 
-    async def inclusion(self, index: int, tree_size: int) -> tuple[bytes, list[bytes]]:
+    async def inclusion(
+        self, index: int, tree_size: int, event_id: str | None = None
+    ) -> tuple[bytes, list[bytes]]:
+        """The leaf at `index` and its audit path in the tree of `tree_size`; for an event
+        (`event_id`), only for its own submissions (the WG's readers, None, see all)."""
         if not 0 <= index < tree_size <= self._log.size:
             raise InvalidRequest(f"need 0 <= log_index < tree_size <= {self._log.size}")
+        if event_id is not None and await self._subs.event_at(index) != event_id:
+            raise NotFound("no submission of this event at that log index")
         return await self._subs.leaf(index), self._log.proof(index, tree_size)
 
     def consistency(self, old_size: int, new_size: int) -> list[bytes]:
@@ -206,7 +235,11 @@ class SubmissionService:
             envelope.verify_step(signer.signing_key, submission_id, step)
         except CoreError as exc:
             raise InvalidRequest(str(exc)) from exc
-        await self._subs.add_step(submission_id, step)
+        if not await self._subs.add_step(submission_id, step, sub.status):
+            raise InvalidRequest(
+                f"submission {submission_id} moved on meanwhile; look at it again "
+                "before taking the next step"
+            )
         log.info(
             "registry.submission_advanced",
             submission_id=submission_id,

@@ -112,9 +112,10 @@ def unwrap(master: bytes, wrapped: bytes) -> bytes:
 
 
 def seal(incident_key: bytes, incident_id: int, content: dict[str, Any]) -> bytes:
-    """The incident's contents, sealed; the id inside binds the box to its row."""
+    """The incident's contents, sealed; the id inside binds the box to its row (the row's
+    id, whatever `content` says, so a record cannot be sealed as another incident)."""
     plain = json.dumps(
-        {"incident_id": incident_id, **content}, ensure_ascii=False, separators=(",", ":")
+        {**content, "incident_id": incident_id}, ensure_ascii=False, separators=(",", ":")
     ).encode()
     return bytes(SecretBox(incident_key).encrypt(plain))
 

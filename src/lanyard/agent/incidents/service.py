@@ -83,6 +83,7 @@ class IncidentService:
         event_key: bytes,
         event_dates: tuple[date, date] | None = None,
         clock: Callable[[], datetime] = _now,
+        verifier: auth.TokenVerifier | None = None,
     ) -> None:
         self._store = store
         self._master = master
@@ -90,7 +91,7 @@ class IncidentService:
         self._event_key = event_key
         self._dates = event_dates
         self._clock = clock
-        self._verifier = auth.TokenVerifier(clock=lambda: self._clock().timestamp())
+        self._verifier = verifier or auth.TokenVerifier(clock=lambda: self._clock().timestamp())
         self._lock = asyncio.Lock()
 
     def _stamp(self) -> str:
@@ -106,14 +107,14 @@ class IncidentService:
                 member = await self._store.member(token.subject)
                 if member is None:
                     raise AuthError(f"{token.subject} is not on the team (or was removed)")
-                self._verifier.verify(token, method, member.public_key)
+                await self._verifier.verify(token, method, member.public_key)
                 return Caller(member.name, member.role)
             if token.kind == "event" and token.subject == self._event_id:
-                self._verifier.verify(token, method, self._event_key)
+                await self._verifier.verify(token, method, self._event_key)
                 return Caller("operator", "operator")
             raise AuthError(f"{token.key_id} is not a key of this event's team")
         except AuthError as exc:
-            raise Unauthenticated(str(exc)) from exc
+            raise Unauthenticated(auth.refused(exc, metadata, method)) from exc
 
     # -- team ----------------------------------------------------------------------------
     def _manages_team(self, caller: Caller) -> None:

@@ -63,7 +63,10 @@ def _row(r: Any) -> Row:
 
 
 class IncidentStore:
-    def __init__(self, db: aiosqlite.Connection, keyring: aiosqlite.Connection) -> None:
+    """Each method is one unit of work on pooled connections of its own
+    (core/sqlite.py): concurrent RPCs never share a transaction."""
+
+    def __init__(self, db: sqlite.Pool, keyring: sqlite.Pool) -> None:
         self._db = db
         self._keyring = keyring
 
@@ -71,11 +74,13 @@ class IncidentStore:
     async def open(cls, db_path: Path, keyring_path: Path) -> IncidentStore:
         """Its own connections, with synchronous=FULL: records cannot be re-created."""
         try:
-            db = await sqlite.connect(db_path, MIGRATIONS, synchronous="FULL")
+            db = await sqlite.Pool.open(db_path, MIGRATIONS, synchronous="FULL", size=3)
         except sqlite.DatabaseError as exc:
             raise DataDirError(str(exc)) from exc
         try:
-            keyring = await sqlite.connect(keyring_path, KEYRING_MIGRATIONS, synchronous="FULL")
+            keyring = await sqlite.Pool.open(
+                keyring_path, KEYRING_MIGRATIONS, synchronous="FULL", size=2
+            )
         except sqlite.DatabaseError as exc:
             await db.close()
             raise DataDirError(str(exc)) from exc
@@ -85,24 +90,35 @@ class IncidentStore:
         await self._keyring.close()
         await self._db.close()
 
+    async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        async with self._db.read() as db:
+            return await sqlite.fetch_one(db, sql, params)
+
+    async def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        async with self._db.read() as db:
+            return await sqlite.fetch_all(db, sql, params)
+
     # -- members -------------------------------------------------------------------------
     async def add_member(self, name: str, role: str, public_key: bytes, at: str) -> None:
-        await self._db.execute(
-            "INSERT INTO members (name, role, public_key, added_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (name) DO UPDATE SET role = excluded.role, "
-            "public_key = excluded.public_key, added_at = excluded.added_at, removed_at = NULL",
-            (name, role, public_key, at),
-        )
+        async with self._db.write() as db:
+            await db.execute(
+                "INSERT INTO members (name, role, public_key, added_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET role = excluded.role, "
+                "public_key = excluded.public_key, added_at = excluded.added_at, "
+                "removed_at = NULL",
+                (name, role, public_key, at),
+            )
 
     async def remove_member(self, name: str, at: str) -> bool:
-        cur = await self._db.execute(
-            "UPDATE members SET removed_at = ? WHERE name = ? AND removed_at IS NULL", (at, name)
-        )
-        return cur.rowcount > 0
+        async with self._db.write() as db:
+            cur = await db.execute(
+                "UPDATE members SET removed_at = ? WHERE name = ? AND removed_at IS NULL",
+                (at, name),
+            )
+            return cur.rowcount > 0
 
     async def member(self, name: str) -> MemberRow | None:
-        r = await sqlite.fetch_one(
-            self._db,
+        r = await self._one(
             "SELECT name, role, public_key, added_at FROM members "
             "WHERE name = ? AND removed_at IS NULL",
             (name,),
@@ -110,8 +126,7 @@ class IncidentStore:
         return MemberRow(r[0], r[1], bytes(r[2]), r[3]) if r else None
 
     async def members(self) -> list[MemberRow]:
-        rows = await sqlite.fetch_all(
-            self._db,
+        rows = await self._all(
             "SELECT name, role, public_key, added_at FROM members WHERE removed_at IS NULL "
             "ORDER BY name",
         )
@@ -119,38 +134,37 @@ class IncidentStore:
 
     # -- keys ----------------------------------------------------------------------------
     async def put_key(self, incident_id: int, wrapped: bytes) -> None:
-        await self._keyring.execute(
-            "INSERT INTO incident_keys (incident_id, wrapped) VALUES (?, ?)",
-            (incident_id, wrapped),
-        )
+        async with self._keyring.write() as db:
+            await db.execute(
+                "INSERT INTO incident_keys (incident_id, wrapped) VALUES (?, ?)",
+                (incident_id, wrapped),
+            )
 
     async def key(self, incident_id: int) -> bytes | None:
-        r = await sqlite.fetch_one(
-            self._keyring,
-            "SELECT wrapped FROM incident_keys WHERE incident_id = ?",
-            (incident_id,),
-        )
+        async with self._keyring.read() as db:
+            r = await sqlite.fetch_one(
+                db, "SELECT wrapped FROM incident_keys WHERE incident_id = ?", (incident_id,)
+            )
         return bytes(r[0]) if r else None
 
     async def all_keys(self) -> dict[int, bytes]:
         """Every incident's wrapped key, in one query (bulk reads)."""
-        rows = await sqlite.fetch_all(
-            self._keyring, "SELECT incident_id, wrapped FROM incident_keys"
-        )
+        async with self._keyring.read() as db:
+            rows = await sqlite.fetch_all(db, "SELECT incident_id, wrapped FROM incident_keys")
         return {int(r[0]): bytes(r[1]) for r in rows}
 
     # -- incidents -----------------------------------------------------------------------
     async def next_id(self) -> int:
-        a = await sqlite.fetch_one(self._db, "SELECT coalesce(max(incident_id), 0) FROM incidents")
-        b = await sqlite.fetch_one(
-            self._keyring, "SELECT coalesce(max(incident_id), 0) FROM incident_keys"
-        )
+        a = await self._one("SELECT coalesce(max(incident_id), 0) FROM incidents")
+        async with self._keyring.read() as db:
+            b = await sqlite.fetch_one(
+                db, "SELECT coalesce(max(incident_id), 0) FROM incident_keys"
+            )
         return max(int(a[0]), int(b[0])) + 1
 
     async def insert(self, row: Row, member: str) -> None:
-        await self._db.execute("BEGIN IMMEDIATE")
-        try:
-            await self._db.execute(
+        async with self._db.write() as db:
+            await db.execute(
                 "INSERT INTO incidents (incident_id, version, status, filed_at, updated_at, "
                 "sealed) VALUES (?, ?, ?, ?, ?, ?)",
                 (
@@ -162,45 +176,29 @@ class IncidentStore:
                     row.sealed,
                 ),
             )
-            await self.audit(row.incident_id, row.updated_at, member, "file")
-            await self._db.execute("COMMIT")
-        except BaseException:
-            await self._db.execute("ROLLBACK")
-            raise
+            await _audit(db, [(row.incident_id, row.updated_at, member, "file")])
 
     async def get(self, incident_id: int) -> Row | None:
-        r = await sqlite.fetch_one(
-            self._db, "SELECT * FROM incidents WHERE incident_id = ?", (incident_id,)
-        )
+        r = await self._one("SELECT * FROM incidents WHERE incident_id = ?", (incident_id,))
         return _row(r) if r else None
 
     async def rows(self) -> list[Row]:
-        return [
-            _row(r)
-            for r in await sqlite.fetch_all(
-                self._db, "SELECT * FROM incidents ORDER BY incident_id"
-            )
-        ]
+        return [_row(r) for r in await self._all("SELECT * FROM incidents ORDER BY incident_id")]
 
     async def recused(self, incident_id: int) -> set[str]:
-        rows = await sqlite.fetch_all(
-            self._db, "SELECT member FROM recusals WHERE incident_id = ?", (incident_id,)
-        )
+        rows = await self._all("SELECT member FROM recusals WHERE incident_id = ?", (incident_id,))
         return {r[0] for r in rows}
 
     async def recused_from(self, member: str) -> set[int]:
-        rows = await sqlite.fetch_all(
-            self._db, "SELECT incident_id FROM recusals WHERE member = ?", (member,)
-        )
+        rows = await self._all("SELECT incident_id FROM recusals WHERE member = ?", (member,))
         return {int(r[0]) for r in rows}
 
     async def update(
         self, row: Row, expected_version: int, member: str, action: str, recused: set[str]
     ) -> None:
         """Replace the row if it is still at `expected_version`; else Conflict."""
-        await self._db.execute("BEGIN IMMEDIATE")
-        try:
-            cur = await self._db.execute(
+        async with self._db.write() as db:
+            cur = await db.execute(
                 "UPDATE incidents SET version = ?, status = ?, updated_at = ?, "
                 "acknowledged_at = ?, decided_at = ?, awaiting_second = ?, sealed = ? "
                 "WHERE incident_id = ? AND version = ?",
@@ -217,35 +215,31 @@ class IncidentStore:
                 ),
             )
             if cur.rowcount == 0:
-                current = await self.get(row.incident_id)
-                now = current.version if current else "gone"
+                current = await sqlite.fetch_one(
+                    db, "SELECT version FROM incidents WHERE incident_id = ?", (row.incident_id,)
+                )
+                now = current[0] if current else "gone"
                 raise Conflict(
                     f"incident {row.incident_id} changed since version {expected_version} "
                     f"(now {now}); reload it and try again"
                 )
-            await self._db.execute("DELETE FROM recusals WHERE incident_id = ?", (row.incident_id,))
-            await self._db.executemany(
+            await db.execute("DELETE FROM recusals WHERE incident_id = ?", (row.incident_id,))
+            await db.executemany(
                 "INSERT INTO recusals (incident_id, member) VALUES (?, ?)",
                 [(row.incident_id, m) for m in sorted(recused)],
             )
-            await self.audit(row.incident_id, row.updated_at, member, action)
-            await self._db.execute("COMMIT")
-        except BaseException:
-            await self._db.execute("ROLLBACK")
-            raise
+            await _audit(db, [(row.incident_id, row.updated_at, member, action)])
 
     async def audit(self, incident_id: int, at: str, member: str, action: str) -> None:
         await self.audit_many([(incident_id, at, member, action)])
 
     async def audit_many(self, entries: list[tuple[int, str, str, str]]) -> None:
         """(incident id, at, member, action) entries in one statement."""
-        await self._db.executemany(
-            "INSERT INTO audit (incident_id, at, member, action) VALUES (?, ?, ?, ?)", entries
-        )
+        async with self._db.write() as db:
+            await _audit(db, entries)
 
     async def audit_trail(self, incident_id: int) -> list[tuple[str, str, str]]:
-        rows = await sqlite.fetch_all(
-            self._db,
+        rows = await self._all(
             "SELECT at, member, action FROM audit WHERE incident_id = ? ORDER BY audit_id",
             (incident_id,),
         )
@@ -253,9 +247,15 @@ class IncidentStore:
 
     async def destroy(self, incident_id: int) -> None:
         """Key first: once it is gone, no copy of the record anywhere can be opened."""
-        await self._keyring.execute(
-            "DELETE FROM incident_keys WHERE incident_id = ?", (incident_id,)
-        )
-        await self._keyring.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        await self._db.execute("DELETE FROM incidents WHERE incident_id = ?", (incident_id,))
-        await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        async with self._keyring.write() as db:
+            await db.execute("DELETE FROM incident_keys WHERE incident_id = ?", (incident_id,))
+        await self._keyring.checkpoint()
+        async with self._db.write() as db:
+            await db.execute("DELETE FROM incidents WHERE incident_id = ?", (incident_id,))
+        await self._db.checkpoint()
+
+
+async def _audit(db: aiosqlite.Connection, entries: list[tuple[int, str, str, str]]) -> None:
+    await db.executemany(
+        "INSERT INTO audit (incident_id, at, member, action) VALUES (?, ?, ?, ?)", entries
+    )

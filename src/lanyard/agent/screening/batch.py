@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import structlog
 
 from lanyard.agent.errors import RegistryFaulted, SnapshotRejected
+from lanyard.agent.following import match_result
 from lanyard.agent.screening.csv_import import BadRow, Export, Row, file_digest
-from lanyard.agent.service import AgentService, match_result, messages_for, registry_failure
+from lanyard.agent.service import AgentService, messages_for, registry_failure
 from lanyard.agent.store import Identity, Run, RunReport, Screened, Skipped
 from lanyard.client.errors import RpcFailed
 from lanyard.core.errors import SealError
@@ -39,6 +40,8 @@ class ScreenOutcome:
     resumed_after_line: int
     already_done: bool
     repaired_rows: int = 0  # rows whose double-encoded text was repaired in this pass
+    # A key rotation not yet finished: how many stored identities still wait for it.
+    rotation_pending: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +90,14 @@ async def screen_export(
     progress: Progress | None = None,
     batch_rows: int = BATCH_ROWS,
     in_flight: int = IN_FLIGHT,
+    reached: Callable[[int], None] | None = None,
 ) -> ScreenOutcome:
+    """Screen every row of `export` not yet stored. `progress(rows)` is called after each
+    committed batch; `reached(line)` first with the line a stopped run had reached (0 for a
+    new run) and then with the last line of each committed batch, so that a caller
+    interrupted (Ctrl-C) can say where it stopped and a bar can resume there."""
     started = time.perf_counter()
+    await agent.refuse_after_retention()
     digest = await asyncio.to_thread(file_digest, export.path)
     run = await agent.store.open_run(digest, role, layout_key(export), export.path.name)
     if run.finished:
@@ -97,30 +106,44 @@ async def screen_export(
         await agent.sync()
     except RpcFailed as exc:
         raise registry_failure(exc, agent.enrolment.endpoint, "nothing was screened") from exc
-    epoch = agent.snapshot.epoch
+    if reached is not None:
+        reached(run.last_line)
 
     # Messages being evaluated by batches not yet committed: a later batch waits for
     # these rather than evaluating them again (committed ones come from the store).
-    inflight: dict[bytes, asyncio.Future[bytes]] = {}
+    inflight: dict[bytes, asyncio.Future[tuple[int, bytes]]] = {}
 
-    async def points(messages: list[bytes]) -> tuple[dict[bytes, bytes], list[bytes]]:
+    async def points(messages: list[bytes]) -> tuple[int, dict[bytes, bytes], list[bytes]]:
+        """(epoch, Y per message, the messages this batch evaluated itself). Every Y is of
+        one epoch, also while a key rotation is under way, so that the snapshot of that
+        epoch decides (a point matched against another epoch's list matches nothing)."""
         loop = asyncio.get_running_loop()
-        mine = [m for m in dict.fromkeys(messages) if m not in inflight]
+        unique = list(dict.fromkeys(messages))
+        mine = [m for m in unique if m not in inflight]
         futures = {m: loop.create_future() for m in mine}
         inflight.update(futures)
-        waiting = {m: inflight[m] for m in dict.fromkeys(messages)}
+        waiting = {m: inflight[m] for m in unique}
         try:
-            ys = await agent.points_for(mine) if mine else []
+            found = await agent.points_in_epoch(mine) if mine else None
         except BaseException as exc:
             for future in futures.values():
                 future.set_exception(exc if isinstance(exc, Exception) else RuntimeError())
                 future.exception()  # retrieved: whoever waits on it sees it
             raise
-        for m, y in zip(mine, ys, strict=True):
-            futures[m].set_result(y)
-        return {m: await future for m, future in waiting.items()}, mine
+        if found is not None:
+            for m, y in zip(mine, found.ys, strict=True):
+                futures[m].set_result((found.epoch, y))
+        results = {m: await future for m, future in waiting.items()}
+        epochs = {epoch for epoch, _ in results.values()}
+        if len(epochs) > 1:
+            # A rotation landed between two batches: take this batch's points afresh, in
+            # one epoch.
+            again = await agent.points_in_epoch(unique)
+            return again.epoch, dict(zip(unique, again.ys, strict=True)), mine
+        epoch = epochs.pop() if epochs else agent.newest.epoch
+        return epoch, {m: y for m, (_, y) in results.items()}, mine
 
-    async def process(batch: _Batch) -> tuple[_Batch, list[Screened], list[bytes]]:
+    async def process(batch: _Batch) -> tuple[_Batch, int, list[Screened], list[bytes]]:
         people = [
             (row, who, wanted)
             for row in batch.rows
@@ -130,28 +153,29 @@ async def screen_export(
             )
             if wanted
         ]
-        known, mine = await points([m for _, _, wanted in people for _, m in wanted])
+        epoch, known, mine = await points([m for _, _, wanted in people for _, m in wanted])
+        snap = agent.snapshot_for(epoch)
         screened: list[Screened] = []
         for row, who, wanted in people:
             identities = [Identity(kind, m, known[m]) for kind, m in wanted]
             hits: dict[Kind, bytes] = {i.kind: i.y for i in identities}
             try:
-                result = match_result(agent.snapshot, hits)
+                result = match_result(snap, hits)
             except SealError as exc:
                 raise SnapshotRejected(
                     f"line {row.line}: a snapshot entry that matched does not open ({exc}); "
                     "the WG's snapshot may be damaged"
                 ) from exc
             screened.append(Screened(row.ref, role, identities, result, row.line, who))
-        return batch, screened, mine
+        return batch, epoch, screened, mine
 
-    pending: deque[asyncio.Task[tuple[_Batch, list[Screened], list[bytes]]]] = deque()
+    pending: deque[asyncio.Task[tuple[_Batch, int, list[Screened], list[bytes]]]] = deque()
     done_rows = 0
     repaired = 0
 
     async def commit_oldest() -> None:
         nonlocal done_rows, repaired
-        batch, screened, mine = await pending.popleft()
+        batch, epoch, screened, mine = await pending.popleft()
         await agent.store.commit_rows(run.run_id, batch.last_line, epoch, screened, batch.skipped)
         for m in mine:
             inflight.pop(m, None)
@@ -159,6 +183,8 @@ async def screen_export(
         done_rows += len(batch.rows) + len(batch.skipped)
         if progress is not None:
             progress(len(batch.rows) + len(batch.skipped))
+        if reached is not None:
+            reached(batch.last_line)
 
     try:
         for batch in _batches(export.rows(start_after_line=run.last_line), batch_rows):
@@ -197,4 +223,7 @@ async def screen_export(
         resumed_after=run.last_line,
         seconds=round(time.perf_counter() - started, 2),
     )
-    return ScreenOutcome(run, report, run.last_line, False, repaired)
+    waiting = 0
+    if agent.next_snapshot is not None:
+        waiting = await agent.store.pending_count(agent.next_snapshot.epoch)
+    return ScreenOutcome(run, report, run.last_line, False, repaired, waiting)

@@ -40,12 +40,14 @@ class ScreeningServicer(screening_pb2_grpc.ScreeningServicer):
     ) -> screening_pb2.CheckResponse:
         await self._agent.authenticate(context.invocation_metadata(), PREFIX + "Check")
         role = ROLE_NAMES.get(request.role, "")
-        result = await self._agent.check(
+        answer = await self._agent.check_answer(
             request.name, request.email, role or "?", request.caller_ref
         )
+        result = answer.result
         return screening_pb2.CheckResponse(
             decision=DECISIONS[result.decision],
             reason=REASONS[result.reason],
             record_ref=result.record_ref,
-            snapshot_version=self._agent.snapshot.version,
+            snapshot_version=answer.snapshot_version,
+            snapshot_age_seconds=answer.snapshot_age_seconds,
         )

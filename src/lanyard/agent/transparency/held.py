@@ -17,11 +17,13 @@ from lanyard.core.identity import normalised_of
 
 
 async def held_identifiers(db_path: Path) -> HeldIdentifiers:
+    # Its own connection, and one read transaction: the four lists are one state.
     try:
         db = await sqlite.connect(db_path, MIGRATIONS, synchronous="NORMAL")
     except sqlite.DatabaseError as exc:
         raise DataDirError(str(exc)) from exc
     try:
+        await db.execute("BEGIN")
         identities = await sqlite.fetch_all(db, "SELECT DISTINCT kind, message FROM identities")
         refs = await sqlite.fetch_all(db, "SELECT DISTINCT ref FROM attendees")
         records = await sqlite.fetch_all(
@@ -32,6 +34,7 @@ async def held_identifiers(db_path: Path) -> HeldIdentifiers:
         members = await sqlite.fetch_all(
             db, "SELECT name, role, removed_at IS NULL FROM members ORDER BY name"
         )
+        await db.execute("COMMIT")
     finally:
         await db.close()
     return HeldIdentifiers(

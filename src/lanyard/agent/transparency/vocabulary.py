@@ -100,6 +100,30 @@ def public_category(text: str) -> str:
     return key if key in BY_NAME else OTHER
 
 
+OTHER_PREFIX = "other:"
+
+
+def intake_category(text: str) -> str | None:
+    """The category a team gives when filing: "" (none yet), a name from CATEGORIES (or a
+    usual spelling of one, returned as the name), or "other: FREE TEXT" for the team's own
+    wording, which the public report shows as "other" only. None when it is none of these."""
+    text = " ".join(text.split())
+    if not text:
+        return ""
+    if text.casefold().startswith(OTHER_PREFIX):
+        detail = text[len(OTHER_PREFIX) :].strip()
+        return f"{OTHER}: {detail}" if detail else OTHER
+    name = public_category(text)
+    if name == OTHER and text.casefold() != OTHER:
+        return None
+    return name
+
+
+def category_choices() -> str:
+    """The category names, for a question or an error sentence."""
+    return ", ".join(c.name for c in CATEGORIES) + ' (or "other: your own words")'
+
+
 def subject(roles: Iterable[str]) -> str:
     """ "an attendee", "two speakers", "an attendee and a volunteer" — roles only."""
     counts = Counter(r if r in PERSON_ROLES else "unknown" for r in roles)

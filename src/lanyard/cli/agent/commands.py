@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -15,9 +15,10 @@ from lanyard.agent import operator, server
 from lanyard.agent.datadir import AgentDir
 from lanyard.agent.incidents import crypto
 from lanyard.agent.service import AgentService
+from lanyard.agent.status import agent_status, problems
 from lanyard.cli import common
 from lanyard.cli.common import run
-from lanyard.cli.output import CliError, console
+from lanyard.cli.output import CliError, JsonOut, console, emit_json
 from lanyard.core import files, passphrase
 
 T = TypeVar("T")
@@ -172,6 +173,13 @@ def serve(
     ] = False,
     passphrase_file: PassphraseFile = None,
     key_file: MasterKeyFile = None,
+    webhooks: Annotated[
+        str | None,
+        typer.Option(
+            help="Also receive Tito, pretix and Eventbrite webhooks on HOST:PORT (as set up "
+            "in webhooks.toml; HTTPS, or HTTP on loopback only).",
+        ),
+    ] = None,
 ) -> None:
     """Serve Check for ticketing systems and follow the WG's snapshot until SIGTERM.
 
@@ -182,7 +190,7 @@ def serve(
     unlock = None
     if passphrase_file is not None or key_file is not None:
         unlock = _unlock(passphrase_file, key_file, prompt=False)
-    asyncio.run(server.serve(adir, listen, insecure, unlock))
+    asyncio.run(server.serve(adir, listen, insecure, unlock, webhooks, common.announcer("Agent")))
 
 
 @app.command("incidents-init")
@@ -258,6 +266,50 @@ def integration_revoke(
     """Revoke a ticketing system's key: its calls are refused from now on."""
     with_agent(data_dir, lambda agent: agent.revoke_integration(name))
     console.print(f"Integration {name} revoked.")
+
+
+@app.command()
+def status(data_dir: DataDir, json_out: JsonOut = False) -> None:
+    """Snapshot age and epoch, pending re-evaluations, quota, registry, outbox, alerts,
+    background tasks. Exits 1 when something needs looking at."""
+    adir = AgentDir(data_dir)
+
+    async def work(agent: AgentService) -> dict[str, Any]:
+        return await agent_status(agent, adir)
+
+    found = with_agent(data_dir, work)
+    issues = problems(found)
+    if json_out:
+        emit_json({**found, "problems": issues})
+    else:
+        snap, quota = found["snapshot"], found["quota"]
+        age = "never confirmed" if snap["age_seconds"] is None else f"{snap['age_seconds']} s old"
+        console.print(f"Event {found['event_id']}")
+        console.print(f"  snapshot: version {snap['version']}, epoch {snap['epoch']}, {age}")
+        rotation = found["rotation"]
+        if rotation["next_epoch"] is not None:
+            console.print(
+                f"  rotation: to epoch {rotation['next_epoch']}, "
+                f"{rotation['pending_identities']} identities pending"
+            )
+        if quota is not None:
+            console.print(
+                f"  quota: {quota['used']} of {quota['quota']} used, {quota['left']} left "
+                f"(evaluations from {quota['evaluate_from']} to {quota['evaluate_until']})"
+            )
+        reachable = "reachable" if found["registry"]["reachable"] else "NOT reachable"
+        console.print(f"  registry: {found['registry']['endpoint']} {reachable}")
+        console.print(f"  outbox: {found['outbox_pending']} report(s) waiting")
+        console.print(f"  alerts: {found['alerts_open']} open")
+        serve = found["serve"]
+        if not serve["running"]:
+            console.print("  agent serve: not running")
+        for name, task in sorted(serve["tasks"].items()):
+            console.print(f"  task {name}: {task['state']}")
+        for issue in issues:
+            console.print(f"[yellow]! {issue}[/yellow]")
+    if issues:
+        raise typer.Exit(1)
 
 
 @retention_app.command("apply")

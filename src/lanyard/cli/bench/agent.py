@@ -1,6 +1,6 @@
 """`lanyard bench agent`: how the event agent's own work compares with the crypto floor.
 
-The registry benchmark (cli/bench.py) says how fast Evaluate is; an organiser feels the
+The registry benchmark (commands.py) says how fast Evaluate is; an organiser feels the
 agent's speed instead: how long screening a ticketing export takes, how long a ticket sale
 waits on Check, how soon a WG change reaches everyone already screened, and whether a huge
 export fits in a small machine. This module measures those four from one run, against a
@@ -117,8 +117,9 @@ async def _run(
             path = workdir / "export.csv"
             identities = await asyncio.to_thread(write_export, path, rows)
             # Each pass screens the same file into a fresh agent: nothing is known yet. The
-            # last one also serves the Check calls: at most two evaluations each.
-            quota = phases.quota(identities + 2 * (WARMUP_CHECKS + checks))
+            # last one also serves the Check calls (one caller, then 32 at once): at most
+            # two evaluations each.
+            quota = phases.quota(identities + 2 * (WARMUP_CHECKS + 2 * checks))
             passes = [
                 await phases.screen_once(bench, str(r + 1), path, quota) for r in range(rounds)
             ]
@@ -212,6 +213,10 @@ async def measure(
         "check_known_p99_ms": percentile(lat.known_ms, 99),
         "check_p50_ms": percentile(everyone, 50),
         "check_p99_ms": percentile(everyone, 99),
+        "check_concurrent_callers": phases.CONCURRENT_CALLERS,
+        "check_concurrent_p50_ms": percentile(lat.concurrent_ms or [float("inf")], 50),
+        "check_concurrent_p99_ms": percentile(lat.concurrent_ms or [float("inf")], 99),
+        "check_concurrent_errors": lat.concurrent_errors,
         "round_trip_p50_ms": round_trip,
         "round_trip_p99_ms": percentile(lat.health_ms, 99),
         "check_p99_round_trips": percentile(everyone, 99) / round_trip,
@@ -315,6 +320,12 @@ def print_table(f: dict[str, float]) -> None:
             check("check")[0],
             f"{check('check')[1]} (target p99 ≤ {f['target_check_p99_ms']} ms: "
             f"{_verdict(f['check_p99_ms'] <= f['target_check_p99_ms'])})",
+        ),
+        (
+            f"Check, {int(f['check_concurrent_callers'])} callers at once",
+            f"p50 {f['check_concurrent_p50_ms']:.2f} ms, p99 {f['check_concurrent_p99_ms']:.2f} ms",
+            f"p99 ×{f['check_concurrent_p99_ms'] / f['check_p99_ms']:.1f} of one caller's; "
+            f"{int(f['check_concurrent_errors'])} failed",
         ),
         (
             f"sync + re-check {int(f['recheck_attendees']):,}",

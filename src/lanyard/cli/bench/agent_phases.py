@@ -1,6 +1,6 @@
 """The phases `lanyard bench agent` times against one loopback registry: screening a
 whole export, sync and re-check, Check latency over gRPC, and peak memory of `lanyard
-screen` in a child process. Each returns raw measurements; cli/bench_agent.py turns them
+screen` in a child process. Each returns raw measurements; agent.py turns them
 into figures."""
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from lanyard.agent import operator as agent_operator
@@ -155,11 +156,18 @@ async def recheck(bench: Bench, adir: AgentDir, rows: int, rounds: int) -> Reche
 # --- Check latency ----------------------------------------------------------------------
 
 
+CONCURRENT_CALLERS = 32
+
+
 @dataclass(frozen=True, slots=True)
 class Latency:
     new_ms: list[float]
     known_ms: list[float]
     health_ms: list[float]
+    # The same mix from CONCURRENT_CALLERS callers at once: each call's latency, and how
+    # many calls failed (any status; the agent must answer every one).
+    concurrent_ms: list[float] = field(default_factory=list)
+    concurrent_errors: int = 0
 
 
 async def check_latency(adir: AgentDir, rows: int, checks: int) -> Latency:
@@ -189,7 +197,9 @@ async def check_latency(adir: AgentDir, rows: int, checks: int) -> Latency:
                     role=screening_pb2.ROLE_ATTENDEE,
                     caller_ref=f"bench-{i}",
                 )
-                metadata = signer.metadata(CHECK_METHOD)  # the caller's work, not the agent's
+                metadata = signer.metadata(
+                    CHECK_METHOD, request
+                )  # the caller's work, not the agent's
                 started = time.perf_counter()
                 await stub.Check(request, metadata=metadata)
                 return health_s * 1000, (time.perf_counter() - started) * 1000
@@ -202,9 +212,28 @@ async def check_latency(adir: AgentDir, rows: int, checks: int) -> Latency:
                 health_ms, check_ms = await one(i, new)
                 result.health_ms.append(health_ms)
                 (result.new_ms if new else result.known_ms).append(check_ms)
+            errors = 0
+
+            async def caller(c: int) -> None:
+                nonlocal errors
+                for i in range(c, checks, CONCURRENT_CALLERS):
+                    p = person(next(new_people) if i % 2 == 0 else (i * 7919) % rows)
+                    request = screening_pb2.CheckRequest(
+                        name=p.name, email=p.email or "", caller_ref=f"bench-c{i}"
+                    )
+                    metadata = signer.metadata(CHECK_METHOD, request)
+                    started = time.perf_counter()
+                    try:
+                        await stub.Check(request, metadata=metadata)
+                    except grpc.aio.AioRpcError:
+                        errors += 1
+                        continue
+                    result.concurrent_ms.append((time.perf_counter() - started) * 1000)
+
+            await asyncio.gather(*(caller(c) for c in range(CONCURRENT_CALLERS)))
         finally:
             await channel.close()
-    return result
+    return Latency(result.new_ms, result.known_ms, result.health_ms, result.concurrent_ms, errors)
 
 
 # --- peak memory ------------------------------------------------------------------------

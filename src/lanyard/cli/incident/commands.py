@@ -3,8 +3,8 @@ decide, close.
 
 Each member runs these on their own machine with their own key; the agent decides who may
 read what and keeps the audit trail. Incident text and names never reach the logs; only
-incident ids do. What a report asks lives in cli/incident_input.py, how a record is printed
-in cli/incident_render.py.
+incident ids do. What a report asks lives in intake.py, how a record is printed
+in render.py.
 """
 
 from __future__ import annotations
@@ -21,10 +21,16 @@ import typer
 from lanyard.agent.incidents import messages as convert
 from lanyard.agent.incidents.model import RESOLUTIONS, STATUSES
 from lanyard.cli.agent.commands import DataDir
-from lanyard.cli.incident.common import AgentOpt, CaOpt, KeyOpt, OperatorOpt, with_client
+from lanyard.cli.incident.common import AgentOpt, CaOpt, HiddenOperatorOpt, KeyOpt, with_client
 from lanyard.cli.incident.intake import build_report, parse_answer
-from lanyard.cli.incident.render import incident_json, render, render_summaries, summaries_json
-from lanyard.cli.output import CliError, JsonOut, emit_json, say, table
+from lanyard.cli.incident.render import (
+    incident_json,
+    render,
+    render_summaries,
+    show_decision,
+    summaries_json,
+)
+from lanyard.cli.output import CliError, JsonOut, confirm, emit_json, say, table
 from lanyard.client.incidents import IncidentClient
 from lanyard.wire.agent.v1 import incidents_pb2 as pb
 
@@ -70,7 +76,7 @@ def incident_new(
     ] = None,
     agent: AgentOpt = None,
     key: KeyOpt = None,
-    operator: OperatorOpt = False,
+    operator: HiddenOperatorOpt = False,
     ca: CaOpt = None,
 ) -> None:
     """File a report: asked question by question on a terminal, or from flags or a file."""
@@ -107,7 +113,7 @@ def incident_list(
     json_out: JsonOut = False,
     agent: AgentOpt = None,
     key: KeyOpt = None,
-    operator: OperatorOpt = False,
+    operator: HiddenOperatorOpt = False,
     ca: CaOpt = None,
 ) -> None:
     """The incidents you may work on (none you are recused from)."""
@@ -125,7 +131,7 @@ def incident_show(
     json_out: JsonOut = False,
     agent: AgentOpt = None,
     key: KeyOpt = None,
-    operator: OperatorOpt = False,
+    operator: HiddenOperatorOpt = False,
     ca: CaOpt = None,
 ) -> None:
     """Everything in one incident's record (the read is audited)."""
@@ -143,7 +149,7 @@ def incident_audit(
     json_out: JsonOut = False,
     agent: AgentOpt = None,
     key: KeyOpt = None,
-    operator: OperatorOpt = False,
+    operator: HiddenOperatorOpt = False,
     ca: CaOpt = None,
 ) -> None:
     """Who read or changed an incident, refused attempts included (chairs only)."""
@@ -189,7 +195,7 @@ def incident_update(
     ] = None,
     agent: AgentOpt = None,
     key: KeyOpt = None,
-    operator: OperatorOpt = False,
+    operator: HiddenOperatorOpt = False,
     ca: CaOpt = None,
 ) -> None:
     """Move an incident on: acknowledged, in-review, needs-info, closed."""
@@ -207,7 +213,7 @@ def incident_close(
     incident_id: IncidentId,
     agent: AgentOpt = None,
     key: KeyOpt = None,
-    operator: OperatorOpt = False,
+    operator: HiddenOperatorOpt = False,
     ca: CaOpt = None,
 ) -> None:
     """Close an incident after its final decision."""
@@ -228,7 +234,7 @@ def incident_note(
     ] = None,
     agent: AgentOpt = None,
     key: KeyOpt = None,
-    operator: OperatorOpt = False,
+    operator: HiddenOperatorOpt = False,
     ca: CaOpt = None,
 ) -> None:
     """Add a note, e.g. of a conversation two team members held."""
@@ -253,7 +259,7 @@ def incident_conflict(
     ] = False,
     agent: AgentOpt = None,
     key: KeyOpt = None,
-    operator: OperatorOpt = False,
+    operator: HiddenOperatorOpt = False,
     ca: CaOpt = None,
 ) -> None:
     """Declare a conflict of interest, yours or another member's; the team may recuse."""
@@ -293,7 +299,13 @@ def incident_decide(
     ] = False,
     approve: Annotated[
         bool,
-        typer.Option("--approve", help="Approve the decision already proposed, as it stands."),
+        typer.Option(
+            "--approve",
+            help="Approve the decision already proposed, as it stands (it is shown first).",
+        ),
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="With --approve: do not show it and ask first.")
     ] = False,
     list_resolutions: Annotated[
         bool,
@@ -306,7 +318,7 @@ def incident_decide(
     ] = False,
     agent: AgentOpt = None,
     key: KeyOpt = None,
-    operator: OperatorOpt = False,
+    operator: HiddenOperatorOpt = False,
     ca: CaOpt = None,
 ) -> None:
     """Propose a decision, or approve the one proposed: two members make it final."""
@@ -316,6 +328,20 @@ def incident_decide(
             current = await c.get_incident(incident_id)
             if not current.HasField("decision"):
                 raise CliError(f"incident {incident_id} has no decision to approve yet")
+            proposed = convert.incident_from_pb(current).decision
+            assert proposed is not None  # HasField above
+            if proposed.final:
+                raise CliError(f"incident {incident_id} is already decided; its decision is final")
+            if not yes:
+                say(f"Incident {incident_id}: the decision you are asked to approve")
+                show_decision(proposed)
+            confirm(
+                "Approve this decision as it stands (it becomes final)?",
+                "approve the decision",
+                yes,
+                f"not approved; the decision on incident {incident_id} still awaits a second "
+                "member",
+            )
             decision = pb.IncidentDecision()
             decision.CopyFrom(current.decision)
             decision.urgent = decision.urgent or urgent
@@ -374,7 +400,7 @@ def incident_told(
     ] = None,
     agent: AgentOpt = None,
     key: KeyOpt = None,
-    operator: OperatorOpt = False,
+    operator: HiddenOperatorOpt = False,
     ca: CaOpt = None,
 ) -> None:
     """Record when the reported person and the reporter were told of the outcome."""

@@ -46,6 +46,11 @@ OperatorOpt = Annotated[
     bool,
     typer.Option("--operator", help="Sign with the agent's event key (to add the first chair)."),
 ]
+# Incident commands accept it too (the event key is the team's root), but only `team` lists it.
+HiddenOperatorOpt = Annotated[
+    bool,
+    typer.Option("--operator", hidden=True, help="Sign with the agent's event key."),
+]
 CaOpt = Annotated[
     Path | None,
     typer.Option("--ca", envvar="LANYARD_AGENT_CA", help="CA certificate of an agent on TLS."),

@@ -16,6 +16,7 @@ from google.protobuf import json_format
 
 from lanyard.agent.incidents import messages as convert
 from lanyard.agent.incidents.model import ANSWER_FIELDS, PERSON_ROLES
+from lanyard.agent.transparency.vocabulary import category_choices, intake_category
 from lanyard.cli.output import CliError, console, say
 from lanyard.wire.agent.v1 import incidents_pb2 as pb
 
@@ -108,8 +109,23 @@ def _prompt_report() -> pb.Report:
         )
     r.law_enforcement_called = convert.ANSWER_TO_PB[_ask_answer("Were the police called?")]
     r.venue_security_called = convert.ANSWER_TO_PB[_ask_answer("Was venue security called?")]
-    r.category = _ask("A short category for the transparency report")
-    return r
+    while True:
+        typed = _ask(f"Category for the transparency report: {category_choices()}")
+        category = intake_category(typed)
+        if category is not None:
+            r.category = category
+            return r
+        console.print("Please choose one of the categories listed, or leave it empty.")
+
+
+def check_category(text: str, where: str) -> str:
+    """A category from the fixed list (or "other: …"), else one sentence saying the list."""
+    category = intake_category(text)
+    if category is None:
+        raise CliError(
+            f"{where} {text[:60]!r} is not a category; choose one of {category_choices()}"
+        )
+    return category
 
 
 def build_report(
@@ -139,6 +155,7 @@ def build_report(
     for field, value in answers.items():
         if value is not None:
             setattr(report, field, convert.ANSWER_TO_PB[parse_answer(value, f"--{field}")])
+    report.category = check_category(report.category, "the category")
     if anonymous:
         report.anonymous = True
     for person in reported:

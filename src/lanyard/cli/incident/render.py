@@ -11,7 +11,7 @@ from dataclasses import asdict
 from typing import Any
 
 from lanyard.agent.incidents import messages as convert
-from lanyard.agent.incidents.model import RESOLUTIONS
+from lanyard.agent.incidents.model import RESOLUTIONS, Decision
 from lanyard.cli.output import console, say, table
 from lanyard.wire.agent.v1 import incidents_pb2 as pb
 
@@ -99,23 +99,27 @@ def render(i: pb.Incident) -> None:
             say(f"  #{n.note_id} by {n.author}, {n.written_at}{present}")
             for line in n.text.splitlines():
                 say(f"    {line}")
-    d = m.decision
-    if d is not None:
-        state = "final" if d.final else "awaiting a second approval"
-        urgent = "; URGENT: acted on by one member" if d.urgent else ""
-        say(f"Decision ({state}{urgent})", "bold")
-        _field("Violation", d.violation)
-        _field("Bad actors", ", ".join(d.bad_actors))
-        _field("Resolutions", ", ".join(f"{x} ({RESOLUTIONS.get(x, '?')})" for x in d.resolutions))
-        if d.other_resolution:
-            _field("Other action", d.other_resolution)
-        _field("Reasoning", d.reasoning)
-        _field("Approved by", ", ".join(d.approved_by))
-        if d.decided_at:
-            _field("Final on", d.decided_at)
+    if m.decision is not None:
+        show_decision(m.decision)
     say("Communication", "bold")
     _field("Reported person told", m.communication.reported_person_told_on or "not yet")
     _field("Reporter told", m.communication.reporter_told_on or "not yet")
+
+
+def show_decision(d: Decision) -> None:
+    """The decision as proposed or final: what a second member approves, field by field."""
+    state = "final" if d.final else "awaiting a second approval"
+    urgent = "; URGENT: acted on by one member" if d.urgent else ""
+    say(f"Decision ({state}{urgent})", "bold")
+    _field("Violation", d.violation)
+    _field("Bad actors", ", ".join(d.bad_actors))
+    _field("Resolutions", ", ".join(f"{x} ({RESOLUTIONS.get(x, '?')})" for x in d.resolutions))
+    if d.other_resolution:
+        _field("Other action", d.other_resolution)
+    _field("Reasoning", d.reasoning)
+    _field("Approved by", ", ".join(d.approved_by))
+    if d.decided_at:
+        _field("Final on", d.decided_at)
 
 
 def incident_json(i: pb.Incident) -> dict[str, Any]:

@@ -1,27 +1,39 @@
 """`lanyard registry …`: the working group's commands (init, serve, events, records,
 report readers and submissions).
 
-Records live in cli/record_cmds.py, report readers in cli/wg_cmds.py and submissions in
-cli/submission_cmds.py; the options and helpers they share in cli/registry_common.py."""
+Records live in records.py, report readers in lanyard.cli.wg and submissions in
+submissions.py; the options and helpers they share in common.py."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from lanyard.cli.common import read_public_key, run
-from lanyard.cli.output import CliError, JsonOut, console, emit_json, table
+from lanyard.cli import health as health_cmd
+from lanyard.cli.common import announcer, read_public_key, run
+from lanyard.cli.output import CliError, JsonOut, confirm, console, emit_json, table
 from lanyard.cli.registry import evaluations as evaluation_cmds
 from lanyard.cli.registry import records as record_cmds
 from lanyard.cli.registry import submissions as submission_cmds
-from lanyard.cli.registry.common import DataDir, Endpoint, admin_client, open_dir, require_date
+from lanyard.cli.registry import tls as tls_cmds
+from lanyard.cli.registry.common import (
+    DataDir,
+    Endpoint,
+    admin_client,
+    open_dir,
+    registry_ca,
+    require_date,
+)
 from lanyard.cli.wg import commands as wg_cmds
+from lanyard.core import limits
 from lanyard.core.enrolment import Enrolment
 from lanyard.registry import server
+from lanyard.registry.datadir import RegistryDir
 
 app = typer.Typer(
     help="The working group's registry: set-up, serving, events, records, report readers "
@@ -35,6 +47,7 @@ key_app = typer.Typer(help="Rotate the registry's OPRF key.", no_args_is_help=Tr
 app.add_typer(key_app, name="key")
 app.add_typer(wg_cmds.recipient_app, name="recipient")
 app.add_typer(submission_cmds.submission_app, name="submission")
+app.add_typer(tls_cmds.tls_app, name="tls")
 app.command("evaluations")(evaluation_cmds.evaluations)
 
 
@@ -64,7 +77,45 @@ def serve(
     ] = False,
 ) -> None:
     """Run the registry's gRPC service until SIGTERM or Ctrl-C."""
-    asyncio.run(server.serve(open_dir(data_dir), listen, insecure))
+    asyncio.run(server.serve(open_dir(data_dir), listen, insecure, announcer("Registry")))
+
+
+@app.command()
+def status(data_dir: DataDir, endpoint: Endpoint = None, json_out: JsonOut = False) -> None:
+    """Is the registry serving, and if not, why (disk full, data directory unwritable, a
+    part failing)? Exit status 1 unless it is serving."""
+    local = data_dir.is_dir()
+    if endpoint is None and not local:
+        raise CliError(
+            f"give --endpoint (the registry's HOST:PORT): there is no registry data directory "
+            f"at {data_dir}"
+        )
+    rdir = RegistryDir(data_dir)
+    address = endpoint or rdir.endpoint()
+    live = asyncio.run(health_cmd.ask(address, registry_ca()))
+    problems: dict[str, str] = {}
+    if local and live == "NOT_SERVING":
+        with contextlib.suppress(OSError, ValueError):
+            recorded = json.loads(rdir.health_path.read_text(encoding="utf-8"))
+            problems = {str(k): str(v) for k, v in recorded.get("problems", {}).items()}
+    if json_out:
+        emit_json({"endpoint": address, "status": live, "problems": problems})
+        if live != "SERVING":
+            raise typer.Exit(1)
+        return
+    if live == "SERVING":
+        console.print(f"The registry at {address} is serving.", highlight=False)
+        return
+    if live == "UNREACHABLE":
+        raise CliError(
+            f"the registry at {address} cannot be reached; is `lanyard registry serve` running?"
+        )
+    why = (
+        "; ".join(f"{part}: {reason}" for part, reason in sorted(problems.items()))
+        if problems
+        else "no reason is recorded on this machine; see the registry's log (health.failing)"
+    )
+    raise CliError(f"the registry at {address} is not serving ({why})")
 
 
 @event_app.command("enroll")
@@ -88,6 +139,11 @@ def event_enroll(
     json_out: JsonOut = False,
 ) -> None:
     """Enrol an event and write the bundle its agent pins."""
+    if not limits.QUOTA_MIN <= quota <= limits.QUOTA_MAX:
+        raise CliError(
+            f"--quota must be {limits.QUOTA_MIN:,} to {limits.QUOTA_MAX:,} evaluations, "
+            f"got {quota:,}"
+        )
     rdir = open_dir(data_dir)
     key = read_public_key(public_key)
     start_date, end_date = require_date(starts, "--starts"), require_date(ends, "--ends")
@@ -135,6 +191,28 @@ def event_revoke(
 
     run(go(), address)
     console.print(f"Revoked {event_id}: its calls are refused from now on.")
+
+
+@event_app.command("quota")
+def event_quota(
+    data_dir: DataDir,
+    event_id: Annotated[str, typer.Argument(help="The event whose quota to set.")],
+    quota: Annotated[int, typer.Argument(min=1, help="The new total number of evaluations.")],
+    endpoint: Endpoint = None,
+) -> None:
+    """Set an event's evaluation quota (for example so a key rotation can finish)."""
+    rdir = open_dir(data_dir)
+    address = endpoint or rdir.endpoint()
+
+    async def go() -> tuple[int, int]:
+        async with admin_client(rdir, address) as client:
+            info = await client.set_quota(event_id, quota)
+            return int(info.quota), int(info.evaluations_used)
+
+    total, used = run(go(), address)
+    console.print(
+        f"Quota of {event_id} set to {total} evaluations ({used} used, {total - used} left)."
+    )
 
 
 @event_app.command("list")
@@ -189,10 +267,12 @@ def key_rotate(
     """Move every record to a new OPRF key (spec §6); the old key is destroyed."""
     rdir = open_dir(data_dir)
     address = endpoint or rdir.endpoint()
-    if not yes and not typer.confirm(
-        "Rotate the OPRF key? Every event will evaluate its attendees again.", default=False
-    ):
-        raise CliError("key rotation cancelled; nothing changed")
+    confirm(
+        "Every event will evaluate its attendees again. Rotate the OPRF key?",
+        "rotate the OPRF key",
+        yes,
+        "key rotation cancelled; nothing changed",
+    )
 
     async def go() -> tuple[int, int, int]:
         async with admin_client(rdir, address) as client:

@@ -11,12 +11,14 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
+import grpc
 import typer
 
 from lanyard.cli import common
 from lanyard.cli.output import CliError
 from lanyard.client.admin import AdminClient
 from lanyard.core.channels import open_channel
+from lanyard.core.serving import is_loopback
 from lanyard.registry.datadir import RegistryDir
 
 
@@ -51,9 +53,28 @@ def open_dir(data_dir: Path) -> RegistryDir:
     return rdir
 
 
+_WILDCARDS = ("0.0.0.0", "[::]", "::", "")  # noqa: S104 - compared with, never bound
+
+
+def registry_channel(endpoint: str, rdir: RegistryDir | None) -> grpc.aio.Channel:
+    """A channel to the registry at `endpoint`. On the registry's own host (`rdir` given,
+    `endpoint` local) with TLS configured, TLS to it, trusting LANYARD_REGISTRY_CA or else
+    the registry's own certificate (a wildcard listen address is reached as localhost);
+    otherwise the usual rules (lanyard/core/channels.py)."""
+    ca = registry_ca()
+    host, _, port = endpoint.rpartition(":")
+    local = host in _WILDCARDS or is_loopback(endpoint)
+    if rdir is not None and local and rdir.config_path.exists():
+        config = rdir.load_config()
+        if config.tls_cert is not None:
+            address = f"localhost:{port}" if host in _WILDCARDS else endpoint
+            return open_channel(address, ca or config.tls_cert, tls=True)
+    return open_channel(endpoint, ca)
+
+
 @asynccontextmanager
 async def admin_client(rdir: RegistryDir, endpoint: str) -> AsyncIterator[AdminClient]:
-    channel = open_channel(endpoint, registry_ca())
+    channel = registry_channel(endpoint, rdir)
     try:
         yield AdminClient(channel, rdir.admin_key(), endpoint=endpoint)
     finally:
@@ -78,6 +99,7 @@ def require_date(value: str, flag: str) -> date:
 
 def registry_ca() -> Path | None:
     """The CA that signed a remote registry's TLS certificate (LANYARD_REGISTRY_CA); WG
-    readers on their own machines set it. Loopback needs none."""
+    readers on their own machines set it. Without it, a registry off loopback is verified
+    against the system's trust store."""
     value = os.environ.get("LANYARD_REGISTRY_CA")
     return Path(value) if value else None

@@ -16,13 +16,7 @@ import typer
 from lanyard.cli.common import run
 from lanyard.cli.output import CliError, JsonOut, console, emit_json, table
 from lanyard.cli.registry import submission_records
-from lanyard.cli.registry.common import (
-    DataDir,
-    Endpoint,
-    admin_client,
-    open_dir,
-    parse_date,
-)
+from lanyard.cli.registry.common import DataDir, Endpoint, admin_client, open_dir, parse_date
 from lanyard.cli.wg import commands as wg_cmds
 from lanyard.client.admin import Identifier, record_messages
 from lanyard.core import snapshot

@@ -1,6 +1,6 @@
 """`lanyard registry record add --from-submission`: from an end-of-event report to records.
 
-The WG member opens the report on their own machine (cli/submission_cmds.py), chooses
+The WG member opens the report on their own machine (submissions.py), chooses
 people it names, and adds a record for each through the blinded round, so names go from
 this machine into blinded points only. Names are printed to the member's terminal when
 asked for and never reach a log line.

@@ -3,7 +3,7 @@
 A WG member lists what events submitted, opens a report with their own key on their own
 machine (the registry holds only ciphertext), checks the event's signatures and signs each
 step the event will see. Turning the people a report names into records is in
-cli/submission_records.py. Names are printed to the member's terminal when asked for and
+submission_records.py. Names are printed to the member's terminal when asked for and
 never reach a log line.
 """
 
@@ -25,6 +25,7 @@ from lanyard.cli.wg.commands import (
     Session,
     WgKey,
     WgPassphraseFile,
+    default_wg_key,
     member_session,
     operator_session,
 )
@@ -86,7 +87,9 @@ def submission_list(
         typer.Option(
             "--wg-key",
             envvar="LANYARD_WG_KEY",
-            help="Sign in as this WG member (default: the operator's key in --data-dir).",
+            help="Your WG member key file from `lanyard wg keygen` (default: yours, as for "
+            "open and ack; the operator's admin key when you have none and --data-dir is a "
+            "registry).",
         ),
     ] = None,
     passphrase_file: WgPassphraseFile = None,
@@ -94,9 +97,9 @@ def submission_list(
 ) -> None:
     """List the submissions: ids, events, sizes, status, place in the log."""
     session = (
-        member_session(data_dir, endpoint, wg_key, passphrase_file)
-        if wg_key is not None
-        else operator_session(data_dir, endpoint)
+        operator_session(data_dir, endpoint)
+        if wg_key is None and not default_wg_key().exists() and data_dir.is_dir()
+        else member_session(data_dir, endpoint, wg_key, passphrase_file)
     )
     subs = session.run(lambda client: client.list_submissions())
     rows: list[dict[str, Any]] = [
@@ -248,7 +251,7 @@ def submission_open(
     )
     say(f"Sealed to {', '.join(opened.readers)}; the event's signature verifies.")
     say("")
-    say(preview(opened.report))
+    say(preview(opened.report, opened=True))
     steps_table(opened.steps)
 
 

@@ -10,9 +10,9 @@ the registry signs today and shows each step the WG signed.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -33,10 +33,11 @@ from lanyard.agent.reports import (
     preview,
     verify_in_log,
 )
+from lanyard.agent.server import OUTBOX_INTERVAL_SECONDS
 from lanyard.agent.service import AgentService, registry_failure
 from lanyard.cli.agent.commands import DataDir, MasterKeyFile, PassphraseFile, records_unlock
 from lanyard.cli.common import run
-from lanyard.cli.output import CliError, JsonOut, console, emit_json, say
+from lanyard.cli.output import CliError, JsonOut, confirm, console, emit_json, say
 from lanyard.cli.registry.submissions import steps_table
 from lanyard.client.errors import RpcFailed
 from lanyard.core import files
@@ -141,8 +142,9 @@ def _undelivered(entry: Entry, error: str, attempts: int, endpoint: str) -> CliE
     if error.split(":", 1)[0] in RETRYABLE:
         return CliError(
             f"the registry at {endpoint} did not answer after {attempts} attempt(s); "
-            f"submission {short} is kept in the outbox; run `lanyard report submit` again "
-            "or leave `lanyard agent serve` running, which retries"
+            f"submission {short} is sealed and kept in the outbox, queued: "
+            f"`lanyard agent serve` retries it every {int(OUTBOX_INTERVAL_SECONDS)} s while "
+            "it runs, or run `lanyard report submit` again"
         )
     return CliError(
         f"the registry refused submission {short} ({error}); it is kept in the outbox, "
@@ -192,25 +194,25 @@ def submit(
                 "since; `lanyard report status` shows what the WG did with it, "
                 "`lanyard report submit --new` seals a fresh submission",
             )
-        try:
-            readers = [r.name for r in (await agent.registry.recipients()).recipients]
-        except CoreError as exc:
-            raise ReceiptError(
-                f"the WG's recipient list does not verify ({exc}); nothing was sealed or sent"
-            ) from exc
-        except RpcFailed as exc:
-            raise registry_failure(exc, endpoint, "nothing was sealed or sent") from exc
+        recipients, kept_since = await sender.recipients("nothing was sealed or sent")
+        readers = [r.name for r in recipients.recipients]
         if not json_out:
             console.print(
                 f"The report holds {summary(report)}; `lanyard report build` shows all of it."
             )
             console.print(f"It will be sealed to the WG's report readers: {', '.join(readers)}.")
-        if not yes:
-            if not sys.stdin.isatty():
-                raise CliError("give --yes to submit without a terminal to confirm on")
-            if not typer.confirm("Seal it and send it to the WG?", default=False):
-                raise CliError("not submitted; nothing was sealed or sent")
-        entry = await sender.seal(report)
+            if kept_since:
+                console.print(
+                    f"The registry cannot be reached: the readers are those it signed, as "
+                    f"fetched {kept_since}; the sealed report will wait in the outbox."
+                )
+        confirm(
+            "Seal the report and send it to the WG?",
+            "submit the report",
+            yes,
+            "not submitted; nothing was sealed or sent",
+        )
+        entry = await sender.seal(report, recipients)
         delivery = await sender.deliver(entry, attempts=attempts)
         if delivery.receipt is None:
             raise _undelivered(entry, delivery.error, attempts, endpoint)
@@ -242,6 +244,7 @@ class Checked:
     status: str = ""
     steps: list[dict[str, str]] | None = None
     failure: str = ""
+    offline: str = ""  # why the log could not be asked now (the receipt itself checked)
 
 
 @report_app.command("status")
@@ -264,7 +267,14 @@ def status(data_dir: DataDir, json_out: JsonOut = False) -> None:
                 out.append(Checked(entry, failure=str(exc)))
                 continue
             except RpcFailed as exc:
-                raise registry_failure(exc, endpoint, "the receipts were not checked") from exc
+                if exc.code.name not in RETRYABLE:
+                    raise registry_failure(exc, endpoint, "the receipts were not checked") from exc
+                # Offline: the local receipt (its signature checked above) is the answer.
+                out.append(Checked(entry, offline=f"the registry at {endpoint} cannot be reached"))
+                continue
+            now = datetime.now(UTC)
+            await outbox.verified(entry.submission_id, now)
+            entry = replace(entry, verified_at=now.isoformat(timespec="seconds"))
             steps = [
                 {"step": s.step, "member": s.member, "at": s.at, "message": s.message}
                 for s in v.steps
@@ -304,6 +314,8 @@ def _checked_json(c: Checked) -> dict[str, Any]:
         else {"verified": c.verified, "tree_size": c.tree_size or None, "error": c.failure or None},
         "status": c.status or ("pending" if e.receipt is None else None),
         "steps": c.steps or [],
+        "offline": c.offline or None,
+        "last_verified_at": e.verified_at,
     }
 
 
@@ -325,6 +337,14 @@ def _print_checked(c: Checked) -> None:
     )
     if c.failure:
         console.print(f"  [red]The proof failed:[/red] {escape(c.failure)}")
+        return
+    if c.offline:
+        console.print(
+            f"  [yellow]Not checked against the log now[/yellow]: {escape(c.offline)}; the "
+            "receipt's signature checks out; last verified in the log "
+            + (e.verified_at or "never")
+            + "."
+        )
         return
     console.print(
         f"  [green]Verified in the log[/green] (tree size {c.tree_size}); status {c.status}."

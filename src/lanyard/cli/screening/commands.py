@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,11 +23,19 @@ from rich.progress import (
 from lanyard.agent.errors import Error as AgentError
 from lanyard.agent.screening.batch import ScreenOutcome, count_lines, screen_export
 from lanyard.agent.screening.csv_import import Export, open_export
-from lanyard.agent.screening.decision import Result
-from lanyard.agent.service import AgentService
+from lanyard.agent.service import AgentService, Checked
 from lanyard.agent.store import Alert, FaultAlert
 from lanyard.cli.agent.commands import DataDir, with_agent
-from lanyard.cli.output import CliError, JsonOut, console, emit_json, printable, table, write_csv
+from lanyard.cli.output import (
+    CliError,
+    JsonOut,
+    console,
+    emit_json,
+    err_console,
+    printable,
+    table,
+    write_csv,
+)
 from lanyard.client.errors import RpcFailed
 
 _ROLE_NAMES = {
@@ -162,14 +171,39 @@ def print_outcome(outcome: ScreenOutcome, export: Export) -> None:
             ["line", "ref", "reason"],
             [(r["line"], r["ref"], r["reason"]) for r in data["skipped"]],
         )
+    if outcome.rotation_pending:
+        console.print(
+            f"[yellow]The WG rotated its key and {outcome.rotation_pending} identities "
+            "screened before still wait to be evaluated under it (see `lanyard agent "
+            "status`); new people were screened under the new key.[/yellow]"
+        )
+
+
+@dataclass
+class Reached:
+    """The last file line whose row is stored: where a stopped run resumes."""
+
+    line: int = 0
+    started_at: int | None = None
+
+    def __call__(self, line: int) -> None:
+        if self.started_at is None:
+            self.started_at = line
+        self.line = line
 
 
 async def screen_with_progress(
-    agent: AgentService, export: Export, role: str, show_bar: bool
+    agent: AgentService,
+    export: Export,
+    role: str,
+    show_bar: bool,
+    reached: Reached | None = None,
 ) -> ScreenOutcome:
-    """Screen `export`; on a terminal, a bar shows rows, rate and time left."""
+    """Screen `export`; on a terminal, a bar shows rows, rate and time left, starting at
+    the row a stopped run had reached."""
+    reached = reached if reached is not None else Reached()
     if not show_bar:
-        return await screen_export(agent, export, role)
+        return await screen_export(agent, export, role, reached=reached)
     total = await asyncio.to_thread(count_lines, export)
     with Progress(
         TextColumn("Screening"),
@@ -183,12 +217,20 @@ async def screen_with_progress(
     ) as bar:
         task = bar.add_task("rows", total=total, rate="–")
 
+        def on_line(line: int) -> None:
+            first = reached.started_at is None
+            reached(line)
+            if first and line > 1:
+                # Line 1 is the header: rows up to `line` were stored by the stopped run.
+                bar.console.print(f"Resuming after line {line}.", highlight=False)
+                bar.reset(task, completed=min(total, line - 1), rate="–")
+
         def advance(rows: int) -> None:
             bar.advance(task, rows)
             speed = bar.tasks[0].speed
             bar.update(task, rate=f"{speed:,.0f}" if speed else "–")
 
-        return await screen_export(agent, export, role, progress=advance)
+        return await screen_export(agent, export, role, progress=advance, reached=on_line)
 
 
 def screen(
@@ -245,9 +287,21 @@ def screen(
         encoding=encoding,
     )
     show_bar = console.is_terminal and not json_out
-    outcome = with_agent(
-        data_dir, lambda agent: screen_with_progress(agent, export, role, show_bar)
-    )
+    reached = Reached()
+    try:
+        outcome = with_agent(
+            data_dir, lambda agent: screen_with_progress(agent, export, role, show_bar, reached)
+        )
+    except KeyboardInterrupt:
+        name = printable(str(file))
+        said = (
+            f"Stopped after line {reached.line} of {name}; every row up to there is stored. "
+            "Run the same command again to resume."
+            if reached.line > 1
+            else f"Stopped before any row of {name} was stored. Run the same command again."
+        )
+        err_console.print(said, markup=False, highlight=False)
+        raise typer.Exit(130) from None
     data = _outcome_json(outcome, export)
     if out is not None:
         _write_out(out, data)
@@ -269,13 +323,14 @@ def check(
 ) -> None:
     """Screen one person."""
 
-    async def work(agent: AgentService) -> Result:
+    async def work(agent: AgentService) -> Checked:
         # A one-shot command follows no stream: take the newest list first, if reachable.
         with contextlib.suppress(RpcFailed, AgentError):
             await agent.sync()
-        return await agent.check(name, email, role, ref)
+        return await agent.check_answer(name, email, role, ref)
 
-    result = with_agent(data_dir, work)
+    answer = with_agent(data_dir, work)
+    result = answer.result
     if json_out:
         emit_json(
             {
@@ -283,6 +338,8 @@ def check(
                 "reason": result.reason.value,
                 "matched": result.matched,
                 "record_ref": result.record_ref,
+                "snapshot_version": answer.snapshot_version,
+                "snapshot_age_seconds": answer.snapshot_age_seconds,
             }
         )
         return
@@ -296,13 +353,50 @@ def check(
     )
 
 
+alerts_app = typer.Typer(
+    help="Matches found after screening: when the WG adds, removes or expires a record.",
+    invoke_without_command=True,
+)
+
+
+@alerts_app.command("ack")
+def alerts_ack(
+    data_dir: DataDir,
+    alert_ids: Annotated[
+        list[int] | None, typer.Argument(help="The alerts to acknowledge (their #).")
+    ] = None,
+    every: Annotated[bool, typer.Option("--all", help="Acknowledge every open alert.")] = False,
+    json_out: JsonOut = False,
+) -> None:
+    """Acknowledge alerts someone has looked at: by number, or every open one with --all."""
+    if bool(alert_ids) == every:
+        raise CliError("give the numbers of the alerts to acknowledge, or --all (not both)")
+
+    async def work(agent: AgentService) -> list[int]:
+        return await agent.acknowledge(None if every else list(alert_ids or []))
+
+    done = with_agent(data_dir, work)
+    if json_out:
+        emit_json({"acknowledged": done})
+        return
+    if not done:
+        console.print("No open alerts to acknowledge.")
+        return
+    console.print(f"Acknowledged {len(done)} alert(s): {', '.join(str(i) for i in done)}.")
+
+
+@alerts_app.callback()
 def alerts(
+    ctx: typer.Context,
     data_dir: DataDir,
     refresh: Annotated[bool, typer.Option(help="Fetch the newest snapshot first.")] = False,
     all_alerts: Annotated[bool, typer.Option("--all", help="Include acknowledged ones.")] = False,
     json_out: JsonOut = False,
 ) -> None:
-    """Matches found after screening: when the WG adds, removes or expires a record."""
+    """Matches found after screening: when the WG adds, removes or expires a record.
+    `lanyard alerts ack ID…|--all` acknowledges them."""
+    if ctx.invoked_subcommand is not None:
+        return
 
     async def work(agent: AgentService) -> tuple[list[FaultAlert], list[Alert]]:
         if refresh:

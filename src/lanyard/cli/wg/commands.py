@@ -25,11 +25,10 @@ from rich.markup import escape
 from lanyard.cli import common
 from lanyard.cli.agent.commands import _read_passphrase_file
 from lanyard.cli.output import CliError, JsonOut, console, emit_json, say, table
-from lanyard.cli.registry.common import Endpoint, registry_ca
+from lanyard.cli.registry.common import Endpoint, registry_channel
 from lanyard.client.admin import AdminClient
 from lanyard.client.errors import RpcFailed
 from lanyard.core import keys, passphrase, wg_member
-from lanyard.core.channels import open_channel
 from lanyard.core.errors import Error as CoreError
 from lanyard.core.wg_member import MemberKeys
 from lanyard.registry.datadir import RegistryDir
@@ -211,10 +210,11 @@ class Session:
     key: nacl.signing.SigningKey
     name: str  # "operator" or the member's name
     member: MemberKeys | None = None
+    rdir: RegistryDir | None = None  # on the registry's own host: its TLS settings apply
 
     def run(self, work: Callable[[AdminClient], Awaitable[T]]) -> T:
         async def go() -> T:
-            channel = open_channel(self.address, registry_ca())
+            channel = registry_channel(self.address, self.rdir)
             try:
                 client = AdminClient(channel, self.key, admin_name=self.name, endpoint=self.address)
                 return await work(client)
@@ -247,7 +247,7 @@ def registry_address(data_dir: Path, endpoint: str | None) -> str:
 def operator_session(data_dir: Path, endpoint: str | None) -> Session:
     rdir = RegistryDir(data_dir)
     rdir.check()
-    return Session(endpoint or rdir.endpoint(), rdir.admin_key(), "operator")
+    return Session(endpoint or rdir.endpoint(), rdir.admin_key(), "operator", rdir=rdir)
 
 
 def member_session(
@@ -255,7 +255,8 @@ def member_session(
 ) -> Session:
     address = registry_address(data_dir, endpoint)  # before asking for the passphrase
     member = load_member(wg_key, passphrase_file)
-    return Session(address, member.signing, member.name, member)
+    local = RegistryDir(data_dir) if (data_dir / "registry.toml").is_file() else None
+    return Session(address, member.signing, member.name, member, rdir=local)
 
 
 # -- recipients (the operator) ---------------------------------------------------------------

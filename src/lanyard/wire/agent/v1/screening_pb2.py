@@ -24,23 +24,23 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n lanyard/agent/v1/screening.proto\x12\x10lanyard.agent.v1\"k\n\x0c\x43heckRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12$\n\x04role\x18\x03 \x01(\x0e\x32\x16.lanyard.agent.v1.Role\x12\x12\n\ncaller_ref\x18\x04 \x01(\tJ\x04\x08\x05\x10\x10\"\x9b\x01\n\rCheckResponse\x12,\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0e\x32\x1a.lanyard.agent.v1.Decision\x12(\n\x06reason\x18\x02 \x01(\x0e\x32\x18.lanyard.agent.v1.Reason\x12\x12\n\nrecord_ref\x18\x03 \x01(\t\x12\x18\n\x10snapshot_version\x18\x04 \x01(\x04J\x04\x08\x05\x10\x10*A\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x11\n\rROLE_ATTENDEE\x10\x01\x12\x10\n\x0cROLE_SPEAKER\x10\x02*`\n\x08\x44\x65\x63ision\x12\x18\n\x14\x44\x45\x43ISION_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x44\x45\x43ISION_ALLOW\x10\x01\x12\x13\n\x0f\x44\x45\x43ISION_REVIEW\x10\x02\x12\x11\n\rDECISION_DENY\x10\x03*\x94\x01\n\x06Reason\x12\x16\n\x12REASON_UNSPECIFIED\x10\x00\x12\x1b\n\x17REASON_BANNED_CONFIRMED\x10\x01\x12\x1a\n\x16REASON_BANNED_POSSIBLE\x10\x02\x12\x1c\n\x18REASON_FLAGGED_CONFIRMED\x10\x03\x12\x1b\n\x17REASON_FLAGGED_POSSIBLE\x10\x04\x32U\n\tScreening\x12H\n\x05\x43heck\x12\x1e.lanyard.agent.v1.CheckRequest\x1a\x1f.lanyard.agent.v1.CheckResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n lanyard/agent/v1/screening.proto\x12\x10lanyard.agent.v1\"k\n\x0c\x43heckRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12$\n\x04role\x18\x03 \x01(\x0e\x32\x16.lanyard.agent.v1.Role\x12\x12\n\ncaller_ref\x18\x04 \x01(\tJ\x04\x08\x05\x10\x10\"\xb9\x01\n\rCheckResponse\x12,\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0e\x32\x1a.lanyard.agent.v1.Decision\x12(\n\x06reason\x18\x02 \x01(\x0e\x32\x18.lanyard.agent.v1.Reason\x12\x12\n\nrecord_ref\x18\x03 \x01(\t\x12\x18\n\x10snapshot_version\x18\x04 \x01(\x04\x12\x1c\n\x14snapshot_age_seconds\x18\x05 \x01(\x04J\x04\x08\x06\x10\x10*A\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x11\n\rROLE_ATTENDEE\x10\x01\x12\x10\n\x0cROLE_SPEAKER\x10\x02*`\n\x08\x44\x65\x63ision\x12\x18\n\x14\x44\x45\x43ISION_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x44\x45\x43ISION_ALLOW\x10\x01\x12\x13\n\x0f\x44\x45\x43ISION_REVIEW\x10\x02\x12\x11\n\rDECISION_DENY\x10\x03*\x94\x01\n\x06Reason\x12\x16\n\x12REASON_UNSPECIFIED\x10\x00\x12\x1b\n\x17REASON_BANNED_CONFIRMED\x10\x01\x12\x1a\n\x16REASON_BANNED_POSSIBLE\x10\x02\x12\x1c\n\x18REASON_FLAGGED_CONFIRMED\x10\x03\x12\x1b\n\x17REASON_FLAGGED_POSSIBLE\x10\x04\x32U\n\tScreening\x12H\n\x05\x43heck\x12\x1e.lanyard.agent.v1.CheckRequest\x1a\x1f.lanyard.agent.v1.CheckResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lanyard.agent.v1.screening_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROLE']._serialized_start=321
-  _globals['_ROLE']._serialized_end=386
-  _globals['_DECISION']._serialized_start=388
-  _globals['_DECISION']._serialized_end=484
-  _globals['_REASON']._serialized_start=487
-  _globals['_REASON']._serialized_end=635
+  _globals['_ROLE']._serialized_start=351
+  _globals['_ROLE']._serialized_end=416
+  _globals['_DECISION']._serialized_start=418
+  _globals['_DECISION']._serialized_end=514
+  _globals['_REASON']._serialized_start=517
+  _globals['_REASON']._serialized_end=665
   _globals['_CHECKREQUEST']._serialized_start=54
   _globals['_CHECKREQUEST']._serialized_end=161
   _globals['_CHECKRESPONSE']._serialized_start=164
-  _globals['_CHECKRESPONSE']._serialized_end=319
-  _globals['_SCREENING']._serialized_start=637
-  _globals['_SCREENING']._serialized_end=722
+  _globals['_CHECKRESPONSE']._serialized_end=349
+  _globals['_SCREENING']._serialized_start=667
+  _globals['_SCREENING']._serialized_end=752
 # @@protoc_insertion_point(module_scope)

@@ -51,13 +51,15 @@ class CheckRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., email: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., caller_ref: _Optional[str] = ...) -> None: ...
 
 class CheckResponse(_message.Message):
-    __slots__ = ("decision", "reason", "record_ref", "snapshot_version")
+    __slots__ = ("decision", "reason", "record_ref", "snapshot_version", "snapshot_age_seconds")
     DECISION_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     RECORD_REF_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_AGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     decision: Decision
     reason: Reason
     record_ref: str
     snapshot_version: int
-    def __init__(self, decision: _Optional[_Union[Decision, str]] = ..., reason: _Optional[_Union[Reason, str]] = ..., record_ref: _Optional[str] = ..., snapshot_version: _Optional[int] = ...) -> None: ...
+    snapshot_age_seconds: int
+    def __init__(self, decision: _Optional[_Union[Decision, str]] = ..., reason: _Optional[_Union[Reason, str]] = ..., record_ref: _Optional[str] = ..., snapshot_version: _Optional[int] = ..., snapshot_age_seconds: _Optional[int] = ...) -> None: ...

@@ -27,7 +27,7 @@ from lanyard.wire.registry.v1 import reports_pb2 as lanyard_dot_registry_dot_v1_
 from lanyard.wire.registry.v1 import snapshot_pb2 as lanyard_dot_registry_dot_v1_dot_snapshot__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1flanyard/registry/v1/admin.proto\x12\x13lanyard.registry.v1\x1a(lanyard/registry/v1/evaluation_log.proto\x1a!lanyard/registry/v1/reports.proto\x1a\"lanyard/registry/v1/snapshot.proto\"\xa6\x01\n\tEventInfo\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tstarts_on\x18\x03 \x01(\t\x12\x0f\n\x07\x65nds_on\x18\x04 \x01(\t\x12\x12\n\npublic_key\x18\x05 \x01(\x0c\x12\r\n\x05quota\x18\x06 \x01(\x04\x12\x18\n\x10\x65valuations_used\x18\x07 \x01(\x04\x12\x12\n\nrevoked_at\x18\x08 \x01(\tJ\x04\x08\t\x10\x10\"I\n\x12\x45nrollEventRequest\x12-\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1e.lanyard.registry.v1.EventInfoJ\x04\x08\x02\x10\x10\"\x9f\x01\n\x13\x45nrollEventResponse\x12-\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1e.lanyard.registry.v1.EventInfo\x12\x1b\n\x13registry_public_key\x18\x02 \x01(\x0c\x12\r\n\x05suite\x18\x03 \x01(\t\x12\r\n\x05\x65poch\x18\x04 \x01(\r\x12\x18\n\x10\x65poch_public_key\x18\x05 \x01(\x0cJ\x04\x08\x06\x10\x10\",\n\x12RevokeEventRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\tJ\x04\x08\x02\x10\x10\"J\n\x13RevokeEventResponse\x12-\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1e.lanyard.registry.v1.EventInfoJ\x04\x08\x02\x10\x10\"\x19\n\x11ListEventsRequestJ\x04\x08\x01\x10\x10\"J\n\x12ListEventsResponse\x12.\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1e.lanyard.registry.v1.EventInfoJ\x04\x08\x02\x10\x10\"V\n\x18\x45valuateForRecordRequest\x12\r\n\x05suite\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\r\x12\x16\n\x0e\x62linded_points\x18\x03 \x03(\x0cJ\x04\x08\x04\x10\x10\"\xa4\x01\n\x19\x45valuateForRecordResponse\x12\r\n\x05suite\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\r\x12\x18\n\x10\x65valuated_points\x18\x03 \x03(\x0c\x12\r\n\x05proof\x18\x04 \x01(\x0c\x12:\n\tlog_entry\x18\x05 \x01(\x0b\x32\'.lanyard.registry.v1.EvaluationLogEntryJ\x04\x08\x06\x10\x10\"\x9b\x01\n\nRecordInfo\x12\x12\n\nrecord_ref\x18\x01 \x01(\t\x12\x31\n\x06status\x18\x02 \x01(\x0e\x32!.lanyard.registry.v1.RecordStatus\x12\x12\n\nexpires_on\x18\x03 \x01(\t\x12\x18\n\x10identifier_count\x18\x04 \x01(\r\x12\x12\n\ncreated_at\x18\x05 \x01(\tJ\x04\x08\x06\x10\x10\"w\n\x10\x41\x64\x64RecordRequest\x12\r\n\x05suite\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\r\x12/\n\x06record\x18\x03 \x01(\x0b\x32\x1f.lanyard.registry.v1.RecordInfo\x12\x0e\n\x06points\x18\x04 \x03(\x0cJ\x04\x08\x05\x10\x10\"d\n\x11\x41\x64\x64RecordResponse\x12/\n\x06record\x18\x01 \x01(\x0b\x32\x1f.lanyard.registry.v1.RecordInfo\x12\x18\n\x10snapshot_version\x18\x02 \x01(\x04J\x04\x08\x03\x10\x10\"/\n\x13RemoveRecordRequest\x12\x12\n\nrecord_ref\x18\x01 \x01(\tJ\x04\x08\x02\x10\x10\"6\n\x14RemoveRecordResponse\x12\x18\n\x10snapshot_version\x18\x01 \x01(\x04J\x04\x08\x02\x10\x10\"\x1a\n\x12ListRecordsRequestJ\x04\x08\x01\x10\x10\"\x90\x01\n\x13ListRecordsResponse\x12\x30\n\x07records\x18\x01 \x03(\x0b\x32\x1f.lanyard.registry.v1.RecordInfo\x12\r\n\x05\x65poch\x18\x02 \x01(\r\x12\x18\n\x10snapshot_version\x18\x03 \x01(\x04\x12\x18\n\x10\x65poch_public_key\x18\x04 \x01(\x0cJ\x04\x08\x05\x10\x10\",\n\x10RotateKeyRequest\x12\x12\n\nfrom_epoch\x18\x01 \x01(\rJ\x04\x08\x02\x10\x10\"R\n\x11RotateKeyResponse\x12\r\n\x05\x65poch\x18\x01 \x01(\r\x12\x18\n\x10snapshot_version\x18\x02 \x01(\x04\x12\x0e\n\x06points\x18\x03 \x01(\rJ\x04\x08\x04\x10\x10\"?\n\x16ListEvaluationsRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\r\n\x05since\x18\x02 \x01(\tJ\x04\x08\x03\x10\x10\"\x81\x01\n\x17ListEvaluationsResponse\x12\x33\n\x06leaves\x18\x01 \x03(\x0b\x32#.lanyard.registry.v1.EvaluationLeaf\x12+\n\x04head\x18\x02 \x01(\x0b\x32\x1d.lanyard.registry.v1.TreeHeadJ\x04\x08\x03\x10\x10\x32\x93\x0c\n\x05\x41\x64min\x12`\n\x0b\x45nrollEvent\x12\'.lanyard.registry.v1.EnrollEventRequest\x1a(.lanyard.registry.v1.EnrollEventResponse\x12`\n\x0bRevokeEvent\x12\'.lanyard.registry.v1.RevokeEventRequest\x1a(.lanyard.registry.v1.RevokeEventResponse\x12]\n\nListEvents\x12&.lanyard.registry.v1.ListEventsRequest\x1a\'.lanyard.registry.v1.ListEventsResponse\x12r\n\x11\x45valuateForRecord\x12-.lanyard.registry.v1.EvaluateForRecordRequest\x1a..lanyard.registry.v1.EvaluateForRecordResponse\x12Z\n\tAddRecord\x12%.lanyard.registry.v1.AddRecordRequest\x1a&.lanyard.registry.v1.AddRecordResponse\x12\x63\n\x0cRemoveRecord\x12(.lanyard.registry.v1.RemoveRecordRequest\x1a).lanyard.registry.v1.RemoveRecordResponse\x12`\n\x0bListRecords\x12\'.lanyard.registry.v1.ListRecordsRequest\x1a(.lanyard.registry.v1.ListRecordsResponse\x12Z\n\tRotateKey\x12%.lanyard.registry.v1.RotateKeyRequest\x1a&.lanyard.registry.v1.RotateKeyResponse\x12\x63\n\x0c\x41\x64\x64Recipient\x12(.lanyard.registry.v1.AddRecipientRequest\x1a).lanyard.registry.v1.AddRecipientResponse\x12l\n\x0fRemoveRecipient\x12+.lanyard.registry.v1.RemoveRecipientRequest\x1a,.lanyard.registry.v1.RemoveRecipientResponse\x12i\n\x0eListRecipients\x12*.lanyard.registry.v1.ListRecipientsRequest\x1a+.lanyard.registry.v1.ListRecipientsResponse\x12l\n\x0fListSubmissions\x12+.lanyard.registry.v1.ListSubmissionsRequest\x1a,.lanyard.registry.v1.ListSubmissionsResponse\x12\x66\n\rGetSubmission\x12).lanyard.registry.v1.GetSubmissionRequest\x1a*.lanyard.registry.v1.GetSubmissionResponse\x12r\n\x11\x41\x64vanceSubmission\x12-.lanyard.registry.v1.AdvanceSubmissionRequest\x1a..lanyard.registry.v1.AdvanceSubmissionResponse\x12l\n\x0fListEvaluations\x12+.lanyard.registry.v1.ListEvaluationsRequest\x1a,.lanyard.registry.v1.ListEvaluationsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1flanyard/registry/v1/admin.proto\x12\x13lanyard.registry.v1\x1a(lanyard/registry/v1/evaluation_log.proto\x1a!lanyard/registry/v1/reports.proto\x1a\"lanyard/registry/v1/snapshot.proto\"\xa6\x01\n\tEventInfo\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tstarts_on\x18\x03 \x01(\t\x12\x0f\n\x07\x65nds_on\x18\x04 \x01(\t\x12\x12\n\npublic_key\x18\x05 \x01(\x0c\x12\r\n\x05quota\x18\x06 \x01(\x04\x12\x18\n\x10\x65valuations_used\x18\x07 \x01(\x04\x12\x12\n\nrevoked_at\x18\x08 \x01(\tJ\x04\x08\t\x10\x10\"I\n\x12\x45nrollEventRequest\x12-\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1e.lanyard.registry.v1.EventInfoJ\x04\x08\x02\x10\x10\"\x9f\x01\n\x13\x45nrollEventResponse\x12-\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1e.lanyard.registry.v1.EventInfo\x12\x1b\n\x13registry_public_key\x18\x02 \x01(\x0c\x12\r\n\x05suite\x18\x03 \x01(\t\x12\r\n\x05\x65poch\x18\x04 \x01(\r\x12\x18\n\x10\x65poch_public_key\x18\x05 \x01(\x0cJ\x04\x08\x06\x10\x10\",\n\x12RevokeEventRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\tJ\x04\x08\x02\x10\x10\"J\n\x13RevokeEventResponse\x12-\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1e.lanyard.registry.v1.EventInfoJ\x04\x08\x02\x10\x10\"8\n\x0fSetQuotaRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\r\n\x05quota\x18\x02 \x01(\x04J\x04\x08\x03\x10\x10\"G\n\x10SetQuotaResponse\x12-\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1e.lanyard.registry.v1.EventInfoJ\x04\x08\x02\x10\x10\"\x19\n\x11ListEventsRequestJ\x04\x08\x01\x10\x10\"J\n\x12ListEventsResponse\x12.\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1e.lanyard.registry.v1.EventInfoJ\x04\x08\x02\x10\x10\"V\n\x18\x45valuateForRecordRequest\x12\r\n\x05suite\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\r\x12\x16\n\x0e\x62linded_points\x18\x03 \x03(\x0cJ\x04\x08\x04\x10\x10\"\xa4\x01\n\x19\x45valuateForRecordResponse\x12\r\n\x05suite\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\r\x12\x18\n\x10\x65valuated_points\x18\x03 \x03(\x0c\x12\r\n\x05proof\x18\x04 \x01(\x0c\x12:\n\tlog_entry\x18\x05 \x01(\x0b\x32\'.lanyard.registry.v1.EvaluationLogEntryJ\x04\x08\x06\x10\x10\"\x9b\x01\n\nRecordInfo\x12\x12\n\nrecord_ref\x18\x01 \x01(\t\x12\x31\n\x06status\x18\x02 \x01(\x0e\x32!.lanyard.registry.v1.RecordStatus\x12\x12\n\nexpires_on\x18\x03 \x01(\t\x12\x18\n\x10identifier_count\x18\x04 \x01(\r\x12\x12\n\ncreated_at\x18\x05 \x01(\tJ\x04\x08\x06\x10\x10\"w\n\x10\x41\x64\x64RecordRequest\x12\r\n\x05suite\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\r\x12/\n\x06record\x18\x03 \x01(\x0b\x32\x1f.lanyard.registry.v1.RecordInfo\x12\x0e\n\x06points\x18\x04 \x03(\x0cJ\x04\x08\x05\x10\x10\"d\n\x11\x41\x64\x64RecordResponse\x12/\n\x06record\x18\x01 \x01(\x0b\x32\x1f.lanyard.registry.v1.RecordInfo\x12\x18\n\x10snapshot_version\x18\x02 \x01(\x04J\x04\x08\x03\x10\x10\"/\n\x13RemoveRecordRequest\x12\x12\n\nrecord_ref\x18\x01 \x01(\tJ\x04\x08\x02\x10\x10\"6\n\x14RemoveRecordResponse\x12\x18\n\x10snapshot_version\x18\x01 \x01(\x04J\x04\x08\x02\x10\x10\"\x1a\n\x12ListRecordsRequestJ\x04\x08\x01\x10\x10\"\x90\x01\n\x13ListRecordsResponse\x12\x30\n\x07records\x18\x01 \x03(\x0b\x32\x1f.lanyard.registry.v1.RecordInfo\x12\r\n\x05\x65poch\x18\x02 \x01(\r\x12\x18\n\x10snapshot_version\x18\x03 \x01(\x04\x12\x18\n\x10\x65poch_public_key\x18\x04 \x01(\x0cJ\x04\x08\x05\x10\x10\",\n\x10RotateKeyRequest\x12\x12\n\nfrom_epoch\x18\x01 \x01(\rJ\x04\x08\x02\x10\x10\"R\n\x11RotateKeyResponse\x12\r\n\x05\x65poch\x18\x01 \x01(\r\x12\x18\n\x10snapshot_version\x18\x02 \x01(\x04\x12\x0e\n\x06points\x18\x03 \x01(\rJ\x04\x08\x04\x10\x10\"?\n\x16ListEvaluationsRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\r\n\x05since\x18\x02 \x01(\tJ\x04\x08\x03\x10\x10\"\x81\x01\n\x17ListEvaluationsResponse\x12\x33\n\x06leaves\x18\x01 \x03(\x0b\x32#.lanyard.registry.v1.EvaluationLeaf\x12+\n\x04head\x18\x02 \x01(\x0b\x32\x1d.lanyard.registry.v1.TreeHeadJ\x04\x08\x03\x10\x10\x32\xec\x0c\n\x05\x41\x64min\x12`\n\x0b\x45nrollEvent\x12\'.lanyard.registry.v1.EnrollEventRequest\x1a(.lanyard.registry.v1.EnrollEventResponse\x12`\n\x0bRevokeEvent\x12\'.lanyard.registry.v1.RevokeEventRequest\x1a(.lanyard.registry.v1.RevokeEventResponse\x12]\n\nListEvents\x12&.lanyard.registry.v1.ListEventsRequest\x1a\'.lanyard.registry.v1.ListEventsResponse\x12W\n\x08SetQuota\x12$.lanyard.registry.v1.SetQuotaRequest\x1a%.lanyard.registry.v1.SetQuotaResponse\x12r\n\x11\x45valuateForRecord\x12-.lanyard.registry.v1.EvaluateForRecordRequest\x1a..lanyard.registry.v1.EvaluateForRecordResponse\x12Z\n\tAddRecord\x12%.lanyard.registry.v1.AddRecordRequest\x1a&.lanyard.registry.v1.AddRecordResponse\x12\x63\n\x0cRemoveRecord\x12(.lanyard.registry.v1.RemoveRecordRequest\x1a).lanyard.registry.v1.RemoveRecordResponse\x12`\n\x0bListRecords\x12\'.lanyard.registry.v1.ListRecordsRequest\x1a(.lanyard.registry.v1.ListRecordsResponse\x12Z\n\tRotateKey\x12%.lanyard.registry.v1.RotateKeyRequest\x1a&.lanyard.registry.v1.RotateKeyResponse\x12\x63\n\x0c\x41\x64\x64Recipient\x12(.lanyard.registry.v1.AddRecipientRequest\x1a).lanyard.registry.v1.AddRecipientResponse\x12l\n\x0fRemoveRecipient\x12+.lanyard.registry.v1.RemoveRecipientRequest\x1a,.lanyard.registry.v1.RemoveRecipientResponse\x12i\n\x0eListRecipients\x12*.lanyard.registry.v1.ListRecipientsRequest\x1a+.lanyard.registry.v1.ListRecipientsResponse\x12l\n\x0fListSubmissions\x12+.lanyard.registry.v1.ListSubmissionsRequest\x1a,.lanyard.registry.v1.ListSubmissionsResponse\x12\x66\n\rGetSubmission\x12).lanyard.registry.v1.GetSubmissionRequest\x1a*.lanyard.registry.v1.GetSubmissionResponse\x12r\n\x11\x41\x64vanceSubmission\x12-.lanyard.registry.v1.AdvanceSubmissionRequest\x1a..lanyard.registry.v1.AdvanceSubmissionResponse\x12l\n\x0fListEvaluations\x12+.lanyard.registry.v1.ListEvaluationsRequest\x1a,.lanyard.registry.v1.ListEvaluationsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,36 +44,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REVOKEEVENTREQUEST']._serialized_end=619
   _globals['_REVOKEEVENTRESPONSE']._serialized_start=621
   _globals['_REVOKEEVENTRESPONSE']._serialized_end=695
-  _globals['_LISTEVENTSREQUEST']._serialized_start=697
-  _globals['_LISTEVENTSREQUEST']._serialized_end=722
-  _globals['_LISTEVENTSRESPONSE']._serialized_start=724
-  _globals['_LISTEVENTSRESPONSE']._serialized_end=798
-  _globals['_EVALUATEFORRECORDREQUEST']._serialized_start=800
-  _globals['_EVALUATEFORRECORDREQUEST']._serialized_end=886
-  _globals['_EVALUATEFORRECORDRESPONSE']._serialized_start=889
-  _globals['_EVALUATEFORRECORDRESPONSE']._serialized_end=1053
-  _globals['_RECORDINFO']._serialized_start=1056
-  _globals['_RECORDINFO']._serialized_end=1211
-  _globals['_ADDRECORDREQUEST']._serialized_start=1213
-  _globals['_ADDRECORDREQUEST']._serialized_end=1332
-  _globals['_ADDRECORDRESPONSE']._serialized_start=1334
-  _globals['_ADDRECORDRESPONSE']._serialized_end=1434
-  _globals['_REMOVERECORDREQUEST']._serialized_start=1436
-  _globals['_REMOVERECORDREQUEST']._serialized_end=1483
-  _globals['_REMOVERECORDRESPONSE']._serialized_start=1485
-  _globals['_REMOVERECORDRESPONSE']._serialized_end=1539
-  _globals['_LISTRECORDSREQUEST']._serialized_start=1541
-  _globals['_LISTRECORDSREQUEST']._serialized_end=1567
-  _globals['_LISTRECORDSRESPONSE']._serialized_start=1570
-  _globals['_LISTRECORDSRESPONSE']._serialized_end=1714
-  _globals['_ROTATEKEYREQUEST']._serialized_start=1716
-  _globals['_ROTATEKEYREQUEST']._serialized_end=1760
-  _globals['_ROTATEKEYRESPONSE']._serialized_start=1762
-  _globals['_ROTATEKEYRESPONSE']._serialized_end=1844
-  _globals['_LISTEVALUATIONSREQUEST']._serialized_start=1846
-  _globals['_LISTEVALUATIONSREQUEST']._serialized_end=1909
-  _globals['_LISTEVALUATIONSRESPONSE']._serialized_start=1912
-  _globals['_LISTEVALUATIONSRESPONSE']._serialized_end=2041
-  _globals['_ADMIN']._serialized_start=2044
-  _globals['_ADMIN']._serialized_end=3599
+  _globals['_SETQUOTAREQUEST']._serialized_start=697
+  _globals['_SETQUOTAREQUEST']._serialized_end=753
+  _globals['_SETQUOTARESPONSE']._serialized_start=755
+  _globals['_SETQUOTARESPONSE']._serialized_end=826
+  _globals['_LISTEVENTSREQUEST']._serialized_start=828
+  _globals['_LISTEVENTSREQUEST']._serialized_end=853
+  _globals['_LISTEVENTSRESPONSE']._serialized_start=855
+  _globals['_LISTEVENTSRESPONSE']._serialized_end=929
+  _globals['_EVALUATEFORRECORDREQUEST']._serialized_start=931
+  _globals['_EVALUATEFORRECORDREQUEST']._serialized_end=1017
+  _globals['_EVALUATEFORRECORDRESPONSE']._serialized_start=1020
+  _globals['_EVALUATEFORRECORDRESPONSE']._serialized_end=1184
+  _globals['_RECORDINFO']._serialized_start=1187
+  _globals['_RECORDINFO']._serialized_end=1342
+  _globals['_ADDRECORDREQUEST']._serialized_start=1344
+  _globals['_ADDRECORDREQUEST']._serialized_end=1463
+  _globals['_ADDRECORDRESPONSE']._serialized_start=1465
+  _globals['_ADDRECORDRESPONSE']._serialized_end=1565
+  _globals['_REMOVERECORDREQUEST']._serialized_start=1567
+  _globals['_REMOVERECORDREQUEST']._serialized_end=1614
+  _globals['_REMOVERECORDRESPONSE']._serialized_start=1616
+  _globals['_REMOVERECORDRESPONSE']._serialized_end=1670
+  _globals['_LISTRECORDSREQUEST']._serialized_start=1672
+  _globals['_LISTRECORDSREQUEST']._serialized_end=1698
+  _globals['_LISTRECORDSRESPONSE']._serialized_start=1701
+  _globals['_LISTRECORDSRESPONSE']._serialized_end=1845
+  _globals['_ROTATEKEYREQUEST']._serialized_start=1847
+  _globals['_ROTATEKEYREQUEST']._serialized_end=1891
+  _globals['_ROTATEKEYRESPONSE']._serialized_start=1893
+  _globals['_ROTATEKEYRESPONSE']._serialized_end=1975
+  _globals['_LISTEVALUATIONSREQUEST']._serialized_start=1977
+  _globals['_LISTEVALUATIONSREQUEST']._serialized_end=2040
+  _globals['_LISTEVALUATIONSRESPONSE']._serialized_start=2043
+  _globals['_LISTEVALUATIONSRESPONSE']._serialized_end=2172
+  _globals['_ADMIN']._serialized_start=2175
+  _globals['_ADMIN']._serialized_end=3819
 # @@protoc_insertion_point(module_scope)

@@ -61,6 +61,20 @@ class RevokeEventResponse(_message.Message):
     event: EventInfo
     def __init__(self, event: _Optional[_Union[EventInfo, _Mapping]] = ...) -> None: ...
 
+class SetQuotaRequest(_message.Message):
+    __slots__ = ("event_id", "quota")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    QUOTA_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    quota: int
+    def __init__(self, event_id: _Optional[str] = ..., quota: _Optional[int] = ...) -> None: ...
+
+class SetQuotaResponse(_message.Message):
+    __slots__ = ("event",)
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    event: EventInfo
+    def __init__(self, event: _Optional[_Union[EventInfo, _Mapping]] = ...) -> None: ...
+
 class ListEventsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -50,6 +50,11 @@ class AdminStub:
                 request_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.ListEventsRequest.SerializeToString,
                 response_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.ListEventsResponse.FromString,
                 _registered_method=True)
+        self.SetQuota = channel.unary_unary(
+                '/lanyard.registry.v1.Admin/SetQuota',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.SetQuotaRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.SetQuotaResponse.FromString,
+                _registered_method=True)
         self.EvaluateForRecord = channel.unary_unary(
                 '/lanyard.registry.v1.Admin/EvaluateForRecord',
                 request_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.EvaluateForRecordRequest.SerializeToString,
@@ -129,6 +134,14 @@ class AdminServicer:
 
     def ListEvents(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetQuota(self, request, context):
+        """Sets an event's evaluation quota (spec §7), e.g. so a key rotation can finish.
+        INVALID_ARGUMENT below what the event has already used; NOT_FOUND for no such event.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -233,6 +246,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.ListEvents,
                     request_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.ListEventsRequest.FromString,
                     response_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.ListEventsResponse.SerializeToString,
+            ),
+            'SetQuota': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetQuota,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.SetQuotaRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.SetQuotaResponse.SerializeToString,
             ),
             'EvaluateForRecord': grpc.unary_unary_rpc_method_handler(
                     servicer.EvaluateForRecord,
@@ -376,6 +394,33 @@ class Admin:
             '/lanyard.registry.v1.Admin/ListEvents',
             lanyard_dot_registry_dot_v1_dot_admin__pb2.ListEventsRequest.SerializeToString,
             lanyard_dot_registry_dot_v1_dot_admin__pb2.ListEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetQuota(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Admin/SetQuota',
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.SetQuotaRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.SetQuotaResponse.FromString,
             options,
             channel_credentials,
             insecure,

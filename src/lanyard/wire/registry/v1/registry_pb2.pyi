@@ -9,6 +9,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class GetQuotaRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetQuotaResponse(_message.Message):
+    __slots__ = ("quota", "evaluations_used", "evaluate_from", "evaluate_until")
+    QUOTA_FIELD_NUMBER: _ClassVar[int]
+    EVALUATIONS_USED_FIELD_NUMBER: _ClassVar[int]
+    EVALUATE_FROM_FIELD_NUMBER: _ClassVar[int]
+    EVALUATE_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    quota: int
+    evaluations_used: int
+    evaluate_from: str
+    evaluate_until: str
+    def __init__(self, quota: _Optional[int] = ..., evaluations_used: _Optional[int] = ..., evaluate_from: _Optional[str] = ..., evaluate_until: _Optional[str] = ...) -> None: ...
+
 class EvaluateRequest(_message.Message):
     __slots__ = ("suite", "epoch", "blinded_points")
     SUITE_FIELD_NUMBER: _ClassVar[int]

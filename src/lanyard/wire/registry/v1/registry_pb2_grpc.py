@@ -40,6 +40,11 @@ class RegistryStub:
                 request_serializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.EvaluateRequest.SerializeToString,
                 response_deserializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.EvaluateResponse.FromString,
                 _registered_method=True)
+        self.GetQuota = channel.unary_unary(
+                '/lanyard.registry.v1.Registry/GetQuota',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.GetQuotaRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.GetQuotaResponse.FromString,
+                _registered_method=True)
         self.GetSnapshot = channel.unary_unary(
                 '/lanyard.registry.v1.Registry/GetSnapshot',
                 request_serializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.GetSnapshotRequest.SerializeToString,
@@ -93,6 +98,13 @@ class RegistryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetQuota(self, request, context):
+        """The caller's own quota and enrolment window (what `lanyard agent status` shows).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetSnapshot(self, request, context):
         """The current snapshot, whole, or as a delta since `since_version`.
         """
@@ -101,7 +113,8 @@ class RegistryServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchSnapshot(self, request, context):
-        """Announces the current version at once, then every new one, until the caller leaves.
+        """Announces the current version at once, then every new one, until the caller leaves
+        or the event is revoked (the stream then ends).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -130,7 +143,8 @@ class RegistryServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetInclusionProof(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Only for a leaf of the caller's own submission (NOT_FOUND otherwise).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -155,6 +169,11 @@ def add_RegistryServicer_to_server(servicer, server):
                     servicer.Evaluate,
                     request_deserializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.EvaluateRequest.FromString,
                     response_serializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.EvaluateResponse.SerializeToString,
+            ),
+            'GetQuota': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetQuota,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.GetQuotaRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.GetQuotaResponse.SerializeToString,
             ),
             'GetSnapshot': grpc.unary_unary_rpc_method_handler(
                     servicer.GetSnapshot,
@@ -224,6 +243,33 @@ class Registry:
             '/lanyard.registry.v1.Registry/Evaluate',
             lanyard_dot_registry_dot_v1_dot_registry__pb2.EvaluateRequest.SerializeToString,
             lanyard_dot_registry_dot_v1_dot_registry__pb2.EvaluateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetQuota(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Registry/GetQuota',
+            lanyard_dot_registry_dot_v1_dot_registry__pb2.GetQuotaRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_registry__pb2.GetQuotaResponse.FromString,
             options,
             channel_credentials,
             insecure,

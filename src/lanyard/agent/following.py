@@ -1,0 +1,323 @@
+"""Following the WG's list: snapshot sync, key rotation catch-up, re-checks and alerts.
+
+AgentService (service.py) inherits this. The agent holds the newest snapshot it has
+verified against the pinned registry key. A key rotation (spec §6) is switched to only
+once every distinct stored identity has a point under the new epoch; until then the new
+epoch's snapshot waits beside the old one, people already re-evaluated are matched against
+it and the others against the old one, and finish_rotation keeps being retried. Every
+change a re-check finds raises one alert per person and change (logged at warning, ids
+only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Executor
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from lanyard.agent.errors import (
+    NotFound,
+    RegistryFaulted,
+    RegistryRefused,
+    RotationPending,
+    SnapshotRejected,
+    Unavailable,
+)
+from lanyard.agent.screening.decision import Result, decide
+from lanyard.agent.store import Alert, Change, SnapshotState, Store
+from lanyard.client.errors import RpcFailed
+from lanyard.client.registry import LocalSnapshot, RegistryClient
+from lanyard.core.enrolment import Enrolment
+from lanyard.core.errors import SealError, SignatureError
+from lanyard.core.identity import Kind
+from lanyard.core.snapshot import Status
+
+log = structlog.get_logger("lanyard.agent")
+
+REEVALUATE_BATCH = 1000
+REFRESH_SECONDS = 60.0  # the follower asks even when nothing was announced
+
+
+def match_result(snapshot: LocalSnapshot, points: dict[Kind, bytes]) -> Result:
+    """Decide from whichever of the person's identities match. A tag whose box does not
+    open raises SealError: an error, not a match (spec §4)."""
+    hits: dict[Kind, Status | None] = {kind: snapshot.match(y) for kind, y in points.items()}
+    return decide(hits.get(Kind.EMAIL), hits.get(Kind.NAME))
+
+
+class SnapshotFollower:
+    """The snapshot-following half of AgentService (its state is set up there)."""
+
+    store: Store
+    enrolment: Enrolment
+    registry: RegistryClient
+    executor: Executor | None
+    snapshot: LocalSnapshot
+    next_snapshot: LocalSnapshot | None
+    confirmed_at: datetime | None
+    rotation_seen_at: datetime | None
+    rotation_wanted: asyncio.Event
+    updated: asyncio.Event
+    rotate_inline: bool
+    _sync_lock: asyncio.Lock
+    _rotation_lock: asyncio.Lock
+
+    async def evaluate(self, epoch: int, messages: Sequence[bytes]) -> list[bytes]:
+        """Y for each message under `epoch`, proofs verified (AgentService.evaluate)."""
+        raise NotImplementedError
+
+    @property
+    def newest(self) -> LocalSnapshot:
+        """The newest snapshot held: the next epoch's while a rotation is pending."""
+        return self.next_snapshot or self.snapshot
+
+    def snapshot_age(self, now: datetime | None = None) -> timedelta:
+        """How long since the registry last confirmed the newest snapshot held."""
+        if self.confirmed_at is None:
+            return timedelta.max
+        return max(timedelta(0), (now or datetime.now(UTC)) - self.confirmed_at)
+
+    def _old_epoch_age(self, now: datetime) -> timedelta:
+        """The old epoch's snapshot stopped being the newest when the rotation was seen."""
+        seen = self.rotation_seen_at or self.confirmed_at
+        return timedelta.max if seen is None else max(timedelta(0), now - seen)
+
+    async def sync(self) -> list[Alert]:
+        """Fetch what is new, verify it, keep it, re-check everyone; returns new alerts.
+        A snapshot that does not verify is refused and the one held is kept. A new
+        epoch's snapshot is kept beside the old one until the rotation completes; with
+        `rotate_inline` (one-shot commands) this call tries to complete it at once."""
+        raised = await self._sync()
+        if self.rotate_inline and self.next_snapshot is not None:
+            try:
+                raised += await self.finish_rotation()
+            except (RotationPending, RegistryRefused, RegistryFaulted, Unavailable) as exc:
+                log.warning("agent.rotation_pending", reason=str(exc))
+        return raised
+
+    async def _sync(self) -> list[Alert]:
+        async with self._sync_lock:
+            base = self.newest
+            try:
+                fresh = await self.registry.refresh(base)
+            except SignatureError as exc:
+                log.error("agent.snapshot_rejected", version=base.version, reason=str(exc))
+                raise SnapshotRejected(
+                    f"the registry's snapshot was refused: {exc}; keeping version {base.version}"
+                ) from exc
+            pinned = self.enrolment.epoch_public_key
+            if pinned and fresh.epoch == self.enrolment.epoch and fresh.public_key != pinned:
+                log.error("agent.snapshot_rejected", version=fresh.version, reason="epoch key")
+                raise SnapshotRejected(
+                    f"the registry's snapshot publishes another public key for epoch "
+                    f"{fresh.epoch} than the enrolment bundle; keeping version {base.version}"
+                )
+            now = datetime.now(UTC)
+            if (fresh.epoch, fresh.version) == (base.epoch, base.version):
+                # Nothing new, but the epoch's public key is now known from a signature.
+                base.public_key = fresh.public_key
+                self.confirmed_at = now
+                if self.next_snapshot is None:
+                    await self.store.confirm_snapshot(now)
+                return []
+            state = SnapshotState(fresh.epoch, fresh.version, fresh.entries, now)
+            if self.snapshot.epoch and fresh.epoch != self.snapshot.epoch:
+                await self.store.save_next_snapshot(
+                    SnapshotState(
+                        fresh.epoch, fresh.version, fresh.entries, self.rotation_seen_at or now
+                    )
+                )
+                if self.next_snapshot is None:
+                    self.rotation_seen_at = now
+                    log.warning(
+                        "agent.rotation_started",
+                        epoch=fresh.epoch,
+                        pending=await self.store.pending_count(fresh.epoch),
+                    )
+                self.next_snapshot = fresh
+                self.rotation_wanted.set()
+            else:
+                await self.store.save_snapshot(state)
+                self.snapshot = fresh
+            self.confirmed_at = now
+            self.updated.set()
+            log.info(
+                "agent.snapshot_updated",
+                epoch=fresh.epoch,
+                version=fresh.version,
+                entries=len(fresh.entries),
+            )
+            return await self.recheck()
+
+    async def finish_rotation(self) -> list[Alert]:
+        """Evaluate every stored identity still missing a point under the next epoch, then
+        switch to it; returns the alerts the re-check raised. Raises RotationPending
+        (quota, outage) with the number still pending; the old epoch keeps answering."""
+        async with self._rotation_lock:
+            return await self._finish_rotation()
+
+    async def _finish_rotation(self) -> list[Alert]:
+        pending = self.next_snapshot
+        if pending is None:
+            return []
+        epoch = pending.epoch
+        done = 0
+        while True:
+            stale = await self.store.stale_identities(epoch, REEVALUATE_BATCH)
+            if not stale:
+                break
+            try:
+                # Proof and log entry verified (spec §3a, §3b); a fault raises an
+                # operator alert and RegistryFaulted, and the old epoch keeps answering.
+                ys = await self.evaluate(epoch, [m for _, m in stale])
+            except RpcFailed as exc:
+                left = await self.store.pending_count(epoch)
+                quota = self.registry.quota_remaining
+                raise RotationPending(
+                    f"the key rotation to epoch {epoch} cannot finish yet: {left} stored "
+                    f"identities still need evaluating under it"
+                    + (f", {quota} evaluations left on the quota" if quota is not None else "")
+                    + f"; the registry said: {exc.details} ({exc.code.name}); the old "
+                    "epoch keeps answering meanwhile"
+                ) from exc
+            await self.store.stage_points(
+                epoch, [(m, y) for (_, m), y in zip(stale, ys, strict=True)]
+            )
+            done += len(stale)
+        async with self._sync_lock:
+            newest = self.next_snapshot
+            if newest is None or newest.epoch != epoch:
+                return []
+            await self.store.switch_epoch(
+                SnapshotState(newest.epoch, newest.version, newest.entries, self.confirmed_at)
+            )
+            self.snapshot, self.next_snapshot, self.rotation_seen_at = newest, None, None
+            self.rotation_wanted.clear()
+            log.info("agent.rotation_finished", epoch=epoch, identities=done)
+            # Under the lock: two re-checks at once would both alert on the same change.
+            return await self.recheck()
+
+    async def recheck_now(self) -> list[Alert]:
+        """recheck() under the sync lock, for callers outside sync and rotation."""
+        async with self._sync_lock:
+            return await self.recheck()
+
+    async def _persons(self) -> dict[int, tuple[LocalSnapshot, dict[Kind, bytes]]]:
+        """Each stored person with the snapshot to match them against and their points:
+        the next epoch's once all their identities have a point there, else the old."""
+        people: dict[int, tuple[LocalSnapshot, dict[Kind, bytes]]] = {}
+        current: dict[int, dict[Kind, bytes]] = {}
+        for attendee_id, kind, y in await self.store.identities(self.snapshot.epoch):
+            current.setdefault(attendee_id, {})[kind] = y
+        nxt: dict[int, dict[Kind, bytes]] = {}
+        if self.next_snapshot is not None:
+            for attendee_id, kind, y in await self.store.identities(self.next_snapshot.epoch):
+                nxt.setdefault(attendee_id, {})[kind] = y
+        for attendee_id, points in current.items():
+            people[attendee_id] = (self.snapshot, points)
+        if self.next_snapshot is not None:
+            for attendee_id, points in nxt.items():
+                if len(points) >= len(current.get(attendee_id, {})):
+                    people[attendee_id] = (self.next_snapshot, points)
+        return people
+
+    async def recheck(self) -> list[Alert]:
+        """Match every stored person against the snapshot held; alert once per person
+        and change (one person named by several runs and checks raises one alert).
+        Callers hold the sync lock (recheck_now takes it)."""
+        started = time.perf_counter()
+        version = self.newest.version
+        people = await self._persons()
+        current = await self.store.results()
+        results: list[tuple[int, Result]] = []
+        alerts: list[tuple[int, str, Result]] = []
+        alerted: set[tuple[frozenset[tuple[Kind, bytes]], Result]] = set()
+        unreadable = 0
+        for attendee_id, (snap, person) in people.items():
+            try:
+                result = match_result(snap, person)
+            except SealError:
+                unreadable += 1
+                continue
+            before = current.get(attendee_id)
+            if before is None or before == result:
+                continue
+            results.append((attendee_id, result))
+            key = (frozenset(person.items()), result)
+            if key in alerted:
+                continue
+            alerted.add(key)
+            if not before.reason:
+                change = "new-match"
+            elif not result.reason:
+                change = "cleared"
+            else:
+                change = "changed"
+            alerts.append((attendee_id, change, result))
+        raised = await self.store.apply(Change(results, alerts, version)) if results else []
+        for alert in raised:
+            log.warning(
+                "agent.alert",
+                alert_id=alert.alert_id,
+                attendee_id=alert.attendee_id,
+                kind=alert.kind,
+                reason=alert.result.reason.value,
+                record_ref=alert.result.record_ref,
+                version=version,
+            )
+        if unreadable:
+            log.error("agent.snapshot_entry_unreadable", count=unreadable, version=version)
+        log.info(
+            "agent.rechecked",
+            attendees=len(people),
+            changes=len(results),
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        return raised
+
+    async def alerts(self, include_acknowledged: bool = False) -> list[Alert]:
+        return await self.store.alerts(include_acknowledged)
+
+    async def acknowledge(self, alert_ids: list[int] | None) -> list[int]:
+        """Acknowledge open alerts by id (None: all of them); NotFound names ids that are
+        not open, and then nothing is acknowledged."""
+        if alert_ids is not None:
+            open_ids = {a.alert_id for a in await self.store.alerts()}
+            unknown = sorted(set(alert_ids) - open_ids)
+            if unknown:
+                raise NotFound("no open alert " + ", ".join(str(i) for i in unknown))
+        done = await self.store.acknowledge(alert_ids, datetime.now(UTC))
+        log.info("agent.alerts_acknowledged", count=len(done))
+        return done
+
+    async def follow(
+        self,
+        refresh_seconds: float = REFRESH_SECONDS,
+        on_progress: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Follow the registry's announcements, and ask anyway every `refresh_seconds`
+        (so a silent stream cannot leave the snapshot behind). Any failure ends this
+        coroutine with the exception: its supervisor logs it and restarts with backoff."""
+        await self.sync()
+        if on_progress is not None:
+            await on_progress()
+        updates = self.registry.watch()
+        try:
+            while True:
+                try:
+                    epoch, version = await asyncio.wait_for(anext(updates), refresh_seconds)
+                except TimeoutError:
+                    await self.sync()
+                    continue
+                if (epoch, version) != (self.newest.epoch, self.newest.version):
+                    await self.sync()
+                else:
+                    self.confirmed_at = datetime.now(UTC)
+                if on_progress is not None:
+                    await on_progress()
+        finally:
+            await updates.aclose()

@@ -1,0 +1,124 @@
+"""Serving the receivers beside the agent: HTTPS (or plain HTTP on loopback), the queue,
+the worker, and one HTTP client session for the vendors' APIs."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from lanyard.agent.webhooks import config as webhook_config
+from lanyard.agent.webhooks import vendors
+from lanyard.agent.webhooks.errors import WebhookConfigError
+from lanyard.agent.webhooks.queue import Delivery, DeliveryQueue, SaleAlert
+from lanyard.agent.webhooks.receiver import Receiver
+from lanyard.agent.webhooks.worker import Screener, Worker
+from lanyard.core.serving import is_loopback
+
+log = structlog.get_logger("lanyard.agent.webhooks")
+
+QUEUE_FILE = "webhooks.db"
+
+
+@dataclass
+class RunningWebhooks:
+    address: str  # "host:port" as bound
+    url: str  # base URL, "http://127.0.0.1:PORT" or "https://…"
+    queue: DeliveryQueue
+    worker: Worker
+
+
+def _tls(config: webhook_config.WebhookConfig, listen: str) -> ssl.SSLContext | None:
+    if config.tls_cert is None or config.tls_key is None:
+        if not is_loopback(listen):
+            raise WebhookConfigError(
+                f"the webhook receivers would listen on {listen} without TLS: set tls_cert and "
+                "tls_key in webhooks.toml, or listen on loopback behind a TLS proxy"
+            )
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(config.tls_cert, config.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise WebhookConfigError(
+            f"the webhooks' TLS certificate or key cannot be used: {exc}"
+        ) from exc
+    return context
+
+
+@asynccontextmanager
+async def running(
+    data_dir: Path,
+    screener: Screener,
+    listen: str,
+    first_retry: float = 5.0,
+) -> AsyncIterator[RunningWebhooks]:
+    """Receivers on `listen` ("host:port"; port 0 picks one) for the vendors webhooks.toml
+    in `data_dir` configures, screening through `screener`. Raises WebhookConfigError when
+    the file is missing or bad, or a non-loopback address has no TLS."""
+    config = webhook_config.load(data_dir / webhook_config.FILE_NAME)
+    tls = _tls(config, listen)
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise WebhookConfigError(f"--webhooks must be HOST:PORT, got {listen!r}")
+    queue = await DeliveryQueue.open(data_dir / QUEUE_FILE)
+    session = aiohttp.ClientSession()
+    pretix = vendors.PretixApi(session, config.pretix) if config.pretix else None
+    eventbrite = vendors.EventbriteApi(session, config.eventbrite) if config.eventbrite else None
+    worker = Worker(queue, screener, config, pretix, eventbrite, first_retry=first_retry)
+    runner = web.AppRunner(Receiver(config, queue, worker.wake).app(), access_log=None)
+    task: asyncio.Task[None] | None = None
+    try:
+        await runner.setup()
+        site = web.TCPSite(runner, host.strip("[]"), int(port), ssl_context=tls)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise WebhookConfigError(
+                f"the webhook receivers cannot listen on {listen}: {exc.strerror}"
+            ) from exc
+        bound_host, bound_port = runner.addresses[0][:2]
+        address = (
+            f"{host}:{bound_port}" if ":" not in bound_host else f"[{bound_host}]:{bound_port}"
+        )
+        url = f"{'https' if tls else 'http'}://{address}"
+        task = asyncio.create_task(worker.run())
+        log.info(
+            "webhooks.listening", address=address, tls=tls is not None, vendors=list(config.vendors)
+        )
+        yield RunningWebhooks(address, url, queue, worker)
+    finally:
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        await runner.cleanup()
+        await session.close()
+        await queue.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """What the receivers did, for the operator: alerts raised for sales and every
+    delivery's state (no payloads, no names)."""
+
+    alerts: list[SaleAlert]
+    deliveries: list[Delivery]
+
+
+async def overview(data_dir: Path) -> Overview:
+    """`lanyard agent webhooks status`: read webhooks.db (empty when never served)."""
+    path = data_dir / QUEUE_FILE
+    if not path.exists():
+        return Overview([], [])
+    queue = await DeliveryQueue.open(path)
+    try:
+        return Overview(await queue.alerts(), await queue.deliveries())
+    finally:
+        await queue.close()

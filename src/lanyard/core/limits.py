@@ -1,0 +1,64 @@
+"""Every size and count limit of the wire, in one table.
+
+The servers' options and request intake (services/core/intake.py), the registry's checks,
+the agent and the CLI all read these values; the .proto comments quote them. A value here
+changes in one place only.
+"""
+
+from __future__ import annotations
+
+KIB = 1024
+MIB = 1024 * KIB
+
+# -- screening -----------------------------------------------------------------------------
+MAX_BATCH = 10_000  # blinded points in one Evaluate call (registry.toml max_batch: at most this)
+POINT_BYTES = 32
+MAX_POINTS_PER_RECORD = 16  # points one AddRecord/EvaluateForRecord carries
+QUOTA_MIN = 1  # evaluations an event may be enrolled for (EnrollEvent quota)
+QUOTA_MAX = 100_000_000
+
+# -- end-of-event reports --------------------------------------------------------------------
+MAX_ENVELOPE_BYTES = 4 * MIB  # a serialised, sealed ReportEnvelope
+SUBMISSIONS_PER_EVENT_PER_DAY = 20  # SubmitReport calls one event may make in 24 hours
+SUBMISSION_BYTES_PER_EVENT_PER_DAY = 16 * MIB  # envelope bytes one event may add in 24 hours
+
+# -- messages --------------------------------------------------------------------------------
+DEFAULT_REQUEST_BYTES = 64 * KIB  # any request not named below
+MAX_RESPONSE_BYTES = 32 * MIB  # the largest answer a client accepts (a full snapshot)
+_ENVELOPE_OVERHEAD = 4 * KIB  # the signature and field framing around an envelope
+
+REQUEST_BYTES: dict[str, int] = {
+    "/lanyard.registry.v1.Registry/Evaluate": MAX_BATCH * (POINT_BYTES + 3) + 4 * KIB,
+    "/lanyard.registry.v1.Registry/SubmitReport": MAX_ENVELOPE_BYTES + _ENVELOPE_OVERHEAD,
+    "/lanyard.agent.v1.Incidents/FileIncident": 1 * MIB,
+    "/lanyard.agent.v1.Incidents/UpdateIncident": 1 * MIB,
+    "/lanyard.agent.v1.Incidents/AddNote": 1 * MIB,
+    "/lanyard.agent.v1.Incidents/Decide": 1 * MIB,
+    "/lanyard.agent.v1.Incidents/RecordCommunication": 1 * MIB,
+    "/lanyard.agent.v1.Incidents/DeclareConflict": 1 * MIB,
+}
+
+# What a server's transport accepts at all: the largest request of the table.
+MAX_REQUEST_BYTES = max(DEFAULT_REQUEST_BYTES, *REQUEST_BYTES.values())
+
+
+def request_limit(method: str) -> int:
+    """Largest serialized request (bytes) accepted for the full method name `method`."""
+    return REQUEST_BYTES.get(method, DEFAULT_REQUEST_BYTES)
+
+
+def server_options() -> list[tuple[str, int]]:
+    """grpc.aio server options every Lanyard server uses."""
+    return [
+        ("grpc.so_reuseport", 0),
+        ("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
+        ("grpc.max_send_message_length", MAX_RESPONSE_BYTES),
+    ]
+
+
+def channel_options() -> list[tuple[str, int]]:
+    """grpc.aio channel options every Lanyard client uses."""
+    return [
+        ("grpc.max_send_message_length", MAX_REQUEST_BYTES),
+        ("grpc.max_receive_message_length", MAX_RESPONSE_BYTES),
+    ]

@@ -1,0 +1,65 @@
+"""Call-token nonces kept in the service's own database, so a replay is refused across
+restarts (docs/call-token.md "Verifying").
+
+Both services create the same table in a numbered migration:
+
+    CREATE TABLE call_nonces (
+        key_id TEXT NOT NULL, nonce BLOB NOT NULL, expires_at INTEGER NOT NULL,
+        PRIMARY KEY (key_id, nonce)) STRICT, WITHOUT ROWID;
+
+Each remembered nonce is one short BEGIN IMMEDIATE transaction on the service's connection
+pool (lanyard/core/sqlite.py), committed before the call it authenticates goes on: a
+replay is refused even if that call then fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from lanyard.core import sqlite
+
+PURGE_INTERVAL_SECONDS = 60
+
+
+class SqliteNonces:
+    """`auth.NonceStore` on the table above; rows leave once their token has expired."""
+
+    def __init__(self, pool: sqlite.Pool) -> None:
+        self._pool = pool
+        self._purged_at = 0
+        self._owned = False
+
+    @classmethod
+    async def open(
+        cls, path: Path, migrations: Sequence[str], synchronous: str = "FULL"
+    ) -> SqliteNonces:
+        """A pool of its own on the database `path` (migrated by `migrations`), for tools
+        and tests; `close` closes it. Services pass their store's pool."""
+        store = cls(await sqlite.Pool.open(path, migrations, synchronous=synchronous, size=2))
+        store._owned = True
+        return store
+
+    async def close(self) -> None:
+        """Closes the pool only if `open` made it."""
+        if self._owned:
+            await self._pool.close()
+
+    async def remember(self, key_id: str, nonce: bytes, expires_at: int, now: int) -> bool:
+        """Insert (key_id, nonce); False when it is already there and not yet expired."""
+        async with self._pool.write() as db:
+            if now - self._purged_at >= PURGE_INTERVAL_SECONDS:
+                self._purged_at = now
+                await db.execute("DELETE FROM call_nonces WHERE expires_at < ?", (now,))
+            cur = await db.execute(
+                "INSERT INTO call_nonces (key_id, nonce, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (key_id, nonce) DO UPDATE SET expires_at = excluded.expires_at "
+                "WHERE call_nonces.expires_at < ?",
+                (key_id, nonce, expires_at, now),
+            )
+            return cur.rowcount == 1
+
+    async def count(self) -> int:
+        async with self._pool.read() as db:
+            row = await sqlite.fetch_one(db, "SELECT count(*) FROM call_nonces")
+        return int(row[0])

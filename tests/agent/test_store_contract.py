@@ -1,0 +1,144 @@
+"""The agent's Store contract, on its SQLite implementation: one row per identity, a key
+rotation staged and switched in one step, alerts acknowledged once, retention remembered."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from lanyard.agent.errors import Conflict
+from lanyard.agent.migrations import MIGRATIONS
+from lanyard.agent.screening.decision import CLEAR, Decision, Reason, Result
+from lanyard.agent.sqlite_store import SqliteStore
+from lanyard.agent.store import Change, Identity, Screened, SnapshotState, Store
+from lanyard.core import sqlite
+from lanyard.core.identity import Kind
+
+EMAIL = b"lanyard:v1:email:ada@example.org"
+NAME = b"lanyard:v1:name:ada lovelace"
+DENY = Result(Decision.DENY, Reason.BANNED_CONFIRMED, "WG-1")
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    """Every Store implementation runs these; SQLite is the one there is."""
+    opened = await SqliteStore.open(tmp_path / "agent.db")
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+def _ada(y_email: bytes, y_name: bytes, line: int | None, ref: str = "ORD-1") -> Screened:
+    return Screened(
+        ref,
+        "attendee",
+        [Identity(Kind.EMAIL, EMAIL, y_email), Identity(Kind.NAME, NAME, y_name)],
+        CLEAR,
+        line,
+    )
+
+
+async def test_one_row_per_identity_across_runs_and_checks(store: Store) -> None:
+    ye, yn = os.urandom(32), os.urandom(32)
+    first = await store.open_run("d1", "attendee", "plain", "a.csv")
+    second = await store.open_run("d2", "speaker", "plain", "b.csv")
+    await store.commit_rows(first.run_id, 2, 1, [_ada(ye, yn, 2)], [])
+    await store.commit_rows(second.run_id, 2, 1, [_ada(ye, yn, 2)], [])
+    await store.commit_rows(None, 0, 1, [_ada(ye, yn, None, "CHECK")], [])
+    # Three people rows refer to the same two identities: rotation costs two, not six.
+    assert await store.stale_identities(2, 100) == [(Kind.EMAIL, EMAIL), (Kind.NAME, NAME)]
+    assert await store.pending_count(2) == 2
+    assert await store.known_points([EMAIL, NAME], 1) == {EMAIL: ye, NAME: yn}
+    assert len(await store.identities(1)) == 6  # (person, kind) pairs, for re-checks
+
+
+async def test_a_rotation_switches_only_when_every_identity_is_staged(store: Store) -> None:
+    ye, yn = os.urandom(32), os.urandom(32)
+    await store.commit_rows(None, 0, 1, [_ada(ye, yn, None)], [])
+    await store.save_snapshot(SnapshotState(1, 5, {b"t" * 32: b"s"}))
+    next_state = SnapshotState(2, 6, {b"u" * 32: b"v"}, datetime.now(UTC))
+    await store.save_next_snapshot(next_state)
+    ye2, yn2 = os.urandom(32), os.urandom(32)
+    await store.stage_points(2, [(EMAIL, ye2)])
+    assert await store.pending_count(2) == 1
+    assert await store.known_points([EMAIL, NAME], 2) == {EMAIL: ye2}
+    with pytest.raises(Conflict, match="1 identities are not yet evaluated under epoch 2"):
+        await store.switch_epoch(next_state)
+    held = await store.load_snapshot()
+    assert held is not None
+    assert (held.epoch, held.version) == (1, 5)  # nothing changed
+    await store.stage_points(2, [(NAME, yn2)])
+    await store.switch_epoch(next_state)
+    held = await store.load_snapshot()
+    assert held is not None
+    assert (held.epoch, held.version, held.entries) == (2, 6, {b"u" * 32: b"v"})
+    assert await store.load_next_snapshot() is None
+    assert await store.known_points([EMAIL, NAME], 2) == {EMAIL: ye2, NAME: yn2}
+    assert await store.known_points([EMAIL, NAME], 1) == {}
+
+
+async def test_alerts_are_acknowledged_once(store: Store) -> None:
+    [aid] = await store.commit_rows(None, 0, 1, [_ada(os.urandom(32), os.urandom(32), None)], [])
+    raised = await store.apply(Change([(aid, DENY)], [(aid, "new-match", DENY)], 7))
+    [alert] = raised
+    assert (alert.ref, alert.kind, alert.result) == ("ORD-1", "new-match", DENY)
+    now = datetime.now(UTC)
+    assert await store.acknowledge([alert.alert_id], now) == [alert.alert_id]
+    assert await store.acknowledge([alert.alert_id], now) == []
+    assert await store.alerts() == []
+    assert [a.alert_id for a in await store.alerts(include_acknowledged=True)] == [alert.alert_id]
+
+
+async def test_retention_deletes_every_identity_and_is_remembered(store: Store) -> None:
+    await store.commit_rows(None, 0, 1, [_ada(os.urandom(32), os.urandom(32), None)], [])
+    assert await store.retention_done() is None
+    assert await store.delete_attendees() == 1
+    assert await store.known_points([EMAIL, NAME], 1) == {}
+    assert await store.pending_count(2) == 0
+    assert await store.retention_done() is not None
+
+
+async def test_migration_5_keeps_every_screened_person_with_one_row_per_identity(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "agent.db"
+    old = await sqlite.connect(path, MIGRATIONS[:4])
+    ye, yn = os.urandom(32), os.urandom(32)
+    try:
+        await old.executescript(
+            "INSERT INTO snapshot_state (id, epoch, version) VALUES (1, 1, 9);"
+            "INSERT INTO runs (run_id, digest, role, layout, source, started_at) "
+            "VALUES (1, 'd', 'attendee', 'plain', 'a.csv', '2027-01-01T00:00:00+00:00');"
+        )
+        await old.executemany(
+            "INSERT INTO attendees (attendee_id, run_id, line, ref, role, decision, reason, "
+            "record_ref, created_at) VALUES (?, ?, ?, ?, 'attendee', 'allow', '', '', "
+            "'2027-01-01T00:00:00+00:00')",
+            [(1, 1, 2, "ORD-1"), (2, None, None, "CHECK")],
+        )
+        await old.executemany(
+            "INSERT INTO identities (attendee_id, kind, message, epoch, y) VALUES (?, ?, ?, 1, ?)",
+            [(1, "email", EMAIL, ye), (1, "name", NAME, yn), (2, "email", EMAIL, ye)],
+        )
+    finally:
+        await old.close()
+    store = await SqliteStore.open(path)
+    try:
+        assert await store.known_points([EMAIL, NAME], 1) == {EMAIL: ye, NAME: yn}
+        assert sorted((a, k.value) for a, k, _ in await store.identities(1)) == [
+            (1, "email"),
+            (1, "name"),
+            (2, "email"),
+        ]
+        assert await store.pending_count(2) == 2
+        held = await store.load_snapshot()
+        assert held is not None
+        assert (held.epoch, held.version, held.confirmed_at) == (1, 9, None)
+        assert await store.attendee_count() == 2
+    finally:
+        await store.close()

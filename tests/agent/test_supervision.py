@@ -1,0 +1,134 @@
+"""Background work cannot die silently: a failing task is logged at error level with its
+cause, retried with backoff, and the agent's gRPC health says NOT_SERVING meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import structlog
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from lanyard.agent import server as agent_server
+from lanyard.agent.status import agent_status, problems
+from lanyard.client.admin import AdminClient
+from lanyard.core.channels import open_channel
+from lanyard.core.supervise import Supervisor
+from lanyard.registry import server
+from tests.agent.conftest import enrolled_agent_dir
+
+BOUND = 20.0
+
+
+async def _health(address: str) -> int:
+    channel = open_channel(address)
+    try:
+        stub = health_pb2_grpc.HealthStub(channel)
+        response = await stub.Check(
+            health_pb2.HealthCheckRequest(service="lanyard.agent.v1.Screening")
+        )
+        return int(response.status)
+    finally:
+        await channel.close()
+
+
+async def _until(tasks: Supervisor, name: str, state: str) -> None:
+    async def reached() -> None:
+        while tasks.states[name].state != state:
+            tasks.changed.clear()
+            if tasks.states[name].state == state:
+                return
+            await tasks.changed.wait()
+
+    await asyncio.wait_for(reached(), BOUND)
+
+
+async def test_a_failing_follower_turns_health_not_serving_and_recovers(tmp_path: Path) -> None:
+    rdir = await server.init_registry(tmp_path / "registry", listen="127.0.0.1:0")
+    async with server.running(rdir) as registry:
+        channel = open_channel(registry.address)
+        try:
+            admin = AdminClient(channel, rdir.admin_key())
+            adir = await enrolled_agent_dir(tmp_path, admin, registry.address)
+        finally:
+            await channel.close()
+        port = registry.port
+    # The registry is gone: the follower fails, says why, and health follows.
+    with structlog.testing.capture_logs() as logs:
+        async with agent_server.running(adir, "127.0.0.1:0") as served:
+            tasks = served.tasks
+            assert tasks is not None
+            await _until(tasks, "snapshot-follower", "failing")
+            assert await _health(served.address) == health_pb2.HealthCheckResponse.NOT_SERVING
+            failed = [e for e in logs if e["event"] == "task.failed"]
+            assert failed, logs
+            assert failed[0]["log_level"] == "error"
+            assert failed[0]["task"] == "snapshot-follower"
+            assert failed[0]["cause"] == "RpcFailed"
+            # `agent status` (another process, through tasks.json) says the same.
+            status = await agent_status(served.agent, adir)
+            assert status["serve"]["running"] is True
+            assert status["serve"]["tasks"]["snapshot-follower"]["state"] == "failing"
+            assert status["registry"]["reachable"] is False
+            assert any("task snapshot-follower is failing" in p for p in problems(status))
+            # A Check meanwhile: no snapshot at all, so UNAVAILABLE, never ALLOW.
+            with pytest.raises(Exception, match="registry") as info:
+                await served.agent.check("Any One", "", "attendee", "X")
+            assert not isinstance(info.value, AssertionError)
+            # The registry comes back on its address: the retry with backoff finds it.
+            async with server.running(rdir, f"127.0.0.1:{port}"):
+                await _until(tasks, "snapshot-follower", "ok")
+                assert await _health(served.address) == health_pb2.HealthCheckResponse.SERVING
+                assert served.agent.snapshot.version > 0
+                recovered = [e for e in logs if e["event"] == "task.recovered"]
+                assert recovered
+                assert recovered[0]["task"] == "snapshot-follower"
+
+
+async def test_supervisor_restarts_with_backoff_and_reports_health() -> None:
+    seen: list[bool] = []
+
+    async def hook(ok: bool) -> None:
+        seen.append(ok)
+
+    tasks = Supervisor(hook, first_retry=0.01, max_retry=0.04)
+    calls = 0
+    done = asyncio.Event()
+
+    async def flaky() -> None:
+        nonlocal calls
+        calls += 1
+        if calls <= 3:
+            raise OSError(f"failure {calls}")
+        done.set()
+
+    tasks.every("job", 3600.0, flaky)
+    try:
+        await asyncio.wait_for(done.wait(), BOUND)
+        await _until(tasks, "job", "ok")
+    finally:
+        await tasks.stop()
+    assert calls == 4
+    assert seen == [False, True]
+    assert tasks.states["job"].state == "stopped"
+
+
+async def test_a_task_that_returns_is_restarted(tmp_path: Path) -> None:
+    tasks = Supervisor(first_retry=0.01)
+    runs = 0
+    again = asyncio.Event()
+
+    async def body() -> None:
+        nonlocal runs
+        runs += 1
+        if runs == 2:
+            again.set()
+            await asyncio.Event().wait()
+
+    tasks.run("body", body)
+    try:
+        await asyncio.wait_for(again.wait(), BOUND)
+        assert tasks.states["body"].last_error == "body stopped by itself"
+    finally:
+        await tasks.stop()

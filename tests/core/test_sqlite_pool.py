@@ -1,0 +1,131 @@
+"""The connection pool every store uses: units of work never share a transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from lanyard.core import sqlite
+
+MIGRATIONS = ["CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)"]
+
+
+@pytest.fixture
+async def pool(tmp_path: Path) -> sqlite.Pool:
+    p = await sqlite.Pool.open(tmp_path / "t.db", MIGRATIONS, size=4)
+    async with p.write() as db:
+        await db.execute("INSERT INTO counter (id, n) VALUES (1, 0)")
+    return p
+
+
+async def _value(pool: sqlite.Pool) -> int:
+    async with pool.read() as db:
+        row = await sqlite.fetch_one(db, "SELECT n FROM counter WHERE id = 1")
+    return int(row[0])
+
+
+async def test_concurrent_read_modify_write_units_lose_nothing(pool: sqlite.Pool) -> None:
+    async def bump() -> None:
+        async with pool.write() as db:
+            row = await sqlite.fetch_one(db, "SELECT n FROM counter WHERE id = 1")
+            await asyncio.sleep(0)  # let every other unit run in between
+            await db.execute("UPDATE counter SET n = ? WHERE id = 1", (int(row[0]) + 1,))
+
+    try:
+        await asyncio.gather(*(bump() for _ in range(64)), *(_value(pool) for _ in range(64)))
+        assert await _value(pool) == 64
+    finally:
+        await pool.close()
+
+
+async def test_a_failed_unit_rolls_back_and_the_next_one_works(pool: sqlite.Pool) -> None:
+    async def fails_midway() -> None:
+        async with pool.write() as db:
+            await db.execute("UPDATE counter SET n = 99 WHERE id = 1")
+            raise RuntimeError("boom")
+
+    async def breaks_a_constraint() -> None:
+        async with pool.write() as db:
+            await db.execute("UPDATE counter SET n = 5 WHERE id = 1")
+            await db.execute("INSERT INTO counter (id, n) VALUES (1, 0)")
+
+    try:
+        with pytest.raises(RuntimeError, match="boom"):
+            await fails_midway()
+        with pytest.raises(sqlite3.IntegrityError):
+            await breaks_a_constraint()
+        assert await _value(pool) == 0
+        async with pool.write() as db:
+            await db.execute("UPDATE counter SET n = 7 WHERE id = 1")
+        assert await _value(pool) == 7
+    finally:
+        await pool.close()
+
+
+async def test_readers_go_on_while_a_writer_holds_its_transaction(pool: sqlite.Pool) -> None:
+    try:
+        async with pool.write() as db:
+            await db.execute("UPDATE counter SET n = 1 WHERE id = 1")
+            # WAL: a reader sees the last committed state, without waiting.
+            assert await asyncio.wait_for(_value(pool), 5) == 0
+        assert await _value(pool) == 1
+    finally:
+        await pool.close()
+
+
+async def test_another_program_holding_the_lock_is_waited_for(
+    pool: sqlite.Pool, tmp_path: Path
+) -> None:
+    other = sqlite3.connect(tmp_path / "t.db", isolation_level=None, check_same_thread=False)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("UPDATE counter SET n = 10 WHERE id = 1")
+
+        async def write() -> None:
+            async with pool.write() as db:
+                await db.execute("UPDATE counter SET n = n + 1 WHERE id = 1")
+
+        task = asyncio.create_task(write())
+        done, _ = await asyncio.wait({task}, timeout=0.3)
+        assert not done, "the pool wrote while another program held the write lock"
+        await asyncio.to_thread(other.execute, "COMMIT")
+        await asyncio.wait_for(task, 10)
+        assert await _value(pool) == 11
+    finally:
+        other.close()
+        await pool.close()
+
+
+def test_operator_fixable_causes_name_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "agent.db"
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorcode = sqlite3.SQLITE_FULL
+    found = sqlite.storage_error(path, full)
+    assert found is not None
+    assert str(found) == f"database {path} cannot be written: the disk is full"
+    bug = sqlite3.OperationalError("no such table: x")
+    bug.sqlite_errorcode = sqlite3.SQLITE_ERROR
+    assert sqlite.storage_error(path, bug) is None
+
+
+async def test_a_lock_held_past_the_bound_is_one_sentence_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    pool = await sqlite.Pool.open(path, MIGRATIONS, size=2, busy_timeout_ms=50)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(sqlite.StorageError) as info:
+            async with pool.write() as db:
+                await db.execute("INSERT INTO counter (id, n) VALUES (2, 0)")
+        assert str(info.value) == (
+            f"database {path} cannot be written: another program holds it locked"
+        )
+        other.execute("ROLLBACK")
+        async with pool.write() as db:  # the lock gone, the pool works again
+            await db.execute("INSERT INTO counter (id, n) VALUES (2, 0)")
+    finally:
+        other.close()
+        await pool.close()
