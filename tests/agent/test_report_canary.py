@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -43,8 +44,10 @@ import structlog
 from lanyard.agent import operator as agent_operator
 from lanyard.agent.datadir import AgentDir
 from lanyard.agent.incidents import crypto
+from lanyard.agent.incidents.attachments import AttachmentService
 from lanyard.agent.incidents.model import Conflict, Decision, Incident, Note, Report, ReportedPerson
 from lanyard.agent.incidents.service import Caller, IncidentService
+from lanyard.agent.incidents.store import IncidentStore
 from lanyard.agent.outbox import Outbox
 from lanyard.agent.reports import build_report, preview
 from lanyard.core.enrolment import Enrolment
@@ -283,6 +286,44 @@ def secret_file(path: Path, text: str) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class Evidence:
+    name: str
+    media_type: str
+    body: bytes
+    canaries: list[Canary]
+
+
+async def attach_evidence(
+    adir: AgentDir, records: IncidentService, tmp_path: Path
+) -> list[Evidence]:
+    """A screenshot (2.5 MiB: three chunks) and a transcript attached to incident 1."""
+    shot_text = make_canary("screenshot bytes", Kind.NAME, "Screenshot Canary Zq{token}")
+    shot_name = make_canary("screenshot name", Kind.NAME, "dm-{token}.png")
+    note = make_canary("screenshot note", Kind.NAME, "Slack DM from Zq{token}")
+    text = make_canary("transcript text", Kind.NAME, "Transcript Canary Zq{token} said")
+    shot = bytearray(b"\x89PNG\r\n\x1a\n" + os.urandom(5 * (1 << 19)))
+    for at in range(4096, len(shot) - 100, 1 << 18):
+        shot[at : at + len(shot_text.raw)] = shot_text.raw.encode()
+    transcript = f"{text.raw} hello again after the talk.\n".encode() * 40
+
+    async def pieces(body: bytes) -> AsyncIterator[bytes]:
+        for at in range(0, len(body), 300_000):
+            yield body[at : at + 300_000]
+
+    store = await IncidentStore.open(adir.db_path, adir.keyring_path)
+    try:
+        files = AttachmentService(records, store)
+        a = await files.attach(ANA, 1, shot_name.raw, note.raw, pieces(bytes(shot)))
+        b = await files.attach(ANA, 1, "transcript.txt", "", pieces(transcript))
+    finally:
+        await store.close()
+    return [
+        Evidence(a.name, a.media_type, bytes(shot), [shot_text, shot_name, note]),
+        Evidence(b.name, b.media_type, transcript, [text]),
+    ]
+
+
 # -- the canary run --------------------------------------------------------------------------
 
 
@@ -335,6 +376,11 @@ async def test_no_raw_identifier_from_a_report_reaches_the_registry(
     async with agent_operator.incident_records(adir, unlock) as records:
         for canaries_of, approvals in ((first, [ANA, BEN]), (second, [BEN, ANA]), (pending, [ANA])):
             await file_incident(records, canaries_of, approvals)
+        # Evidence: a screenshot and a transcript, each with a canary in its bytes, name
+        # and note; they travel sealed with the report and must never be seen in the clear.
+        evidence = await attach_evidence(adir, records, tmp_path)
+    file_canaries = [c for e in evidence for c in e.canaries]
+    canaries += file_canaries
 
     # -- the WG reader's keys, published by the registry's operator --------------------------
     wg_key = tmp_path / "wg" / f"{READER}.json"
@@ -350,9 +396,12 @@ async def test_no_raw_identifier_from_a_report_reaches_the_registry(
 
     # -- the chair: build (the canaries flowed), submit, status ------------------------------
     chair = [*agent, "--passphrase-file", str(agent_pf)]
+    chair = [*chair, "--attachments", "all"]
     shown = await cli.ok("report", "build", *chair)
     assert "Nothing was sent" in shown
     assert not absent(shown, in_preview), absent(shown, in_preview)
+    for e in evidence:  # the preview lists each file: name, type, size
+        assert f"{e.name} ({e.media_type}, {len(e.body):,} bytes" in shown, shown
     built = await cli.ok("report", "build", *chair, "--json")
     assert not absent(built, in_report), absent(built, in_report)
     for incident in incidents:  # a conflict's reason never leaves the event
@@ -381,9 +430,15 @@ async def test_no_raw_identifier_from_a_report_reaches_the_registry(
     opened_text = await cli.ok("registry", "submission", "open", sid[:8], *reader)
     assert "signature verifies" in opened_text
     assert not absent(opened_text, in_preview), absent(opened_text, in_preview)
-    opened = await cli.ok("registry", "submission", "open", sid, *reader, "--json")
+    files_dir = tmp_path / "wg-files"
+    opened = await cli.ok(
+        "registry", "submission", "open", sid, *reader, "--json",
+        "--attachments-dir", str(files_dir),
+    )  # fmt: skip
     assert not absent(opened, in_report), absent(opened, in_report)
     assert json.loads(opened)["sealed_to"] == [READER]
+    written = sorted(Path(p) for p in json.loads(opened)["files_written"])
+    assert [p.read_bytes() for p in written] == [e.body for e in evidence]
 
     ack = ("registry", "submission", "ack", sid[:12], *reader)
     await cli.ok(*ack, "--step", "acknowledged", "--message", step_message.raw)
@@ -486,8 +541,19 @@ async def test_no_raw_identifier_from_a_report_reaches_the_registry(
     assert sum(e.get("event") == "registry.record_added" for e in events) == len(refs)
     assert any(e.get("event") == "registry.stopped" for e in events)
 
+    # The files travelled, sealed: as many chunks as they needed, and the registry logged
+    # their uploads by counts only.
+    uploads = [e for e in events if e.get("event") == "registry.attachment_uploaded"]
+    assert sorted(e["blob"] for e in uploads) == list(range(len(evidence)))
+    assert sum(len(m) for m in sent_messages) > sum(len(e.body) for e in evidence)
+
     hits = find_canaries(haystacks, canaries)
     assert not hits, describe(hits)
+    # And not a single 64-byte run of any file's bytes, in any form the search knows.
+    for e in evidence:
+        for at in range(0, len(e.body) - 64, 4096):
+            run = e.body[at : at + 64]
+            assert not any(run in data for data in haystacks.values()), (e.name, at)
 
     # The in-process commands' own log lines carry ids and counts, never names.
     log_hits = find_canaries({"in-process CLI stderr": "".join(cli.stderr).encode()}, canaries)

@@ -106,6 +106,25 @@ async def test_operator_workflow(
     code, out, _ = await lanyard(capsys, "registry", "event", "list", *d)
     assert "revoked" in out
 
+    code, out, err = await lanyard(
+        capsys, "registry", "record", "update", *d, "WG-7", "--status", "flagged", "--json"
+    )
+    assert code != 0
+    assert "--ban-until is for banned records only" in err
+    code, out, err = await lanyard(
+        capsys, "registry", "record", "update", *d, "WG-7", "--ban-until", "none", "--json"
+    )
+    assert code == 0, err
+    assert (json.loads(out)["ban_until"], json.loads(out)["expires_on"]) == (None, None)
+    code, out, err = await lanyard(capsys, "registry", "record", "show", *d, "WG-7", "--json")
+    assert code == 0, err
+    assert json.loads(out)["history"][-1]["detail"] == (
+        "ban until 2028-01-31 -> none; expires 2030-03-31 -> never"
+    )
+    code, out, err = await lanyard(capsys, "registry", "record", "show", *d, "WG-7")
+    assert "History of WG-7" in out
+    assert "someone" not in out
+
     code, out, _ = await lanyard(capsys, "registry", "record", "remove", *d, "WG-7")
     assert code == 0
     code, out, _ = await lanyard(capsys, "registry", "record", "list", *d, "--json")
@@ -120,6 +139,10 @@ async def test_operator_workflow(
             "--status must be flagged or banned",
         ),
         (["record", "add", "--ref", "R", "--status", "flagged"], "at least one --email or --name"),
+        (["record", "update", "R"], "Nothing to change"),
+        (["record", "update", "WG-404", "--status", "banned"], "no record WG-404 exists"),
+        (["record", "show", "WG-404"], "no record WG-404 exists"),
+        (["record", "update", "R", "--alias-email", "nope"], "Alias number 1"),
         (
             ["record", "add", "--ref", "R", "--status", "flagged", "--email", "not-an-address"],
             "--email number 1",

@@ -357,6 +357,41 @@ async def test_report_from_build_to_records(world: World) -> None:
     assert f"{sid[:8]}-1" in out
     out = ok(await world.cli("check", "-d", str(world.adir.path), "--name", BYSTANDER))
     assert "ALLOW" in out
+    shown = json.loads(
+        ok(await world.cli("registry", "record", "show", f"{sid[:8]}-1", *reader, "--json"))
+    )
+    assert shown["submission_id"] == sid
+    assert [(h["action"], h["by"]) for h in shown["history"]] == [("added", "wg-alex")]
+    out = ok(await world.cli("registry", "record", "show", f"{sid[:8]}-1", *reader))
+    assert f"submission) {sid}" in out
+    assert BAD_ACTOR not in out
+    # The reader adds the e-mail address the report's author later learnt, blinded.
+    ok(
+        await world.cli(
+            "registry",
+            "record",
+            "update",
+            f"{sid[:8]}-1",
+            *reader,
+            "--alias-email",
+            "bad.actor@example.org",
+            "--ban-until",
+            "2029-01-31",
+        )
+    )
+    shown = json.loads(
+        ok(await world.cli("registry", "record", "show", f"{sid[:8]}-1", *reader, "--json"))
+    )
+    assert (shown["identifiers"], shown["ban_until"], shown["expires_on"]) == (
+        2,
+        "2029-01-31",
+        "2031-03-31",
+    )
+    assert shown["history"][-1]["by"] == "wg-alex"
+    out = ok(
+        await world.cli("check", "-d", str(world.adir.path), "--email", "bad.actor@example.org")
+    )
+    assert "DENY" in out
 
     # A receipt, signed by the registry, for an entry its log does not hold.
     box = await Outbox.open(world.adir.db_path)
@@ -461,6 +496,13 @@ async def test_a_wg_reader_lists_the_evaluation_log(world: World) -> None:
         ("admin:operator", "WG-E1")
     ]
     assert listing["tree_size"] == 1
+
+
+async def test_choosing_files_that_do_not_exist_is_one_sentence(world: World) -> None:
+    refused(await world.chair("build", "--attachments", "1:5"), "incident 1 has no attachment 5")
+    refused(await world.chair("build", "--attachments", "some"), "none, all or INCIDENT:ATTACHMENT")
+    out = ok(await world.chair("build", "--attachments", "all"))
+    assert "with 0 file(s) (0" in " ".join(out.split())
 
 
 async def test_submit_during_an_outage_queues_and_serve_delivers(world: World) -> None:

@@ -113,6 +113,7 @@ async def test_no_raw_identifier_reaches_the_registry(
     cli_email = make_canary("CLI record e-mail", Kind.EMAIL, "cli.canary.{token}+x@Example.ORG")
     attendee_name = make_canary("attendee name", Kind.NAME, "Ättendee Çanary Zq{token}")
     attendee_email = make_canary("attendee e-mail", Kind.EMAIL, "Attendee.{token}+t@Example.ORG")
+    alias_name = make_canary("alias added by update", Kind.NAME, "Älias Çanary Zq{token}")
     # The banned person again, spelt as a ticket export might: a different raw string
     # that normalises to the same identifier, so the screening really matches.
     respelt = Canary(
@@ -129,6 +130,7 @@ async def test_no_raw_identifier_reaches_the_registry(
         flagged_email,
         cli_name,
         cli_email,
+        alias_name,
         attendee_name,
         attendee_email,
         respelt,
@@ -221,6 +223,18 @@ async def test_no_raw_identifier_reaches_the_registry(
         )
         assert len(forms) >= 3
         assert json.loads(out.out)["identifiers"] == len(forms)
+        # A later alias, `record update --alias`: blinded on this machine too.
+        status = await asyncio.to_thread(
+            run_cli,
+            [
+                "registry", "record", "update", cli_ref, "--data-dir", str(data_dir),
+                "--endpoint", proxy.address, "--alias", alias_name.raw, "--json",
+            ],
+        )  # fmt: skip
+        out = capsys.readouterr()
+        assert status == 0, out.err
+        alias_forms = record_messages([Identifier(Kind.NAME, alias_name.raw)])
+        assert json.loads(out.out)["identifiers"] == len(forms) + len(alias_forms)
 
         listed = await asyncio.wait_for(admin.list_records(), CALL_TIMEOUT)
         assert {r.record_ref for r in listed.records} == {banned_ref, flagged_ref, cli_ref}

@@ -12,7 +12,15 @@ import pytest
 from lanyard.core.evaluation_log import Leaf
 from lanyard.registry.errors import AlreadyExists, LogOutOfStep, NotFound, QuotaExhausted
 from lanyard.registry.sqlite_store import SqliteStore
-from lanyard.registry.store import Change, Entry, Event, LoggedEvaluation, Record, Store
+from lanyard.registry.store import (
+    Change,
+    Entry,
+    Event,
+    LoggedEvaluation,
+    Record,
+    RecordEvent,
+    Store,
+)
 
 StoreFactory = Callable[[], Awaitable[Store]]
 
@@ -156,6 +164,46 @@ class TestStoreContract:
         assert [(r.record_ref, p) for r, p in shared] == [("A", y)]
         await store.apply(Change(remove_refs=["A"]))
         assert await store.sharing_points(["B"]) == []
+
+    async def test_update_keeps_history_and_points(self, make_store: StoreFactory) -> None:
+        store = await make_store()
+        y, z = b"u" * 32, b"v" * 32
+        await store.apply(
+            Change(
+                add_record=Record("U", "flagged", None, submission_id="ab" * 32),
+                add_points=[y],
+                history=RecordEvent("alice", "added", "flagged"),
+            )
+        )
+        version = await store.apply(
+            Change(
+                update_record=Record("U", "banned", date(2030, 1, 1), ban_until=date(2028, 1, 1)),
+                add_points=[z],
+                history=RecordEvent("operator", "updated", "status flagged -> banned"),
+            )
+        )
+        rec = await store.get_record("U")
+        assert rec is not None
+        assert (rec.status, rec.expires_on, rec.ban_until, rec.submission_id) == (
+            "banned",
+            date(2030, 1, 1),
+            date(2028, 1, 1),
+            "ab" * 32,
+        )
+        assert rec.identifier_count == 2
+        assert rec.updated_at is not None
+        epoch = await store.current_epoch()
+        assert await store.record_points("U", epoch) == sorted([y, z])
+        history = await store.record_history("U")
+        assert [(h.member, h.action, h.version) for h in history] == [
+            ("alice", "added", version - 1),
+            ("operator", "updated", version),
+        ]
+        with pytest.raises(NotFound):
+            await store.apply(Change(update_record=Record("NOPE", "banned", None)))
+        assert await store.snapshot_version() == version
+        await store.apply(Change(remove_refs=["U"]))
+        assert await store.record_history("U") == []
 
     async def test_expired_refs(self, make_store: StoreFactory) -> None:
         store = await make_store()

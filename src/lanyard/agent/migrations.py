@@ -204,7 +204,40 @@ MIGRATIONS: list[str] = [
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX call_nonces_expiry ON call_nonces (expires_at);
     """,
-    # 7: operator alerts about the registry itself: an Evaluate answer whose proof
+    # 7: files attached to incidents: sealed chunks under the incident's own key (see
+    #    core/chunks.py); the name, note and type are sealed too. Only ids, sizes, counts,
+    #    who and when are in the clear. A row is complete once every chunk is written.
+    """
+    CREATE TABLE attachments (
+        attachment_id INTEGER PRIMARY KEY,
+        incident_id INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        chunks INTEGER NOT NULL,
+        sealed_meta BLOB NOT NULL,
+        added_by TEXT NOT NULL,
+        added_at TEXT NOT NULL,
+        complete INTEGER NOT NULL DEFAULT 0
+    ) STRICT;
+    CREATE INDEX attachments_incident ON attachments (incident_id);
+
+    CREATE TABLE attachment_chunks (
+        attachment_id INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        sealed BLOB NOT NULL,
+        PRIMARY KEY (attachment_id, idx)
+    ) STRICT;
+    """,
+    # 8: the sealed chunks of files a report in the outbox carries, until it is receipted.
+    """
+    CREATE TABLE outbox_chunks (
+        submission_id TEXT NOT NULL,
+        blob INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        sealed BLOB NOT NULL,
+        PRIMARY KEY (submission_id, blob, idx)
+    ) STRICT;
+    """,
+    # 9: operator alerts about the registry itself: an Evaluate answer whose proof
     #    (spec SCREEN-v1 §3a) or log entry (§3b) did not verify. No attendee data.
     """
     CREATE TABLE registry_faults (

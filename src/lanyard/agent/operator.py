@@ -15,18 +15,38 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from lanyard.agent.datadir import AgentConfig, AgentDir
-from lanyard.agent.errors import DataDirError
+from lanyard.agent.errors import DataDirError, InvalidRequest
 from lanyard.agent.incidents import crypto
+from lanyard.agent.incidents.attachments import AttachmentService
+from lanyard.agent.incidents.model import Incident
 from lanyard.agent.incidents.service import IncidentService
 from lanyard.agent.incidents.store import IncidentStore
+from lanyard.agent.outbox import Entry as OutboxEntry
 from lanyard.agent.outbox import Outbox
+from lanyard.agent.report_files import ReportFile
 from lanyard.agent.reports import ReportSender
 from lanyard.agent.service import AgentService
 from lanyard.agent.sqlite_store import SqliteStore
+from lanyard.agent.store import Alert, FaultAlert
 from lanyard.client.registry import RegistryClient
 from lanyard.core import auth
 from lanyard.core.channels import open_channel
 from lanyard.core.errors import Error as CoreError
+
+# The CLI's door into the agent: these use cases, and the values they hand back (the CLI
+# never imports a store itself).
+__all__ = [
+    "Alert",
+    "FaultAlert",
+    "OutboxEntry",
+    "incident_records",
+    "init_agent",
+    "init_incidents",
+    "opened",
+    "parse_file_choice",
+    "report_sender",
+    "report_sources",
+]
 
 
 def init_incidents(adir: AgentDir, unlock: crypto.Unlock, strength: str = "moderate") -> None:
@@ -90,6 +110,56 @@ async def incident_records(
     """The incident records on this machine, unlocked, for the operator's own commands
     (transparency and end-of-event reports): no gRPC, the passphrase or key file is the
     authority."""
+    async with _records(adir, unlock) as (service, _):
+        yield service
+
+
+def parse_file_choice(choice: str) -> set[tuple[int, int]] | None:
+    """`--attachments`: "none" (the empty set), "all" (None) or "N:ID,N:ID…"."""
+    if choice == "all":
+        return None
+    if choice in ("", "none"):
+        return set()
+    chosen: set[tuple[int, int]] = set()
+    for part in choice.split(","):
+        incident, _, attachment = part.strip().partition(":")
+        if not (incident.isdigit() and attachment.isdigit()):
+            raise InvalidRequest(
+                f"--attachments takes none, all or INCIDENT:ATTACHMENT,…; got {part.strip()!r}"
+            )
+        chosen.add((int(incident), int(attachment)))
+    return chosen
+
+
+@asynccontextmanager
+async def report_sources(
+    adir: AgentDir, unlock: crypto.Unlock | None, choice: set[tuple[int, int]] | None
+) -> AsyncIterator[tuple[list[Incident], list[ReportFile]]]:
+    """The incidents and the chosen files (`choice`: None for all), readable while the
+    context is open. A chosen file that does not exist is InvalidRequest."""
+    async with _records(adir, unlock) as (service, store):
+        incidents = await service.export_all("report")
+        files_of = AttachmentService(service, store)
+        files: list[ReportFile] = []
+        for incident in incidents:
+            if choice is not None and not any(i == incident.incident_id for i, _ in choice):
+                continue
+            for attachment, stream in await files_of.for_report(incident.incident_id):
+                if choice is None or (incident.incident_id, attachment.attachment_id) in choice:
+                    files.append(ReportFile(incident.incident_id, attachment, stream))
+        found = {(f.incident_id, f.attachment.attachment_id) for f in files}
+        missing = sorted((choice or set()) - found)
+        if missing:
+            raise InvalidRequest(
+                f"incident {missing[0][0]} has no attachment {missing[0][1]} to include"
+            )
+        yield incidents, files
+
+
+@asynccontextmanager
+async def _records(
+    adir: AgentDir, unlock: crypto.Unlock | None
+) -> AsyncIterator[tuple[IncidentService, IncidentStore]]:
     adir.check()
     enrolment = adir.enrolment()
     master = crypto.unlock_master(
@@ -102,8 +172,11 @@ async def incident_records(
             if enrolment.starts_on and enrolment.ends_on
             else None
         )
-        yield IncidentService(
-            store, master, enrolment.event_id, bytes(adir.event_key().verify_key), dates
+        yield (
+            IncidentService(
+                store, master, enrolment.event_id, bytes(adir.event_key().verify_key), dates
+            ),
+            store,
         )
     finally:
         await store.close()

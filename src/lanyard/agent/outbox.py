@@ -8,6 +8,7 @@ answers with the very same receipt.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -134,9 +135,34 @@ class Outbox:
         return reports_pb2.RecipientSet.FromString(bytes(row[0])), str(row[1])
 
     async def receipted(self, submission_id: str, receipt: reports_pb2.Receipt) -> None:
+        """Store the receipt; the sealed files are the registry's to keep from now on."""
         async with self._pool.write() as db:
             await db.execute(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = '', receipt = ? "
                 "WHERE submission_id = ?",
                 (receipt.SerializeToString(deterministic=True), submission_id),
             )
+            await db.execute("DELETE FROM outbox_chunks WHERE submission_id = ?", (submission_id,))
+
+    async def put_chunk(self, submission_id: str, blob: int, idx: int, sealed: bytes) -> None:
+        async with self._pool.write() as db:
+            await db.execute(
+                "INSERT INTO outbox_chunks (submission_id, blob, idx, sealed) VALUES (?, ?, ?, ?)",
+                (submission_id, blob, idx, sealed),
+            )
+
+    async def chunks(self, submission_id: str, blob: int, start: int) -> AsyncIterator[bytes]:
+        """A file's sealed chunks from `start` on, read one at a time."""
+        idx = start
+        while True:
+            async with self._pool.read() as db:
+                r = await sqlite.fetch_one(
+                    db,
+                    "SELECT sealed FROM outbox_chunks WHERE submission_id = ? AND blob = ? "
+                    "AND idx = ?",
+                    (submission_id, blob, idx),
+                )
+            if r is None:
+                return
+            yield bytes(r[0])
+            idx += 1

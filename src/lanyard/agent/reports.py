@@ -10,6 +10,7 @@ so a WG that silently dropped or rewrote a submission would be caught.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,9 +19,11 @@ import grpc
 import nacl.signing
 import structlog
 
+from lanyard.agent import report_files
 from lanyard.agent.errors import Error, InvalidRequest, Unavailable
 from lanyard.agent.incidents.model import RESOLUTIONS, Incident
 from lanyard.agent.outbox import Entry, Outbox
+from lanyard.agent.report_files import ReportFile
 from lanyard.agent.service import registry_failure
 from lanyard.client.errors import RpcFailed
 from lanyard.client.registry import RegistryClient
@@ -39,8 +42,12 @@ class ReceiptError(Error):
     """A receipt or proof from the registry that does not check out."""
 
 
-def build_report(enrolment: Enrolment, incidents: list[Incident]) -> dict[str, Any]:
-    """What the seeds ask events to send the WG about each incident they handled."""
+def build_report(
+    enrolment: Enrolment, incidents: list[Incident], files: Sequence[ReportFile] = ()
+) -> dict[str, Any]:
+    """What the seeds ask events to send the WG about each incident they handled, with
+    the files the team chose to include."""
+    attached = report_files.describe(files)
 
     def one(i: Incident) -> dict[str, Any]:
         r = i.report
@@ -94,6 +101,7 @@ def build_report(enrolment: Enrolment, incidents: list[Incident]) -> dict[str, A
                 "reported_person_told_on": i.communication.reported_person_told_on,
                 "reporter_told_on": i.communication.reporter_told_on,
             },
+            "attachments": attached.get(i.incident_id, []),
         }
 
     report = {
@@ -116,6 +124,7 @@ def covers(report: dict[str, Any]) -> str:
     incident changed between two reports."""
     return ",".join(
         f"{i['incident_id']}:{i['version']}"
+        + "".join(f"+{a['attachment_id']}" for a in i.get("attachments", []))
         for i in sorted(report["incidents"], key=lambda i: i["incident_id"])
     )
 
@@ -194,6 +203,12 @@ def preview(report: dict[str, Any], opened: bool = False) -> str:
             f"  Reported person told: {c['reported_person_told_on'] or 'not yet'}; "
             f"reporter told: {c['reporter_told_on'] or 'not yet'}"
         )
+        for a in i.get("attachments", []):
+            lines.append(
+                f"  Attachment {a['attachment_id']}: {a['name']} ({a['type']}, {a['bytes']:,} "
+                f"bytes, SHA-256 {a['sha256'][:16]}…, added by {a['added_by']})"
+                + (f": {a['note']}" if a["note"] else "")
+            )
         lines.append("")
     return "\n".join(lines)
 
@@ -258,12 +273,18 @@ class ReportSender:
         return recipients, None
 
     async def seal(
-        self, report: dict[str, Any], recipients: reports_pb2.RecipientSet | None = None
+        self,
+        report: dict[str, Any],
+        recipients: reports_pb2.RecipientSet | None = None,
+        files: Sequence[ReportFile] = (),
     ) -> Entry:
         """Encrypt to the WG's verified recipients (`recipients`, or fetched now) and keep
-        it in the outbox."""
+        it in the outbox; `files` (those build_report was given, in its order) are sealed
+        first."""
         if recipients is None:
             recipients, _ = await self.recipients()
+        submission_id, data_key = envelope.new_submission_id(), envelope.new_data_key()
+        manifest = await report_files.seal_files(self.outbox, files, submission_id, data_key)
         try:
             sealed = envelope.seal_report(
                 report,
@@ -271,6 +292,9 @@ class ReportSender:
                 self._key,
                 recipients,
                 datetime.now(UTC).isoformat(timespec="seconds"),
+                submission_id=submission_id,
+                data_key=data_key,
+                attachments=manifest,
             )
         except envelope.EnvelopeError as exc:
             raise InvalidRequest(str(exc)) from exc
@@ -282,6 +306,7 @@ class ReportSender:
             submission_id=sealed.submission_id,
             recipients=len(recipients.recipients),
             bytes=len(sealed.envelope),
+            files=len(manifest),
         )
         entry = await self.outbox.get(sealed.submission_id)
         assert entry is not None
@@ -296,6 +321,7 @@ class ReportSender:
         error = ""
         for attempt in range(attempts):
             try:
+                await report_files.upload_files(self._registry, self.outbox, entry)
                 receipt = await self._registry.submit_report(entry.envelope, entry.signature)
             except RpcFailed as exc:
                 error = f"{exc.code.name}: {exc.details}"

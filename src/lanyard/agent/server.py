@@ -22,6 +22,7 @@ import structlog
 from lanyard.agent.datadir import AgentConfig, AgentDir
 from lanyard.agent.errors import DataDirError, Unavailable
 from lanyard.agent.incidents import crypto
+from lanyard.agent.incidents.attachments import AttachmentService
 from lanyard.agent.incidents.service import IncidentService
 from lanyard.agent.incidents.servicer import IncidentsServicer
 from lanyard.agent.incidents.store import IncidentStore
@@ -95,6 +96,7 @@ async def running(
         incident_store: IncidentStore | None = None
         if master is not None:
             incident_store = await IncidentStore.open(adir.db_path, adir.keyring_path)
+            await incident_store.attachments.discard_incomplete()
             enrolment = agent.enrolment
             dates = (
                 (enrolment.starts_on, enrolment.ends_on)
@@ -109,7 +111,9 @@ async def running(
                 dates,
                 verifier=verifier,
             )
-            incidents_pb2_grpc.add_IncidentsServicer_to_server(IncidentsServicer(incidents), server)
+            incidents_pb2_grpc.add_IncidentsServicer_to_server(
+                IncidentsServicer(incidents, AttachmentService(incidents, incident_store)), server
+            )
         names = SERVICE_NAMES + (("lanyard.agent.v1.Incidents",) if incidents else ())
         health = await serving.add_health(server, names)
         agent.rotate_inline = False

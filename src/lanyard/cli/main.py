@@ -20,6 +20,7 @@ from lanyard.cli import backup, demo, health
 from lanyard.cli.agent import commands as agent_cmds
 from lanyard.cli.agent import webhooks as agent_webhooks
 from lanyard.cli.bench import commands as bench
+from lanyard.cli.incident import attachments as _incident_attachments  # noqa: F401 - registers commands
 from lanyard.cli.incident import commands as incident_cmds
 from lanyard.cli.output import err_console, printable
 from lanyard.cli.registry import commands as registry_cmds

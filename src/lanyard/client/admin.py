@@ -6,9 +6,10 @@ e-mail addresses become blinded points here, and only Y = k * P goes to the regi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Literal, TypeVar
 
 import grpc
 import nacl.signing
@@ -18,9 +19,10 @@ from lanyard.client.errors import EvaluationProofFailed, RpcFailed, TranslatingS
 from lanyard.core import auth, blinding, envelope, identity, keys, proof, screen, snapshot
 from lanyard.core.errors import ProofFailed
 from lanyard.core.identity import Kind
-from lanyard.wire.registry.v1 import admin_pb2, admin_pb2_grpc, reports_pb2
+from lanyard.wire.registry.v1 import admin_pb2, admin_pb2_grpc, reports_pb2, snapshot_pb2
 
 PREFIX = "/lanyard.registry.v1.Admin/"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,30 +122,54 @@ class AdminClient:
         status: str,
         identifiers: Sequence[Identifier],
         expires_on: date | None = None,
+        ban_until: date | None = None,
+        submission_id: str = "",
     ) -> admin_pb2.AddRecordResponse:
         """Normalise, blind, have the registry evaluate, unblind, upload Y (spec §5); a
-        name is registered under every form of spec §5a (`record_messages`)."""
+        name is registered under every form of spec §5a (`record_messages`).
+        `submission_id` links the record to the end-of-event report it comes from."""
+        record = admin_pb2.RecordInfo(
+            record_ref=record_ref,
+            status=snapshot.STATUS_VALUES[status],
+            expires_on=expires_on.isoformat() if expires_on else "",
+            ban_until=ban_until.isoformat() if ban_until else "",
+        )
+
+        async def add(epoch: int, ys: list[bytes]) -> admin_pb2.AddRecordResponse:
+            request = admin_pb2.AddRecordRequest(
+                suite=screen.SUITE,
+                epoch=epoch,
+                record=record,
+                points=ys,
+                submission_id=submission_id,
+            )
+            response: admin_pb2.AddRecordResponse = await self._stub.AddRecord(
+                request, metadata=self._md("AddRecord", request)
+            )
+            return response
+
+        return await self._with_points(identifiers, add)
+
+    async def _with_points(
+        self,
+        identifiers: Sequence[Identifier],
+        send: Callable[[int, list[bytes]], Awaitable[T]],
+    ) -> T:
+        """Run the blinded round for `identifiers` and `send` (epoch, Y points); if the
+        key was rotated since this client learnt the epoch, once more afresh."""
         messages = record_messages(identifiers)
         try:
-            return await self._add_record(
-                record_ref, status, messages, expires_on, await self._epoch()
-            )
+            epoch = await self._epoch()
+            return await send(epoch, await self._points(messages, epoch))
         except RpcFailed as exc:
             if exc.code != grpc.StatusCode.FAILED_PRECONDITION:
                 raise
-            # The key was rotated since this client learnt the epoch: once more, afresh.
-            return await self._add_record(
-                record_ref, status, messages, expires_on, await self._epoch(refresh=True)
-            )
+            epoch = await self._epoch(refresh=True)
+            return await send(epoch, await self._points(messages, epoch))
 
-    async def _add_record(
-        self,
-        record_ref: str,
-        status: str,
-        messages: list[bytes],
-        expires_on: date | None,
-        epoch: int,
-    ) -> admin_pb2.AddRecordResponse:
+    async def _points(self, messages: list[bytes], epoch: int) -> list[bytes]:
+        if not messages:
+            return []
 
         async def evaluate(points: list[bytes]) -> list[bytes]:
             response = await self._stub.EvaluateForRecord(
@@ -164,17 +190,48 @@ class AdminClient:
                 ) from exc
             return evaluated
 
-        ys = await blinding.blinded_round(messages, evaluate)
-        record = admin_pb2.RecordInfo(
+        return await blinding.blinded_round(messages, evaluate)
+
+    async def update_record(
+        self,
+        record_ref: str,
+        status: str | None = None,
+        expires_on: date | Literal["clear"] | None = None,
+        ban_until: date | Literal["clear"] | None = None,
+        aliases: Sequence[Identifier] = (),
+    ) -> admin_pb2.UpdateRecordResponse:
+        """Change a record; None keeps a field, "clear" removes a date. Aliases go through
+        the blinded round like add_record's identifiers."""
+        request = admin_pb2.UpdateRecordRequest(
             record_ref=record_ref,
-            status=snapshot.STATUS_VALUES[status],
-            expires_on=expires_on.isoformat() if expires_on else "",
+            status=snapshot.STATUS_VALUES[status]
+            if status
+            else snapshot_pb2.RECORD_STATUS_UNSPECIFIED,
+            expires_on=expires_on.isoformat() if isinstance(expires_on, date) else "",
+            clear_expires_on=expires_on == "clear",
+            ban_until=ban_until.isoformat() if isinstance(ban_until, date) else "",
+            clear_ban_until=ban_until == "clear",
         )
-        response: admin_pb2.AddRecordResponse = await self._stub.AddRecord(
-            request := admin_pb2.AddRecordRequest(
-                suite=screen.SUITE, epoch=epoch, record=record, points=ys
-            ),
-            metadata=self._md("AddRecord", request),
+
+        async def send(epoch: int, ys: list[bytes]) -> admin_pb2.UpdateRecordResponse:
+            if ys:
+                request.suite, request.epoch = screen.SUITE, epoch
+                del request.add_points[:]
+                request.add_points.extend(ys)
+            response: admin_pb2.UpdateRecordResponse = await self._stub.UpdateRecord(
+                request, metadata=self._md("UpdateRecord", request)
+            )
+            return response
+
+        if not aliases:
+            return await send(0, [])
+        return await self._with_points(aliases, send)
+
+    async def get_record(self, record_ref: str) -> admin_pb2.GetRecordResponse:
+        """A record and its history (oldest first); RpcFailed NOT_FOUND for an unknown one."""
+        request = admin_pb2.GetRecordRequest(record_ref=record_ref)
+        response: admin_pb2.GetRecordResponse = await self._stub.GetRecord(
+            request, metadata=self._md("GetRecord", request)
         )
         return response
 
@@ -242,6 +299,15 @@ class AdminClient:
             metadata=self._md("GetSubmission", request),
         )
         return response
+
+    async def submission_attachment(self, submission_id: str, blob: int) -> AsyncIterator[bytes]:
+        """The sealed chunks of one file a submission carries, in order."""
+        request = reports_pb2.GetSubmissionAttachmentRequest(submission_id=submission_id, blob=blob)
+        call = self._stub.streaming("GetSubmissionAttachment")(
+            request, metadata=self._md("GetSubmissionAttachment", request)
+        )
+        async for part in call:
+            yield bytes(part.chunk)
 
     async def advance_submission(
         self,

@@ -8,6 +8,7 @@ channel, and turns each gRPC failure into one sentence (`IncidentRpcError`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -21,7 +22,7 @@ import grpc
 import nacl.signing
 
 from lanyard.client.errors import ClientError, RpcFailed
-from lanyard.core import auth
+from lanyard.core import auth, limits
 from lanyard.core.auth import MEMBER_NAME
 from lanyard.core.channels import open_channel
 from lanyard.wire.agent.v1 import incidents_pb2 as pb
@@ -29,6 +30,7 @@ from lanyard.wire.agent.v1 import incidents_pb2_grpc
 
 PREFIX = "/lanyard.agent.v1.Incidents/"
 CALL_TIMEOUT_SECONDS = 30.0
+PIECE_BYTES = limits.ATTACHMENTS["piece_bytes"]  # the agent refuses larger upload pieces
 KEY_FORMAT_KEYS = ("name", "private_key")
 
 
@@ -268,6 +270,88 @@ class IncidentClient:
             "RecordCommunication", request, incident_id
         )
         return response.incident
+
+    # attachments
+    def _failed(self, exc: grpc.aio.AioRpcError, incident_id: int) -> IncidentRpcError:
+        return IncidentRpcError(
+            describe(exc, self.endpoint, incident_id),
+            exc.code(),
+            (exc.details() or "").strip(),
+            "agent",
+            self.endpoint,
+        )
+
+    async def attach(self, incident_id: int, path: Path, note: str = "") -> pb.AttachmentInfo:
+        """Stream the file at `path` to the incident in pieces of PIECE_BYTES; the file is
+        never read whole. ClientError if it cannot be read."""
+        try:
+            handle = path.open("rb")
+        except OSError as exc:
+            raise ClientError(f"cannot read {path}: {exc.strerror}") from exc
+
+        header = pb.AttachRequest(
+            header=pb.AttachHeader(incident_id=incident_id, name=path.name, note=note)
+        )
+
+        async def requests() -> AsyncIterator[pb.AttachRequest]:
+            yield header
+            while piece := handle.read(PIECE_BYTES):
+                yield pb.AttachRequest(data=piece)
+
+        try:
+            with handle:
+                response: pb.AttachResponse = await self._stub.Attach(
+                    requests(), metadata=self._signer.metadata(PREFIX + "Attach", header)
+                )
+        except grpc.aio.AioRpcError as exc:
+            raise self._failed(exc, incident_id) from exc
+        return response.attachment
+
+    async def list_attachments(self, incident_id: int) -> list[pb.AttachmentInfo]:
+        response: pb.ListAttachmentsResponse = await self._call(
+            "ListAttachments", pb.ListAttachmentsRequest(incident_id=incident_id), incident_id
+        )
+        return list(response.attachments)
+
+    async def get_attachment(
+        self, incident_id: int, attachment_id: int, out: Path
+    ) -> pb.AttachmentInfo:
+        """Stream an attachment into `out` (mode 0600), written under a temporary name and
+        moved into place only once its size and SHA-256 match what the agent recorded."""
+        request = pb.GetAttachmentRequest(incident_id=incident_id, attachment_id=attachment_id)
+        partial = out.with_name(f".{out.name}.partial")
+        digest = hashlib.sha256()
+        info: pb.AttachmentInfo | None = None
+        written = 0
+        try:
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        except OSError as exc:
+            raise ClientError(f"cannot write {out}: {exc.strerror}") from exc
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                call = self._stub.GetAttachment(
+                    request, metadata=self._signer.metadata(PREFIX + "GetAttachment", request)
+                )
+                async for part in call:
+                    if part.WhichOneof("part") == "info":
+                        info = part.info
+                        continue
+                    fh.write(part.data)
+                    digest.update(part.data)
+                    written += len(part.data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            if info is None or written != info.size or digest.hexdigest() != info.sha256:
+                raise ClientError(
+                    f"attachment {attachment_id} arrived incomplete or changed "
+                    f"({written:,} bytes); nothing was written to {out}"
+                )
+            os.replace(partial, out)
+        except grpc.aio.AioRpcError as exc:
+            raise self._failed(exc, incident_id) from exc
+        finally:
+            partial.unlink(missing_ok=True)
+        return info
 
     async def audit(self, incident_id: int) -> list[pb.AuditEntry]:
         response: pb.GetAuditResponse = await self._call(

@@ -9,7 +9,7 @@ signed head (§3b) before any point of it is finalised.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -228,6 +228,35 @@ class RegistryClient:
         )
         receipt: reports_pb2.Receipt = response.receipt
         return receipt
+
+    async def attachment_state(self, submission_id: str) -> dict[int, int]:
+        """Chunks the registry holds per blob of a submission not yet (or just) logged."""
+        request = reports_pb2.AttachmentStateRequest(submission_id=submission_id)
+        response = await self._stub.AttachmentState(
+            request, metadata=self._signer.metadata(PREFIX + "AttachmentState", request)
+        )
+        return dict(response.chunks_held)
+
+    async def upload_attachment(
+        self, submission_id: str, blob: int, first_chunk: int, sealed: AsyncIterator[bytes]
+    ) -> int:
+        """Stream a blob's sealed chunks from `first_chunk` on; returns chunks held.
+        The call token covers the first (header) message."""
+        header = reports_pb2.UploadAttachmentRequest(
+            header=reports_pb2.UploadAttachmentHeader(
+                submission_id=submission_id, blob=blob, first_chunk=first_chunk
+            )
+        )
+
+        async def requests() -> AsyncIterator[reports_pb2.UploadAttachmentRequest]:
+            yield header
+            async for chunk in sealed:
+                yield reports_pb2.UploadAttachmentRequest(chunk=chunk)
+
+        response = await self._stub.UploadAttachment(
+            requests(), metadata=self._signer.metadata(PREFIX + "UploadAttachment", header)
+        )
+        return int(response.chunks_held)
 
     async def tree_head(self) -> reports_pb2.TreeHead:
         response = await self._stub.GetTreeHead(

@@ -23,7 +23,7 @@ import nacl.signing
 from google.protobuf.message import DecodeError
 from nacl.secret import SecretBox
 
-from lanyard.core import keys, limits, screen
+from lanyard.core import chunks, keys, limits, screen
 from lanyard.core.errors import Error, SignatureError
 from lanyard.wire.registry.v1 import reports_pb2
 
@@ -149,6 +149,19 @@ def check_report_size(report: dict[str, Any]) -> None:
         )
 
 
+def new_data_key() -> bytes:
+    return os.urandom(SecretBox.KEY_SIZE)
+
+
+def attachment_key(data_key: bytes) -> bytes:
+    """The key a report's attached files are sealed under (core/chunks.py)."""
+    return chunks.subkey(data_key, b"report-attachments")
+
+
+def attachment_context(submission_id: str, blob: int) -> bytes:
+    return f"report:{submission_id}:blob:{blob}".encode()
+
+
 def seal_report(
     report: dict[str, Any],
     event_id: str,
@@ -156,14 +169,18 @@ def seal_report(
     recipients: reports_pb2.RecipientSet,
     sealed_at: str,
     submission_id: str | None = None,
+    data_key: bytes | None = None,
+    attachments: Sequence[reports_pb2.AttachmentBlob] = (),
 ) -> Sealed:
-    """Sign, encrypt once, seal the data key to every recipient, sign the envelope."""
+    """Sign, encrypt once, seal the data key to every recipient, sign the envelope.
+    Attached files were sealed beforehand under `data_key` (attachment_key); their
+    manifest, `attachments`, goes in the envelope."""
     if not recipients.recipients:
         raise EnvelopeError("the WG has published no report recipients yet")
     check_report_size(report)
     body = report_body(report)
     signed = keys.sign(event_key, body) + body
-    data_key = os.urandom(SecretBox.KEY_SIZE)
+    data_key = data_key or new_data_key()
     wrapped = [
         reports_pb2.WrappedKey(
             recipient=r.name,
@@ -182,6 +199,7 @@ def seal_report(
         recipient_set_version=recipients.version,
         keys=wrapped,
         ciphertext=bytes(SecretBox(data_key).encrypt(signed)),
+        attachments=attachments,
     ).SerializeToString(deterministic=True)
     if len(envelope) > MAX_ENVELOPE_BYTES:
         raise EnvelopeError(
@@ -215,6 +233,13 @@ def open_report(
     envelope: bytes, reader: str, private_key: nacl.public.PrivateKey, event_key: bytes
 ) -> dict[str, Any]:
     """Decrypt as `reader` and verify the event's inner signature; the report's JSON."""
+    return open_report_and_key(envelope, reader, private_key, event_key)[0]
+
+
+def open_report_and_key(
+    envelope: bytes, reader: str, private_key: nacl.public.PrivateKey, event_key: bytes
+) -> tuple[dict[str, Any], bytes]:
+    """As open_report, with the data key that also opens the report's attached files."""
     parsed = parse_envelope(envelope)
     mine = [
         k
@@ -237,7 +262,7 @@ def open_report(
         report: dict[str, Any] = json.loads(body)
     except ValueError as exc:
         raise EnvelopeError("the report inside the envelope is not JSON") from exc
-    return report
+    return report, bytes(data_key)
 
 
 def sha256(data: bytes) -> bytes:

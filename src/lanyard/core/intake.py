@@ -38,11 +38,13 @@ class RequestIntake(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
-        if handler is None or handler.request_streaming:
+        if handler is None:
             return handler
         method: str = handler_call_details.method
         parse: Callable[[bytes], Any] = handler.request_deserializer or _identity
         limit = limits.request_limit(method)
+        if handler.request_streaming:
+            return self._streaming(handler, method, parse, limit)
 
         async def admit(raw: bytes, context: grpc.aio.ServicerContext) -> Any:
             if len(raw) > limit:
@@ -86,3 +88,40 @@ class RequestIntake(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             return await stream(request, context)
 
         return handler._replace(request_deserializer=_identity, unary_stream=unary_stream_writer)
+
+    @staticmethod
+    def _streaming(
+        handler: grpc.RpcMethodHandler, method: str, parse: Callable[[bytes], Any], limit: int
+    ) -> grpc.RpcMethodHandler:
+        """Client-streaming calls (uploads): each message is size-checked and parsed
+        strictly as it arrives; the servicer sets the digest from the header message."""
+        if handler.response_streaming:
+            return handler
+        inner = handler.stream_unary
+
+        async def stream_unary(
+            raw_messages: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+        ) -> Any:
+            async def parsed() -> AsyncIterator[Any]:
+                async for raw in raw_messages:
+                    if len(raw) > limit:
+                        log.info(
+                            "grpc.refused", method=method, code="RESOURCE_EXHAUSTED", size=len(raw)
+                        )
+                        await context.abort(
+                            grpc.StatusCode.RESOURCE_EXHAUSTED,
+                            f"message of {len(raw)} bytes is over the limit of {limit} bytes "
+                            "for this method",
+                        )
+                    try:
+                        message = parse(raw)
+                    except Exception:
+                        log.info(
+                            "grpc.refused", method=method, code="INVALID_ARGUMENT", size=len(raw)
+                        )
+                        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, UNPARSABLE)
+                    yield message
+
+            return await inner(parsed(), context)
+
+        return handler._replace(request_deserializer=_identity, stream_unary=stream_unary)

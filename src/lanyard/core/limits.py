@@ -22,6 +22,23 @@ MAX_ENVELOPE_BYTES = 4 * MIB  # a serialised, sealed ReportEnvelope
 SUBMISSIONS_PER_EVENT_PER_DAY = 20  # SubmitReport calls one event may make in 24 hours
 SUBMISSION_BYTES_PER_EVENT_PER_DAY = 16 * MIB  # envelope bytes one event may add in 24 hours
 
+# -- files attached to incidents (agent) ----------------------------------------------------
+ATTACHMENTS: dict[str, int] = {
+    "file_bytes": 512 * MIB,  # one file
+    "incident_bytes": 2048 * MIB,  # all files of one incident
+    "incident_files": 100,
+    "name_chars": 200,
+    "note_chars": 2000,
+    "piece_bytes": 1 * MIB,  # the data of one Attach message
+}
+
+# -- files carried by end-of-event reports (registry) ----------------------------------------
+REPORT_FILES: dict[str, int] = {
+    "blobs": 500,  # files per submission
+    "submission_bytes": 8192 * MIB,  # all sealed files of one submission
+    "unclaimed_days": 30,  # files of a report never submitted are kept this long
+}
+
 # -- messages --------------------------------------------------------------------------------
 DEFAULT_REQUEST_BYTES = 64 * KIB  # any request not named below
 MAX_RESPONSE_BYTES = 32 * MIB  # the largest answer a client accepts (a full snapshot)
@@ -36,6 +53,9 @@ REQUEST_BYTES: dict[str, int] = {
     "/lanyard.agent.v1.Incidents/Decide": 1 * MIB,
     "/lanyard.agent.v1.Incidents/RecordCommunication": 1 * MIB,
     "/lanyard.agent.v1.Incidents/DeclareConflict": 1 * MIB,
+    # Per message of the upload streams: one piece of a file, one sealed chunk.
+    "/lanyard.agent.v1.Incidents/Attach": 1 * MIB + 4 * KIB,
+    "/lanyard.registry.v1.Registry/UploadAttachment": 1 * MIB + 4 * KIB,
 }
 
 # What a server's transport accepts at all: the largest request of the table.

@@ -5,17 +5,20 @@ from __future__ import annotations
 from datetime import date
 
 import grpc
+import structlog
 
 from lanyard.core import screen, snapshot
 from lanyard.registry.errors import InvalidRequest, PermissionDenied
 from lanyard.registry.grpc_errors import unary
+from lanyard.registry.record_changes import KEEP, Keep, RecordUpdate
 from lanyard.registry.service import RegistryService
-from lanyard.registry.store import Event, Record
+from lanyard.registry.store import Event, Record, RecordEvent
 from lanyard.registry.submission_store import StoredSubmission, SubmissionSummary
 from lanyard.registry.submissions import SubmissionService
 from lanyard.wire.registry.v1 import admin_pb2, admin_pb2_grpc, evaluation_log_pb2, reports_pb2
 
 PREFIX = "/lanyard.registry.v1.Admin/"
+log = structlog.get_logger("lanyard.registry")
 # What a WG report reader's key may do: read and acknowledge submissions, and turn the
 # people a report names into records (through the blinded round).
 READER_METHODS = frozenset(
@@ -24,9 +27,12 @@ READER_METHODS = frozenset(
         "ListRecords",
         "EvaluateForRecord",
         "AddRecord",
+        "UpdateRecord",
+        "GetRecord",
         "ListRecipients",
         "ListSubmissions",
         "GetSubmission",
+        "GetSubmissionAttachment",
         "AdvanceSubmission",
         "ListEvaluations",
     }
@@ -40,6 +46,15 @@ def _date(text: str, field: str) -> date:
         raise InvalidRequest(
             f"{field} must be an ISO date (YYYY-MM-DD), got {text[:20]!r}"
         ) from exc
+
+
+def _optional_date(text: str, clear: bool, field: str) -> date | Keep | None:
+    """KEEP for an empty field, None when asked to clear it, else the date."""
+    if clear:
+        if text:
+            raise InvalidRequest(f"give {field} or clear_{field}, not both")
+        return None
+    return _date(text, field) if text else KEEP
 
 
 def event_info(event: Event) -> admin_pb2.EventInfo:
@@ -62,6 +77,19 @@ def record_info(record: Record) -> admin_pb2.RecordInfo:
         expires_on=record.expires_on.isoformat() if record.expires_on else "",
         identifier_count=record.identifier_count,
         created_at=record.created_at.isoformat() if record.created_at else "",
+        ban_until=record.ban_until.isoformat() if record.ban_until else "",
+        submission_id=record.submission_id,
+        updated_at=record.updated_at.isoformat() if record.updated_at else "",
+    )
+
+
+def record_change(event: RecordEvent) -> admin_pb2.RecordChange:
+    return admin_pb2.RecordChange(
+        snapshot_version=event.version,
+        at=event.at.isoformat() if event.at else "",
+        by=event.member,
+        action=event.action,
+        detail=event.detail,
     )
 
 
@@ -154,19 +182,55 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
     async def AddRecord(
         self, request: admin_pb2.AddRecordRequest, context: grpc.aio.ServicerContext
     ) -> admin_pb2.AddRecordResponse:
-        admin = await self._admin(context, "AddRecord")
+        member = await self._admin(context, "AddRecord")
         rec = request.record
         if rec.status not in snapshot.STATUS_NAMES:
             raise InvalidRequest("record.status must be FLAGGED or BANNED")
+        if request.submission_id:
+            # NotFound unless the registry holds that report.
+            await self._subs.status(request.submission_id, None)
         record = Record(
             record_ref=rec.record_ref,
             status=snapshot.STATUS_NAMES[rec.status],
             expires_on=_date(rec.expires_on, "expires_on") if rec.expires_on else None,
+            ban_until=_date(rec.ban_until, "ban_until") if rec.ban_until else None,
+            submission_id=request.submission_id,
         )
         stored, version = await self._service.add_record(
-            request.suite, request.epoch, record, list(request.points), admin
+            request.suite, request.epoch, record, list(request.points), by=member
         )
         return admin_pb2.AddRecordResponse(record=record_info(stored), snapshot_version=version)
+
+    @unary
+    async def UpdateRecord(
+        self, request: admin_pb2.UpdateRecordRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.UpdateRecordResponse:
+        member = await self._admin(context, "UpdateRecord")
+        status: str | None = None
+        if request.status:
+            if request.status not in snapshot.STATUS_NAMES:
+                raise InvalidRequest("status must be FLAGGED, BANNED or unspecified")
+            status = snapshot.STATUS_NAMES[request.status]
+        change = RecordUpdate(
+            status=status,
+            expires_on=_optional_date(request.expires_on, request.clear_expires_on, "expires_on"),
+            ban_until=_optional_date(request.ban_until, request.clear_ban_until, "ban_until"),
+            suite=request.suite,
+            epoch=request.epoch,
+            add_points=list(request.add_points),
+        )
+        stored, version = await self._service.update_record(request.record_ref, change, member)
+        return admin_pb2.UpdateRecordResponse(record=record_info(stored), snapshot_version=version)
+
+    @unary
+    async def GetRecord(
+        self, request: admin_pb2.GetRecordRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.GetRecordResponse:
+        await self._admin(context, "GetRecord")
+        record, history = await self._service.get_record(request.record_ref)
+        return admin_pb2.GetRecordResponse(
+            record=record_info(record), history=[record_change(e) for e in history]
+        )
 
     @unary
     async def RemoveRecord(
@@ -235,6 +299,26 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             envelope=sub.envelope,
             envelope_signature=sub.signature,
             steps=steps,
+        )
+
+    @unary
+    async def GetSubmissionAttachment(
+        self,
+        request: reports_pb2.GetSubmissionAttachmentRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> None:
+        member = await self._admin(context, "GetSubmissionAttachment")
+        manifest = await self._subs.manifest(request.submission_id, None)
+        if self._subs.blobs is None:
+            raise InvalidRequest("this registry does not take reports with files")
+        sealed = await self._subs.blobs.read(request.submission_id, request.blob, manifest)
+        async for chunk in sealed:
+            await context.write(reports_pb2.GetSubmissionAttachmentResponse(chunk=chunk))
+        log.info(
+            "registry.attachment_read",
+            submission_id=request.submission_id,
+            blob=request.blob,
+            member=member,
         )
 
     @unary

@@ -29,6 +29,11 @@ class WrongEpoch(Error):
     """The request names an OPRF epoch the registry does not serve."""
 
 
+class NotReady(Error):
+    """The call needs a state that is not there yet (a report's files not all uploaded, a
+    resumption from the wrong chunk)."""
+
+
 class NotFound(Error):
     """The event or record named does not exist."""
 

@@ -13,6 +13,7 @@ STATUS: serving.ErrorTable = {
     errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     errors.QuotaExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.WrongEpoch: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.NotReady: grpc.StatusCode.FAILED_PRECONDITION,
     errors.NotFound: grpc.StatusCode.NOT_FOUND,
     errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     errors.OutsideWindow: grpc.StatusCode.FAILED_PRECONDITION,

@@ -127,7 +127,38 @@ MIGRATIONS: list[str] = [
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX call_nonces_expiry ON call_nonces (expires_at);
     """,
-    # 5: the evaluation log (spec SCREEN-v1 §3b): one leaf per accepted evaluation, by an
+    # 5: records that change: a ban's end, the report a record came from, the time of
+    #    the last change, and each change's history (who, when, what; never a point).
+    """
+    ALTER TABLE records ADD COLUMN ban_until TEXT;
+    ALTER TABLE records ADD COLUMN submission_id TEXT;
+    ALTER TABLE records ADD COLUMN updated_at TEXT;
+
+    CREATE TABLE record_history (
+        id INTEGER PRIMARY KEY,
+        record_ref TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        member TEXT NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('added', 'updated')),
+        detail TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX record_history_ref ON record_history (record_ref, id);
+    """,
+    # 6: files attached to end-of-event reports: sealed chunks the registry cannot read,
+    #    uploaded before the envelope that lists them (and kept with it once logged).
+    """
+    CREATE TABLE submission_chunks (
+        submission_id TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        blob INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        sealed BLOB NOT NULL,
+        uploaded_at TEXT NOT NULL,
+        PRIMARY KEY (submission_id, blob, idx)
+    ) STRICT;
+    """,
+    # 7: the evaluation log (spec SCREEN-v1 §3b): one leaf per accepted evaluation, by an
     #    event or an admin key, appended in the transaction that charges the quota; and
     #    which record each admin evaluation was followed by. Counts and hashes only.
     """

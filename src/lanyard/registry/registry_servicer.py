@@ -8,7 +8,8 @@ import grpc
 
 from lanyard.core import auth, screen
 from lanyard.core.serving import abort, is_abort
-from lanyard.registry.errors import Unauthenticated
+from lanyard.registry.blobs import BlobService
+from lanyard.registry.errors import InvalidRequest, Unauthenticated
 from lanyard.registry.grpc_errors import STATUS, unary
 from lanyard.registry.service import RegistryService
 from lanyard.registry.snapshots import DeltaSnapshot
@@ -124,6 +125,43 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         event = await self._event(context, "SubmitReport")
         receipt = await self._subs.submit(event, request.envelope, request.signature)
         return reports_pb2.SubmitReportResponse(receipt=receipt)
+
+    @unary
+    async def UploadAttachment(
+        self,
+        request_iterator: AsyncIterator[reports_pb2.UploadAttachmentRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> reports_pb2.UploadAttachmentResponse:
+        first = await anext(aiter(request_iterator), None)
+        if first is None or first.WhichOneof("part") != "header":
+            raise InvalidRequest("the first message of an upload must carry the header")
+        # The call token of a client-streaming call covers its first (header) message.
+        auth.REQUEST_DIGEST.set(auth.body_digest(first))
+        event = await self._event(context, "UploadAttachment")
+
+        async def pieces() -> AsyncIterator[bytes]:
+            async for request in request_iterator:
+                if request.WhichOneof("part") != "chunk":
+                    raise InvalidRequest("only the first message of an upload is a header")
+                yield request.chunk
+
+        blobs = self._blobs()
+        logged = await self._subs.is_logged(first.header.submission_id)
+        held = await blobs.upload(event.event_id, first.header, logged, pieces())
+        return reports_pb2.UploadAttachmentResponse(chunks_held=held)
+
+    @unary
+    async def AttachmentState(
+        self, request: reports_pb2.AttachmentStateRequest, context: grpc.aio.ServicerContext
+    ) -> reports_pb2.AttachmentStateResponse:
+        event = await self._event(context, "AttachmentState")
+        held = await self._blobs().state(event.event_id, request.submission_id)
+        return reports_pb2.AttachmentStateResponse(chunks_held=held)
+
+    def _blobs(self) -> BlobService:
+        if self._subs.blobs is None:
+            raise InvalidRequest("this registry does not take reports with files")
+        return self._subs.blobs
 
     @unary
     async def GetTreeHead(

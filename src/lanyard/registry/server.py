@@ -22,6 +22,7 @@ from lanyard.core.errors import Error as CoreError
 from lanyard.core.nonces import SqliteNonces
 from lanyard.core.supervise import Supervisor
 from lanyard.registry.admin_servicer import AdminServicer
+from lanyard.registry.blobs import BlobService, BlobStore
 from lanyard.registry.datadir import ADMIN_NAME, RegistryConfig, RegistryDir
 from lanyard.registry.epoch_keys import EpochKeys
 from lanyard.registry.errors import ServeError
@@ -126,9 +127,14 @@ async def running(
         await service.start()
         await service.expire()
         submissions = SubmissionService(
-            store, SqliteSubmissionStore(store.pool), rdir.signing_key()
+            store,
+            SqliteSubmissionStore(store.pool),
+            rdir.signing_key(),
+            BlobService(BlobStore(store.pool)),
         )
         await submissions.start()
+        if submissions.blobs is not None:
+            await submissions.blobs.purge_unclaimed()
         server = serving.new_server()
         registry_pb2_grpc.add_RegistryServicer_to_server(
             RegistryServicer(service, submissions), server

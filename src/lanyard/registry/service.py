@@ -24,10 +24,12 @@ from lanyard.core.blinding import run_chunked
 from lanyard.core.errors import AuthError, InvalidPoint
 from lanyard.core.errors import Error as CoreError
 from lanyard.core.evaluation_log import ADMIN_EVENT
+from lanyard.registry import record_changes
 from lanyard.registry.epoch_keys import EpochKeys
 from lanyard.registry.errors import (
     AlreadyExists,
     InvalidRequest,
+    NotFound,
     OutsideWindow,
     PermissionDenied,
     QuotaExhausted,
@@ -35,8 +37,17 @@ from lanyard.registry.errors import (
     WrongEpoch,
 )
 from lanyard.registry.evaluations import Evaluation, EvaluationLog, evaluate_and_prove
+from lanyard.registry.record_changes import RecordUpdate
 from lanyard.registry.snapshots import DeltaSnapshot, FullSnapshot, LiveSnapshot
-from lanyard.registry.store import Change, Entry, Event, LoggedEvaluation, Record, Store
+from lanyard.registry.store import (
+    Change,
+    Entry,
+    Event,
+    LoggedEvaluation,
+    Record,
+    RecordEvent,
+    Store,
+)
 
 log = structlog.get_logger("lanyard.registry")
 
@@ -280,16 +291,23 @@ class RegistryService:
         other = await self._store.get_record(owner) if owner else None
         return other is None or _RANK[new.status] >= _RANK[other.status]
 
+    def _check_points(self, points: Sequence[bytes]) -> None:
+        for i, y in enumerate(points):
+            try:
+                screen.check_point(i, y)
+            except InvalidPoint as exc:
+                raise InvalidRequest(f"points: {exc}") from exc
+
     async def add_record(
         self,
         suite: str,
         epoch: int,
         record: Record,
         points: Sequence[bytes],
-        admin: str | None = None,
+        by: str = "operator",
     ) -> tuple[Record, int]:
-        """Add a record from its Y points (spec §5). `admin`, the adding key's name, lets
-        the record account for that key's newest evaluation in the log (spec §3b)."""
+        """Add a record (spec §5 points); `by` is the admin who adds it, for its history,
+        and the record accounts for that key's newest evaluation in the log (spec §3b)."""
         self._check_suite_epoch(suite, epoch)
         if not RECORD_REF.match(record.record_ref):
             raise InvalidRequest("record_ref must be 1 to 64 printable ASCII characters, no spaces")
@@ -299,11 +317,7 @@ class RegistryService:
             raise InvalidRequest(
                 f"a record needs 1 to {MAX_POINTS_PER_RECORD} points, got {len(points)}"
             )
-        for i, y in enumerate(points):
-            try:
-                screen.check_point(i, y)
-            except InvalidPoint as exc:
-                raise InvalidRequest(f"points: {exc}") from exc
+        self._check_points(points)
         async with self._lock:
             if await self._store.get_record(record.record_ref) is not None:
                 raise AlreadyExists(f"record {record.record_ref} already exists")
@@ -323,12 +337,16 @@ class RegistryService:
                     add_points=list(points),
                     add_entries=change.add_entries,
                     remove_tags=change.remove_tags,
+                    history=RecordEvent(
+                        by,
+                        "added",
+                        record_changes.describe_added(record, len(dict.fromkeys(points))),
+                    ),
                 )
             )
         stored = await self._store.get_record(record.record_ref)
         assert stored is not None
-        if admin is not None:
-            await self._store.claim_evaluation(f"admin:{admin}", record.record_ref, len(points))
+        await self._store.claim_evaluation(f"admin:{by}", record.record_ref, len(points))
         log.info(
             "registry.record_added",
             record_ref=record.record_ref,
@@ -337,6 +355,64 @@ class RegistryService:
             version=version,
         )
         return stored, version
+
+    async def update_record(
+        self, old_ref: str, change: RecordUpdate, by: str
+    ) -> tuple[Record, int]:
+        """Change a record's status, ban end or expiry, or add identifiers (aliases) from
+        the blinded round; a new snapshot version re-seals every tag the record holds.
+        Raises NotFound, InvalidRequest (nothing to change, too many points), WrongEpoch."""
+        if change.add_points:
+            self._check_suite_epoch(change.suite, change.epoch)
+            self._check_points(change.add_points)
+        if change.status is not None and change.status not in STATUSES:
+            raise InvalidRequest("status must be flagged or banned")
+        async with self._lock:
+            old = await self._store.get_record(old_ref)
+            if old is None:
+                raise NotFound(f"no record {old_ref} exists")
+            epoch = self._snap.epoch
+            held = await self._store.record_points(old_ref, epoch)
+            new_points = [y for y in dict.fromkeys(change.add_points) if y not in set(held)]
+            if len(held) + len(new_points) > MAX_POINTS_PER_RECORD:
+                raise InvalidRequest(
+                    f"a record holds at most {MAX_POINTS_PER_RECORD} points; {old_ref} has "
+                    f"{len(held)} and {len(new_points)} new were given"
+                )
+            new = record_changes.changed(old, change)
+            detail = record_changes.describe(old, new, len(new_points))
+            if not detail:
+                raise InvalidRequest(f"nothing to change: {old_ref} is already like that")
+            add, remove = await record_changes.entries_for(
+                self._store, self._snap.live, new, held + new_points, self._status_entry
+            )
+            padded = self._snap.repad(add, remove)
+            version = await self._snap.commit(
+                Change(
+                    update_record=new,
+                    add_points=new_points,
+                    add_entries=padded.add_entries,
+                    remove_tags=padded.remove_tags,
+                    history=RecordEvent(by, "updated", detail),
+                )
+            )
+        stored = await self._store.get_record(old_ref)
+        assert stored is not None
+        log.info(
+            "registry.record_updated",
+            record_ref=old_ref,
+            status=new.status,
+            identifiers_added=len(new_points),
+            version=version,
+        )
+        return stored, version
+
+    async def get_record(self, record_ref: str) -> tuple[Record, list[RecordEvent]]:
+        """A record and its history, oldest first. Raises NotFound."""
+        record = await self._store.get_record(record_ref)
+        if record is None:
+            raise NotFound(f"no record {record_ref} exists")
+        return record, await self._store.record_history(record_ref)
 
     async def remove_records(self, refs: list[str], reason: str = "removed") -> int:
         async with self._lock:

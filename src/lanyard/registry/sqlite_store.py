@@ -26,7 +26,16 @@ from lanyard.registry.errors import (
     QuotaExhausted,
 )
 from lanyard.registry.migrations import MIGRATIONS
-from lanyard.registry.store import Change, Delta, Entry, Event, LoggedEvaluation, Record, Store
+from lanyard.registry.store import (
+    Change,
+    Delta,
+    Entry,
+    Event,
+    LoggedEvaluation,
+    Record,
+    RecordEvent,
+    Store,
+)
 
 
 def _now() -> str:
@@ -35,6 +44,10 @@ def _now() -> str:
 
 def _date(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 def _time(text: str | None) -> datetime | None:
@@ -62,11 +75,15 @@ def _record(row: Any) -> Record:
         expires_on=_date(row["expires_on"]),
         identifier_count=row["identifier_count"],
         created_at=_time(row["created_at"]),
+        ban_until=_date(row["ban_until"]),
+        submission_id=row["submission_id"] or "",
+        updated_at=_time(row["updated_at"]),
     )
 
 
 _RECORD_SELECT = """
-    SELECT r.record_ref, r.status, r.expires_on, r.created_at,
+    SELECT r.record_ref, r.status, r.expires_on, r.created_at, r.ban_until, r.submission_id,
+           r.updated_at,
            (SELECT count(*) FROM record_points p
              WHERE p.record_ref = r.record_ref
                AND p.epoch = (SELECT value FROM state WHERE key = 'epoch')) AS identifier_count
@@ -291,6 +308,21 @@ class SqliteStore(Store):
     async def list_records(self) -> list[Record]:
         return [_record(r) for r in await self._all(_RECORD_SELECT + " ORDER BY r.record_ref")]
 
+    async def record_points(self, record_ref: str, epoch: int) -> list[bytes]:
+        rows = await self._all(
+            "SELECT y FROM record_points WHERE record_ref = ? AND epoch = ? ORDER BY y",
+            (record_ref, epoch),
+        )
+        return [bytes(r[0]) for r in rows]
+
+    async def record_history(self, record_ref: str) -> list[RecordEvent]:
+        rows = await self._all(
+            "SELECT member, action, detail, version, at FROM record_history "
+            "WHERE record_ref = ? ORDER BY id",
+            (record_ref,),
+        )
+        return [RecordEvent(r[0], r[1], r[2], int(r[3]), _time(r[4])) for r in rows]
+
     async def expired_refs(self, today: date) -> list[str]:
         rows = await self._all(
             "SELECT record_ref FROM records WHERE expires_on IS NOT NULL AND expires_on < ?",
@@ -327,21 +359,43 @@ class SqliteStore(Store):
                 cur = await db.execute("DELETE FROM records WHERE record_ref = ?", (ref,))
                 if cur.rowcount == 0:
                     raise NotFound(f"no record {ref} exists")
+                await db.execute("DELETE FROM record_history WHERE record_ref = ?", (ref,))
+            rec = change.add_record or change.update_record
             if change.add_record is not None:
-                rec = change.add_record
                 try:
                     await db.execute(
-                        "INSERT INTO records (record_ref, status, expires_on, created_at) "
-                        "VALUES (?, ?, ?, ?)",
+                        "INSERT INTO records (record_ref, status, expires_on, created_at, "
+                        "ban_until, submission_id) VALUES (?, ?, ?, ?, ?, ?)",
                         (
-                            rec.record_ref,
-                            rec.status,
-                            rec.expires_on.isoformat() if rec.expires_on else None,
+                            change.add_record.record_ref,
+                            change.add_record.status,
+                            _iso(change.add_record.expires_on),
                             _now(),
+                            _iso(change.add_record.ban_until),
+                            change.add_record.submission_id or None,
                         ),
                     )
                 except sqlite3.IntegrityError as exc:
-                    raise AlreadyExists(f"record {rec.record_ref} already exists") from exc
+                    raise AlreadyExists(
+                        f"record {change.add_record.record_ref} already exists"
+                    ) from exc
+            elif change.update_record is not None:
+                upd = change.update_record
+                cur = await db.execute(
+                    "UPDATE records SET status = ?, expires_on = ?, ban_until = ?, "
+                    "updated_at = ? WHERE record_ref = ?",
+                    (upd.status, _iso(upd.expires_on), _iso(upd.ban_until), _now(), upd.record_ref),
+                )
+                if cur.rowcount == 0:
+                    raise NotFound(f"no record {upd.record_ref} exists")
+            if rec is not None:
+                if change.history is not None:
+                    h = change.history
+                    await db.execute(
+                        "INSERT INTO record_history (record_ref, version, at, member, action, "
+                        "detail) VALUES (?, ?, ?, ?, ?, ?)",
+                        (rec.record_ref, version, _now(), h.member, h.action, h.detail),
+                    )
                 await db.executemany(
                     "INSERT OR IGNORE INTO record_points (record_ref, epoch, y) VALUES (?, ?, ?)",
                     [(rec.record_ref, epoch, y) for y in change.add_points],

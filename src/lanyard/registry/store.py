@@ -35,6 +35,20 @@ class Record:
     expires_on: date | None
     identifier_count: int = 0
     created_at: datetime | None = None
+    ban_until: date | None = None
+    submission_id: str = ""  # the end-of-event report it was made from, if any
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordEvent:
+    """One entry of a record's history: who changed what, at which snapshot version."""
+
+    member: str
+    action: str  # "added" | "updated"
+    detail: str
+    version: int = 0  # filled in by the store
+    at: datetime | None = None  # filled in by the store
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +65,11 @@ class Change:
     """One atomic change to the records and the snapshot; it bumps the version by one."""
 
     add_record: Record | None = None
+    # Replaces status, expiry and ban end of an existing record (add_points go to it).
+    update_record: Record | None = None
     add_points: list[bytes] = field(default_factory=list)
+    # Written with the change, stamped with its version; for add_record or update_record.
+    history: RecordEvent | None = None
     remove_refs: list[str] = field(default_factory=list)
     add_entries: list[Entry] = field(default_factory=list)
     remove_tags: list[bytes] = field(default_factory=list)
@@ -151,6 +169,14 @@ class Store(ABC):
     async def list_records(self) -> list[Record]: ...
 
     @abstractmethod
+    async def record_points(self, record_ref: str, epoch: int) -> list[bytes]:
+        """The record's Y points in `epoch` (empty for an unknown record)."""
+
+    @abstractmethod
+    async def record_history(self, record_ref: str) -> list[RecordEvent]:
+        """The record's changes, oldest first; removing a record removes its history."""
+
+    @abstractmethod
     async def expired_refs(self, today: date) -> list[str]: ...
 
     @abstractmethod
@@ -164,7 +190,8 @@ class Store(ABC):
     @abstractmethod
     async def apply(self, change: Change) -> int:
         """Apply `change` atomically and return the new snapshot version.
-        Raises AlreadyExists if the record exists, NotFound if a ref to remove does not."""
+        Raises AlreadyExists if the record to add exists, NotFound if a ref to remove or
+        the record to update does not."""
 
     @abstractmethod
     async def points(self, epoch: int) -> list[tuple[str, bytes]]:

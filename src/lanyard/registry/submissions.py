@@ -17,6 +17,7 @@ import structlog
 
 from lanyard.core import envelope, keys, limits, merkle
 from lanyard.core.errors import Error as CoreError
+from lanyard.registry.blobs import BlobService
 from lanyard.registry.errors import (
     AlreadyExists,
     InvalidRequest,
@@ -39,10 +40,15 @@ def _now() -> str:
 
 class SubmissionService:
     def __init__(
-        self, store: Store, submissions: SubmissionStore, signing_key: nacl.signing.SigningKey
+        self,
+        store: Store,
+        submissions: SubmissionStore,
+        signing_key: nacl.signing.SigningKey,
+        blobs: BlobService | None = None,
     ) -> None:
         self._store = store
         self._subs = submissions
+        self.blobs = blobs
         self._key = signing_key
         self._log = merkle.MerkleLog()
         self._lock = asyncio.Lock()
@@ -100,6 +106,10 @@ class SubmissionService:
         digest = envelope.sha256(data)
         async with self._lock:
             existing = await self._subs.get(parsed.submission_id)
+            if existing is None and parsed.attachments:
+                if self.blobs is None:
+                    raise InvalidRequest("this registry does not take reports with files")
+                await self.blobs.check_complete(event_id, parsed.submission_id, parsed.attachments)
             if existing is not None:
                 if existing.envelope_sha256 != digest or existing.event_id != event_id:
                     raise AlreadyExists(
@@ -149,8 +159,19 @@ class SubmissionService:
             event_id=event_id,
             log_index=index,
             bytes=len(data),
+            files=len(parsed.attachments),
         )
         return receipt
+
+    async def is_logged(self, submission_id: str) -> bool:
+        return await self._subs.get(submission_id) is not None
+
+    async def manifest(
+        self, submission_id: str, event_id: str | None
+    ) -> list[reports_pb2.AttachmentBlob]:
+        """The files a logged submission lists (NotFound for another event's)."""
+        sub = await self._own(submission_id, event_id)
+        return list(envelope.parse_envelope(sub.envelope).attachments)
 
     async def _check_daily_limits(self, event_id: str, size: int) -> None:
         """At most limits.SUBMISSIONS_PER_EVENT_PER_DAY submissions and

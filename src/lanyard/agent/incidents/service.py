@@ -94,6 +94,11 @@ class IncidentService:
         self._verifier = verifier or auth.TokenVerifier(clock=lambda: self._clock().timestamp())
         self._lock = asyncio.Lock()
 
+    @property
+    def write_lock(self) -> asyncio.Lock:
+        """Held around every transaction on the incident records' one connection."""
+        return self._lock
+
     def _stamp(self) -> str:
         return self._clock().isoformat(timespec="seconds")
 
@@ -186,6 +191,23 @@ class IncidentService:
             )
             raise PermissionDenied(reason)
 
+    async def incident_key(
+        self, caller: Caller, incident_id: int, action: str, filer_may: bool = False
+    ) -> tuple[Incident, bytes]:
+        """The incident and its own key, for `action` on it (attachments). Members who
+        work incidents may; with `filer_may`, so may the volunteer who filed it."""
+        if filer_may and caller.role == "volunteer":
+            try:
+                _, incident, key = await self._load(incident_id)
+            except NotFound:
+                pass  # refused below, as for any incident a volunteer did not file
+            else:
+                if incident.filed_by == caller.name:
+                    return incident, key
+        await self._may_work(caller, incident_id, action)
+        _, incident, key = await self._load(incident_id)
+        return incident, key
+
     async def get(self, caller: Caller, incident_id: int) -> Incident:
         await self._may_work(caller, incident_id, "read")
         _, incident, _ = await self._load(incident_id)
@@ -236,6 +258,13 @@ class IncidentService:
             [(row.incident_id, stamp, "operator", f"export:{purpose}") for row in rows]
         )
         return out
+
+    async def export_key(self, incident_id: int, purpose: str) -> bytes:
+        """An incident's own key, for the operator's reports on this machine (its files
+        go into the end-of-event report); audited with its purpose."""
+        _, _, key = await self._load(incident_id)
+        await self._store.audit(incident_id, self._stamp(), "operator", f"export:{purpose}")
+        return key
 
     async def audit(self, caller: Caller, incident_id: int) -> list[tuple[str, str, str]]:
         if caller.role != "chair":

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import grpc
 
 from lanyard.agent.errors import InvalidRequest
 from lanyard.agent.grpc_errors import unary
 from lanyard.agent.incidents import messages as convert
+from lanyard.agent.incidents.attachments import Attachment, AttachmentService
 from lanyard.agent.incidents.model import Communication, Incident
 from lanyard.agent.incidents.service import Caller, IncidentService, Summary
 from lanyard.agent.incidents.store import MemberRow
+from lanyard.core import auth, limits
 from lanyard.wire.agent.v1 import incidents_pb2 as pb
 from lanyard.wire.agent.v1 import incidents_pb2_grpc
 
 PREFIX = "/lanyard.agent.v1.Incidents/"
+PIECE_BYTES = limits.ATTACHMENTS["piece_bytes"]
 
 
 def _member(m: MemberRow) -> pb.Member:
@@ -34,9 +39,67 @@ def _summary(s: Summary) -> pb.IncidentSummary:
     )
 
 
+def _attachment(a: Attachment) -> pb.AttachmentInfo:
+    return pb.AttachmentInfo(
+        attachment_id=a.attachment_id,
+        incident_id=a.incident_id,
+        name=a.name,
+        media_type=a.media_type,
+        size=a.size,
+        sha256=a.sha256,
+        note=a.note,
+        added_by=a.added_by,
+        added_at=a.added_at,
+    )
+
+
+async def _pieces(requests: AsyncIterator[pb.AttachRequest]) -> AsyncIterator[bytes]:
+    async for request in requests:
+        if request.WhichOneof("part") != "data":
+            raise InvalidRequest("only the first message of an upload carries the header")
+        if len(request.data) > PIECE_BYTES:
+            raise InvalidRequest(f"an upload piece is at most {PIECE_BYTES} bytes")
+        yield request.data
+
+
 class IncidentsServicer(incidents_pb2_grpc.IncidentsServicer):
-    def __init__(self, service: IncidentService) -> None:
+    def __init__(self, service: IncidentService, attachments: AttachmentService) -> None:
         self._s = service
+        self._a = attachments
+
+    @unary
+    async def Attach(
+        self, request_iterator: AsyncIterator[pb.AttachRequest], context: grpc.aio.ServicerContext
+    ) -> pb.AttachResponse:
+        first = await anext(aiter(request_iterator), None)
+        if first is None or first.WhichOneof("part") != "header":
+            raise InvalidRequest("the first message of an upload must carry the header")
+        # The call token of a client-streaming call covers its first (header) message.
+        auth.REQUEST_DIGEST.set(auth.body_digest(first))
+        caller = await self._caller(context, "Attach")
+        head = first.header
+        attachment = await self._a.attach(
+            caller, head.incident_id, head.name, head.note, _pieces(request_iterator)
+        )
+        return pb.AttachResponse(attachment=_attachment(attachment))
+
+    @unary
+    async def ListAttachments(
+        self, request: pb.ListAttachmentsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListAttachmentsResponse:
+        caller = await self._caller(context, "ListAttachments")
+        found = await self._a.list_attachments(caller, request.incident_id)
+        return pb.ListAttachmentsResponse(attachments=[_attachment(a) for a in found])
+
+    @unary
+    async def GetAttachment(
+        self, request: pb.GetAttachmentRequest, context: grpc.aio.ServicerContext
+    ) -> None:
+        caller = await self._caller(context, "GetAttachment")
+        attachment, plain = await self._a.read(caller, request.incident_id, request.attachment_id)
+        await context.write(pb.GetAttachmentResponse(info=_attachment(attachment)))
+        async for piece in plain:
+            await context.write(pb.GetAttachmentResponse(data=piece))
 
     async def _caller(self, context: grpc.aio.ServicerContext, method: str) -> Caller:
         return await self._s.authenticate(context.invocation_metadata(), PREFIX + method)

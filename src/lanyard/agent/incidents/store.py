@@ -14,6 +14,7 @@ from typing import Any
 import aiosqlite
 
 from lanyard.agent.errors import Conflict, DataDirError
+from lanyard.agent.incidents.attachment_store import AttachmentStore
 from lanyard.agent.migrations import MIGRATIONS
 from lanyard.core import sqlite
 
@@ -69,6 +70,7 @@ class IncidentStore:
     def __init__(self, db: sqlite.Pool, keyring: sqlite.Pool) -> None:
         self._db = db
         self._keyring = keyring
+        self.attachments = AttachmentStore(db)
 
     @classmethod
     async def open(cls, db_path: Path, keyring_path: Path) -> IncidentStore:
@@ -252,6 +254,7 @@ class IncidentStore:
         await self._keyring.checkpoint()
         async with self._db.write() as db:
             await db.execute("DELETE FROM incidents WHERE incident_id = ?", (incident_id,))
+        await self.attachments.destroy_incident(incident_id)
         await self._db.checkpoint()
 
 

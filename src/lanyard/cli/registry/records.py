@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import calendar
 from datetime import date
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Literal
 
 import typer
+from rich.markup import escape
 
 from lanyard.cli.common import run
 from lanyard.cli.output import CliError, JsonOut, console, emit_json, table
 from lanyard.cli.registry import submission_records
 from lanyard.cli.registry.common import DataDir, Endpoint, admin_client, open_dir, parse_date
 from lanyard.cli.wg import commands as wg_cmds
-from lanyard.client.admin import Identifier, record_messages
+from lanyard.client.admin import AdminClient, Identifier, record_messages
 from lanyard.core import snapshot
 from lanyard.core.errors import Error as CoreError
 from lanyard.core.identity import Kind, normalize, unspaced_name_hint
 from lanyard.registry.service import MAX_POINTS_PER_RECORD
+from lanyard.wire.registry.v1 import admin_pb2
 
 record_app = typer.Typer(help="Add, remove and list flagged/banned records.", no_args_is_help=True)
 
@@ -98,9 +101,10 @@ def record_add(
     """Add a record through the blinded round: identifiers never leave this machine."""
     if status not in snapshot.STATUS_VALUES:
         raise CliError(f"--status must be flagged or banned, got {status!r}")
-    expiry = parse_date(expires, "--expires") or default_expiry(
-        status, parse_date(ban_until, "--ban-until"), date.today()
-    )
+    ban_end = parse_date(ban_until, "--ban-until")
+    if ban_end is not None and status != "banned":
+        raise CliError("--ban-until is for banned records only")
+    expiry = parse_date(expires, "--expires") or default_expiry(status, ban_end, date.today())
     if from_submission is not None:
         if email or name or alias:
             raise CliError("give --from-submission or --email/--name/--alias, not both")
@@ -117,6 +121,7 @@ def record_add(
             ref,
             ref_prefix,
             json_out,
+            ban_end,
         )
         return
     if person or all_bad_actors or ref_prefix:
@@ -149,7 +154,9 @@ def record_add(
 
     async def go() -> tuple[str, int, int]:
         async with admin_client(rdir, address) as client:
-            response = await client.add_record(record, status, identifiers, expiry)
+            response = await client.add_record(
+                record, status, identifiers, expiry, ban_until=ban_end
+            )
         return (
             response.record.record_ref,
             response.record.identifier_count,
@@ -230,5 +237,156 @@ def record_list(data_dir: DataDir, endpoint: Endpoint = None, json_out: JsonOut 
                 str(r["created_at"])[:10],
             )
             for r in rows
+        ],
+    )
+
+
+MemberKey = Annotated[
+    Path | None,
+    typer.Option(
+        "--wg-key",
+        envvar="LANYARD_WG_KEY",
+        help="Sign in as this WG member (default: the operator's key in --data-dir).",
+    ),
+]
+
+
+def _session(
+    data_dir: Path, endpoint: str | None, wg_key: Path | None, passphrase_file: Path | None
+) -> wg_cmds.Session:
+    if wg_key is not None:
+        return wg_cmds.member_session(data_dir, endpoint, wg_key, passphrase_file)
+    return wg_cmds.operator_session(data_dir, endpoint)
+
+
+def _date_or(value: str | None, flag: str, clear_word: str) -> date | Literal["clear"] | None:
+    if value is None:
+        return None
+    if value == clear_word:
+        return "clear"
+    return parse_date(value, flag)
+
+
+@record_app.command("update")
+def record_update(
+    data_dir: DataDir,
+    ref: Annotated[str, typer.Argument(help="The record reference to change.")],
+    status: Annotated[str | None, typer.Option(help="flagged or banned.")] = None,
+    ban_until: Annotated[
+        str | None, typer.Option(help="End of the ban, YYYY-MM-DD, or 'none' for no end.")
+    ] = None,
+    expires: Annotated[
+        str | None,
+        typer.Option(
+            help="Date the record lapses, or 'never' (default when the status or ban end "
+            "changes: the retention schedule, as for `record add`)."
+        ),
+    ] = None,
+    alias: Annotated[
+        list[str] | None, typer.Option(help="Another name of the person (repeatable).")
+    ] = None,
+    alias_email: Annotated[
+        list[str] | None, typer.Option(help="Another e-mail address of the person (repeatable).")
+    ] = None,
+    wg_key: MemberKey = None,
+    passphrase_file: wg_cmds.WgPassphraseFile = None,
+    endpoint: Endpoint = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Change a record: status, ban end, expiry, aliases (through the blinded round)."""
+    if status is not None and status not in snapshot.STATUS_VALUES:
+        raise CliError(f"--status must be flagged or banned, got {status!r}")
+    ban = _date_or(ban_until, "--ban-until", "none")
+    expiry = _date_or(expires, "--expires", "never")
+    aliases = [Identifier(Kind.NAME, n) for n in alias or []]
+    aliases += [Identifier(Kind.EMAIL, e) for e in alias_email or []]
+    for position, ident in enumerate(aliases, start=1):
+        try:
+            normalize(ident.kind, ident.value)
+        except CoreError as exc:
+            raise CliError(f"alias number {position}: {exc}") from exc
+    if status is None and ban is None and expiry is None and not aliases:
+        raise CliError("nothing to change: give --status, --ban-until, --expires or --alias")
+    session = _session(data_dir, endpoint, wg_key, passphrase_file)
+
+    async def go(client: AdminClient) -> admin_pb2.UpdateRecordResponse:
+        new_expiry = expiry
+        if expiry is None and (status is not None or ban is not None):
+            current = (await client.get_record(ref)).record
+            new_status = status or snapshot.STATUS_NAMES[current.status]
+            if ban is None:
+                new_ban = parse_date(current.ban_until or None, "ban_until")
+            else:
+                new_ban = None if ban == "clear" else ban
+            if new_ban is not None and new_status != "banned":
+                raise CliError("--ban-until is for banned records only")
+            new_expiry = default_expiry(new_status, new_ban, date.today()) or "clear"
+        return await client.update_record(ref, status, new_expiry, ban, aliases)
+
+    response = session.run(go)
+    rec = response.record
+    row = _record_row(rec)
+    if json_out:
+        emit_json({**row, "snapshot_version": int(response.snapshot_version)})
+        return
+    console.print(
+        f"Updated {escape(rec.record_ref)} ({row['status']}, {rec.identifier_count} "
+        f"identifier(s), ban until {rec.ban_until or 'none'}, expires "
+        f"{rec.expires_on or 'never'}); snapshot version {response.snapshot_version}."
+    )
+
+
+def _record_row(rec: admin_pb2.RecordInfo) -> dict[str, object]:
+    return {
+        "record_ref": rec.record_ref,
+        "status": snapshot.STATUS_NAMES[rec.status],
+        "identifiers": rec.identifier_count,
+        "ban_until": rec.ban_until or None,
+        "expires_on": rec.expires_on or None,
+        "created_at": rec.created_at,
+        "updated_at": rec.updated_at or None,
+        "submission_id": rec.submission_id or None,
+    }
+
+
+@record_app.command("show")
+def record_show(
+    data_dir: DataDir,
+    ref: Annotated[str, typer.Argument(help="The record reference to show.")],
+    wg_key: MemberKey = None,
+    passphrase_file: wg_cmds.WgPassphraseFile = None,
+    endpoint: Endpoint = None,
+    json_out: JsonOut = False,
+) -> None:
+    """One record: status, dates, the report it came from, and who changed what when."""
+    session = _session(data_dir, endpoint, wg_key, passphrase_file)
+    response = session.run(lambda client: client.get_record(ref))
+    row = _record_row(response.record)
+    history = [
+        {
+            "snapshot_version": int(h.snapshot_version),
+            "at": h.at,
+            "by": h.by,
+            "action": h.action,
+            "detail": h.detail,
+        }
+        for h in response.history
+    ]
+    if json_out:
+        emit_json({**row, "history": history})
+        return
+    console.print(
+        f"Record {escape(str(row['record_ref']))}: {row['status']}, "
+        f"{row['identifiers']} identifier(s), ban until {row['ban_until'] or 'none'}, "
+        f"expires {row['expires_on'] or 'never'}; added {str(row['created_at'])[:10]}."
+    )
+    if row["submission_id"]:
+        console.print(f"Made from end-of-event report (submission) {row['submission_id']}.")
+    table(
+        f"History of {escape(str(row['record_ref']))}",
+        ["version", "when", "by", "action", "what"],
+        [
+            (h["snapshot_version"], str(h["at"])[:19], h["by"], h["action"], h["detail"])
+            for h in history
         ],
     )

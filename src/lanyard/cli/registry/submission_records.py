@@ -122,11 +122,21 @@ async def add_person_records(
     status: str,
     expires_on: date | None,
     json_out: bool,
+    submission_id: str = "",
+    ban_until: date | None = None,
 ) -> list[dict[str, Any]]:
-    """One record per person, each through the blinded round: names stay on this machine."""
+    """One record per person, each through the blinded round: names stay on this machine.
+    Each record is linked to `submission_id`, the report it comes from."""
     added: list[dict[str, Any]] = []
     for number, name, ref in people:
-        response = await client.add_record(ref, status, [Identifier(Kind.NAME, name)], expires_on)
+        response = await client.add_record(
+            ref,
+            status,
+            [Identifier(Kind.NAME, name)],
+            expires_on,
+            ban_until=ban_until,
+            submission_id=submission_id,
+        )
         row = {
             "person": number,
             "record_ref": response.record.record_ref,
@@ -134,6 +144,7 @@ async def add_person_records(
             "identifiers": response.record.identifier_count,
             "expires_on": expires_on.isoformat() if expires_on else None,
             "snapshot_version": int(response.snapshot_version),
+            "submission_id": response.record.submission_id,
         }
         added.append(row)
         if not json_out:
@@ -158,6 +169,7 @@ def records_from_submission(
     ref: str | None,
     ref_prefix: str | None,
     json_out: bool,
+    ban_until: date | None = None,
 ) -> None:
     """`registry record add --from-submission`: open the report here, list or add people."""
     session, opened = open_as_member(data_dir, endpoint, wanted, wg_key, passphrase_file)
@@ -185,7 +197,9 @@ def records_from_submission(
         except CoreError as exc:
             raise CliError(f"person {number} cannot be recorded: {exc}") from exc
     added = session.run(
-        lambda client: add_person_records(client, todo, status, expires_on, json_out)
+        lambda client: add_person_records(
+            client, todo, status, expires_on, json_out, opened.submission_id, ban_until
+        )
     )
     if json_out:
         emit_json(added)

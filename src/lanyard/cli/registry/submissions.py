@@ -20,6 +20,7 @@ from rich.markup import escape
 from lanyard.agent.reports import preview
 from lanyard.cli.output import CliError, JsonOut, console, emit_json, say, table
 from lanyard.cli.registry.common import Endpoint
+from lanyard.cli.registry.submission_files import Carried, save_files
 from lanyard.cli.wg.commands import (
     RegistryDataDir,
     Session,
@@ -147,6 +148,8 @@ class Opened:
     readers: list[str]
     steps: list[dict[str, str]]
     report: dict[str, Any] = field(repr=False)
+    data_key: bytes = field(default=b"", repr=False)  # opens the report's files
+    files: list[reports_pb2.AttachmentBlob] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -186,7 +189,9 @@ async def fetch_and_open(client: AdminClient, wanted: str, member: MemberKeys) -
                 f"submission {full_id[:12]} was not sealed to {member.name}'s key, so it cannot "
                 f"be opened with it; it was sealed to {', '.join(readers)}"
             )
-        report = envelope.open_report(data, member.name, member.encryption, event.public_key)
+        report, data_key = envelope.open_report_and_key(
+            data, member.name, member.encryption, event.public_key
+        )
     except CoreError as exc:
         raise CliError(f"submission {full_id[:12]} does not open: {exc}") from exc
     if parsed.event_id != receipt.event_id or report.get("event", {}).get("event_id") != (
@@ -203,6 +208,8 @@ async def fetch_and_open(client: AdminClient, wanted: str, member: MemberKeys) -
         readers,
         _steps(got.steps),
         report,
+        data_key,
+        list(parsed.attachments),
     )
 
 
@@ -229,16 +236,29 @@ def submission_open(
     out: Annotated[
         Path | None, typer.Option(help="Write the opened report as JSON here (mode 0600).")
     ] = None,
+    attachments_dir: Annotated[
+        Path | None,
+        typer.Option(help="Write the files the report carries into this directory (0600)."),
+    ] = None,
     json_out: JsonOut = False,
 ) -> None:
     """Open a report with your key, check the event's signature, show it."""
-    _, opened = open_as_member(data_dir, endpoint, submission_id, wg_key, passphrase_file)
+    session, opened = open_as_member(data_dir, endpoint, submission_id, wg_key, passphrase_file)
+    written: list[Path] = []
+    if attachments_dir is not None:
+        carried = Carried(opened.submission_id, opened.report, opened.data_key, opened.files)
+        written = session.run(lambda client: save_files(client, carried, attachments_dir))
     if out is not None:
         body = json.dumps(opened.to_json(), indent=2, ensure_ascii=False) + "\n"
         files.write_atomically(out, body.encode())
     if json_out:
-        emit_json(opened.to_json())
+        emit_json({**opened.to_json(), "files_written": [str(p) for p in written]})
         return
+    if attachments_dir is not None:
+        console.print(
+            f"{len(written)} file(s) written to {escape(str(attachments_dir))}, each checked "
+            "against the event's signature."
+        )
     if out is not None:
         console.print(
             f"Report written to {escape(str(out))} (mode 0600). [yellow]It holds names in the "

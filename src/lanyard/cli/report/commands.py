@@ -22,7 +22,7 @@ from rich.markup import escape
 from lanyard.agent import operator
 from lanyard.agent.datadir import AgentDir
 from lanyard.agent.incidents import crypto
-from lanyard.agent.outbox import Entry, Outbox
+from lanyard.agent.operator import OutboxEntry
 from lanyard.agent.reports import (
     SEND_ATTEMPTS,
     ReceiptError,
@@ -56,20 +56,28 @@ def _endpoint(adir: AgentDir) -> str:
     return adir.enrolment().endpoint if adir.enrolment_path.exists() else ""
 
 
-def _with_sender(
-    adir: AgentDir, work: Callable[[AgentService, ReportSender, Outbox], Awaitable[T]]
-) -> T:
+def _with_sender(adir: AgentDir, work: Callable[[AgentService, ReportSender], Awaitable[T]]) -> T:
     async def go() -> T:
         async with operator.opened(adir) as agent, operator.report_sender(adir, agent) as sender:
-            return await work(agent, sender, sender.outbox)
+            return await work(agent, sender)
 
     return run(go(), _endpoint(adir))
 
 
-async def _build(adir: AgentDir, unlock: crypto.Unlock) -> dict[str, Any]:
-    async with operator.incident_records(adir, unlock) as records:
-        incidents = await records.export_all("report")
-    return build_report(adir.enrolment(), incidents)
+async def _build(adir: AgentDir, unlock: crypto.Unlock, choice: str) -> dict[str, Any]:
+    chosen = operator.parse_file_choice(choice)
+    async with operator.report_sources(adir, unlock, chosen) as (incidents, files):
+        return build_report(adir.enrolment(), incidents, files)
+
+
+FilesOpt = Annotated[
+    str,
+    typer.Option(
+        "--attachments",
+        help="Incident files to include: none, all, or INCIDENT:ATTACHMENT,… "
+        "(see `incident attachments N`).",
+    ),
+]
 
 
 def summary(report: dict[str, Any]) -> str:
@@ -78,10 +86,12 @@ def summary(report: dict[str, Any]) -> str:
     actors = {n for i in incidents if i["decision"] for n in i["decision"]["bad_actors"]}
     reporters = sum(1 for i in incidents if i["report"]["reporter"] is not None)
     decided = sum(1 for i in incidents if i["decision"] and i["decision"]["final"])
+    files = [a for i in incidents for a in i.get("attachments", [])]
+    size = sum(a["bytes"] for a in files)
     return (
         f"{len(incidents)} incident(s), {decided} with a final decision, naming "
         f"{len(reported)} reported person(s), {len(actors)} bad actor(s) and "
-        f"{reporters} reporter(s) by name"
+        f"{reporters} reporter(s) by name, with {len(files)} file(s) ({size:,} bytes)"
     )
 
 
@@ -93,12 +103,13 @@ def build(
     out: Annotated[
         Path | None, typer.Option(help="Also write the report as JSON here (mode 0600).")
     ] = None,
+    attachments: FilesOpt = "none",
     json_out: JsonOut = False,
 ) -> None:
     """Show exactly what the end-of-event report holds; nothing is sent."""
     adir = AgentDir(data_dir)
     unlock = records_unlock(passphrase_file, key_file)
-    report = run(_build(adir, unlock))
+    report = run(_build(adir, unlock, attachments))
     if out is not None:
         files.write_atomically(
             out, (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode()
@@ -132,12 +143,12 @@ class Submitted:
     note: str
 
 
-def _changed_since(report: dict[str, Any], entry: Entry) -> bool:
+def _changed_since(report: dict[str, Any], entry: OutboxEntry) -> bool:
     """Whether any incident was added or changed since `entry` was sealed."""
     return covers(report) != entry.covers
 
 
-def _undelivered(entry: Entry, error: str, attempts: int, endpoint: str) -> CliError:
+def _undelivered(entry: OutboxEntry, error: str, attempts: int, endpoint: str) -> CliError:
     short = entry.submission_id[:12]
     if error.split(":", 1)[0] in RETRYABLE:
         return CliError(
@@ -164,14 +175,15 @@ def submit(
     attempts: Annotated[
         int, typer.Option(min=1, max=20, help="Tries before leaving it in the outbox.")
     ] = SEND_ATTEMPTS,
+    attachments: FilesOpt = "none",
     json_out: JsonOut = False,
 ) -> None:
     """Seal the report to the WG's readers and send it until the registry's receipt comes."""
     adir = AgentDir(data_dir)
     endpoint = _endpoint(adir)
 
-    async def work(agent: AgentService, sender: ReportSender, outbox: Outbox) -> Submitted:
-        entries = await outbox.entries()
+    async def work(agent: AgentService, sender: ReportSender) -> Submitted:
+        entries = await sender.outbox.entries()
         pending = [e for e in entries if e.receipt is None]
         if pending:
             entry = pending[0]
@@ -184,35 +196,40 @@ def submit(
             if delivery.receipt is None:
                 raise _undelivered(entry, delivery.error, attempts, endpoint)
             return Submitted(delivery.receipt, "")
-        report = await _build(adir, records_unlock(passphrase_file, key_file))
-        if entries and not new and not _changed_since(report, entries[-1]):
-            receipt = entries[-1].receipt
-            assert receipt is not None
-            return Submitted(
-                receipt,
-                f"already submitted as {receipt.submission_id[:12]} and no incident changed "
-                "since; `lanyard report status` shows what the WG did with it, "
-                "`lanyard report submit --new` seals a fresh submission",
-            )
-        recipients, kept_since = await sender.recipients("nothing was sealed or sent")
-        readers = [r.name for r in recipients.recipients]
-        if not json_out:
-            console.print(
-                f"The report holds {summary(report)}; `lanyard report build` shows all of it."
-            )
-            console.print(f"It will be sealed to the WG's report readers: {', '.join(readers)}.")
-            if kept_since:
-                console.print(
-                    f"The registry cannot be reached: the readers are those it signed, as "
-                    f"fetched {kept_since}; the sealed report will wait in the outbox."
+        unlock = records_unlock(passphrase_file, key_file)
+        chosen = operator.parse_file_choice(attachments)
+        async with operator.report_sources(adir, unlock, chosen) as (incidents, files):
+            report = build_report(adir.enrolment(), incidents, files)
+            if entries and not new and not _changed_since(report, entries[-1]):
+                receipt = entries[-1].receipt
+                assert receipt is not None
+                return Submitted(
+                    receipt,
+                    f"already submitted as {receipt.submission_id[:12]} and no incident changed "
+                    "since; `lanyard report status` shows what the WG did with it, "
+                    "`lanyard report submit --new` seals a fresh submission",
                 )
-        confirm(
-            "Seal the report and send it to the WG?",
-            "submit the report",
-            yes,
-            "not submitted; nothing was sealed or sent",
-        )
-        entry = await sender.seal(report, recipients)
+            recipients, kept_since = await sender.recipients("nothing was sealed or sent")
+            readers = [r.name for r in recipients.recipients]
+            if not json_out:
+                console.print(
+                    f"The report holds {summary(report)}; `lanyard report build` shows all of it."
+                )
+                console.print(
+                    f"It will be sealed to the WG's report readers: {', '.join(readers)}."
+                )
+                if kept_since:
+                    console.print(
+                        f"The registry cannot be reached: the readers are those it signed, as "
+                        f"fetched {kept_since}; the sealed report will wait in the outbox."
+                    )
+            confirm(
+                "Seal the report and send it to the WG?",
+                "submit the report",
+                yes,
+                "not submitted; nothing was sealed or sent",
+            )
+            entry = await sender.seal(report, recipients, files=files)
         delivery = await sender.deliver(entry, attempts=attempts)
         if delivery.receipt is None:
             raise _undelivered(entry, delivery.error, attempts, endpoint)
@@ -238,7 +255,7 @@ def submit(
 
 @dataclass
 class Checked:
-    entry: Entry
+    entry: OutboxEntry
     verified: bool = False
     tree_size: int = 0
     status: str = ""
@@ -253,7 +270,8 @@ def status(data_dir: DataDir, json_out: JsonOut = False) -> None:
     adir = AgentDir(data_dir)
     endpoint = _endpoint(adir)
 
-    async def work(agent: AgentService, _: ReportSender, outbox: Outbox) -> list[Checked]:
+    async def work(agent: AgentService, sender: ReportSender) -> list[Checked]:
+        outbox = sender.outbox
         key = agent.enrolment.registry_public_key
         out: list[Checked] = []
         for entry in await outbox.entries():

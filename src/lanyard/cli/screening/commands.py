@@ -21,10 +21,10 @@ from rich.progress import (
 )
 
 from lanyard.agent.errors import Error as AgentError
+from lanyard.agent.operator import Alert, FaultAlert
 from lanyard.agent.screening.batch import ScreenOutcome, count_lines, screen_export
 from lanyard.agent.screening.csv_import import Export, open_export
 from lanyard.agent.service import AgentService, Checked
-from lanyard.agent.store import Alert, FaultAlert
 from lanyard.cli.agent.commands import DataDir, with_agent
 from lanyard.cli.output import (
     CliError,

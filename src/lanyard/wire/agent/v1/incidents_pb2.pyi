@@ -27,6 +27,80 @@ ANSWER_UNKNOWN: Answer
 ANSWER_YES: Answer
 ANSWER_NO: Answer
 
+class AttachmentInfo(_message.Message):
+    __slots__ = ("attachment_id", "incident_id", "name", "media_type", "size", "sha256", "note", "added_by", "added_at")
+    ATTACHMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    INCIDENT_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    ADDED_BY_FIELD_NUMBER: _ClassVar[int]
+    ADDED_AT_FIELD_NUMBER: _ClassVar[int]
+    attachment_id: int
+    incident_id: int
+    name: str
+    media_type: str
+    size: int
+    sha256: str
+    note: str
+    added_by: str
+    added_at: str
+    def __init__(self, attachment_id: _Optional[int] = ..., incident_id: _Optional[int] = ..., name: _Optional[str] = ..., media_type: _Optional[str] = ..., size: _Optional[int] = ..., sha256: _Optional[str] = ..., note: _Optional[str] = ..., added_by: _Optional[str] = ..., added_at: _Optional[str] = ...) -> None: ...
+
+class AttachHeader(_message.Message):
+    __slots__ = ("incident_id", "name", "note")
+    INCIDENT_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    incident_id: int
+    name: str
+    note: str
+    def __init__(self, incident_id: _Optional[int] = ..., name: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
+class AttachRequest(_message.Message):
+    __slots__ = ("header", "data")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    header: AttachHeader
+    data: bytes
+    def __init__(self, header: _Optional[_Union[AttachHeader, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class AttachResponse(_message.Message):
+    __slots__ = ("attachment",)
+    ATTACHMENT_FIELD_NUMBER: _ClassVar[int]
+    attachment: AttachmentInfo
+    def __init__(self, attachment: _Optional[_Union[AttachmentInfo, _Mapping]] = ...) -> None: ...
+
+class ListAttachmentsRequest(_message.Message):
+    __slots__ = ("incident_id",)
+    INCIDENT_ID_FIELD_NUMBER: _ClassVar[int]
+    incident_id: int
+    def __init__(self, incident_id: _Optional[int] = ...) -> None: ...
+
+class ListAttachmentsResponse(_message.Message):
+    __slots__ = ("attachments",)
+    ATTACHMENTS_FIELD_NUMBER: _ClassVar[int]
+    attachments: _containers.RepeatedCompositeFieldContainer[AttachmentInfo]
+    def __init__(self, attachments: _Optional[_Iterable[_Union[AttachmentInfo, _Mapping]]] = ...) -> None: ...
+
+class GetAttachmentRequest(_message.Message):
+    __slots__ = ("incident_id", "attachment_id")
+    INCIDENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTACHMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    incident_id: int
+    attachment_id: int
+    def __init__(self, incident_id: _Optional[int] = ..., attachment_id: _Optional[int] = ...) -> None: ...
+
+class GetAttachmentResponse(_message.Message):
+    __slots__ = ("info", "data")
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    info: AttachmentInfo
+    data: bytes
+    def __init__(self, info: _Optional[_Union[AttachmentInfo, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
+
 class Member(_message.Message):
     __slots__ = ("name", "role", "public_key", "added_at")
     NAME_FIELD_NUMBER: _ClassVar[int]

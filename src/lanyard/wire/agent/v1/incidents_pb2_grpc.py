@@ -94,6 +94,21 @@ class IncidentsStub:
                 request_serializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.GetAuditRequest.SerializeToString,
                 response_deserializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.GetAuditResponse.FromString,
                 _registered_method=True)
+        self.Attach = channel.stream_unary(
+                '/lanyard.agent.v1.Incidents/Attach',
+                request_serializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.AttachRequest.SerializeToString,
+                response_deserializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.AttachResponse.FromString,
+                _registered_method=True)
+        self.ListAttachments = channel.unary_unary(
+                '/lanyard.agent.v1.Incidents/ListAttachments',
+                request_serializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.ListAttachmentsRequest.SerializeToString,
+                response_deserializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.ListAttachmentsResponse.FromString,
+                _registered_method=True)
+        self.GetAttachment = channel.unary_stream(
+                '/lanyard.agent.v1.Incidents/GetAttachment',
+                request_serializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.GetAttachmentRequest.SerializeToString,
+                response_deserializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.GetAttachmentResponse.FromString,
+                _registered_method=True)
 
 
 class IncidentsServicer:
@@ -175,6 +190,32 @@ class IncidentsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Attach(self, request_iterator, context):
+        """Attaches a file (screenshot, PDF, recording, text) to an incident. The first message
+        MUST carry the header, every later one a piece of the file (at most 1 MiB each).
+        Members who work the incident may attach, and so may the volunteer who filed it.
+        INVALID_ARGUMENT for an empty file or one of a type not kept (told from its bytes);
+        FAILED_PRECONDITION over a size limit. Audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAttachments(self, request, context):
+        """The incident's attachments (complete ones only). Audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAttachment(self, request, context):
+        """Streams one attachment: first its info, then its bytes in pieces of at most 1 MiB.
+        The stream fails (DATA_LOSS) if a stored chunk does not open. Audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IncidentsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -237,6 +278,21 @@ def add_IncidentsServicer_to_server(servicer, server):
                     servicer.GetAudit,
                     request_deserializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.GetAuditRequest.FromString,
                     response_serializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.GetAuditResponse.SerializeToString,
+            ),
+            'Attach': grpc.stream_unary_rpc_method_handler(
+                    servicer.Attach,
+                    request_deserializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.AttachRequest.FromString,
+                    response_serializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.AttachResponse.SerializeToString,
+            ),
+            'ListAttachments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAttachments,
+                    request_deserializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.ListAttachmentsRequest.FromString,
+                    response_serializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.ListAttachmentsResponse.SerializeToString,
+            ),
+            'GetAttachment': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetAttachment,
+                    request_deserializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.GetAttachmentRequest.FromString,
+                    response_serializer=lanyard_dot_agent_dot_v1_dot_incidents__pb2.GetAttachmentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -563,6 +619,87 @@ class Incidents:
             '/lanyard.agent.v1.Incidents/GetAudit',
             lanyard_dot_agent_dot_v1_dot_incidents__pb2.GetAuditRequest.SerializeToString,
             lanyard_dot_agent_dot_v1_dot_incidents__pb2.GetAuditResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Attach(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/lanyard.agent.v1.Incidents/Attach',
+            lanyard_dot_agent_dot_v1_dot_incidents__pb2.AttachRequest.SerializeToString,
+            lanyard_dot_agent_dot_v1_dot_incidents__pb2.AttachResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAttachments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.agent.v1.Incidents/ListAttachments',
+            lanyard_dot_agent_dot_v1_dot_incidents__pb2.ListAttachmentsRequest.SerializeToString,
+            lanyard_dot_agent_dot_v1_dot_incidents__pb2.ListAttachmentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAttachment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/lanyard.agent.v1.Incidents/GetAttachment',
+            lanyard_dot_agent_dot_v1_dot_incidents__pb2.GetAttachmentRequest.SerializeToString,
+            lanyard_dot_agent_dot_v1_dot_incidents__pb2.GetAttachmentResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -110,30 +110,38 @@ class EvaluateForRecordResponse(_message.Message):
     def __init__(self, suite: _Optional[str] = ..., epoch: _Optional[int] = ..., evaluated_points: _Optional[_Iterable[bytes]] = ..., proof: _Optional[bytes] = ..., log_entry: _Optional[_Union[_evaluation_log_pb2.EvaluationLogEntry, _Mapping]] = ...) -> None: ...
 
 class RecordInfo(_message.Message):
-    __slots__ = ("record_ref", "status", "expires_on", "identifier_count", "created_at")
+    __slots__ = ("record_ref", "status", "expires_on", "identifier_count", "created_at", "ban_until", "submission_id", "updated_at")
     RECORD_REF_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_ON_FIELD_NUMBER: _ClassVar[int]
     IDENTIFIER_COUNT_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    BAN_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    SUBMISSION_ID_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     record_ref: str
     status: _snapshot_pb2.RecordStatus
     expires_on: str
     identifier_count: int
     created_at: str
-    def __init__(self, record_ref: _Optional[str] = ..., status: _Optional[_Union[_snapshot_pb2.RecordStatus, str]] = ..., expires_on: _Optional[str] = ..., identifier_count: _Optional[int] = ..., created_at: _Optional[str] = ...) -> None: ...
+    ban_until: str
+    submission_id: str
+    updated_at: str
+    def __init__(self, record_ref: _Optional[str] = ..., status: _Optional[_Union[_snapshot_pb2.RecordStatus, str]] = ..., expires_on: _Optional[str] = ..., identifier_count: _Optional[int] = ..., created_at: _Optional[str] = ..., ban_until: _Optional[str] = ..., submission_id: _Optional[str] = ..., updated_at: _Optional[str] = ...) -> None: ...
 
 class AddRecordRequest(_message.Message):
-    __slots__ = ("suite", "epoch", "record", "points")
+    __slots__ = ("suite", "epoch", "record", "points", "submission_id")
     SUITE_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     RECORD_FIELD_NUMBER: _ClassVar[int]
     POINTS_FIELD_NUMBER: _ClassVar[int]
+    SUBMISSION_ID_FIELD_NUMBER: _ClassVar[int]
     suite: str
     epoch: int
     record: RecordInfo
     points: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, suite: _Optional[str] = ..., epoch: _Optional[int] = ..., record: _Optional[_Union[RecordInfo, _Mapping]] = ..., points: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    submission_id: str
+    def __init__(self, suite: _Optional[str] = ..., epoch: _Optional[int] = ..., record: _Optional[_Union[RecordInfo, _Mapping]] = ..., points: _Optional[_Iterable[bytes]] = ..., submission_id: _Optional[str] = ...) -> None: ...
 
 class AddRecordResponse(_message.Message):
     __slots__ = ("record", "snapshot_version")
@@ -170,6 +178,64 @@ class ListRecordsResponse(_message.Message):
     snapshot_version: int
     epoch_public_key: bytes
     def __init__(self, records: _Optional[_Iterable[_Union[RecordInfo, _Mapping]]] = ..., epoch: _Optional[int] = ..., snapshot_version: _Optional[int] = ..., epoch_public_key: _Optional[bytes] = ...) -> None: ...
+
+class UpdateRecordRequest(_message.Message):
+    __slots__ = ("record_ref", "status", "expires_on", "clear_expires_on", "ban_until", "clear_ban_until", "suite", "epoch", "add_points")
+    RECORD_REF_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_ON_FIELD_NUMBER: _ClassVar[int]
+    CLEAR_EXPIRES_ON_FIELD_NUMBER: _ClassVar[int]
+    BAN_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    CLEAR_BAN_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    SUITE_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    ADD_POINTS_FIELD_NUMBER: _ClassVar[int]
+    record_ref: str
+    status: _snapshot_pb2.RecordStatus
+    expires_on: str
+    clear_expires_on: bool
+    ban_until: str
+    clear_ban_until: bool
+    suite: str
+    epoch: int
+    add_points: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, record_ref: _Optional[str] = ..., status: _Optional[_Union[_snapshot_pb2.RecordStatus, str]] = ..., expires_on: _Optional[str] = ..., clear_expires_on: _Optional[bool] = ..., ban_until: _Optional[str] = ..., clear_ban_until: _Optional[bool] = ..., suite: _Optional[str] = ..., epoch: _Optional[int] = ..., add_points: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class UpdateRecordResponse(_message.Message):
+    __slots__ = ("record", "snapshot_version")
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    record: RecordInfo
+    snapshot_version: int
+    def __init__(self, record: _Optional[_Union[RecordInfo, _Mapping]] = ..., snapshot_version: _Optional[int] = ...) -> None: ...
+
+class GetRecordRequest(_message.Message):
+    __slots__ = ("record_ref",)
+    RECORD_REF_FIELD_NUMBER: _ClassVar[int]
+    record_ref: str
+    def __init__(self, record_ref: _Optional[str] = ...) -> None: ...
+
+class RecordChange(_message.Message):
+    __slots__ = ("snapshot_version", "at", "by", "action", "detail")
+    SNAPSHOT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    snapshot_version: int
+    at: str
+    by: str
+    action: str
+    detail: str
+    def __init__(self, snapshot_version: _Optional[int] = ..., at: _Optional[str] = ..., by: _Optional[str] = ..., action: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class GetRecordResponse(_message.Message):
+    __slots__ = ("record", "history")
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
+    record: RecordInfo
+    history: _containers.RepeatedCompositeFieldContainer[RecordChange]
+    def __init__(self, record: _Optional[_Union[RecordInfo, _Mapping]] = ..., history: _Optional[_Iterable[_Union[RecordChange, _Mapping]]] = ...) -> None: ...
 
 class RotateKeyRequest(_message.Message):
     __slots__ = ("from_epoch",)

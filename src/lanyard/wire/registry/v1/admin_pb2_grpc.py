@@ -75,6 +75,16 @@ class AdminStub:
                 request_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.ListRecordsRequest.SerializeToString,
                 response_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.ListRecordsResponse.FromString,
                 _registered_method=True)
+        self.UpdateRecord = channel.unary_unary(
+                '/lanyard.registry.v1.Admin/UpdateRecord',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.UpdateRecordRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.UpdateRecordResponse.FromString,
+                _registered_method=True)
+        self.GetRecord = channel.unary_unary(
+                '/lanyard.registry.v1.Admin/GetRecord',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.GetRecordRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.GetRecordResponse.FromString,
+                _registered_method=True)
         self.RotateKey = channel.unary_unary(
                 '/lanyard.registry.v1.Admin/RotateKey',
                 request_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RotateKeyRequest.SerializeToString,
@@ -104,6 +114,11 @@ class AdminStub:
                 '/lanyard.registry.v1.Admin/GetSubmission',
                 request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionRequest.SerializeToString,
                 response_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionResponse.FromString,
+                _registered_method=True)
+        self.GetSubmissionAttachment = channel.unary_stream(
+                '/lanyard.registry.v1.Admin/GetSubmissionAttachment',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionAttachmentRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionAttachmentResponse.FromString,
                 _registered_method=True)
         self.AdvanceSubmission = channel.unary_unary(
                 '/lanyard.registry.v1.Admin/AdvanceSubmission',
@@ -171,6 +186,22 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateRecord(self, request, context):
+        """Changes a record's status, ban end or expiry, or adds identifiers (aliases) produced
+        by the blinded round; each change is a new snapshot version and a history entry
+        naming the admin key that made it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRecord(self, request, context):
+        """One record with its history. Never key material: no point, no tag leaves here.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RotateKey(self, request, context):
         """Rotates the OPRF key (spec §6): every stored Y moves to the new epoch by a scalar
         delta, without any identifier; the old key and the delta are destroyed. Events see
@@ -184,7 +215,7 @@ class AdminServicer:
         """WG members who read reports: their X25519 key receives report data keys, their
         Ed25519 key signs their steps and authenticates them as report readers
         ("admin:<name>"), who may call only ListEvents, ListRecords, EvaluateForRecord,
-        AddRecord, ListRecipients and the submission calls; PERMISSION_DENIED otherwise.
+        AddRecord, UpdateRecord, GetRecord, ListRecipients, GetSubmissionAttachment and the submission calls; PERMISSION_DENIED otherwise.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -210,6 +241,13 @@ class AdminServicer:
 
     def GetSubmission(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSubmissionAttachment(self, request, context):
+        """Streams one attached file of a submission as the sealed chunks the event uploaded.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -272,6 +310,16 @@ def add_AdminServicer_to_server(servicer, server):
                     request_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.ListRecordsRequest.FromString,
                     response_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.ListRecordsResponse.SerializeToString,
             ),
+            'UpdateRecord': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateRecord,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.UpdateRecordRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.UpdateRecordResponse.SerializeToString,
+            ),
+            'GetRecord': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRecord,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.GetRecordRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.GetRecordResponse.SerializeToString,
+            ),
             'RotateKey': grpc.unary_unary_rpc_method_handler(
                     servicer.RotateKey,
                     request_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RotateKeyRequest.FromString,
@@ -301,6 +349,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.GetSubmission,
                     request_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionRequest.FromString,
                     response_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionResponse.SerializeToString,
+            ),
+            'GetSubmissionAttachment': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetSubmissionAttachment,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionAttachmentRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionAttachmentResponse.SerializeToString,
             ),
             'AdvanceSubmission': grpc.unary_unary_rpc_method_handler(
                     servicer.AdvanceSubmission,
@@ -540,6 +593,60 @@ class Admin:
             _registered_method=True)
 
     @staticmethod
+    def UpdateRecord(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Admin/UpdateRecord',
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.UpdateRecordRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.UpdateRecordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRecord(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Admin/GetRecord',
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.GetRecordRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.GetRecordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def RotateKey(request,
             target,
             options=(),
@@ -691,6 +798,33 @@ class Admin:
             '/lanyard.registry.v1.Admin/GetSubmission',
             lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionRequest.SerializeToString,
             lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSubmissionAttachment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/lanyard.registry.v1.Admin/GetSubmissionAttachment',
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionAttachmentRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.GetSubmissionAttachmentResponse.FromString,
             options,
             channel_credentials,
             insecure,

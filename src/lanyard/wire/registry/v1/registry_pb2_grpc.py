@@ -65,6 +65,16 @@ class RegistryStub:
                 request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.SubmitReportRequest.SerializeToString,
                 response_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.SubmitReportResponse.FromString,
                 _registered_method=True)
+        self.UploadAttachment = channel.stream_unary(
+                '/lanyard.registry.v1.Registry/UploadAttachment',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.UploadAttachmentRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.UploadAttachmentResponse.FromString,
+                _registered_method=True)
+        self.AttachmentState = channel.unary_unary(
+                '/lanyard.registry.v1.Registry/AttachmentState',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.AttachmentStateRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.AttachmentStateResponse.FromString,
+                _registered_method=True)
         self.GetTreeHead = channel.unary_unary(
                 '/lanyard.registry.v1.Registry/GetTreeHead',
                 request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.GetTreeHeadRequest.SerializeToString,
@@ -136,6 +146,21 @@ class RegistryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UploadAttachment(self, request_iterator, context):
+        """A report's attached files go first, in sealed chunks, resumable (see
+        UploadAttachmentHeader); SubmitReport is refused (FAILED_PRECONDITION) until every
+        blob its envelope lists is held whole and matches its size and hash.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AttachmentState(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetTreeHead(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -194,6 +219,16 @@ def add_RegistryServicer_to_server(servicer, server):
                     servicer.SubmitReport,
                     request_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.SubmitReportRequest.FromString,
                     response_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.SubmitReportResponse.SerializeToString,
+            ),
+            'UploadAttachment': grpc.stream_unary_rpc_method_handler(
+                    servicer.UploadAttachment,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.UploadAttachmentRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.UploadAttachmentResponse.SerializeToString,
+            ),
+            'AttachmentState': grpc.unary_unary_rpc_method_handler(
+                    servicer.AttachmentState,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.AttachmentStateRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.AttachmentStateResponse.SerializeToString,
             ),
             'GetTreeHead': grpc.unary_unary_rpc_method_handler(
                     servicer.GetTreeHead,
@@ -378,6 +413,60 @@ class Registry:
             '/lanyard.registry.v1.Registry/SubmitReport',
             lanyard_dot_registry_dot_v1_dot_reports__pb2.SubmitReportRequest.SerializeToString,
             lanyard_dot_registry_dot_v1_dot_reports__pb2.SubmitReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadAttachment(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/lanyard.registry.v1.Registry/UploadAttachment',
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.UploadAttachmentRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.UploadAttachmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AttachmentState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Registry/AttachmentState',
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.AttachmentStateRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_reports__pb2.AttachmentStateResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -37,7 +37,7 @@ class WrappedKey(_message.Message):
     def __init__(self, recipient: _Optional[str] = ..., encryption_key: _Optional[bytes] = ..., sealed_key: _Optional[bytes] = ...) -> None: ...
 
 class ReportEnvelope(_message.Message):
-    __slots__ = ("format", "submission_id", "event_id", "sealed_at", "recipient_set_version", "keys", "ciphertext")
+    __slots__ = ("format", "submission_id", "event_id", "sealed_at", "recipient_set_version", "keys", "ciphertext", "attachments")
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     SUBMISSION_ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -45,6 +45,7 @@ class ReportEnvelope(_message.Message):
     RECIPIENT_SET_VERSION_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
     CIPHERTEXT_FIELD_NUMBER: _ClassVar[int]
+    ATTACHMENTS_FIELD_NUMBER: _ClassVar[int]
     format: str
     submission_id: str
     event_id: str
@@ -52,7 +53,75 @@ class ReportEnvelope(_message.Message):
     recipient_set_version: int
     keys: _containers.RepeatedCompositeFieldContainer[WrappedKey]
     ciphertext: bytes
-    def __init__(self, format: _Optional[str] = ..., submission_id: _Optional[str] = ..., event_id: _Optional[str] = ..., sealed_at: _Optional[str] = ..., recipient_set_version: _Optional[int] = ..., keys: _Optional[_Iterable[_Union[WrappedKey, _Mapping]]] = ..., ciphertext: _Optional[bytes] = ...) -> None: ...
+    attachments: _containers.RepeatedCompositeFieldContainer[AttachmentBlob]
+    def __init__(self, format: _Optional[str] = ..., submission_id: _Optional[str] = ..., event_id: _Optional[str] = ..., sealed_at: _Optional[str] = ..., recipient_set_version: _Optional[int] = ..., keys: _Optional[_Iterable[_Union[WrappedKey, _Mapping]]] = ..., ciphertext: _Optional[bytes] = ..., attachments: _Optional[_Iterable[_Union[AttachmentBlob, _Mapping]]] = ...) -> None: ...
+
+class AttachmentBlob(_message.Message):
+    __slots__ = ("chunks", "sealed_bytes", "sha256")
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    SEALED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    chunks: int
+    sealed_bytes: int
+    sha256: bytes
+    def __init__(self, chunks: _Optional[int] = ..., sealed_bytes: _Optional[int] = ..., sha256: _Optional[bytes] = ...) -> None: ...
+
+class UploadAttachmentHeader(_message.Message):
+    __slots__ = ("submission_id", "blob", "first_chunk")
+    SUBMISSION_ID_FIELD_NUMBER: _ClassVar[int]
+    BLOB_FIELD_NUMBER: _ClassVar[int]
+    FIRST_CHUNK_FIELD_NUMBER: _ClassVar[int]
+    submission_id: str
+    blob: int
+    first_chunk: int
+    def __init__(self, submission_id: _Optional[str] = ..., blob: _Optional[int] = ..., first_chunk: _Optional[int] = ...) -> None: ...
+
+class UploadAttachmentRequest(_message.Message):
+    __slots__ = ("header", "chunk")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    header: UploadAttachmentHeader
+    chunk: bytes
+    def __init__(self, header: _Optional[_Union[UploadAttachmentHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+
+class UploadAttachmentResponse(_message.Message):
+    __slots__ = ("chunks_held",)
+    CHUNKS_HELD_FIELD_NUMBER: _ClassVar[int]
+    chunks_held: int
+    def __init__(self, chunks_held: _Optional[int] = ...) -> None: ...
+
+class AttachmentStateRequest(_message.Message):
+    __slots__ = ("submission_id",)
+    SUBMISSION_ID_FIELD_NUMBER: _ClassVar[int]
+    submission_id: str
+    def __init__(self, submission_id: _Optional[str] = ...) -> None: ...
+
+class AttachmentStateResponse(_message.Message):
+    __slots__ = ("chunks_held",)
+    class ChunksHeldEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: int
+        value: int
+        def __init__(self, key: _Optional[int] = ..., value: _Optional[int] = ...) -> None: ...
+    CHUNKS_HELD_FIELD_NUMBER: _ClassVar[int]
+    chunks_held: _containers.ScalarMap[int, int]
+    def __init__(self, chunks_held: _Optional[_Mapping[int, int]] = ...) -> None: ...
+
+class GetSubmissionAttachmentRequest(_message.Message):
+    __slots__ = ("submission_id", "blob")
+    SUBMISSION_ID_FIELD_NUMBER: _ClassVar[int]
+    BLOB_FIELD_NUMBER: _ClassVar[int]
+    submission_id: str
+    blob: int
+    def __init__(self, submission_id: _Optional[str] = ..., blob: _Optional[int] = ...) -> None: ...
+
+class GetSubmissionAttachmentResponse(_message.Message):
+    __slots__ = ("chunk",)
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    chunk: bytes
+    def __init__(self, chunk: _Optional[bytes] = ...) -> None: ...
 
 class Receipt(_message.Message):
     __slots__ = ("submission_id", "event_id", "envelope_sha256", "log_index", "tree_size", "root", "received_at", "signature")

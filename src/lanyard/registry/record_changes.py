@@ -1,0 +1,135 @@
+"""What a change to a record does to the snapshot, and how it reads in the record's history.
+
+A record's identifiers keep their tags when the record changes; their sealed statuses do
+not (status and expiry are inside the box, spec SCREEN-v1 §4). So every tag the record
+holds is re-sealed, and where the same person also stands in another record, the entry
+of the higher status wins (ties keep the record that holds the tag now).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+
+from lanyard.registry.store import Entry, Record, Store
+
+RANK = {"flagged": 1, "banned": 2}
+
+
+class Keep:
+    """Marks a field of RecordUpdate that stays as it is."""
+
+
+KEEP = Keep()
+
+
+@dataclass(frozen=True, slots=True)
+class RecordUpdate:
+    """What to change in a record: None status keeps it; KEEP keeps a date, None clears it."""
+
+    status: str | None = None
+    expires_on: date | Keep | None = KEEP
+    ban_until: date | Keep | None = KEEP
+    suite: str = ""
+    epoch: int = 0
+    add_points: Sequence[bytes] = ()
+
+
+def changed(old: Record, change: RecordUpdate) -> Record:
+    """The record as it will be after `change`."""
+    return replace(
+        old,
+        status=change.status or old.status,
+        expires_on=old.expires_on if isinstance(change.expires_on, Keep) else change.expires_on,
+        ban_until=old.ban_until if isinstance(change.ban_until, Keep) else change.ban_until,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An entry that could own a tag, and the status rank of the record behind it."""
+
+    rank: int
+    entry: Entry
+
+
+def choose(
+    live: Mapping[bytes, tuple[bytes, str | None]],
+    candidates: Sequence[Candidate],
+    record_ref: str,
+) -> tuple[list[Entry], list[bytes]]:
+    """(entries to add, tags to remove) so that every candidate tag ends up held by its
+    best candidate. Tags the changed record (`record_ref`) holds now are always re-sealed."""
+    best: dict[bytes, Candidate] = {}
+    for cand in candidates:
+        tag = cand.entry.tag
+        held = best.get(tag)
+        owner = live[tag][1] if tag in live else None
+        if (
+            held is None
+            or cand.rank > held.rank
+            or (cand.rank == held.rank and cand.entry.record_ref == owner)
+        ):
+            best[tag] = cand
+    add: list[Entry] = []
+    remove: list[bytes] = []
+    for tag, cand in best.items():
+        owner = live[tag][1] if tag in live else None
+        if owner is not None and owner == cand.entry.record_ref and owner != record_ref:
+            continue  # another record keeps the tag it holds
+        if tag in live:
+            remove.append(tag)
+        add.append(cand.entry)
+    return add, remove
+
+
+async def entries_for(
+    store: Store,
+    live: Mapping[bytes, tuple[bytes, str | None]],
+    new: Record,
+    points: Sequence[bytes],
+    status_entry: Callable[[Record, bytes], Entry],
+) -> tuple[list[Entry], list[bytes]]:
+    """(entries to add, tags to remove) for `new` holding `points`: its own entries,
+    other records sharing a point, and the records that hold a tag now, ranked."""
+    rank = RANK[new.status]
+    candidates = [Candidate(rank, status_entry(new, y)) for y in points]
+    for other, y in await store.sharing_points([new.record_ref]):
+        candidates.append(Candidate(RANK[other.status], status_entry(other, y)))
+    for cand in list(candidates):
+        tag = cand.entry.tag
+        owner = live[tag][1] if tag in live else None
+        if owner is not None and owner != new.record_ref:
+            holder = await store.get_record(owner)
+            if holder is not None:
+                candidates.append(Candidate(RANK[holder.status], Entry(tag, live[tag][0], owner)))
+    return choose(live, candidates, new.record_ref)
+
+
+def _day(day: date | None, none: str) -> str:
+    return day.isoformat() if day else none
+
+
+def describe(old: Record, new: Record, added: int) -> str:
+    """The history line for a change: what changed, never an identifier or a point."""
+    parts: list[str] = []
+    if old.status != new.status:
+        parts.append(f"status {old.status} -> {new.status}")
+    if old.ban_until != new.ban_until:
+        parts.append(f"ban until {_day(old.ban_until, 'none')} -> {_day(new.ban_until, 'none')}")
+    if old.expires_on != new.expires_on:
+        parts.append(f"expires {_day(old.expires_on, 'never')} -> {_day(new.expires_on, 'never')}")
+    if added:
+        parts.append(f"{added} identifier(s) added")
+    return "; ".join(parts)
+
+
+def describe_added(record: Record, identifiers: int) -> str:
+    parts = [record.status, f"{identifiers} identifier(s)"]
+    if record.ban_until:
+        parts.append(f"ban until {record.ban_until.isoformat()}")
+    parts.append(f"expires {_day(record.expires_on, 'never')}")
+    if record.submission_id:
+        parts.append(f"from submission {record.submission_id}")
+    return ", ".join(parts)
