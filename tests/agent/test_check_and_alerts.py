@@ -170,6 +170,10 @@ async def test_alert_when_the_wg_adds_and_removes_a_record(
     ]
     assert len(await agent.alerts()) == 2
     assert await used(setup.admin) == evaluations  # re-checks are local
+    # Both syncs were deltas, stored as changes: what is stored is what is held.
+    stored = await agent.store.load_snapshot()
+    assert stored is not None
+    assert (stored.version, stored.entries) == (agent.snapshot.version, agent.snapshot.entries)
 
 
 async def test_follower_raises_alerts_while_serving(

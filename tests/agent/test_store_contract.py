@@ -142,3 +142,13 @@ async def test_migration_5_keeps_every_screened_person_with_one_row_per_identity
         assert await store.attendee_count() == 2
     finally:
         await store.close()
+
+
+async def test_a_snapshot_change_writes_only_the_delta(store: Store) -> None:
+    t1, t2, t3 = b"1" * 32, b"2" * 32, b"3" * 32
+    await store.save_snapshot(SnapshotState(1, 5, {t1: b"a", t2: b"b"}))
+    changed = SnapshotState(1, 6, {t1: b"a", t3: b"c"}, datetime.now(UTC))
+    await store.save_snapshot_change(changed, {t3: b"c"}, [t2])
+    held = await store.load_snapshot()
+    assert held is not None
+    assert (held.epoch, held.version, held.entries) == (1, 6, {t1: b"a", t3: b"c"})

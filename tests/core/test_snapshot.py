@@ -118,3 +118,11 @@ def test_padding_is_the_same_shape_as_real_entries(status: snapshot.Status) -> N
 def test_status_round_trip() -> None:
     status = snapshot.Status("banned", "WG-2025-003", date(2030, 2, 28))
     assert snapshot.decode_status(snapshot.encode_status(status)) == status
+
+
+def test_signing_message_from_encoded_entries_is_the_same_bytes() -> None:
+    entries = sorted((os.urandom(32), os.urandom(snapshot.SEALED_BYTES)) for _ in range(70))
+    encoded = [snapshot.encode_entry(t, s) for t, s in entries]
+    assert snapshot.signing_message_encoded(
+        "LANYARD-SCREEN-v1", 3, 9, encoded
+    ) == snapshot.signing_message("LANYARD-SCREEN-v1", 3, 9, entries)

@@ -216,6 +216,22 @@ class TestStoreContract:
         await store.apply(Change(add_record=Record("EVER", "banned", None), add_points=[b"c" * 32]))
         assert await store.expired_refs(date(2027, 1, 1)) == ["OLD"]
 
+    async def test_batch_of_records_is_one_change(self, make_store: StoreFactory) -> None:
+        store = await make_store()
+        batch = [(Record(f"R{i}", "flagged", None), [bytes([i]) * 32]) for i in range(1, 4)]
+        version = await store.apply(
+            Change(add_records=batch, add_entries=[_entry(i, f"R{i}") for i in range(1, 4)])
+        )
+        assert version == 1
+        assert await store.existing_refs(["R1", "R3", "R9"]) == {"R1", "R3"}
+        assert [r.identifier_count for r in await store.list_records()] == [1, 1, 1]
+        clash = [(Record("R4", "banned", None), [b"4" * 32]), batch[1]]
+        with pytest.raises(AlreadyExists):
+            await store.apply(Change(add_records=clash, add_entries=[_entry(4, "R4")]))
+        assert await store.existing_refs(["R4"]) == set()
+        assert await store.snapshot_version() == 1
+        assert len(await store.live_entries()) == 3
+
     async def test_admin_keys(self, make_store: StoreFactory) -> None:
         store = await make_store()
         assert await store.admin("operator") is None

@@ -140,6 +140,13 @@ class SnapshotFollower:
                     )
                 self.next_snapshot = fresh
                 self.rotation_wanted.set()
+            elif fresh.last_change is not None and (base.epoch, base.version) == (
+                self.snapshot.epoch,
+                self.snapshot.version,
+            ):
+                # A delta on the snapshot held: store the change, not the whole list again.
+                await self.store.save_snapshot_change(state, *fresh.last_change)
+                self.snapshot = fresh
             else:
                 await self.store.save_snapshot(state)
                 self.snapshot = fresh

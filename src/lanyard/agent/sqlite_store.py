@@ -129,6 +129,23 @@ class SqliteStore(Store):
         async with self._pool.write() as db:
             await self._save(db, state)
 
+    async def save_snapshot_change(
+        self, state: SnapshotState, added: dict[bytes, bytes], removed: list[bytes]
+    ) -> None:
+        at = (state.confirmed_at or datetime.now(UTC)).isoformat(timespec="seconds")
+        async with self._pool.write() as db:
+            await db.executemany(
+                "DELETE FROM snapshot_entries WHERE tag = ?", [(t,) for t in removed]
+            )
+            await db.executemany(
+                "INSERT OR REPLACE INTO snapshot_entries (tag, sealed) VALUES (?, ?)",
+                list(added.items()),
+            )
+            await db.execute(
+                "UPDATE snapshot_state SET epoch = ?, version = ?, confirmed_at = ?",
+                (state.epoch, state.version, at),
+            )
+
     async def confirm_snapshot(self, at: datetime) -> None:
         async with self._pool.write() as db:
             await db.execute(

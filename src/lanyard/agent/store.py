@@ -127,6 +127,14 @@ class Store(ABC):
     async def save_snapshot(self, state: SnapshotState) -> None: ...
 
     @abstractmethod
+    async def save_snapshot_change(
+        self, state: SnapshotState, added: dict[bytes, bytes], removed: list[bytes]
+    ) -> None:
+        """Move the held snapshot (of the same epoch) to `state` by writing only what a
+        delta changed: `removed` tags deleted, `added` entries written. Cost follows the
+        delta, not the list."""
+
+    @abstractmethod
     async def confirm_snapshot(self, at: datetime) -> None:
         """The registry confirmed at `at` that the snapshot held is still its newest."""
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import shutil
 import sys
 import traceback
+from collections.abc import Iterable
 from importlib import metadata
 from typing import Annotated
 
@@ -16,48 +18,172 @@ import typer.rich_utils
 from rich.markup import escape
 
 from lanyard import errors
-from lanyard.cli import backup, demo, health
-from lanyard.cli.agent import commands as agent_cmds
-from lanyard.cli.agent import webhooks as agent_webhooks
-from lanyard.cli.bench import commands as bench
-from lanyard.cli.incident import attachments as _incident_attachments  # noqa: F401 - registers commands
-from lanyard.cli.incident import commands as incident_cmds
 from lanyard.cli.output import err_console, printable
-from lanyard.cli.registry import commands as registry_cmds
-from lanyard.cli.report import commands as report_cmds
-from lanyard.cli.screening import commands as screen_cmds
-from lanyard.cli.team import commands as team_cmds
-from lanyard.cli.transparency import commands as transparency_cmds
-from lanyard.cli.wg import commands as wg_cmds
 from lanyard.core import channels, logs
 
-app = typer.Typer(
-    name="lanyard",
-    help="Code of Conduct screening, incidents and reports for community events, "
-    "without shipping attendee names.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-registry_cmds.app.command("backup")(backup.registry_backup_cmd)
-registry_cmds.app.command("restore")(backup.registry_restore_cmd)
-agent_cmds.app.command("backup")(backup.agent_backup_cmd)
-agent_cmds.app.command("restore")(backup.agent_restore_cmd)
-app.add_typer(registry_cmds.app, name="registry")
-app.add_typer(agent_cmds.app, name="agent")
-agent_cmds.app.add_typer(agent_webhooks.webhooks_app, name="webhooks")
-app.add_typer(team_cmds.team_app, name="team")
-app.add_typer(incident_cmds.incident_app, name="incident")
-app.add_typer(transparency_cmds.event_app, name="event")
-app.add_typer(transparency_cmds.transparency_app, name="transparency")
-app.add_typer(wg_cmds.wg_app, name="wg")
-app.add_typer(report_cmds.report_app, name="report")
-app.command("screen")(screen_cmds.screen)
-app.command("check")(screen_cmds.check)
-app.add_typer(screen_cmds.alerts_app, name="alerts")
-app.command("demo")(demo.demo)
-app.command("health")(health.health)
-app.add_typer(bench.bench_app, name="bench")
+# Sub-commands by name: (module, attribute, whether it is a group, one-line help). A
+# one-shot command imports only the module it runs (`lanyard screen` needs neither the
+# registry nor the demo); `lanyard --help` imports none and lists these lines, which a
+# test holds equal to each module's own help.
+COMMANDS: dict[str, tuple[str, str, bool, str]] = {
+    "registry": (
+        "lanyard.cli.registry.commands",
+        "app",
+        True,
+        "The working group's registry: set-up, serving, events, records, report readers "
+        "and submissions.",
+    ),
+    "agent": (
+        "lanyard.cli.agent.commands",
+        "app",
+        True,
+        "The event's agent: set-up, enrolment, serving ticketing systems.",
+    ),
+    "team": (
+        "lanyard.cli.team.commands",
+        "team_app",
+        True,
+        "The Code of Conduct team: keys and members.",
+    ),
+    "incident": (
+        "lanyard.cli.incident.commands",
+        "incident_app",
+        True,
+        "Incident records: file, read, work, decide, close.",
+    ),
+    "event": (
+        "lanyard.cli.transparency.commands",
+        "event_app",
+        True,
+        "The event's public facts for its transparency report.",
+    ),
+    "transparency": (
+        "lanyard.cli.transparency.commands",
+        "transparency_app",
+        True,
+        "The event's public Code of Conduct transparency report (initial or final).",
+    ),
+    "wg": ("lanyard.cli.wg.commands", "wg_app", True, "A WG report reader's own keys."),
+    "report": (
+        "lanyard.cli.report.commands",
+        "report_app",
+        True,
+        "The end-of-event report to the WG: build, submit, status.",
+    ),
+    "screen": (
+        "lanyard.cli.screening.commands",
+        "screen",
+        False,
+        "Screen a whole export against the WG's list; only blinded points leave.",
+    ),
+    "check": ("lanyard.cli.screening.commands", "check", False, "Screen one person."),
+    "alerts": (
+        "lanyard.cli.screening.commands",
+        "alerts_app",
+        True,
+        "Matches found after screening: when the WG adds, removes or expires a record.",
+    ),
+    "demo": (
+        "lanyard.cli.demo",
+        "demo",
+        False,
+        "Run the main job end to end on loopback in a temporary directory.",
+    ),
+    "health": (
+        "lanyard.cli.health",
+        "health",
+        False,
+        "Exit 0 if the service at ADDRESS is SERVING (for container health checks).",
+    ),
+    "bench": (
+        "lanyard.cli.bench.commands",
+        "bench_app",
+        True,
+        "Benchmarks against the crypto floor (not tests: run them, read the figures).",
+    ),
+}
+
+
+# Groups that live in a module importing the group they join (so that group cannot
+# import them): attached here once the group is imported.
+SUBGROUPS: dict[str, list[tuple[str, str, str]]] = {
+    "agent": [("lanyard.cli.agent.webhooks", "webhooks_app", "webhooks")],
+}
+
+# Commands likewise defined outside their group's module: (module, function, name).
+SUBCOMMANDS: dict[str, list[tuple[str, str, str]]] = {
+    "registry": [
+        ("lanyard.cli.backup", "registry_backup_cmd", "backup"),
+        ("lanyard.cli.backup", "registry_restore_cmd", "restore"),
+    ],
+    "agent": [
+        ("lanyard.cli.backup", "agent_backup_cmd", "backup"),
+        ("lanyard.cli.backup", "agent_restore_cmd", "restore"),
+    ],
+}
+
+# Modules that add their commands to a group when imported.
+EXTENSIONS: dict[str, list[str]] = {
+    "incident": ["lanyard.cli.incident.attachments"],
+}
+
+
+def _attach_subgroups(name: str, target: typer.Typer) -> None:
+    for module in EXTENSIONS.get(name, []):
+        importlib.import_module(module)
+    present = {g.name for g in target.registered_groups}
+    for module, attr, sub in SUBGROUPS.get(name, []):
+        if sub not in present:
+            target.add_typer(getattr(importlib.import_module(module), attr), name=sub)
+    commands = {c.name for c in target.registered_commands}
+    for module, attr, sub in SUBCOMMANDS.get(name, []):
+        if sub not in commands:
+            target.command(sub)(getattr(importlib.import_module(module), attr))
+
+
+def build_app(wanted: Iterable[str] | None = None) -> typer.Typer:
+    """The `lanyard` app with the sub-commands in `wanted` (None: all) imported; the
+    others stand in by name and help only (enough for the top-level --help)."""
+    names = set(COMMANDS) if wanted is None else set(wanted)
+    root = typer.Typer(
+        name="lanyard",
+        help="Code of Conduct screening, incidents and reports for community events, "
+        "without shipping attendee names.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+    root.callback()(_root)
+    for name, (module, attr, group, text) in COMMANDS.items():
+        if name in names:
+            target = getattr(importlib.import_module(module), attr)
+            if group:
+                _attach_subgroups(name, target)
+                root.add_typer(target, name=name)
+            else:
+                root.command(name)(target)
+        elif group:
+            root.add_typer(typer.Typer(), name=name, help=text)
+        else:
+            root.command(name, help=text)(_placeholder)
+    return root
+
+
+def _placeholder() -> None:  # pragma: no cover - only listed, never run (build_app)
+    raise typer.Exit(2)
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """`app`: the whole app, every sub-command imported (for tests and tools)."""
+    if name == "app":
+        return build_app()
+    raise AttributeError(name)
+
+
+def _wanted(argv: list[str]) -> set[str]:
+    """The sub-command an argument list names (the first word that is one), else none."""
+    return next(({a} for a in argv if a in COMMANDS), set())
+
 
 _verbose = False
 
@@ -81,7 +207,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks.")] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "warning",
@@ -126,9 +251,10 @@ def _sentence(text: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; a known failure is one sentence on stderr and exit status 1."""
+    args = sys.argv[1:] if argv is None else argv
     _plain_help()
     try:
-        app(args=argv, prog_name="lanyard")
+        build_app(_wanted(args))(args=args, prog_name="lanyard")
     except errors.Error as exc:
         _fail(str(exc))
 

@@ -6,7 +6,9 @@ e-mail addresses become blinded points here, and only Y = k * P goes to the regi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal, TypeVar
@@ -43,6 +45,20 @@ def record_messages(identifiers: Sequence[Identifier]) -> list[bytes]:
         else:
             messages[identity.message(ident.kind, ident.value)] = None
     return list(messages)
+
+
+@dataclass(frozen=True, slots=True)
+class NewRecord:
+    """One record of a batch, before the blinded round."""
+
+    record_ref: str
+    status: str  # "flagged" | "banned"
+    identifiers: Sequence[Identifier]
+    expires_on: date | None = None
+    ban_until: date | None = None  # a banned record's end of ban; None: no end
+
+
+EVALUATE_LIMIT = 10_000  # points per EvaluateForRecord call (the registry's default limit)
 
 
 class AdminClient:
@@ -106,11 +122,11 @@ class AdminClient:
         return list(response.events)
 
     async def _epoch(self, refresh: bool = False) -> int:
-        """The registry's OPRF epoch and its public key, asked once per client
-        (ListRecords carries both)."""
+        """The registry's OPRF epoch and its public key, asked once per client (GetState
+        carries both, nothing listed)."""
         if self._known_epoch is None or refresh:
-            response = await self._stub.ListRecords(
-                request := admin_pb2.ListRecordsRequest(), metadata=self._md("ListRecords", request)
+            response = await self._stub.GetState(
+                request := admin_pb2.GetStateRequest(), metadata=self._md("GetState", request)
             )
             self._known_epoch = int(response.epoch)
             self._epoch_key = bytes(response.epoch_public_key)
@@ -232,6 +248,103 @@ class AdminClient:
         request = admin_pb2.GetRecordRequest(record_ref=record_ref)
         response: admin_pb2.GetRecordResponse = await self._stub.GetRecord(
             request, metadata=self._md("GetRecord", request)
+        )
+        return response
+
+    async def add_records(
+        self, records: Sequence[NewRecord], skip_existing: bool = False
+    ) -> admin_pb2.AddRecordsResponse:
+        """One blinded round for every identifier of every record, then one AddRecords
+        call: the registry adds the batch in one transaction and one snapshot version.
+        At most 1,000 records and 10,000 forms per call (spec §5, §5a)."""
+        messages = [record_messages(r.identifiers) for r in records]
+        try:
+            return await self._add_records(records, messages, skip_existing, await self._epoch())
+        except RpcFailed as exc:
+            if exc.code != grpc.StatusCode.FAILED_PRECONDITION:
+                raise
+            epoch = await self._epoch(refresh=True)
+            return await self._add_records(records, messages, skip_existing, epoch)
+
+    async def _add_records(
+        self,
+        records: Sequence[NewRecord],
+        messages: list[list[bytes]],
+        skip_existing: bool,
+        epoch: int,
+    ) -> admin_pb2.AddRecordsResponse:
+        async def evaluate(points: list[bytes]) -> list[bytes]:
+            out: list[bytes] = []
+            for i in range(0, len(points), EVALUATE_LIMIT):
+                response = await self._stub.EvaluateForRecord(
+                    request := admin_pb2.EvaluateForRecordRequest(
+                        suite=screen.SUITE,
+                        epoch=epoch,
+                        blinded_points=points[i : i + EVALUATE_LIMIT],
+                    ),
+                    metadata=self._md("EvaluateForRecord", request),
+                )
+                out += response.evaluated_points
+            return out
+
+        ys = iter(await blinding.blinded_round([m for ms in messages for m in ms], evaluate))
+        items = [
+            (r.record_ref, r.status, r.expires_on, [next(ys) for _ in ms])
+            for r, ms in zip(records, messages, strict=True)
+        ]
+        bans = {r.record_ref: r.ban_until for r in records if r.ban_until is not None}
+        return await self.upload_points(items, epoch, skip_existing, bans)
+
+    async def add_record_batches(
+        self,
+        batches: Iterable[Sequence[NewRecord]],
+        skip_existing: bool = False,
+        in_flight: int = 2,
+    ) -> AsyncIterator[admin_pb2.AddRecordsResponse]:
+        """add_records() for each batch, `in_flight` batches at a time so that this
+        machine's blinding overlaps the registry's evaluation and commit; answers in
+        batch order. A failure stops the rest (batches already answered are added)."""
+        pending: deque[asyncio.Task[admin_pb2.AddRecordsResponse]] = deque()
+        try:
+            for batch in batches:
+                pending.append(asyncio.create_task(self.add_records(batch, skip_existing)))
+                if len(pending) >= in_flight:
+                    yield await pending.popleft()
+            while pending:
+                yield await pending.popleft()
+        finally:
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def upload_points(
+        self,
+        items: Sequence[tuple[str, str, date | None, list[bytes]]],
+        epoch: int,
+        skip_existing: bool = False,
+        ban_until: Mapping[str, date] | None = None,
+    ) -> admin_pb2.AddRecordsResponse:
+        """AddRecords for (record_ref, status, expiry, Y points) already evaluated under
+        `epoch`: the second half of add_records (spec §5). `ban_until` gives the end of
+        ban of those banned records that have one, by record_ref."""
+        bans = ban_until or {}
+        request = admin_pb2.AddRecordsRequest(
+            suite=screen.SUITE, epoch=epoch, skip_existing=skip_existing
+        )
+        for ref, status, expires_on, points in items:
+            request.records.append(
+                admin_pb2.RecordPoints(
+                    record=admin_pb2.RecordInfo(
+                        record_ref=ref,
+                        status=snapshot.STATUS_VALUES[status],
+                        expires_on=expires_on.isoformat() if expires_on else "",
+                        ban_until=bans[ref].isoformat() if ref in bans else "",
+                    ),
+                    points=points,
+                )
+            )
+        response: admin_pb2.AddRecordsResponse = await self._stub.AddRecords(
+            request, metadata=self._md("AddRecords", request)
         )
         return response
 

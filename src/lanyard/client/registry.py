@@ -24,6 +24,7 @@ from lanyard.wire.registry.v1 import (
     registry_pb2,
     registry_pb2_grpc,
     reports_pb2,
+    snapshot_pb2,
 )
 
 PREFIX = "/lanyard.registry.v1.Registry/"
@@ -40,6 +41,11 @@ class LocalSnapshot:
     # The epoch's OPRF public key pk = k * G (32 bytes, spec §3a); empty until a snapshot
     # signed with it has been received in this process.
     public_key: bytes = b""
+    # When this snapshot came from a delta: (entries added, tags removed) by it, so that a
+    # holder can store the change instead of the whole list. None after a full fetch.
+    last_change: tuple[dict[bytes, bytes], list[bytes]] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     def match(self, y: bytes) -> snapshot.Status | None:
         return snapshot.match(self.entries, self.epoch, y)
@@ -77,15 +83,40 @@ def apply_response(
                 f"{current.version}"
             )
         entries = dict(current.entries)
-        for tag in delta.removed_tags:
+        removed = list(delta.removed_tags)
+        for tag in removed:
             entries.pop(tag, None)
-        entries.update({e.tag: e.sealed for e in delta.added})
+        added = {e.tag: e.sealed for e in delta.added}
+        entries.update(added)
         key = _epoch_key(delta.epoch_public_key)
         snapshot.verify(
             registry_key, delta.suite, delta.epoch, delta.to_version, entries, delta.signature, key
         )
-        return LocalSnapshot(delta.epoch, delta.to_version, entries, key)
+        return LocalSnapshot(delta.epoch, delta.to_version, entries, key, (added, removed))
     raise SignatureError("snapshot response carries neither a snapshot nor a delta")
+
+
+async def assemble(
+    chunks: AsyncIterator[registry_pb2.SnapshotChunk],
+) -> registry_pb2.GetSnapshotResponse:
+    """The GetSnapshot answer a StreamSnapshot stream carries: a delta alone, or a header
+    and its entries. Raises SignatureError on a stream of any other shape."""
+    response = registry_pb2.GetSnapshotResponse()
+    header: snapshot_pb2.Snapshot | None = None
+    async for chunk in chunks:
+        kind = chunk.WhichOneof("body")
+        if kind == "delta" and header is None and not response.HasField("delta"):
+            response.delta.CopyFrom(chunk.delta)
+        elif kind == "header" and header is None and not response.HasField("delta"):
+            header = response.full
+            header.CopyFrom(chunk.header)
+            if len(header.entries):
+                raise SignatureError("snapshot stream header carries entries")
+        elif kind == "entries" and header is not None:
+            header.entries.extend(chunk.entries.entries)
+        else:
+            raise SignatureError(f"snapshot stream sent {kind or 'an empty chunk'} out of order")
+    return response
 
 
 class RegistryClient:
@@ -193,11 +224,13 @@ class RegistryClient:
         return ys
 
     async def refresh(self, current: LocalSnapshot) -> LocalSnapshot:
-        """Fetch a delta since `current` (or everything) and return the verified result."""
-        response = await self._stub.GetSnapshot(
+        """Fetch a delta since `current` (or everything, in chunks: StreamSnapshot) and
+        return the verified result."""
+        call = self._stub.streaming("StreamSnapshot")(
             request := registry_pb2.GetSnapshotRequest(since_version=current.version),
-            metadata=self._signer.metadata(PREFIX + "GetSnapshot", request),
+            metadata=self._signer.metadata(PREFIX + "StreamSnapshot", request),
         )
+        response = await assemble(call)
         fresh = apply_response(current, response, self._registry_key)
         self._epoch_keys[fresh.epoch] = fresh.public_key
         return fresh

@@ -28,7 +28,7 @@ def _blind_all(messages: Sequence[bytes]) -> list[screen.Blinded]:
 
 
 def _finalize_all(pairs: Sequence[tuple[bytes, bytes]], offset: int) -> list[bytes]:
-    return [screen.finalize(r, z, offset + i) for i, (r, z) in enumerate(pairs)]
+    return screen.finalize_all(pairs, offset)
 
 
 def chunks(count: int, parts: int) -> list[tuple[int, int]]:

@@ -17,6 +17,14 @@ class InvalidIdentifier(Error):
     """
 
 
+class InvalidScalar(Error):
+    """A scalar that cannot be used: zero (it has no inverse) or not 32 bytes (spec §3)."""
+
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(f"scalar {index} {reason}")
+        self.index = index
+
+
 class InvalidPoint(Error):
     """A byte string that is not a valid prime-order edwards25519 point (spec §3)."""
 

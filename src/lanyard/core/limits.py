@@ -13,7 +13,9 @@ MIB = 1024 * KIB
 # -- screening -----------------------------------------------------------------------------
 MAX_BATCH = 10_000  # blinded points in one Evaluate call (registry.toml max_batch: at most this)
 POINT_BYTES = 32
-MAX_POINTS_PER_RECORD = 16  # points one AddRecord/EvaluateForRecord carries
+MAX_POINTS_PER_RECORD = 64  # points one record holds (a name counts once per spec §5a variant)
+MAX_RECORDS_PER_BATCH = 1000  # records one AddRecords call adds
+MAX_POINTS_PER_BATCH = MAX_BATCH  # Y points one AddRecords call carries, all records together
 QUOTA_MIN = 1  # evaluations an event may be enrolled for (EnrollEvent quota)
 QUOTA_MAX = 100_000_000
 
@@ -41,11 +43,16 @@ REPORT_FILES: dict[str, int] = {
 
 # -- messages --------------------------------------------------------------------------------
 DEFAULT_REQUEST_BYTES = 64 * KIB  # any request not named below
-MAX_RESPONSE_BYTES = 32 * MIB  # the largest answer a client accepts (a full snapshot)
+MAX_RESPONSE_BYTES = 32 * MIB  # the largest answer a client accepts (a snapshot streams in chunks)
 _ENVELOPE_OVERHEAD = 4 * KIB  # the signature and field framing around an envelope
 
 REQUEST_BYTES: dict[str, int] = {
     "/lanyard.registry.v1.Registry/Evaluate": MAX_BATCH * (POINT_BYTES + 3) + 4 * KIB,
+    "/lanyard.registry.v1.Admin/EvaluateForRecord": MAX_BATCH * (POINT_BYTES + 3) + 4 * KIB,
+    # Each record: a reference of up to 64 bytes, status, expiry and framing (< 128 bytes).
+    "/lanyard.registry.v1.Admin/AddRecords": MAX_RECORDS_PER_BATCH * 128
+    + MAX_POINTS_PER_BATCH * (POINT_BYTES + 3)
+    + 4 * KIB,
     "/lanyard.registry.v1.Registry/SubmitReport": MAX_ENVELOPE_BYTES + _ENVELOPE_OVERHEAD,
     "/lanyard.agent.v1.Incidents/FileIncident": 1 * MIB,
     "/lanyard.agent.v1.Incidents/UpdateIncident": 1 * MIB,

@@ -18,7 +18,7 @@ import nacl.exceptions
 from nacl import bindings as sodium
 from nacl.secret import SecretBox
 
-from lanyard.core.errors import InvalidPoint, SealError
+from lanyard.core.errors import InvalidPoint, InvalidScalar, SealError
 
 __all__ = [
     "NONCE_BYTES",
@@ -32,8 +32,10 @@ __all__ = [
     "evaluate",
     "evaluate_all",
     "finalize",
+    "finalize_all",
     "h2g_digest",
     "hash_to_group",
+    "invert_all",
     "lp",
     "multiply",
     "open_sealed",
@@ -52,6 +54,7 @@ SCALAR_BYTES = 32
 TAG_BYTES = 32
 NONCE_BYTES = SecretBox.NONCE_SIZE
 
+_ONE = (1).to_bytes(SCALAR_BYTES, "little")
 _H2G_DST = b"lanyard:v1:h2g"
 _TAG_DST = b"lanyard:v1:tag"
 _STATUS_DST = b"lanyard:v1:status"
@@ -141,9 +144,47 @@ def evaluate_all(k: bytes, points: Sequence[bytes], offset: int = 0) -> list[byt
 
 
 def finalize(r: bytes, evaluated: bytes, index: int = 0) -> bytes:
-    """Y = mul(inv(r), Z) = k * P (spec §3). Checks Z: a registry answer is input too."""
-    check_point(index, evaluated)
+    """Y = mul(inv(r), Z) = k * P (spec §3). Z is a registry answer, so input too: the
+    multiplication refuses every point `check_point` would (spec §3 calls a separate
+    `valid` call defence in depth; the registry keeps it on B), raising InvalidPoint."""
+    if len(evaluated) != POINT_BYTES:
+        raise InvalidPoint(index, f"must be {POINT_BYTES} bytes, got {len(evaluated)}")
     return multiply(sodium.crypto_core_ed25519_scalar_invert(r), evaluated, index)
+
+
+def invert_all(scalars: Sequence[bytes], offset: int = 0) -> list[bytes]:
+    """inv(s) for every scalar with one inversion (Montgomery's trick): prefix products
+    forward, one `inv` of the whole product, then unwound backwards; three scalar
+    multiplications per scalar instead of an inversion each. Raises InvalidScalar naming
+    the index (plus `offset`) of a zero scalar, which has no inverse."""
+    mul = sodium.crypto_core_ed25519_scalar_mul
+    prefix: list[bytes] = []
+    acc = _ONE
+    for i, s in enumerate(scalars):
+        if len(s) != SCALAR_BYTES or not any(s):
+            raise InvalidScalar(offset + i, "is zero or not 32 bytes: it has no inverse")
+        prefix.append(acc)
+        acc = mul(acc, s)
+    if not scalars:
+        return []
+    inv = sodium.crypto_core_ed25519_scalar_invert(acc)
+    out = [b""] * len(scalars)
+    for i in range(len(scalars) - 1, -1, -1):
+        out[i] = mul(inv, prefix[i])  # inv(s_0 … s_i) · (s_0 … s_{i-1}) = inv(s_i)
+        inv = mul(inv, scalars[i])
+    return out
+
+
+def finalize_all(pairs: Sequence[tuple[bytes, bytes]], offset: int = 0) -> list[bytes]:
+    """finalize() over (r, Z) pairs with the inverses batched (invert_all); `offset` keeps
+    error indexes relative to the whole request."""
+    inverses = invert_all([r for r, _ in pairs], offset)
+    out = []
+    for i, ((_, z), inv) in enumerate(zip(pairs, inverses, strict=True)):
+        if len(z) != POINT_BYTES:
+            raise InvalidPoint(offset + i, f"must be {POINT_BYTES} bytes, got {len(z)}")
+        out.append(multiply(inv, z, offset + i))
+    return out
 
 
 def tag(epoch: int, y: bytes) -> bytes:

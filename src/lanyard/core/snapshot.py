@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -32,6 +32,11 @@ STATUS_NAMES = {
 STATUS_VALUES = {name: value for value, name in STATUS_NAMES.items()}
 
 
+def encode_entry(tag: bytes, sealed: bytes) -> bytes:
+    """One entry as the signature covers it: tag(32) || lp(sealed)."""
+    return tag + screen.lp(sealed)
+
+
 def signing_message(
     suite: str,
     epoch: int,
@@ -42,19 +47,31 @@ def signing_message(
     """The bytes a snapshot signature covers: suite, epoch, version, lp(the epoch's OPRF
     public key, spec §3a), then every entry in tag order as tag(32) || lp(sealed).
     Entries MUST already be sorted by tag."""
-    parts = [
+    return signing_message_encoded(
+        suite,
+        epoch,
+        version,
+        [encode_entry(tag, sealed) for tag, sealed in entries],
+        epoch_public_key,
+    )
+
+
+def signing_message_encoded(
+    suite: str,
+    epoch: int,
+    version: int,
+    encoded: Sequence[bytes],
+    epoch_public_key: bytes = b"",
+) -> bytes:
+    """signing_message() from entries already encoded (encode_entry), in tag order: what
+    a registry that keeps its entries encoded and sorted signs without re-encoding them."""
+    head = [
         screen.lp(_DST),
         screen.lp(suite.encode()),
         struct.pack(">IQ", epoch, version),
         screen.lp(epoch_public_key),
     ]
-    count = 0
-    for tag, sealed in entries:
-        parts.append(tag)
-        parts.append(screen.lp(sealed))
-        count += 1
-    parts.append(struct.pack(">I", count))
-    return b"".join(parts)
+    return b"".join([*head, *encoded, struct.pack(">I", len(encoded))])
 
 
 def sign(

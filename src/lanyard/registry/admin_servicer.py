@@ -25,6 +25,7 @@ READER_METHODS = frozenset(
     {
         "ListEvents",
         "ListRecords",
+        "GetState",
         "EvaluateForRecord",
         "AddRecord",
         "UpdateRecord",
@@ -202,6 +203,35 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         return admin_pb2.AddRecordResponse(record=record_info(stored), snapshot_version=version)
 
     @unary
+    async def AddRecords(
+        self, request: admin_pb2.AddRecordsRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.AddRecordsResponse:
+        member = await self._admin(context, "AddRecords")
+        items: list[tuple[Record, list[bytes]]] = []
+        for index, item in enumerate(request.records):
+            rec = item.record
+            if rec.status not in snapshot.STATUS_NAMES:
+                raise InvalidRequest(f"records[{index}]: status must be FLAGGED or BANNED")
+            expires = (
+                _date(rec.expires_on, f"records[{index}].expires_on") if rec.expires_on else None
+            )
+            ban_until = (
+                _date(rec.ban_until, f"records[{index}].ban_until") if rec.ban_until else None
+            )
+            record = Record(
+                rec.record_ref, snapshot.STATUS_NAMES[rec.status], expires, ban_until=ban_until
+            )
+            items.append((record, list(item.points)))
+        added, skipped, version = await self._service.add_records(
+            request.suite, request.epoch, items, request.skip_existing, by=member
+        )
+        return admin_pb2.AddRecordsResponse(
+            records=[record_info(r) for r in added],
+            skipped_refs=skipped,
+            snapshot_version=version,
+        )
+
+    @unary
     async def UpdateRecord(
         self, request: admin_pb2.UpdateRecordRequest, context: grpc.aio.ServicerContext
     ) -> admin_pb2.UpdateRecordResponse:
@@ -250,6 +280,18 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             records=[record_info(r) for r in records],
             epoch=self._service.epoch,
             snapshot_version=self._service.version,
+            epoch_public_key=self._service.epoch_public_key,
+        )
+
+    @unary
+    async def GetState(
+        self, request: admin_pb2.GetStateRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.GetStateResponse:
+        await self._admin(context, "GetState")
+        return admin_pb2.GetStateResponse(
+            epoch=self._service.epoch,
+            snapshot_version=self._service.version,
+            snapshot_entries=self._service.snapshot_entries,
             epoch_public_key=self._service.epoch_public_key,
         )
 

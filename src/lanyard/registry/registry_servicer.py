@@ -12,16 +12,41 @@ from lanyard.registry.blobs import BlobService
 from lanyard.registry.errors import InvalidRequest, Unauthenticated
 from lanyard.registry.grpc_errors import STATUS, unary
 from lanyard.registry.service import RegistryService
-from lanyard.registry.snapshots import DeltaSnapshot
+from lanyard.registry.snapshots import DeltaSnapshot, FullSnapshot
 from lanyard.registry.store import Event
 from lanyard.registry.submissions import SubmissionService
 from lanyard.wire.registry.v1 import registry_pb2, registry_pb2_grpc, reports_pb2, snapshot_pb2
 
 PREFIX = "/lanyard.registry.v1.Registry/"
+CHUNK_ENTRIES = 8192  # ~1.4 MB a message: far below any limit, few enough messages
 
 
 def _entries(pairs: list[tuple[bytes, bytes]]) -> list[snapshot_pb2.SnapshotEntry]:
     return [snapshot_pb2.SnapshotEntry(tag=t, sealed=s) for t, s in pairs]
+
+
+def _delta(snap: DeltaSnapshot) -> registry_pb2.SnapshotDelta:
+    return registry_pb2.SnapshotDelta(
+        suite=screen.SUITE,
+        epoch=snap.epoch,
+        from_version=snap.from_version,
+        to_version=snap.to_version,
+        added=_entries(snap.added),
+        removed_tags=snap.removed_tags,
+        signature=snap.signature,
+        epoch_public_key=snap.public_key,
+    )
+
+
+def _header(snap: FullSnapshot) -> snapshot_pb2.Snapshot:
+    """Everything of a whole snapshot but its entries."""
+    return snapshot_pb2.Snapshot(
+        suite=screen.SUITE,
+        epoch=snap.epoch,
+        version=snap.version,
+        signature=snap.signature,
+        epoch_public_key=snap.public_key,
+    )
 
 
 class RegistryServicer(registry_pb2_grpc.RegistryServicer):
@@ -75,28 +100,32 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         await self._event(context, "GetSnapshot")
         snap = await self._service.snapshot(request.since_version)
         if isinstance(snap, DeltaSnapshot):
-            return registry_pb2.GetSnapshotResponse(
-                delta=registry_pb2.SnapshotDelta(
-                    suite=screen.SUITE,
-                    epoch=snap.epoch,
-                    from_version=snap.from_version,
-                    to_version=snap.to_version,
-                    added=_entries(snap.added),
-                    removed_tags=snap.removed_tags,
-                    signature=snap.signature,
-                    epoch_public_key=snap.public_key,
-                )
+            return registry_pb2.GetSnapshotResponse(delta=_delta(snap))
+        header = _header(snap)
+        header.entries.extend(_entries(snap.entries))
+        return registry_pb2.GetSnapshotResponse(full=header)
+
+    async def StreamSnapshot(
+        self, request: registry_pb2.GetSnapshotRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[registry_pb2.SnapshotChunk]:
+        try:
+            await self._event(context, "StreamSnapshot")
+            snap = await self._service.snapshot(request.since_version)
+        except Exception as exc:
+            if is_abort(exc):
+                raise
+            await abort(STATUS, context, exc, "StreamSnapshot")
+            return
+        if isinstance(snap, DeltaSnapshot):
+            yield registry_pb2.SnapshotChunk(delta=_delta(snap))
+            return
+        # `snap` is a copy taken under the service's lock: every chunk is of one version.
+        yield registry_pb2.SnapshotChunk(header=_header(snap))
+        for start in range(0, len(snap.entries), CHUNK_ENTRIES):
+            part = snap.entries[start : start + CHUNK_ENTRIES]
+            yield registry_pb2.SnapshotChunk(
+                entries=registry_pb2.SnapshotEntries(entries=_entries(part))
             )
-        return registry_pb2.GetSnapshotResponse(
-            full=snapshot_pb2.Snapshot(
-                suite=screen.SUITE,
-                epoch=snap.epoch,
-                version=snap.version,
-                entries=_entries(snap.entries),
-                signature=snap.signature,
-                epoch_public_key=snap.public_key,
-            )
-        )
 
     async def WatchSnapshot(
         self, request: registry_pb2.WatchSnapshotRequest, context: grpc.aio.ServicerContext
@@ -133,11 +162,12 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         context: grpc.aio.ServicerContext,
     ) -> reports_pb2.UploadAttachmentResponse:
         first = await anext(aiter(request_iterator), None)
+        # The call token of a client-streaming call covers its first (header) message;
+        # the caller is authenticated before anything about the stream is judged.
+        auth.REQUEST_DIGEST.set(auth.body_digest(first.SerializeToString() if first else b""))
+        event = await self._event(context, "UploadAttachment")
         if first is None or first.WhichOneof("part") != "header":
             raise InvalidRequest("the first message of an upload must carry the header")
-        # The call token of a client-streaming call covers its first (header) message.
-        auth.REQUEST_DIGEST.set(auth.body_digest(first))
-        event = await self._event(context, "UploadAttachment")
 
         async def pieces() -> AsyncIterator[bytes]:
             async for request in request_iterator:

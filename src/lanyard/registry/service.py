@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
@@ -24,7 +24,7 @@ from lanyard.core.blinding import run_chunked
 from lanyard.core.errors import AuthError, InvalidPoint
 from lanyard.core.errors import Error as CoreError
 from lanyard.core.evaluation_log import ADMIN_EVENT
-from lanyard.registry import record_changes
+from lanyard.registry import record_batch, record_changes
 from lanyard.registry.epoch_keys import EpochKeys
 from lanyard.registry.errors import (
     AlreadyExists,
@@ -53,7 +53,7 @@ log = structlog.get_logger("lanyard.registry")
 
 EVENT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 RECORD_REF = re.compile(r"^[!-~]{1,64}$")
-MAX_POINTS_PER_RECORD = 64  # names count once per spec §5a variant
+MAX_POINTS_PER_RECORD = limits.MAX_POINTS_PER_RECORD
 STATUSES = ("flagged", "banned")
 _RANK = {"flagged": 1, "banned": 2}
 
@@ -115,6 +115,11 @@ class RegistryService:
     def epoch_public_key(self) -> bytes:
         """pk = k * G of the current epoch (32 bytes, spec §3a)."""
         return self._oprf_keys.public_key(self._snap.epoch)
+
+    @property
+    def snapshot_entries(self) -> int:
+        """Entries of the live snapshot, padding included."""
+        return len(self._snap.live)
 
     async def start(self) -> None:
         """Load the live snapshot from the store; pad a brand-new one."""
@@ -355,6 +360,38 @@ class RegistryService:
             version=version,
         )
         return stored, version
+
+    async def add_records(
+        self,
+        suite: str,
+        epoch: int,
+        items: Sequence[tuple[Record, list[bytes]]],
+        skip_existing: bool = False,
+        by: str = "operator",
+    ) -> tuple[list[Record], list[str], int]:
+        """Add a batch of records in one transaction and one snapshot version (one
+        re-sign); `by` is the admin who adds them, for each record's history. Returns
+        (records added, in order; refs skipped as existing; version).
+        Raises InvalidRequest naming the record's index, AlreadyExists, WrongEpoch."""
+        started = time.perf_counter()
+        self._check_suite_epoch(suite, epoch)
+        await record_batch.check_batch(items, MAX_POINTS_PER_RECORD, self._executor)
+        async with self._lock:
+            todo, skipped, commit = await record_batch.plan(
+                self._snap, self._store, items, skip_existing, self._executor, by
+            )
+            version = await commit() if commit is not None else self._snap.version
+        now = datetime.now(UTC)
+        added = [replace(r, identifier_count=len(ys), created_at=now) for r, ys in todo]
+        log.info(
+            "registry.records_added",
+            count=len(todo),
+            skipped=len(skipped),
+            identifiers=sum(len(ys) for _, ys in todo),
+            version=version,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        return added, skipped, version
 
     async def update_record(
         self, old_ref: str, change: RecordUpdate, by: str

@@ -7,12 +7,13 @@ the same change.
 from __future__ import annotations
 
 import asyncio
+import bisect
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import nacl.signing
 
-from lanyard.core import snapshot
+from lanyard.core import keys, screen, snapshot
 from lanyard.registry.store import Change, Entry, Store
 
 
@@ -37,29 +38,63 @@ class DeltaSnapshot:
 
 
 class LiveSnapshot:
-    """Tag -> (sealed status, record ref or None for padding), with its epoch and version."""
+    """Tag -> (sealed status, record ref or None for padding), with its epoch and version.
+
+    `live` is read by the service and changed only here. Beside it the tags are kept in
+    order, each entry already encoded as the signature covers it, and the padding tags in
+    a set: a change costs its own entries plus one pass joining the encoded bytes and one
+    signature, never a re-sort or re-encoding of the whole list.
+    """
 
     def __init__(self, store: Store, signing_key: nacl.signing.SigningKey) -> None:
         self._store = store
         self._signing_key = signing_key
         self._changed = asyncio.Condition()
         self.live: dict[bytes, tuple[bytes, str | None]] = {}
+        self._order: list[bytes] = []  # every live tag, sorted
+        self._encoded: dict[bytes, bytes] = {}  # tag -> snapshot.encode_entry(tag, sealed)
+        self._padding: set[bytes] = set()
         self.epoch = 0
         self.version = 0
         self.signature = b""
         self.public_key = b""  # pk = k * G of `epoch` (spec §3a), set by its owner
 
+    def _reset(self, entries: list[Entry]) -> None:
+        self.live = {e.tag: (e.sealed, e.record_ref) for e in entries}
+        self._order = sorted(self.live)
+        self._encoded = {
+            t: snapshot.encode_entry(t, sealed) for t, (sealed, _) in self.live.items()
+        }
+        self._padding = {t for t, (_, ref) in self.live.items() if ref is None}
+
+    def _put(self, entry: Entry) -> None:
+        if entry.tag not in self.live:
+            bisect.insort(self._order, entry.tag)
+        self.live[entry.tag] = (entry.sealed, entry.record_ref)
+        self._encoded[entry.tag] = snapshot.encode_entry(entry.tag, entry.sealed)
+        if entry.record_ref is None:
+            self._padding.add(entry.tag)
+        else:
+            self._padding.discard(entry.tag)
+
+    def _drop(self, tag: bytes) -> None:
+        if self.live.pop(tag, None) is None:
+            return
+        del self._order[bisect.bisect_left(self._order, tag)]
+        del self._encoded[tag]
+        self._padding.discard(tag)
+
     async def load(self) -> None:
         """Read the version and live entries from the store; pad a brand-new snapshot."""
         self.version = await self._store.snapshot_version()
-        self.live = {e.tag: (e.sealed, e.record_ref) for e in await self._store.live_entries()}
+        self._reset(await self._store.live_entries())
         if self.version == 0:
             await self.commit(Change(add_entries=self.padding_for(0, 0)))
         else:
             self.resign()
 
     def full(self) -> FullSnapshot:
-        entries = sorted((tag, sealed) for tag, (sealed, _) in self.live.items())
+        entries = [(tag, self.live[tag][0]) for tag in self._order]
         return FullSnapshot(self.epoch, self.version, entries, self.signature, self.public_key)
 
     async def since(self, since_version: int) -> FullSnapshot | DeltaSnapshot:
@@ -99,11 +134,19 @@ class LiveSnapshot:
         async with self._changed:
             self._changed.notify_all()
 
-    def resign(self) -> None:
-        entries = {tag: sealed for tag, (sealed, _) in self.live.items()}
-        self.signature = snapshot.sign(
-            self._signing_key, self.epoch, self.version, entries, self.public_key
+    def _message(self) -> bytes:
+        encoded = [self._encoded[tag] for tag in self._order]
+        return snapshot.signing_message_encoded(
+            screen.SUITE, self.epoch, self.version, encoded, self.public_key
         )
+
+    def resign(self) -> None:
+        self.signature = keys.sign(self._signing_key, self._message())
+
+    async def resign_in_thread(self) -> None:
+        """resign(), with the signature (a pass over every entry's bytes) made in a thread:
+        libsodium releases the GIL, so Evaluate and Check calls go on meanwhile."""
+        self.signature = await asyncio.to_thread(keys.sign, self._signing_key, self._message())
 
     def padding_for(self, real_after: int, padding_now: int) -> list[Entry]:
         wanted = snapshot.padded_size(real_after) - real_after
@@ -113,26 +156,27 @@ class LiveSnapshot:
         """Apply a change (its padding already adjusted) to the store, then to memory."""
         version = await self._store.apply(change)
         for tag in change.remove_tags:
-            self.live.pop(tag, None)
+            self._drop(tag)
         for entry in change.add_entries:
-            self.live[entry.tag] = (entry.sealed, entry.record_ref)
+            self._put(entry)
         self.version = version
-        self.resign()
+        await self.resign_in_thread()
         await self.notify()
         return version
 
     def replace(self, epoch: int, version: int, entries: list[Entry]) -> None:
         """Swap in a whole new snapshot (after a key rotation the store has committed)."""
         self.epoch, self.version = epoch, version
-        self.live = {e.tag: (e.sealed, e.record_ref) for e in entries}
+        self._reset(entries)
         self.resign()
 
     def repad(self, add: list[Entry], remove: list[bytes]) -> Change:
         """Add padding or drop some so the snapshot stays a multiple of 64 entries."""
-        padding = [t for t, (_, ref) in self.live.items() if ref is None and t not in remove]
-        real = sum(1 for _, ref in self.live.values() if ref is not None)
+        gone = set(remove)
+        padding = [t for t in self._padding if t not in gone]
+        real = len(self.live) - len(self._padding)
         real += sum(1 for e in add if e.record_ref) - sum(
-            1 for t in remove if t in self.live and self.live[t][1] is not None
+            1 for t in gone if t in self.live and self.live[t][1] is not None
         )
         wanted = snapshot.padded_size(real) - real
         if wanted < len(padding):

@@ -344,6 +344,18 @@ class SqliteStore(Store):
         )
         return [(Record(r[0], r[1], _date(r[2]), 0, _time(r[3])), bytes(r[4])) for r in rows]
 
+    async def existing_refs(self, record_refs: list[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(record_refs), 500):  # SQLite's bound-parameter limit
+            part = record_refs[i : i + 500]
+            marks = ", ".join("?" * len(part))
+            rows = await self._all(
+                f"SELECT record_ref FROM records WHERE record_ref IN ({marks})",  # noqa: S608 - placeholders only
+                tuple(part),
+            )
+            found.update(r[0] for r in rows)
+        return found
+
     async def live_entries(self) -> list[Entry]:
         rows = await self._all(
             "SELECT tag, sealed, record_ref FROM entries WHERE removed_version IS NULL"
@@ -360,26 +372,31 @@ class SqliteStore(Store):
                 if cur.rowcount == 0:
                     raise NotFound(f"no record {ref} exists")
                 await db.execute("DELETE FROM record_history WHERE record_ref = ?", (ref,))
-            rec = change.add_record or change.update_record
+            added = list(change.add_records)
             if change.add_record is not None:
+                added.insert(0, (change.add_record, change.add_points))
+            if added:
+                created = _now()
                 try:
-                    await db.execute(
+                    await db.executemany(
                         "INSERT INTO records (record_ref, status, expires_on, created_at, "
                         "ban_until, submission_id) VALUES (?, ?, ?, ?, ?, ?)",
-                        (
-                            change.add_record.record_ref,
-                            change.add_record.status,
-                            _iso(change.add_record.expires_on),
-                            _now(),
-                            _iso(change.add_record.ban_until),
-                            change.add_record.submission_id or None,
-                        ),
+                        [
+                            (
+                                rec.record_ref,
+                                rec.status,
+                                _iso(rec.expires_on),
+                                created,
+                                _iso(rec.ban_until),
+                                rec.submission_id or None,
+                            )
+                            for rec, _ in added
+                        ],
                     )
                 except sqlite3.IntegrityError as exc:
-                    raise AlreadyExists(
-                        f"record {change.add_record.record_ref} already exists"
-                    ) from exc
-            elif change.update_record is not None:
+                    which = added[0][0].record_ref if len(added) == 1 else "of the batch"
+                    raise AlreadyExists(f"record {which} already exists") from exc
+            if change.update_record is not None:
                 upd = change.update_record
                 cur = await db.execute(
                     "UPDATE records SET status = ?, expires_on = ?, ban_until = ?, "
@@ -388,17 +405,25 @@ class SqliteStore(Store):
                 )
                 if cur.rowcount == 0:
                     raise NotFound(f"no record {upd.record_ref} exists")
-            if rec is not None:
-                if change.history is not None:
-                    h = change.history
-                    await db.execute(
-                        "INSERT INTO record_history (record_ref, version, at, member, action, "
-                        "detail) VALUES (?, ?, ?, ?, ?, ?)",
-                        (rec.record_ref, version, _now(), h.member, h.action, h.detail),
-                    )
+                added.append((upd, change.add_points))
+            histories = [
+                (rec.record_ref, h)
+                for (rec, _), h in zip(change.add_records, change.add_records_history, strict=False)
+            ]
+            single = change.add_record or change.update_record
+            if single is not None and change.history is not None:
+                histories.append((single.record_ref, change.history))
+            if histories:
+                at = _now()
+                await db.executemany(
+                    "INSERT INTO record_history (record_ref, version, at, member, action, "
+                    "detail) VALUES (?, ?, ?, ?, ?, ?)",
+                    [(ref, version, at, h.member, h.action, h.detail) for ref, h in histories],
+                )
+            if added:
                 await db.executemany(
                     "INSERT OR IGNORE INTO record_points (record_ref, epoch, y) VALUES (?, ?, ?)",
-                    [(rec.record_ref, epoch, y) for y in change.add_points],
+                    [(rec.record_ref, epoch, y) for rec, ys in added for y in ys],
                 )
             # Tombstones keep the tag for deltas; the sealed box is wiped (secure_delete).
             await db.executemany(

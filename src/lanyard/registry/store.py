@@ -68,8 +68,12 @@ class Change:
     # Replaces status, expiry and ban end of an existing record (add_points go to it).
     update_record: Record | None = None
     add_points: list[bytes] = field(default_factory=list)
+    # More records with their Y points, added in the same transaction (batch import).
+    add_records: list[tuple[Record, list[bytes]]] = field(default_factory=list)
     # Written with the change, stamped with its version; for add_record or update_record.
     history: RecordEvent | None = None
+    # One history entry per record of add_records, in the same order (may be empty).
+    add_records_history: list[RecordEvent] = field(default_factory=list)
     remove_refs: list[str] = field(default_factory=list)
     add_entries: list[Entry] = field(default_factory=list)
     remove_tags: list[bytes] = field(default_factory=list)
@@ -185,13 +189,17 @@ class Store(ABC):
         epoch, with that point: the same person listed twice. One query for all refs."""
 
     @abstractmethod
+    async def existing_refs(self, record_refs: list[str]) -> set[str]:
+        """Which of `record_refs` are stored records (one query per call)."""
+
+    @abstractmethod
     async def live_entries(self) -> list[Entry]: ...
 
     @abstractmethod
     async def apply(self, change: Change) -> int:
         """Apply `change` atomically and return the new snapshot version.
-        Raises AlreadyExists if the record to add exists, NotFound if a ref to remove or
-        the record to update does not."""
+        Raises AlreadyExists if a record to add exists, NotFound if a ref to remove or
+        the record to update does not; then nothing is changed."""
 
     @abstractmethod
     async def points(self, epoch: int) -> list[tuple[str, bytes]]:

@@ -72,11 +72,12 @@ class IncidentsServicer(incidents_pb2_grpc.IncidentsServicer):
         self, request_iterator: AsyncIterator[pb.AttachRequest], context: grpc.aio.ServicerContext
     ) -> pb.AttachResponse:
         first = await anext(aiter(request_iterator), None)
+        # The call token of a client-streaming call covers its first (header) message;
+        # the caller is authenticated before anything about the stream is judged.
+        auth.REQUEST_DIGEST.set(auth.body_digest(first.SerializeToString() if first else b""))
+        caller = await self._caller(context, "Attach")
         if first is None or first.WhichOneof("part") != "header":
             raise InvalidRequest("the first message of an upload must carry the header")
-        # The call token of a client-streaming call covers its first (header) message.
-        auth.REQUEST_DIGEST.set(auth.body_digest(first))
-        caller = await self._caller(context, "Attach")
         head = first.header
         attachment = await self._a.attach(
             caller, head.incident_id, head.name, head.note, _pieces(request_iterator)

@@ -11,7 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from lanyard.agent import operator, server
+from lanyard.agent import operator
 from lanyard.agent.datadir import AgentDir
 from lanyard.agent.incidents import crypto
 from lanyard.agent.service import AgentService
@@ -186,6 +186,8 @@ def serve(
     When incident records are set up, they are unlocked first (--passphrase-file,
     --key-file, or LANYARD_AGENT_PASSPHRASE) and served to the Code of Conduct team.
     """
+    from lanyard.agent import server  # the gRPC server: only `serve` needs it (start-up)
+
     adir = AgentDir(data_dir)
     unlock = None
     if passphrase_file is not None or key_file is not None:

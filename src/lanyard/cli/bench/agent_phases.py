@@ -156,7 +156,7 @@ async def recheck(bench: Bench, adir: AgentDir, rows: int, rounds: int) -> Reche
 # --- Check latency ----------------------------------------------------------------------
 
 
-CONCURRENT_CALLERS = 32
+CONCURRENT_CALLERS = (8, 32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,10 +164,9 @@ class Latency:
     new_ms: list[float]
     known_ms: list[float]
     health_ms: list[float]
-    # The same mix from CONCURRENT_CALLERS callers at once: each call's latency, and how
-    # many calls failed (any status; the agent must answer every one).
-    concurrent_ms: list[float] = field(default_factory=list)
-    concurrent_errors: int = 0
+    # The same mix from each number of CONCURRENT_CALLERS callers at once: each answered
+    # call's latency, and how many calls failed (any status; the agent must answer all).
+    concurrent: dict[int, tuple[list[float], int]] = field(default_factory=dict)
 
 
 async def check_latency(adir: AgentDir, rows: int, checks: int) -> Latency:
@@ -184,7 +183,9 @@ async def check_latency(adir: AgentDir, rows: int, checks: int) -> Latency:
             health = health_pb2_grpc.HealthStub(channel)
             # The follower syncs as the server starts; wait for it, not in the timings.
             await agent.sync()
-            new_people = iter(range(rows, rows + WARMUP_CHECKS + checks))
+            new_people = iter(
+                range(rows, rows + WARMUP_CHECKS + (1 + len(CONCURRENT_CALLERS)) * checks)
+            )
 
             async def one(i: int, new: bool) -> tuple[float, float]:
                 started = time.perf_counter()
@@ -212,14 +213,13 @@ async def check_latency(adir: AgentDir, rows: int, checks: int) -> Latency:
                 health_ms, check_ms = await one(i, new)
                 result.health_ms.append(health_ms)
                 (result.new_ms if new else result.known_ms).append(check_ms)
-            errors = 0
 
-            async def caller(c: int) -> None:
-                nonlocal errors
-                for i in range(c, checks, CONCURRENT_CALLERS):
+            async def caller(c: int, callers: int, out: list[float]) -> int:
+                errors = 0
+                for i in range(c, checks, callers):
                     p = person(next(new_people) if i % 2 == 0 else (i * 7919) % rows)
                     request = screening_pb2.CheckRequest(
-                        name=p.name, email=p.email or "", caller_ref=f"bench-c{i}"
+                        name=p.name, email=p.email or "", caller_ref=f"bench-{callers}-{i}"
                     )
                     metadata = signer.metadata(CHECK_METHOD, request)
                     started = time.perf_counter()
@@ -228,12 +228,18 @@ async def check_latency(adir: AgentDir, rows: int, checks: int) -> Latency:
                     except grpc.aio.AioRpcError:
                         errors += 1
                         continue
-                    result.concurrent_ms.append((time.perf_counter() - started) * 1000)
+                    out.append((time.perf_counter() - started) * 1000)
+                return errors
 
-            await asyncio.gather(*(caller(c) for c in range(CONCURRENT_CALLERS)))
+            for callers in CONCURRENT_CALLERS:
+                answered: list[float] = []
+                failed = await asyncio.gather(
+                    *(caller(c, callers, answered) for c in range(callers))
+                )
+                result.concurrent[callers] = (answered, sum(failed))
         finally:
             await channel.close()
-    return Latency(result.new_ms, result.known_ms, result.health_ms, result.concurrent_ms, errors)
+    return result
 
 
 # --- peak memory ------------------------------------------------------------------------
@@ -262,15 +268,16 @@ def _high_water_bytes(pid: int) -> int | None:
     return None  # a zombie's status has no Vm lines
 
 
-async def peak_memory(bench: Bench, rows: int) -> Memory:
+async def peak_memory(bench: Bench, rows: int, label: str = "memory") -> Memory:
     """`lanyard screen` on a generated export of `rows` rows in a child process, served
-    by this process's registry; its peak RSS is its VmHWM, polled until it exits."""
+    by this process's registry; its peak RSS is its VmHWM, polled until it exits. The
+    seconds are the whole process's: interpreter and import start-up included."""
     if _high_water_bytes(os.getpid()) is None:
         raise CliError("peak memory is read from /proc/PID/status (Linux); use --skip-memory")
-    path = bench.workdir / f"memory-{rows}.csv"
+    path = bench.workdir / f"{label}-{rows}.csv"
     identities = await asyncio.to_thread(write_export, path, rows)
-    adir = await bench.enrolled_agent(f"mem-{rows}", quota(identities))
-    out, err = bench.workdir / f"memory-{rows}.out", bench.workdir / f"memory-{rows}.err"
+    adir = await bench.enrolled_agent(f"{label}-{rows}", quota(identities))
+    out, err = bench.workdir / f"{label}-{rows}.out", bench.workdir / f"{label}-{rows}.err"
     argv = ["-m", "lanyard.cli.main", "screen", str(path), "--data-dir", str(adir.path), "--json"]
     peak = 0
     with out.open("wb") as stdout, err.open("wb") as stderr:

@@ -42,6 +42,7 @@ from typing import Annotated
 import nacl.signing
 import typer
 
+from lanyard.cli.bench import records as bench_records
 from lanyard.cli.bench.floors import (
     BUSY_ENOUGH,
     agent_floor_seconds,
@@ -141,8 +142,11 @@ async def measure(
     in_flight: int = 2,
     rounds: int = 3,
     floor_iterations: int = 3000,
+    records: int = 0,
+    million: bool = False,
 ) -> dict[str, float]:
-    """Every figure of `lanyard bench registry`, measured in one run, nothing printed."""
+    """Every figure of `lanyard bench registry`, measured in one run, nothing printed.
+    `records` > 0 adds the record figures (bench/records.py); `million` their 1M size."""
     if min(identities, batch, in_flight, rounds, floor_iterations) < 1:
         raise CliError("identities, batch, in-flight, rounds and floor iterations must be ≥ 1")
     # Floors first, on an otherwise idle process: single thread, nothing else running.
@@ -162,7 +166,8 @@ async def measure(
     # Per point, this process evaluates and proves (the registry) and verifies (the client).
     floor_per_s = 1.0 / (registry_s + verify_s)
     headline = max(sequential, concurrent, key=lambda p: p.per_s)
-    return {
+    extra = await bench_records.measure(records, agent_s, registry_s, million) if records else {}
+    return extra | {
         "identities": identities,
         "batch": batch,
         "in_flight": in_flight,
@@ -192,9 +197,13 @@ def figures(
     in_flight: int = 2,
     rounds: int = 3,
     floor_iterations: int = 3000,
+    records: int = 0,
+    million: bool = False,
 ) -> dict[str, float]:
     """measure(), from synchronous code."""
-    return asyncio.run(measure(identities, batch, in_flight, rounds, floor_iterations))
+    return asyncio.run(
+        measure(identities, batch, in_flight, rounds, floor_iterations, records, million)
+    )
 
 
 def _print_table(f: dict[str, float]) -> None:
@@ -235,6 +244,8 @@ def _print_table(f: dict[str, float]) -> None:
             ("  against evaluation alone (no proof)", f"{f['ratio_eval_floor']:.2f}"),
         ],
     )
+    if "import_s" in f:
+        bench_records.print_table(f)
     if f["ratio"] < TARGET_RATIO and f["cpu_busy"] < BUSY_ENOUGH:
         console.print(
             f"The registry kept only {f['cpu_busy']:.0%} of {cores} cores busy: if anything "
@@ -257,12 +268,29 @@ def bench_registry(
     floor_iterations: Annotated[
         int, typer.Option(min=1, help="Iterations of each single-thread floor loop.")
     ] = 3000,
+    records: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Two-identifier records imported (record import, add and sync figures); "
+            "0 leaves them out.",
+        ),
+    ] = 10_000,
+    million: Annotated[
+        bool,
+        typer.Option(
+            "--million",
+            help="Also grow the snapshot to about 1,000,000 entries and time add and sync "
+            "there (minutes, and hundreds of MB).",
+        ),
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> dict[str, float]:
-    """Measure the crypto floor and the registry's Evaluate throughput against it."""
+    """Measure the crypto floor, the registry's Evaluate throughput, and record import,
+    add and sync against it."""
     if not json_out:
         console.print("Measuring the crypto floor, then Evaluate over loopback gRPC…")
-    result = figures(identities, batch, in_flight, rounds, floor_iterations)
+    result = figures(identities, batch, in_flight, rounds, floor_iterations, records, million)
     if json_out:
         emit_json(result)
     else:

@@ -151,6 +151,36 @@ class AddRecordResponse(_message.Message):
     snapshot_version: int
     def __init__(self, record: _Optional[_Union[RecordInfo, _Mapping]] = ..., snapshot_version: _Optional[int] = ...) -> None: ...
 
+class RecordPoints(_message.Message):
+    __slots__ = ("record", "points")
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    record: RecordInfo
+    points: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, record: _Optional[_Union[RecordInfo, _Mapping]] = ..., points: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class AddRecordsRequest(_message.Message):
+    __slots__ = ("suite", "epoch", "records", "skip_existing")
+    SUITE_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    SKIP_EXISTING_FIELD_NUMBER: _ClassVar[int]
+    suite: str
+    epoch: int
+    records: _containers.RepeatedCompositeFieldContainer[RecordPoints]
+    skip_existing: bool
+    def __init__(self, suite: _Optional[str] = ..., epoch: _Optional[int] = ..., records: _Optional[_Iterable[_Union[RecordPoints, _Mapping]]] = ..., skip_existing: _Optional[bool] = ...) -> None: ...
+
+class AddRecordsResponse(_message.Message):
+    __slots__ = ("records", "skipped_refs", "snapshot_version")
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_REFS_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[RecordInfo]
+    skipped_refs: _containers.RepeatedScalarFieldContainer[str]
+    snapshot_version: int
+    def __init__(self, records: _Optional[_Iterable[_Union[RecordInfo, _Mapping]]] = ..., skipped_refs: _Optional[_Iterable[str]] = ..., snapshot_version: _Optional[int] = ...) -> None: ...
+
 class RemoveRecordRequest(_message.Message):
     __slots__ = ("record_ref",)
     RECORD_REF_FIELD_NUMBER: _ClassVar[int]
@@ -178,6 +208,22 @@ class ListRecordsResponse(_message.Message):
     snapshot_version: int
     epoch_public_key: bytes
     def __init__(self, records: _Optional[_Iterable[_Union[RecordInfo, _Mapping]]] = ..., epoch: _Optional[int] = ..., snapshot_version: _Optional[int] = ..., epoch_public_key: _Optional[bytes] = ...) -> None: ...
+
+class GetStateRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetStateResponse(_message.Message):
+    __slots__ = ("epoch", "snapshot_version", "snapshot_entries", "epoch_public_key")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    snapshot_version: int
+    snapshot_entries: int
+    epoch_public_key: bytes
+    def __init__(self, epoch: _Optional[int] = ..., snapshot_version: _Optional[int] = ..., snapshot_entries: _Optional[int] = ..., epoch_public_key: _Optional[bytes] = ...) -> None: ...
 
 class UpdateRecordRequest(_message.Message):
     __slots__ = ("record_ref", "status", "expires_on", "clear_expires_on", "ban_until", "clear_ban_until", "suite", "epoch", "add_points")

@@ -65,6 +65,11 @@ class AdminStub:
                 request_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.AddRecordRequest.SerializeToString,
                 response_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.AddRecordResponse.FromString,
                 _registered_method=True)
+        self.AddRecords = channel.unary_unary(
+                '/lanyard.registry.v1.Admin/AddRecords',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.AddRecordsRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.AddRecordsResponse.FromString,
+                _registered_method=True)
         self.RemoveRecord = channel.unary_unary(
                 '/lanyard.registry.v1.Admin/RemoveRecord',
                 request_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RemoveRecordRequest.SerializeToString,
@@ -74,6 +79,11 @@ class AdminStub:
                 '/lanyard.registry.v1.Admin/ListRecords',
                 request_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.ListRecordsRequest.SerializeToString,
                 response_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.ListRecordsResponse.FromString,
+                _registered_method=True)
+        self.GetState = channel.unary_unary(
+                '/lanyard.registry.v1.Admin/GetState',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.GetStateRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.GetStateResponse.FromString,
                 _registered_method=True)
         self.UpdateRecord = channel.unary_unary(
                 '/lanyard.registry.v1.Admin/UpdateRecord',
@@ -174,6 +184,16 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AddRecords(self, request, context):
+        """Adds up to 1,000 records (at most 10,000 points in all) in one transaction and one
+        snapshot version: the bulk path of `lanyard registry record import`. All or nothing:
+        an invalid record refuses the whole batch (INVALID_ARGUMENT naming its index), and so
+        does an existing record_ref (ALREADY_EXISTS) unless skip_existing is set.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RemoveRecord(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -182,6 +202,14 @@ class AdminServicer:
 
     def ListRecords(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetState(self, request, context):
+        """The current OPRF epoch and snapshot version, without listing anything: what a tool
+        adding records needs first.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -214,8 +242,9 @@ class AdminServicer:
     def AddRecipient(self, request, context):
         """WG members who read reports: their X25519 key receives report data keys, their
         Ed25519 key signs their steps and authenticates them as report readers
-        ("admin:<name>"), who may call only ListEvents, ListRecords, EvaluateForRecord,
-        AddRecord, UpdateRecord, GetRecord, ListRecipients, GetSubmissionAttachment and the submission calls; PERMISSION_DENIED otherwise.
+        ("admin:<name>"), who may call only ListEvents, ListRecords, GetState, EvaluateForRecord,
+        AddRecord, UpdateRecord, GetRecord, ListRecipients, GetSubmissionAttachment and the
+        submission calls; PERMISSION_DENIED otherwise.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -300,6 +329,11 @@ def add_AdminServicer_to_server(servicer, server):
                     request_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.AddRecordRequest.FromString,
                     response_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.AddRecordResponse.SerializeToString,
             ),
+            'AddRecords': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddRecords,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.AddRecordsRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.AddRecordsResponse.SerializeToString,
+            ),
             'RemoveRecord': grpc.unary_unary_rpc_method_handler(
                     servicer.RemoveRecord,
                     request_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.RemoveRecordRequest.FromString,
@@ -309,6 +343,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.ListRecords,
                     request_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.ListRecordsRequest.FromString,
                     response_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.ListRecordsResponse.SerializeToString,
+            ),
+            'GetState': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetState,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.GetStateRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.GetStateResponse.SerializeToString,
             ),
             'UpdateRecord': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateRecord,
@@ -539,6 +578,33 @@ class Admin:
             _registered_method=True)
 
     @staticmethod
+    def AddRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Admin/AddRecords',
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.AddRecordsRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.AddRecordsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def RemoveRecord(request,
             target,
             options=(),
@@ -582,6 +648,33 @@ class Admin:
             '/lanyard.registry.v1.Admin/ListRecords',
             lanyard_dot_registry_dot_v1_dot_admin__pb2.ListRecordsRequest.SerializeToString,
             lanyard_dot_registry_dot_v1_dot_admin__pb2.ListRecordsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Admin/GetState',
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.GetStateRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.GetStateResponse.FromString,
             options,
             channel_credentials,
             insecure,

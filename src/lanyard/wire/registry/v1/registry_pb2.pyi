@@ -85,6 +85,22 @@ class GetSnapshotResponse(_message.Message):
     delta: SnapshotDelta
     def __init__(self, full: _Optional[_Union[_snapshot_pb2.Snapshot, _Mapping]] = ..., delta: _Optional[_Union[SnapshotDelta, _Mapping]] = ...) -> None: ...
 
+class SnapshotEntries(_message.Message):
+    __slots__ = ("entries",)
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[_snapshot_pb2.SnapshotEntry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[_snapshot_pb2.SnapshotEntry, _Mapping]]] = ...) -> None: ...
+
+class SnapshotChunk(_message.Message):
+    __slots__ = ("header", "entries", "delta")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    DELTA_FIELD_NUMBER: _ClassVar[int]
+    header: _snapshot_pb2.Snapshot
+    entries: SnapshotEntries
+    delta: SnapshotDelta
+    def __init__(self, header: _Optional[_Union[_snapshot_pb2.Snapshot, _Mapping]] = ..., entries: _Optional[_Union[SnapshotEntries, _Mapping]] = ..., delta: _Optional[_Union[SnapshotDelta, _Mapping]] = ...) -> None: ...
+
 class WatchSnapshotRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

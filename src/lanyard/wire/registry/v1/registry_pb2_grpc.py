@@ -50,6 +50,11 @@ class RegistryStub:
                 request_serializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.GetSnapshotRequest.SerializeToString,
                 response_deserializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.GetSnapshotResponse.FromString,
                 _registered_method=True)
+        self.StreamSnapshot = channel.unary_stream(
+                '/lanyard.registry.v1.Registry/StreamSnapshot',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.GetSnapshotRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.SnapshotChunk.FromString,
+                _registered_method=True)
         self.WatchSnapshot = channel.unary_stream(
                 '/lanyard.registry.v1.Registry/WatchSnapshot',
                 request_serializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.WatchSnapshotRequest.SerializeToString,
@@ -116,7 +121,20 @@ class RegistryServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetSnapshot(self, request, context):
-        """The current snapshot, whole, or as a delta since `since_version`.
+        """The current snapshot, whole, or as a delta since `since_version`. A whole snapshot
+        travels in one message, so a list past the message size limit cannot be fetched
+        here: use StreamSnapshot.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamSnapshot(self, request, context):
+        """The same answer as GetSnapshot, in chunks, so that no message size limit bounds the
+        list: either one message holding a delta, or a header (a Snapshot with no entries,
+        carrying everything else, signature included) followed by its entries in tag order,
+        at most 8,192 per message. All from one version: the client puts the entries into the
+        header and verifies the whole as it would a GetSnapshot answer.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -204,6 +222,11 @@ def add_RegistryServicer_to_server(servicer, server):
                     servicer.GetSnapshot,
                     request_deserializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.GetSnapshotRequest.FromString,
                     response_serializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.GetSnapshotResponse.SerializeToString,
+            ),
+            'StreamSnapshot': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamSnapshot,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.GetSnapshotRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_registry__pb2.SnapshotChunk.SerializeToString,
             ),
             'WatchSnapshot': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchSnapshot,
@@ -332,6 +355,33 @@ class Registry:
             '/lanyard.registry.v1.Registry/GetSnapshot',
             lanyard_dot_registry_dot_v1_dot_registry__pb2.GetSnapshotRequest.SerializeToString,
             lanyard_dot_registry_dot_v1_dot_registry__pb2.GetSnapshotResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/lanyard.registry.v1.Registry/StreamSnapshot',
+            lanyard_dot_registry_dot_v1_dot_registry__pb2.GetSnapshotRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_registry__pb2.SnapshotChunk.FromString,
             options,
             channel_credentials,
             insecure,

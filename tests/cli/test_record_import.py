@@ -1,0 +1,117 @@
+"""`lanyard registry record import FILE` against a real registry on loopback: good rows
+are added in batches, bad rows are named by line, and a re-run with --skip-existing
+finishes what is left."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from lanyard.cli.registry.record_file import read_records
+from lanyard.cli.registry.records import default_expiry
+from lanyard.registry.datadir import RegistryDir
+from lanyard.registry.server import RunningRegistry
+from tests.cli.test_registry_cli import lanyard
+
+CSV = """ref,status,email,name,alias,expires,ban_until
+WG-1,banned,dana@example.org;dana.l@example.org,Dana Listed,,,2027-01-31
+WG-2,flagged,,Flo Flagged,Flo F,2030-01-01,
+WG-3,maybe,x@example.org,,,,
+WG-4,flagged,not-an-address,,,,
+WG-5,flagged,,,,,
+WG-1,flagged,again@example.org,,,,
+WG-6,flagged,six@example.org,,,not-a-date,
+WG-7,flagged,seven@example.org,,,,,extra
+"""
+
+
+def test_csv_rows_are_read_or_refused_by_line(tmp_path: Path) -> None:
+    path = tmp_path / "records.csv"
+    path.write_text(CSV, encoding="utf-8")
+    parsed, refused = read_records(path, date(2026, 1, 1), 64, default_expiry)
+    assert [(p.record.record_ref, p.forms, p.where) for p in parsed] == [
+        ("WG-1", 3, "line 2"),
+        ("WG-2", 2, "line 3"),
+    ]
+    assert parsed[0].record.expires_on == date(2029, 3, 31)  # the ban's end + 26 months
+    assert parsed[0].record.ban_until == date(2027, 1, 31)
+    assert parsed[1].record.ban_until is None
+    assert parsed[1].record.expires_on == date(2030, 1, 1)
+    assert [(r.where, r.reason.split(" ")[0]) for r in refused] == [
+        ("line 4", "status"),
+        ("line 5", "email"),
+        ("line 6", "a"),
+        ("line 7", "ref"),
+        ("line 8", "expires"),
+        ("line 9", "more"),
+    ]
+
+
+def test_json_array_and_lines(tmp_path: Path) -> None:
+    array = tmp_path / "records.json"
+    array.write_text(
+        json.dumps(
+            [
+                {"ref": "J-1", "status": "flagged", "emails": ["a@example.org", "b@example.org"]},
+                {"ref": "J-2", "status": "banned", "name": "Bea Banned", "bogus": 1},
+                "not an object",
+            ]
+        ),
+        encoding="utf-8",
+    )
+    parsed, refused = read_records(array, date(2026, 1, 1), 64, default_expiry)
+    assert [p.record.record_ref for p in parsed] == ["J-1"]
+    assert [(r.where, r.reason) for r in refused] == [
+        ("record 2", "unknown field 'bogus'"),
+        ("record 3", "not a JSON object"),
+    ]
+    lines = tmp_path / "records.jsonl"
+    lines.write_text(
+        '{"ref": "L-1", "status": "flagged", "name": "Lee Lines"}\n\n{"ref": "L-2"\n',
+        encoding="utf-8",
+    )
+    parsed, refused = read_records(lines, date(2026, 1, 1), 64, default_expiry)
+    assert [p.record.record_ref for p in parsed] == ["L-1"]
+    assert refused[0].where == "line 3"
+
+
+async def test_import_adds_good_rows_and_names_bad_ones(
+    registry: RunningRegistry,
+    registry_dir: RegistryDir,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    d = ["--data-dir", str(registry_dir.path)]
+    path = tmp_path / "records.csv"
+    good = "".join(f"B-{i},flagged,b{i}@example.org,Bulk Person {i},,,\n" for i in range(7))
+    path.write_text(CSV + good, encoding="utf-8")
+    version = registry.service.version
+    code, out, err = await lanyard(
+        capsys, "registry", "record", "import", *d, str(path), "--batch-size", "4", "--json"
+    )
+    assert code == 1
+    result = json.loads(out)
+    assert result["added"] == 9
+    assert result["batches"] == 3
+    assert result["snapshot_version"] == version + 3  # one version per batch
+    assert [r["where"] for r in result["refused"]] == [f"line {n}" for n in range(4, 10)]
+    assert "6 row(s)" in err
+    assert len(await registry.service.list_records()) == 9
+
+    path.write_text(
+        CSV.splitlines()[0] + "\nB-0,flagged,b0@example.org,,,,\nN-1,banned,n1@example.org,,,,\n",
+        encoding="utf-8",
+    )
+    code, out, err = await lanyard(capsys, "registry", "record", "import", *d, str(path))
+    assert code == 1, out
+    assert "already exists" in err
+    code, out, err = await lanyard(
+        capsys, "registry", "record", "import", *d, str(path), "--skip-existing"
+    )
+    assert code == 0, err
+    assert "Imported 1 record(s)" in out
+    assert "Skipped 1 record(s)" in out
+    assert len(await registry.service.list_records()) == 10
