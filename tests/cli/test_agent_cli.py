@@ -20,7 +20,9 @@ import nacl.signing
 import pytest
 
 from lanyard.client.admin import AdminClient, Identifier
+from lanyard.core.channels import open_channel
 from lanyard.core.identity import Kind
+from lanyard.registry import server
 from lanyard.registry.datadir import RegistryDir
 from lanyard.registry.server import RunningRegistry
 from tests.agent.conftest import enrolled_agent_dir
@@ -518,6 +520,45 @@ async def test_agent_retention_integration_rotation_and_rekey(
     assert [k.hex() for k in event.retired_public_keys] == [old_public]
     code, out, err = await lanyard(capsys, "alerts", *d, "--refresh", "--json")
     assert code == 0, err  # the agent talks to the registry with its new key
+
+
+# -- the registry answers, but its proof fails ------------------------------------------------
+
+
+async def test_a_failed_evaluation_proof_stops_screen_and_raises_an_alert(
+    tmp_path: Path, registry_dir: RegistryDir, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.agent.test_evaluation_proof import OtherKeyForOneEvent
+
+    keys = OtherKeyForOneEvent({1: registry_dir.oprf_key(1)}, "agentconf-2027")
+    async with server.running(registry_dir, epoch_keys=keys) as running:
+        channel = open_channel(running.address)
+        try:
+            admin = AdminClient(channel, registry_dir.admin_key())
+            await add_wg_records(admin)
+            adir = await enrolled_agent_dir(tmp_path, admin, running.address)
+            d = ["--data-dir", str(adir.path)]
+            sentence = assert_one_sentence(
+                await lanyard(capsys, "screen", str(_good_export(tmp_path)), *d),
+                "The registry's evaluation proof failed",
+                "stopped after 0 rows",
+                "operator alert",
+            )
+            assert "clear" not in sentence
+            assert_one_sentence(
+                await lanyard(capsys, "check", *d, "--name", "Ada Lovelace"),
+                "Cannot decide: the registry's evaluation proof failed",
+            )
+            code, out, err = await lanyard(capsys, "alerts", *d, "--json")
+            assert code == 0, err
+            faults = [a for a in json.loads(out) if a["kind"].startswith("registry-fault")]
+            assert len(faults) >= 2
+            assert {a["kind"] for a in faults} == {"registry-fault:evaluation-proof"}
+            code, out, err = await lanyard(capsys, "alerts", *d)
+            assert code == 0, err
+            assert "Registry faults" in out
+        finally:
+            await channel.close()
 
 
 async def test_screen_names_its_columns_reads_buyers_and_takes_every_flag(

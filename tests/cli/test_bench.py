@@ -33,7 +33,8 @@ async def test_figures_are_positive_and_ratio_is_consistent() -> None:
     for key in (
         "agent_floor_us",
         "registry_floor_us",
-        "registry_floor_per_s",
+        "floor_per_s",
+        "client_verify_floor_us",
         "cores",
         "sequential_per_s",
         "concurrent_per_s",
@@ -43,11 +44,22 @@ async def test_figures_are_positive_and_ratio_is_consistent() -> None:
     ):
         assert f[key] > 0, key
     assert f["throughput_per_s"] == max(f["sequential_per_s"], f["concurrent_per_s"])
-    assert math.isclose(f["registry_floor_per_s"], 1e6 / f["registry_floor_us"], rel_tol=1e-9)
     assert math.isclose(
-        f["ratio"], f["throughput_per_s"] / (f["registry_floor_per_s"] * f["cores"]), rel_tol=1e-9
+        f["floor_per_s"],
+        1e6 / (f["registry_floor_us"] + f["client_verify_floor_us"]),
+        rel_tol=1e-9,
+    )
+    assert math.isclose(
+        f["ratio"], f["throughput_per_s"] / (f["floor_per_s"] * f["cores"]), rel_tol=1e-9
     )
     assert f["target_ratio"] == bench.TARGET_RATIO
+    # The floor includes the proof (spec §3a): dearer than evaluation alone, on both sides.
+    for side in ("agent", "registry"):
+        assert f[f"{side}_proof_cost"] > 1, side
+        assert math.isclose(
+            f[f"{side}_proof_cost"], f[f"{side}_floor_us"] / f[f"{side}_eval_floor_us"]
+        )
+    assert f["ratio_eval_floor"] < f["ratio"]
     assert f["cores"] == floors.available_cores()
     assert (f["identities"], f["batch"], f["in_flight"], f["rounds"]) == (200, 100, 2, 2)
 
@@ -149,6 +161,10 @@ async def test_agent_figures_are_positive_and_consistent() -> None:
     assert _close(f["throughput_ratio"], f["screen_ideal_seconds"] / f["screen_seconds"])
     assert _close(f["screen_rows_per_s"], 200 / f["screen_seconds"])
     assert _close(f["throughput_ratio"], f["screen_cpu_efficiency"] * f["screen_cpu_busy"])
+    # The floor includes the proof's work (spec §3a); without it, the same run looks slower.
+    assert f["agent_proof_cost"] > 1
+    assert f["registry_proof_cost"] > 1
+    assert f["throughput_ratio_eval_floor"] < f["throughput_ratio"]
     # Check latency.
     for key in (
         "check_new",

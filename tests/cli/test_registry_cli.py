@@ -309,6 +309,45 @@ async def test_key_rotate_signing(
     assert registry.service.epoch == 1  # the OPRF key did not move
 
 
+async def test_evaluations_lists_the_log_and_flags_admin_use_without_a_record(
+    registry: RunningRegistry, registry_dir: RegistryDir, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = ["--data-dir", str(registry_dir.path)]
+    add = ["registry", "record", "add", *d, "--ref", "WG-9", "--status", "flagged"]
+    code, _, err = await lanyard(capsys, *add, "--name", "Listed Person")
+    assert code == 0, err
+    # The same ref again: evaluated, then refused, so no record came of that evaluation.
+    code, _, err = await lanyard(capsys, *add, "--name", "Someone Else")
+    assert code == 1
+    assert "already exists" in err
+
+    code, out, err = await lanyard(capsys, "registry", "evaluations", *d, "--json")
+    assert code == 0, err
+    listing = json.loads(out)
+    assert listing["tree_size"] == 2
+    assert [(e["record_ref"], e["flag"]) for e in listing["leaves"]] == [
+        ("WG-9", None),
+        (None, "admin evaluation without a record added"),
+    ]
+    assert listing["callers"]["admin:operator"]["calls"] == 2
+    assert listing["callers"]["admin:operator"]["flagged"] == 1
+    assert "Someone" not in out
+
+    code, out, err = await lanyard(capsys, "registry", "evaluations", *d)
+    assert code == 0, err
+    assert "1 admin-key evaluation(s) came with no record added" in out
+    assert "#1 (admin:operator)" in out
+
+    code, out, err = await lanyard(
+        capsys, "registry", "evaluations", *d, "--event", "nobody-2027", "--since", "2027-01-01"
+    )
+    assert code == 0, err
+    assert "No evaluations match." in out
+    code, _, err = await lanyard(capsys, "registry", "evaluations", *d, "--since", "soon")
+    assert code == 1
+    assert "--since must be a date" in err
+
+
 async def test_record_add_registers_every_variant_and_aliases(
     registry: RunningRegistry, registry_dir: RegistryDir, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -30,8 +30,9 @@ from lanyard.agent.reports import ReportSender, build_report
 from lanyard.cli.main import app, main
 from lanyard.cli.report import commands as report_cmds
 from lanyard.cli.wg import commands as wg_cmds
-from lanyard.client.admin import AdminClient
+from lanyard.client.admin import AdminClient, Identifier
 from lanyard.core import envelope, keys
+from lanyard.core.identity import Kind
 from lanyard.registry import server as registry_server
 from lanyard.registry.datadir import RegistryDir
 from lanyard.registry.server import RunningRegistry
@@ -482,6 +483,19 @@ async def test_a_removed_reader_can_no_longer_sign_in(world: World) -> None:
         await world.cli("registry", "submission", "list", *world.as_reader(carol)),
         "does not accept wg-carol's wg key",
     )
+
+
+async def test_a_wg_reader_lists_the_evaluation_log(world: World) -> None:
+    alex = await world.keygen("wg-alex")
+    await world.add_reader("wg-alex")
+    await world.admin.add_record("WG-E1", "flagged", [Identifier(Kind.NAME, "Listed Person")])
+    listing = json.loads(
+        ok(await world.cli("registry", "evaluations", *world.as_reader(alex), "--json"))
+    )
+    assert [(e["caller"], e["record_ref"]) for e in listing["leaves"]] == [
+        ("admin:operator", "WG-E1")
+    ]
+    assert listing["tree_size"] == 1
 
 
 async def test_choosing_files_that_do_not_exist_is_one_sentence(world: World) -> None:

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from lanyard.core import screen
-from lanyard.core.errors import InvalidIdentifier, InvalidPoint
+from lanyard.core import proof, screen
+from lanyard.core.errors import InvalidIdentifier, InvalidPoint, ProofFailed
 from lanyard.core.identity import NORMALISATION_REVISION, Kind, message, name_variants, normalize
 from tests.spec import load_vectors
 
@@ -53,12 +53,17 @@ def test_name_variants(case: dict[str, Any]) -> None:
     assert name_variants(case["input"]) == case["forms"]
 
 
-@pytest.mark.skip(
-    reason="spec §3a verifiable evaluation (batched DLEQ proof) is not implemented yet; "
-    "its vectors are checked with that work"
-)
 def test_proof() -> None:
-    assert VECTORS["proof"]["c"]
+    """The `proof` vectors in brief; every case and negative: tests/core/test_proof.py."""
+    vec = VECTORS["proof"]
+    b = [bytes.fromhex(c["B"]) for c in OPRF["cases"]]
+    z = [bytes.fromhex(c["Z"]) for c in OPRF["cases"]]
+    made = proof.prove(K, b, z, nonce=bytes.fromhex(vec["nonce"]))
+    assert (made.c.hex(), made.s.hex()) == (vec["c"], vec["s"])
+    proof.verify(bytes.fromhex(vec["public_key"]), b, z, made)
+    z[vec["tampered_index"]] = bytes.fromhex(vec["tampered_Z"])
+    with pytest.raises(ProofFailed):
+        proof.verify(bytes.fromhex(vec["public_key"]), b, z, made)
 
 
 def test_key_from_seed() -> None:

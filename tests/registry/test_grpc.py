@@ -460,10 +460,10 @@ async def test_evaluate_is_refused_outside_the_enrolment_window(
     admin: AdminClient, channel: grpc.aio.Channel
 ) -> None:
     key = nacl.signing.SigningKey.generate()
-    await admin.enroll_event(
+    enrolled = await admin.enroll_event(
         "pastconf-2020", "PastConf", date(2020, 5, 1), date(2020, 5, 3), bytes(key.verify_key), 100
     )
-    client = RegistryClient(channel, "pastconf-2020", key, b"")
+    client = RegistryClient(channel, "pastconf-2020", key, enrolled.registry_public_key)
     with pytest.raises(RpcFailed) as info:
         await client.evaluate(1, [screen.blind(b"lanyard:v1:name:a b").blinded])
     assert info.value.code == grpc.StatusCode.FAILED_PRECONDITION

@@ -9,9 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from lanyard.registry.errors import AlreadyExists, NotFound, QuotaExhausted
+from lanyard.core.evaluation_log import Leaf
+from lanyard.registry.errors import AlreadyExists, LogOutOfStep, NotFound, QuotaExhausted
 from lanyard.registry.sqlite_store import SqliteStore
-from lanyard.registry.store import Change, Entry, Event, Record, RecordEvent, Store
+from lanyard.registry.store import (
+    Change,
+    Entry,
+    Event,
+    LoggedEvaluation,
+    Record,
+    RecordEvent,
+    Store,
+)
 
 StoreFactory = Callable[[], Awaitable[Store]]
 
@@ -32,6 +41,11 @@ async def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
 
 def _event(event_id: str = "conf-2027", quota: int = 10) -> Event:
     return Event(event_id, "Conf", date(2027, 1, 1), date(2027, 1, 2), b"k" * 32, quota)
+
+
+def _logged(index: int, caller: str, event_id: str, points: int) -> LoggedEvaluation:
+    leaf = Leaf(caller, event_id, 1, points, f"2027-05-01T10:00:{index:02d}+00:00", b"h" * 32)
+    return LoggedEvaluation(index, leaf)
 
 
 def _entry(i: int, ref: str | None) -> Entry:
@@ -68,6 +82,38 @@ class TestStoreContract:
         assert await store.reserve_evaluations("conf-2027", 3) == 0
         with pytest.raises(NotFound):
             await store.reserve_evaluations("nope", 1)
+
+    async def test_charge_and_log_leaf_are_one_transaction(self, make_store: StoreFactory) -> None:
+        store = await make_store()
+        await store.add_event(_event(quota=10))
+        assert await store.reserve_evaluations("conf-2027", 4, _logged(0, "event:c", "c", 4)) == 6
+        # A leaf out of step is refused and the quota is not charged.
+        with pytest.raises(LogOutOfStep):
+            await store.reserve_evaluations("conf-2027", 2, _logged(5, "event:c", "c", 2))
+        # A refused charge logs nothing.
+        with pytest.raises(QuotaExhausted):
+            await store.reserve_evaluations("conf-2027", 7, _logged(1, "event:c", "c", 7))
+        event = await store.get_event("conf-2027")
+        assert event is not None
+        assert event.used == 4
+        logged = await store.list_evaluations()
+        assert [(e.log_index, e.leaf.points) for e in logged] == [(0, 4)]
+        assert await store.evaluation_hashes() == [logged[0].leaf.hash()]
+
+    async def test_admin_leaves_and_claims(self, make_store: StoreFactory) -> None:
+        store = await make_store()
+        await store.append_evaluation(_logged(0, "admin:operator", "admin", 2))
+        await store.append_evaluation(_logged(1, "admin:operator", "admin", 1))
+        with pytest.raises(LogOutOfStep):
+            await store.append_evaluation(_logged(1, "admin:operator", "admin", 1))
+        # A record of 2 points claims the newest evaluation that had at least 2.
+        assert await store.claim_evaluation("admin:operator", "WG-1", 2) == 0
+        assert await store.claim_evaluation("admin:operator", "WG-2", 2) is None
+        assert await store.claim_evaluation("admin:reader", "WG-3", 1) is None
+        logged = await store.list_evaluations(event_id="admin")
+        assert [(e.log_index, e.record_ref) for e in logged] == [(0, "WG-1"), (1, None)]
+        assert await store.list_evaluations(since="2027-05-01T10:00:01") == logged[1:]
+        assert await store.list_evaluations(event_id="conf-2027") == []
 
     async def test_apply_and_delta(self, make_store: StoreFactory) -> None:
         store = await make_store()

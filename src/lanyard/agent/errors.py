@@ -68,3 +68,9 @@ class RetentionApplied(Error):
 
 class RotationPending(Error):
     """A key rotation that cannot finish yet (quota, outage): the old epoch still answers."""
+
+
+class RegistryFaulted(Error):
+    """The registry answered with something that does not verify (its evaluation proof,
+    spec SCREEN-v1 §3a, or its evaluation log entry, §3b): nothing of that answer is used,
+    the rows it covered stay unscreened, and an operator alert is raised."""

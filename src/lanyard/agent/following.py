@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +21,7 @@ import structlog
 
 from lanyard.agent.errors import (
     NotFound,
+    RegistryFaulted,
     RegistryRefused,
     RotationPending,
     SnapshotRejected,
@@ -65,6 +66,10 @@ class SnapshotFollower:
     _sync_lock: asyncio.Lock
     _rotation_lock: asyncio.Lock
 
+    async def evaluate(self, epoch: int, messages: Sequence[bytes]) -> list[bytes]:
+        """Y for each message under `epoch`, proofs verified (AgentService.evaluate)."""
+        raise NotImplementedError
+
     @property
     def newest(self) -> LocalSnapshot:
         """The newest snapshot held: the next epoch's while a rotation is pending."""
@@ -90,7 +95,7 @@ class SnapshotFollower:
         if self.rotate_inline and self.next_snapshot is not None:
             try:
                 raised += await self.finish_rotation()
-            except (RotationPending, RegistryRefused, Unavailable) as exc:
+            except (RotationPending, RegistryRefused, RegistryFaulted, Unavailable) as exc:
                 log.warning("agent.rotation_pending", reason=str(exc))
         return raised
 
@@ -104,8 +109,17 @@ class SnapshotFollower:
                 raise SnapshotRejected(
                     f"the registry's snapshot was refused: {exc}; keeping version {base.version}"
                 ) from exc
+            pinned = self.enrolment.epoch_public_key
+            if pinned and fresh.epoch == self.enrolment.epoch and fresh.public_key != pinned:
+                log.error("agent.snapshot_rejected", version=fresh.version, reason="epoch key")
+                raise SnapshotRejected(
+                    f"the registry's snapshot publishes another public key for epoch "
+                    f"{fresh.epoch} than the enrolment bundle; keeping version {base.version}"
+                )
             now = datetime.now(UTC)
             if (fresh.epoch, fresh.version) == (base.epoch, base.version):
+                # Nothing new, but the epoch's public key is now known from a signature.
+                base.public_key = fresh.public_key
                 self.confirmed_at = now
                 if self.next_snapshot is None:
                     await self.store.confirm_snapshot(now)
@@ -164,9 +178,9 @@ class SnapshotFollower:
             if not stale:
                 break
             try:
-                ys = await self.registry.evaluate_messages(
-                    epoch, [m for _, m in stale], self.executor
-                )
+                # Proof and log entry verified (spec §3a, §3b); a fault raises an
+                # operator alert and RegistryFaulted, and the old epoch keeps answering.
+                ys = await self.evaluate(epoch, [m for _, m in stale])
             except RpcFailed as exc:
                 left = await self.store.pending_count(epoch)
                 quota = self.registry.quota_remaining

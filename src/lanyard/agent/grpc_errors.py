@@ -16,6 +16,8 @@ STATUS: serving.ErrorTable = {
     # A Check the registry refused to help with cannot be decided: never a silent ALLOW.
     errors.RegistryRefused: grpc.StatusCode.UNAVAILABLE,
     errors.SnapshotRejected: grpc.StatusCode.UNAVAILABLE,
+    # An answer whose evaluation proof failed decides nothing: UNAVAILABLE, never ALLOW.
+    errors.RegistryFaulted: grpc.StatusCode.UNAVAILABLE,
     errors.NotEnrolled: grpc.StatusCode.FAILED_PRECONDITION,
     errors.NotFound: grpc.StatusCode.NOT_FOUND,
     errors.Conflict: grpc.StatusCode.ABORTED,

@@ -259,4 +259,15 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (incident_id, action, member)
     ) STRICT;
     """,
+    # 10: operator alerts about the registry itself: an Evaluate answer whose proof
+    #    (spec SCREEN-v1 §3a) or log entry (§3b) did not verify. No attendee data.
+    """
+    CREATE TABLE registry_faults (
+        fault_id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        raised_at TEXT NOT NULL,
+        acknowledged_at TEXT
+    ) STRICT;
+    """,
 ]

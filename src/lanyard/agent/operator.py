@@ -32,7 +32,7 @@ from lanyard.agent.report_files import ReportFile
 from lanyard.agent.reports import ReportSender
 from lanyard.agent.service import AgentService
 from lanyard.agent.sqlite_store import SqliteStore
-from lanyard.agent.store import Alert
+from lanyard.agent.store import Alert, FaultAlert
 from lanyard.client.registry import RegistryClient
 from lanyard.core import auth, files, sqlite
 from lanyard.core.channels import open_channel
@@ -42,6 +42,7 @@ from lanyard.core.errors import Error as CoreError
 # never imports a store itself).
 __all__ = [
     "Alert",
+    "FaultAlert",
     "OutboxEntry",
     "incident_records",
     "init_agent",

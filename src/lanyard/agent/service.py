@@ -26,6 +26,7 @@ from lanyard.agent.errors import (
     Error,
     InvalidRequest,
     NotFound,
+    RegistryFaulted,
     RegistryRefused,
     RetentionApplied,
     SnapshotRejected,
@@ -34,8 +35,8 @@ from lanyard.agent.errors import (
 )
 from lanyard.agent.following import SnapshotFollower, match_result
 from lanyard.agent.screening.decision import Decision, Result
-from lanyard.agent.store import Identity, Screened, Store
-from lanyard.client.errors import RpcFailed
+from lanyard.agent.store import FaultAlert, Identity, Screened, Store
+from lanyard.client.errors import EvaluationProofFailed, RegistryFault, RpcFailed
 from lanyard.client.registry import LocalSnapshot, RegistryClient
 from lanyard.core import auth
 from lanyard.core.enrolment import Enrolment
@@ -142,6 +143,30 @@ class AgentService(SnapshotFollower):
             self.rotation_wanted.set()
 
     # -- points --------------------------------------------------------------------------
+    async def evaluate(self, epoch: int, messages: Sequence[bytes]) -> list[bytes]:
+        """Y for each message through the registry, every answer's proof (spec §3a) and
+        log entry (§3b) verified first. An answer that does not verify is a registry
+        fault: nothing of it is used, an operator alert is raised, RegistryFaulted."""
+        try:
+            return await self.registry.evaluate_messages(epoch, messages, self.executor)
+        except RegistryFault as exc:
+            kind = (
+                "evaluation-proof" if isinstance(exc, EvaluationProofFailed) else "evaluation-log"
+            )
+            fault = await self.store.add_registry_fault(kind, str(exc))
+            # Logged like every alert (info); the alert row is what `lanyard alerts` shows.
+            log.info(
+                "agent.registry_fault",
+                kind=kind,
+                fault_id=fault.fault_id,
+                epoch=epoch,
+                identities=len(messages),
+            )
+            raise RegistryFaulted(str(exc)) from exc
+
+    async def registry_faults(self, include_acknowledged: bool = False) -> list[FaultAlert]:
+        return await self.store.registry_faults(include_acknowledged)
+
     async def points_for(self, messages: Sequence[bytes]) -> list[bytes]:
         """Y for each message under the newest epoch (see points_in_epoch)."""
         return (await self.points_in_epoch(messages)).ys
@@ -162,8 +187,15 @@ class AgentService(SnapshotFollower):
         epoch = self.newest.epoch
         known = await self.store.known_points(list(messages), epoch)
         missing = [m for m in dict.fromkeys(messages) if m not in known]
+        if missing and self.registry.epoch_key(epoch) is None:
+            # Proofs are checked against the epoch's key from a signed snapshot (spec §3a):
+            # after a restart, fetch what is new first (people already known need none).
+            await self.sync()
+            epoch = self.newest.epoch
+            known = await self.store.known_points(list(messages), epoch)
+            missing = [m for m in dict.fromkeys(messages) if m not in known]
         if missing:
-            ys = await self.registry.evaluate_messages(epoch, missing, self.executor)
+            ys = await self.evaluate(epoch, missing)
             known.update(zip(missing, ys, strict=True))
         return Points(epoch, [known[m] for m in messages], len(missing))
 
@@ -244,6 +276,8 @@ class AgentService(SnapshotFollower):
                 self.enrolment.endpoint,
                 "cannot decide: this person has not been screened before",
             ) from exc
+        except RegistryFaulted as exc:
+            raise RegistryFaulted(f"cannot decide: {exc}") from exc
         if snap.version == 0:
             raise Unavailable("cannot decide: no snapshot of the WG's list has been received")
         now = datetime.now(UTC)

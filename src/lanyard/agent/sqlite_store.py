@@ -19,6 +19,7 @@ from lanyard.agent.screening.decision import Decision, Reason, Result
 from lanyard.agent.store import (
     Alert,
     Change,
+    FaultAlert,
     Outcome,
     Run,
     RunReport,
@@ -430,6 +431,27 @@ class SqliteStore(Store):
                         (when, alert_id),
                     )
         return sorted(int(r[0]) for r in rows)
+
+    async def add_registry_fault(self, kind: str, detail: str) -> FaultAlert:
+        now = _now()
+        async with self._pool.write() as db:
+            row = await sqlite.fetch_one(
+                db,
+                "INSERT INTO registry_faults (kind, detail, raised_at) VALUES (?, ?, ?) "
+                "RETURNING fault_id",
+                (kind, detail, now),
+            )
+        return FaultAlert(int(row[0]), kind, detail, datetime.fromisoformat(now))
+
+    async def registry_faults(self, include_acknowledged: bool = False) -> list[FaultAlert]:
+        async with self._pool.read() as db:
+            rows = await sqlite.fetch_all(
+                db,
+                "SELECT fault_id, kind, detail, raised_at FROM registry_faults "  # noqa: S608 - fixed text
+                + ("" if include_acknowledged else "WHERE acknowledged_at IS NULL ")
+                + "ORDER BY fault_id",
+            )
+        return [FaultAlert(r[0], r[1], r[2], datetime.fromisoformat(r[3])) for r in rows]
 
     async def attendee_count(self) -> int:
         row = await self._one("SELECT count(*) FROM attendees")

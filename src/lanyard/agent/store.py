@@ -88,6 +88,17 @@ class Alert:
 
 
 @dataclass(frozen=True, slots=True)
+class FaultAlert:
+    """An operator alert about the registry: `kind` "evaluation-proof" (its §3a proof
+    failed) or "evaluation-log" (its §3b log entry did not verify); `detail` one sentence."""
+
+    fault_id: int
+    kind: str
+    detail: str
+    raised_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Change:
     """A re-check's outcome: new results and the alerts they raise, in one transaction."""
 
@@ -197,6 +208,14 @@ class Store(ABC):
     async def acknowledge(self, alert_ids: list[int] | None, at: datetime) -> list[int]:
         """Acknowledge the given open alerts (None: every open one); returns those
         acknowledged now."""
+
+    @abstractmethod
+    async def add_registry_fault(self, kind: str, detail: str) -> FaultAlert:
+        """Raise an operator alert about the registry (not about an attendee)."""
+
+    @abstractmethod
+    async def registry_faults(self, include_acknowledged: bool = False) -> list[FaultAlert]:
+        """Operator alerts about the registry, oldest first."""
 
     @abstractmethod
     async def attendee_count(self) -> int: ...

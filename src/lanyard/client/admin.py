@@ -17,8 +17,19 @@ import grpc
 import nacl.signing
 from google.protobuf.message import Message
 
-from lanyard.client.errors import RpcFailed, TranslatingStub
-from lanyard.core import auth, blinding, envelope, identity, keychain, keys, screen, snapshot
+from lanyard.client.errors import EvaluationProofFailed, RpcFailed, TranslatingStub
+from lanyard.core import (
+    auth,
+    blinding,
+    envelope,
+    identity,
+    keychain,
+    keys,
+    proof,
+    screen,
+    snapshot,
+)
+from lanyard.core.errors import ProofFailed
 from lanyard.core.identity import Kind
 from lanyard.wire.registry.v1 import admin_pb2, admin_pb2_grpc, reports_pb2, snapshot_pb2
 
@@ -71,6 +82,7 @@ class AdminClient:
         self._stub = TranslatingStub(admin_pb2_grpc.AdminStub(channel), "registry", endpoint)
         self._signer = auth.CallSigner(f"admin:{admin_name}", key)
         self._known_epoch: int | None = None
+        self._epoch_key = b""
 
     def _md(self, method: str, request: Message) -> tuple[tuple[str, str], ...]:
         """The call token for `method` carrying `request` (docs/call-token.md)."""
@@ -120,12 +132,14 @@ class AdminClient:
         return list(response.events)
 
     async def _epoch(self, refresh: bool = False) -> int:
-        """The registry's OPRF epoch, asked once per client (GetState: nothing listed)."""
+        """The registry's OPRF epoch and its public key, asked once per client (GetState
+        carries both, nothing listed)."""
         if self._known_epoch is None or refresh:
             response = await self._stub.GetState(
                 request := admin_pb2.GetStateRequest(), metadata=self._md("GetState", request)
             )
             self._known_epoch = int(response.epoch)
+            self._epoch_key = bytes(response.epoch_public_key)
         return self._known_epoch
 
     async def add_record(
@@ -190,7 +204,17 @@ class AdminClient:
                 ),
                 metadata=self._md("EvaluateForRecord", request),
             )
-            return list(response.evaluated_points)
+            evaluated = list(response.evaluated_points)
+            # The record's tags must come from the key events are proved to get (§3a).
+            try:
+                await proof.verify_batch(
+                    self._epoch_key, points, evaluated, proof.Proof.from_bytes(response.proof), None
+                )
+            except ProofFailed as exc:
+                raise EvaluationProofFailed(
+                    f"the registry's evaluation proof failed: {exc}; no record was added"
+                ) from exc
+            return evaluated
 
         return await blinding.blinded_round(messages, evaluate)
 
@@ -491,6 +515,17 @@ class AdminClient:
             metadata=self._md("AdvanceSubmission", request),
         )
         return str(response.status)
+
+    async def list_evaluations(
+        self, event_id: str = "", since: str = ""
+    ) -> admin_pb2.ListEvaluationsResponse:
+        """The evaluation log's leaves (spec §3b), of one event ("admin" for admin keys)
+        and from an ISO date on; with the log's signed head."""
+        request = admin_pb2.ListEvaluationsRequest(event_id=event_id, since=since)
+        response: admin_pb2.ListEvaluationsResponse = await self._stub.ListEvaluations(
+            request, metadata=self._md("ListEvaluations", request)
+        )
+        return response
 
     async def events_by_id(self) -> dict[str, admin_pb2.EventInfo]:
         return {e.event_id: e for e in await self.list_events()}

@@ -14,7 +14,15 @@ import grpc
 
 from lanyard import errors
 
-__all__ = ["ClientError", "RpcFailed", "TranslatingStub", "from_rpc_error"]
+__all__ = [
+    "ClientError",
+    "EvaluationLogInvalid",
+    "EvaluationProofFailed",
+    "RegistryFault",
+    "RpcFailed",
+    "TranslatingStub",
+    "from_rpc_error",
+]
 
 
 class ClientError(errors.Error):
@@ -42,6 +50,21 @@ class RpcFailed(ClientError):
     def unreachable(self) -> bool:
         """True when the peer did not answer at all (down, unreachable, too slow)."""
         return self.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+class RegistryFault(ClientError):
+    """The registry answered, but its answer does not verify: a registry fault, never a
+    result. Nothing from that answer may be finalised, matched or reported clear."""
+
+
+class EvaluationProofFailed(RegistryFault):
+    """An Evaluate answer whose batched DLEQ proof (spec SCREEN-v1 §3a) does not verify
+    under the epoch's public key: the registry did not apply the published key."""
+
+
+class EvaluationLogInvalid(RegistryFault):
+    """An Evaluate answer whose evaluation log entry (spec §3b) is not signed by the
+    registry, or does not contain the caller's own leaf."""
 
 
 _SERVE_HINT = {"registry": "lanyard registry serve", "agent": "lanyard agent serve"}

@@ -4,7 +4,10 @@ Only blinded points leave through this client. Every snapshot is verified agains
 registry signing key the event pinned at enrolment before it replaces the one held. When
 the registry has rotated that key, a signature by an unknown key makes the client fetch
 the key chain, walk it from the pinned key (core/keychain.py) and verify again; a chain
-that does not lead from the pinned key is refused like a bad signature.
+that does not lead from the pinned key is refused like a bad signature; the
+epoch's OPRF public key comes inside that signature, and every Evaluate answer is checked
+against it (the batched proof of spec SCREEN-v1 §3a) and against the evaluation log's
+signed head (§3b) before any point of it is finalised.
 """
 
 from __future__ import annotations
@@ -17,10 +20,27 @@ from datetime import datetime
 import grpc
 import nacl.signing
 
-from lanyard.client.errors import TranslatingStub
-from lanyard.core import auth, blinding, envelope, keychain, keys, limits, screen, snapshot
-from lanyard.core.errors import SignatureError
-from lanyard.wire.registry.v1 import registry_pb2, registry_pb2_grpc, reports_pb2, snapshot_pb2
+from lanyard.client.errors import EvaluationLogInvalid, EvaluationProofFailed, TranslatingStub
+from lanyard.core import (
+    auth,
+    blinding,
+    envelope,
+    evaluation_log,
+    keychain,
+    keys,
+    limits,
+    proof,
+    screen,
+    snapshot,
+)
+from lanyard.core.errors import ProofFailed, SignatureError
+from lanyard.wire.registry.v1 import (
+    evaluation_log_pb2,
+    registry_pb2,
+    registry_pb2_grpc,
+    reports_pb2,
+    snapshot_pb2,
+)
 
 PREFIX = "/lanyard.registry.v1.Registry/"
 DEFAULT_BATCH = min(1000, limits.MAX_BATCH)  # points per Evaluate call
@@ -33,6 +53,9 @@ class LocalSnapshot:
     epoch: int = 0
     version: int = 0
     entries: dict[bytes, bytes] = field(default_factory=dict)
+    # The epoch's OPRF public key pk = k * G (32 bytes, spec §3a); empty until a snapshot
+    # signed with it has been received in this process.
+    public_key: bytes = b""
     # When this snapshot came from a delta: (entries added, tags removed) by it, so that a
     # holder can store the change instead of the whole list. None after a full fetch.
     last_change: tuple[dict[bytes, bytes], list[bytes]] | None = field(
@@ -41,6 +64,15 @@ class LocalSnapshot:
 
     def match(self, y: bytes) -> snapshot.Status | None:
         return snapshot.match(self.entries, self.epoch, y)
+
+
+def _epoch_key(key: bytes) -> bytes:
+    if len(key) != screen.POINT_BYTES:
+        raise SignatureError(
+            f"snapshot does not publish the epoch's public key: expected "
+            f"{screen.POINT_BYTES} bytes, got {len(key)}"
+        )
+    return key
 
 
 def apply_response(
@@ -53,8 +85,11 @@ def apply_response(
         entries = {e.tag: e.sealed for e in full.entries}
         if len(entries) != len(full.entries):
             raise SignatureError("snapshot repeats a tag")
-        snapshot.verify(registry_key, full.suite, full.epoch, full.version, entries, full.signature)
-        return LocalSnapshot(full.epoch, full.version, entries)
+        key = _epoch_key(full.epoch_public_key)
+        snapshot.verify(
+            registry_key, full.suite, full.epoch, full.version, entries, full.signature, key
+        )
+        return LocalSnapshot(full.epoch, full.version, entries, key)
     if kind == "delta":
         delta = response.delta
         if delta.from_version != current.version or delta.epoch != current.epoch:
@@ -68,10 +103,11 @@ def apply_response(
             entries.pop(tag, None)
         added = {e.tag: e.sealed for e in delta.added}
         entries.update(added)
+        key = _epoch_key(delta.epoch_public_key)
         snapshot.verify(
-            registry_key, delta.suite, delta.epoch, delta.to_version, entries, delta.signature
+            registry_key, delta.suite, delta.epoch, delta.to_version, entries, delta.signature, key
         )
-        return LocalSnapshot(delta.epoch, delta.to_version, entries, (added, removed))
+        return LocalSnapshot(delta.epoch, delta.to_version, entries, key, (added, removed))
     raise SignatureError("snapshot response carries neither a snapshot nor a delta")
 
 
@@ -109,10 +145,17 @@ class RegistryClient:
     ) -> None:
         self._stub = TranslatingStub(registry_pb2_grpc.RegistryStub(channel), "registry", endpoint)
         self._signer = auth.CallSigner(f"event:{event_id}", event_key)
+        self._event_id = event_id
         self._registry_key = registry_key
         self._trusted = [registry_key]
         self._retired: dict[bytes, datetime] = {}
+        self._epoch_keys: dict[int, bytes] = {}
         self.quota_remaining: int | None = None
+        self.last_log_entry: evaluation_log_pb2.EvaluationLogEntry | None = None
+
+    def epoch_key(self, epoch: int) -> bytes | None:
+        """The public key of `epoch` from the newest verified snapshot, if one came."""
+        return self._epoch_keys.get(epoch)
 
     def pin(self, registry_key: bytes) -> None:
         """Verify everything from now on against `registry_key` (32-byte Ed25519 public
@@ -198,16 +241,55 @@ class RegistryClient:
         self._signer = auth.CallSigner(f"event:{event_id}", new_key)
         return int(response.retired_keys)
 
-    async def evaluate(self, epoch: int, blinded: list[bytes]) -> list[bytes]:
-        """One Evaluate call: Z for each blinded point, in order."""
+    async def evaluate(
+        self, epoch: int, blinded: list[bytes], executor: Executor | None = None
+    ) -> list[bytes]:
+        """One Evaluate call: Z for each blinded point, in order, once the §3a proof has
+        verified under the epoch's public key (from a verified snapshot; fetched first if
+        none was) and the answer's log entry holds the call's own leaf (§3b).
+
+        Raises EvaluationProofFailed or EvaluationLogInvalid (a registry fault: use
+        nothing of the answer), or RpcFailed."""
+        if epoch not in self._epoch_keys:
+            # Learn the key from a verified snapshot; a registry that has moved on to
+            # another epoch refuses the call below (FAILED_PRECONDITION).
+            await self.refresh(LocalSnapshot())
         response = await self._stub.Evaluate(
             request := registry_pb2.EvaluateRequest(
                 suite=screen.SUITE, epoch=epoch, blinded_points=blinded
             ),
             metadata=self._signer.metadata(PREFIX + "Evaluate", request),
         )
+        evaluated = list(response.evaluated_points)
+        key = self._epoch_keys.get(epoch)
+        if key is None:
+            raise EvaluationProofFailed(
+                f"the registry's evaluation proof failed: no signed snapshot publishes the "
+                f"public key of epoch {epoch}"
+            )
+        try:
+            await proof.verify_batch(
+                key, blinded, evaluated, proof.Proof.from_bytes(response.proof), executor
+            )
+        except ProofFailed as exc:
+            raise EvaluationProofFailed(f"the registry's evaluation proof failed: {exc}") from exc
+        leaf = evaluation_log.Leaf(
+            f"event:{self._event_id}",
+            self._event_id,
+            epoch,
+            len(blinded),
+            response.log_entry.logged_at,
+            evaluation_log.points_digest(blinded),
+        )
+        try:
+            evaluation_log.verify_entry(self._registry_key, leaf, response.log_entry)
+        except SignatureError as exc:
+            raise EvaluationLogInvalid(
+                f"the registry's evaluation log entry does not verify: {exc}"
+            ) from exc
         self.quota_remaining = response.quota_remaining
-        return list(response.evaluated_points)
+        self.last_log_entry = response.log_entry
+        return evaluated
 
     async def quota(self) -> registry_pb2.GetQuotaResponse:
         """This event's quota, evaluations used and enrolment window."""
@@ -230,7 +312,9 @@ class RegistryClient:
         for start in range(0, len(messages), batch):
             ys.extend(
                 await blinding.blinded_round(
-                    messages[start : start + batch], lambda b: self.evaluate(epoch, b), executor
+                    messages[start : start + batch],
+                    lambda b: self.evaluate(epoch, b, executor),
+                    executor,
                 )
             )
         return ys
@@ -247,7 +331,9 @@ class RegistryClient:
         await self._current_signed(
             lambda key: result.append(apply_response(current, response, key))
         )
-        return result[-1]
+        fresh = result[-1]
+        self._epoch_keys[fresh.epoch] = fresh.public_key
+        return fresh
 
     async def watch(self) -> AsyncGenerator[tuple[int, int], None]:
         call = self._stub.streaming("WatchSnapshot")(

@@ -27,6 +27,10 @@ class Enrolment:
     suite: str
     starts_on: date | None
     ends_on: date | None
+    # The OPRF epoch at enrolment and its public key pk = k * G (spec §3a, 32 bytes):
+    # the agent checks the first signed snapshot of that epoch against it.
+    epoch: int = 0
+    epoch_public_key: bytes = b""
 
     @classmethod
     def from_json(cls, data: Any, source: str) -> Enrolment:
@@ -36,6 +40,9 @@ class Enrolment:
             key = keys.parse_public_key_hex(str(data["registry_public_key"]), "registry key")
             starts = data.get("starts_on")
             ends = data.get("ends_on")
+            epoch_key = bytes.fromhex(str(data.get("epoch_public_key") or ""))
+            if epoch_key and len(epoch_key) != 32:
+                raise ValueError(f"epoch_public_key must be 32 bytes, got {len(epoch_key)}")
             return cls(
                 event_id=str(data["event_id"]),
                 event_name=str(data.get("event_name", data["event_id"])),
@@ -44,6 +51,8 @@ class Enrolment:
                 suite=str(data["suite"]),
                 starts_on=date.fromisoformat(starts) if starts else None,
                 ends_on=date.fromisoformat(ends) if ends else None,
+                epoch=int(data.get("epoch") or 0),
+                epoch_public_key=epoch_key,
             )
         except KeyError as exc:
             raise ConfigError(f"{source} lacks the field {exc.args[0]!r}") from exc
@@ -60,4 +69,6 @@ class Enrolment:
             "suite": self.suite,
             "starts_on": self.starts_on.isoformat() if self.starts_on else None,
             "ends_on": self.ends_on.isoformat() if self.ends_on else None,
+            "epoch": self.epoch,
+            "epoch_public_key": self.epoch_public_key.hex(),
         }

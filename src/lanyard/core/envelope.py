@@ -279,3 +279,7 @@ def open_report_and_key(
 
 def sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
+
+
+# The one canonical encoding of signed fields; the evaluation log's leaves and heads use it.
+canonical = _canonical

@@ -52,3 +52,8 @@ class KeyFileError(Error):
 
 class ConfigError(Error):
     """A configuration file or value that cannot be used."""
+
+
+class ProofFailed(Error):
+    """An evaluation proof that does not verify, or cannot be made (spec SCREEN-v1 §3a):
+    the registry's answer must not be finalised, matched or reported clear."""

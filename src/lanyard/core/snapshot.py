@@ -38,21 +38,39 @@ def encode_entry(tag: bytes, sealed: bytes) -> bytes:
 
 
 def signing_message(
-    suite: str, epoch: int, version: int, entries: Iterable[tuple[bytes, bytes]]
+    suite: str,
+    epoch: int,
+    version: int,
+    entries: Iterable[tuple[bytes, bytes]],
+    epoch_public_key: bytes = b"",
 ) -> bytes:
-    """The bytes a snapshot signature covers: suite, epoch, version, then every entry in
-    tag order as tag(32) || lp(sealed). Entries MUST already be sorted by tag."""
+    """The bytes a snapshot signature covers: suite, epoch, version, lp(the epoch's OPRF
+    public key, spec §3a), then every entry in tag order as tag(32) || lp(sealed).
+    Entries MUST already be sorted by tag."""
     return signing_message_encoded(
-        suite, epoch, version, [encode_entry(tag, sealed) for tag, sealed in entries]
+        suite,
+        epoch,
+        version,
+        [encode_entry(tag, sealed) for tag, sealed in entries],
+        epoch_public_key,
     )
 
 
 def signing_message_encoded(
-    suite: str, epoch: int, version: int, encoded: Sequence[bytes]
+    suite: str,
+    epoch: int,
+    version: int,
+    encoded: Sequence[bytes],
+    epoch_public_key: bytes = b"",
 ) -> bytes:
     """signing_message() from entries already encoded (encode_entry), in tag order: what
     a registry that keeps its entries encoded and sorted signs without re-encoding them."""
-    head = [screen.lp(_DST), screen.lp(suite.encode()), struct.pack(">IQ", epoch, version)]
+    head = [
+        screen.lp(_DST),
+        screen.lp(suite.encode()),
+        struct.pack(">IQ", epoch, version),
+        screen.lp(epoch_public_key),
+    ]
     return b"".join([*head, *encoded, struct.pack(">I", len(encoded))])
 
 
@@ -61,8 +79,13 @@ def sign(
     epoch: int,
     version: int,
     entries: Mapping[bytes, bytes],
+    epoch_public_key: bytes = b"",
 ) -> bytes:
-    return keys.sign(key, signing_message(screen.SUITE, epoch, version, sorted(entries.items())))
+    """Sign a snapshot together with the epoch's 32-byte OPRF public key (spec §3a, §4)."""
+    return keys.sign(
+        key,
+        signing_message(screen.SUITE, epoch, version, sorted(entries.items()), epoch_public_key),
+    )
 
 
 def verify(
@@ -72,9 +95,11 @@ def verify(
     version: int,
     entries: Mapping[bytes, bytes],
     signature: bytes,
+    epoch_public_key: bytes = b"",
 ) -> None:
-    """Raise SignatureError unless the registry signed exactly this snapshot."""
-    message = signing_message(suite, epoch, version, sorted(entries.items()))
+    """Raise SignatureError unless the registry signed exactly this snapshot, with this
+    epoch public key (empty for none)."""
+    message = signing_message(suite, epoch, version, sorted(entries.items()), epoch_public_key)
     keys.verify(public_key, message, signature, what="snapshot signature")
 
 

@@ -18,7 +18,7 @@ from lanyard.registry.signing import SigningKeys
 from lanyard.registry.store import Event, Record, RecordEvent
 from lanyard.registry.submission_store import StoredSubmission, SubmissionSummary
 from lanyard.registry.submissions import SubmissionService
-from lanyard.wire.registry.v1 import admin_pb2, admin_pb2_grpc, reports_pb2
+from lanyard.wire.registry.v1 import admin_pb2, admin_pb2_grpc, evaluation_log_pb2, reports_pb2
 
 PREFIX = "/lanyard.registry.v1.Admin/"
 log = structlog.get_logger("lanyard.registry")
@@ -39,6 +39,7 @@ READER_METHODS = frozenset(
         "GetSubmission",
         "GetSubmissionAttachment",
         "AdvanceSubmission",
+        "ListEvaluations",
     }
 )
 
@@ -150,6 +151,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             registry_public_key=self._signing.public_key,
             suite=screen.SUITE,
             epoch=self._service.epoch,
+            epoch_public_key=self._service.epoch_public_key,
         )
 
     @unary
@@ -180,12 +182,16 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
     async def EvaluateForRecord(
         self, request: admin_pb2.EvaluateForRecordRequest, context: grpc.aio.ServicerContext
     ) -> admin_pb2.EvaluateForRecordResponse:
-        await self._admin(context, "EvaluateForRecord")
-        evaluated = await self._service.evaluate_for_record(
-            request.suite, request.epoch, list(request.blinded_points)
+        admin = await self._admin(context, "EvaluateForRecord")
+        answer = await self._service.evaluate_for_record(
+            admin, request.suite, request.epoch, list(request.blinded_points)
         )
         return admin_pb2.EvaluateForRecordResponse(
-            suite=screen.SUITE, epoch=request.epoch, evaluated_points=evaluated
+            suite=screen.SUITE,
+            epoch=request.epoch,
+            evaluated_points=answer.evaluated,
+            proof=answer.proof,
+            log_entry=answer.log_entry,
         )
 
     @unary
@@ -298,6 +304,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             records=[record_info(r) for r in records],
             epoch=self._service.epoch,
             snapshot_version=self._service.version,
+            epoch_public_key=self._service.epoch_public_key,
         )
 
     @unary
@@ -309,6 +316,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             epoch=self._service.epoch,
             snapshot_version=self._service.version,
             snapshot_entries=self._service.snapshot_entries,
+            epoch_public_key=self._service.epoch_public_key,
         )
 
     @unary
@@ -447,3 +455,29 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
     ) -> reports_pb2.ListRecipientsResponse:
         await self._admin(context, "ListRecipients")
         return reports_pb2.ListRecipientsResponse(recipients=await self._subs.recipient_set())
+
+    @unary
+    async def ListEvaluations(
+        self, request: admin_pb2.ListEvaluationsRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.ListEvaluationsResponse:
+        await self._admin(context, "ListEvaluations")
+        since = request.since or None
+        if since is not None:
+            _date(since[:10], "since")
+        logged = await self._service.list_evaluations(request.event_id or None, since)
+        return admin_pb2.ListEvaluationsResponse(
+            leaves=[
+                evaluation_log_pb2.EvaluationLeaf(
+                    log_index=e.log_index,
+                    caller=e.leaf.caller,
+                    event_id=e.leaf.event_id,
+                    epoch=e.leaf.epoch,
+                    points=e.leaf.points,
+                    logged_at=e.leaf.logged_at,
+                    points_sha256=e.leaf.points_sha256,
+                    record_ref=e.record_ref or "",
+                )
+                for e in logged
+            ],
+            head=self._service.evaluation_log.head(),
+        )

@@ -57,3 +57,8 @@ class ServeError(Error):
 class OutsideWindow(Error):
     """An event asking to evaluate outside its enrolment window (enrolment to the event's
     end plus the attendee retention period)."""
+
+
+class LogOutOfStep(Error):
+    """An evaluation log leaf whose index is not the log's next one: the registry's view
+    of the log fell behind the database (it reloads it; the call is refused, uncharged)."""

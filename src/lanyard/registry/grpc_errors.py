@@ -21,6 +21,8 @@ STATUS: serving.ErrorTable = {
     # Disk full, read-only or locked database: the operator can fix it; not INTERNAL.
     sqlite.StorageError: grpc.StatusCode.UNAVAILABLE,
     sqlite.DatabaseError: grpc.StatusCode.UNAVAILABLE,
+    # The registry reloads its view of the evaluation log; the caller may simply retry.
+    errors.LogOutOfStep: grpc.StatusCode.UNAVAILABLE,
 }
 
 unary = serving.unary(STATUS)

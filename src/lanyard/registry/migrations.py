@@ -188,4 +188,32 @@ MIGRATIONS: list[str] = [
         added_at TEXT NOT NULL
     ) STRICT;
     """,
+    # 8: the evaluation log (spec SCREEN-v1 §3b): one leaf per accepted evaluation, by an
+    #    event or an admin key, appended in the transaction that charges the quota; and
+    #    which record each admin evaluation was followed by. Counts and hashes only.
+    """
+    CREATE TABLE evaluation_log (
+        log_index INTEGER PRIMARY KEY CHECK (log_index >= 0),
+        caller TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        epoch INTEGER NOT NULL,
+        points INTEGER NOT NULL CHECK (points > 0),
+        logged_at TEXT NOT NULL,
+        points_sha256 BLOB NOT NULL CHECK (length(points_sha256) = 32),
+        leaf_hash BLOB NOT NULL CHECK (length(leaf_hash) = 32)
+    ) STRICT;
+    CREATE INDEX evaluation_log_event ON evaluation_log (event_id, logged_at);
+    CREATE INDEX evaluation_log_caller ON evaluation_log (caller, log_index);
+
+    CREATE TRIGGER evaluation_log_no_update BEFORE UPDATE ON evaluation_log
+        BEGIN SELECT RAISE(ABORT, 'the evaluation log is append-only'); END;
+    CREATE TRIGGER evaluation_log_no_delete BEFORE DELETE ON evaluation_log
+        BEGIN SELECT RAISE(ABORT, 'the evaluation log is append-only'); END;
+
+    CREATE TABLE evaluation_claims (
+        log_index INTEGER PRIMARY KEY REFERENCES evaluation_log (log_index),
+        record_ref TEXT NOT NULL,
+        claimed_at TEXT NOT NULL
+    ) STRICT;
+    """,
 ]

@@ -36,13 +36,18 @@ def _delta(snap: DeltaSnapshot) -> registry_pb2.SnapshotDelta:
         added=_entries(snap.added),
         removed_tags=snap.removed_tags,
         signature=snap.signature,
+        epoch_public_key=snap.public_key,
     )
 
 
 def _header(snap: FullSnapshot) -> snapshot_pb2.Snapshot:
     """Everything of a whole snapshot but its entries."""
     return snapshot_pb2.Snapshot(
-        suite=screen.SUITE, epoch=snap.epoch, version=snap.version, signature=snap.signature
+        suite=screen.SUITE,
+        epoch=snap.epoch,
+        version=snap.version,
+        signature=snap.signature,
+        epoch_public_key=snap.public_key,
     )
 
 
@@ -68,14 +73,16 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         self, request: registry_pb2.EvaluateRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.EvaluateResponse:
         event = await self._event(context, "Evaluate")
-        evaluated, remaining = await self._service.evaluate(
+        answer = await self._service.evaluate(
             event, request.suite, request.epoch, list(request.blinded_points)
         )
         return registry_pb2.EvaluateResponse(
             suite=screen.SUITE,
             epoch=request.epoch,
-            evaluated_points=evaluated,
-            quota_remaining=remaining,
+            evaluated_points=answer.evaluated,
+            quota_remaining=answer.quota_remaining,
+            proof=answer.proof,
+            log_entry=answer.log_entry,
         )
 
     @unary

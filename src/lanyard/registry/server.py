@@ -25,6 +25,7 @@ from lanyard.core.supervise import Supervisor
 from lanyard.registry.admin_servicer import AdminServicer
 from lanyard.registry.blobs import BlobService, BlobStore
 from lanyard.registry.datadir import ADMIN_NAME, RegistryConfig, RegistryDir
+from lanyard.registry.epoch_keys import EpochKeys
 from lanyard.registry.errors import ServeError
 from lanyard.registry.registry_servicer import RegistryServicer
 from lanyard.registry.service import RegistryService
@@ -76,10 +77,12 @@ async def running(
     listen: str | None = None,
     insecure: bool = False,
     config: RegistryConfig | None = None,
+    epoch_keys: EpochKeys | None = None,
     clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[RunningRegistry]:
-    """Start the registry on `listen` (default: the config's) and stop it on exit; `clock`
-    (Unix seconds) is what call-token times are checked against."""
+    """Start the registry on `listen` (default: the config's) and stop it on exit.
+    `epoch_keys` replaces the key files' OPRF keys (another key store); `clock` (Unix
+    seconds) is what call-token times are checked against."""
     rdir.check()
     config = config or rdir.load_config()
     address = listen or config.listen
@@ -117,7 +120,7 @@ async def running(
         service = RegistryService(
             store,
             signing_key,
-            {epoch: rdir.oprf_key(epoch)},
+            epoch_keys or {epoch: rdir.oprf_key(epoch)},
             executor,
             max_batch=config.max_batch,
             evaluation_days_after_end=config.evaluation_days_after_end,

@@ -19,11 +19,13 @@ from typing import Protocol
 import nacl.signing
 import structlog
 
-from lanyard.core import auth, keys, limits, screen, snapshot
+from lanyard.core import auth, keys, limits, proof, screen, snapshot
 from lanyard.core.blinding import run_chunked
 from lanyard.core.errors import AuthError, InvalidPoint
 from lanyard.core.errors import Error as CoreError
+from lanyard.core.evaluation_log import ADMIN_EVENT
 from lanyard.registry import record_batch, record_changes, retention
+from lanyard.registry.epoch_keys import EpochKeys
 from lanyard.registry.errors import (
     AlreadyExists,
     InvalidRequest,
@@ -34,9 +36,18 @@ from lanyard.registry.errors import (
     Unauthenticated,
     WrongEpoch,
 )
+from lanyard.registry.evaluations import Evaluation, EvaluationLog, evaluate_and_prove
 from lanyard.registry.record_changes import RecordUpdate
 from lanyard.registry.snapshots import DeltaSnapshot, FullSnapshot, LiveSnapshot
-from lanyard.registry.store import Change, Entry, Event, Record, RecordEvent, Store
+from lanyard.registry.store import (
+    Change,
+    Entry,
+    Event,
+    LoggedEvaluation,
+    Record,
+    RecordEvent,
+    Store,
+)
 
 log = structlog.get_logger("lanyard.registry")
 
@@ -68,7 +79,7 @@ class RegistryService:
         self,
         store: Store,
         signing_key: nacl.signing.SigningKey,
-        oprf_keys: dict[int, bytes],
+        oprf_keys: dict[int, bytes] | EpochKeys,
         executor: Executor | None,
         max_batch: int = 10_000,
         verifier: auth.TokenVerifier | None = None,
@@ -77,7 +88,7 @@ class RegistryService:
     ) -> None:
         self._store = store
         self._signing_key = signing_key
-        self._oprf_keys = oprf_keys
+        self._oprf_keys = oprf_keys if isinstance(oprf_keys, EpochKeys) else EpochKeys(oprf_keys)
         self._executor = executor
         self.max_batch = max_batch
         self._verifier = verifier or auth.TokenVerifier()
@@ -85,6 +96,7 @@ class RegistryService:
         self.evaluation_days_after_end = evaluation_days_after_end
         self._lock = asyncio.Lock()
         self._snap = LiveSnapshot(store, signing_key)
+        self.evaluation_log = EvaluationLog(store, signing_key)
         self._revoked: set[str] = set()  # revoked while running: their streams end
 
     @property
@@ -112,6 +124,11 @@ class RegistryService:
         return self._snap.version
 
     @property
+    def epoch_public_key(self) -> bytes:
+        """pk = k * G of the current epoch (32 bytes, spec §3a)."""
+        return self._oprf_keys.public_key(self._snap.epoch)
+
+    @property
     def snapshot_entries(self) -> int:
         """Entries of the live snapshot, padding included."""
         return len(self._snap.live)
@@ -121,7 +138,9 @@ class RegistryService:
         self._snap.epoch = await self._store.current_epoch()
         if self._snap.epoch not in self._oprf_keys:
             raise InvalidRequest(f"no OPRF key file for the current epoch {self._snap.epoch}")
+        self._snap.public_key = self._oprf_keys.public_key(self._snap.epoch)
         await self._snap.load()
+        await self.evaluation_log.load()
         log.info(
             "registry.snapshot_loaded",
             epoch=self._snap.epoch,
@@ -164,27 +183,30 @@ class RegistryService:
         raise AuthError(f"unknown key kind {token.kind}")
 
     # -- evaluation ----------------------------------------------------------------------
-    def _check_suite_epoch(self, suite: str, epoch: int) -> bytes:
+    def _check_suite_epoch(self, suite: str, epoch: int) -> None:
         if suite != screen.SUITE:
             raise InvalidRequest(f"suite must be {screen.SUITE}, got {suite[:40]!r}")
         current = self._snap.epoch
         if epoch != current:
             raise WrongEpoch(f"epoch {epoch} is not served; the current epoch is {current}")
-        return self._oprf_keys[epoch]
 
     def _check_batch(self, points: Sequence[bytes]) -> None:
         if not points:
             raise InvalidRequest("blinded_points is empty")
-        if len(points) > self.max_batch:
+        if len(points) > min(self.max_batch, proof.MAX_BATCH):
             raise InvalidRequest(
-                f"batch of {len(points)} points is over the limit of {self.max_batch} per call"
+                f"batch of {len(points)} points is over the limit of "
+                f"{min(self.max_batch, proof.MAX_BATCH)} per call"
             )
 
-    async def _evaluate(self, k: bytes, points: Sequence[bytes]) -> list[bytes]:
-        """Z for each point; the caller has checked the batch (_check_batch)."""
+    async def _evaluate(
+        self, caller: str, epoch: int, points: Sequence[bytes]
+    ) -> tuple[list[bytes], bytes]:
+        """Z for each point and the §3a proof; the caller has checked the batch."""
+        k = self._oprf_keys.secret(epoch, caller)
         try:
-            return await run_chunked(
-                points, lambda chunk, off: screen.evaluate_all(k, chunk, off), self._executor
+            return await evaluate_and_prove(
+                k, self._oprf_keys.public_key(epoch), points, self._executor
             )
         except InvalidPoint as exc:
             raise InvalidRequest(f"blinded_points: {exc}") from exc
@@ -207,37 +229,62 @@ class RegistryService:
 
     async def evaluate(
         self, event: Event, suite: str, epoch: int, points: Sequence[bytes]
-    ) -> tuple[list[bytes], int]:
-        """Z = k * B for each point, counted against the event's quota (spec §3, §7).
-        `event` is the enrolment authentication just read: its count is a first, cheap
-        check; the store's atomic reservation is the one that holds under races."""
+    ) -> Evaluation:
+        """Z = k * B for each point with the §3a proof, counted against the event's quota
+        and logged (spec §3, §3b, §7). `event` is the enrolment authentication just read:
+        its count is a first, cheap check; the store's atomic reservation is the one that
+        holds under races, and it appends the log leaf in the same transaction."""
         started = time.perf_counter()
         event_id = event.event_id
         self._check_window(event)
-        k = self._check_suite_epoch(suite, epoch)
+        self._check_suite_epoch(suite, epoch)
         self._check_batch(points)
         if event.used + len(points) > event.quota:
             raise QuotaExhausted(
                 f"evaluation quota of {event.quota} for event {event_id} would be exceeded: "
                 f"{event.used} used, {len(points)} requested"
             )
-        evaluated = await self._evaluate(k, points)
-        remaining = await self._store.reserve_evaluations(event_id, len(points))
+        caller = f"event:{event_id}"
+        evaluated, made = await self._evaluate(caller, epoch, points)
+        remaining, entry = await self.evaluation_log.record(
+            caller,
+            event_id,
+            epoch,
+            points,
+            lambda logged: self._store.reserve_evaluations(event_id, len(points), logged),
+        )
         log.info(
             "registry.evaluated",
             event_id=event_id,
             count=len(points),
             epoch=epoch,
+            log_index=entry.log_index,
             ms=round((time.perf_counter() - started) * 1000, 1),
         )
-        return evaluated, remaining
+        return Evaluation(evaluated, made, remaining, entry)
 
     async def evaluate_for_record(
-        self, suite: str, epoch: int, points: Sequence[bytes]
-    ) -> list[bytes]:
-        k = self._check_suite_epoch(suite, epoch)
+        self, admin: str, suite: str, epoch: int, points: Sequence[bytes]
+    ) -> Evaluation:
+        """An admin key's blinded round (spec §5): no quota, but logged like any other."""
+        self._check_suite_epoch(suite, epoch)
         self._check_batch(points)
-        return await self._evaluate(k, points)
+        caller = f"admin:{admin}"
+        evaluated, made = await self._evaluate(caller, epoch, points)
+
+        async def append(logged: LoggedEvaluation) -> int:
+            await self._store.append_evaluation(logged)
+            return 0
+
+        _, entry = await self.evaluation_log.record(caller, ADMIN_EVENT, epoch, points, append)
+        log.info(
+            "registry.evaluated_for_record",
+            admin=admin,
+            count=len(points),
+            epoch=epoch,
+            log_index=entry.log_index,
+        )
+        return Evaluation(evaluated, made, 0, entry)
 
     # -- snapshots -----------------------------------------------------------------------
     async def snapshot(self, since_version: int) -> FullSnapshot | DeltaSnapshot:
@@ -281,7 +328,8 @@ class RegistryService:
         points: Sequence[bytes],
         by: str = "operator",
     ) -> tuple[Record, int, list[str]]:
-        """Add a record (spec §5 points); `by` is the admin who adds it, for its history.
+        """Add a record (spec §5 points); `by` is the admin who adds it, for its history,
+        and the record accounts for that key's newest evaluation in the log (spec §3b).
         Returns it, the snapshot version, and the refs of the older records it extended
         (the repeat rule, registry/retention.py)."""
         self._check_suite_epoch(suite, epoch)
@@ -331,6 +379,7 @@ class RegistryService:
             )
         stored = await self._store.get_record(record.record_ref)
         assert stored is not None
+        await self._store.claim_evaluation(f"admin:{by}", record.record_ref, len(points))
         log.info(
             "registry.record_added",
             record_ref=record.record_ref,
@@ -476,6 +525,12 @@ class RegistryService:
     async def list_records(self) -> list[Record]:
         return await self._store.list_records()
 
+    async def list_evaluations(
+        self, event_id: str | None, since: str | None
+    ) -> list[LoggedEvaluation]:
+        """The evaluation log's leaves (spec §3b), of one event or "admin", from `since`."""
+        return await self._store.list_evaluations(event_id, since)
+
     # -- key rotation --------------------------------------------------------------------
     async def rotate_key(self, from_epoch: int) -> tuple[int, int, int]:
         """Spec §6: k -> k', every Y -> delta * Y, tags under epoch + 1, no names needed.
@@ -489,7 +544,7 @@ class RegistryService:
                     f"asked to rotate from epoch {from_epoch}; the current epoch is {old_epoch}"
                 )
             k_new = screen.random_scalar()
-            delta = screen.rotation_delta(self._oprf_keys[old_epoch], k_new)
+            delta = screen.rotation_delta(self._oprf_keys.secret(old_epoch, "rotation"), k_new)
             stored = await self._store.points(old_epoch)
             moved = await run_chunked(
                 [y for _, y in stored],
@@ -511,7 +566,8 @@ class RegistryService:
             entries += self._snap.padding_for(len(entries), 0)
             self._key_files.save_oprf_key(new_epoch, k_new)
             version = await self._store.rotate(new_epoch, points, entries)
-            self._oprf_keys = {new_epoch: k_new}
+            self._oprf_keys.install(new_epoch, k_new, only=True)
+            self._snap.public_key = self._oprf_keys.public_key(new_epoch)
             self._snap.replace(new_epoch, version, entries)
             # The old key file is destroyed; k and delta live on only until collected.
             self._key_files.destroy_oprf_key(old_epoch)

@@ -23,6 +23,7 @@ class FullSnapshot:
     version: int
     entries: list[tuple[bytes, bytes]]  # sorted by tag
     signature: bytes
+    public_key: bytes = b""  # the epoch's OPRF public key, covered by the signature
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,7 @@ class DeltaSnapshot:
     added: list[tuple[bytes, bytes]]
     removed_tags: list[bytes]
     signature: bytes
+    public_key: bytes = b""
 
 
 class LiveSnapshot:
@@ -55,6 +57,7 @@ class LiveSnapshot:
         self.epoch = 0
         self.version = 0
         self.signature = b""
+        self.public_key = b""  # pk = k * G of `epoch` (spec §3a), set by its owner
 
     def _reset(self, entries: list[Entry]) -> None:
         self.live = {e.tag: (e.sealed, e.record_ref) for e in entries}
@@ -92,7 +95,7 @@ class LiveSnapshot:
 
     def full(self) -> FullSnapshot:
         entries = [(tag, self.live[tag][0]) for tag in self._order]
-        return FullSnapshot(self.epoch, self.version, entries, self.signature)
+        return FullSnapshot(self.epoch, self.version, entries, self.signature, self.public_key)
 
     async def since(self, since_version: int) -> FullSnapshot | DeltaSnapshot:
         """A delta from `since_version`, or the full snapshot when that is no larger."""
@@ -108,6 +111,7 @@ class LiveSnapshot:
             added=sorted((e.tag, e.sealed) for e in delta.added),
             removed_tags=sorted(delta.removed_tags),
             signature=self.signature,
+            public_key=self.public_key,
         )
 
     async def watch(
@@ -132,7 +136,9 @@ class LiveSnapshot:
 
     def _message(self) -> bytes:
         encoded = [self._encoded[tag] for tag in self._order]
-        return snapshot.signing_message_encoded(screen.SUITE, self.epoch, self.version, encoded)
+        return snapshot.signing_message_encoded(
+            screen.SUITE, self.epoch, self.version, encoded, self.public_key
+        )
 
     def rekey(self, signing_key: nacl.signing.SigningKey) -> None:
         """Sign with `signing_key` from now on, starting with the live snapshot."""

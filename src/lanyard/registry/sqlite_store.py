@@ -17,15 +17,26 @@ from typing import Any
 import aiosqlite
 
 from lanyard.core import sqlite
+from lanyard.core.evaluation_log import Leaf
 from lanyard.registry.errors import (
     AlreadyExists,
     DataDirError,
     InvalidRequest,
+    LogOutOfStep,
     NotFound,
     QuotaExhausted,
 )
 from lanyard.registry.migrations import MIGRATIONS
-from lanyard.registry.store import Change, Delta, Entry, Event, Record, RecordEvent, Store
+from lanyard.registry.store import (
+    Change,
+    Delta,
+    Entry,
+    Event,
+    LoggedEvaluation,
+    Record,
+    RecordEvent,
+    Store,
+)
 
 
 def _now() -> str:
@@ -79,6 +90,29 @@ _RECORD_SELECT = """
                AND p.epoch = (SELECT value FROM state WHERE key = 'epoch')) AS identifier_count
       FROM records r
 """
+
+
+async def _append_evaluation(db: aiosqlite.Connection, logged: LoggedEvaluation) -> None:
+    """The one place a leaf is written; the caller holds the write unit. Its index MUST
+    be the log's next one (LogOutOfStep otherwise: the unit rolls back)."""
+    leaf = logged.leaf
+    cur = await db.execute(
+        "INSERT INTO evaluation_log (log_index, caller, event_id, epoch, points, "
+        "logged_at, points_sha256, leaf_hash) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 "
+        "WHERE ?1 = (SELECT coalesce(max(log_index), -1) + 1 FROM evaluation_log)",
+        (
+            logged.log_index,
+            leaf.caller,
+            leaf.event_id,
+            leaf.epoch,
+            leaf.points,
+            leaf.logged_at,
+            leaf.points_sha256,
+            leaf.hash(),
+        ),
+    )
+    if cur.rowcount != 1:
+        raise LogOutOfStep(f"evaluation log leaf {logged.log_index} is not the next one")
 
 
 async def _state_on(db: aiosqlite.Connection, key: str) -> int:
@@ -231,9 +265,12 @@ class SqliteStore(Store):
         assert event is not None
         return event
 
-    async def reserve_evaluations(self, event_id: str, count: int) -> int:
-        # One BEGIN IMMEDIATE: the check against the quota and the charge commit together
-        # (or not at all) before the caller may release an answer.
+    async def reserve_evaluations(
+        self, event_id: str, count: int, logged: LoggedEvaluation | None = None
+    ) -> int:
+        # One BEGIN IMMEDIATE: the check against the quota, the charge and the evaluation
+        # log's leaf (spec §3b) commit together (or not at all) before the caller may
+        # release an answer, so the log and the quota charged stay equal.
         async with self._pool.write() as db:
             row = await sqlite.fetch_one(
                 db,
@@ -242,6 +279,8 @@ class SqliteStore(Store):
                 (count, event_id),
             )
             if row is not None:
+                if logged is not None:
+                    await _append_evaluation(db, logged)
                 return int(row[0])
             found = await sqlite.fetch_one(
                 db, "SELECT * FROM events WHERE event_id = ?", (event_id,)
@@ -253,6 +292,54 @@ class SqliteStore(Store):
             f"evaluation quota of {event.quota} for event {event_id} would be exceeded: "
             f"{event.used} used, {count} requested, {event.quota - event.used} left"
         )
+
+    # -- evaluation log ------------------------------------------------------------------
+    async def append_evaluation(self, logged: LoggedEvaluation) -> None:
+        async with self._pool.write() as db:
+            await _append_evaluation(db, logged)
+
+    async def evaluation_hashes(self) -> list[bytes]:
+        rows = await self._all("SELECT leaf_hash FROM evaluation_log ORDER BY log_index")
+        return [bytes(r[0]) for r in rows]
+
+    async def list_evaluations(
+        self, event_id: str | None = None, since: str | None = None
+    ) -> list[LoggedEvaluation]:
+        rows = await self._all(
+            "SELECT l.*, c.record_ref FROM evaluation_log l "
+            "LEFT JOIN evaluation_claims c USING (log_index) "
+            "WHERE (?1 IS NULL OR l.event_id = ?1) AND (?2 IS NULL OR l.logged_at >= ?2) "
+            "ORDER BY l.log_index",
+            (event_id, since),
+        )
+        return [
+            LoggedEvaluation(
+                r["log_index"],
+                Leaf(
+                    r["caller"],
+                    r["event_id"],
+                    r["epoch"],
+                    r["points"],
+                    r["logged_at"],
+                    bytes(r["points_sha256"]),
+                ),
+                r["record_ref"],
+            )
+            for r in rows
+        ]
+
+    async def claim_evaluation(self, caller: str, record_ref: str, points: int) -> int | None:
+        async with self._pool.write() as db:
+            row = await sqlite.fetch_one(
+                db,
+                "INSERT INTO evaluation_claims (log_index, record_ref, claimed_at) "
+                "SELECT max(l.log_index), ?, ? FROM evaluation_log l "
+                "WHERE l.caller = ? AND l.points >= ? "
+                "AND l.log_index NOT IN (SELECT log_index FROM evaluation_claims) "
+                "HAVING max(l.log_index) IS NOT NULL RETURNING log_index",
+                (record_ref, _now(), caller, points),
+            )
+        return int(row[0]) if row else None
 
     async def get_record(self, record_ref: str) -> Record | None:
         row = await self._one(_RECORD_SELECT + " WHERE r.record_ref = ?", (record_ref,))

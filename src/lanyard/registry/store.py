@@ -12,6 +12,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from lanyard.core.evaluation_log import Leaf
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -86,6 +88,16 @@ class Delta:
     removed_tags: list[bytes]
 
 
+@dataclass(frozen=True, slots=True)
+class LoggedEvaluation:
+    """One leaf of the evaluation log (spec §3b) at `log_index`; for an admin key's
+    evaluation, `record_ref` names the record added after it (None: none was)."""
+
+    log_index: int
+    leaf: Leaf
+    record_ref: str | None = None
+
+
 class Store(ABC):
     """Async storage for the registry. Every method is atomic."""
 
@@ -133,9 +145,33 @@ class Store(ABC):
         """Raises NotFound, or InvalidRequest below what is used (nothing changed)."""
 
     @abstractmethod
-    async def reserve_evaluations(self, event_id: str, count: int) -> int:
-        """Count `count` evaluations against the quota; return what remains.
-        Raises QuotaExhausted (nothing counted) or NotFound."""
+    async def reserve_evaluations(
+        self, event_id: str, count: int, logged: LoggedEvaluation | None = None
+    ) -> int:
+        """Count `count` evaluations against the quota; return what remains. `logged` is
+        appended to the evaluation log in the same transaction (append_evaluation's rule).
+        Raises QuotaExhausted or LogOutOfStep (nothing counted, nothing logged), NotFound."""
+
+    # -- evaluation log (spec §3b) -------------------------------------------------------
+    @abstractmethod
+    async def append_evaluation(self, logged: LoggedEvaluation) -> None:
+        """Append a leaf on its own (an admin key's evaluation: no quota). Its index MUST
+        be the log's next one; raises LogOutOfStep otherwise."""
+
+    @abstractmethod
+    async def evaluation_hashes(self) -> list[bytes]:
+        """Every leaf's RFC 6962 hash, in log order."""
+
+    @abstractmethod
+    async def list_evaluations(
+        self, event_id: str | None = None, since: str | None = None
+    ) -> list[LoggedEvaluation]:
+        """Leaves in log order, of one event (or "admin") and from an ISO time on."""
+
+    @abstractmethod
+    async def claim_evaluation(self, caller: str, record_ref: str, points: int) -> int | None:
+        """Mark `caller`'s newest unclaimed evaluation of at least `points` points as
+        followed by `record_ref`; return its index, None when there is none."""
 
     # -- records and snapshot ------------------------------------------------------------
     @abstractmethod

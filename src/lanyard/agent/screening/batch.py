@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from lanyard.agent.errors import SnapshotRejected
+from lanyard.agent.errors import RegistryFaulted, SnapshotRejected
 from lanyard.agent.following import match_result
 from lanyard.agent.screening.csv_import import BadRow, Export, Row, file_digest
 from lanyard.agent.service import AgentService, messages_for, registry_failure
@@ -199,6 +199,13 @@ async def screen_export(
             agent.enrolment.endpoint,
             f"stopped after {done_rows} rows; what was screened is kept: run the same "
             "command again to resume",
+        ) from exc
+    except RegistryFaulted as exc:
+        # Spec §3a: no point of a batch whose proof failed is finalised or matched; the
+        # batches already committed were proved, the rest stay unscreened.
+        raise RegistryFaulted(
+            f"{exc}; stopped after {done_rows} rows, the rest stay unscreened, and an "
+            "operator alert was raised (see `lanyard alerts`)"
         ) from exc
     finally:
         for task in pending:

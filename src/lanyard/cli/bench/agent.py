@@ -41,6 +41,7 @@ from lanyard.cli.bench.floors import (
     FLOOR_WARMUP,
     agent_floor_seconds,
     available_cores,
+    proof_floor_seconds,
     registry_floor_seconds,
 )
 from lanyard.cli.output import CliError, console, table
@@ -49,6 +50,7 @@ from lanyard.core import screen
 from lanyard.core.channels import open_channel
 from lanyard.registry import server
 
+PROOF_BATCH = 1000  # points per Evaluate when screening (2 identities × 500 rows)
 TARGET_THROUGHPUT_RATIO = 0.85
 TARGET_CHECK_P99_MS = 3.0
 TARGET_CHECK_P99_32_MS = 10.0
@@ -159,8 +161,13 @@ async def measure(
     if not skip_memory and memory_rows < MIN_ROWS:
         raise CliError(f"memory rows must be at least {MIN_ROWS}")
     # Floors first, on an otherwise idle process: single thread, nothing else running.
-    agent_s = agent_floor_seconds(floor_iterations)
-    registry_s = registry_floor_seconds(floor_iterations)
+    agent_eval_s = agent_floor_seconds(floor_iterations)
+    registry_eval_s = registry_floor_seconds(floor_iterations)
+    # The proof's share (spec §3a), over batches the size screening sends.
+    agent_s = agent_eval_s + proof_floor_seconds(floor_iterations, PROOF_BATCH, verifier=True)
+    registry_s = registry_eval_s + proof_floor_seconds(
+        floor_iterations, PROOF_BATCH, verifier=False
+    )
     tag_s = tag_floor_seconds(floor_iterations)
     cores = available_cores()
     sizes = () if skip_memory else memory_sizes(memory_rows)
@@ -181,7 +188,11 @@ async def measure(
         "rounds": rounds,
         "cores": cores,
         "agent_floor_us": agent_s * 1e6,
+        "agent_eval_floor_us": agent_eval_s * 1e6,
+        "agent_proof_cost": agent_s / agent_eval_s,
         "registry_floor_us": registry_s * 1e6,
+        "registry_eval_floor_us": registry_eval_s * 1e6,
+        "registry_proof_cost": registry_s / registry_eval_s,
         "tag_floor_us": tag_s * 1e6,
         # throughput
         "screen_seconds": best.seconds,
@@ -195,6 +206,9 @@ async def measure(
         "screen_cpu_efficiency": ideal * cores / best.cpu_seconds,
         "screen_cpu_busy": best.cpu_seconds / (best.seconds * cores),
         "throughput_ratio": ideal / best.seconds,
+        "throughput_ratio_eval_floor": (
+            best.identities * (agent_eval_s + registry_eval_s) / cores / best.seconds
+        ),
         "target_throughput_ratio": TARGET_THROUGHPUT_RATIO,
         # Check
         "check_new_p50_ms": percentile(lat.new_ms, 50),
@@ -286,8 +300,18 @@ def print_table(f: dict[str, float]) -> None:
     recheck_floor = f"floor {f['recheck_floor_seconds'] * 1000:.1f} ms"
     recheck_target = f"target ≤ {f['target_recheck_s']} s"
     lines: list[tuple[str, str, str]] = [
-        ("agent floor, 1 core", f"{f['agent_floor_us']:.1f} µs/identity", ""),
-        ("registry floor, 1 core", f"{f['registry_floor_us']:.1f} µs/identity", ""),
+        (
+            "agent floor, 1 core",
+            f"{f['agent_floor_us']:.1f} µs/identity",
+            f"with the proof check; ×{f['agent_proof_cost']:.2f} of "
+            f"{f['agent_eval_floor_us']:.1f} without",
+        ),
+        (
+            "registry floor, 1 core",
+            f"{f['registry_floor_us']:.1f} µs/identity",
+            f"with the proof; ×{f['registry_proof_cost']:.2f} of "
+            f"{f['registry_eval_floor_us']:.1f} without",
+        ),
         ("tag floor, 1 core", f"{f['tag_floor_us']:.2f} µs/tag", ""),
         ("cores", f"{cores}, shared by agent and registry", ""),
         (
@@ -297,6 +321,11 @@ def print_table(f: dict[str, float]) -> None:
             f"ideal {f['screen_ideal_seconds']:.2f} s: ratio {f['throughput_ratio']:.2f} "
             f"(target ≥ {f['target_throughput_ratio']}: "
             f"{_verdict(f['throughput_ratio'] >= f['target_throughput_ratio'])})",
+        ),
+        (
+            "  against the floor without the proof",
+            "",
+            f"ratio {f['throughput_ratio_eval_floor']:.2f}",
         ),
         (
             "  process CPU",

@@ -4,7 +4,10 @@ A floor is one core's cost of the raw spec operations for one identity, best of 
 rounds, called straight on libsodium with nothing of Lanyard's around them: the agent's
 side (spec SCREEN-v1 §2-§3: hash to group, blind, finalise with its own inversion of r)
 and the registry's (§3: one multiplication by k). Whatever Lanyard adds (checks, wrappers,
-batching, transport, storage) is what a benchmark's ratio to these floors shows.
+batching, transport, storage) is what a benchmark's ratio to these floors shows. The
+evaluation proof (§3a) has floors of its own, per point over a batch: the registry's
+prover adds one weight and one multiplication per point, the agent's verifier two, and
+each batch a constant part that its points share.
 
 Floors are timed in the thread's own CPU time (time.thread_time), not wall time: on a
 shared machine a floor loop descheduled for other programs would otherwise come out slow
@@ -21,7 +24,7 @@ from collections.abc import Iterator
 
 from nacl import bindings as sodium
 
-from lanyard.core import screen
+from lanyard.core import proof, screen
 
 FLOOR_ROUNDS = 3
 FLOOR_WARMUP = 200
@@ -77,6 +80,33 @@ def registry_floor_seconds(iterations: int) -> float:
         for b in points[:count]:
             mul(k, b)
         return time.thread_time() - started, count
+
+    one_round(min(FLOOR_WARMUP, iterations))
+    per_round = max(1, iterations // FLOOR_ROUNDS)
+    return _best_seconds_per_item(one_round(per_round) for _ in range(FLOOR_ROUNDS))
+
+
+def proof_floor_seconds(iterations: int, batch: int, verifier: bool) -> float:
+    """One core's cost per point of the §3a proof over batches of `batch` points: the
+    prover's (the registry's, given Z) or the verifier's (the agent's)."""
+    size = max(1, min(batch, iterations, proof.MAX_BATCH))
+    k = screen.random_scalar()
+    pk = proof.public_key(k)
+    seed = proof.seed(pk)
+    blinded = [screen.blind(m).blinded for m in bench_messages(size)]
+    evaluated = [screen.evaluate(k, b) for b in blinded]
+    made = proof.prove(k, blinded, evaluated)
+
+    def one_round(count: int) -> tuple[float, int]:
+        batches = max(1, count // size)
+        started = time.thread_time()
+        for _ in range(batches):
+            if verifier:
+                proof.verify(pk, blinded, evaluated, made)
+            else:
+                m = proof.composite_part(seed, blinded, evaluated, 0, with_z=False).m
+                proof.finish_proof(k, pk, m)
+        return time.thread_time() - started, batches * size
 
     one_round(min(FLOOR_WARMUP, iterations))
     per_round = max(1, iterations // FLOOR_ROUNDS)

@@ -17,6 +17,7 @@ import typer
 from lanyard.cli import health as health_cmd
 from lanyard.cli.common import announcer, read_public_key, run
 from lanyard.cli.output import CliError, JsonOut, confirm, console, emit_json, table
+from lanyard.cli.registry import evaluations as evaluation_cmds
 from lanyard.cli.registry import records as record_cmds
 from lanyard.cli.registry import retention as retention_cmds
 from lanyard.cli.registry import submissions as submission_cmds
@@ -49,6 +50,7 @@ app.add_typer(retention_cmds.retention_app, name="retention")
 app.add_typer(wg_cmds.recipient_app, name="recipient")
 app.add_typer(submission_cmds.submission_app, name="submission")
 app.add_typer(tls_cmds.tls_app, name="tls")
+app.command("evaluations")(evaluation_cmds.evaluations)
 
 
 @app.command()
@@ -160,6 +162,8 @@ def event_enroll(
             suite=response.suite,
             starts_on=start_date,
             ends_on=end_date,
+            epoch=response.epoch,
+            epoch_public_key=response.epoch_public_key,
         ).to_json()
 
     bundle = run(go(), address)

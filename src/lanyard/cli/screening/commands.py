@@ -21,7 +21,7 @@ from rich.progress import (
 )
 
 from lanyard.agent.errors import Error as AgentError
-from lanyard.agent.operator import Alert
+from lanyard.agent.operator import Alert, FaultAlert
 from lanyard.agent.screening.batch import ScreenOutcome, count_lines, screen_export
 from lanyard.agent.screening.csv_import import Export, open_export
 from lanyard.agent.service import AgentService, Checked
@@ -398,12 +398,30 @@ def alerts(
     if ctx.invoked_subcommand is not None:
         return
 
-    async def work(agent: AgentService) -> list[Alert]:
+    async def work(agent: AgentService) -> tuple[list[FaultAlert], list[Alert]]:
         if refresh:
             await agent.sync()
-        return await agent.alerts(include_acknowledged=all_alerts)
+        return (
+            await agent.registry_faults(include_acknowledged=all_alerts),
+            await agent.alerts(include_acknowledged=all_alerts),
+        )
 
-    found = with_agent(data_dir, work)
+    faults, found = with_agent(data_dir, work)
+    # Registry faults first: while one stands, nothing the registry answered is trusted.
+    fault_rows: list[dict[str, object]] = [
+        {
+            "alert_id": None,
+            "fault_id": f.fault_id,
+            "ref": "",
+            "kind": f"registry-fault:{f.kind}",
+            "decision": "unavailable",
+            "reason": f.detail,
+            "record_ref": "",
+            "snapshot_version": None,
+            "raised_at": f.raised_at.isoformat() if f.raised_at else None,
+        }
+        for f in faults
+    ]
     rows = [
         {
             "alert_id": a.alert_id,
@@ -419,10 +437,18 @@ def alerts(
         for a in found
     ]
     if json_out:
-        emit_json(rows)
+        emit_json([*fault_rows, *rows])
         return
-    if not rows:
+    if not rows and not fault_rows:
         console.print("No alerts.")
+        return
+    if fault_rows:
+        table(
+            "Registry faults",
+            ["#", "what", "detail", "raised"],
+            [(r["fault_id"], r["kind"], r["reason"], str(r["raised_at"])[:16]) for r in fault_rows],
+        )
+    if not rows:
         return
     table(
         "Alerts",

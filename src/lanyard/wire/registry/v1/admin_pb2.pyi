@@ -1,3 +1,4 @@
+from lanyard.wire.registry.v1 import evaluation_log_pb2 as _evaluation_log_pb2
 from lanyard.wire.registry.v1 import reports_pb2 as _reports_pb2
 from lanyard.wire.registry.v1 import snapshot_pb2 as _snapshot_pb2
 from google.protobuf.internal import containers as _containers
@@ -37,16 +38,18 @@ class EnrollEventRequest(_message.Message):
     def __init__(self, event: _Optional[_Union[EventInfo, _Mapping]] = ...) -> None: ...
 
 class EnrollEventResponse(_message.Message):
-    __slots__ = ("event", "registry_public_key", "suite", "epoch")
+    __slots__ = ("event", "registry_public_key", "suite", "epoch", "epoch_public_key")
     EVENT_FIELD_NUMBER: _ClassVar[int]
     REGISTRY_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     SUITE_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     event: EventInfo
     registry_public_key: bytes
     suite: str
     epoch: int
-    def __init__(self, event: _Optional[_Union[EventInfo, _Mapping]] = ..., registry_public_key: _Optional[bytes] = ..., suite: _Optional[str] = ..., epoch: _Optional[int] = ...) -> None: ...
+    epoch_public_key: bytes
+    def __init__(self, event: _Optional[_Union[EventInfo, _Mapping]] = ..., registry_public_key: _Optional[bytes] = ..., suite: _Optional[str] = ..., epoch: _Optional[int] = ..., epoch_public_key: _Optional[bytes] = ...) -> None: ...
 
 class RevokeEventRequest(_message.Message):
     __slots__ = ("event_id",)
@@ -95,14 +98,18 @@ class EvaluateForRecordRequest(_message.Message):
     def __init__(self, suite: _Optional[str] = ..., epoch: _Optional[int] = ..., blinded_points: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class EvaluateForRecordResponse(_message.Message):
-    __slots__ = ("suite", "epoch", "evaluated_points")
+    __slots__ = ("suite", "epoch", "evaluated_points", "proof", "log_entry")
     SUITE_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     EVALUATED_POINTS_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    LOG_ENTRY_FIELD_NUMBER: _ClassVar[int]
     suite: str
     epoch: int
     evaluated_points: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, suite: _Optional[str] = ..., epoch: _Optional[int] = ..., evaluated_points: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    proof: bytes
+    log_entry: _evaluation_log_pb2.EvaluationLogEntry
+    def __init__(self, suite: _Optional[str] = ..., epoch: _Optional[int] = ..., evaluated_points: _Optional[_Iterable[bytes]] = ..., proof: _Optional[bytes] = ..., log_entry: _Optional[_Union[_evaluation_log_pb2.EvaluationLogEntry, _Mapping]] = ...) -> None: ...
 
 class RecordInfo(_message.Message):
     __slots__ = ("record_ref", "status", "expires_on", "identifier_count", "created_at", "ban_until", "submission_id", "updated_at")
@@ -195,28 +202,32 @@ class ListRecordsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ListRecordsResponse(_message.Message):
-    __slots__ = ("records", "epoch", "snapshot_version")
+    __slots__ = ("records", "epoch", "snapshot_version", "epoch_public_key")
     RECORDS_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     records: _containers.RepeatedCompositeFieldContainer[RecordInfo]
     epoch: int
     snapshot_version: int
-    def __init__(self, records: _Optional[_Iterable[_Union[RecordInfo, _Mapping]]] = ..., epoch: _Optional[int] = ..., snapshot_version: _Optional[int] = ...) -> None: ...
+    epoch_public_key: bytes
+    def __init__(self, records: _Optional[_Iterable[_Union[RecordInfo, _Mapping]]] = ..., epoch: _Optional[int] = ..., snapshot_version: _Optional[int] = ..., epoch_public_key: _Optional[bytes] = ...) -> None: ...
 
 class GetStateRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class GetStateResponse(_message.Message):
-    __slots__ = ("epoch", "snapshot_version", "snapshot_entries")
+    __slots__ = ("epoch", "snapshot_version", "snapshot_entries", "epoch_public_key")
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_VERSION_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     epoch: int
     snapshot_version: int
     snapshot_entries: int
-    def __init__(self, epoch: _Optional[int] = ..., snapshot_version: _Optional[int] = ..., snapshot_entries: _Optional[int] = ...) -> None: ...
+    epoch_public_key: bytes
+    def __init__(self, epoch: _Optional[int] = ..., snapshot_version: _Optional[int] = ..., snapshot_entries: _Optional[int] = ..., epoch_public_key: _Optional[bytes] = ...) -> None: ...
 
 class UpdateRecordRequest(_message.Message):
     __slots__ = ("record_ref", "status", "expires_on", "clear_expires_on", "ban_until", "clear_ban_until", "suite", "epoch", "add_points")
@@ -365,3 +376,19 @@ class RekeyRecipientResponse(_message.Message):
     RECIPIENTS_FIELD_NUMBER: _ClassVar[int]
     recipients: _reports_pb2.RecipientSet
     def __init__(self, recipients: _Optional[_Union[_reports_pb2.RecipientSet, _Mapping]] = ...) -> None: ...
+
+class ListEvaluationsRequest(_message.Message):
+    __slots__ = ("event_id", "since")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    since: str
+    def __init__(self, event_id: _Optional[str] = ..., since: _Optional[str] = ...) -> None: ...
+
+class ListEvaluationsResponse(_message.Message):
+    __slots__ = ("leaves", "head")
+    LEAVES_FIELD_NUMBER: _ClassVar[int]
+    HEAD_FIELD_NUMBER: _ClassVar[int]
+    leaves: _containers.RepeatedCompositeFieldContainer[_evaluation_log_pb2.EvaluationLeaf]
+    head: _reports_pb2.TreeHead
+    def __init__(self, leaves: _Optional[_Iterable[_Union[_evaluation_log_pb2.EvaluationLeaf, _Mapping]]] = ..., head: _Optional[_Union[_reports_pb2.TreeHead, _Mapping]] = ...) -> None: ...

@@ -160,6 +160,11 @@ class AdminStub:
                 request_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.AdvanceSubmissionRequest.SerializeToString,
                 response_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.AdvanceSubmissionResponse.FromString,
                 _registered_method=True)
+        self.ListEvaluations = channel.unary_unary(
+                '/lanyard.registry.v1.Admin/ListEvaluations',
+                request_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.ListEvaluationsRequest.SerializeToString,
+                response_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.ListEvaluationsResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -347,6 +352,14 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListEvaluations(self, request, context):
+        """The evaluation log (spec §3b): every accepted evaluation, by events and admin keys.
+        Operator and report readers.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -474,6 +487,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.AdvanceSubmission,
                     request_deserializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.AdvanceSubmissionRequest.FromString,
                     response_serializer=lanyard_dot_registry_dot_v1_dot_reports__pb2.AdvanceSubmissionResponse.SerializeToString,
+            ),
+            'ListEvaluations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEvaluations,
+                    request_deserializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.ListEvaluationsRequest.FromString,
+                    response_serializer=lanyard_dot_registry_dot_v1_dot_admin__pb2.ListEvaluationsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1151,6 +1169,33 @@ class Admin:
             '/lanyard.registry.v1.Admin/AdvanceSubmission',
             lanyard_dot_registry_dot_v1_dot_reports__pb2.AdvanceSubmissionRequest.SerializeToString,
             lanyard_dot_registry_dot_v1_dot_reports__pb2.AdvanceSubmissionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEvaluations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lanyard.registry.v1.Admin/ListEvaluations',
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.ListEvaluationsRequest.SerializeToString,
+            lanyard_dot_registry_dot_v1_dot_admin__pb2.ListEvaluationsResponse.FromString,
             options,
             channel_credentials,
             insecure,

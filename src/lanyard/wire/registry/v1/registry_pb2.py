@@ -22,47 +22,48 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from lanyard.wire.registry.v1 import evaluation_log_pb2 as lanyard_dot_registry_dot_v1_dot_evaluation__log__pb2
 from lanyard.wire.registry.v1 import reports_pb2 as lanyard_dot_registry_dot_v1_dot_reports__pb2
 from lanyard.wire.registry.v1 import snapshot_pb2 as lanyard_dot_registry_dot_v1_dot_snapshot__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"lanyard/registry/v1/registry.proto\x12\x13lanyard.registry.v1\x1a!lanyard/registry/v1/reports.proto\x1a\"lanyard/registry/v1/snapshot.proto\"\x17\n\x0fGetQuotaRequestJ\x04\x08\x01\x10\x10\"p\n\x10GetQuotaResponse\x12\r\n\x05quota\x18\x01 \x01(\x04\x12\x18\n\x10\x65valuations_used\x18\x02 \x01(\x04\x12\x15\n\revaluate_from\x18\x03 \x01(\t\x12\x16\n\x0e\x65valuate_until\x18\x04 \x01(\tJ\x04\x08\x05\x10\x10\"M\n\x0f\x45valuateRequest\x12\r\n\x05suite\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\r\x12\x16\n\x0e\x62linded_points\x18\x03 \x03(\x0cJ\x04\x08\x04\x10\x10\"i\n\x10\x45valuateResponse\x12\r\n\x05suite\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\r\x12\x18\n\x10\x65valuated_points\x18\x03 \x03(\x0c\x12\x17\n\x0fquota_remaining\x18\x04 \x01(\x04J\x04\x08\x05\x10\x10\"1\n\x12GetSnapshotRequest\x12\x15\n\rsince_version\x18\x01 \x01(\x04J\x04\x08\x02\x10\x10\"\xb9\x01\n\rSnapshotDelta\x12\r\n\x05suite\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\r\x12\x14\n\x0c\x66rom_version\x18\x03 \x01(\x04\x12\x12\n\nto_version\x18\x04 \x01(\x04\x12\x31\n\x05\x61\x64\x64\x65\x64\x18\x05 \x03(\x0b\x32\".lanyard.registry.v1.SnapshotEntry\x12\x14\n\x0cremoved_tags\x18\x06 \x03(\x0c\x12\x11\n\tsignature\x18\x07 \x01(\x0cJ\x04\x08\x08\x10\x10\"\x87\x01\n\x13GetSnapshotResponse\x12-\n\x04\x66ull\x18\x01 \x01(\x0b\x32\x1d.lanyard.registry.v1.SnapshotH\x00\x12\x33\n\x05\x64\x65lta\x18\x02 \x01(\x0b\x32\".lanyard.registry.v1.SnapshotDeltaH\x00\x42\x06\n\x04\x62odyJ\x04\x08\x03\x10\x10\"L\n\x0fSnapshotEntries\x12\x33\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\".lanyard.registry.v1.SnapshotEntryJ\x04\x08\x02\x10\x08\"\xbc\x01\n\rSnapshotChunk\x12/\n\x06header\x18\x01 \x01(\x0b\x32\x1d.lanyard.registry.v1.SnapshotH\x00\x12\x37\n\x07\x65ntries\x18\x02 \x01(\x0b\x32$.lanyard.registry.v1.SnapshotEntriesH\x00\x12\x33\n\x05\x64\x65lta\x18\x03 \x01(\x0b\x32\".lanyard.registry.v1.SnapshotDeltaH\x00\x42\x06\n\x04\x62odyJ\x04\x08\x04\x10\x10\"\x1c\n\x14WatchSnapshotRequestJ\x04\x08\x01\x10\x10\"<\n\x14SnapshotAnnouncement\x12\r\n\x05\x65poch\x18\x01 \x01(\r\x12\x0f\n\x07version\x18\x02 \x01(\x04J\x04\x08\x03\x10\x10\"\x1a\n\x12GetKeyChainRequestJ\x04\x08\x01\x10\x10\"p\n\x13GetKeyChainResponse\x12\x37\n\x0btransitions\x18\x01 \x03(\x0b\x32\".lanyard.registry.v1.KeyTransition\x12\x1a\n\x12\x63urrent_public_key\x18\x02 \x01(\x0cJ\x04\x08\x03\x10\x10\"_\n\x11RekeyEventRequest\x12\x16\n\x0enew_public_key\x18\x01 \x01(\x0c\x12\x15\n\rold_signature\x18\x02 \x01(\x0c\x12\x15\n\rnew_signature\x18\x03 \x01(\x0cJ\x04\x08\x04\x10\x10\"0\n\x12RekeyEventResponse\x12\x14\n\x0cretired_keys\x18\x01 \x01(\rJ\x04\x08\x02\x10\x10\x32\xa1\x0c\n\x08Registry\x12W\n\x08\x45valuate\x12$.lanyard.registry.v1.EvaluateRequest\x1a%.lanyard.registry.v1.EvaluateResponse\x12W\n\x08GetQuota\x12$.lanyard.registry.v1.GetQuotaRequest\x1a%.lanyard.registry.v1.GetQuotaResponse\x12`\n\x0bGetSnapshot\x12\'.lanyard.registry.v1.GetSnapshotRequest\x1a(.lanyard.registry.v1.GetSnapshotResponse\x12_\n\x0eStreamSnapshot\x12\'.lanyard.registry.v1.GetSnapshotRequest\x1a\".lanyard.registry.v1.SnapshotChunk0\x01\x12g\n\rWatchSnapshot\x12).lanyard.registry.v1.WatchSnapshotRequest\x1a).lanyard.registry.v1.SnapshotAnnouncement0\x01\x12`\n\x0bGetKeyChain\x12\'.lanyard.registry.v1.GetKeyChainRequest\x1a(.lanyard.registry.v1.GetKeyChainResponse\x12]\n\nRekeyEvent\x12&.lanyard.registry.v1.RekeyEventRequest\x1a\'.lanyard.registry.v1.RekeyEventResponse\x12\x66\n\rGetRecipients\x12).lanyard.registry.v1.GetRecipientsRequest\x1a*.lanyard.registry.v1.GetRecipientsResponse\x12\x63\n\x0cSubmitReport\x12(.lanyard.registry.v1.SubmitReportRequest\x1a).lanyard.registry.v1.SubmitReportResponse\x12q\n\x10UploadAttachment\x12,.lanyard.registry.v1.UploadAttachmentRequest\x1a-.lanyard.registry.v1.UploadAttachmentResponse(\x01\x12l\n\x0f\x41ttachmentState\x12+.lanyard.registry.v1.AttachmentStateRequest\x1a,.lanyard.registry.v1.AttachmentStateResponse\x12`\n\x0bGetTreeHead\x12\'.lanyard.registry.v1.GetTreeHeadRequest\x1a(.lanyard.registry.v1.GetTreeHeadResponse\x12r\n\x11GetInclusionProof\x12-.lanyard.registry.v1.GetInclusionProofRequest\x1a..lanyard.registry.v1.GetInclusionProofResponse\x12x\n\x13GetConsistencyProof\x12/.lanyard.registry.v1.GetConsistencyProofRequest\x1a\x30.lanyard.registry.v1.GetConsistencyProofResponse\x12x\n\x13GetSubmissionStatus\x12/.lanyard.registry.v1.GetSubmissionStatusRequest\x1a\x30.lanyard.registry.v1.GetSubmissionStatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"lanyard/registry/v1/registry.proto\x12\x13lanyard.registry.v1\x1a(lanyard/registry/v1/evaluation_log.proto\x1a!lanyard/registry/v1/reports.proto\x1a\"lanyard/registry/v1/snapshot.proto\"\x17\n\x0fGetQuotaRequestJ\x04\x08\x01\x10\x10\"p\n\x10GetQuotaResponse\x12\r\n\x05quota\x18\x01 \x01(\x04\x12\x18\n\x10\x65valuations_used\x18\x02 \x01(\x04\x12\x15\n\revaluate_from\x18\x03 \x01(\t\x12\x16\n\x0e\x65valuate_until\x18\x04 \x01(\tJ\x04\x08\x05\x10\x10\"M\n\x0f\x45valuateRequest\x12\r\n\x05suite\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\r\x12\x16\n\x0e\x62linded_points\x18\x03 \x03(\x0cJ\x04\x08\x04\x10\x10\"\xb4\x01\n\x10\x45valuateResponse\x12\r\n\x05suite\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\r\x12\x18\n\x10\x65valuated_points\x18\x03 \x03(\x0c\x12\x17\n\x0fquota_remaining\x18\x04 \x01(\x04\x12\r\n\x05proof\x18\x05 \x01(\x0c\x12:\n\tlog_entry\x18\x06 \x01(\x0b\x32\'.lanyard.registry.v1.EvaluationLogEntryJ\x04\x08\x07\x10\x10\"1\n\x12GetSnapshotRequest\x12\x15\n\rsince_version\x18\x01 \x01(\x04J\x04\x08\x02\x10\x10\"\xd3\x01\n\rSnapshotDelta\x12\r\n\x05suite\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\r\x12\x14\n\x0c\x66rom_version\x18\x03 \x01(\x04\x12\x12\n\nto_version\x18\x04 \x01(\x04\x12\x31\n\x05\x61\x64\x64\x65\x64\x18\x05 \x03(\x0b\x32\".lanyard.registry.v1.SnapshotEntry\x12\x14\n\x0cremoved_tags\x18\x06 \x03(\x0c\x12\x11\n\tsignature\x18\x07 \x01(\x0c\x12\x18\n\x10\x65poch_public_key\x18\x08 \x01(\x0cJ\x04\x08\t\x10\x10\"\x87\x01\n\x13GetSnapshotResponse\x12-\n\x04\x66ull\x18\x01 \x01(\x0b\x32\x1d.lanyard.registry.v1.SnapshotH\x00\x12\x33\n\x05\x64\x65lta\x18\x02 \x01(\x0b\x32\".lanyard.registry.v1.SnapshotDeltaH\x00\x42\x06\n\x04\x62odyJ\x04\x08\x03\x10\x10\"L\n\x0fSnapshotEntries\x12\x33\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\".lanyard.registry.v1.SnapshotEntryJ\x04\x08\x02\x10\x08\"\xbc\x01\n\rSnapshotChunk\x12/\n\x06header\x18\x01 \x01(\x0b\x32\x1d.lanyard.registry.v1.SnapshotH\x00\x12\x37\n\x07\x65ntries\x18\x02 \x01(\x0b\x32$.lanyard.registry.v1.SnapshotEntriesH\x00\x12\x33\n\x05\x64\x65lta\x18\x03 \x01(\x0b\x32\".lanyard.registry.v1.SnapshotDeltaH\x00\x42\x06\n\x04\x62odyJ\x04\x08\x04\x10\x10\"\x1c\n\x14WatchSnapshotRequestJ\x04\x08\x01\x10\x10\"<\n\x14SnapshotAnnouncement\x12\r\n\x05\x65poch\x18\x01 \x01(\r\x12\x0f\n\x07version\x18\x02 \x01(\x04J\x04\x08\x03\x10\x10\"\x1a\n\x12GetKeyChainRequestJ\x04\x08\x01\x10\x10\"p\n\x13GetKeyChainResponse\x12\x37\n\x0btransitions\x18\x01 \x03(\x0b\x32\".lanyard.registry.v1.KeyTransition\x12\x1a\n\x12\x63urrent_public_key\x18\x02 \x01(\x0cJ\x04\x08\x03\x10\x10\"_\n\x11RekeyEventRequest\x12\x16\n\x0enew_public_key\x18\x01 \x01(\x0c\x12\x15\n\rold_signature\x18\x02 \x01(\x0c\x12\x15\n\rnew_signature\x18\x03 \x01(\x0cJ\x04\x08\x04\x10\x10\"0\n\x12RekeyEventResponse\x12\x14\n\x0cretired_keys\x18\x01 \x01(\rJ\x04\x08\x02\x10\x10\x32\xa1\x0c\n\x08Registry\x12W\n\x08\x45valuate\x12$.lanyard.registry.v1.EvaluateRequest\x1a%.lanyard.registry.v1.EvaluateResponse\x12W\n\x08GetQuota\x12$.lanyard.registry.v1.GetQuotaRequest\x1a%.lanyard.registry.v1.GetQuotaResponse\x12`\n\x0bGetSnapshot\x12\'.lanyard.registry.v1.GetSnapshotRequest\x1a(.lanyard.registry.v1.GetSnapshotResponse\x12_\n\x0eStreamSnapshot\x12\'.lanyard.registry.v1.GetSnapshotRequest\x1a\".lanyard.registry.v1.SnapshotChunk0\x01\x12g\n\rWatchSnapshot\x12).lanyard.registry.v1.WatchSnapshotRequest\x1a).lanyard.registry.v1.SnapshotAnnouncement0\x01\x12`\n\x0bGetKeyChain\x12\'.lanyard.registry.v1.GetKeyChainRequest\x1a(.lanyard.registry.v1.GetKeyChainResponse\x12]\n\nRekeyEvent\x12&.lanyard.registry.v1.RekeyEventRequest\x1a\'.lanyard.registry.v1.RekeyEventResponse\x12\x66\n\rGetRecipients\x12).lanyard.registry.v1.GetRecipientsRequest\x1a*.lanyard.registry.v1.GetRecipientsResponse\x12\x63\n\x0cSubmitReport\x12(.lanyard.registry.v1.SubmitReportRequest\x1a).lanyard.registry.v1.SubmitReportResponse\x12q\n\x10UploadAttachment\x12,.lanyard.registry.v1.UploadAttachmentRequest\x1a-.lanyard.registry.v1.UploadAttachmentResponse(\x01\x12l\n\x0f\x41ttachmentState\x12+.lanyard.registry.v1.AttachmentStateRequest\x1a,.lanyard.registry.v1.AttachmentStateResponse\x12`\n\x0bGetTreeHead\x12\'.lanyard.registry.v1.GetTreeHeadRequest\x1a(.lanyard.registry.v1.GetTreeHeadResponse\x12r\n\x11GetInclusionProof\x12-.lanyard.registry.v1.GetInclusionProofRequest\x1a..lanyard.registry.v1.GetInclusionProofResponse\x12x\n\x13GetConsistencyProof\x12/.lanyard.registry.v1.GetConsistencyProofRequest\x1a\x30.lanyard.registry.v1.GetConsistencyProofResponse\x12x\n\x13GetSubmissionStatus\x12/.lanyard.registry.v1.GetSubmissionStatusRequest\x1a\x30.lanyard.registry.v1.GetSubmissionStatusResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lanyard.registry.v1.registry_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETQUOTAREQUEST']._serialized_start=130
-  _globals['_GETQUOTAREQUEST']._serialized_end=153
-  _globals['_GETQUOTARESPONSE']._serialized_start=155
-  _globals['_GETQUOTARESPONSE']._serialized_end=267
-  _globals['_EVALUATEREQUEST']._serialized_start=269
-  _globals['_EVALUATEREQUEST']._serialized_end=346
-  _globals['_EVALUATERESPONSE']._serialized_start=348
-  _globals['_EVALUATERESPONSE']._serialized_end=453
-  _globals['_GETSNAPSHOTREQUEST']._serialized_start=455
-  _globals['_GETSNAPSHOTREQUEST']._serialized_end=504
-  _globals['_SNAPSHOTDELTA']._serialized_start=507
-  _globals['_SNAPSHOTDELTA']._serialized_end=692
-  _globals['_GETSNAPSHOTRESPONSE']._serialized_start=695
-  _globals['_GETSNAPSHOTRESPONSE']._serialized_end=830
-  _globals['_SNAPSHOTENTRIES']._serialized_start=832
-  _globals['_SNAPSHOTENTRIES']._serialized_end=908
-  _globals['_SNAPSHOTCHUNK']._serialized_start=911
-  _globals['_SNAPSHOTCHUNK']._serialized_end=1099
-  _globals['_WATCHSNAPSHOTREQUEST']._serialized_start=1101
-  _globals['_WATCHSNAPSHOTREQUEST']._serialized_end=1129
-  _globals['_SNAPSHOTANNOUNCEMENT']._serialized_start=1131
-  _globals['_SNAPSHOTANNOUNCEMENT']._serialized_end=1191
-  _globals['_GETKEYCHAINREQUEST']._serialized_start=1193
-  _globals['_GETKEYCHAINREQUEST']._serialized_end=1219
-  _globals['_GETKEYCHAINRESPONSE']._serialized_start=1221
-  _globals['_GETKEYCHAINRESPONSE']._serialized_end=1333
-  _globals['_REKEYEVENTREQUEST']._serialized_start=1335
-  _globals['_REKEYEVENTREQUEST']._serialized_end=1430
-  _globals['_REKEYEVENTRESPONSE']._serialized_start=1432
-  _globals['_REKEYEVENTRESPONSE']._serialized_end=1480
-  _globals['_REGISTRY']._serialized_start=1483
-  _globals['_REGISTRY']._serialized_end=3052
+  _globals['_GETQUOTAREQUEST']._serialized_start=172
+  _globals['_GETQUOTAREQUEST']._serialized_end=195
+  _globals['_GETQUOTARESPONSE']._serialized_start=197
+  _globals['_GETQUOTARESPONSE']._serialized_end=309
+  _globals['_EVALUATEREQUEST']._serialized_start=311
+  _globals['_EVALUATEREQUEST']._serialized_end=388
+  _globals['_EVALUATERESPONSE']._serialized_start=391
+  _globals['_EVALUATERESPONSE']._serialized_end=571
+  _globals['_GETSNAPSHOTREQUEST']._serialized_start=573
+  _globals['_GETSNAPSHOTREQUEST']._serialized_end=622
+  _globals['_SNAPSHOTDELTA']._serialized_start=625
+  _globals['_SNAPSHOTDELTA']._serialized_end=836
+  _globals['_GETSNAPSHOTRESPONSE']._serialized_start=839
+  _globals['_GETSNAPSHOTRESPONSE']._serialized_end=974
+  _globals['_SNAPSHOTENTRIES']._serialized_start=976
+  _globals['_SNAPSHOTENTRIES']._serialized_end=1052
+  _globals['_SNAPSHOTCHUNK']._serialized_start=1055
+  _globals['_SNAPSHOTCHUNK']._serialized_end=1243
+  _globals['_WATCHSNAPSHOTREQUEST']._serialized_start=1245
+  _globals['_WATCHSNAPSHOTREQUEST']._serialized_end=1273
+  _globals['_SNAPSHOTANNOUNCEMENT']._serialized_start=1275
+  _globals['_SNAPSHOTANNOUNCEMENT']._serialized_end=1335
+  _globals['_GETKEYCHAINREQUEST']._serialized_start=1337
+  _globals['_GETKEYCHAINREQUEST']._serialized_end=1363
+  _globals['_GETKEYCHAINRESPONSE']._serialized_start=1365
+  _globals['_GETKEYCHAINRESPONSE']._serialized_end=1477
+  _globals['_REKEYEVENTREQUEST']._serialized_start=1479
+  _globals['_REKEYEVENTREQUEST']._serialized_end=1574
+  _globals['_REKEYEVENTRESPONSE']._serialized_start=1576
+  _globals['_REKEYEVENTRESPONSE']._serialized_end=1624
+  _globals['_REGISTRY']._serialized_start=1627
+  _globals['_REGISTRY']._serialized_end=3196
 # @@protoc_insertion_point(module_scope)

@@ -1,3 +1,4 @@
+from lanyard.wire.registry.v1 import evaluation_log_pb2 as _evaluation_log_pb2
 from lanyard.wire.registry.v1 import reports_pb2 as _reports_pb2
 from lanyard.wire.registry.v1 import snapshot_pb2 as _snapshot_pb2
 from google.protobuf.internal import containers as _containers
@@ -35,16 +36,20 @@ class EvaluateRequest(_message.Message):
     def __init__(self, suite: _Optional[str] = ..., epoch: _Optional[int] = ..., blinded_points: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class EvaluateResponse(_message.Message):
-    __slots__ = ("suite", "epoch", "evaluated_points", "quota_remaining")
+    __slots__ = ("suite", "epoch", "evaluated_points", "quota_remaining", "proof", "log_entry")
     SUITE_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     EVALUATED_POINTS_FIELD_NUMBER: _ClassVar[int]
     QUOTA_REMAINING_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    LOG_ENTRY_FIELD_NUMBER: _ClassVar[int]
     suite: str
     epoch: int
     evaluated_points: _containers.RepeatedScalarFieldContainer[bytes]
     quota_remaining: int
-    def __init__(self, suite: _Optional[str] = ..., epoch: _Optional[int] = ..., evaluated_points: _Optional[_Iterable[bytes]] = ..., quota_remaining: _Optional[int] = ...) -> None: ...
+    proof: bytes
+    log_entry: _evaluation_log_pb2.EvaluationLogEntry
+    def __init__(self, suite: _Optional[str] = ..., epoch: _Optional[int] = ..., evaluated_points: _Optional[_Iterable[bytes]] = ..., quota_remaining: _Optional[int] = ..., proof: _Optional[bytes] = ..., log_entry: _Optional[_Union[_evaluation_log_pb2.EvaluationLogEntry, _Mapping]] = ...) -> None: ...
 
 class GetSnapshotRequest(_message.Message):
     __slots__ = ("since_version",)
@@ -53,7 +58,7 @@ class GetSnapshotRequest(_message.Message):
     def __init__(self, since_version: _Optional[int] = ...) -> None: ...
 
 class SnapshotDelta(_message.Message):
-    __slots__ = ("suite", "epoch", "from_version", "to_version", "added", "removed_tags", "signature")
+    __slots__ = ("suite", "epoch", "from_version", "to_version", "added", "removed_tags", "signature", "epoch_public_key")
     SUITE_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     FROM_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -61,6 +66,7 @@ class SnapshotDelta(_message.Message):
     ADDED_FIELD_NUMBER: _ClassVar[int]
     REMOVED_TAGS_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     suite: str
     epoch: int
     from_version: int
@@ -68,7 +74,8 @@ class SnapshotDelta(_message.Message):
     added: _containers.RepeatedCompositeFieldContainer[_snapshot_pb2.SnapshotEntry]
     removed_tags: _containers.RepeatedScalarFieldContainer[bytes]
     signature: bytes
-    def __init__(self, suite: _Optional[str] = ..., epoch: _Optional[int] = ..., from_version: _Optional[int] = ..., to_version: _Optional[int] = ..., added: _Optional[_Iterable[_Union[_snapshot_pb2.SnapshotEntry, _Mapping]]] = ..., removed_tags: _Optional[_Iterable[bytes]] = ..., signature: _Optional[bytes] = ...) -> None: ...
+    epoch_public_key: bytes
+    def __init__(self, suite: _Optional[str] = ..., epoch: _Optional[int] = ..., from_version: _Optional[int] = ..., to_version: _Optional[int] = ..., added: _Optional[_Iterable[_Union[_snapshot_pb2.SnapshotEntry, _Mapping]]] = ..., removed_tags: _Optional[_Iterable[bytes]] = ..., signature: _Optional[bytes] = ..., epoch_public_key: _Optional[bytes] = ...) -> None: ...
 
 class GetSnapshotResponse(_message.Message):
     __slots__ = ("full", "delta")

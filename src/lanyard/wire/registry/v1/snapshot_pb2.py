@@ -24,21 +24,21 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"lanyard/registry/v1/snapshot.proto\x12\x13lanyard.registry.v1\"\x81\x01\n\rStatusPayload\x12\x31\n\x06status\x18\x01 \x01(\x0e\x32!.lanyard.registry.v1.RecordStatus\x12\x12\n\nrecord_ref\x18\x02 \x01(\t\x12\x12\n\nexpires_on\x18\x03 \x01(\t\x12\x0f\n\x07padding\x18\x04 \x01(\x0cJ\x04\x08\x05\x10\x10\"2\n\rSnapshotEntry\x12\x0b\n\x03tag\x18\x01 \x01(\x0c\x12\x0e\n\x06sealed\x18\x02 \x01(\x0cJ\x04\x08\x03\x10\x08\"\x87\x01\n\x08Snapshot\x12\r\n\x05suite\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\r\x12\x0f\n\x07version\x18\x03 \x01(\x04\x12\x33\n\x07\x65ntries\x18\x04 \x03(\x0b\x32\".lanyard.registry.v1.SnapshotEntry\x12\x11\n\tsignature\x18\x05 \x01(\x0cJ\x04\x08\x06\x10\x10\"\x91\x01\n\rKeyTransition\x12\x16\n\x0eold_public_key\x18\x01 \x01(\x0c\x12\x16\n\x0enew_public_key\x18\x02 \x01(\x0c\x12\x10\n\x08sequence\x18\x03 \x01(\r\x12\n\n\x02\x61t\x18\x04 \x01(\t\x12\x15\n\rold_signature\x18\x05 \x01(\x0c\x12\x15\n\rnew_signature\x18\x06 \x01(\x0cJ\x04\x08\x07\x10\x10*b\n\x0cRecordStatus\x12\x1d\n\x19RECORD_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15RECORD_STATUS_FLAGGED\x10\x01\x12\x18\n\x14RECORD_STATUS_BANNED\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"lanyard/registry/v1/snapshot.proto\x12\x13lanyard.registry.v1\"\x81\x01\n\rStatusPayload\x12\x31\n\x06status\x18\x01 \x01(\x0e\x32!.lanyard.registry.v1.RecordStatus\x12\x12\n\nrecord_ref\x18\x02 \x01(\t\x12\x12\n\nexpires_on\x18\x03 \x01(\t\x12\x0f\n\x07padding\x18\x04 \x01(\x0cJ\x04\x08\x05\x10\x10\"2\n\rSnapshotEntry\x12\x0b\n\x03tag\x18\x01 \x01(\x0c\x12\x0e\n\x06sealed\x18\x02 \x01(\x0cJ\x04\x08\x03\x10\x08\"\xa1\x01\n\x08Snapshot\x12\r\n\x05suite\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\r\x12\x0f\n\x07version\x18\x03 \x01(\x04\x12\x33\n\x07\x65ntries\x18\x04 \x03(\x0b\x32\".lanyard.registry.v1.SnapshotEntry\x12\x11\n\tsignature\x18\x05 \x01(\x0c\x12\x18\n\x10\x65poch_public_key\x18\x06 \x01(\x0cJ\x04\x08\x07\x10\x10\"\x91\x01\n\rKeyTransition\x12\x16\n\x0eold_public_key\x18\x01 \x01(\x0c\x12\x16\n\x0enew_public_key\x18\x02 \x01(\x0c\x12\x10\n\x08sequence\x18\x03 \x01(\r\x12\n\n\x02\x61t\x18\x04 \x01(\t\x12\x15\n\rold_signature\x18\x05 \x01(\x0c\x12\x15\n\rnew_signature\x18\x06 \x01(\x0cJ\x04\x08\x07\x10\x10*b\n\x0cRecordStatus\x12\x1d\n\x19RECORD_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15RECORD_STATUS_FLAGGED\x10\x01\x12\x18\n\x14RECORD_STATUS_BANNED\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lanyard.registry.v1.snapshot_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RECORDSTATUS']._serialized_start=529
-  _globals['_RECORDSTATUS']._serialized_end=627
+  _globals['_RECORDSTATUS']._serialized_start=555
+  _globals['_RECORDSTATUS']._serialized_end=653
   _globals['_STATUSPAYLOAD']._serialized_start=60
   _globals['_STATUSPAYLOAD']._serialized_end=189
   _globals['_SNAPSHOTENTRY']._serialized_start=191
   _globals['_SNAPSHOTENTRY']._serialized_end=241
   _globals['_SNAPSHOT']._serialized_start=244
-  _globals['_SNAPSHOT']._serialized_end=379
-  _globals['_KEYTRANSITION']._serialized_start=382
-  _globals['_KEYTRANSITION']._serialized_end=527
+  _globals['_SNAPSHOT']._serialized_end=405
+  _globals['_KEYTRANSITION']._serialized_start=408
+  _globals['_KEYTRANSITION']._serialized_end=553
 # @@protoc_insertion_point(module_scope)

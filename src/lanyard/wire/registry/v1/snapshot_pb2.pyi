@@ -37,18 +37,20 @@ class SnapshotEntry(_message.Message):
     def __init__(self, tag: _Optional[bytes] = ..., sealed: _Optional[bytes] = ...) -> None: ...
 
 class Snapshot(_message.Message):
-    __slots__ = ("suite", "epoch", "version", "entries", "signature")
+    __slots__ = ("suite", "epoch", "version", "entries", "signature", "epoch_public_key")
     SUITE_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     suite: str
     epoch: int
     version: int
     entries: _containers.RepeatedCompositeFieldContainer[SnapshotEntry]
     signature: bytes
-    def __init__(self, suite: _Optional[str] = ..., epoch: _Optional[int] = ..., version: _Optional[int] = ..., entries: _Optional[_Iterable[_Union[SnapshotEntry, _Mapping]]] = ..., signature: _Optional[bytes] = ...) -> None: ...
+    epoch_public_key: bytes
+    def __init__(self, suite: _Optional[str] = ..., epoch: _Optional[int] = ..., version: _Optional[int] = ..., entries: _Optional[_Iterable[_Union[SnapshotEntry, _Mapping]]] = ..., signature: _Optional[bytes] = ..., epoch_public_key: _Optional[bytes] = ...) -> None: ...
 
 class KeyTransition(_message.Message):
     __slots__ = ("old_public_key", "new_public_key", "sequence", "at", "old_signature", "new_signature")
