@@ -434,6 +434,22 @@ async def test_registry_down_is_one_sentence_naming_the_registry(
     )
 
 
+async def test_a_check_from_the_list_held_says_the_newest_could_not_be_fetched(
+    agent_dir: Path, registry: RunningRegistry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = ["--data-dir", str(agent_dir)]
+    code, out, err = await lanyard(capsys, "check", *d, "--name", "Ada Lovelace")
+    assert code == 0, err
+    assert "Warning" not in err
+    await registry.server.stop(0)
+    # Known under the list held: answered, and the person is told the list was not renewed.
+    code, out, err = await lanyard(capsys, "check", *d, "--name", "Ada Lovelace")
+    assert code == 0, err
+    assert "ALLOW" in out
+    assert "newest list could not be fetched" in err
+    assert "minute(s) old" in err
+
+
 # -- the registry answers, but refuses -------------------------------------------------------
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from lanyard.cli.output import (
     emit_json,
     err_console,
     printable,
+    say,
     table,
     write_csv,
 )
@@ -323,14 +323,28 @@ def check(
 ) -> None:
     """Screen one person."""
 
+    not_refreshed: list[str] = []
+
     async def work(agent: AgentService) -> Checked:
-        # A one-shot command follows no stream: take the newest list first, if reachable.
-        with contextlib.suppress(RpcFailed, AgentError):
+        # A one-shot command follows no stream: take the newest list first, if reachable;
+        # if not, the answer comes from the list held (the staleness rule still applies)
+        # and the person is told so.
+        try:
             await agent.sync()
+        except (RpcFailed, AgentError) as exc:
+            not_refreshed.append(str(exc))
         return await agent.check_answer(name, email, role, ref)
 
     answer = with_agent(data_dir, work)
     result = answer.result
+    if not_refreshed:
+        minutes = answer.snapshot_age_seconds // 60
+        say(
+            f"Warning: the WG's newest list could not be fetched "
+            f"({printable(not_refreshed[0])}); this answer comes from the list held, "
+            f"{minutes} minute(s) old.",
+            err=True,
+        )
     if json_out:
         emit_json(
             {
