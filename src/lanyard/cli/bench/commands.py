@@ -338,3 +338,63 @@ def bench_agent(
     else:
         agent.print_table(result)
     return result
+
+
+@bench_app.command("peer")
+def bench_peer(
+    server_set: Annotated[
+        int, typer.Option("--server", min=1, help="Identifiers in the server's set.")
+    ] = 10_000,
+    client_set: Annotated[
+        int, typer.Option("--client", min=1, help="Identifiers in the client's set.")
+    ] = 10_000,
+    overlap: Annotated[
+        int, typer.Option(min=0, help="Identifiers in both sets (the first of each).")
+    ] = 1000,
+    rounds: Annotated[
+        int, typer.Option(min=1, help="Runs of each side, interleaved; the best is reported.")
+    ] = 3,
+    floor_iterations: Annotated[
+        int, typer.Option(min=1, help="Iterations of each single-thread floor loop.")
+    ] = 3000,
+    psi_python: Annotated[
+        Path | None,
+        typer.Option(
+            help="An interpreter that already imports OpenMined PSI (nothing is installed "
+            "into it); without it, a venv of its own is built under --venv on first use."
+        ),
+    ] = None,
+    venv: Annotated[
+        Path | None,
+        typer.Option(help="Where PSI's own venv is built and reused (default: the cache dir)."),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+) -> dict[str, float]:
+    """Run the same job through OpenMined PSI 2.0.6 and through Lanyard; print Lanyard / PSI.
+
+    PSI runs in a venv of its own, in a separate process: openmined.psi pins protobuf
+    6.30.2 exactly and Lanyard pins protobuf 7, so they cannot share an environment and
+    PSI cannot be an optional extra of Lanyard's. The first run builds that venv (pip
+    installs openmined.psi, which needs a package index); later runs reuse it.
+    """
+    from lanyard.cli.bench import peer
+
+    python = peer.ensure_psi(psi_python, venv or peer.default_venv())
+    if not json_out:
+        console.print(
+            f"Measuring the crypto floor, then {rounds} run(s) of each side: OpenMined PSI, "
+            "then record import and `lanyard screen` against a loopback registry…"
+        )
+
+    async def run() -> dict[str, float]:
+        with tempfile.TemporaryDirectory(prefix="lanyard-bench-peer-") as tmp:
+            return await peer.measure(
+                python, Path(tmp), server_set, client_set, overlap, rounds, floor_iterations
+            )
+
+    result = asyncio.run(run())
+    if json_out:
+        emit_json(result)
+    else:
+        peer.print_table(result)
+    return result
