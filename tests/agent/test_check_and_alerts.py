@@ -260,3 +260,30 @@ async def test_check_follows_the_new_epoch_by_itself(
     result = await agent.check("Sam Rivera", "", "attendee", "ORDER-S")
     assert result.reason == Reason.FLAGGED_POSSIBLE
     assert agent.snapshot.epoch == 2
+
+
+async def test_checks_at_once_share_evaluate_calls_and_keep_their_own_answers(
+    agent: AgentService, setup: AgentSetup
+) -> None:
+    await agent.sync()  # the list is held: no Check stops to fetch it
+    log = setup.registry.service.evaluation_log
+    leaves, before = log.size, await used(setup.admin)
+    crowd = [(f"Crowd Person {i}", f"crowd{i}@example.org", Decision.ALLOW) for i in range(12)]
+    jordan = ("Jordan Blake", "jordan.blake@example.net", Decision.DENY)
+    people = [
+        crowd[0],
+        jordan,
+        ("Sam Rivera", "sam.rivera@example.org", Decision.REVIEW),
+        *crowd[1:],
+        jordan,  # the same person twice at once
+    ]
+
+    results = await asyncio.gather(
+        *(agent.check(n, e, "attendee", f"C{i}") for i, (n, e, _) in enumerate(people))
+    )
+
+    assert [r.decision for r in results] == [want for _, _, want in people]
+    # 14 distinct people, two points each; the one asked twice is evaluated at most twice.
+    assert 28 <= await used(setup.admin) - before <= 30
+    # ...in fewer calls than Checks: those waiting for a call in flight share the next.
+    assert log.size - leaves < len(people) // 2

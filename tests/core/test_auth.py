@@ -3,6 +3,7 @@ verification), and every way a token can be wrong is refused (lanyard/core/auth.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from pathlib import Path
@@ -206,5 +207,23 @@ async def test_sqlite_nonces_purge_expired_rows(tmp_path: Path) -> None:
         assert await nonces.count() == 5
         assert await nonces.remember("event:a", b"z" * 16, expires_at=300, now=180)
         assert await nonces.count() == 1
+    finally:
+        await nonces.close()
+
+
+async def test_nonces_remembered_at_once_share_a_transaction_and_refuse_a_replay(
+    tmp_path: Path,
+) -> None:
+    nonces = await SqliteNonces.open(tmp_path / "r.db", MIGRATIONS)
+    try:
+        # The original and its replay race, among other calls' nonces.
+        fresh = await asyncio.gather(
+            *(
+                nonces.remember("event:a", bytes([i % 5]) * 16, expires_at=120, now=0)
+                for i in range(10)
+            )
+        )
+        assert fresh == [True] * 5 + [False] * 5
+        assert await nonces.count() == 5
     finally:
         await nonces.close()

@@ -39,6 +39,7 @@ from lanyard.agent.store import FaultAlert, Identity, Screened, Store
 from lanyard.client.errors import EvaluationProofFailed, RegistryFault, RpcFailed
 from lanyard.client.registry import LocalSnapshot, RegistryClient
 from lanyard.core import auth
+from lanyard.core.coalesce import Coalescer
 from lanyard.core.enrolment import Enrolment
 from lanyard.core.errors import AuthError, InvalidIdentifier, SealError
 from lanyard.core.identity import Kind, message, message_of
@@ -51,6 +52,17 @@ INTEGRATION_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MAX_SNAPSHOT_AGE = timedelta(minutes=10)
 INLINE_SYNC_SECONDS = 5.0  # a Check facing a stale snapshot tries this long to refresh it
 RETENTION_RECHECK_SECONDS = 30.0  # `agent retention apply` may run in another process
+# Evaluations of at most this many messages (a Check's) share registry calls when they
+# overlap (core/coalesce.py), up to COALESCED_POINTS a call; larger ones (screening) go
+# as they are. Checks' rows share transactions the same way.
+COALESCE_UP_TO = 8
+COALESCED_POINTS = 256
+COALESCED_ROWS = 256
+
+
+def _over_quota(exc: Exception) -> bool:
+    """A shared evaluation refused for quota: its callers go one call each."""
+    return isinstance(exc, RpcFailed) and exc.code == grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
 class Points(NamedTuple):
@@ -130,6 +142,10 @@ class AgentService(SnapshotFollower):
         self._refresh_tried = -INLINE_SYNC_SECONDS
         self._retention_done: datetime | None = None
         self._retention_asked = -RETENTION_RECHECK_SECONDS
+        self._evaluations = Coalescer(
+            self._evaluate_now, COALESCED_POINTS, distinct=True, alone=_over_quota
+        )
+        self._check_rows = Coalescer(self._commit_checks, COALESCED_ROWS)
 
     async def start(self) -> None:
         state = await self.store.load_snapshot()
@@ -146,7 +162,13 @@ class AgentService(SnapshotFollower):
     async def evaluate(self, epoch: int, messages: Sequence[bytes]) -> list[bytes]:
         """Y for each message through the registry, every answer's proof (spec §3a) and
         log entry (§3b) verified first. An answer that does not verify is a registry
-        fault: nothing of it is used, an operator alert is raised, RegistryFaulted."""
+        fault: nothing of it is used, an operator alert is raised, RegistryFaulted.
+        A few messages (a Check's) may share a call with other callers' (coalesce.py)."""
+        if len(messages) <= COALESCE_UP_TO:
+            return await self._evaluations.submit(epoch, messages)
+        return await self._evaluate_now(epoch, list(messages))
+
+    async def _evaluate_now(self, epoch: int, messages: list[bytes]) -> list[bytes]:
         try:
             return await self.registry.evaluate_messages(epoch, messages, self.executor)
         except RegistryFault as exc:
@@ -163,6 +185,10 @@ class AgentService(SnapshotFollower):
                 identities=len(messages),
             )
             raise RegistryFaulted(str(exc)) from exc
+
+    async def _commit_checks(self, epoch: int, screened: list[Screened]) -> list[int]:
+        """Checks' people of one epoch, in one transaction (coalesced, see __init__)."""
+        return await self.store.commit_rows(None, 0, epoch, screened, [])
 
     async def registry_faults(self, include_acknowledged: bool = False) -> list[FaultAlert]:
         return await self.store.registry_faults(include_acknowledged)
@@ -305,9 +331,8 @@ class AgentService(SnapshotFollower):
             )
         identities = [Identity(k, m, y) for (k, m), y in zip(wanted, ys, strict=True)]
         if not old_epoch:
-            await self.store.commit_rows(
-                None, 0, snap.epoch, [Screened(caller_ref or "check", role, identities, result)], []
-            )
+            screened = Screened(caller_ref or "check", role, identities, result)
+            await self._check_rows.submit(snap.epoch, [screened])
             if self.newest.version != snap.version:
                 # A newer list arrived while this person was being stored; its re-check
                 # may have missed them: check everyone again (alerts on any change).

@@ -7,9 +7,12 @@ Both services create the same table in a numbered migration:
         key_id TEXT NOT NULL, nonce BLOB NOT NULL, expires_at INTEGER NOT NULL,
         PRIMARY KEY (key_id, nonce)) STRICT, WITHOUT ROWID;
 
-Each remembered nonce is one short BEGIN IMMEDIATE transaction on the service's connection
-pool (lanyard/core/sqlite.py), committed before the call it authenticates goes on: a
-replay is refused even if that call then fails.
+Each remembered nonce is committed in a short BEGIN IMMEDIATE transaction on the
+service's connection pool (lanyard/core/sqlite.py) before the call it authenticates goes
+on: a replay is refused even if that call then fails. Calls authenticated at the same
+time share one transaction (core/coalesce.py), its nonces inserted one statement each in
+arrival order, so a replay racing its original in the same transaction is still refused:
+under load one durable commit serves many calls instead of one each.
 """
 
 from __future__ import annotations
@@ -18,8 +21,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lanyard.core import sqlite
+from lanyard.core.coalesce import Coalescer
 
 PURGE_INTERVAL_SECONDS = 60
+SHARED_TRANSACTION_NONCES = 64
+
+Nonce = tuple[str, bytes, int]  # key id, nonce, expires_at
 
 
 class SqliteNonces:
@@ -29,6 +36,9 @@ class SqliteNonces:
         self._pool = pool
         self._purged_at = 0
         self._owned = False
+        self._batches: Coalescer[int, Nonce, bool] = Coalescer(
+            self._remember_all, SHARED_TRANSACTION_NONCES
+        )
 
     @classmethod
     async def open(
@@ -47,17 +57,25 @@ class SqliteNonces:
 
     async def remember(self, key_id: str, nonce: bytes, expires_at: int, now: int) -> bool:
         """Insert (key_id, nonce); False when it is already there and not yet expired."""
+        (fresh,) = await self._batches.submit(now, [(key_id, nonce, expires_at)])
+        return fresh
+
+    async def _remember_all(self, now: int, nonces: list[Nonce]) -> list[bool]:
+        """remember() for calls waiting at once, in one transaction, in order."""
+        fresh: list[bool] = []
         async with self._pool.write() as db:
             if now - self._purged_at >= PURGE_INTERVAL_SECONDS:
                 self._purged_at = now
                 await db.execute("DELETE FROM call_nonces WHERE expires_at < ?", (now,))
-            cur = await db.execute(
-                "INSERT INTO call_nonces (key_id, nonce, expires_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (key_id, nonce) DO UPDATE SET expires_at = excluded.expires_at "
-                "WHERE call_nonces.expires_at < ?",
-                (key_id, nonce, expires_at, now),
-            )
-            return cur.rowcount == 1
+            for key_id, nonce, expires_at in nonces:
+                cur = await db.execute(
+                    "INSERT INTO call_nonces (key_id, nonce, expires_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (key_id, nonce) DO UPDATE SET expires_at = excluded.expires_at "
+                    "WHERE call_nonces.expires_at < ?",
+                    (key_id, nonce, expires_at, now),
+                )
+                fresh.append(cur.rowcount == 1)
+        return fresh
 
     async def count(self) -> int:
         async with self._pool.read() as db:
