@@ -41,6 +41,7 @@ from lanyard.cli.bench.floors import (
     FLOOR_WARMUP,
     agent_floor_seconds,
     available_cores,
+    bytecode_note,
     proof_floor_seconds,
     registry_floor_seconds,
 )
@@ -397,3 +398,5 @@ def print_table(f: dict[str, float]) -> None:
             f"Screening kept only {f['screen_cpu_busy']:.0%} of {cores} cores busy: if "
             "anything else was running, run again on a quiet machine before reading the ratio."
         )
+    if note := bytecode_note():
+        console.print(note)

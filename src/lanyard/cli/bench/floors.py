@@ -124,3 +124,16 @@ def available_cores() -> int:
         return min(pool, len(os.sched_getaffinity(0)))
     except AttributeError:  # not every platform has affinity masks
         return pool
+
+
+def bytecode_note() -> str | None:
+    """A sentence for tables with a whole-process figure when this environment keeps
+    Python from caching bytecode (PYTHONDONTWRITEBYTECODE, inherited by the children
+    measured): each child then compiles Lanyard's modules as it starts (about 0.1 s on 2
+    shared cores), which an installed copy, compiled at installation, does not."""
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        return None
+    return (
+        "PYTHONDONTWRITEBYTECODE is set: every `lanyard` process measured here compiles "
+        "Lanyard's modules as it starts, which an installed copy does not."
+    )

@@ -39,9 +39,9 @@ from pathlib import Path
 
 from lanyard.cli.bench import psi_driver
 from lanyard.cli.bench.agent_phases import Bench, quota
-from lanyard.cli.bench.floors import agent_floor_seconds, proof_floor_seconds
+from lanyard.cli.bench.floors import agent_floor_seconds, bytecode_note, proof_floor_seconds
 from lanyard.cli.bench.floors import registry_floor_seconds as reg_floor_seconds
-from lanyard.cli.output import CliError, table
+from lanyard.cli.output import CliError, console, table
 from lanyard.client.admin import AdminClient, Identifier, NewRecord
 from lanyard.core.channels import open_channel
 from lanyard.core.identity import Kind
@@ -329,3 +329,5 @@ def print_table(f: dict[str, float]) -> None:
             ),
         ],
     )
+    if note := bytecode_note():
+        console.print(note)
