@@ -161,6 +161,8 @@ async def test_agent_figures_are_positive_and_consistent() -> None:
     assert _close(f["throughput_ratio"], f["screen_ideal_seconds"] / f["screen_seconds"])
     assert _close(f["screen_rows_per_s"], 200 / f["screen_seconds"])
     assert _close(f["throughput_ratio"], f["screen_cpu_efficiency"] * f["screen_cpu_busy"])
+    # The whole machine's busy share meanwhile (Linux): a share, or -1 where unknown.
+    assert 0 < f["screen_machine_busy"] <= 1 or f["screen_machine_busy"] == -1
     # The floor includes the proof's work (spec §3a); without it, the same run looks slower.
     assert f["agent_proof_cost"] > 1
     assert f["registry_proof_cost"] > 1
@@ -255,3 +257,17 @@ async def test_record_figures_hang_together() -> None:
     for key in ("small_add_ms", "small_sync_ms", "large_add_ms", "large_sync_ms", "peak_rss_mb"):
         assert f[key] > 0, key
     assert "million_entries" not in f
+
+
+def test_machine_busy_is_a_share_of_two_readings() -> None:
+    before = floors.machine_ticks()
+    if before is None:  # not Linux: unknown, said as -1
+        assert floors.machine_busy(before, floors.machine_ticks()) == -1.0
+        return
+    after = before
+    while after[0] == before[0]:  # work of this process's until the clock ticks
+        sum(i * i for i in range(10_000))
+        after = floors.machine_ticks() or before
+    assert 0.0 <= floors.machine_busy(before, after) <= 1.0
+    assert floors.machine_busy(before, before) == -1.0  # no time passed: unknown
+    assert floors.machine_busy((100, 40), (200, 65)) == 0.75

@@ -206,6 +206,9 @@ async def measure(
         # ratio = cpu_efficiency * cpu_busy: work beyond the floor, or cores left idle?
         "screen_cpu_efficiency": ideal * cores / best.cpu_seconds,
         "screen_cpu_busy": best.cpu_seconds / (best.seconds * cores),
+        # The whole machine meanwhile, whoever used it: near 1 with screen_cpu_busy well
+        # below it means other programs took the cores (-1: unknown here).
+        "screen_machine_busy": best.machine_busy,
         "throughput_ratio": ideal / best.seconds,
         "throughput_ratio_eval_floor": (
             best.identities * (agent_eval_s + registry_eval_s) / cores / best.seconds
@@ -330,7 +333,12 @@ def print_table(f: dict[str, float]) -> None:
         ),
         (
             "  process CPU",
-            f"{f['screen_cpu_seconds']:.2f} s: {f['screen_cpu_busy']:.0%} of {cores} cores busy",
+            f"{f['screen_cpu_seconds']:.2f} s: {f['screen_cpu_busy']:.0%} of {cores} cores busy"
+            + (
+                f" (machine: {f['screen_machine_busy']:.0%})"
+                if f["screen_machine_busy"] >= 0
+                else ""
+            ),
             f"floor CPU / CPU used: {f['screen_cpu_efficiency']:.2f}",
         ),
         (
@@ -394,9 +402,17 @@ def print_table(f: dict[str, float]) -> None:
         lines,
     )
     if f["throughput_ratio"] < f["target_throughput_ratio"] and f["screen_cpu_busy"] < BUSY_ENOUGH:
+        others = f["screen_machine_busy"] - f["screen_cpu_busy"]
         console.print(
-            f"Screening kept only {f['screen_cpu_busy']:.0%} of {cores} cores busy: if "
-            "anything else was running, run again on a quiet machine before reading the ratio."
+            f"Screening kept only {f['screen_cpu_busy']:.0%} of {cores} cores busy"
+            + (
+                f" while the machine was {f['screen_machine_busy']:.0%} busy: other programs "
+                f"took about {others:.0%} of it"
+                if f["screen_machine_busy"] >= 0
+                else ""
+            )
+            + "; run again on a quiet machine before reading the ratio (the CPU ratio, floor "
+            "CPU / CPU used, does not depend on it)."
         )
     if note := bytecode_note():
         console.print(note)

@@ -23,6 +23,7 @@ from lanyard.agent.datadir import AgentDir
 from lanyard.agent.screening.batch import screen_export
 from lanyard.agent.screening.csv_import import open_export
 from lanyard.cli.bench.export import Person, person, write_export
+from lanyard.cli.bench.floors import machine_busy, machine_ticks
 from lanyard.cli.output import CliError
 from lanyard.client.admin import AdminClient
 from lanyard.core import auth
@@ -103,15 +104,18 @@ class Screening:
     screened: int
     identities: int
     evaluations: int
+    machine_busy: float = -1.0  # every core's busy share meanwhile, by anyone (-1: unknown)
 
 
 async def screen_once(bench: Bench, name: str, path: Path, quota: int) -> Screening:
     adir = await bench.enrolled_agent(name, quota)
     async with agent_operator.opened(adir) as agent:
+        ticks = machine_ticks()
         cpu_started, started = time.process_time(), time.perf_counter()
         outcome = await screen_export(agent, open_export(path))
         wall = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
+        busy = machine_busy(ticks, machine_ticks())
         stored = len(await agent.store.identities(agent.snapshot.epoch))
     return Screening(
         adir,
@@ -120,6 +124,7 @@ async def screen_once(bench: Bench, name: str, path: Path, quota: int) -> Screen
         outcome.report.screened,
         stored,
         await bench.evaluations_used(adir),
+        busy,
     )
 
 

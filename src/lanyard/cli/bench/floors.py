@@ -126,6 +126,27 @@ def available_cores() -> int:
         return pool
 
 
+def machine_ticks() -> tuple[int, int] | None:
+    """(all, idle) CPU ticks of the whole machine since boot, from /proc/stat (Linux);
+    None elsewhere. Two readings give how busy every core was between them, whoever
+    used it: beside a process's own CPU time, that tells a benchmark starved by other
+    programs from one that leaves cores idle."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            fields = [int(v) for v in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return sum(fields), sum(fields[3:5])  # idle and iowait
+
+
+def machine_busy(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float:
+    """Share of the machine's CPU time busy between two machine_ticks() readings (-1.0
+    when unknown)."""
+    if before is None or after is None or after[0] <= before[0]:
+        return -1.0
+    return 1.0 - (after[1] - before[1]) / (after[0] - before[0])
+
+
 def bytecode_note() -> str | None:
     """A sentence for tables with a whole-process figure when this environment keeps
     Python from caching bytecode (PYTHONDONTWRITEBYTECODE, inherited by the children
