@@ -76,6 +76,7 @@ async def test_lanyard_side_finds_exactly_the_shared_identifiers(tmp_path: Path)
 
     assert run.import_s > 0
     assert run.screen_s > 0
+    assert run.cpu_s > 0
     assert (tmp_path / "client-t.csv").read_text(encoding="utf-8").count("\n") == 21
 
 
@@ -84,6 +85,7 @@ def test_the_table_names_each_ratio(capsys: pytest.CaptureFixture[str]) -> None:
         "server": 10_000, "client": 10_000, "overlap": 1000, "rounds": 3, "cores": 2,
         "lanyard_floor_s": 13.3, "lanyard_eval_floor_s": 7.0, "psi_crypto_s": 3.07,
         "crypto_ratio": 4.33, "crypto_ratio_eval_floor": 2.28, "lanyard_import_s": 7.2,
+        "lanyard_cpu_s": 15.1, "psi_cpu_s": 3.07, "cpu_ratio": 4.92,
         "lanyard_screen_s": 5.5, "lanyard_process_s": 12.7, "psi_process_s": 3.17,
         "process_ratio": 4.01, "import_s": 6.51, "psi_setup_s": 0.9, "setup_ratio": 7.23,
     }  # fmt: skip
@@ -91,5 +93,5 @@ def test_the_table_names_each_ratio(capsys: pytest.CaptureFixture[str]) -> None:
     peer.print_table(figures)
 
     out = capsys.readouterr().out  # cells wrap at 80 columns: short pieces only
-    for piece in ("4.33", "2.28", "4.01", "7.23", "10,000 × 10,000", "Lanyard / PSI"):
+    for piece in ("4.33", "2.28", "4.92", "4.01", "7.23", "10,000 × 10,000", "Lanyard / PSI"):
         assert piece in out, piece

@@ -16,6 +16,8 @@ index), later runs reuse it; `--psi-python` names an interpreter that already ha
 
 Figures, each Lanyard / PSI (above 1: Lanyard is slower), best of `rounds`:
 
+* CPU used: every Lanyard process's CPU seconds for the job (the registry and the import
+  in this process, `lanyard screen` in its child) against the PSI driver process's;
 * crypto, one core: Lanyard's crypto floor for the job (floors.py: per identifier, the
   agent's and the registry's spec operations with their §3a proof shares, for the server
   set's records and the client set's screening alike) against PSI's CPU seconds for its
@@ -31,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -137,13 +140,14 @@ def ensure_psi(python: Path | None, venv: Path) -> Path:
 class PsiRun:
     process_s: float  # the whole driver process, interpreter start-up included
     steps: dict[str, float]  # psi_driver's JSON
+    cpu_s: float  # the whole driver process's CPU seconds
 
 
 async def run_psi(python: Path, server_n: int, client_n: int, overlap: int) -> PsiRun:
     """One psi_driver process; its JSON, and its wall time as seen from here."""
     argv = [str(python), psi_driver.__file__, "--server", str(server_n)]
     argv += ["--client", str(client_n), "--overlap", str(overlap)]
-    started = time.perf_counter()
+    cpu_started, started = _cpu_seconds(), time.perf_counter()
     proc = await asyncio.create_subprocess_exec(
         *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -155,13 +159,14 @@ async def run_psi(python: Path, server_n: int, client_n: int, overlap: int) -> P
     steps = json.loads(out)
     if steps["intersection"] != overlap:
         raise CliError(f"PSI found {steps['intersection']} in common, not {overlap}")
-    return PsiRun(seconds, steps)
+    return PsiRun(seconds, steps, _cpu_seconds() - cpu_started)
 
 
 @dataclass(frozen=True, slots=True)
 class LanyardRun:
     import_s: float  # the server set as records, blinded round included
     screen_s: float  # the `lanyard screen` process, start-up included
+    cpu_s: float  # CPU of every Lanyard process meanwhile: registry, import, screen
 
 
 def _records(server_n: int) -> list[list[NewRecord]]:
@@ -183,6 +188,7 @@ async def run_lanyard(
     workdir: Path, name: str, server_n: int, client_n: int, overlap: int
 ) -> LanyardRun:
     """A fresh registry: import the server set, then screen the client set."""
+    cpu_started = _cpu_seconds()
     rdir = await server.init_registry(workdir / f"registry-{name}", listen="127.0.0.1:0")
     async with server.running(rdir) as reg:
         channel = open_channel(reg.address)
@@ -200,7 +206,14 @@ async def run_lanyard(
             await channel.close()
     if found != overlap:
         raise CliError(f"`lanyard screen` found {found} on the list, not {overlap}")
-    return LanyardRun(import_s, screen_s)
+    return LanyardRun(import_s, screen_s, _cpu_seconds() - cpu_started)
+
+
+def _cpu_seconds() -> float:
+    """This process's CPU seconds and its children's that have exited."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 async def _screen_process(workdir: Path, path: Path, data_dir: Path) -> tuple[float, int]:
@@ -275,6 +288,9 @@ async def measure(
         "psi_crypto_s": psi_crypto,
         "crypto_ratio": floor_s / psi_crypto,
         "crypto_ratio_eval_floor": (server_n + client_n) * eval_s / psi_crypto,
+        "lanyard_cpu_s": min(o.cpu_s for o in ours),
+        "psi_cpu_s": min(p.cpu_s for p in psi),
+        "cpu_ratio": min(o.cpu_s for o in ours) / min(p.cpu_s for p in psi),
         "lanyard_import_s": best.import_s,
         "lanyard_screen_s": best.screen_s,
         "lanyard_process_s": best.import_s + best.screen_s,
@@ -308,6 +324,12 @@ def print_table(f: dict[str, float]) -> None:
                 f"{f['lanyard_eval_floor_s']:.2f} s",
                 "",
                 f"{f['crypto_ratio_eval_floor']:.2f}",
+            ),
+            (
+                "CPU used, every process",
+                f"{f['lanyard_cpu_s']:.2f} s (registry, import, screen)",
+                f"{f['psi_cpu_s']:.2f} s (the process)",
+                f"{f['cpu_ratio']:.2f}",
             ),
             (
                 f"whole processes ({int(f['cores'])} cores)",
