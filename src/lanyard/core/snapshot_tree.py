@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping
-from itertools import chain
+from itertools import chain, pairwise
 
 from lanyard.core import screen
 from lanyard.core.errors import SignatureError
@@ -142,7 +142,7 @@ def pack_bucket(records: list[bytes]) -> bytes:
     """Entries (each tag || sealed) of one bucket, sorted by tag and joined. Raises
     SignatureError if a tag repeats."""
     records.sort()
-    for a, b in zip(records, records[1:], strict=False):
+    for a, b in pairwise(records):
         if a[: screen.TAG_BYTES] == b[: screen.TAG_BYTES]:
             raise SignatureError("the snapshot repeats a tag")
     return b"".join(records)
@@ -156,7 +156,7 @@ class SnapshotEntries:
     """Every (tag, sealed) entry of a snapshot, one packed bytes object per bucket, with
     the hash tree over them. Treat as immutable: apply() returns a new one."""
 
-    __slots__ = ("_buckets", "_tree", "_count")
+    __slots__ = ("_buckets", "_count", "_tree")
 
     def __init__(self, buckets: list[bytes], tree: HashTree, count: int) -> None:
         self._buckets = buckets
