@@ -49,6 +49,13 @@ def match_result(snapshot: LocalSnapshot, points: dict[Kind, bytes]) -> Result:
     return decide(hits.get(Kind.EMAIL), hits.get(Kind.NAME))
 
 
+def _state(snap: LocalSnapshot, at: datetime | None) -> SnapshotState:
+    """What the store keeps of a verified snapshot held."""
+    return SnapshotState(
+        snap.epoch, snap.version, snap.entries, at, snap.signature, snap.public_key
+    )
+
+
 class SnapshotFollower:
     """The snapshot-following half of AgentService (its state is set up there)."""
 
@@ -117,20 +124,16 @@ class SnapshotFollower:
                     f"{fresh.epoch} than the enrolment bundle; keeping version {base.version}"
                 )
             now = datetime.now(UTC)
-            if (fresh.epoch, fresh.version) == (base.epoch, base.version):
+            if (fresh.epoch, fresh.version) == (base.epoch, base.version) and base.verified:
                 # Nothing new, but the epoch's public key is now known from a signature.
                 base.public_key = fresh.public_key
                 self.confirmed_at = now
                 if self.next_snapshot is None:
                     await self.store.confirm_snapshot(now)
                 return []
-            state = SnapshotState(fresh.epoch, fresh.version, fresh.entries, now)
+            state = _state(fresh, now)
             if self.snapshot.epoch and fresh.epoch != self.snapshot.epoch:
-                await self.store.save_next_snapshot(
-                    SnapshotState(
-                        fresh.epoch, fresh.version, fresh.entries, self.rotation_seen_at or now
-                    )
-                )
+                await self.store.save_next_snapshot(_state(fresh, self.rotation_seen_at or now))
                 if self.next_snapshot is None:
                     self.rotation_seen_at = now
                     log.warning(
@@ -199,9 +202,7 @@ class SnapshotFollower:
             newest = self.next_snapshot
             if newest is None or newest.epoch != epoch:
                 return []
-            await self.store.switch_epoch(
-                SnapshotState(newest.epoch, newest.version, newest.entries, self.confirmed_at)
-            )
+            await self.store.switch_epoch(_state(newest, self.confirmed_at))
             self.snapshot, self.next_snapshot, self.rotation_seen_at = newest, None, None
             self.rotation_wanted.clear()
             log.info("agent.rotation_finished", epoch=epoch, identities=done)
