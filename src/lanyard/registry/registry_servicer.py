@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from lanyard.core import auth, screen
+from lanyard.core import auth, limits, screen, snapshot_tree
 from lanyard.core.serving import abort, is_abort
 from lanyard.registry import event_keys
 from lanyard.registry.blobs import BlobService
-from lanyard.registry.errors import InvalidRequest, Unauthenticated
+from lanyard.registry.errors import InvalidRequest, TooLarge, Unauthenticated
 from lanyard.registry.grpc_errors import STATUS, unary
 from lanyard.registry.service import RegistryService
 from lanyard.registry.signing import SigningKeys
@@ -21,6 +21,9 @@ from lanyard.wire.registry.v1 import registry_pb2, registry_pb2_grpc, reports_pb
 
 PREFIX = "/lanyard.registry.v1.Registry/"
 CHUNK_ENTRIES = 8192  # ~1.4 MB a message: far below any limit, few enough messages
+# One SnapshotEntry on the wire: the tag and the sealed box, each with its field tag and
+# length, and the entry's own framing.
+WIRE_ENTRY_BYTES = snapshot_tree.ENTRY_BYTES + 8
 
 
 def _entries(pairs: list[tuple[bytes, bytes]]) -> list[snapshot_pb2.SnapshotEntry]:
@@ -125,11 +128,17 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         self, request: registry_pb2.GetSnapshotRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.GetSnapshotResponse:
         await self._event(context, "GetSnapshot")
-        snap = await self._service.snapshot(request.since_version)
-        if isinstance(snap, DeltaSnapshot):
-            return registry_pb2.GetSnapshotResponse(delta=_delta(snap))
-        header = _header(snap)
-        header.entries.extend(_entries(snap.entries))
+        async with self._service.snapshot(request.since_version) as snap:
+            if isinstance(snap, DeltaSnapshot):
+                return registry_pb2.GetSnapshotResponse(delta=_delta(snap))
+            if snap.count * WIRE_ENTRY_BYTES > limits.MAX_RESPONSE_BYTES - 4096:
+                raise TooLarge(
+                    f"the snapshot's {snap.count:,} entries do not fit in one "
+                    f"{limits.MAX_RESPONSE_BYTES // limits.MIB} MiB answer; use StreamSnapshot"
+                )
+            header = _header(snap)
+            async for part in snap.chunks(CHUNK_ENTRIES):
+                header.entries.extend(_entries(part))
         return registry_pb2.GetSnapshotResponse(full=header)
 
     async def StreamSnapshot(
@@ -137,22 +146,21 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
     ) -> AsyncIterator[registry_pb2.SnapshotChunk]:
         try:
             await self._event(context, "StreamSnapshot")
-            snap = await self._service.snapshot(request.since_version)
+            async with self._service.snapshot(request.since_version) as snap:
+                if isinstance(snap, DeltaSnapshot):
+                    yield registry_pb2.SnapshotChunk(delta=_delta(snap))
+                    return
+                # The header and the reader were taken together under the service's
+                # lock: every chunk is of the header's version, whatever commits meanwhile.
+                yield registry_pb2.SnapshotChunk(header=_header(snap))
+                async for part in snap.chunks(CHUNK_ENTRIES):
+                    yield registry_pb2.SnapshotChunk(
+                        entries=registry_pb2.SnapshotEntries(entries=_entries(part))
+                    )
         except Exception as exc:
             if is_abort(exc):
                 raise
             await abort(STATUS, context, exc, "StreamSnapshot")
-            return
-        if isinstance(snap, DeltaSnapshot):
-            yield registry_pb2.SnapshotChunk(delta=_delta(snap))
-            return
-        # `snap` is a copy taken under the service's lock: every chunk is of one version.
-        yield registry_pb2.SnapshotChunk(header=_header(snap))
-        for start in range(0, len(snap.entries), CHUNK_ENTRIES):
-            part = snap.entries[start : start + CHUNK_ENTRIES]
-            yield registry_pb2.SnapshotChunk(
-                entries=registry_pb2.SnapshotEntries(entries=_entries(part))
-            )
 
     async def WatchSnapshot(
         self, request: registry_pb2.WatchSnapshotRequest, context: grpc.aio.ServicerContext

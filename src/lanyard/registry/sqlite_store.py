@@ -9,6 +9,7 @@ transactions. Queries are batched (executemany), never one await per row.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -32,11 +33,60 @@ from lanyard.registry.store import (
     Delta,
     Entry,
     Event,
+    LiveEntry,
+    LiveReader,
     LoggedEvaluation,
     Record,
     RecordEvent,
     Store,
 )
+
+_PARAMS = 500  # bound parameters per statement, well under SQLite's limit
+_LAST = b"\xff" * 33  # above every 32-byte tag: the end of the last bucket's range
+
+
+def _bucket_range(bucket: int) -> tuple[bytes, bytes]:
+    """[lo, hi) of the tags in `bucket` (their first two bytes), as SQLite compares blobs."""
+    return bucket.to_bytes(2, "big"), (
+        (bucket + 1).to_bytes(2, "big") if bucket < 0xFFFF else _LAST
+    )
+
+
+class SqliteLiveReader(LiveReader):
+    """A connection of its own, in one read transaction begun by reading the version."""
+
+    def __init__(self, db: aiosqlite.Connection, version: int) -> None:
+        self._db = db
+        self.version = version
+
+    @classmethod
+    async def open(cls, path: Path) -> SqliteLiveReader:
+        db = await sqlite.connect(path, (), migrate=False)
+        try:
+            db.row_factory = None
+            await db.execute("BEGIN")
+            # The first read fixes what the transaction sees (WAL): from here on, later
+            # commits are invisible to it.
+            version = await _state_on(db, "version")
+        except BaseException:
+            await db.close()
+            raise
+        return cls(db, version)
+
+    async def chunks(self, size: int) -> AsyncIterator[list[tuple[bytes, bytes]]]:
+        async with self._db.execute(
+            "SELECT tag, sealed FROM entries INDEXED BY entries_live_tag "
+            "WHERE removed_version IS NULL ORDER BY tag"
+        ) as cur:
+            while rows := await cur.fetchmany(size):
+                yield [(bytes(r[0]), bytes(r[1])) for r in rows]
+
+    async def close(self) -> None:
+        try:
+            if self._db.in_transaction:
+                await self._db.execute("COMMIT")
+        finally:
+            await self._db.close()
 
 
 def _now() -> str:
@@ -452,6 +502,77 @@ class SqliteStore(Store):
         )
         return [Entry(bytes(r[0]), bytes(r[1]), r[2]) for r in rows]
 
+    async def bucket_entries(self, buckets: Collection[int]) -> dict[int, bytes]:
+        wanted = sorted(set(buckets))
+        out = dict.fromkeys(wanted, b"")
+        if not wanted:
+            return out
+        parts: dict[int, list[bytes]] = {}
+        async with self._pool.read() as db:
+            await db.execute("BEGIN")  # every bucket from the same state
+            try:
+                for i in range(0, len(wanted), _PARAMS // 2):
+                    part = wanted[i : i + _PARAMS // 2]
+                    values = ", ".join("(?, ?)" for _ in part)
+                    rows = await sqlite.fetch_all(
+                        db,
+                        f"WITH b (lo, hi) AS (VALUES {values}) "  # noqa: S608 - placeholders only
+                        "SELECT e.tag, e.sealed FROM b "
+                        "JOIN entries e INDEXED BY entries_live_tag "
+                        "ON e.tag >= b.lo AND e.tag < b.hi "
+                        "WHERE e.removed_version IS NULL ORDER BY e.tag",
+                        [x for bucket in part for x in _bucket_range(bucket)],
+                    )
+                    for tag, sealed in rows:
+                        tag = bytes(tag)
+                        parts.setdefault((tag[0] << 8) | tag[1], []).extend((tag, bytes(sealed)))
+            finally:
+                await db.execute("COMMIT")
+        for bucket, pieces in parts.items():
+            out[bucket] = b"".join(pieces)
+        return out
+
+    async def live_owners(self, tags: Sequence[bytes]) -> dict[bytes, LiveEntry]:
+        wanted = list(dict.fromkeys(tags))
+        out: dict[bytes, LiveEntry] = {}
+        for i in range(0, len(wanted), _PARAMS):
+            part = wanted[i : i + _PARAMS]
+            marks = ", ".join("?" * len(part))
+            rows = await self._all(
+                "SELECT e.tag, e.sealed, e.record_ref, r.status "  # noqa: S608 - placeholders only
+                "FROM entries e INDEXED BY entries_live_tag "
+                "LEFT JOIN records r ON r.record_ref = e.record_ref "
+                f"WHERE e.removed_version IS NULL AND e.tag IN ({marks})",
+                tuple(part),
+            )
+            for r in rows:
+                out[bytes(r[0])] = LiveEntry(bytes(r[1]), r[2], r[3])
+        return out
+
+    async def live_tags_of(self, record_refs: Sequence[str]) -> list[bytes]:
+        wanted = list(dict.fromkeys(record_refs))
+        out: list[bytes] = []
+        for i in range(0, len(wanted), _PARAMS):
+            part = wanted[i : i + _PARAMS]
+            marks = ", ".join("?" * len(part))
+            rows = await self._all(
+                "SELECT tag FROM entries INDEXED BY entries_ref "  # noqa: S608 - placeholders only
+                f"WHERE removed_version IS NULL AND record_ref IN ({marks})",
+                tuple(part),
+            )
+            out += [bytes(r[0]) for r in rows]
+        return out
+
+    async def padding_tags(self) -> list[bytes]:
+        rows = await self._all(
+            "SELECT tag FROM entries INDEXED BY entries_ref "
+            "WHERE removed_version IS NULL AND record_ref IS NULL"
+        )
+        return [bytes(r[0]) for r in rows]
+
+    async def live_reader(self) -> SqliteLiveReader:
+        return await SqliteLiveReader.open(self._pool.path)
+
     async def apply(self, change: Change) -> int:
         async with self._pool.write() as db:
             version = await _state_on(db, "version") + 1
@@ -570,7 +691,8 @@ class SqliteStore(Store):
                     return None
                 added = await sqlite.fetch_all(
                     db,
-                    "SELECT tag, sealed, record_ref FROM entries "
+                    # Not the live-tag index: that would read every live entry.
+                    "SELECT tag, sealed, record_ref FROM entries INDEXED BY entries_added "
                     "WHERE added_version > ? AND removed_version IS NULL",
                     (version,),
                 )
