@@ -95,6 +95,24 @@ async def test_a_rotation_switches_only_when_every_identity_is_staged(store: Sto
     assert await store.known_points([EMAIL, NAME], 1) == {}
 
 
+async def test_identities_after_an_id_and_results_of_some(store: Store) -> None:
+    ye, yn = os.urandom(32), os.urandom(32)
+    assert await store.identities_after(1, 0) == (0, [])
+    [first] = await store.commit_rows(None, 0, 1, [_ada(ye, yn, None)], [])
+    [second] = await store.commit_rows(None, 0, 1, [_ada(ye, yn, None, "ORD-2")], [])
+    top, rows = await store.identities_after(1, first)
+    assert top == second
+    assert sorted((a, k.value, y) for a, k, y in rows) == [
+        (second, "email", ye),
+        (second, "name", yn),
+    ]
+    assert len((await store.identities_after(1, 0))[1]) == 4
+    assert (await store.identities_after(2, 0))[1] == []  # nothing evaluated in epoch 2
+    await store.apply(Change([(second, DENY)], [], 7))
+    assert await store.results_of([second, first, 999]) == {second: DENY, first: CLEAR}
+    assert await store.results_of([]) == {}
+
+
 async def test_alerts_are_acknowledged_once(store: Store) -> None:
     [aid] = await store.commit_rows(None, 0, 1, [_ada(os.urandom(32), os.urandom(32), None)], [])
     raised = await store.apply(Change([(aid, DENY)], [(aid, "new-match", DENY)], 7))

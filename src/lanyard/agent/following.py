@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import Executor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -31,6 +32,7 @@ from lanyard.agent.screening.decision import Result, decide
 from lanyard.agent.store import Alert, Change, SnapshotState, Store
 from lanyard.client.errors import RpcFailed
 from lanyard.client.registry import LocalSnapshot, RegistryClient
+from lanyard.core import screen
 from lanyard.core.enrolment import Enrolment
 from lanyard.core.errors import SealError, SignatureError
 from lanyard.core.identity import Kind
@@ -40,6 +42,10 @@ log = structlog.get_logger("lanyard.agent")
 
 REEVALUATE_BATCH = 1000
 REFRESH_SECONDS = 60.0  # the follower asks even when nothing was announced
+# A delta re-checks only the people it concerns, relying on a full re-check at most this
+# old (so that a result another process stored meanwhile is looked at again in time).
+FULL_RECHECK_SECONDS = 600.0
+TARGETED_MAX = 1000  # more people concerned by one delta than this: re-check everyone
 
 
 def match_result(snapshot: LocalSnapshot, points: dict[Kind, bytes]) -> Result:
@@ -54,6 +60,23 @@ def _state(snap: LocalSnapshot, at: datetime | None) -> SnapshotState:
     return SnapshotState(
         snap.epoch, snap.version, snap.entries, at, snap.signature, snap.public_key
     )
+
+
+@dataclass
+class PeopleIndex:
+    """Who holds which tag under the held snapshot's epoch: every attendee up to
+    `last_id`, as of the full re-check at `built_at` (time.monotonic) and those taken in
+    since. Points are never changed within an epoch, and attendee ids only grow."""
+
+    epoch: int
+    built_at: float
+    last_id: int = 0
+    points: dict[int, dict[Kind, bytes]] = field(default_factory=dict)
+    by_tag: dict[bytes, set[int]] = field(default_factory=dict)
+
+    def add(self, attendee_id: int, kind: Kind, y: bytes) -> None:
+        self.points.setdefault(attendee_id, {})[kind] = y
+        self.by_tag.setdefault(screen.tag(self.epoch, y), set()).add(attendee_id)
 
 
 class SnapshotFollower:
@@ -72,6 +95,7 @@ class SnapshotFollower:
     rotate_inline: bool
     _sync_lock: asyncio.Lock
     _rotation_lock: asyncio.Lock
+    _index: PeopleIndex | None  # None until a full re-check in this process
 
     async def evaluate(self, epoch: int, messages: Sequence[bytes]) -> list[bytes]:
         """Y for each message under `epoch`, proofs verified (AgentService.evaluate)."""
@@ -132,6 +156,7 @@ class SnapshotFollower:
                     await self.store.confirm_snapshot(now)
                 return []
             state = _state(fresh, now)
+            touched: list[bytes] | None = None  # the tags a delta on the held one changed
             if self.snapshot.epoch and fresh.epoch != self.snapshot.epoch:
                 await self.store.save_next_snapshot(_state(fresh, self.rotation_seen_at or now))
                 if self.next_snapshot is None:
@@ -148,8 +173,10 @@ class SnapshotFollower:
                 self.snapshot.version,
             ):
                 # A delta on the snapshot held: store the change, not the whole list again.
-                await self.store.save_snapshot_change(state, *fresh.last_change)
+                added, removed = fresh.last_change
+                await self.store.save_snapshot_change(state, added, removed)
                 self.snapshot = fresh
+                touched = [*added, *removed]
             else:
                 await self.store.save_snapshot(state)
                 self.snapshot = fresh
@@ -161,6 +188,8 @@ class SnapshotFollower:
                 version=fresh.version,
                 entries=len(fresh.entries),
             )
+            if touched is not None:
+                return await self.recheck_change(touched)
             return await self.recheck()
 
     async def finish_rotation(self) -> list[Alert]:
@@ -236,11 +265,64 @@ class SnapshotFollower:
     async def recheck(self) -> list[Alert]:
         """Match every stored person against the snapshot held; alert once per person
         and change (one person named by several runs and checks raises one alert).
-        Callers hold the sync lock (recheck_now takes it)."""
+        Callers hold the sync lock (recheck_now takes it). Outside a rotation this also
+        notes who holds which tag, for recheck_change."""
         started = time.perf_counter()
         version = self.newest.version
-        people = await self._persons()
+        if self.next_snapshot is None:
+            epoch = self.snapshot.epoch
+            top, rows = await self.store.identities_after(epoch, 0)
+            index = PeopleIndex(epoch, time.monotonic(), top)
+            for row in rows:
+                index.add(*row)
+            people = {aid: (self.snapshot, points) for aid, points in index.points.items()}
+        else:
+            index, people = None, await self._persons()
         current = await self.store.results()
+        self._index = index
+        return await self._judge(people, current, version, started, "all")
+
+    async def recheck_change(self, tags: Iterable[bytes]) -> list[Alert]:
+        """recheck(), for a delta that added or removed `tags`: only the people holding
+        one of them, and those stored since the last re-check, are matched again — the
+        others' entries did not change. Falls back to recheck() during a rotation,
+        after a key switch, when no full re-check has run in this process for
+        FULL_RECHECK_SECONDS, or when more than TARGETED_MAX people are concerned.
+        Callers hold the sync lock."""
+        index = self._index
+        if (
+            index is None
+            or self.next_snapshot is not None
+            or index.epoch != self.snapshot.epoch
+            or time.monotonic() - index.built_at > FULL_RECHECK_SECONDS
+        ):
+            return await self.recheck()
+        started = time.perf_counter()
+        top, rows = await self.store.identities_after(index.epoch, index.last_id)
+        if top < index.last_id:  # attendees were deleted: ids may be reused
+            return await self.recheck()
+        for row in rows:
+            index.add(*row)
+        index.last_id = top
+        touched = {aid for aid, _, _ in rows}
+        for tag in tags:
+            touched.update(index.by_tag.get(tag, ()))
+        if len(touched) > TARGETED_MAX:
+            return await self.recheck()
+        people = {aid: (self.snapshot, index.points[aid]) for aid in touched}
+        current = await self.store.results_of(sorted(touched)) if touched else {}
+        return await self._judge(people, current, self.newest.version, started, "changed")
+
+    async def _judge(
+        self,
+        people: dict[int, tuple[LocalSnapshot, dict[Kind, bytes]]],
+        current: dict[int, Result],
+        version: int,
+        started: float,
+        scope: str,
+    ) -> list[Alert]:
+        """Match `people` (attendee id -> snapshot and points), store every result that
+        differs from `current` and raise one alert per person and change."""
         results: list[tuple[int, Result]] = []
         alerts: list[tuple[int, str, Result]] = []
         alerted: set[tuple[frozenset[tuple[Kind, bytes]], Result]] = set()
@@ -281,6 +363,7 @@ class SnapshotFollower:
             log.error("agent.snapshot_entry_unreadable", count=unreadable, version=version)
         log.info(
             "agent.rechecked",
+            scope=scope,
             attendees=len(people),
             changes=len(results),
             ms=round((time.perf_counter() - started) * 1000, 1),

@@ -137,6 +137,7 @@ class AgentService(SnapshotFollower):
         self.updated = asyncio.Event()  # set whenever a newer snapshot is taken in
         self._verifier = verifier or auth.TokenVerifier()
         self._sync_lock = asyncio.Lock()
+        self._index = None
         self._rotation_lock = asyncio.Lock()
         # One-shot commands finish a rotation inside sync(); `agent serve` has a task.
         self.rotate_inline = True

@@ -33,6 +33,7 @@ from lanyard.core.errors import SignatureError
 from lanyard.core.identity import Kind
 
 LOAD_BATCH = 8192  # snapshot rows fetched per thread hop when loading
+RESULTS_BATCH = 500  # attendee ids per query (well under SQLite's variable limit)
 
 
 def _now() -> str:
@@ -363,6 +364,27 @@ class SqliteStore(Store):
         )
         return [(r[0], Kind(r[1]), bytes(r[2])) for r in rows]
 
+    async def identities_after(
+        self, epoch: int, after_id: int
+    ) -> tuple[int, list[tuple[int, Kind, bytes]]]:
+        async with self._pool.read() as db:
+            await db.execute("BEGIN")
+            try:
+                top = await sqlite.fetch_one(
+                    db, "SELECT coalesce(max(attendee_id), 0) FROM attendees"
+                )
+                rows = await sqlite.fetch_all(
+                    db,
+                    "SELECT i.attendee_id, i.kind, "
+                    "CASE WHEN p.epoch = ?1 THEN p.y ELSE p.next_y END "
+                    "FROM identities i JOIN points p USING (message) "
+                    "WHERE i.attendee_id > ?2 AND (p.epoch = ?1 OR p.next_epoch = ?1)",
+                    (epoch, after_id),
+                )
+            finally:
+                await db.execute("COMMIT")
+        return int(top[0]), [(r[0], Kind(r[1]), bytes(r[2])) for r in rows]
+
     async def stale_identities(self, epoch: int, limit: int) -> list[tuple[Kind, bytes]]:
         rows = await self._all(
             "SELECT kind, message FROM points WHERE epoch != ?1 "
@@ -389,6 +411,24 @@ class SqliteStore(Store):
     async def results(self) -> dict[int, Result]:
         rows = await self._all("SELECT attendee_id, decision, reason, record_ref FROM attendees")
         return {r[0]: _result(r) for r in rows}
+
+    async def results_of(self, attendee_ids: list[int]) -> dict[int, Result]:
+        out: dict[int, Result] = {}
+        async with self._pool.read() as db:
+            await db.execute("BEGIN")
+            try:
+                for start in range(0, len(attendee_ids), RESULTS_BATCH):
+                    part = attendee_ids[start : start + RESULTS_BATCH]
+                    rows = await sqlite.fetch_all(
+                        db,
+                        "SELECT attendee_id, decision, reason, record_ref FROM attendees "  # noqa: S608 - placeholders only
+                        f"WHERE attendee_id IN ({', '.join('?' * len(part))})",
+                        tuple(part),
+                    )
+                    out.update((r[0], _result(r)) for r in rows)
+            finally:
+                await db.execute("COMMIT")
+        return out
 
     async def apply(self, change: Change) -> list[Alert]:
         now = _now()

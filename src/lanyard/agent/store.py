@@ -197,6 +197,14 @@ class Store(ABC):
         """(attendee id, kind, Y) of every stored identity evaluated in `epoch`."""
 
     @abstractmethod
+    async def identities_after(
+        self, epoch: int, after_id: int
+    ) -> tuple[int, list[tuple[int, Kind, bytes]]]:
+        """The highest attendee id stored (0 for none), and (attendee id, kind, Y) of every
+        identity evaluated in `epoch` of the attendees whose id is above `after_id`: who
+        was stored since. Ids only grow while attendees are kept."""
+
+    @abstractmethod
     async def stale_identities(self, epoch: int, limit: int) -> list[tuple[Kind, bytes]]:
         """(kind, message) of up to `limit` distinct identities with no point in `epoch`."""
 
@@ -210,6 +218,10 @@ class Store(ABC):
 
     @abstractmethod
     async def results(self) -> dict[int, Result]: ...
+
+    @abstractmethod
+    async def results_of(self, attendee_ids: list[int]) -> dict[int, Result]:
+        """The stored result of each of these attendees (ids not stored are left out)."""
 
     @abstractmethod
     async def apply(self, change: Change) -> list[Alert]: ...
