@@ -48,10 +48,18 @@ FULL_RECHECK_SECONDS = 600.0
 TARGETED_MAX = 1000  # more people concerned by one delta than this: re-check everyone
 
 
-def match_result(snapshot: LocalSnapshot, points: dict[Kind, bytes]) -> Result:
-    """Decide from whichever of the person's identities match. A tag whose box does not
-    open raises SealError: an error, not a match (spec §4)."""
-    hits: dict[Kind, Status | None] = {kind: snapshot.match(y) for kind, y in points.items()}
+def match_result(
+    snapshot: LocalSnapshot,
+    points: dict[Kind, bytes],
+    tags: dict[Kind, bytes] | None = None,
+) -> Result:
+    """Decide from whichever of the person's identities match; `tags` (their tags in
+    the snapshot's epoch, when known) spare recomputing them for those that do not. A
+    tag whose box does not open raises SealError: an error, not a match (spec §4)."""
+    hits: dict[Kind, Status | None] = {}
+    for kind, y in points.items():
+        tag = tags.get(kind) if tags else None
+        hits[kind] = None if tag and tag not in snapshot.entries else snapshot.match(y)
     return decide(hits.get(Kind.EMAIL), hits.get(Kind.NAME))
 
 
@@ -72,11 +80,14 @@ class PeopleIndex:
     built_at: float
     last_id: int = 0
     points: dict[int, dict[Kind, bytes]] = field(default_factory=dict)
+    tags: dict[int, dict[Kind, bytes]] = field(default_factory=dict)
     by_tag: dict[bytes, set[int]] = field(default_factory=dict)
 
     def add(self, attendee_id: int, kind: Kind, y: bytes) -> None:
+        tag = screen.tag(self.epoch, y)
         self.points.setdefault(attendee_id, {})[kind] = y
-        self.by_tag.setdefault(screen.tag(self.epoch, y), set()).add(attendee_id)
+        self.tags.setdefault(attendee_id, {})[kind] = tag
+        self.by_tag.setdefault(tag, set()).add(attendee_id)
 
 
 class SnapshotFollower:
@@ -327,9 +338,10 @@ class SnapshotFollower:
         alerts: list[tuple[int, str, Result]] = []
         alerted: set[tuple[frozenset[tuple[Kind, bytes]], Result]] = set()
         unreadable = 0
+        known = self._index.tags if self._index is not None else {}
         for attendee_id, (snap, person) in people.items():
             try:
-                result = match_result(snap, person)
+                result = match_result(snap, person, known.get(attendee_id))
             except SealError:
                 unreadable += 1
                 continue
