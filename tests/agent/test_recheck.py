@@ -4,6 +4,7 @@ new match and every cleared one; anything else re-checks everyone."""
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 
 from structlog.testing import capture_logs
@@ -16,7 +17,7 @@ from lanyard.core.identity import Kind
 from tests.agent.conftest import AgentSetup
 
 
-def _rechecks(logs: list[dict[str, Any]]) -> list[tuple[str, int, int]]:
+def _rechecks(logs: list[MutableMapping[str, Any]]) -> list[tuple[str, int, int]]:
     return [
         (e["scope"], e["attendees"], e["changes"]) for e in logs if e["event"] == "agent.rechecked"
     ]

@@ -6,7 +6,7 @@ once every distinct stored identity has a point under the new epoch; until then 
 epoch's snapshot waits beside the old one, people already re-evaluated are matched against
 it and the others against the old one, and finish_rotation keeps being retried. Every
 change a re-check finds raises one alert per person and change (logged at warning, ids
-only).
+only); a delta on the held snapshot re-checks only the people it concerns (recheck.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -28,15 +27,13 @@ from lanyard.agent.errors import (
     SnapshotRejected,
     Unavailable,
 )
-from lanyard.agent.screening.decision import Result, decide
-from lanyard.agent.store import Alert, Change, SnapshotState, Store
+from lanyard.agent.recheck import PeopleIndex, judge
+from lanyard.agent.store import Alert, SnapshotState, Store
 from lanyard.client.errors import RpcFailed
 from lanyard.client.registry import LocalSnapshot, RegistryClient
-from lanyard.core import screen
 from lanyard.core.enrolment import Enrolment
-from lanyard.core.errors import SealError, SignatureError
+from lanyard.core.errors import SignatureError
 from lanyard.core.identity import Kind
-from lanyard.core.snapshot import Status
 
 log = structlog.get_logger("lanyard.agent")
 
@@ -48,46 +45,11 @@ FULL_RECHECK_SECONDS = 600.0
 TARGETED_MAX = 1000  # more people concerned by one delta than this: re-check everyone
 
 
-def match_result(
-    snapshot: LocalSnapshot,
-    points: dict[Kind, bytes],
-    tags: dict[Kind, bytes] | None = None,
-) -> Result:
-    """Decide from whichever of the person's identities match; `tags` (their tags in
-    the snapshot's epoch, when known) spare recomputing them for those that do not. A
-    tag whose box does not open raises SealError: an error, not a match (spec §4)."""
-    hits: dict[Kind, Status | None] = {}
-    for kind, y in points.items():
-        tag = tags.get(kind) if tags else None
-        hits[kind] = None if tag and tag not in snapshot.entries else snapshot.match(y)
-    return decide(hits.get(Kind.EMAIL), hits.get(Kind.NAME))
-
-
 def _state(snap: LocalSnapshot, at: datetime | None) -> SnapshotState:
     """What the store keeps of a verified snapshot held."""
     return SnapshotState(
         snap.epoch, snap.version, snap.entries, at, snap.signature, snap.public_key
     )
-
-
-@dataclass
-class PeopleIndex:
-    """Who holds which tag under the held snapshot's epoch: every attendee up to
-    `last_id`, as of the full re-check at `built_at` (time.monotonic) and those taken in
-    since. Points are never changed within an epoch, and attendee ids only grow."""
-
-    epoch: int
-    built_at: float
-    last_id: int = 0
-    points: dict[int, dict[Kind, bytes]] = field(default_factory=dict)
-    tags: dict[int, dict[Kind, bytes]] = field(default_factory=dict)
-    by_tag: dict[bytes, set[int]] = field(default_factory=dict)
-
-    def add(self, attendee_id: int, kind: Kind, y: bytes) -> None:
-        tag = screen.tag(self.epoch, y)
-        self.points.setdefault(attendee_id, {})[kind] = y
-        self.tags.setdefault(attendee_id, {})[kind] = tag
-        self.by_tag.setdefault(tag, set()).add(attendee_id)
 
 
 class SnapshotFollower:
@@ -291,7 +253,8 @@ class SnapshotFollower:
             index, people = None, await self._persons()
         current = await self.store.results()
         self._index = index
-        return await self._judge(people, current, version, started, "all")
+        tags = index.tags if index is not None else {}
+        return await judge(self.store, people, current, version, started, "all", tags)
 
     async def recheck_change(self, tags: Iterable[bytes]) -> list[Alert]:
         """recheck(), for a delta that added or removed `tags`: only the people holding
@@ -322,65 +285,8 @@ class SnapshotFollower:
             return await self.recheck()
         people = {aid: (self.snapshot, index.points[aid]) for aid in touched}
         current = await self.store.results_of(sorted(touched)) if touched else {}
-        return await self._judge(people, current, self.newest.version, started, "changed")
-
-    async def _judge(
-        self,
-        people: dict[int, tuple[LocalSnapshot, dict[Kind, bytes]]],
-        current: dict[int, Result],
-        version: int,
-        started: float,
-        scope: str,
-    ) -> list[Alert]:
-        """Match `people` (attendee id -> snapshot and points), store every result that
-        differs from `current` and raise one alert per person and change."""
-        results: list[tuple[int, Result]] = []
-        alerts: list[tuple[int, str, Result]] = []
-        alerted: set[tuple[frozenset[tuple[Kind, bytes]], Result]] = set()
-        unreadable = 0
-        known = self._index.tags if self._index is not None else {}
-        for attendee_id, (snap, person) in people.items():
-            try:
-                result = match_result(snap, person, known.get(attendee_id))
-            except SealError:
-                unreadable += 1
-                continue
-            before = current.get(attendee_id)
-            if before is None or before == result:
-                continue
-            results.append((attendee_id, result))
-            key = (frozenset(person.items()), result)
-            if key in alerted:
-                continue
-            alerted.add(key)
-            if not before.reason:
-                change = "new-match"
-            elif not result.reason:
-                change = "cleared"
-            else:
-                change = "changed"
-            alerts.append((attendee_id, change, result))
-        raised = await self.store.apply(Change(results, alerts, version)) if results else []
-        for alert in raised:
-            log.warning(
-                "agent.alert",
-                alert_id=alert.alert_id,
-                attendee_id=alert.attendee_id,
-                kind=alert.kind,
-                reason=alert.result.reason.value,
-                record_ref=alert.result.record_ref,
-                version=version,
-            )
-        if unreadable:
-            log.error("agent.snapshot_entry_unreadable", count=unreadable, version=version)
-        log.info(
-            "agent.rechecked",
-            scope=scope,
-            attendees=len(people),
-            changes=len(results),
-            ms=round((time.perf_counter() - started) * 1000, 1),
-        )
-        return raised
+        version = self.newest.version
+        return await judge(self.store, people, current, version, started, "changed", index.tags)
 
     async def alerts(self, include_acknowledged: bool = False) -> list[Alert]:
         return await self.store.alerts(include_acknowledged)

@@ -34,7 +34,8 @@ from lanyard.agent.errors import (
     Unauthenticated,
     Unavailable,
 )
-from lanyard.agent.following import SnapshotFollower, match_result
+from lanyard.agent.following import SnapshotFollower
+from lanyard.agent.recheck import match_result
 from lanyard.agent.screening.decision import Decision, Result
 from lanyard.agent.store import FaultAlert, Identity, Screened, SnapshotState, Store
 from lanyard.client.errors import EvaluationProofFailed, RegistryFault, RpcFailed
