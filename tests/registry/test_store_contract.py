@@ -139,6 +139,11 @@ class TestStoreContract:
             [_entry(2, None).tag, _entry(3, None).tag]
         )
         assert await store.delta_since(3) is None
+        # A delta larger than the bound is not read at all.
+        assert await store.delta_since(0, max_added=1) is None
+        bounded = await store.delta_since(0, max_added=2)
+        assert bounded is not None
+        assert len(bounded.added) == 2
         stored = await store.get_record("WG-1")
         assert stored is not None
         assert stored.identifier_count == 1

@@ -132,8 +132,8 @@ class LiveSnapshot:
         (then the caller must close it). Call under the owner's lock, so that the store
         is at `version` too."""
         if 0 < since_version <= self.version:
-            delta = await self._store.delta_since(since_version)
-            if delta is not None and len(delta.added) < self.count:
+            delta = await self._store.delta_since(since_version, max_added=self.count - 1)
+            if delta is not None:
                 return DeltaSnapshot(
                     epoch=self.epoch,
                     from_version=since_version,

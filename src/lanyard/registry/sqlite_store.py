@@ -681,7 +681,7 @@ class SqliteStore(Store):
             await db.execute("UPDATE state SET value = ? WHERE key = 'epoch'", (new_epoch,))
         return version
 
-    async def delta_since(self, version: int) -> Delta | None:
+    async def delta_since(self, version: int, max_added: int | None = None) -> Delta | None:
         # One read transaction: the version and both lists come from the same state.
         async with self._pool.read() as db:
             await db.execute("BEGIN")
@@ -693,9 +693,11 @@ class SqliteStore(Store):
                     db,
                     # Not the live-tag index: that would read every live entry.
                     "SELECT tag, sealed, record_ref FROM entries INDEXED BY entries_added "
-                    "WHERE added_version > ? AND removed_version IS NULL",
-                    (version,),
+                    "WHERE added_version > ? AND removed_version IS NULL LIMIT ?",
+                    (version, -1 if max_added is None else max_added + 1),
                 )
+                if max_added is not None and len(added) > max_added:
+                    return None
                 removed = await sqlite.fetch_all(
                     db,
                     "SELECT DISTINCT tag FROM entries "

@@ -295,5 +295,7 @@ class Store(ABC):
         replace every live entry; returns the new snapshot version."""
 
     @abstractmethod
-    async def delta_since(self, version: int) -> Delta | None:
-        """Entries added and tags removed after `version`; None if that is not known."""
+    async def delta_since(self, version: int, max_added: int | None = None) -> Delta | None:
+        """Entries added and tags removed after `version`; None if that is not known, or
+        if more than `max_added` entries were added (then a whole snapshot is smaller:
+        the delta is never read in full)."""
