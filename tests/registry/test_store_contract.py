@@ -115,6 +115,16 @@ class TestStoreContract:
         assert [(e.log_index, e.record_ref) for e in logged] == [(0, "WG-1"), (1, None)]
         assert await store.list_evaluations(since="2027-05-01T10:00:01") == logged[1:]
         assert await store.list_evaluations(event_id="conf-2027") == []
+        # A record added with a claim takes it in the same transaction.
+        await store.apply(
+            Change(
+                add_record=Record("WG-4", "flagged", None),
+                add_points=[b"c" * 32],
+                claim=("admin:operator", 1),
+            )
+        )
+        claimed = await store.list_evaluations(event_id="admin")
+        assert [(e.log_index, e.record_ref) for e in claimed] == [(0, "WG-1"), (1, "WG-4")]
 
     async def test_apply_and_delta(self, make_store: StoreFactory) -> None:
         store = await make_store()

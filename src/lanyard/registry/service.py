@@ -382,11 +382,11 @@ class RegistryService:
                         record_changes.describe_added(record, len(dict.fromkeys(points))),
                     ),
                     extend=extend,
+                    claim=(f"admin:{by}", len(points)),
                 )
             )
         stored = await self._store.get_record(record.record_ref)
         assert stored is not None
-        await self._store.claim_evaluation(f"admin:{by}", record.record_ref, len(points))
         log.info(
             "registry.record_added",
             record_ref=record.record_ref,

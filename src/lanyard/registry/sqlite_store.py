@@ -165,6 +165,21 @@ async def _append_evaluation(db: aiosqlite.Connection, logged: LoggedEvaluation)
         raise LogOutOfStep(f"evaluation log leaf {logged.log_index} is not the next one")
 
 
+async def _claim(db: aiosqlite.Connection, caller: str, record_ref: str, points: int) -> int | None:
+    """claim_evaluation's rule on the caller's write unit. The newest unclaimed leaf is
+    found by walking the caller's leaves from the newest: it is almost always the first."""
+    row = await sqlite.fetch_one(
+        db,
+        "INSERT INTO evaluation_claims (log_index, record_ref, claimed_at) "
+        "SELECT l.log_index, ?, ? FROM evaluation_log l INDEXED BY evaluation_log_caller "
+        "WHERE l.caller = ? AND l.points >= ? "
+        "AND NOT EXISTS (SELECT 1 FROM evaluation_claims c WHERE c.log_index = l.log_index) "
+        "ORDER BY l.log_index DESC LIMIT 1 RETURNING log_index",
+        (record_ref, _now(), caller, points),
+    )
+    return int(row[0]) if row else None
+
+
 async def _state_on(db: aiosqlite.Connection, key: str) -> int:
     row = await sqlite.fetch_one(db, "SELECT value FROM state WHERE key = ?", (key,))
     return int(row[0])
@@ -380,16 +395,7 @@ class SqliteStore(Store):
 
     async def claim_evaluation(self, caller: str, record_ref: str, points: int) -> int | None:
         async with self._pool.write() as db:
-            row = await sqlite.fetch_one(
-                db,
-                "INSERT INTO evaluation_claims (log_index, record_ref, claimed_at) "
-                "SELECT max(l.log_index), ?, ? FROM evaluation_log l "
-                "WHERE l.caller = ? AND l.points >= ? "
-                "AND l.log_index NOT IN (SELECT log_index FROM evaluation_claims) "
-                "HAVING max(l.log_index) IS NOT NULL RETURNING log_index",
-                (record_ref, _now(), caller, points),
-            )
-        return int(row[0]) if row else None
+            return await _claim(db, caller, record_ref, points)
 
     async def get_record(self, record_ref: str) -> Record | None:
         row = await self._one(_RECORD_SELECT + " WHERE r.record_ref = ?", (record_ref,))
@@ -508,8 +514,10 @@ class SqliteStore(Store):
         if not wanted:
             return out
         parts: dict[int, list[bytes]] = {}
+        several = len(wanted) > _PARAMS // 2
         async with self._pool.read() as db:
-            await db.execute("BEGIN")  # every bucket from the same state
+            if several:  # every bucket from the same state (one statement is anyway)
+                await db.execute("BEGIN")
             try:
                 for i in range(0, len(wanted), _PARAMS // 2):
                     part = wanted[i : i + _PARAMS // 2]
@@ -527,7 +535,8 @@ class SqliteStore(Store):
                         tag = bytes(tag)
                         parts.setdefault((tag[0] << 8) | tag[1], []).extend((tag, bytes(sealed)))
             finally:
-                await db.execute("COMMIT")
+                if several:
+                    await db.execute("COMMIT")
         for bucket, pieces in parts.items():
             out[bucket] = b"".join(pieces)
         return out
@@ -640,6 +649,9 @@ class SqliteStore(Store):
                 "UPDATE records SET expires_on = ? WHERE record_ref = ?",
                 [(e.isoformat() if e else None, ref) for ref, e in change.extend],
             )
+            if change.claim is not None and change.add_record is not None:
+                caller, points = change.claim
+                await _claim(db, caller, change.add_record.record_ref, points)
             # Tombstones keep the tag for deltas; the sealed box is wiped (secure_delete).
             await db.executemany(
                 "UPDATE entries SET removed_version = ?, sealed = x'' "

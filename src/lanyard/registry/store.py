@@ -107,6 +107,9 @@ class Change:
     remove_tags: list[bytes] = field(default_factory=list)
     # (record ref, new expiry or None for never): older records a repeat extends.
     extend: list[tuple[str, date | None]] = field(default_factory=list)
+    # (caller, points): add_record accounts for that caller's newest unclaimed evaluation
+    # of at least `points` points (claim_evaluation's rule), in the same transaction.
+    claim: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
