@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 
@@ -75,11 +75,12 @@ class SqliteLiveReader(LiveReader):
 
     async def chunks(self, size: int) -> AsyncIterator[list[tuple[bytes, bytes]]]:
         async with self._db.execute(
-            "SELECT tag, sealed FROM entries INDEXED BY entries_live_tag "
+            "SELECT tag, sealed FROM entries INDEXED BY entries_live_sealed "
             "WHERE removed_version IS NULL ORDER BY tag"
         ) as cur:
             while rows := await cur.fetchmany(size):
-                yield [(bytes(r[0]), bytes(r[1])) for r in rows]
+                # Plain (bytes, bytes) tuples: this connection has no row factory.
+                yield cast("list[tuple[bytes, bytes]]", list(rows))
 
     async def close(self) -> None:
         try:
@@ -526,7 +527,7 @@ class SqliteStore(Store):
                         db,
                         f"WITH b (lo, hi) AS (VALUES {values}) "  # noqa: S608 - placeholders only
                         "SELECT e.tag, e.sealed FROM b "
-                        "JOIN entries e INDEXED BY entries_live_tag "
+                        "JOIN entries e INDEXED BY entries_live_sealed "
                         "ON e.tag >= b.lo AND e.tag < b.hi "
                         "WHERE e.removed_version IS NULL ORDER BY e.tag",
                         [x for bucket in part for x in _bucket_range(bucket)],
