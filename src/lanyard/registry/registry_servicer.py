@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import grpc
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 
 from lanyard.core import auth, limits, screen, snapshot_tree
 from lanyard.core.serving import abort, is_abort
@@ -26,21 +27,29 @@ CHUNK_ENTRIES = 8192  # ~1.4 MB a message: far below any limit, few enough messa
 WIRE_ENTRY_BYTES = snapshot_tree.ENTRY_BYTES + 8
 
 
-def _entries(pairs: list[tuple[bytes, bytes]]) -> list[snapshot_pb2.SnapshotEntry]:
-    return [snapshot_pb2.SnapshotEntry(tag=t, sealed=s) for t, s in pairs]
+def _put(
+    into: RepeatedCompositeFieldContainer[snapshot_pb2.SnapshotEntry],
+    pairs: list[tuple[bytes, bytes]],
+) -> None:
+    """Append (tag, sealed) pairs to a repeated SnapshotEntry field: adding in place is
+    about twice as fast as building the messages apart (8,192 entries a chunk)."""
+    add = into.add
+    for tag, sealed in pairs:
+        add(tag=tag, sealed=sealed)
 
 
 def _delta(snap: DeltaSnapshot) -> registry_pb2.SnapshotDelta:
-    return registry_pb2.SnapshotDelta(
+    delta = registry_pb2.SnapshotDelta(
         suite=screen.SUITE,
         epoch=snap.epoch,
         from_version=snap.from_version,
         to_version=snap.to_version,
-        added=_entries(snap.added),
         removed_tags=snap.removed_tags,
         signature=snap.signature,
         epoch_public_key=snap.public_key,
     )
+    _put(delta.added, snap.added)
+    return delta
 
 
 def _header(snap: FullSnapshot) -> snapshot_pb2.Snapshot:
@@ -138,7 +147,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
                 )
             header = _header(snap)
             async for part in snap.chunks(CHUNK_ENTRIES):
-                header.entries.extend(_entries(part))
+                _put(header.entries, part)
         return registry_pb2.GetSnapshotResponse(full=header)
 
     async def StreamSnapshot(
@@ -154,9 +163,9 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
                 # lock: every chunk is of the header's version, whatever commits meanwhile.
                 yield registry_pb2.SnapshotChunk(header=_header(snap))
                 async for part in snap.chunks(CHUNK_ENTRIES):
-                    yield registry_pb2.SnapshotChunk(
-                        entries=registry_pb2.SnapshotEntries(entries=_entries(part))
-                    )
+                    chunk = registry_pb2.SnapshotChunk()
+                    _put(chunk.entries.entries, part)
+                    yield chunk
         except Exception as exc:
             if is_abort(exc):
                 raise

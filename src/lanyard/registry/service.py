@@ -382,11 +382,11 @@ class RegistryService:
                         record_changes.describe_added(record, len(dict.fromkeys(points))),
                     ),
                     extend=extend,
+                    claim=(f"admin:{by}", len(points)),
                 )
             )
         stored = await self._store.get_record(record.record_ref)
         assert stored is not None
-        await self._store.claim_evaluation(f"admin:{by}", record.record_ref, len(points))
         log.info(
             "registry.record_added",
             record_ref=record.record_ref,
@@ -520,11 +520,13 @@ class RegistryService:
         """Records whose expiry is before `as_of`, in ref order, and the snapshot version
         after removing them (unless `dry_run`)."""
         async with self._lock:
-            due = [
-                r
-                for r in await self._store.list_records()
-                if r.expires_on is not None and r.expires_on < as_of
-            ]
+            # Most sweeps find nothing due: that answer costs one query, not the list.
+            due_refs = set(await self._store.expired_refs(as_of))
+            due = (
+                [r for r in await self._store.list_records() if r.record_ref in due_refs]
+                if due_refs
+                else []
+            )
             if due and not dry_run:
                 return due, await self._remove([r.record_ref for r in due], "expired")
             return due, self._snap.version

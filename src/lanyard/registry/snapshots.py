@@ -29,6 +29,7 @@ from lanyard.registry.store import Change, Entry, LiveReader, Store
 log = structlog.get_logger("lanyard.registry")
 
 LOAD_CHUNK = 16_384  # entries read at a time when the tree is built from the store
+BUCKETS_PER_READ = 1024  # buckets read back at a time after a change (~2.5 MB at 1M entries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,7 @@ class LiveSnapshot:
         self.version = 0
         self.signature = b""
         self.public_key = b""  # pk = k * G of `epoch` (spec §3a), set by its owner
+        self._behind = False  # a change committed but not read back: rebuild first
 
     @property
     def root(self) -> bytes:
@@ -131,9 +133,10 @@ class LiveSnapshot:
         """A delta from `since_version`, or the whole snapshot when that is no larger
         (then the caller must close it). Call under the owner's lock, so that the store
         is at `version` too."""
+        await self._rebuild_if_behind()
         if 0 < since_version <= self.version:
-            delta = await self._store.delta_since(since_version)
-            if delta is not None and len(delta.added) < self.count:
+            delta = await self._store.delta_since(since_version, max_added=self.count - 1)
+            if delta is not None:
                 return DeltaSnapshot(
                     epoch=self.epoch,
                     from_version=since_version,
@@ -192,16 +195,25 @@ class LiveSnapshot:
     async def commit(self, change: Change) -> int:
         """Apply a change (its padding already adjusted) to the store, then rehash the
         buckets it touched from what the store now holds, and sign the new root."""
+        await self._rebuild_if_behind()
         version = await self._store.apply(change)
         touched = {snapshot_tree.bucket_of(t) for t in change.remove_tags}
         touched.update(snapshot_tree.bucket_of(e.tag) for e in change.add_entries)
-        packed = await self._store.bucket_entries(touched)
-        leaves = {}
-        for bucket, entries in packed.items():
-            size = len(entries) // snapshot_tree.ENTRY_BYTES
-            self.count += size - self._sizes[bucket]
-            self._sizes[bucket] = size
-            leaves[bucket] = snapshot_tree.leaf_hash(entries)
+        order = sorted(touched)
+        leaves: dict[int, bytes] = {}
+        try:
+            # A slice of buckets at a time: a big batch never holds all it touched.
+            for start in range(0, len(order), BUCKETS_PER_READ):
+                packed = await self._store.bucket_entries(order[start : start + BUCKETS_PER_READ])
+                for bucket, entries in packed.items():
+                    size = len(entries) // snapshot_tree.ENTRY_BYTES
+                    self.count += size - self._sizes[bucket]
+                    self._sizes[bucket] = size
+                    leaves[bucket] = snapshot_tree.leaf_hash(entries)
+        except BaseException:
+            # The store moved on without this tree: rebuild it before anything else.
+            self._behind = True
+            raise
         self._tree.update(leaves)
         self._padding.difference_update(change.remove_tags)
         self._padding.update(e.tag for e in change.add_entries if e.record_ref is None)
@@ -209,6 +221,13 @@ class LiveSnapshot:
         self.resign()
         await self.notify()
         return version
+
+    async def _rebuild_if_behind(self) -> None:
+        if self._behind:
+            log.warning("registry.snapshot_rebuilt", reason="a change was not read back")
+            await self.load()
+            self._behind = False
+            await self.notify()
 
     async def reload(self, epoch: int, version: int) -> None:
         """Rebuild from the store after it replaced the whole snapshot (a key rotation

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 
@@ -75,11 +75,12 @@ class SqliteLiveReader(LiveReader):
 
     async def chunks(self, size: int) -> AsyncIterator[list[tuple[bytes, bytes]]]:
         async with self._db.execute(
-            "SELECT tag, sealed FROM entries INDEXED BY entries_live_tag "
+            "SELECT tag, sealed FROM entries INDEXED BY entries_live_sealed "
             "WHERE removed_version IS NULL ORDER BY tag"
         ) as cur:
             while rows := await cur.fetchmany(size):
-                yield [(bytes(r[0]), bytes(r[1])) for r in rows]
+                # Plain (bytes, bytes) tuples: this connection has no row factory.
+                yield cast("list[tuple[bytes, bytes]]", list(rows))
 
     async def close(self) -> None:
         try:
@@ -163,6 +164,21 @@ async def _append_evaluation(db: aiosqlite.Connection, logged: LoggedEvaluation)
     )
     if cur.rowcount != 1:
         raise LogOutOfStep(f"evaluation log leaf {logged.log_index} is not the next one")
+
+
+async def _claim(db: aiosqlite.Connection, caller: str, record_ref: str, points: int) -> int | None:
+    """claim_evaluation's rule on the caller's write unit. The newest unclaimed leaf is
+    found by walking the caller's leaves from the newest: it is almost always the first."""
+    row = await sqlite.fetch_one(
+        db,
+        "INSERT INTO evaluation_claims (log_index, record_ref, claimed_at) "
+        "SELECT l.log_index, ?, ? FROM evaluation_log l INDEXED BY evaluation_log_caller "
+        "WHERE l.caller = ? AND l.points >= ? "
+        "AND NOT EXISTS (SELECT 1 FROM evaluation_claims c WHERE c.log_index = l.log_index) "
+        "ORDER BY l.log_index DESC LIMIT 1 RETURNING log_index",
+        (record_ref, _now(), caller, points),
+    )
+    return int(row[0]) if row else None
 
 
 async def _state_on(db: aiosqlite.Connection, key: str) -> int:
@@ -380,16 +396,7 @@ class SqliteStore(Store):
 
     async def claim_evaluation(self, caller: str, record_ref: str, points: int) -> int | None:
         async with self._pool.write() as db:
-            row = await sqlite.fetch_one(
-                db,
-                "INSERT INTO evaluation_claims (log_index, record_ref, claimed_at) "
-                "SELECT max(l.log_index), ?, ? FROM evaluation_log l "
-                "WHERE l.caller = ? AND l.points >= ? "
-                "AND l.log_index NOT IN (SELECT log_index FROM evaluation_claims) "
-                "HAVING max(l.log_index) IS NOT NULL RETURNING log_index",
-                (record_ref, _now(), caller, points),
-            )
-        return int(row[0]) if row else None
+            return await _claim(db, caller, record_ref, points)
 
     async def get_record(self, record_ref: str) -> Record | None:
         row = await self._one(_RECORD_SELECT + " WHERE r.record_ref = ?", (record_ref,))
@@ -508,8 +515,10 @@ class SqliteStore(Store):
         if not wanted:
             return out
         parts: dict[int, list[bytes]] = {}
+        several = len(wanted) > _PARAMS // 2
         async with self._pool.read() as db:
-            await db.execute("BEGIN")  # every bucket from the same state
+            if several:  # every bucket from the same state (one statement is anyway)
+                await db.execute("BEGIN")
             try:
                 for i in range(0, len(wanted), _PARAMS // 2):
                     part = wanted[i : i + _PARAMS // 2]
@@ -518,7 +527,7 @@ class SqliteStore(Store):
                         db,
                         f"WITH b (lo, hi) AS (VALUES {values}) "  # noqa: S608 - placeholders only
                         "SELECT e.tag, e.sealed FROM b "
-                        "JOIN entries e INDEXED BY entries_live_tag "
+                        "JOIN entries e INDEXED BY entries_live_sealed "
                         "ON e.tag >= b.lo AND e.tag < b.hi "
                         "WHERE e.removed_version IS NULL ORDER BY e.tag",
                         [x for bucket in part for x in _bucket_range(bucket)],
@@ -527,7 +536,8 @@ class SqliteStore(Store):
                         tag = bytes(tag)
                         parts.setdefault((tag[0] << 8) | tag[1], []).extend((tag, bytes(sealed)))
             finally:
-                await db.execute("COMMIT")
+                if several:
+                    await db.execute("COMMIT")
         for bucket, pieces in parts.items():
             out[bucket] = b"".join(pieces)
         return out
@@ -640,6 +650,9 @@ class SqliteStore(Store):
                 "UPDATE records SET expires_on = ? WHERE record_ref = ?",
                 [(e.isoformat() if e else None, ref) for ref, e in change.extend],
             )
+            if change.claim is not None and change.add_record is not None:
+                caller, points = change.claim
+                await _claim(db, caller, change.add_record.record_ref, points)
             # Tombstones keep the tag for deltas; the sealed box is wiped (secure_delete).
             await db.executemany(
                 "UPDATE entries SET removed_version = ?, sealed = x'' "
@@ -681,7 +694,7 @@ class SqliteStore(Store):
             await db.execute("UPDATE state SET value = ? WHERE key = 'epoch'", (new_epoch,))
         return version
 
-    async def delta_since(self, version: int) -> Delta | None:
+    async def delta_since(self, version: int, max_added: int | None = None) -> Delta | None:
         # One read transaction: the version and both lists come from the same state.
         async with self._pool.read() as db:
             await db.execute("BEGIN")
@@ -693,9 +706,11 @@ class SqliteStore(Store):
                     db,
                     # Not the live-tag index: that would read every live entry.
                     "SELECT tag, sealed, record_ref FROM entries INDEXED BY entries_added "
-                    "WHERE added_version > ? AND removed_version IS NULL",
-                    (version,),
+                    "WHERE added_version > ? AND removed_version IS NULL LIMIT ?",
+                    (version, -1 if max_added is None else max_added + 1),
                 )
+                if max_added is not None and len(added) > max_added:
+                    return None
                 removed = await sqlite.fetch_all(
                     db,
                     "SELECT DISTINCT tag FROM entries "

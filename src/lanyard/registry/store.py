@@ -107,6 +107,9 @@ class Change:
     remove_tags: list[bytes] = field(default_factory=list)
     # (record ref, new expiry or None for never): older records a repeat extends.
     extend: list[tuple[str, date | None]] = field(default_factory=list)
+    # (caller, points): add_record accounts for that caller's newest unclaimed evaluation
+    # of at least `points` points (claim_evaluation's rule), in the same transaction.
+    claim: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,5 +298,7 @@ class Store(ABC):
         replace every live entry; returns the new snapshot version."""
 
     @abstractmethod
-    async def delta_since(self, version: int) -> Delta | None:
-        """Entries added and tags removed after `version`; None if that is not known."""
+    async def delta_since(self, version: int, max_added: int | None = None) -> Delta | None:
+        """Entries added and tags removed after `version`; None if that is not known, or
+        if more than `max_added` entries were added (then a whole snapshot is smaller:
+        the delta is never read in full)."""
