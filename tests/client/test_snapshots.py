@@ -244,3 +244,18 @@ def test_snapshots_are_equal_by_epoch_version_key_and_root() -> None:
     assert LocalSnapshot(1, 2, entries) != LocalSnapshot(1, 3, entries)
     changed = entries.apply([(os.urandom(32), bytes(SEALED_BYTES))], [])
     assert LocalSnapshot(1, 2, entries) != LocalSnapshot(1, 2, changed)
+
+
+async def test_a_whole_list_replacing_a_held_one_shares_its_unchanged_buckets() -> None:
+    entries = _random(256)
+    held = await _held(entries)
+    changed_tag = sorted(entries)[100]
+    newer = entries | {changed_tag: bytes(SEALED_BYTES)}
+    answer = await assemble(_chunks(*_stream(newer)), held.entries)
+    fresh = apply_response(held, answer, REGISTRY_KEY)
+    assert fresh.root == SnapshotEntries.build(newer.items()).root != held.root
+    assert list(fresh.entries) == sorted(newer.items())
+    changed = changed_tag[0] << 8 | changed_tag[1]
+    buckets = {t[0] << 8 | t[1] for t in entries}
+    shared = {b for b in buckets if fresh.entries.packed(b) is held.entries.packed(b)}
+    assert shared == buckets - {changed}

@@ -254,7 +254,7 @@ class RegistryClient:
             request := registry_pb2.GetSnapshotRequest(since_version=since),
             metadata=self._signer.metadata(PREFIX + "StreamSnapshot", request),
         )
-        fresh, suite = unverified(current, await assemble(call))
+        fresh, suite = unverified(current, await assemble(call, current.entries))
         await self._current_signed(lambda key: verify_snapshot(fresh, suite, key))
         self._epoch_keys[fresh.epoch] = fresh.public_key
         return fresh

@@ -147,11 +147,13 @@ def apply_response(current: LocalSnapshot, answer: Answer, registry_key: bytes) 
 
 async def assemble(
     chunks: AsyncIterator[registry_pb2.SnapshotChunk],
+    held: SnapshotEntries | None = None,
 ) -> Answer:
     """What a StreamSnapshot stream carries: a GetSnapshotResponse holding its delta, or
-    a StreamedSnapshot whose entries were packed as they came. Raises SignatureError on
-    a stream of any other shape: chunks out of order, an entry of the wrong shape, tags
-    out of order or repeated."""
+    a StreamedSnapshot whose entries were packed as they came (buckets identical to
+    those of `held` share its memory). Raises SignatureError on a stream of any other
+    shape: chunks out of order, an entry of the wrong shape, tags out of order or
+    repeated."""
     delta: registry_pb2.GetSnapshotResponse | None = None
     header: snapshot_pb2.Snapshot | None = None
     builder: snapshot_stream.InOrderBuilder | None = None
@@ -163,7 +165,7 @@ async def assemble(
             header = chunk.header
             if len(header.entries):
                 raise SignatureError("snapshot stream header carries entries")
-            builder = snapshot_stream.InOrderBuilder()
+            builder = snapshot_stream.InOrderBuilder(held)
         elif kind == "entries" and builder is not None:
             builder.extend((e.tag, e.sealed) for e in chunk.entries.entries)
         else:

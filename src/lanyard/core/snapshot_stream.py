@@ -26,16 +26,32 @@ from lanyard.core.snapshot_tree import (
 class InOrderBuilder:
     """Collects (tag, sealed) entries given in strictly increasing tag order; finish()
     returns the SnapshotEntries. Raises SignatureError on a bad shape, a tag out of order
-    or a tag repeated; after an error the builder must not be used again."""
+    or a tag repeated; after an error the builder must not be used again.
 
-    __slots__ = ("_buckets", "_count", "_current", "_last", "_records")
+    With `like` (entries already held, e.g. the snapshot a full download replaces), a
+    bucket that comes out byte for byte the same as there shares its bytes object and
+    its leaf hash: a whole list replacing a similar one costs memory only for the
+    buckets that differ."""
 
-    def __init__(self) -> None:
+    __slots__ = ("_buckets", "_count", "_current", "_last", "_like", "_records", "_reused")
+
+    def __init__(self, like: SnapshotEntries | None = None) -> None:
         self._buckets: list[bytes] = [b""] * BUCKETS
         self._current = -1  # the bucket being filled
         self._records: list[bytes] = []  # its entries so far, each tag || sealed
         self._last = b""  # the last tag taken
         self._count = 0
+        self._like = like
+        self._reused: set[int] = set()  # buckets shared with `like`
+
+    def _pack(self, bucket: int, records: list[bytes]) -> bytes:
+        packed = b"".join(records)
+        if self._like is not None:
+            held = self._like.packed(bucket)
+            if held == packed:
+                self._reused.add(bucket)
+                return held
+        return packed
 
     def __len__(self) -> int:
         return self._count
@@ -56,7 +72,7 @@ class InOrderBuilder:
                 bucket = (tag[0] << 8) | tag[1]
                 if bucket != current:
                     if records:
-                        buckets[current] = b"".join(records)
+                        buckets[current] = self._pack(current, records)
                         records = []
                     current = bucket
                 records.append(tag + sealed)
@@ -68,17 +84,25 @@ class InOrderBuilder:
     def finish(self) -> SnapshotEntries:
         """The entries taken, packed per bucket, with their hash tree."""
         if self._records:
-            self._buckets[self._current] = b"".join(self._records)
+            self._buckets[self._current] = self._pack(self._current, self._records)
             self._records = []
-        buckets = self._buckets
+        buckets, reused, like = self._buckets, self._reused, self._like
         tree = HashTree()
-        tree.update({b: leaf_hash(packed) for b, packed in enumerate(buckets) if packed})
+        tree.update(
+            {
+                b: like.tree.leaf(b) if like is not None and b in reused else leaf_hash(packed)
+                for b, packed in enumerate(buckets)
+                if packed
+            }
+        )
         return SnapshotEntries(buckets, tree, self._count)
 
 
-def build_in_order(entries: Iterable[tuple[bytes, bytes]]) -> SnapshotEntries:
+def build_in_order(
+    entries: Iterable[tuple[bytes, bytes]], like: SnapshotEntries | None = None
+) -> SnapshotEntries:
     """SnapshotEntries from entries in strictly increasing tag order (InOrderBuilder)."""
-    builder = InOrderBuilder()
+    builder = InOrderBuilder(like)
     builder.extend(entries)
     return builder.finish()
 
