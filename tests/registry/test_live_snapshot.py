@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
+from typing import Any
 
 import grpc
 import pytest
@@ -17,7 +18,7 @@ from lanyard.client.admin import AdminClient, Identifier, NewRecord
 from lanyard.core import auth, screen, snapshot, snapshot_tree
 from lanyard.core.channels import open_channel
 from lanyard.core.identity import Kind
-from lanyard.registry import registry_servicer, server
+from lanyard.registry import registry_servicer, server, snapshots
 from lanyard.registry.datadir import RegistryDir
 from lanyard.registry.snapshots import FullSnapshot
 from lanyard.registry.store import Store
@@ -49,19 +50,22 @@ async def _store_root(store: Store) -> tuple[int, bytes, dict[bytes, bytes]]:
 
 
 async def _stream(
-    channel: grpc.aio.Channel, event: Enrolled
+    channel: grpc.aio.Channel, event: Enrolled, since: int = 0
 ) -> tuple[
     grpc.aio.UnaryStreamCall[registry_pb2.GetSnapshotRequest, registry_pb2.SnapshotChunk],
-    snapshot_pb2.Snapshot,
+    Any,
 ]:
-    """A StreamSnapshot call from version 0, and its header (the first chunk)."""
-    request = registry_pb2.GetSnapshotRequest()
+    """A StreamSnapshot call from version `since`, and its first chunk's header (or the
+    delta it carries)."""
+    request = registry_pb2.GetSnapshotRequest(since_version=since)
     call = registry_pb2_grpc.RegistryStub(channel).StreamSnapshot(
         request,
         metadata=auth.CallSigner(f"event:{event.event_id}", event.key).metadata(STREAM, request),
     )
     first = await call.read()
     assert isinstance(first, registry_pb2.SnapshotChunk)
+    if first.WhichOneof("body") == "delta":
+        return call, first.delta
     assert first.WhichOneof("body") == "header"
     return call, first.header
 
@@ -184,7 +188,7 @@ async def test_whole_snapshot_too_large_for_one_answer_points_to_the_stream(
     channel: grpc.aio.Channel,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(registry_servicer, "WIRE_ENTRY_BYTES", 1 << 20)  # 64 entries: 64 MiB
+    monkeypatch.setattr(snapshots, "WIRE_ENTRY_BYTES", 1 << 20)  # 64 entries: 64 MiB
     request = registry_pb2.GetSnapshotRequest()
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await registry_pb2_grpc.RegistryStub(channel).GetSnapshot(
@@ -220,3 +224,27 @@ async def test_a_restart_loads_the_same_root(registry_dir: RegistryDir) -> None:
             # Ed25519 is deterministic: the same header and root give the same signature.
             assert again.signature == signature
         assert (await _store_root(second.store))[1] == root
+
+
+async def test_a_delta_too_large_for_one_answer_comes_as_the_whole_snapshot(
+    registry: server.RunningRegistry,
+    admin: AdminClient,
+    event: Enrolled,
+    channel: grpc.aio.Channel,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    held = registry.service.version
+    await admin.add_record("D-0", "flagged", [_email("d0")])
+    call, small = await _stream(channel, event, since=held)
+    assert isinstance(small, registry_pb2.SnapshotDelta)
+    assert len(small.added) == 1
+    # Room for 20 entries an answer: a delta of 40 added entries does not fit.
+    monkeypatch.setattr(snapshots, "ANSWER_BUDGET", 20 * snapshots.WIRE_ENTRY_BYTES)
+    held = registry.service.version
+    await admin.add_records(
+        [NewRecord(f"D-{i}", "flagged", [_email(f"d{i}")]) for i in range(1, 41)]
+    )
+    call, whole = await _stream(channel, event, since=held)
+    assert isinstance(whole, snapshot_pb2.Snapshot)
+    assert whole.version == held + 1
+    assert len(await _rest(call)) == registry.service.snapshot_entries == 64

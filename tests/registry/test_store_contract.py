@@ -154,6 +154,8 @@ class TestStoreContract:
         bounded = await store.delta_since(0, max_added=2)
         assert bounded is not None
         assert len(bounded.added) == 2
+        assert await store.delta_since(1, max_removed=0) is None
+        assert await store.delta_since(1, max_removed=1) == delta
         stored = await store.get_record("WG-1")
         assert stored is not None
         assert stored.identifier_count == 1

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 import grpc
 from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 
-from lanyard.core import auth, limits, screen, snapshot_tree
+from lanyard.core import auth, limits, screen
 from lanyard.core.serving import abort, is_abort
-from lanyard.registry import event_keys
+from lanyard.registry import event_keys, snapshots
 from lanyard.registry.blobs import BlobService
 from lanyard.registry.errors import InvalidRequest, TooLarge, Unauthenticated
 from lanyard.registry.grpc_errors import STATUS, unary
@@ -22,9 +22,6 @@ from lanyard.wire.registry.v1 import registry_pb2, registry_pb2_grpc, reports_pb
 
 PREFIX = "/lanyard.registry.v1.Registry/"
 CHUNK_ENTRIES = 8192  # ~1.4 MB a message: far below any limit, few enough messages
-# One SnapshotEntry on the wire: the tag and the sealed box, each with its field tag and
-# length, and the entry's own framing.
-WIRE_ENTRY_BYTES = snapshot_tree.ENTRY_BYTES + 8
 
 
 def _put(
@@ -140,7 +137,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         async with self._service.snapshot(request.since_version) as snap:
             if isinstance(snap, DeltaSnapshot):
                 return registry_pb2.GetSnapshotResponse(delta=_delta(snap))
-            if snap.count * WIRE_ENTRY_BYTES > limits.MAX_RESPONSE_BYTES - 4096:
+            if snap.count * snapshots.WIRE_ENTRY_BYTES > snapshots.ANSWER_BUDGET:
                 raise TooLarge(
                     f"the snapshot's {snap.count:,} entries do not fit in one "
                     f"{limits.MAX_RESPONSE_BYTES // limits.MIB} MiB answer; use StreamSnapshot"

@@ -22,12 +22,19 @@ from dataclasses import dataclass
 import nacl.signing
 import structlog
 
-from lanyard.core import snapshot, snapshot_tree
+from lanyard.core import limits, screen, snapshot, snapshot_tree
 from lanyard.registry.errors import NotReady
 from lanyard.registry.store import Change, Entry, LiveReader, Store
 
 log = structlog.get_logger("lanyard.registry")
 
+# One SnapshotEntry on the wire: the tag and the sealed box, each with its field tag and
+# length, and the entry's own framing; one removed tag likewise.
+WIRE_ENTRY_BYTES = snapshot_tree.ENTRY_BYTES + 8
+WIRE_TAG_BYTES = screen.TAG_BYTES + 4
+# What the entries of one answer (a delta, or a whole snapshot by GetSnapshot) may take
+# of the largest answer a client accepts; the rest is the header's.
+ANSWER_BUDGET = limits.MAX_RESPONSE_BYTES - 64 * limits.KIB
 LOAD_CHUNK = 16_384  # entries read at a time when the tree is built from the store
 BUCKETS_PER_READ = 1024  # buckets read back at a time after a change (~2.5 MB at 1M entries)
 
@@ -135,8 +142,19 @@ class LiveSnapshot:
         is at `version` too."""
         await self._rebuild_if_behind()
         if 0 < since_version <= self.version:
-            delta = await self._store.delta_since(since_version, max_added=self.count - 1)
-            if delta is not None:
+            delta = await self._store.delta_since(
+                since_version,
+                max_added=min(self.count - 1, ANSWER_BUDGET // WIRE_ENTRY_BYTES),
+                max_removed=ANSWER_BUDGET // WIRE_TAG_BYTES,
+            )
+            size = (
+                len(delta.added) * WIRE_ENTRY_BYTES + len(delta.removed_tags) * WIRE_TAG_BYTES
+                if delta is not None
+                else 0
+            )
+            # A delta no smaller than the list, or too large for one answer, is not sent:
+            # the whole snapshot is, which streams in chunks.
+            if delta is not None and size <= ANSWER_BUDGET:
                 return DeltaSnapshot(
                     epoch=self.epoch,
                     from_version=since_version,

@@ -694,7 +694,9 @@ class SqliteStore(Store):
             await db.execute("UPDATE state SET value = ? WHERE key = 'epoch'", (new_epoch,))
         return version
 
-    async def delta_since(self, version: int, max_added: int | None = None) -> Delta | None:
+    async def delta_since(
+        self, version: int, max_added: int | None = None, max_removed: int | None = None
+    ) -> Delta | None:
         # One read transaction: the version and both lists come from the same state.
         async with self._pool.read() as db:
             await db.execute("BEGIN")
@@ -714,9 +716,11 @@ class SqliteStore(Store):
                 removed = await sqlite.fetch_all(
                     db,
                     "SELECT DISTINCT tag FROM entries "
-                    "WHERE removed_version > ? AND added_version <= ?",
-                    (version, version),
+                    "WHERE removed_version > ? AND added_version <= ? LIMIT ?",
+                    (version, version, -1 if max_removed is None else max_removed + 1),
                 )
+                if max_removed is not None and len(removed) > max_removed:
+                    return None
             finally:
                 await db.execute("COMMIT")
         return Delta(

@@ -298,7 +298,9 @@ class Store(ABC):
         replace every live entry; returns the new snapshot version."""
 
     @abstractmethod
-    async def delta_since(self, version: int, max_added: int | None = None) -> Delta | None:
+    async def delta_since(
+        self, version: int, max_added: int | None = None, max_removed: int | None = None
+    ) -> Delta | None:
         """Entries added and tags removed after `version`; None if that is not known, or
-        if more than `max_added` entries were added (then a whole snapshot is smaller:
-        the delta is never read in full)."""
+        if more than `max_added` entries were added or `max_removed` tags removed (then
+        a whole snapshot is sent instead: such a delta is never read in full)."""
