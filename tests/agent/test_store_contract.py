@@ -191,6 +191,21 @@ async def test_a_snapshot_change_writes_only_the_delta(store: Store) -> None:
     assert loaded.entries.root == changed.entries.root
 
 
+async def test_a_change_to_the_next_epochs_snapshot_writes_only_the_delta(store: Store) -> None:
+    await store.save_snapshot(SnapshotState(1, 5, _entries(a=b"a")))
+    waiting = _entries(b=b"b", c=b"c")
+    seen = datetime(2027, 5, 1, 12, tzinfo=UTC)
+    await store.save_next_snapshot(SnapshotState(2, 6, waiting, seen))
+    added, removed = {b"d" * 32: _sealed(b"d")}, [b"b" * 32]
+    moved = SnapshotState(2, 7, waiting.apply(added.items(), removed), seen, b"S" * 64)
+    await store.save_next_snapshot_change(moved, added, removed)
+    loaded = await store.load_next_snapshot()
+    assert _held(loaded) == (2, 7, [(b"c" * 32, _sealed(b"c")), (b"d" * 32, _sealed(b"d"))])
+    assert loaded is not None
+    assert (loaded.confirmed_at, loaded.signature, loaded.verified) == (seen, b"S" * 64, True)
+    assert _held(await store.load_snapshot()) == (1, 5, [(b"a" * 32, _sealed(b"a"))])
+
+
 async def test_a_large_snapshot_round_trips_in_tag_order(store: Store) -> None:
     entries = SnapshotEntries.build(snapshot.padding_entry() for _ in range(5000))
     await store.save_snapshot(SnapshotState(3, 9, entries))

@@ -131,7 +131,11 @@ class SnapshotFollower:
             state = _state(fresh, now)
             touched: list[bytes] | None = None  # the tags a delta on the held one changed
             if self.snapshot.epoch and fresh.epoch != self.snapshot.epoch:
-                await self.store.save_next_snapshot(_state(fresh, self.rotation_seen_at or now))
+                waiting = _state(fresh, self.rotation_seen_at or now)
+                if fresh.last_change is not None and base is self.next_snapshot:
+                    await self.store.save_next_snapshot_change(waiting, *fresh.last_change)
+                else:
+                    await self.store.save_next_snapshot(waiting)
                 if self.next_snapshot is None:
                     self.rotation_seen_at = now
                     log.warning(

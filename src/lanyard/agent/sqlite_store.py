@@ -165,20 +165,28 @@ class SqliteStore(Store):
         async with self._pool.write() as db:
             await self._save(db, state)
 
-    async def save_snapshot_change(
-        self, state: SnapshotState, added: dict[bytes, bytes], removed: list[bytes]
+    async def _change(
+        self,
+        state: SnapshotState,
+        added: dict[bytes, bytes],
+        removed: list[bytes],
+        state_table: str,
+        entries_table: str,
     ) -> None:
+        """Move a stored snapshot to `state` by writing only what a delta changed."""
         at = (state.confirmed_at or datetime.now(UTC)).isoformat(timespec="seconds")
+        when = "confirmed_at" if state_table == "snapshot_state" else "seen_at"
         async with self._pool.write() as db:
             await db.executemany(
-                "DELETE FROM snapshot_entries WHERE tag = ?", [(t,) for t in removed]
+                f"DELETE FROM {entries_table} WHERE tag = ?",  # noqa: S608 - fixed names
+                [(t,) for t in removed],
             )
             await db.executemany(
-                "INSERT OR REPLACE INTO snapshot_entries (tag, sealed) VALUES (?, ?)",
+                f"INSERT OR REPLACE INTO {entries_table} (tag, sealed) VALUES (?, ?)",  # noqa: S608 - fixed names
                 list(added.items()),
             )
             await db.execute(
-                "UPDATE snapshot_state SET epoch = ?, version = ?, confirmed_at = ?, root = ?, "
+                f"UPDATE {state_table} SET epoch = ?, version = ?, {when} = ?, root = ?, "  # noqa: S608 - fixed names
                 "signature = ?, public_key = ?",
                 (
                     state.epoch,
@@ -189,6 +197,16 @@ class SqliteStore(Store):
                     state.public_key,
                 ),
             )
+
+    async def save_snapshot_change(
+        self, state: SnapshotState, added: dict[bytes, bytes], removed: list[bytes]
+    ) -> None:
+        await self._change(state, added, removed, "snapshot_state", "snapshot_entries")
+
+    async def save_next_snapshot_change(
+        self, state: SnapshotState, added: dict[bytes, bytes], removed: list[bytes]
+    ) -> None:
+        await self._change(state, added, removed, "next_snapshot", "next_snapshot_entries")
 
     async def confirm_snapshot(self, at: datetime) -> None:
         async with self._pool.write() as db:

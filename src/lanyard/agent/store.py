@@ -159,6 +159,13 @@ class Store(ABC):
     async def save_next_snapshot(self, state: SnapshotState) -> None: ...
 
     @abstractmethod
+    async def save_next_snapshot_change(
+        self, state: SnapshotState, added: dict[bytes, bytes], removed: list[bytes]
+    ) -> None:
+        """save_snapshot_change, for the next epoch's snapshot waiting beside the held one
+        (`state.confirmed_at` is when the rotation was seen)."""
+
+    @abstractmethod
     async def switch_epoch(self, state: SnapshotState) -> None:
         """Make `state` (a new epoch's snapshot) the one held, and every identity's next
         point its point, in one transaction. Raises Conflict, changing nothing, while an
