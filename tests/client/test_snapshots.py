@@ -100,6 +100,9 @@ async def test_a_streamed_snapshot_is_packed_as_it_comes_and_verified() -> None:
     header.entries.extend(_pb(entries))
     whole = registry_pb2.GetSnapshotResponse(full=header)
     assert apply_response(LocalSnapshot(), whole, REGISTRY_KEY) == held
+    whole.full.entries[0].CopyFrom(whole.full.entries[1])  # a repeat, as one answer too
+    with pytest.raises(SignatureError, match="repeats a tag"):
+        apply_response(LocalSnapshot(), whole, REGISTRY_KEY)
     other = nacl.signing.SigningKey.generate().verify_key
     with pytest.raises(SignatureError):
         apply_response(LocalSnapshot(), answer, bytes(other))

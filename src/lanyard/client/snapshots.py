@@ -92,15 +92,16 @@ def _full(header: snapshot_pb2.Snapshot, entries: SnapshotEntries) -> tuple[Loca
 def unverified(current: LocalSnapshot, answer: Answer) -> tuple[LocalSnapshot, str]:
     """The snapshot `answer` leads to from `current`, and the suite it names, before any
     signature is checked (verify_snapshot). Raises SignatureError on an answer of the
-    wrong shape or a delta that does not apply to `current`. Costs the delta's buckets
+    wrong shape (entries out of tag order or repeated too) or a delta that does not apply
+    to `current`. Costs the delta's buckets
     for a delta; nothing held is changed."""
     if isinstance(answer, StreamedSnapshot):
         return _full(answer.header, answer.entries)
     kind = answer.WhichOneof("body")
     if kind == "full":
         full = answer.full
-        pairs = [(e.tag, e.sealed) for e in full.entries]
-        return _full(full, SnapshotEntries.build(pairs))
+        pairs = ((e.tag, e.sealed) for e in full.entries)  # in tag order, as streamed
+        return _full(full, snapshot_stream.build_in_order(pairs, current.entries))
     if kind == "delta":
         delta = answer.delta
         if not current.verified:
