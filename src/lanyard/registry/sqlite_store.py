@@ -704,23 +704,32 @@ class SqliteStore(Store):
                 current = await _state_on(db, "version")
                 if version > current:
                     return None
+                # Not the live-tag index: that would read every live entry.
+                added_sql = (
+                    "FROM entries INDEXED BY entries_added "
+                    "WHERE added_version > ?1 AND removed_version IS NULL"
+                )
+                removed_sql = "FROM entries WHERE removed_version > ?1 AND added_version <= ?1"
+                # Counted first, so that a delta too large to send is never held.
+                for sql, most in ((added_sql, max_added), (removed_sql, max_removed)):
+                    if most is not None:
+                        row = await sqlite.fetch_one(
+                            db,
+                            f"SELECT count(*) FROM (SELECT 1 {sql} LIMIT ?2)",  # noqa: S608 - constant SQL
+                            (version, most + 1),
+                        )
+                        if int(row[0]) > most:
+                            return None
                 added = await sqlite.fetch_all(
                     db,
-                    # Not the live-tag index: that would read every live entry.
-                    "SELECT tag, sealed, record_ref FROM entries INDEXED BY entries_added "
-                    "WHERE added_version > ? AND removed_version IS NULL LIMIT ?",
-                    (version, -1 if max_added is None else max_added + 1),
+                    f"SELECT tag, sealed, record_ref {added_sql}",
+                    (version,),
                 )
-                if max_added is not None and len(added) > max_added:
-                    return None
                 removed = await sqlite.fetch_all(
                     db,
-                    "SELECT DISTINCT tag FROM entries "
-                    "WHERE removed_version > ? AND added_version <= ? LIMIT ?",
-                    (version, version, -1 if max_removed is None else max_removed + 1),
+                    f"SELECT DISTINCT tag {removed_sql}",
+                    (version,),
                 )
-                if max_removed is not None and len(removed) > max_removed:
-                    return None
             finally:
                 await db.execute("COMMIT")
         return Delta(
