@@ -9,16 +9,17 @@ transactions. Queries are batched (executemany), never one await per row.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import aiosqlite
 
 from lanyard.core import sqlite
 from lanyard.core.evaluation_log import Leaf
+from lanyard.registry import sqlite_entries
 from lanyard.registry.errors import (
     AlreadyExists,
     DataDirError,
@@ -28,6 +29,7 @@ from lanyard.registry.errors import (
     QuotaExhausted,
 )
 from lanyard.registry.migrations import MIGRATIONS
+from lanyard.registry.sqlite_entries import state_on
 from lanyard.registry.store import (
     Change,
     Delta,
@@ -40,54 +42,6 @@ from lanyard.registry.store import (
     RecordEvent,
     Store,
 )
-
-_PARAMS = 500  # bound parameters per statement, well under SQLite's limit
-_LAST = b"\xff" * 33  # above every 32-byte tag: the end of the last bucket's range
-
-
-def _bucket_range(bucket: int) -> tuple[bytes, bytes]:
-    """[lo, hi) of the tags in `bucket` (their first two bytes), as SQLite compares blobs."""
-    return bucket.to_bytes(2, "big"), (
-        (bucket + 1).to_bytes(2, "big") if bucket < 0xFFFF else _LAST
-    )
-
-
-class SqliteLiveReader(LiveReader):
-    """A connection of its own, in one read transaction begun by reading the version."""
-
-    def __init__(self, db: aiosqlite.Connection, version: int) -> None:
-        self._db = db
-        self.version = version
-
-    @classmethod
-    async def open(cls, path: Path) -> SqliteLiveReader:
-        db = await sqlite.connect(path, (), migrate=False)
-        try:
-            db.row_factory = None
-            await db.execute("BEGIN")
-            # The first read fixes what the transaction sees (WAL): from here on, later
-            # commits are invisible to it.
-            version = await _state_on(db, "version")
-        except BaseException:
-            await db.close()
-            raise
-        return cls(db, version)
-
-    async def chunks(self, size: int) -> AsyncIterator[list[tuple[bytes, bytes]]]:
-        async with self._db.execute(
-            "SELECT tag, sealed FROM entries INDEXED BY entries_live_sealed "
-            "WHERE removed_version IS NULL ORDER BY tag"
-        ) as cur:
-            while rows := await cur.fetchmany(size):
-                # Plain (bytes, bytes) tuples: this connection has no row factory.
-                yield cast("list[tuple[bytes, bytes]]", list(rows))
-
-    async def close(self) -> None:
-        try:
-            if self._db.in_transaction:
-                await self._db.execute("COMMIT")
-        finally:
-            await self._db.close()
 
 
 def _now() -> str:
@@ -181,11 +135,6 @@ async def _claim(db: aiosqlite.Connection, caller: str, record_ref: str, points:
     return int(row[0]) if row else None
 
 
-async def _state_on(db: aiosqlite.Connection, key: str) -> int:
-    row = await sqlite.fetch_one(db, "SELECT value FROM state WHERE key = ?", (key,))
-    return int(row[0])
-
-
 class SqliteStore(Store):
     def __init__(self, pool: sqlite.Pool) -> None:
         self._pool = pool
@@ -217,7 +166,7 @@ class SqliteStore(Store):
 
     async def _state(self, key: str) -> int:
         async with self._pool.read() as db:
-            return await _state_on(db, key)
+            return await state_on(db, key)
 
     async def current_epoch(self) -> int:
         return await self._state("epoch")
@@ -504,89 +453,27 @@ class SqliteStore(Store):
             raise AlreadyExists(f"signing key hand-over {sequence} is already stored") from exc
 
     async def live_entries(self) -> list[Entry]:
-        rows = await self._all(
-            "SELECT tag, sealed, record_ref FROM entries WHERE removed_version IS NULL"
-        )
-        return [Entry(bytes(r[0]), bytes(r[1]), r[2]) for r in rows]
+        return await sqlite_entries.live_entries(self._pool)
 
     async def bucket_entries(self, buckets: Collection[int]) -> dict[int, bytes]:
-        wanted = sorted(set(buckets))
-        out = dict.fromkeys(wanted, b"")
-        if not wanted:
-            return out
-        parts: dict[int, list[bytes]] = {}
-        several = len(wanted) > _PARAMS // 2
-        async with self._pool.read() as db:
-            if several:  # every bucket from the same state (one statement is anyway)
-                await db.execute("BEGIN")
-            try:
-                for i in range(0, len(wanted), _PARAMS // 2):
-                    part = wanted[i : i + _PARAMS // 2]
-                    values = ", ".join("(?, ?)" for _ in part)
-                    rows = await sqlite.fetch_all(
-                        db,
-                        f"WITH b (lo, hi) AS (VALUES {values}) "  # noqa: S608 - placeholders only
-                        "SELECT e.tag, e.sealed FROM b "
-                        "JOIN entries e INDEXED BY entries_live_sealed "
-                        "ON e.tag >= b.lo AND e.tag < b.hi "
-                        "WHERE e.removed_version IS NULL ORDER BY e.tag",
-                        [x for bucket in part for x in _bucket_range(bucket)],
-                    )
-                    for tag, sealed in rows:
-                        tag = bytes(tag)
-                        parts.setdefault((tag[0] << 8) | tag[1], []).extend((tag, bytes(sealed)))
-            finally:
-                if several:
-                    await db.execute("COMMIT")
-        for bucket, pieces in parts.items():
-            out[bucket] = b"".join(pieces)
-        return out
+        return await sqlite_entries.bucket_entries(self._pool, buckets)
 
     async def live_owners(self, tags: Sequence[bytes]) -> dict[bytes, LiveEntry]:
-        wanted = list(dict.fromkeys(tags))
-        out: dict[bytes, LiveEntry] = {}
-        for i in range(0, len(wanted), _PARAMS):
-            part = wanted[i : i + _PARAMS]
-            marks = ", ".join("?" * len(part))
-            rows = await self._all(
-                "SELECT e.tag, e.sealed, e.record_ref, r.status "  # noqa: S608 - placeholders only
-                "FROM entries e INDEXED BY entries_live_tag "
-                "LEFT JOIN records r ON r.record_ref = e.record_ref "
-                f"WHERE e.removed_version IS NULL AND e.tag IN ({marks})",
-                tuple(part),
-            )
-            for r in rows:
-                out[bytes(r[0])] = LiveEntry(bytes(r[1]), r[2], r[3])
-        return out
+        return await sqlite_entries.live_owners(self._pool, tags)
 
     async def live_tags_of(self, record_refs: Sequence[str]) -> list[bytes]:
-        wanted = list(dict.fromkeys(record_refs))
-        out: list[bytes] = []
-        for i in range(0, len(wanted), _PARAMS):
-            part = wanted[i : i + _PARAMS]
-            marks = ", ".join("?" * len(part))
-            rows = await self._all(
-                "SELECT tag FROM entries INDEXED BY entries_ref "  # noqa: S608 - placeholders only
-                f"WHERE removed_version IS NULL AND record_ref IN ({marks})",
-                tuple(part),
-            )
-            out += [bytes(r[0]) for r in rows]
-        return out
+        return await sqlite_entries.live_tags_of(self._pool, record_refs)
 
     async def padding_tags(self) -> list[bytes]:
-        rows = await self._all(
-            "SELECT tag FROM entries INDEXED BY entries_ref "
-            "WHERE removed_version IS NULL AND record_ref IS NULL"
-        )
-        return [bytes(r[0]) for r in rows]
+        return await sqlite_entries.padding_tags(self._pool)
 
-    async def live_reader(self) -> SqliteLiveReader:
-        return await SqliteLiveReader.open(self._pool.path)
+    async def live_reader(self) -> LiveReader:
+        return await sqlite_entries.SqliteLiveReader.open(self._pool.path)
 
     async def apply(self, change: Change) -> int:
         async with self._pool.write() as db:
-            version = await _state_on(db, "version") + 1
-            epoch = await _state_on(db, "epoch")
+            version = await state_on(db, "version") + 1
+            epoch = await state_on(db, "epoch")
             await db.execute("UPDATE state SET value = ? WHERE key = 'version'", (version,))
             for ref in change.remove_refs:
                 cur = await db.execute("DELETE FROM records WHERE record_ref = ?", (ref,))
@@ -675,7 +562,7 @@ class SqliteStore(Store):
         self, new_epoch: int, points: list[tuple[str, bytes]], entries: list[Entry]
     ) -> int:
         async with self._pool.write() as db:
-            version = await _state_on(db, "version") + 1
+            version = await state_on(db, "version") + 1
             await db.executemany(
                 "INSERT INTO record_points (record_ref, epoch, y) VALUES (?, ?, ?)",
                 [(ref, new_epoch, y) for ref, y in points],
@@ -697,33 +584,4 @@ class SqliteStore(Store):
     async def delta_since(
         self, version: int, max_added: int | None = None, max_removed: int | None = None
     ) -> Delta | None:
-        # One read transaction: the version and both lists come from the same state.
-        async with self._pool.read() as db:
-            await db.execute("BEGIN")
-            try:
-                current = await _state_on(db, "version")
-                if version > current:
-                    return None
-                added = await sqlite.fetch_all(
-                    db,
-                    # Not the live-tag index: that would read every live entry.
-                    "SELECT tag, sealed, record_ref FROM entries INDEXED BY entries_added "
-                    "WHERE added_version > ? AND removed_version IS NULL LIMIT ?",
-                    (version, -1 if max_added is None else max_added + 1),
-                )
-                if max_added is not None and len(added) > max_added:
-                    return None
-                removed = await sqlite.fetch_all(
-                    db,
-                    "SELECT DISTINCT tag FROM entries "
-                    "WHERE removed_version > ? AND added_version <= ? LIMIT ?",
-                    (version, version, -1 if max_removed is None else max_removed + 1),
-                )
-                if max_removed is not None and len(removed) > max_removed:
-                    return None
-            finally:
-                await db.execute("COMMIT")
-        return Delta(
-            added=[Entry(bytes(r[0]), bytes(r[1]), r[2]) for r in added],
-            removed_tags=[bytes(r[0]) for r in removed],
-        )
+        return await sqlite_entries.delta_since(self._pool, version, max_added, max_removed)
