@@ -18,6 +18,7 @@ from lanyard.client.admin import Identifier
 from lanyard.core import auth, keys, screen
 from lanyard.core.channels import open_channel
 from lanyard.core.identity import Kind, message
+from lanyard.core.snapshot_tree import SEALED_BYTES
 from lanyard.wire.agent.v1 import screening_pb2, screening_pb2_grpc
 from tests.agent.conftest import AgentSetup, used
 
@@ -173,7 +174,11 @@ async def test_alert_when_the_wg_adds_and_removes_a_record(
     # Both syncs were deltas, stored as changes: what is stored is what is held.
     stored = await agent.store.load_snapshot()
     assert stored is not None
-    assert (stored.version, stored.entries) == (agent.snapshot.version, agent.snapshot.entries)
+    assert (stored.version, stored.entries.root, stored.verified) == (
+        agent.snapshot.version,
+        agent.snapshot.root,
+        True,
+    )
 
 
 async def test_follower_raises_alerts_while_serving(
@@ -193,12 +198,12 @@ async def test_snapshot_with_a_bad_signature_is_refused_and_the_old_kept(
     agent: AgentService, setup: AgentSetup
 ) -> None:
     await agent.sync()
-    held = (agent.snapshot.version, dict(agent.snapshot.entries))
+    held = (agent.snapshot.version, agent.snapshot.root)
     await setup.admin.add_record("WG-NEW", "flagged", [Identifier(Kind.NAME, "New Person")])
     agent.registry.pin(bytes(nacl.signing.SigningKey.generate().verify_key))
     with pytest.raises(SnapshotRejected, match="keeping version"):
         await agent.sync()
-    assert (agent.snapshot.version, agent.snapshot.entries) == held
+    assert (agent.snapshot.version, agent.snapshot.root) == held
     stored = await agent.store.load_snapshot()
     assert stored is not None
     assert stored.version == held[0]
@@ -210,7 +215,7 @@ async def test_a_tag_whose_box_does_not_open_is_an_error(agent: AgentService) ->
     [y] = await agent.points_for([m])
     tag = screen.tag(agent.snapshot.epoch, y)
     assert tag in agent.snapshot.entries
-    agent.snapshot.entries[tag] = b"\x00" * len(agent.snapshot.entries[tag])
+    agent.snapshot.entries = agent.snapshot.entries.apply([(tag, bytes(SEALED_BYTES))], [])
     with pytest.raises(Unavailable, match="does not open"):
         await agent.check("", "jordan.blake@example.net", "attendee", "X")
 

@@ -160,6 +160,10 @@ async def test_a_rotation_the_quota_cannot_cover_is_never_a_silent_allow(
         # left), matched against the new epoch's list: DENY.
         await admin.add_record("WG-P0", "banned", [Identifier(Kind.EMAIL, people[0][1])])
         await agent.sync()
+        # That delta moved the waiting snapshot; the stored copy moved with it.
+        waiting = await agent.store.load_next_snapshot()
+        assert waiting is not None
+        assert (waiting.version, waiting.entries.root) == (agent.newest.version, agent.newest.root)
         export = tmp_path / "late.csv"
         export.write_text(
             f"Order code,Attendee name,Attendee email\nORD-0,{people[0][0]},{people[0][1]}\n",

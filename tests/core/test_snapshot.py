@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import random
 from datetime import date
 
 import nacl.signing
 import pytest
 
-from lanyard.core import screen, snapshot
+from lanyard.core import screen, snapshot, snapshot_tree
 from lanyard.core.errors import SealError, SignatureError
 
 K = screen.scalar_from_seed(b"snapshot test key")
@@ -22,7 +23,8 @@ def _y(text: str) -> bytes:
 def signed() -> tuple[nacl.signing.SigningKey, dict[bytes, bytes], bytes]:
     key = nacl.signing.SigningKey.generate()
     status = snapshot.Status("banned", "WG-1", date(2029, 1, 1))
-    entries = dict([snapshot.seal_status(3, _y("a"), status), snapshot.padding_entry()])
+    entries = dict([snapshot.seal_status(3, _y("a"), status)])
+    entries.update(snapshot.padding_entry() for _ in range(63))
     return key, entries, snapshot.sign(key, 3, 7, entries)
 
 
@@ -120,9 +122,48 @@ def test_status_round_trip() -> None:
     assert snapshot.decode_status(snapshot.encode_status(status)) == status
 
 
-def test_signing_message_from_encoded_entries_is_the_same_bytes() -> None:
-    entries = sorted((os.urandom(32), os.urandom(snapshot.SEALED_BYTES)) for _ in range(70))
-    encoded = [snapshot.encode_entry(t, s) for t, s in entries]
-    assert snapshot.signing_message_encoded(
-        "LANYARD-SCREEN-v1", 3, 9, encoded
-    ) == snapshot.signing_message("LANYARD-SCREEN-v1", 3, 9, entries)
+def test_changes_applied_one_by_one_give_the_root_of_a_rebuild() -> None:
+    """Copy on write: every step's root equals a fresh build of the same entries, and the
+    SnapshotEntries a step started from keeps its own root and entries."""
+    rng = random.Random(7)
+
+    def entry() -> tuple[bytes, bytes]:
+        # Few distinct first bytes, so buckets hold several entries and paths meet.
+        tag = bytes([rng.randrange(3), rng.randrange(2)]) + rng.randbytes(30)
+        return tag, rng.randbytes(snapshot.SEALED_BYTES)
+
+    held = dict(entry() for _ in range(40))
+    tree = snapshot_tree.SnapshotEntries.build(held.items())
+    for _ in range(30):
+        removed = [*rng.sample(sorted(held), k=rng.randrange(4)), rng.randbytes(32)]
+        added = [entry() for _ in range(rng.randrange(4))]
+        added += [(t, rng.randbytes(snapshot.SEALED_BYTES)) for t in rng.sample(sorted(held), 1)]
+        before, before_root = dict(held), tree.root
+        new = tree.apply(added, removed)
+        for tag in removed:
+            held.pop(tag, None)
+        held.update(added)
+        assert new.root == snapshot_tree.SnapshotEntries.build(held.items()).root
+        assert len(new) == len(held)
+        assert dict(new) == held
+        assert tree.root == before_root
+        assert dict(tree) == before
+        assert all(new.get(t) == s for t, s in held.items())
+        tree = new
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ([(bytes(31), bytes(snapshot.SEALED_BYTES))], "tag must be 32 bytes"),
+        ([(bytes(32), bytes(snapshot.SEALED_BYTES - 1))], "must be 136 bytes"),
+        ([(bytes(32), bytes(snapshot.SEALED_BYTES))] * 2, "repeats a tag"),
+    ],
+)
+def test_entries_of_the_wrong_shape_are_refused(
+    entries: list[tuple[bytes, bytes]], message: str
+) -> None:
+    with pytest.raises(SignatureError, match=message):
+        snapshot_tree.SnapshotEntries.build(entries)
+    with pytest.raises(SignatureError):
+        snapshot_tree.SnapshotEntries.empty().apply(entries, [])

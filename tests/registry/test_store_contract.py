@@ -16,6 +16,7 @@ from lanyard.registry.store import (
     Change,
     Entry,
     Event,
+    LiveEntry,
     LoggedEvaluation,
     Record,
     RecordEvent,
@@ -114,6 +115,16 @@ class TestStoreContract:
         assert [(e.log_index, e.record_ref) for e in logged] == [(0, "WG-1"), (1, None)]
         assert await store.list_evaluations(since="2027-05-01T10:00:01") == logged[1:]
         assert await store.list_evaluations(event_id="conf-2027") == []
+        # A record added with a claim takes it in the same transaction.
+        await store.apply(
+            Change(
+                add_record=Record("WG-4", "flagged", None),
+                add_points=[b"c" * 32],
+                claim=("admin:operator", 1),
+            )
+        )
+        claimed = await store.list_evaluations(event_id="admin")
+        assert [(e.log_index, e.record_ref) for e in claimed] == [(0, "WG-1"), (1, "WG-4")]
 
     async def test_apply_and_delta(self, make_store: StoreFactory) -> None:
         store = await make_store()
@@ -138,6 +149,13 @@ class TestStoreContract:
             [_entry(2, None).tag, _entry(3, None).tag]
         )
         assert await store.delta_since(3) is None
+        # A delta larger than the bound is not read at all.
+        assert await store.delta_since(0, max_added=1) is None
+        bounded = await store.delta_since(0, max_added=2)
+        assert bounded is not None
+        assert len(bounded.added) == 2
+        assert await store.delta_since(1, max_removed=0) is None
+        assert await store.delta_since(1, max_removed=1) == delta
         stored = await store.get_record("WG-1")
         assert stored is not None
         assert stored.identifier_count == 1
@@ -284,6 +302,66 @@ class TestStoreContract:
         assert await store.admin("operator") is None
         await store.add_admin("operator", b"a" * 32)
         assert await store.admin("operator") == (b"a" * 32, "operator")
+
+    async def test_live_entries_by_bucket_tag_and_record(self, make_store: StoreFactory) -> None:
+        store = await make_store()
+
+        def entry(prefix: bytes, ref: str | None) -> Entry:
+            return Entry(prefix + os.urandom(32 - len(prefix)), os.urandom(136), ref)
+
+        # Bucket 0x0102 holds two entries (given out of order), bucket 0xffff one whose
+        # tag is all 0xff (the top of the last range), bucket 0x0103 one of padding.
+        a2, a1 = entry(b"\x01\x02\xf0", "A"), entry(b"\x01\x02\x00", "B")
+        top, pad = Entry(b"\xff" * 32, os.urandom(136), "A"), entry(b"\x01\x03", None)
+        await store.apply(
+            Change(
+                add_records=[
+                    (Record("A", "banned", None), [b"a" * 32]),
+                    (Record("B", "flagged", None), [b"b" * 32]),
+                ],
+                add_entries=[a2, top, a1, pad],
+            )
+        )
+        got = await store.bucket_entries([0x0102, 0xFFFF, 0x0103, 7])
+        assert got == {
+            0x0102: a1.tag + a1.sealed + a2.tag + a2.sealed,
+            0xFFFF: top.tag + top.sealed,
+            0x0103: pad.tag + pad.sealed,
+            7: b"",
+        }
+        assert await store.bucket_entries([]) == {}
+        owners = await store.live_owners([a1.tag, pad.tag, b"z" * 32, a1.tag])
+        assert owners == {
+            a1.tag: LiveEntry(a1.sealed, "B", "flagged"),
+            pad.tag: LiveEntry(pad.sealed, None, None),
+        }
+        assert sorted(await store.live_tags_of(["A", "NOPE"])) == sorted([a2.tag, top.tag])
+        assert await store.padding_tags() == [pad.tag]
+        await store.apply(Change(remove_refs=["B"], remove_tags=[a1.tag]))
+        assert (await store.bucket_entries([0x0102]))[0x0102] == a2.tag + a2.sealed
+        assert await store.live_owners([a1.tag]) == {}
+        assert await store.live_tags_of(["B"]) == []
+
+    async def test_live_reader_stays_at_its_version(self, make_store: StoreFactory) -> None:
+        store = await make_store()
+        first = [_entry(i, None) for i in (3, 1, 2)]
+        await store.apply(Change(add_entries=first))
+        reader = await store.live_reader()
+        try:
+            assert reader.version == 1
+            await store.apply(Change(add_entries=[_entry(0, None)], remove_tags=[first[0].tag]))
+            assert await store.snapshot_version() == 2
+            read = [pair async for chunk in reader.chunks(2) for pair in chunk]
+        finally:
+            await reader.close()
+        assert read == sorted((e.tag, e.sealed) for e in first)
+        reader = await store.live_reader()
+        try:
+            chunks = [chunk async for chunk in reader.chunks(2)]
+        finally:
+            await reader.close()
+        assert [len(c) for c in chunks] == [2, 1]
+        assert [t for c in chunks for t, _ in c] == [_entry(i, None).tag for i in (0, 1, 2)]
 
 
 async def test_sqlite_reopens_and_keeps_data(tmp_path: Path) -> None:

@@ -37,6 +37,11 @@ class DataDirError(Error):
     """The agent's data directory is missing, incomplete or damaged."""
 
 
+class SnapshotCorrupt(DataDirError):
+    """The stored snapshot's entries no longer lead to the Merkle root stored with them:
+    agent.db was damaged; the snapshot is not used and is fetched again in full."""
+
+
 class SnapshotRejected(Error):
     """A snapshot whose signature does not verify under the pinned registry key."""
 

@@ -6,14 +6,14 @@ once every distinct stored identity has a point under the new epoch; until then 
 epoch's snapshot waits beside the old one, people already re-evaluated are matched against
 it and the others against the old one, and finish_rotation keeps being retried. Every
 change a re-check finds raises one alert per person and change (logged at warning, ids
-only).
+only); a delta on the held snapshot re-checks only the people it concerns (recheck.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
 
@@ -27,26 +27,29 @@ from lanyard.agent.errors import (
     SnapshotRejected,
     Unavailable,
 )
-from lanyard.agent.screening.decision import Result, decide
-from lanyard.agent.store import Alert, Change, SnapshotState, Store
+from lanyard.agent.recheck import PeopleIndex, judge
+from lanyard.agent.store import Alert, SnapshotState, Store
 from lanyard.client.errors import RpcFailed
 from lanyard.client.registry import LocalSnapshot, RegistryClient
 from lanyard.core.enrolment import Enrolment
-from lanyard.core.errors import SealError, SignatureError
+from lanyard.core.errors import SignatureError
 from lanyard.core.identity import Kind
-from lanyard.core.snapshot import Status
 
 log = structlog.get_logger("lanyard.agent")
 
 REEVALUATE_BATCH = 1000
 REFRESH_SECONDS = 60.0  # the follower asks even when nothing was announced
+# A delta re-checks only the people it concerns, relying on a full re-check at most this
+# old (so that a result another process stored meanwhile is looked at again in time).
+FULL_RECHECK_SECONDS = 600.0
+TARGETED_MAX = 1000  # more people concerned by one delta than this: re-check everyone
 
 
-def match_result(snapshot: LocalSnapshot, points: dict[Kind, bytes]) -> Result:
-    """Decide from whichever of the person's identities match. A tag whose box does not
-    open raises SealError: an error, not a match (spec §4)."""
-    hits: dict[Kind, Status | None] = {kind: snapshot.match(y) for kind, y in points.items()}
-    return decide(hits.get(Kind.EMAIL), hits.get(Kind.NAME))
+def _state(snap: LocalSnapshot, at: datetime | None) -> SnapshotState:
+    """What the store keeps of a verified snapshot held."""
+    return SnapshotState(
+        snap.epoch, snap.version, snap.entries, at, snap.signature, snap.public_key
+    )
 
 
 class SnapshotFollower:
@@ -65,6 +68,7 @@ class SnapshotFollower:
     rotate_inline: bool
     _sync_lock: asyncio.Lock
     _rotation_lock: asyncio.Lock
+    _index: PeopleIndex | None  # None until a full re-check in this process
 
     async def evaluate(self, epoch: int, messages: Sequence[bytes]) -> list[bytes]:
         """Y for each message under `epoch`, proofs verified (AgentService.evaluate)."""
@@ -117,20 +121,21 @@ class SnapshotFollower:
                     f"{fresh.epoch} than the enrolment bundle; keeping version {base.version}"
                 )
             now = datetime.now(UTC)
-            if (fresh.epoch, fresh.version) == (base.epoch, base.version):
+            if (fresh.epoch, fresh.version) == (base.epoch, base.version) and base.verified:
                 # Nothing new, but the epoch's public key is now known from a signature.
                 base.public_key = fresh.public_key
                 self.confirmed_at = now
                 if self.next_snapshot is None:
                     await self.store.confirm_snapshot(now)
                 return []
-            state = SnapshotState(fresh.epoch, fresh.version, fresh.entries, now)
+            state = _state(fresh, now)
+            touched: list[bytes] | None = None  # the tags a delta on the held one changed
             if self.snapshot.epoch and fresh.epoch != self.snapshot.epoch:
-                await self.store.save_next_snapshot(
-                    SnapshotState(
-                        fresh.epoch, fresh.version, fresh.entries, self.rotation_seen_at or now
-                    )
-                )
+                waiting = _state(fresh, self.rotation_seen_at or now)
+                if fresh.last_change is not None and base is self.next_snapshot:
+                    await self.store.save_next_snapshot_change(waiting, *fresh.last_change)
+                else:
+                    await self.store.save_next_snapshot(waiting)
                 if self.next_snapshot is None:
                     self.rotation_seen_at = now
                     log.warning(
@@ -145,8 +150,10 @@ class SnapshotFollower:
                 self.snapshot.version,
             ):
                 # A delta on the snapshot held: store the change, not the whole list again.
-                await self.store.save_snapshot_change(state, *fresh.last_change)
+                added, removed = fresh.last_change
+                await self.store.save_snapshot_change(state, added, removed)
                 self.snapshot = fresh
+                touched = [*added, *removed]
             else:
                 await self.store.save_snapshot(state)
                 self.snapshot = fresh
@@ -158,6 +165,8 @@ class SnapshotFollower:
                 version=fresh.version,
                 entries=len(fresh.entries),
             )
+            if touched is not None:
+                return await self.recheck_change(touched)
             return await self.recheck()
 
     async def finish_rotation(self) -> list[Alert]:
@@ -199,9 +208,7 @@ class SnapshotFollower:
             newest = self.next_snapshot
             if newest is None or newest.epoch != epoch:
                 return []
-            await self.store.switch_epoch(
-                SnapshotState(newest.epoch, newest.version, newest.entries, self.confirmed_at)
-            )
+            await self.store.switch_epoch(_state(newest, self.confirmed_at))
             self.snapshot, self.next_snapshot, self.rotation_seen_at = newest, None, None
             self.rotation_wanted.clear()
             log.info("agent.rotation_finished", epoch=epoch, identities=done)
@@ -235,56 +242,55 @@ class SnapshotFollower:
     async def recheck(self) -> list[Alert]:
         """Match every stored person against the snapshot held; alert once per person
         and change (one person named by several runs and checks raises one alert).
-        Callers hold the sync lock (recheck_now takes it)."""
+        Callers hold the sync lock (recheck_now takes it). Outside a rotation this also
+        notes who holds which tag, for recheck_change."""
         started = time.perf_counter()
         version = self.newest.version
-        people = await self._persons()
+        if self.next_snapshot is None:
+            epoch = self.snapshot.epoch
+            top, rows = await self.store.identities_after(epoch, 0)
+            index = PeopleIndex(epoch, time.monotonic(), top)
+            for row in rows:
+                index.add(*row)
+            people = {aid: (self.snapshot, points) for aid, points in index.points.items()}
+        else:
+            index, people = None, await self._persons()
         current = await self.store.results()
-        results: list[tuple[int, Result]] = []
-        alerts: list[tuple[int, str, Result]] = []
-        alerted: set[tuple[frozenset[tuple[Kind, bytes]], Result]] = set()
-        unreadable = 0
-        for attendee_id, (snap, person) in people.items():
-            try:
-                result = match_result(snap, person)
-            except SealError:
-                unreadable += 1
-                continue
-            before = current.get(attendee_id)
-            if before is None or before == result:
-                continue
-            results.append((attendee_id, result))
-            key = (frozenset(person.items()), result)
-            if key in alerted:
-                continue
-            alerted.add(key)
-            if not before.reason:
-                change = "new-match"
-            elif not result.reason:
-                change = "cleared"
-            else:
-                change = "changed"
-            alerts.append((attendee_id, change, result))
-        raised = await self.store.apply(Change(results, alerts, version)) if results else []
-        for alert in raised:
-            log.warning(
-                "agent.alert",
-                alert_id=alert.alert_id,
-                attendee_id=alert.attendee_id,
-                kind=alert.kind,
-                reason=alert.result.reason.value,
-                record_ref=alert.result.record_ref,
-                version=version,
-            )
-        if unreadable:
-            log.error("agent.snapshot_entry_unreadable", count=unreadable, version=version)
-        log.info(
-            "agent.rechecked",
-            attendees=len(people),
-            changes=len(results),
-            ms=round((time.perf_counter() - started) * 1000, 1),
-        )
-        return raised
+        self._index = index
+        tags = index.tags if index is not None else {}
+        return await judge(self.store, people, current, version, started, "all", tags)
+
+    async def recheck_change(self, tags: Iterable[bytes]) -> list[Alert]:
+        """recheck(), for a delta that added or removed `tags`: only the people holding
+        one of them, and those stored since the last re-check, are matched again — the
+        others' entries did not change. Falls back to recheck() during a rotation,
+        after a key switch, when no full re-check has run in this process for
+        FULL_RECHECK_SECONDS, or when more than TARGETED_MAX people are concerned.
+        Callers hold the sync lock."""
+        index = self._index
+        if (
+            index is None
+            or self.next_snapshot is not None
+            or index.epoch != self.snapshot.epoch
+            or time.monotonic() - index.built_at > FULL_RECHECK_SECONDS
+        ):
+            return await self.recheck()
+        started = time.perf_counter()
+        top, rows = await self.store.identities_after(index.epoch, index.last_id)
+        if top < index.last_id:  # attendees were deleted: ids may be reused
+            return await self.recheck()
+        for row in rows:
+            index.add(*row)
+        index.last_id = top
+        touched = {aid for aid, _, _ in rows}
+        for tag in tags:
+            touched.update(index.by_tag.get(tag, ()))
+        if len(touched) > TARGETED_MAX:
+            return await self.recheck()
+        people = {aid: (self.snapshot, index.points[aid]) for aid in touched}
+        current = await self.store.results_of(sorted(touched)) if touched else {}
+        version = self.newest.version
+        return await judge(self.store, people, current, version, started, "changed", index.tags)
 
     async def alerts(self, include_acknowledged: bool = False) -> list[Alert]:
         return await self.store.alerts(include_acknowledged)

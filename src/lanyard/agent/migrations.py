@@ -270,4 +270,16 @@ MIGRATIONS: list[str] = [
         acknowledged_at TEXT
     ) STRICT;
     """,
+    # 11: the snapshot held (and a next epoch's) keeps the Merkle root of its entries, the
+    #    registry's signature over it and the epoch's public key (docs/snapshot.md), so
+    #    that damaged rows are noticed when loaded. Rows stored before have no root: the
+    #    agent keeps answering from them and fetches the whole snapshot again.
+    """
+    ALTER TABLE snapshot_state ADD COLUMN root BLOB CHECK (root IS NULL OR length(root) = 32);
+    ALTER TABLE snapshot_state ADD COLUMN signature BLOB;
+    ALTER TABLE snapshot_state ADD COLUMN public_key BLOB;
+    ALTER TABLE next_snapshot ADD COLUMN root BLOB CHECK (root IS NULL OR length(root) = 32);
+    ALTER TABLE next_snapshot ADD COLUMN signature BLOB;
+    ALTER TABLE next_snapshot ADD COLUMN public_key BLOB;
+    """,
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -29,13 +29,15 @@ from lanyard.agent.errors import (
     RegistryFaulted,
     RegistryRefused,
     RetentionApplied,
+    SnapshotCorrupt,
     SnapshotRejected,
     Unauthenticated,
     Unavailable,
 )
-from lanyard.agent.following import SnapshotFollower, match_result
+from lanyard.agent.following import SnapshotFollower
+from lanyard.agent.recheck import match_result
 from lanyard.agent.screening.decision import Decision, Result
-from lanyard.agent.store import FaultAlert, Identity, Screened, Store
+from lanyard.agent.store import FaultAlert, Identity, Screened, SnapshotState, Store
 from lanyard.client.errors import EvaluationProofFailed, RegistryFault, RpcFailed
 from lanyard.client.registry import LocalSnapshot, RegistryClient
 from lanyard.core import auth
@@ -113,6 +115,18 @@ def messages_for(name: str | None, email: str | None) -> list[tuple[Kind, bytes]
     return out
 
 
+def _local(state: SnapshotState) -> LocalSnapshot:
+    """The stored snapshot as held in memory. Its epoch key stays unknown until a
+    snapshot signed with it comes in this process (RegistryClient.epoch_key)."""
+    return LocalSnapshot(
+        state.epoch,
+        state.version,
+        state.entries,
+        signature=state.signature,
+        verified=state.verified,
+    )
+
+
 class AgentService(SnapshotFollower):
     def __init__(
         self,
@@ -136,6 +150,7 @@ class AgentService(SnapshotFollower):
         self.updated = asyncio.Event()  # set whenever a newer snapshot is taken in
         self._verifier = verifier or auth.TokenVerifier()
         self._sync_lock = asyncio.Lock()
+        self._index = None
         self._rotation_lock = asyncio.Lock()
         # One-shot commands finish a rotation inside sync(); `agent serve` has a task.
         self.rotate_inline = True
@@ -148,15 +163,31 @@ class AgentService(SnapshotFollower):
         self._check_rows = Coalescer(self._commit_checks, COALESCED_ROWS)
 
     async def start(self) -> None:
-        state = await self.store.load_snapshot()
+        """Take in the snapshots stored (the next epoch's too). A stored snapshot whose
+        entries do not lead to the root stored with it is not used: logged, and fetched
+        again in full by the next sync (until then checks say UNAVAILABLE)."""
+        state = await self._stored(self.store.load_snapshot, "held")
         if state is not None:
-            self.snapshot = LocalSnapshot(state.epoch, state.version, state.entries)
+            self.snapshot = _local(state)
             self.confirmed_at = state.confirmed_at
-        pending = await self.store.load_next_snapshot()
+        pending = await self._stored(self.store.load_next_snapshot, "next")
         if pending is not None and pending.epoch > self.snapshot.epoch:
-            self.next_snapshot = LocalSnapshot(pending.epoch, pending.version, pending.entries)
+            self.next_snapshot = _local(pending)
             self.rotation_seen_at = pending.confirmed_at
             self.rotation_wanted.set()
+
+    @staticmethod
+    async def _stored(
+        load: Callable[[], Awaitable[SnapshotState | None]], which: str
+    ) -> SnapshotState | None:
+        try:
+            state = await load()
+        except SnapshotCorrupt as exc:
+            log.error("agent.snapshot_corrupt", snapshot=which, reason=str(exc))
+            return None
+        if state is not None and not state.verified:
+            log.warning("agent.snapshot_unverified", snapshot=which, version=state.version)
+        return state
 
     # -- points --------------------------------------------------------------------------
     async def evaluate(self, epoch: int, messages: Sequence[bytes]) -> list[bytes]:

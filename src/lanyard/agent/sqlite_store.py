@@ -13,7 +13,7 @@ from typing import Any
 
 import aiosqlite
 
-from lanyard.agent.errors import Conflict, DataDirError
+from lanyard.agent.errors import Conflict, DataDirError, SnapshotCorrupt
 from lanyard.agent.migrations import MIGRATIONS
 from lanyard.agent.screening.decision import Decision, Reason, Result
 from lanyard.agent.store import (
@@ -28,8 +28,12 @@ from lanyard.agent.store import (
     SnapshotState,
     Store,
 )
-from lanyard.core import sqlite
+from lanyard.core import snapshot_stream, sqlite
+from lanyard.core.errors import SignatureError
 from lanyard.core.identity import Kind
+
+LOAD_BATCH = 8192  # snapshot rows fetched per thread hop when loading
+RESULTS_BATCH = 500  # attendee ids per query (well under SQLite's variable limit)
 
 
 def _now() -> str:
@@ -91,18 +95,38 @@ class SqliteStore(Store):
             try:
                 row = await sqlite.fetch_one(
                     db,
-                    f"SELECT epoch, version, {when} FROM {state_table}",  # noqa: S608 - fixed names
+                    f"SELECT epoch, version, {when}, root, signature, public_key "  # noqa: S608 - fixed names
+                    f"FROM {state_table}",
                 )
                 if row is None:
                     return None
-                rows = await sqlite.fetch_all(
-                    db,
-                    f"SELECT tag, sealed FROM {entries_table}",  # noqa: S608 - fixed names
-                )
+                # In tag order (the table's key), a batch at a time: the entries are
+                # packed as they come, never all held as rows at once.
+                builder = snapshot_stream.InOrderBuilder()
+                async with db.execute(
+                    f"SELECT tag, sealed FROM {entries_table} ORDER BY tag"  # noqa: S608 - fixed names
+                ) as cursor:
+                    while rows := await cursor.fetchmany(LOAD_BATCH):
+                        builder.extend((r[0], r[1]) for r in rows)
+            except SignatureError as exc:
+                raise SnapshotCorrupt(f"the stored snapshot is damaged: {exc}") from exc
             finally:
                 await db.execute("COMMIT")
+        entries = builder.finish()
+        root = row[3]
+        if root is not None and bytes(root) != entries.root:
+            raise SnapshotCorrupt(
+                f"the stored snapshot (version {row[1]}, {len(entries)} entries) does not "
+                "lead to the root stored with it"
+            )
         return SnapshotState(
-            row[0], row[1], {bytes(r[0]): bytes(r[1]) for r in rows}, _time(row[2])
+            row[0],
+            row[1],
+            entries,
+            _time(row[2]),
+            bytes(row[4] or b""),
+            bytes(row[5] or b""),
+            verified=root is not None,
         )
 
     async def load_snapshot(self) -> SnapshotState | None:
@@ -112,39 +136,77 @@ class SqliteStore(Store):
         return await self._load("next_snapshot", "next_snapshot_entries", "seen_at")
 
     @staticmethod
-    async def _save(db: aiosqlite.Connection, state: SnapshotState) -> None:
+    async def _write(
+        db: aiosqlite.Connection, state: SnapshotState, state_table: str, entries_table: str
+    ) -> None:
+        """Replace a snapshot with `state`: every entry, inserted in tag order straight from
+        the packed buckets (no list of rows is built)."""
         at = (state.confirmed_at or datetime.now(UTC)).isoformat(timespec="seconds")
-        await db.execute("DELETE FROM snapshot_entries")
+        when = "confirmed_at" if state_table == "snapshot_state" else "seen_at"
+        await db.execute(f"DELETE FROM {entries_table}")  # noqa: S608 - fixed names
         await db.executemany(
-            "INSERT INTO snapshot_entries (tag, sealed) VALUES (?, ?)", list(state.entries.items())
+            f"INSERT INTO {entries_table} (tag, sealed) VALUES (?, ?)",  # noqa: S608 - fixed names
+            iter(state.entries),
         )
         await db.execute(
-            "INSERT INTO snapshot_state (id, epoch, version, confirmed_at) VALUES (1, ?, ?, ?) "
+            f"INSERT INTO {state_table} (id, epoch, version, {when}, root, signature, "  # noqa: S608 - fixed names
+            "public_key) VALUES (1, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET epoch = excluded.epoch, "
-            "version = excluded.version, confirmed_at = excluded.confirmed_at",
-            (state.epoch, state.version, at),
+            f"version = excluded.version, {when} = excluded.{when}, root = excluded.root, "
+            "signature = excluded.signature, public_key = excluded.public_key",
+            (state.epoch, state.version, at, state.entries.root, state.signature, state.public_key),
         )
+
+    @classmethod
+    async def _save(cls, db: aiosqlite.Connection, state: SnapshotState) -> None:
+        await cls._write(db, state, "snapshot_state", "snapshot_entries")
 
     async def save_snapshot(self, state: SnapshotState) -> None:
         async with self._pool.write() as db:
             await self._save(db, state)
 
-    async def save_snapshot_change(
-        self, state: SnapshotState, added: dict[bytes, bytes], removed: list[bytes]
+    async def _change(
+        self,
+        state: SnapshotState,
+        added: dict[bytes, bytes],
+        removed: list[bytes],
+        state_table: str,
+        entries_table: str,
     ) -> None:
+        """Move a stored snapshot to `state` by writing only what a delta changed."""
         at = (state.confirmed_at or datetime.now(UTC)).isoformat(timespec="seconds")
+        when = "confirmed_at" if state_table == "snapshot_state" else "seen_at"
         async with self._pool.write() as db:
             await db.executemany(
-                "DELETE FROM snapshot_entries WHERE tag = ?", [(t,) for t in removed]
+                f"DELETE FROM {entries_table} WHERE tag = ?",  # noqa: S608 - fixed names
+                [(t,) for t in removed],
             )
             await db.executemany(
-                "INSERT OR REPLACE INTO snapshot_entries (tag, sealed) VALUES (?, ?)",
+                f"INSERT OR REPLACE INTO {entries_table} (tag, sealed) VALUES (?, ?)",  # noqa: S608 - fixed names
                 list(added.items()),
             )
             await db.execute(
-                "UPDATE snapshot_state SET epoch = ?, version = ?, confirmed_at = ?",
-                (state.epoch, state.version, at),
+                f"UPDATE {state_table} SET epoch = ?, version = ?, {when} = ?, root = ?, "  # noqa: S608 - fixed names
+                "signature = ?, public_key = ?",
+                (
+                    state.epoch,
+                    state.version,
+                    at,
+                    state.entries.root,
+                    state.signature,
+                    state.public_key,
+                ),
             )
+
+    async def save_snapshot_change(
+        self, state: SnapshotState, added: dict[bytes, bytes], removed: list[bytes]
+    ) -> None:
+        await self._change(state, added, removed, "snapshot_state", "snapshot_entries")
+
+    async def save_next_snapshot_change(
+        self, state: SnapshotState, added: dict[bytes, bytes], removed: list[bytes]
+    ) -> None:
+        await self._change(state, added, removed, "next_snapshot", "next_snapshot_entries")
 
     async def confirm_snapshot(self, at: datetime) -> None:
         async with self._pool.write() as db:
@@ -153,19 +215,8 @@ class SqliteStore(Store):
             )
 
     async def save_next_snapshot(self, state: SnapshotState) -> None:
-        at = (state.confirmed_at or datetime.now(UTC)).isoformat(timespec="seconds")
         async with self._pool.write() as db:
-            await db.execute("DELETE FROM next_snapshot_entries")
-            await db.executemany(
-                "INSERT INTO next_snapshot_entries (tag, sealed) VALUES (?, ?)",
-                list(state.entries.items()),
-            )
-            await db.execute(
-                "INSERT INTO next_snapshot (id, epoch, version, seen_at) VALUES (1, ?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET epoch = excluded.epoch, "
-                "version = excluded.version, seen_at = excluded.seen_at",
-                (state.epoch, state.version, at),
-            )
+            await self._write(db, state, "next_snapshot", "next_snapshot_entries")
 
     async def switch_epoch(self, state: SnapshotState) -> None:
         async with self._pool.write() as db:
@@ -331,6 +382,27 @@ class SqliteStore(Store):
         )
         return [(r[0], Kind(r[1]), bytes(r[2])) for r in rows]
 
+    async def identities_after(
+        self, epoch: int, after_id: int
+    ) -> tuple[int, list[tuple[int, Kind, bytes]]]:
+        async with self._pool.read() as db:
+            await db.execute("BEGIN")
+            try:
+                top = await sqlite.fetch_one(
+                    db, "SELECT coalesce(max(attendee_id), 0) FROM attendees"
+                )
+                rows = await sqlite.fetch_all(
+                    db,
+                    "SELECT i.attendee_id, i.kind, "
+                    "CASE WHEN p.epoch = ?1 THEN p.y ELSE p.next_y END "
+                    "FROM identities i JOIN points p USING (message) "
+                    "WHERE i.attendee_id > ?2 AND (p.epoch = ?1 OR p.next_epoch = ?1)",
+                    (epoch, after_id),
+                )
+            finally:
+                await db.execute("COMMIT")
+        return int(top[0]), [(r[0], Kind(r[1]), bytes(r[2])) for r in rows]
+
     async def stale_identities(self, epoch: int, limit: int) -> list[tuple[Kind, bytes]]:
         rows = await self._all(
             "SELECT kind, message FROM points WHERE epoch != ?1 "
@@ -357,6 +429,24 @@ class SqliteStore(Store):
     async def results(self) -> dict[int, Result]:
         rows = await self._all("SELECT attendee_id, decision, reason, record_ref FROM attendees")
         return {r[0]: _result(r) for r in rows}
+
+    async def results_of(self, attendee_ids: list[int]) -> dict[int, Result]:
+        out: dict[int, Result] = {}
+        async with self._pool.read() as db:
+            await db.execute("BEGIN")
+            try:
+                for start in range(0, len(attendee_ids), RESULTS_BATCH):
+                    part = attendee_ids[start : start + RESULTS_BATCH]
+                    rows = await sqlite.fetch_all(
+                        db,
+                        "SELECT attendee_id, decision, reason, record_ref FROM attendees "  # noqa: S608 - placeholders only
+                        f"WHERE attendee_id IN ({', '.join('?' * len(part))})",
+                        tuple(part),
+                    )
+                    out.update((r[0], _result(r)) for r in rows)
+            finally:
+                await db.execute("COMMIT")
+        return out
 
     async def apply(self, change: Change) -> list[Alert]:
         now = _now()

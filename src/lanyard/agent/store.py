@@ -16,6 +16,7 @@ from datetime import datetime
 
 from lanyard.agent.screening.decision import Result
 from lanyard.core.identity import Kind
+from lanyard.core.snapshot_tree import SnapshotEntries
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +110,18 @@ class Change:
 
 @dataclass(frozen=True, slots=True)
 class SnapshotState:
+    """A snapshot as stored: its entries, and the registry's signature over their root
+    (docs/snapshot.md) with the epoch's public key, both empty when unknown."""
+
     epoch: int
     version: int
-    entries: dict[bytes, bytes]
+    entries: SnapshotEntries
     confirmed_at: datetime | None = None  # last time the registry said it was the newest
+    signature: bytes = b""
+    public_key: bytes = b""
+    # On load: False when no root was stored with the entries (kept from before roots
+    # were), so nothing vouches for them and they should be fetched again in full.
+    verified: bool = True
 
 
 class Store(ABC):
@@ -121,10 +130,13 @@ class Store(ABC):
 
     # -- snapshot ------------------------------------------------------------------------
     @abstractmethod
-    async def load_snapshot(self) -> SnapshotState | None: ...
+    async def load_snapshot(self) -> SnapshotState | None:
+        """The snapshot held, its entries rebuilt in memory (about ENTRY_BYTES each).
+        Raises SnapshotCorrupt when they do not lead to the root stored with them."""
 
     @abstractmethod
-    async def save_snapshot(self, state: SnapshotState) -> None: ...
+    async def save_snapshot(self, state: SnapshotState) -> None:
+        """Replace the snapshot held with `state`, every entry written (a full fetch)."""
 
     @abstractmethod
     async def save_snapshot_change(
@@ -140,10 +152,18 @@ class Store(ABC):
 
     @abstractmethod
     async def load_next_snapshot(self) -> SnapshotState | None:
-        """A newer epoch's snapshot waiting for its re-evaluation to finish."""
+        """A newer epoch's snapshot waiting for its re-evaluation to finish. Raises
+        SnapshotCorrupt like load_snapshot."""
 
     @abstractmethod
     async def save_next_snapshot(self, state: SnapshotState) -> None: ...
+
+    @abstractmethod
+    async def save_next_snapshot_change(
+        self, state: SnapshotState, added: dict[bytes, bytes], removed: list[bytes]
+    ) -> None:
+        """save_snapshot_change, for the next epoch's snapshot waiting beside the held one
+        (`state.confirmed_at` is when the rotation was seen)."""
 
     @abstractmethod
     async def switch_epoch(self, state: SnapshotState) -> None:
@@ -184,6 +204,14 @@ class Store(ABC):
         """(attendee id, kind, Y) of every stored identity evaluated in `epoch`."""
 
     @abstractmethod
+    async def identities_after(
+        self, epoch: int, after_id: int
+    ) -> tuple[int, list[tuple[int, Kind, bytes]]]:
+        """The highest attendee id stored (0 for none), and (attendee id, kind, Y) of every
+        identity evaluated in `epoch` of the attendees whose id is above `after_id`: who
+        was stored since. Ids only grow while attendees are kept."""
+
+    @abstractmethod
     async def stale_identities(self, epoch: int, limit: int) -> list[tuple[Kind, bytes]]:
         """(kind, message) of up to `limit` distinct identities with no point in `epoch`."""
 
@@ -197,6 +225,10 @@ class Store(ABC):
 
     @abstractmethod
     async def results(self) -> dict[int, Result]: ...
+
+    @abstractmethod
+    async def results_of(self, attendee_ids: list[int]) -> dict[int, Result]:
+        """The stored result of each of these attendees (ids not stored are left out)."""
 
     @abstractmethod
     async def apply(self, change: Change) -> list[Alert]: ...

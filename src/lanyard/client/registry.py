@@ -14,13 +14,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
 from datetime import datetime
 
 import grpc
 import nacl.signing
 
 from lanyard.client.errors import EvaluationLogInvalid, EvaluationProofFailed, TranslatingStub
+from lanyard.client.snapshots import (
+    LocalSnapshot,
+    StreamedSnapshot,
+    apply_response,
+    assemble,
+    unverified,
+    verify_snapshot,
+)
 from lanyard.core import (
     auth,
     blinding,
@@ -31,7 +38,6 @@ from lanyard.core import (
     limits,
     proof,
     screen,
-    snapshot,
 )
 from lanyard.core.errors import ProofFailed, SignatureError
 from lanyard.wire.registry.v1 import (
@@ -39,99 +45,19 @@ from lanyard.wire.registry.v1 import (
     registry_pb2,
     registry_pb2_grpc,
     reports_pb2,
-    snapshot_pb2,
 )
+
+__all__ = [
+    "DEFAULT_BATCH",
+    "LocalSnapshot",
+    "RegistryClient",
+    "StreamedSnapshot",
+    "apply_response",
+    "assemble",
+]
 
 PREFIX = "/lanyard.registry.v1.Registry/"
 DEFAULT_BATCH = min(1000, limits.MAX_BATCH)  # points per Evaluate call
-
-
-@dataclass
-class LocalSnapshot:
-    """The newest verified snapshot an event holds."""
-
-    epoch: int = 0
-    version: int = 0
-    entries: dict[bytes, bytes] = field(default_factory=dict)
-    # The epoch's OPRF public key pk = k * G (32 bytes, spec §3a); empty until a snapshot
-    # signed with it has been received in this process.
-    public_key: bytes = b""
-    # When this snapshot came from a delta: (entries added, tags removed) by it, so that a
-    # holder can store the change instead of the whole list. None after a full fetch.
-    last_change: tuple[dict[bytes, bytes], list[bytes]] | None = field(
-        default=None, compare=False, repr=False
-    )
-
-    def match(self, y: bytes) -> snapshot.Status | None:
-        return snapshot.match(self.entries, self.epoch, y)
-
-
-def _epoch_key(key: bytes) -> bytes:
-    if len(key) != screen.POINT_BYTES:
-        raise SignatureError(
-            f"snapshot does not publish the epoch's public key: expected "
-            f"{screen.POINT_BYTES} bytes, got {len(key)}"
-        )
-    return key
-
-
-def apply_response(
-    current: LocalSnapshot, response: registry_pb2.GetSnapshotResponse, registry_key: bytes
-) -> LocalSnapshot:
-    """The snapshot after `response`, verified; raises SignatureError and keeps nothing."""
-    kind = response.WhichOneof("body")
-    if kind == "full":
-        full = response.full
-        entries = {e.tag: e.sealed for e in full.entries}
-        if len(entries) != len(full.entries):
-            raise SignatureError("snapshot repeats a tag")
-        key = _epoch_key(full.epoch_public_key)
-        snapshot.verify(
-            registry_key, full.suite, full.epoch, full.version, entries, full.signature, key
-        )
-        return LocalSnapshot(full.epoch, full.version, entries, key)
-    if kind == "delta":
-        delta = response.delta
-        if delta.from_version != current.version or delta.epoch != current.epoch:
-            raise SignatureError(
-                f"delta from version {delta.from_version} does not apply to version "
-                f"{current.version}"
-            )
-        entries = dict(current.entries)
-        removed = list(delta.removed_tags)
-        for tag in removed:
-            entries.pop(tag, None)
-        added = {e.tag: e.sealed for e in delta.added}
-        entries.update(added)
-        key = _epoch_key(delta.epoch_public_key)
-        snapshot.verify(
-            registry_key, delta.suite, delta.epoch, delta.to_version, entries, delta.signature, key
-        )
-        return LocalSnapshot(delta.epoch, delta.to_version, entries, key, (added, removed))
-    raise SignatureError("snapshot response carries neither a snapshot nor a delta")
-
-
-async def assemble(
-    chunks: AsyncIterator[registry_pb2.SnapshotChunk],
-) -> registry_pb2.GetSnapshotResponse:
-    """The GetSnapshot answer a StreamSnapshot stream carries: a delta alone, or a header
-    and its entries. Raises SignatureError on a stream of any other shape."""
-    response = registry_pb2.GetSnapshotResponse()
-    header: snapshot_pb2.Snapshot | None = None
-    async for chunk in chunks:
-        kind = chunk.WhichOneof("body")
-        if kind == "delta" and header is None and not response.HasField("delta"):
-            response.delta.CopyFrom(chunk.delta)
-        elif kind == "header" and header is None and not response.HasField("delta"):
-            header = response.full
-            header.CopyFrom(chunk.header)
-            if len(header.entries):
-                raise SignatureError("snapshot stream header carries entries")
-        elif kind == "entries" and header is not None:
-            header.entries.extend(chunk.entries.entries)
-        else:
-            raise SignatureError(f"snapshot stream sent {kind or 'an empty chunk'} out of order")
-    return response
 
 
 class RegistryClient:
@@ -320,18 +246,16 @@ class RegistryClient:
         return ys
 
     async def refresh(self, current: LocalSnapshot) -> LocalSnapshot:
-        """Fetch a delta since `current` (or everything, in chunks: StreamSnapshot) and
-        return the verified result."""
+        """Fetch a delta since `current` (or everything, in chunks: StreamSnapshot; always
+        everything when `current` is not verified) and return the verified result.
+        Raises SignatureError (nothing held changes) or RpcFailed."""
+        since = current.version if current.verified else 0
         call = self._stub.streaming("StreamSnapshot")(
-            request := registry_pb2.GetSnapshotRequest(since_version=current.version),
+            request := registry_pb2.GetSnapshotRequest(since_version=since),
             metadata=self._signer.metadata(PREFIX + "StreamSnapshot", request),
         )
-        response = await assemble(call)
-        result: list[LocalSnapshot] = []
-        await self._current_signed(
-            lambda key: result.append(apply_response(current, response, key))
-        )
-        fresh = result[-1]
+        fresh, suite = unverified(current, await assemble(call, current.entries))
+        await self._current_signed(lambda key: verify_snapshot(fresh, suite, key))
         self._epoch_keys[fresh.epoch] = fresh.public_key
         return fresh
 

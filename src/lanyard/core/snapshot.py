@@ -1,29 +1,32 @@
-"""Snapshots of keyed tags (spec SCREEN-v1 §4): canonical bytes, signatures, matching.
+"""Snapshots of keyed tags (spec SCREEN-v1 §4, docs/snapshot.md): sealed statuses,
+the signed root, matching.
 
-The registry builds and signs them; an agent verifies them against the key it pinned at
-enrolment and looks its own tags up in them. Both sides use this one encoding, so a
-signature made by one always verifies in the other.
+The registry signs the Merkle root over a snapshot's bucketed entries (snapshot_tree); an
+agent verifies it against the key it pinned at enrolment and looks its own tags up in the
+entries. Both sides use this one encoding, so a signature made by one always verifies in
+the other.
 """
 
 from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
 import nacl.signing
 from google.protobuf.message import DecodeError
 
-from lanyard.core import keys, screen
-from lanyard.core.errors import SealError
+from lanyard.core import keys, screen, snapshot_tree
+from lanyard.core.errors import SealError, SignatureError
 from lanyard.wire.registry.v1 import snapshot_pb2
 
 PAD_MULTIPLE = 64
-PAYLOAD_BYTES = 96  # every StatusPayload is serialised to exactly this length
-SEALED_BYTES = screen.NONCE_BYTES + 16 + PAYLOAD_BYTES
-_DST = b"lanyard:v1:snapshot"
+PAYLOAD_BYTES = snapshot_tree.PAYLOAD_BYTES
+SEALED_BYTES = snapshot_tree.SEALED_BYTES
+ROOT_BYTES = 32
+_DST = b"lanyard:v1:snapshot-root"
 
 STATUS_NAMES = {
     snapshot_pb2.RECORD_STATUS_FLAGGED: "flagged",
@@ -32,46 +35,61 @@ STATUS_NAMES = {
 STATUS_VALUES = {name: value for value, name in STATUS_NAMES.items()}
 
 
-def encode_entry(tag: bytes, sealed: bytes) -> bytes:
-    """One entry as the signature covers it: tag(32) || lp(sealed)."""
-    return tag + screen.lp(sealed)
-
-
 def signing_message(
     suite: str,
     epoch: int,
     version: int,
-    entries: Iterable[tuple[bytes, bytes]],
+    count: int,
+    root: bytes,
     epoch_public_key: bytes = b"",
 ) -> bytes:
-    """The bytes a snapshot signature covers: suite, epoch, version, lp(the epoch's OPRF
-    public key, spec §3a), then every entry in tag order as tag(32) || lp(sealed).
-    Entries MUST already be sorted by tag."""
-    return signing_message_encoded(
-        suite,
-        epoch,
-        version,
-        [encode_entry(tag, sealed) for tag, sealed in entries],
-        epoch_public_key,
+    """The bytes a snapshot signature covers (docs/snapshot.md §3): lp(DST), lp(suite),
+    u32 epoch, u64 version, lp(the epoch's OPRF public key, spec §3a), u64 count of
+    entries (padding included), and the 32-byte Merkle root over them (snapshot_tree)."""
+    if len(root) != ROOT_BYTES:
+        raise SignatureError(f"a snapshot root must be {ROOT_BYTES} bytes, got {len(root)}")
+    return b"".join(
+        [
+            screen.lp(_DST),
+            screen.lp(suite.encode()),
+            struct.pack(">IQ", epoch, version),
+            screen.lp(epoch_public_key),
+            struct.pack(">Q", count),
+            root,
+        ]
     )
 
 
-def signing_message_encoded(
+def sign_root(
+    key: nacl.signing.SigningKey,
+    epoch: int,
+    version: int,
+    count: int,
+    root: bytes,
+    epoch_public_key: bytes = b"",
+) -> bytes:
+    """The registry's Ed25519 signature over a snapshot's root (64 bytes)."""
+    return keys.sign(
+        key, signing_message(screen.SUITE, epoch, version, count, root, epoch_public_key)
+    )
+
+
+def verify_root(
+    public_key: bytes,
     suite: str,
     epoch: int,
     version: int,
-    encoded: Sequence[bytes],
+    count: int,
+    root: bytes,
+    signature: bytes,
     epoch_public_key: bytes = b"",
-) -> bytes:
-    """signing_message() from entries already encoded (encode_entry), in tag order: what
-    a registry that keeps its entries encoded and sorted signs without re-encoding them."""
-    head = [
-        screen.lp(_DST),
-        screen.lp(suite.encode()),
-        struct.pack(">IQ", epoch, version),
-        screen.lp(epoch_public_key),
-    ]
-    return b"".join([*head, *encoded, struct.pack(">I", len(encoded))])
+) -> None:
+    """Raise SignatureError unless the registry signed this root of `count` entries, or
+    `count` is not a padded size (a positive multiple of 64, spec §4)."""
+    if count < PAD_MULTIPLE or count % PAD_MULTIPLE:
+        raise SignatureError(f"a snapshot holds a positive multiple of 64 entries, not {count}")
+    message = signing_message(suite, epoch, version, count, root, epoch_public_key)
+    keys.verify(public_key, message, signature, what="snapshot signature")
 
 
 def sign(
@@ -81,11 +99,9 @@ def sign(
     entries: Mapping[bytes, bytes],
     epoch_public_key: bytes = b"",
 ) -> bytes:
-    """Sign a snapshot together with the epoch's 32-byte OPRF public key (spec §3a, §4)."""
-    return keys.sign(
-        key,
-        signing_message(screen.SUITE, epoch, version, sorted(entries.items()), epoch_public_key),
-    )
+    """Sign a whole snapshot given as tag -> sealed (builds its tree; spec §3a, §4)."""
+    tree = snapshot_tree.SnapshotEntries.build(entries.items())
+    return sign_root(key, epoch, version, len(tree), tree.root, epoch_public_key)
 
 
 def verify(
@@ -93,14 +109,20 @@ def verify(
     suite: str,
     epoch: int,
     version: int,
-    entries: Mapping[bytes, bytes],
+    entries: Mapping[bytes, bytes] | snapshot_tree.SnapshotEntries,
     signature: bytes,
     epoch_public_key: bytes = b"",
 ) -> None:
-    """Raise SignatureError unless the registry signed exactly this snapshot, with this
-    epoch public key (empty for none)."""
-    message = signing_message(suite, epoch, version, sorted(entries.items()), epoch_public_key)
-    keys.verify(public_key, message, signature, what="snapshot signature")
+    """Raise SignatureError unless the registry signed exactly these entries at this
+    epoch, version and epoch public key (empty for none)."""
+    tree = (
+        entries
+        if isinstance(entries, snapshot_tree.SnapshotEntries)
+        else snapshot_tree.SnapshotEntries.build(entries.items())
+    )
+    verify_root(
+        public_key, suite, epoch, version, len(tree), tree.root, signature, epoch_public_key
+    )
 
 
 def padded_size(real_entries: int) -> int:
@@ -151,7 +173,9 @@ def seal_status(epoch: int, y: bytes, status: Status) -> tuple[bytes, bytes]:
     return screen.tag(epoch, y), screen.seal(screen.status_key(epoch, y), encode_status(status))
 
 
-def match(entries: Mapping[bytes, bytes], epoch: int, y: bytes) -> Status | None:
+def match(
+    entries: Mapping[bytes, bytes] | snapshot_tree.SnapshotEntries, epoch: int, y: bytes
+) -> Status | None:
     """Look Y's tag up; None if absent, the opened status if present. A present tag whose
     box does not open raises SealError: that is an error, not a match (spec §4)."""
     sealed = entries.get(screen.tag(epoch, y))

@@ -25,6 +25,11 @@ class QuotaExhausted(Error):
     """The event has used up its evaluation quota (spec SCREEN-v1 §7)."""
 
 
+class TooLarge(Error):
+    """The answer would exceed the message limit (a whole snapshot asked for in one
+    GetSnapshot answer: StreamSnapshot sends it in chunks)."""
+
+
 class WrongEpoch(Error):
     """The request names an OPRF epoch the registry does not serve."""
 

@@ -12,6 +12,7 @@ STATUS: serving.ErrorTable = {
     errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     errors.QuotaExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.TooLarge: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.WrongEpoch: grpc.StatusCode.FAILED_PRECONDITION,
     errors.NotReady: grpc.StatusCode.FAILED_PRECONDITION,
     errors.StaleKey: grpc.StatusCode.FAILED_PRECONDITION,

@@ -216,4 +216,10 @@ MIGRATIONS: list[str] = [
         claimed_at TEXT NOT NULL
     ) STRICT;
     """,
+    # 9: the live entries in tag order with their sealed boxes, so that a bucket's entries
+    #    and a whole snapshot are read from this index alone, in order, never row by row
+    #    from the table (the snapshot's hash tree is built and kept from these reads).
+    """
+    CREATE INDEX entries_live_sealed ON entries (tag, sealed) WHERE removed_version IS NULL;
+    """,
 ]

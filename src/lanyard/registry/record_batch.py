@@ -115,15 +115,15 @@ async def plan(
             best[entry.tag] = entry
     add: list[Entry] = []
     remove: list[bytes] = []
+    live = await store.live_owners(list(best))  # the batch's own tags only
     for tag, entry in best.items():
-        live_owner = snap.live[tag][1] if tag in snap.live else None
-        if live_owner is not None:
-            other = await store.get_record(live_owner)
+        holder = live.get(tag)
+        if holder is not None:
+            # Held by an older record (the graver status keeps it) or, astronomically
+            # unlikely, by a padding entry (which gives way).
             new_rank = RANK[records[entry.record_ref or ""].status]
-            if other is not None and new_rank < RANK[other.status]:
+            if holder.status is not None and new_rank < RANK[holder.status]:
                 continue
-            remove.append(tag)
-        elif tag in snap.live:  # a padding entry with this tag: astronomically unlikely
             remove.append(tag)
         add.append(entry)
     change = snap.repad(add, remove)

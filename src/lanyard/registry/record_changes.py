@@ -86,24 +86,22 @@ def choose(
 
 async def entries_for(
     store: Store,
-    live: Mapping[bytes, tuple[bytes, str | None]],
     new: Record,
     points: Sequence[bytes],
     status_entry: Callable[[Record, bytes], Entry],
 ) -> tuple[list[Entry], list[bytes]]:
     """(entries to add, tags to remove) for `new` holding `points`: its own entries,
-    other records sharing a point, and the records that hold a tag now, ranked."""
+    other records sharing a point, and the records that hold a tag now, ranked. Reads
+    the live entries of those tags only."""
     rank = RANK[new.status]
     candidates = [Candidate(rank, status_entry(new, y)) for y in points]
     for other, y in await store.sharing_points([new.record_ref]):
         candidates.append(Candidate(RANK[other.status], status_entry(other, y)))
-    for cand in list(candidates):
-        tag = cand.entry.tag
-        owner = live[tag][1] if tag in live else None
-        if owner is not None and owner != new.record_ref:
-            holder = await store.get_record(owner)
-            if holder is not None:
-                candidates.append(Candidate(RANK[holder.status], Entry(tag, live[tag][0], owner)))
+    held = await store.live_owners([c.entry.tag for c in candidates])
+    live = {tag: (e.sealed, e.record_ref) for tag, e in held.items()}
+    for tag, e in held.items():
+        if e.record_ref is not None and e.record_ref != new.record_ref and e.status is not None:
+            candidates.append(Candidate(RANK[e.status], Entry(tag, e.sealed, e.record_ref)))
     return choose(live, candidates, new.record_ref)
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import grpc
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 
-from lanyard.core import auth, screen
+from lanyard.core import auth, limits, screen
 from lanyard.core.serving import abort, is_abort
-from lanyard.registry import event_keys
+from lanyard.registry import event_keys, snapshots
 from lanyard.registry.blobs import BlobService
-from lanyard.registry.errors import InvalidRequest, Unauthenticated
+from lanyard.registry.errors import InvalidRequest, TooLarge, Unauthenticated
 from lanyard.registry.grpc_errors import STATUS, unary
 from lanyard.registry.service import RegistryService
 from lanyard.registry.signing import SigningKeys
@@ -23,21 +24,29 @@ PREFIX = "/lanyard.registry.v1.Registry/"
 CHUNK_ENTRIES = 8192  # ~1.4 MB a message: far below any limit, few enough messages
 
 
-def _entries(pairs: list[tuple[bytes, bytes]]) -> list[snapshot_pb2.SnapshotEntry]:
-    return [snapshot_pb2.SnapshotEntry(tag=t, sealed=s) for t, s in pairs]
+def _put(
+    into: RepeatedCompositeFieldContainer[snapshot_pb2.SnapshotEntry],
+    pairs: list[tuple[bytes, bytes]],
+) -> None:
+    """Append (tag, sealed) pairs to a repeated SnapshotEntry field: adding in place is
+    about twice as fast as building the messages apart (8,192 entries a chunk)."""
+    add = into.add
+    for tag, sealed in pairs:
+        add(tag=tag, sealed=sealed)
 
 
 def _delta(snap: DeltaSnapshot) -> registry_pb2.SnapshotDelta:
-    return registry_pb2.SnapshotDelta(
+    delta = registry_pb2.SnapshotDelta(
         suite=screen.SUITE,
         epoch=snap.epoch,
         from_version=snap.from_version,
         to_version=snap.to_version,
-        added=_entries(snap.added),
         removed_tags=snap.removed_tags,
         signature=snap.signature,
         epoch_public_key=snap.public_key,
     )
+    _put(delta.added, snap.added)
+    return delta
 
 
 def _header(snap: FullSnapshot) -> snapshot_pb2.Snapshot:
@@ -125,11 +134,17 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         self, request: registry_pb2.GetSnapshotRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.GetSnapshotResponse:
         await self._event(context, "GetSnapshot")
-        snap = await self._service.snapshot(request.since_version)
-        if isinstance(snap, DeltaSnapshot):
-            return registry_pb2.GetSnapshotResponse(delta=_delta(snap))
-        header = _header(snap)
-        header.entries.extend(_entries(snap.entries))
+        async with self._service.snapshot(request.since_version) as snap:
+            if isinstance(snap, DeltaSnapshot):
+                return registry_pb2.GetSnapshotResponse(delta=_delta(snap))
+            if snap.count * snapshots.WIRE_ENTRY_BYTES > snapshots.ANSWER_BUDGET:
+                raise TooLarge(
+                    f"the snapshot's {snap.count:,} entries do not fit in one "
+                    f"{limits.MAX_RESPONSE_BYTES // limits.MIB} MiB answer; use StreamSnapshot"
+                )
+            header = _header(snap)
+            async for part in snap.chunks(CHUNK_ENTRIES):
+                _put(header.entries, part)
         return registry_pb2.GetSnapshotResponse(full=header)
 
     async def StreamSnapshot(
@@ -137,22 +152,21 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
     ) -> AsyncIterator[registry_pb2.SnapshotChunk]:
         try:
             await self._event(context, "StreamSnapshot")
-            snap = await self._service.snapshot(request.since_version)
+            async with self._service.snapshot(request.since_version) as snap:
+                if isinstance(snap, DeltaSnapshot):
+                    yield registry_pb2.SnapshotChunk(delta=_delta(snap))
+                    return
+                # The header and the reader were taken together under the service's
+                # lock: every chunk is of the header's version, whatever commits meanwhile.
+                yield registry_pb2.SnapshotChunk(header=_header(snap))
+                async for part in snap.chunks(CHUNK_ENTRIES):
+                    chunk = registry_pb2.SnapshotChunk()
+                    _put(chunk.entries.entries, part)
+                    yield chunk
         except Exception as exc:
             if is_abort(exc):
                 raise
             await abort(STATUS, context, exc, "StreamSnapshot")
-            return
-        if isinstance(snap, DeltaSnapshot):
-            yield registry_pb2.SnapshotChunk(delta=_delta(snap))
-            return
-        # `snap` is a copy taken under the service's lock: every chunk is of one version.
-        yield registry_pb2.SnapshotChunk(header=_header(snap))
-        for start in range(0, len(snap.entries), CHUNK_ENTRIES):
-            part = snap.entries[start : start + CHUNK_ENTRIES]
-            yield registry_pb2.SnapshotChunk(
-                entries=registry_pb2.SnapshotEntries(entries=_entries(part))
-            )
 
     async def WatchSnapshot(
         self, request: registry_pb2.WatchSnapshotRequest, context: grpc.aio.ServicerContext

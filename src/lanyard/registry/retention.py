@@ -97,24 +97,30 @@ async def repeats(
     record: Record,
     points: list[bytes],
     taken: set[bytes],
-    owners: dict[bytes, str | None],
     seal: Callable[[Record, bytes], Entry],
 ) -> tuple[list[tuple[str, date | None]], list[Entry], list[bytes]]:
     """The repeat rule for `record`, about to be added with `points`: the older records
     holding one of them that its expiry extends, and their live entries sealed again with
     the new date (entries to add, tags to remove). `taken`: tags the new record itself now
-    owns; `owners`: the live snapshot's tag -> record ref (None for padding)."""
+    owns. Reads only the records and entries concerned."""
     older = {r.record_ref: r for r, _ in await store.holding(points)}
     extend = [
         (ref, record.expires_on)
         for ref, r in sorted(older.items())
         if extends(r.expires_on, record.expires_on)
     ]
+    if not extend:
+        return extend, [], []
+    resealed = [
+        seal(Record(ref, older[ref].status, record.expires_on), y)
+        for ref, y in await store.points_of([ref for ref, _ in extend])
+    ]
+    owners = await store.live_owners([e.tag for e in resealed])
     add: list[Entry] = []
     remove: list[bytes] = []
-    for ref, y in await store.points_of([ref for ref, _ in extend]):
-        entry = seal(Record(ref, older[ref].status, record.expires_on), y)
-        if entry.tag not in taken and owners.get(entry.tag) == ref:
+    for entry in resealed:
+        held = owners.get(entry.tag)
+        if entry.tag not in taken and held is not None and held.record_ref == entry.record_ref:
             remove.append(entry.tag)
             add.append(entry)
     return extend, add, remove

@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from concurrent.futures import Executor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
@@ -131,7 +132,7 @@ class RegistryService:
     @property
     def snapshot_entries(self) -> int:
         """Entries of the live snapshot, padding included."""
-        return len(self._snap.live)
+        return self._snap.count
 
     async def start(self) -> None:
         """Load the live snapshot from the store; pad a brand-new one."""
@@ -145,7 +146,7 @@ class RegistryService:
             "registry.snapshot_loaded",
             epoch=self._snap.epoch,
             version=self._snap.version,
-            entries=len(self._snap.live),
+            entries=self._snap.count,
         )
 
     # -- authentication ------------------------------------------------------------------
@@ -287,9 +288,18 @@ class RegistryService:
         return Evaluation(evaluated, made, 0, entry)
 
     # -- snapshots -----------------------------------------------------------------------
-    async def snapshot(self, since_version: int) -> FullSnapshot | DeltaSnapshot:
+    @asynccontextmanager
+    async def snapshot(self, since_version: int) -> AsyncIterator[FullSnapshot | DeltaSnapshot]:
+        """A delta since `since_version`, or the whole snapshot: its header and a reader
+        of its entries pinned at the header's version, taken under the lock and read
+        after it (a change committed meanwhile is not seen). Closed on leaving."""
         async with self._lock:
-            return await self._snap.since(since_version)
+            snap = await self._snap.since(since_version)
+        try:
+            yield snap
+        finally:
+            if isinstance(snap, FullSnapshot):
+                await snap.close()
 
     def watch(self, event_id: str | None = None) -> AsyncIterator[tuple[int, int]]:
         """(epoch, version) now, then each time it changes; for `event_id`, ends when that
@@ -301,12 +311,6 @@ class RegistryService:
         status = snapshot.Status(record.status, record.record_ref, record.expires_on)
         tag, sealed = snapshot.seal_status(self._snap.epoch, y, status)
         return Entry(tag, sealed, record.record_ref)
-
-    async def _outranks(self, new: Record, tag: bytes) -> bool:
-        """Whether `new` should own `tag`, already live for another record."""
-        owner = self._snap.live[tag][1]
-        other = await self._store.get_record(owner) if owner else None
-        return other is None or _RANK[new.status] >= _RANK[other.status]
 
     def _check_points(self, points: Sequence[bytes]) -> None:
         for i, y in enumerate(points):
@@ -347,10 +351,14 @@ class RegistryService:
                 raise AlreadyExists(f"record {record.record_ref} already exists")
             add: list[Entry] = []
             remove: list[bytes] = []
-            for y in dict.fromkeys(points):
-                entry = self._status_entry(record, y)
-                if entry.tag in self._snap.live and self._snap.live[entry.tag][1] is not None:
-                    if not await self._outranks(record, entry.tag):
+            mine = [self._status_entry(record, y) for y in dict.fromkeys(points)]
+            live = await self._store.live_owners([e.tag for e in mine])
+            for entry in mine:
+                held = live.get(entry.tag)
+                if held is not None:
+                    # Another record holds the tag: the graver status keeps it (ties go
+                    # to the newer record). Padding with this tag simply gives way.
+                    if held.status is not None and _RANK[record.status] < _RANK[held.status]:
                         continue
                     remove.append(entry.tag)
                 add.append(entry)
@@ -359,7 +367,6 @@ class RegistryService:
                 record,
                 list(dict.fromkeys(points)),
                 {e.tag for e in add},
-                {tag: ref for tag, (_, ref) in self._snap.live.items()},
                 self._status_entry,
             )
             change = self._snap.repad(add + more_add, remove + more_remove)
@@ -375,11 +382,11 @@ class RegistryService:
                         record_changes.describe_added(record, len(dict.fromkeys(points))),
                     ),
                     extend=extend,
+                    claim=(f"admin:{by}", len(points)),
                 )
             )
         stored = await self._store.get_record(record.record_ref)
         assert stored is not None
-        await self._store.claim_evaluation(f"admin:{by}", record.record_ref, len(points))
         log.info(
             "registry.record_added",
             record_ref=record.record_ref,
@@ -450,7 +457,7 @@ class RegistryService:
             if not detail:
                 raise InvalidRequest(f"nothing to change: {old_ref} is already like that")
             add, remove = await record_changes.entries_for(
-                self._store, self._snap.live, new, held + new_points, self._status_entry
+                self._store, new, held + new_points, self._status_entry
             )
             padded = self._snap.repad(add, remove)
             version = await self._snap.commit(
@@ -487,14 +494,14 @@ class RegistryService:
     async def _remove(self, refs: list[str], reason: str) -> int:
         """Remove records (the caller holds the lock); returns the snapshot version."""
         # An unknown ref makes the store refuse the whole change (NotFound).
-        gone = set(refs)
-        remove = [t for t, (_, ref) in self._snap.live.items() if ref in gone]
+        remove = await self._store.live_tags_of(refs)
+        removed = set(remove)
         # The same person may stand in another record: its entry comes back.
         add: dict[bytes, tuple[int, Entry]] = {}
         for other, y in await self._store.sharing_points(refs):
             entry = self._status_entry(other, y)
             rank = _RANK[other.status]
-            if entry.tag in remove and rank > add.get(entry.tag, (0, entry))[0]:
+            if entry.tag in removed and rank > add.get(entry.tag, (0, entry))[0]:
                 add[entry.tag] = (rank, entry)
         change = self._snap.repad([e for _, e in add.values()], remove)
         version = await self._snap.commit(
@@ -513,11 +520,13 @@ class RegistryService:
         """Records whose expiry is before `as_of`, in ref order, and the snapshot version
         after removing them (unless `dry_run`)."""
         async with self._lock:
-            due = [
-                r
-                for r in await self._store.list_records()
-                if r.expires_on is not None and r.expires_on < as_of
-            ]
+            # Most sweeps find nothing due: that answer costs one query, not the list.
+            due_refs = set(await self._store.expired_refs(as_of))
+            due = (
+                [r for r in await self._store.list_records() if r.record_ref in due_refs]
+                if due_refs
+                else []
+            )
             if due and not dry_run:
                 return due, await self._remove([r.record_ref for r in due], "expired")
             return due, self._snap.version
@@ -568,7 +577,7 @@ class RegistryService:
             version = await self._store.rotate(new_epoch, points, entries)
             self._oprf_keys.install(new_epoch, k_new, only=True)
             self._snap.public_key = self._oprf_keys.public_key(new_epoch)
-            self._snap.replace(new_epoch, version, entries)
+            await self._snap.reload(new_epoch, version)
             # The old key file is destroyed; k and delta live on only until collected.
             self._key_files.destroy_oprf_key(old_epoch)
         await self._snap.notify()

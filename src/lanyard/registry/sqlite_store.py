@@ -9,6 +9,7 @@ transactions. Queries are batched (executemany), never one await per row.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ import aiosqlite
 
 from lanyard.core import sqlite
 from lanyard.core.evaluation_log import Leaf
+from lanyard.registry import sqlite_entries
 from lanyard.registry.errors import (
     AlreadyExists,
     DataDirError,
@@ -27,11 +29,14 @@ from lanyard.registry.errors import (
     QuotaExhausted,
 )
 from lanyard.registry.migrations import MIGRATIONS
+from lanyard.registry.sqlite_entries import state_on
 from lanyard.registry.store import (
     Change,
     Delta,
     Entry,
     Event,
+    LiveEntry,
+    LiveReader,
     LoggedEvaluation,
     Record,
     RecordEvent,
@@ -115,9 +120,19 @@ async def _append_evaluation(db: aiosqlite.Connection, logged: LoggedEvaluation)
         raise LogOutOfStep(f"evaluation log leaf {logged.log_index} is not the next one")
 
 
-async def _state_on(db: aiosqlite.Connection, key: str) -> int:
-    row = await sqlite.fetch_one(db, "SELECT value FROM state WHERE key = ?", (key,))
-    return int(row[0])
+async def _claim(db: aiosqlite.Connection, caller: str, record_ref: str, points: int) -> int | None:
+    """claim_evaluation's rule on the caller's write unit. The newest unclaimed leaf is
+    found by walking the caller's leaves from the newest: it is almost always the first."""
+    row = await sqlite.fetch_one(
+        db,
+        "INSERT INTO evaluation_claims (log_index, record_ref, claimed_at) "
+        "SELECT l.log_index, ?, ? FROM evaluation_log l INDEXED BY evaluation_log_caller "
+        "WHERE l.caller = ? AND l.points >= ? "
+        "AND NOT EXISTS (SELECT 1 FROM evaluation_claims c WHERE c.log_index = l.log_index) "
+        "ORDER BY l.log_index DESC LIMIT 1 RETURNING log_index",
+        (record_ref, _now(), caller, points),
+    )
+    return int(row[0]) if row else None
 
 
 class SqliteStore(Store):
@@ -151,7 +166,7 @@ class SqliteStore(Store):
 
     async def _state(self, key: str) -> int:
         async with self._pool.read() as db:
-            return await _state_on(db, key)
+            return await state_on(db, key)
 
     async def current_epoch(self) -> int:
         return await self._state("epoch")
@@ -330,16 +345,7 @@ class SqliteStore(Store):
 
     async def claim_evaluation(self, caller: str, record_ref: str, points: int) -> int | None:
         async with self._pool.write() as db:
-            row = await sqlite.fetch_one(
-                db,
-                "INSERT INTO evaluation_claims (log_index, record_ref, claimed_at) "
-                "SELECT max(l.log_index), ?, ? FROM evaluation_log l "
-                "WHERE l.caller = ? AND l.points >= ? "
-                "AND l.log_index NOT IN (SELECT log_index FROM evaluation_claims) "
-                "HAVING max(l.log_index) IS NOT NULL RETURNING log_index",
-                (record_ref, _now(), caller, points),
-            )
-        return int(row[0]) if row else None
+            return await _claim(db, caller, record_ref, points)
 
     async def get_record(self, record_ref: str) -> Record | None:
         row = await self._one(_RECORD_SELECT + " WHERE r.record_ref = ?", (record_ref,))
@@ -447,15 +453,27 @@ class SqliteStore(Store):
             raise AlreadyExists(f"signing key hand-over {sequence} is already stored") from exc
 
     async def live_entries(self) -> list[Entry]:
-        rows = await self._all(
-            "SELECT tag, sealed, record_ref FROM entries WHERE removed_version IS NULL"
-        )
-        return [Entry(bytes(r[0]), bytes(r[1]), r[2]) for r in rows]
+        return await sqlite_entries.live_entries(self._pool)
+
+    async def bucket_entries(self, buckets: Collection[int]) -> dict[int, bytes]:
+        return await sqlite_entries.bucket_entries(self._pool, buckets)
+
+    async def live_owners(self, tags: Sequence[bytes]) -> dict[bytes, LiveEntry]:
+        return await sqlite_entries.live_owners(self._pool, tags)
+
+    async def live_tags_of(self, record_refs: Sequence[str]) -> list[bytes]:
+        return await sqlite_entries.live_tags_of(self._pool, record_refs)
+
+    async def padding_tags(self) -> list[bytes]:
+        return await sqlite_entries.padding_tags(self._pool)
+
+    async def live_reader(self) -> LiveReader:
+        return await sqlite_entries.SqliteLiveReader.open(self._pool.path)
 
     async def apply(self, change: Change) -> int:
         async with self._pool.write() as db:
-            version = await _state_on(db, "version") + 1
-            epoch = await _state_on(db, "epoch")
+            version = await state_on(db, "version") + 1
+            epoch = await state_on(db, "epoch")
             await db.execute("UPDATE state SET value = ? WHERE key = 'version'", (version,))
             for ref in change.remove_refs:
                 cur = await db.execute("DELETE FROM records WHERE record_ref = ?", (ref,))
@@ -519,6 +537,9 @@ class SqliteStore(Store):
                 "UPDATE records SET expires_on = ? WHERE record_ref = ?",
                 [(e.isoformat() if e else None, ref) for ref, e in change.extend],
             )
+            if change.claim is not None and change.add_record is not None:
+                caller, points = change.claim
+                await _claim(db, caller, change.add_record.record_ref, points)
             # Tombstones keep the tag for deltas; the sealed box is wiped (secure_delete).
             await db.executemany(
                 "UPDATE entries SET removed_version = ?, sealed = x'' "
@@ -541,7 +562,7 @@ class SqliteStore(Store):
         self, new_epoch: int, points: list[tuple[str, bytes]], entries: list[Entry]
     ) -> int:
         async with self._pool.write() as db:
-            version = await _state_on(db, "version") + 1
+            version = await state_on(db, "version") + 1
             await db.executemany(
                 "INSERT INTO record_points (record_ref, epoch, y) VALUES (?, ?, ?)",
                 [(ref, new_epoch, y) for ref, y in points],
@@ -560,29 +581,7 @@ class SqliteStore(Store):
             await db.execute("UPDATE state SET value = ? WHERE key = 'epoch'", (new_epoch,))
         return version
 
-    async def delta_since(self, version: int) -> Delta | None:
-        # One read transaction: the version and both lists come from the same state.
-        async with self._pool.read() as db:
-            await db.execute("BEGIN")
-            try:
-                current = await _state_on(db, "version")
-                if version > current:
-                    return None
-                added = await sqlite.fetch_all(
-                    db,
-                    "SELECT tag, sealed, record_ref FROM entries "
-                    "WHERE added_version > ? AND removed_version IS NULL",
-                    (version,),
-                )
-                removed = await sqlite.fetch_all(
-                    db,
-                    "SELECT DISTINCT tag FROM entries "
-                    "WHERE removed_version > ? AND added_version <= ?",
-                    (version, version),
-                )
-            finally:
-                await db.execute("COMMIT")
-        return Delta(
-            added=[Entry(bytes(r[0]), bytes(r[1]), r[2]) for r in added],
-            removed_tags=[bytes(r[0]) for r in removed],
-        )
+    async def delta_since(
+        self, version: int, max_added: int | None = None, max_removed: int | None = None
+    ) -> Delta | None:
+        return await sqlite_entries.delta_since(self._pool, version, max_added, max_removed)

@@ -9,6 +9,7 @@ identifier, never a blinded point, never an OPRF key (those live in key files).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -62,6 +63,32 @@ class Entry:
 
 
 @dataclass(frozen=True, slots=True)
+class LiveEntry:
+    """What the snapshot holds under one tag now: the sealed status, the record that owns
+    it (None for padding) and that record's status ("flagged" | "banned"; None for
+    padding)."""
+
+    sealed: bytes
+    record_ref: str | None
+    status: str | None
+
+
+class LiveReader(ABC):
+    """One read transaction over the live snapshot entries, pinned at `version` when it was
+    opened: changes committed later are not seen (SQLite WAL gives the isolation). Close
+    it when done; it holds a database connection of its own."""
+
+    version: int
+
+    @abstractmethod
+    def chunks(self, size: int) -> AsyncIterator[list[tuple[bytes, bytes]]]:
+        """Every live (tag, sealed) in tag order, at most `size` a list."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
 class Change:
     """One atomic change to the records and the snapshot; it bumps the version by one."""
 
@@ -80,6 +107,9 @@ class Change:
     remove_tags: list[bytes] = field(default_factory=list)
     # (record ref, new expiry or None for never): older records a repeat extends.
     extend: list[tuple[str, date | None]] = field(default_factory=list)
+    # (caller, points): add_record accounts for that caller's newest unclaimed evaluation
+    # of at least `points` points (claim_evaluation's rule), in the same transaction.
+    claim: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +254,31 @@ class Store(ABC):
         """Append hand-over `sequence`; raises AlreadyExists if it is taken (a race)."""
 
     @abstractmethod
-    async def live_entries(self) -> list[Entry]: ...
+    async def live_entries(self) -> list[Entry]:
+        """Every live entry, in no order: O(list), for tools and tests only (the service
+        reads what a change touches: bucket_entries, live_owners, live_tags_of)."""
+
+    @abstractmethod
+    async def bucket_entries(self, buckets: Collection[int]) -> dict[int, bytes]:
+        """For each bucket named (0..65,535, snapshot_tree.bucket_of), its live entries in
+        tag order, each tag || sealed, joined (b"" for an empty bucket). One read
+        transaction, whatever the number of buckets."""
+
+    @abstractmethod
+    async def live_owners(self, tags: Sequence[bytes]) -> dict[bytes, LiveEntry]:
+        """The live entry under each of `tags` that is live (absent tags are left out)."""
+
+    @abstractmethod
+    async def live_tags_of(self, record_refs: Sequence[str]) -> list[bytes]:
+        """The live tags owned by the records named (padding is owned by none)."""
+
+    @abstractmethod
+    async def padding_tags(self) -> list[bytes]:
+        """The live tags of padding entries (at most 63 with the padding rule kept)."""
+
+    @abstractmethod
+    async def live_reader(self) -> LiveReader:
+        """A reader pinned at the current snapshot version (see LiveReader)."""
 
     @abstractmethod
     async def apply(self, change: Change) -> int:
@@ -244,5 +298,9 @@ class Store(ABC):
         replace every live entry; returns the new snapshot version."""
 
     @abstractmethod
-    async def delta_since(self, version: int) -> Delta | None:
-        """Entries added and tags removed after `version`; None if that is not known."""
+    async def delta_since(
+        self, version: int, max_added: int | None = None, max_removed: int | None = None
+    ) -> Delta | None:
+        """Entries added and tags removed after `version`; None if that is not known, or
+        if more than `max_added` entries were added or `max_removed` tags removed (then
+        a whole snapshot is sent instead: such a delta is never read in full)."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import structlog
 
 from lanyard.agent.errors import RegistryFaulted, SnapshotRejected
-from lanyard.agent.following import match_result
+from lanyard.agent.recheck import match_result
 from lanyard.agent.screening.csv_import import BadRow, Export, Row, file_digest
 from lanyard.agent.service import AgentService, messages_for, registry_failure
 from lanyard.agent.store import Identity, Run, RunReport, Screened, Skipped

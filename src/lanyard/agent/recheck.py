@@ -1,0 +1,117 @@
+"""Re-checking stored people against the snapshot held: matching, and the alerts a
+change of result raises (one per person and change). following.py decides whom to
+re-check; PeopleIndex remembers who holds which tag, so that a delta needs to look only
+at the people holding a tag it touched."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import structlog
+
+from lanyard.agent.screening.decision import Result, decide
+from lanyard.agent.store import Alert, Change, Store
+from lanyard.client.registry import LocalSnapshot
+from lanyard.core import screen
+from lanyard.core.errors import SealError
+from lanyard.core.identity import Kind
+from lanyard.core.snapshot import Status
+
+log = structlog.get_logger("lanyard.agent")
+
+
+def match_result(
+    snapshot: LocalSnapshot,
+    points: dict[Kind, bytes],
+    tags: dict[Kind, bytes] | None = None,
+) -> Result:
+    """Decide from whichever of the person's identities match; `tags` (their tags in
+    the snapshot's epoch, when known) spare recomputing them for those that do not. A
+    tag whose box does not open raises SealError: an error, not a match (spec §4)."""
+    hits: dict[Kind, Status | None] = {}
+    for kind, y in points.items():
+        tag = tags.get(kind) if tags else None
+        hits[kind] = None if tag and tag not in snapshot.entries else snapshot.match(y)
+    return decide(hits.get(Kind.EMAIL), hits.get(Kind.NAME))
+
+
+@dataclass
+class PeopleIndex:
+    """Who holds which tag under the held snapshot's epoch: every attendee up to
+    `last_id`, as of the full re-check at `built_at` (time.monotonic) and those taken in
+    since. Points are never changed within an epoch, and attendee ids only grow."""
+
+    epoch: int
+    built_at: float
+    last_id: int = 0
+    points: dict[int, dict[Kind, bytes]] = field(default_factory=dict)
+    tags: dict[int, dict[Kind, bytes]] = field(default_factory=dict)
+    by_tag: dict[bytes, set[int]] = field(default_factory=dict)
+
+    def add(self, attendee_id: int, kind: Kind, y: bytes) -> None:
+        tag = screen.tag(self.epoch, y)
+        self.points.setdefault(attendee_id, {})[kind] = y
+        self.tags.setdefault(attendee_id, {})[kind] = tag
+        self.by_tag.setdefault(tag, set()).add(attendee_id)
+
+
+async def judge(
+    store: Store,
+    people: dict[int, tuple[LocalSnapshot, dict[Kind, bytes]]],
+    current: dict[int, Result],
+    version: int,
+    started: float,
+    scope: str,
+    known_tags: dict[int, dict[Kind, bytes]],
+) -> list[Alert]:
+    """Match `people` (attendee id -> snapshot and points; `known_tags` their tags where
+    known), store every result that differs from `current` (stored results by attendee
+    id) and raise one alert per person and change; logs what it did (`scope` says whom
+    it looked at). Returns the alerts raised."""
+    results: list[tuple[int, Result]] = []
+    alerts: list[tuple[int, str, Result]] = []
+    alerted: set[tuple[frozenset[tuple[Kind, bytes]], Result]] = set()
+    unreadable = 0
+    for attendee_id, (snap, person) in people.items():
+        try:
+            result = match_result(snap, person, known_tags.get(attendee_id))
+        except SealError:
+            unreadable += 1
+            continue
+        before = current.get(attendee_id)
+        if before is None or before == result:
+            continue
+        results.append((attendee_id, result))
+        key = (frozenset(person.items()), result)
+        if key in alerted:
+            continue
+        alerted.add(key)
+        if not before.reason:
+            change = "new-match"
+        elif not result.reason:
+            change = "cleared"
+        else:
+            change = "changed"
+        alerts.append((attendee_id, change, result))
+    raised = await store.apply(Change(results, alerts, version)) if results else []
+    for alert in raised:
+        log.warning(
+            "agent.alert",
+            alert_id=alert.alert_id,
+            attendee_id=alert.attendee_id,
+            kind=alert.kind,
+            reason=alert.result.reason.value,
+            record_ref=alert.result.record_ref,
+            version=version,
+        )
+    if unreadable:
+        log.error("agent.snapshot_entry_unreadable", count=unreadable, version=version)
+    log.info(
+        "agent.rechecked",
+        scope=scope,
+        attendees=len(people),
+        changes=len(results),
+        ms=round((time.perf_counter() - started) * 1000, 1),
+    )
+    return raised

@@ -1,0 +1,84 @@
+"""Re-checks after a delta look at the people it concerns — those holding a tag it added
+or removed, and those stored since (by this process or another) — and still find every
+new match and every cleared one; anything else re-checks everyone."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+from structlog.testing import capture_logs
+
+from lanyard.agent import operator as agent_operator
+from lanyard.agent.screening.decision import Decision, Reason
+from lanyard.agent.service import AgentService
+from lanyard.client.admin import Identifier
+from lanyard.core.identity import Kind
+from tests.agent.conftest import AgentSetup
+
+
+def _rechecks(logs: list[MutableMapping[str, Any]]) -> list[tuple[str, int, int]]:
+    return [
+        (e["scope"], e["attendees"], e["changes"]) for e in logs if e["event"] == "agent.rechecked"
+    ]
+
+
+async def test_a_delta_rechecks_only_whom_it_concerns_and_finds_them(
+    agent: AgentService, setup: AgentSetup
+) -> None:
+    for i in range(5):
+        await agent.check(f"Bystander {i}", f"by{i}@example.org", "attendee", f"B-{i}")
+    await agent.check("Late Addition", "late@example.org", "attendee", "ORDER-9")
+    await agent.recheck_now()  # a full re-check: who holds which tag is known from here
+    with capture_logs() as logs:
+        await setup.admin.add_record(
+            "WG-LATE", "banned", [Identifier(Kind.EMAIL, "late@example.org")]
+        )
+        raised = await agent.sync()
+        await setup.admin.remove_record("WG-LATE")
+        cleared = await agent.sync()
+        await setup.admin.add_record("WG-ELSE", "flagged", [Identifier(Kind.NAME, "Nobody Here")])
+        assert await agent.sync() == []
+    assert [(a.ref, a.kind, a.result.reason) for a in raised] == [
+        ("ORDER-9", "new-match", Reason.BANNED_CONFIRMED)
+    ]
+    assert [(a.ref, a.kind, a.result.decision) for a in cleared] == [
+        ("ORDER-9", "cleared", Decision.ALLOW)
+    ]
+    # Six people are stored; each delta looked at the one it concerned, then at none.
+    assert _rechecks(logs) == [("changed", 1, 1), ("changed", 1, 1), ("changed", 0, 0)]
+
+
+async def test_a_person_stored_by_another_process_is_rechecked_by_the_next_delta(
+    agent: AgentService, setup: AgentSetup
+) -> None:
+    await agent.check("First Person", "first@example.org", "attendee", "A-1")
+    await agent.recheck_now()
+    # `lanyard check` in another process stores someone this agent has never seen.
+    async with agent_operator.opened(setup.adir) as other:
+        answer = await other.check("Other Person", "other@example.org", "attendee", "A-2")
+    assert answer.decision == Decision.ALLOW
+    with capture_logs() as logs:
+        await setup.admin.add_record(
+            "WG-OTHER", "flagged", [Identifier(Kind.EMAIL, "other@example.org")]
+        )
+        raised = await agent.sync()
+    assert [(a.ref, a.kind, a.result.reason) for a in raised] == [
+        ("A-2", "new-match", Reason.FLAGGED_CONFIRMED)
+    ]
+    assert _rechecks(logs) == [("changed", 1, 1)]
+
+
+async def test_without_a_full_recheck_in_this_process_a_delta_rechecks_everyone(
+    agent: AgentService, setup: AgentSetup
+) -> None:
+    await agent.check("Some Body", "some@example.org", "attendee", "S-1")
+    async with agent_operator.opened(setup.adir) as fresh:  # as after a restart
+        await fresh.sync()
+        with capture_logs() as logs:
+            await setup.admin.add_record(
+                "WG-SOME", "banned", [Identifier(Kind.EMAIL, "some@example.org")]
+            )
+            raised = await fresh.sync()
+    assert [(a.ref, a.kind) for a in raised] == [("S-1", "new-match")]
+    assert [scope for scope, _, _ in _rechecks(logs)] == ["all"]
