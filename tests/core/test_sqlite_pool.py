@@ -129,3 +129,36 @@ async def test_a_lock_held_past_the_bound_is_one_sentence_naming_the_file(tmp_pa
     finally:
         other.close()
         await pool.close()
+
+
+async def test_a_write_that_need_not_wait_for_the_disk_leaves_every_connection_durable(
+    pool: sqlite.Pool,
+) -> None:
+    """Concurrent non-durable and durable writes: all commit, each connection's
+    synchronous setting is back to FULL (2) afterwards, a failed one included."""
+
+    async def bump(durable: bool) -> None:
+        async with pool.write(durable=durable) as db:
+            row = await sqlite.fetch_one(db, "SELECT n FROM counter WHERE id = 1")
+            await db.execute("UPDATE counter SET n = ? WHERE id = 1", (int(row[0]) + 1,))
+
+    async def fails() -> None:
+        async with pool.write(durable=False) as db:
+            await db.execute("UPDATE counter SET n = n + 100 WHERE id = 1")
+            raise RuntimeError("midway")
+
+    try:
+        await asyncio.gather(*(bump(i % 2 == 0) for i in range(20)))
+        with pytest.raises(RuntimeError):
+            await fails()
+        assert await _value(pool) == 20
+        held = [await pool._acquire() for _ in range(pool.size)]
+        try:
+            for conn in held:
+                row = await sqlite.fetch_one(conn, "PRAGMA synchronous")
+                assert int(row[0]) == 2
+        finally:
+            for conn in held:
+                await pool._release(conn)
+    finally:
+        await pool.close()

@@ -252,13 +252,22 @@ class Pool:
             await self._release(conn)
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def write(self, durable: bool = True) -> AsyncIterator[aiosqlite.Connection]:
         """One BEGIN IMMEDIATE ... COMMIT on a connection of its own; ROLLBACK on any
         error. Busy/locked at BEGIN is retried; a cause the operator can fix becomes a
-        StorageError naming the file."""
+        StorageError naming the file.
+
+        `durable=False` commits without waiting for the disk (synchronous NORMAL for this
+        one transaction): a process crash loses nothing, a power cut may lose it until the
+        next durable commit of any connection, which syncs the WAL and so every commit
+        before it. Only for what is worthless after such a cut (call-token nonces: their
+        tokens expire long before the machine is back)."""
+        relaxed = not durable and self._synchronous.upper() in {"FULL", "EXTRA"}
         async with self._writer:
             conn = await self._acquire()
             try:
+                if relaxed:
+                    await conn.execute("PRAGMA synchronous = NORMAL")
                 await self._begin(conn)
                 try:
                     yield conn
@@ -272,6 +281,9 @@ class Pool:
                 self._raise_translated(exc)
                 raise
             finally:
+                if relaxed:
+                    with suppress(sqlite3.Error):
+                        await conn.execute(f"PRAGMA synchronous = {self._synchronous}")
                 await self._release(conn)
 
     async def _begin(self, conn: aiosqlite.Connection) -> None:
