@@ -6,6 +6,7 @@ import os
 import stat
 from pathlib import Path
 
+import nacl.signing
 import pytest
 
 from lanyard.core import files, keys
@@ -51,3 +52,15 @@ def test_signing_key_round_trip(tmp_path: Path) -> None:
 def test_bad_public_key_hex(text: str) -> None:
     with pytest.raises(SignatureError):
         keys.parse_public_key_hex(text)
+
+
+def test_a_parsed_key_is_cached_and_a_bad_one_refused_every_time() -> None:
+    good = bytes(nacl.signing.SigningKey.generate().verify_key)
+    first = keys.parse_public_key(good)
+    assert keys.parse_public_key(bytes(list(good))) is first  # equal bytes, one parse
+    bad = bytes(31) + b"\x80"  # not a point of the prime-order group
+    for what in ("integration key", "member key"):
+        with pytest.raises(SignatureError, match=f"^{what} is not a valid Ed25519 public key"):
+            keys.parse_public_key(bad, what)
+    with pytest.raises(SignatureError, match="must be 32 bytes"):
+        keys.parse_public_key(good[:31])

@@ -6,6 +6,7 @@ data directory. A file others can read is treated as a leaked key, not silently 
 
 from __future__ import annotations
 
+import functools
 import stat
 from pathlib import Path
 
@@ -53,17 +54,28 @@ def public_key_bytes(key: nacl.signing.SigningKey) -> bytes:
     return bytes(key.verify_key)
 
 
-def parse_public_key(data: bytes, what: str = "public key") -> nacl.signing.VerifyKey:
-    """An Ed25519 public key: 32 bytes encoding a point of the prime-order group (a
-    mistyped or small-order key would otherwise be accepted and never verify)."""
-    if len(data) != PUBLIC_KEY_BYTES:
-        raise SignatureError(f"{what} must be {PUBLIC_KEY_BYTES} bytes, got {len(data)}")
+@functools.lru_cache(maxsize=4096)
+def _verify_key(data: bytes) -> nacl.signing.VerifyKey | str:
+    """The VerifyKey of 32 bytes, or why they are not one. Cached: every authenticated
+    call parses its caller's key, and the point check is most of that call's key work."""
     if not sodium.crypto_core_ed25519_is_valid_point(data):
-        raise SignatureError(f"{what} is not a valid Ed25519 public key")
+        return "is not a valid Ed25519 public key"
     try:
         return nacl.signing.VerifyKey(data)
-    except (nacl.exceptions.ValueError, nacl.exceptions.TypeError) as exc:
-        raise SignatureError(f"{what} is not an Ed25519 public key") from exc
+    except (nacl.exceptions.ValueError, nacl.exceptions.TypeError):
+        return "is not an Ed25519 public key"
+
+
+def parse_public_key(data: bytes, what: str = "public key") -> nacl.signing.VerifyKey:
+    """An Ed25519 public key: 32 bytes encoding a point of the prime-order group (a
+    mistyped or small-order key would otherwise be accepted and never verify). Raises
+    SignatureError naming `what`."""
+    if len(data) != PUBLIC_KEY_BYTES:
+        raise SignatureError(f"{what} must be {PUBLIC_KEY_BYTES} bytes, got {len(data)}")
+    parsed = _verify_key(bytes(data))
+    if isinstance(parsed, str):
+        raise SignatureError(f"{what} {parsed}")
+    return parsed
 
 
 def parse_public_key_hex(text: str, what: str = "public key") -> bytes:
