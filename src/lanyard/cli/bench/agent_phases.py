@@ -8,10 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from pathlib import Path
 
 import grpc
@@ -22,6 +20,8 @@ from lanyard.agent import server as agent_server
 from lanyard.agent.datadir import AgentDir
 from lanyard.agent.screening.batch import screen_export
 from lanyard.agent.screening.csv_import import open_export
+from lanyard.cli.bench.child import high_water_bytes, lanyard_argv, run_measured
+from lanyard.cli.bench.enrol import enrol_agent
 from lanyard.cli.bench.export import Person, person, write_export
 from lanyard.cli.bench.floors import machine_busy, machine_ticks
 from lanyard.cli.output import CliError
@@ -35,8 +35,6 @@ EVENT_PREFIX = "bench-agent"
 WARMUP_CHECKS = 20
 CHECK_METHOD = "/lanyard.agent.v1.Screening/Check"
 INTEGRATION = "bench"
-MB = 1_000_000
-MEMORY_POLL_SECONDS = 0.05
 
 # --- set-up -----------------------------------------------------------------------------
 
@@ -51,32 +49,9 @@ class Bench:
 
     async def enrolled_agent(self, name: str, quota: int) -> AgentDir:
         """A fresh agent data directory, enrolled as its own event (its own quota)."""
-        event_id = f"{EVENT_PREFIX}-{name}"
-        adir = AgentDir(self.workdir / event_id)
-        public = agent_operator.init_agent(adir, "127.0.0.1:0")
-        today = date.today()
-        ends = today + timedelta(days=1)
-        response = await self.admin.enroll_event(
-            event_id, f"Agent benchmark {name}", today, ends, public, quota
+        return await enrol_agent(
+            self.admin, self.workdir, self.reg.address, f"{EVENT_PREFIX}-{name}", quota
         )
-        bundle = self.workdir / f"{event_id}.json"
-        bundle.write_text(
-            json.dumps(
-                {
-                    "format": "lanyard-enrolment/1",
-                    "event_id": event_id,
-                    "event_name": f"Agent benchmark {name}",
-                    "endpoint": self.reg.address,
-                    "registry_public_key": response.registry_public_key.hex(),
-                    "suite": response.suite,
-                    "starts_on": today.isoformat(),
-                    "ends_on": ends.isoformat(),
-                }
-            ),
-            encoding="utf-8",
-        )
-        adir.pin(bundle)
-        return adir
 
     async def evaluations_used(self, adir: AgentDir) -> int:
         event_id = adir.enrolment().event_id
@@ -258,56 +233,24 @@ class Memory:
     seconds: float  # the whole child process: start-up, screening, report
 
 
-def _high_water_bytes(pid: int) -> int | None:
-    """VmHWM of a live process: the peak RSS of its own address space, never shrinking.
-
-    Not wait4's ru_maxrss: Linux carries the parent's high-water mark into a child across
-    vfork and exec, so every child would report at least this process's peak."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:  # exited (and perhaps already reaped) between polls
-        return None
-    return None  # a zombie's status has no Vm lines
-
-
 async def peak_memory(bench: Bench, rows: int, label: str = "memory") -> Memory:
     """`lanyard screen` on a generated export of `rows` rows in a child process, served
     by this process's registry; its peak RSS is its VmHWM, polled until it exits. The
     seconds are the whole process's: interpreter and import start-up included."""
-    if _high_water_bytes(os.getpid()) is None:
+    if high_water_bytes(os.getpid()) is None:
         raise CliError("peak memory is read from /proc/PID/status (Linux); use --skip-memory")
     path = bench.workdir / f"{label}-{rows}.csv"
     identities = await asyncio.to_thread(write_export, path, rows)
     adir = await bench.enrolled_agent(f"{label}-{rows}", quota(identities))
-    out, err = bench.workdir / f"{label}-{rows}.out", bench.workdir / f"{label}-{rows}.err"
-    argv = ["-m", "lanyard.cli.main", "screen", str(path), "--data-dir", str(adir.path), "--json"]
-    peak = 0
-    with out.open("wb") as stdout, err.open("wb") as stderr:
-        started = time.perf_counter()
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, *argv, stdin=asyncio.subprocess.DEVNULL, stdout=stdout, stderr=stderr
-        )
-        exited = asyncio.ensure_future(proc.wait())
-        try:
-            while not exited.done():
-                peak = max(peak, _high_water_bytes(proc.pid) or 0)
-                await asyncio.wait({exited}, timeout=MEMORY_POLL_SECONDS)
-        finally:
-            if not exited.done():
-                proc.kill()
-                await exited
-        seconds = time.perf_counter() - started
-    if proc.returncode != 0:
-        tail = err.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
+    argv = lanyard_argv("screen", str(path), "--data-dir", str(adir.path), "--json")
+    done = await run_measured(argv, bench.workdir, f"{label}-{rows}")
+    if done.returncode != 0:
         raise CliError(
-            f"`lanyard screen` of {rows} rows exited with status {proc.returncode}: "
-            + " / ".join(tail)
+            f"`lanyard screen` of {rows} rows exited with status {done.returncode}: "
+            + done.stderr_tail
         )
-    screened = int(json.loads(out.read_text(encoding="utf-8"))["summary"]["screened"])
+    screened = int(json.loads(done.stdout)["summary"]["screened"])
     if screened != rows:
         raise CliError(f"`lanyard screen` screened {screened} of {rows} generated rows")
     path.unlink()  # a million rows is ~140 MB: not kept while the next one is written
-    return Memory(rows, identities, peak / MB, seconds)
+    return Memory(rows, identities, done.peak_mb, done.seconds)
