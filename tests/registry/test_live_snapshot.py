@@ -9,9 +9,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import grpc
+import nacl.signing
 import pytest
 
 from lanyard.client.admin import AdminClient, Identifier, NewRecord
@@ -21,7 +23,8 @@ from lanyard.core.identity import Kind
 from lanyard.registry import registry_servicer, server, snapshots
 from lanyard.registry.datadir import RegistryDir
 from lanyard.registry.snapshots import FullSnapshot
-from lanyard.registry.store import Store
+from lanyard.registry.sqlite_store import SqliteStore
+from lanyard.registry.store import Change, Entry, Store
 from lanyard.wire.registry.v1 import registry_pb2, registry_pb2_grpc, snapshot_pb2
 from tests.conftest import Enrolled
 
@@ -248,3 +251,37 @@ async def test_a_delta_too_large_for_one_answer_comes_as_the_whole_snapshot(
     assert isinstance(whole, snapshot_pb2.Snapshot)
     assert whole.version == held + 1
     assert len(await _rest(call)) == registry.service.snapshot_entries == 64
+
+
+class _CommitsThenCancelled(SqliteStore):
+    """The real store, whose next apply() commits and then reports a cancellation: what a
+    caller's deadline or disconnect does when it strikes while COMMIT is running."""
+
+    cancel_next = False
+
+    async def apply(self, change: Change) -> int:
+        version = await super().apply(change)
+        if self.cancel_next:
+            self.cancel_next = False
+            raise asyncio.CancelledError
+        return version
+
+
+async def test_a_change_cancelled_while_committing_does_not_leave_the_root_behind(
+    tmp_path: Path,
+) -> None:
+    store = await _CommitsThenCancelled.open(tmp_path / "registry.db", create=True)
+    assert isinstance(store, _CommitsThenCancelled)
+    try:
+        live = snapshots.LiveSnapshot(store, nacl.signing.SigningKey.generate())
+        await live.load()
+        store.cancel_next = True
+        with pytest.raises(asyncio.CancelledError):
+            await live.commit(Change(add_entries=[Entry(*snapshot.padding_entry(), None)]))
+        await live.commit(Change(add_entries=[Entry(*snapshot.padding_entry(), None)]))
+        count, root, _ = await _store_root(store)
+        assert live.root == root
+        assert live.count == count
+        assert live.version == await store.snapshot_version()
+    finally:
+        await store.close()

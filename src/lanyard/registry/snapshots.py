@@ -214,7 +214,14 @@ class LiveSnapshot:
         """Apply a change (its padding already adjusted) to the store, then rehash the
         buckets it touched from what the store now holds, and sign the new root."""
         await self._rebuild_if_behind()
-        version = await self._store.apply(change)
+        try:
+            version = await self._store.apply(change)
+        except Exception:
+            raise  # rolled back: the store and the tree still agree
+        except BaseException:
+            # Cancelled while committing: the change may be on disk without this tree.
+            self._behind = True
+            raise
         touched = {snapshot_tree.bucket_of(t) for t in change.remove_tags}
         touched.update(snapshot_tree.bucket_of(e.tag) for e in change.add_entries)
         order = sorted(touched)
