@@ -5,6 +5,7 @@ again in full when nothing vouches for what is stored."""
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
@@ -15,11 +16,12 @@ from lanyard.agent.screening.decision import Decision
 from lanyard.agent.service import AgentService
 from lanyard.agent.sqlite_store import SqliteStore
 from lanyard.agent.store import SnapshotState
-from lanyard.client.admin import Identifier
+from lanyard.client.admin import AdminClient, Identifier
 from lanyard.client.registry import LocalSnapshot
 from lanyard.core.identity import Kind
 from lanyard.core.snapshot_tree import SEALED_BYTES
-from tests.agent.conftest import AgentSetup, used
+from lanyard.registry.server import RunningRegistry
+from tests.agent.conftest import AgentSetup, enrolled_agent_dir, used
 
 BANNED = "jordan.blake@example.net"
 
@@ -118,3 +120,35 @@ async def _stored(setup: AgentSetup) -> SnapshotState:
         await store.close()
     assert state is not None
     return state
+
+
+async def test_a_damaged_held_list_during_a_rotation_never_answers_from_a_stale_next_list(
+    tmp_path: Path, admin: AdminClient, registry: RunningRegistry
+) -> None:
+    """The held list is damaged while the next epoch's waits: the next epoch's list still
+    follows the registry, so a person banned since is denied, not cleared."""
+    people = [(f"Person {n}", f"person.{n}@example.org") for n in range(2)]
+    adir = await enrolled_agent_dir(
+        tmp_path, admin, registry.address, event_id="rot-damaged", quota=2 * len(people) + 2
+    )
+    async with agent_operator.opened(adir) as agent:
+        for name, email in people:
+            assert (await agent.check(name, email, "attendee", "R")).decision == Decision.ALLOW
+        await admin.rotate_key(1)
+        await agent.sync()  # 2 evaluations left for 4 identities: the rotation waits
+        assert (agent.snapshot.epoch, agent.newest.epoch) == (1, 2)
+    with sqlite3.connect(adir.db_path) as db:
+        db.execute(
+            "UPDATE snapshot_entries SET sealed = ? "
+            "WHERE tag = (SELECT tag FROM snapshot_entries ORDER BY tag LIMIT 1)",
+            (bytes(SEALED_BYTES),),
+        )
+    added = await admin.add_record(
+        "WG-LATE", "banned", [Identifier(Kind.EMAIL, "banned.since@example.org")]
+    )
+    async with agent_operator.opened(adir) as agent:
+        assert agent.snapshot.epoch == 0  # the damaged list is not used
+        await agent.sync()
+        assert agent.newest.version == int(added.snapshot_version)
+        late = await agent.check("", "banned.since@example.org", "attendee", "LATE")
+        assert late.decision == Decision.DENY

@@ -130,7 +130,11 @@ class SnapshotFollower:
                 return []
             state = _state(fresh, now)
             touched: list[bytes] | None = None  # the tags a delta on the held one changed
-            if self.snapshot.epoch and fresh.epoch != self.snapshot.epoch:
+            # A rotation is under way when the registry's epoch is not the held one's, or
+            # when the base was the next epoch's list (the held one may be missing, e.g.
+            # damaged in agent.db): that list then moves, never stays behind the newest.
+            rotating = self.next_snapshot is not None and base is self.next_snapshot
+            if rotating or (self.snapshot.epoch and fresh.epoch != self.snapshot.epoch):
                 waiting = _state(fresh, self.rotation_seen_at or now)
                 if fresh.last_change is not None and base is self.next_snapshot:
                     await self.store.save_next_snapshot_change(waiting, *fresh.last_change)
