@@ -7,11 +7,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import pytest
 from structlog.testing import capture_logs
 
 from lanyard.agent import operator as agent_operator
-from lanyard.agent.errors import SnapshotRejected
 from lanyard.agent.screening.decision import Decision
 from lanyard.agent.service import AgentService
 from lanyard.agent.sqlite_store import SqliteStore
@@ -51,7 +49,7 @@ async def test_a_restarted_agent_loads_the_snapshot_and_still_matches(setup: Age
     assert await used(setup.admin) == evaluations  # matched locally, from what was loaded
 
 
-async def test_a_delta_not_leading_to_the_signed_root_is_refused_and_the_held_kept(
+async def test_a_delta_not_leading_to_the_signed_root_is_refused_and_the_list_fetched_whole(
     agent: AgentService, setup: AgentSetup
 ) -> None:
     await agent.sync()
@@ -61,13 +59,32 @@ async def test_a_delta_not_leading_to_the_signed_root_is_refused_and_the_held_ke
     drifted = agent.snapshot.entries.apply([(first_tag, bytes(SEALED_BYTES))], [])
     s = agent.snapshot
     agent.snapshot = LocalSnapshot(s.epoch, s.version, drifted, s.public_key, None, s.signature)
-    await setup.admin.add_record("WG-NEXT", "flagged", [Identifier(Kind.NAME, "Next Person")])
-    with pytest.raises(SnapshotRejected, match=f"keeping version {s.version}"):
+    added = await setup.admin.add_record(
+        "WG-NEXT", "flagged", [Identifier(Kind.NAME, "Next Person")]
+    )
+    with capture_logs() as logs:
         await agent.sync()
-    assert (agent.snapshot.version, agent.snapshot.root) == (s.version, drifted.root)
+    # The delta was refused; the whole list replaced the drifted one, verified.
+    [refused] = [e for e in logs if e["event"] == "agent.delta_refused"]
+    assert "does not verify" in refused["reason"]
+    assert agent.snapshot.version == int(added.snapshot_version)
+    assert agent.snapshot.verified
+    assert agent.snapshot.entries.get(first_tag) != bytes(SEALED_BYTES)
     stored = await agent.store.load_snapshot()
     assert stored is not None
-    assert (stored.version, stored.entries.root) == (s.version, s.root)
+    assert (stored.version, stored.entries.root) == (agent.snapshot.version, agent.snapshot.root)
+
+
+async def test_a_drifted_list_at_the_newest_version_is_repaired_too(
+    agent: AgentService,
+) -> None:
+    await agent.sync()
+    first_tag = next(iter(agent.snapshot.entries))[0]
+    s = agent.snapshot
+    drifted = s.entries.apply([(first_tag, bytes(SEALED_BYTES))], [])
+    agent.snapshot = LocalSnapshot(s.epoch, s.version, drifted, s.public_key, None, s.signature)
+    await agent.sync()
+    assert (agent.snapshot.version, agent.snapshot.root) == (s.version, s.root)
 
 
 async def test_a_damaged_agent_db_says_so_and_the_snapshot_is_fetched_again(

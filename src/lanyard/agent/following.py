@@ -103,11 +103,24 @@ class SnapshotFollower:
                 log.warning("agent.rotation_pending", reason=str(exc))
         return raised
 
+    async def _fetch(self, base: LocalSnapshot) -> LocalSnapshot:
+        """What is new since `base`, verified. A delta that does not lead to the signed
+        root (the list held has drifted from the registry's) is followed by the whole
+        list once, so a damaged list is repaired instead of refusing every later delta.
+        Raises SignatureError when that is refused too."""
+        try:
+            return await self.registry.refresh(base)
+        except SignatureError as exc:
+            if not base.version or not base.verified:
+                raise  # that was the whole list already
+            log.warning("agent.delta_refused", version=base.version, reason=str(exc))
+            return await self.registry.refresh(LocalSnapshot())
+
     async def _sync(self) -> list[Alert]:
         async with self._sync_lock:
             base = self.newest
             try:
-                fresh = await self.registry.refresh(base)
+                fresh = await self._fetch(base)
             except SignatureError as exc:
                 log.error("agent.snapshot_rejected", version=base.version, reason=str(exc))
                 raise SnapshotRejected(
@@ -121,7 +134,11 @@ class SnapshotFollower:
                     f"{fresh.epoch} than the enrolment bundle; keeping version {base.version}"
                 )
             now = datetime.now(UTC)
-            if (fresh.epoch, fresh.version) == (base.epoch, base.version) and base.verified:
+            if (fresh.epoch, fresh.version, fresh.root) == (
+                base.epoch,
+                base.version,
+                base.root,
+            ) and base.verified:
                 # Nothing new, but the epoch's public key is now known from a signature.
                 base.public_key = fresh.public_key
                 self.confirmed_at = now

@@ -181,6 +181,7 @@ class Pool:
         self._opening = 0
         self._available = asyncio.Condition()
         self._writer = asyncio.Lock()
+        self._relaxed: set[aiosqlite.Connection] = set()  # may be at synchronous NORMAL
         self._closed = False
 
     @classmethod
@@ -257,17 +258,24 @@ class Pool:
         error. Busy/locked at BEGIN is retried; a cause the operator can fix becomes a
         StorageError naming the file.
 
-        `durable=False` commits without waiting for the disk (synchronous NORMAL for this
-        one transaction): a process crash loses nothing, a power cut may lose it until the
-        next durable commit of any connection, which syncs the WAL and so every commit
-        before it. Only for what is worthless after such a cut (call-token nonces: their
-        tokens expire long before the machine is back)."""
-        relaxed = not durable and self._synchronous.upper() in {"FULL", "EXTRA"}
+        `durable=False` commits without waiting for the disk (synchronous NORMAL; a durable
+        write always runs at the pool's own setting): a process crash loses nothing, a
+        power cut may lose it until the next durable commit of any connection, which syncs
+        the WAL and so every commit before it. Only for what is worthless after such a cut
+        (call-token nonces: their tokens expire long before the machine is back)."""
+        relax = not durable and self._synchronous.upper() in {"FULL", "EXTRA"}
         async with self._writer:
             conn = await self._acquire()
             try:
-                if relaxed:
+                # A connection is marked before it is relaxed and unmarked only once it is
+                # durable again, so no durable write ever runs on a relaxed connection,
+                # however a unit was interrupted.
+                if relax and conn not in self._relaxed:
+                    self._relaxed.add(conn)
                     await conn.execute("PRAGMA synchronous = NORMAL")
+                elif not relax and conn in self._relaxed:
+                    await conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+                    self._relaxed.discard(conn)
                 await self._begin(conn)
                 try:
                     yield conn
@@ -281,9 +289,6 @@ class Pool:
                 self._raise_translated(exc)
                 raise
             finally:
-                if relaxed:
-                    with suppress(sqlite3.Error):
-                        await conn.execute(f"PRAGMA synchronous = {self._synchronous}")
                 await self._release(conn)
 
     async def _begin(self, conn: aiosqlite.Connection) -> None:
