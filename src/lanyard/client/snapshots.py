@@ -111,11 +111,10 @@ def unverified(current: LocalSnapshot, answer: Answer) -> tuple[LocalSnapshot, s
                 f"delta from version {delta.from_version} does not apply to version "
                 f"{current.version}"
             )
-        added = {e.tag: e.sealed for e in delta.added}
-        if len(added) != len(delta.added):
-            raise SignatureError("a snapshot delta adds the same tag twice")
+        added_pairs = [(e.tag, e.sealed) for e in delta.added]
         removed = list(delta.removed_tags)
-        entries = current.entries.apply(added.items(), removed)
+        entries = current.entries.apply(added_pairs, removed)  # refuses a tag added twice
+        added = dict(added_pairs)
         key = _epoch_key(delta.epoch_public_key)
         snap = LocalSnapshot(
             delta.epoch, delta.to_version, entries, key, (added, removed), delta.signature

@@ -18,6 +18,7 @@ from lanyard.core.snapshot_tree import (
     SEALED_BYTES,
     HashTree,
     SnapshotEntries,
+    bucket_of,
     check_entry,
     leaf_hash,
 )
@@ -69,7 +70,7 @@ class InOrderBuilder:
                     if tag == last:
                         raise SignatureError("the snapshot repeats a tag")
                     raise SignatureError("the snapshot's entries are not in tag order")
-                bucket = (tag[0] << 8) | tag[1]
+                bucket = bucket_of(tag)
                 if bucket != current:
                     if records:
                         buckets[current] = self._pack(current, records)

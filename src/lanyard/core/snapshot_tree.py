@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping
-from itertools import chain, pairwise
+from itertools import pairwise
 
 from lanyard.core import screen
 from lanyard.core.errors import SignatureError
@@ -42,6 +42,12 @@ def leaf_hash(packed: bytes) -> bytes:
     """SHA-256(0x00 || packed): the leaf of a bucket whose entries, in tag order, are
     `packed` (a multiple of ENTRY_BYTES; empty for an empty bucket)."""
     return hashlib.sha256(_LEAF + packed).digest()
+
+
+def leaf_hasher() -> hashlib._Hash:
+    """leaf_hash() taken piecewise: update() it with each entry (tag, then sealed) of one
+    bucket in tag order, then digest(); for a reader that never holds a whole bucket."""
+    return hashlib.sha256(_LEAF)
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
@@ -231,12 +237,6 @@ class SnapshotEntries:
             for i in range(0, len(packed), ENTRY_BYTES):
                 yield packed[i : i + t], packed[i + t : i + ENTRY_BYTES]
 
-    def tags(self) -> Iterator[bytes]:
-        t = screen.TAG_BYTES
-        for packed in self._buckets:
-            for i in range(0, len(packed), ENTRY_BYTES):
-                yield packed[i : i + t]
-
     def apply(
         self, added: Iterable[tuple[bytes, bytes]], removed: Iterable[bytes]
     ) -> SnapshotEntries:
@@ -277,18 +277,6 @@ class SnapshotEntries:
         return SnapshotEntries(buckets, tree, count)
 
 
-def packed_leaves(packed_buckets: Iterable[tuple[int, bytes]]) -> HashTree:
-    """A HashTree from (bucket, packed entries) pairs; buckets not named are empty."""
-    tree = HashTree()
-    tree.update({bucket: leaf_hash(packed) for bucket, packed in packed_buckets})
-    return tree
-
-
-def join_records(records: Iterable[tuple[bytes, bytes]]) -> bytes:
-    """tag || sealed for each entry, joined: a bucket's packed form when given in order."""
-    return b"".join(chain.from_iterable(records))
-
-
 __all__ = [
     "BUCKETS",
     "DEPTH",
@@ -300,10 +288,9 @@ __all__ = [
     "SnapshotEntries",
     "bucket_of",
     "check_entry",
-    "join_records",
     "leaf_hash",
+    "leaf_hasher",
     "node_hash",
     "pack_bucket",
-    "packed_leaves",
     "root_from_inclusion_proof",
 ]

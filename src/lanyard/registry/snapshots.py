@@ -13,7 +13,6 @@ the same change, so the header here always matches the store's newest version.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from array import array
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -105,14 +104,14 @@ class LiveSnapshot:
             self.version = reader.version
             leaves: dict[int, bytes] = {}
             sizes = array("I", bytes(4 * snapshot_tree.BUCKETS))
-            bucket, digest, held = -1, hashlib.sha256(b"\x00"), 0
+            bucket, digest, held = -1, snapshot_tree.leaf_hasher(), 0
             async for chunk in reader.chunks(LOAD_CHUNK):
                 for tag, sealed in chunk:
-                    b = (tag[0] << 8) | tag[1]
+                    b = snapshot_tree.bucket_of(tag)
                     if b != bucket:
                         if bucket >= 0:
                             leaves[bucket] = digest.digest()
-                        bucket, digest = b, hashlib.sha256(b"\x00")
+                        bucket, digest = b, snapshot_tree.leaf_hasher()
                     digest.update(tag)
                     digest.update(sealed)
                     sizes[b] += 1

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import aiosqlite
 
-from lanyard.core import sqlite
+from lanyard.core import snapshot_tree, sqlite
 from lanyard.registry.store import Delta, Entry, LiveEntry, LiveReader
 
 _PARAMS = 500  # bound parameters per statement, well under SQLite's limit
@@ -112,7 +112,7 @@ async def bucket_entries(pool: sqlite.Pool, buckets: Collection[int]) -> dict[in
                 )
                 for tag, sealed in rows:
                     tag = bytes(tag)
-                    parts.setdefault((tag[0] << 8) | tag[1], []).extend((tag, bytes(sealed)))
+                    parts.setdefault(snapshot_tree.bucket_of(tag), []).extend((tag, bytes(sealed)))
         finally:
             if several:
                 await db.execute("COMMIT")

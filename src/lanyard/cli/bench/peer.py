@@ -42,6 +42,7 @@ from pathlib import Path
 
 from lanyard.cli.bench import psi_driver
 from lanyard.cli.bench.agent_phases import Bench, quota
+from lanyard.cli.bench.child import lanyard_argv, run_measured
 from lanyard.cli.bench.floors import agent_floor_seconds, bytecode_note, proof_floor_seconds
 from lanyard.cli.bench.floors import registry_floor_seconds as reg_floor_seconds
 from lanyard.cli.output import CliError, console, table
@@ -218,20 +219,11 @@ def _cpu_seconds() -> float:
 
 async def _screen_process(workdir: Path, path: Path, data_dir: Path) -> tuple[float, int]:
     """`lanyard screen` in a child process: its wall seconds and the matches it reported."""
-    argv = ["-m", "lanyard.cli.main", "screen", str(path), "--data-dir", str(data_dir)]
-    err_path = workdir / f"{path.stem}.err"
-    with err_path.open("wb") as err:
-        started = time.perf_counter()
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, *argv, "--json", stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=err,
-        )  # fmt: skip
-        out, _ = await asyncio.wait_for(proc.communicate(), RUN_TIMEOUT_S)
-        seconds = time.perf_counter() - started
-    if proc.returncode != 0:
-        reason = _last_line(err_path.read_text(encoding="utf-8", errors="replace"))
-        raise CliError(f"`lanyard screen` exited with status {proc.returncode}: {reason}")
-    return seconds, len(json.loads(out)["matches"])
+    argv = lanyard_argv("screen", str(path), "--data-dir", str(data_dir), "--json")
+    done = await asyncio.wait_for(run_measured(argv, workdir, path.stem), RUN_TIMEOUT_S)
+    if done.returncode != 0:
+        raise CliError(f"`lanyard screen` exited with status {done.returncode}: {done.stderr_tail}")
+    return done.seconds, len(json.loads(done.stdout)["matches"])
 
 
 # --- the whole run ----------------------------------------------------------------------
