@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
+import nacl.signing
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from lanyard.agent import operator as agent_operator
@@ -151,20 +154,36 @@ class Latency:
 async def check_latency(adir: AgentDir, rows: int, checks: int) -> Latency:
     """`checks` Check calls, alternately someone new and someone already screened, each
     after one health check on the same channel (the round-trip floor, under the same
-    noise). The agent runs as `lanyard agent serve`, a process of its own as in
-    production, so that neither this process's callers nor the registry share its event
-    loop. Nothing else is in flight in the one-caller pass: this is the latency one ticket
-    sale sees; then the same mix from 8 and 32 callers at once."""
+    noise). The agent runs as `lanyard agent serve` and the callers in a process of their
+    own, as in production: neither shares an event loop (or the GIL) with the other or
+    with the registry. Nothing else is in flight in the one-caller pass: this is the
+    latency one ticket sale sees; then the same mix from 8 and 32 callers at once."""
     async with agent_operator.opened(adir) as agent:
         key = await agent.add_integration(INTEGRATION)
-    signer = auth.CallSigner(f"integration:{INTEGRATION}", key)
     argv = lanyard_argv("agent", "serve", "--data-dir", str(adir.path), "--listen", "127.0.0.1:0")
-    async with serving(argv, adir.endpoint_path, adir.path.parent / "agent-serve.log") as served:
-        channel = open_channel(served.address)
+    log = adir.path.parent / "agent-serve.log"
+    # The callers run in a process of their own too: a ticketing system is not in the
+    # agent's process, nor in the registry's (which is this one).
+    spawn = multiprocessing.get_context("spawn")
+    async with serving(argv, adir.endpoint_path, log) as served:
+        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as callers:
+            return await asyncio.get_running_loop().run_in_executor(
+                callers, timed_checks, served.address, bytes(key), rows, checks
+            )
+
+
+def timed_checks(address: str, key: bytes, rows: int, checks: int) -> Latency:
+    """The Check calls of check_latency, made from the process this runs in."""
+
+    async def run() -> Latency:
+        signer = auth.CallSigner(f"integration:{INTEGRATION}", nacl.signing.SigningKey(key))
+        channel = open_channel(address)
         try:
             return await _timed_checks(channel, signer, rows, checks)
         finally:
             await channel.close()
+
+    return asyncio.run(run())
 
 
 async def _timed_checks(
