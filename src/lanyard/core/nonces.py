@@ -84,25 +84,29 @@ class SqliteNonces:
         had a file of their own; the unexpired ones are moved over, so that a replay
         stays refused across the upgrade too. `close` closes the file."""
         store = await cls.open(db_path.parent / FILE_NAME, MIGRATIONS, synchronous="NORMAL")
-        if carried is not None:
-            now = int(time.time())
-            async with carried.read() as db:
-                rows = await sqlite.fetch_all(
-                    db,
-                    "SELECT key_id, nonce, expires_at FROM call_nonces WHERE expires_at >= ?",
-                    (now,),
-                )
-                left = await sqlite.fetch_one(db, "SELECT 1 FROM call_nonces LIMIT 1")
-            if rows:
-                async with store._pool.write() as db:
-                    await db.executemany(
-                        "INSERT OR IGNORE INTO call_nonces (key_id, nonce, expires_at) "
-                        "VALUES (?, ?, ?)",
-                        [(r[0], bytes(r[1]), r[2]) for r in rows],
+        try:
+            if carried is not None:
+                now = int(time.time())
+                async with carried.read() as db:
+                    rows = await sqlite.fetch_all(
+                        db,
+                        "SELECT key_id, nonce, expires_at FROM call_nonces WHERE expires_at >= ?",
+                        (now,),
                     )
-            if left is not None:
-                async with carried.write() as db:
-                    await db.execute("DELETE FROM call_nonces")
+                    left = await sqlite.fetch_one(db, "SELECT 1 FROM call_nonces LIMIT 1")
+                if rows:
+                    async with store._pool.write() as db:
+                        await db.executemany(
+                            "INSERT OR IGNORE INTO call_nonces (key_id, nonce, expires_at) "
+                            "VALUES (?, ?, ?)",
+                            [(r[0], bytes(r[1]), r[2]) for r in rows],
+                        )
+                if left is not None:
+                    async with carried.write() as db:
+                        await db.execute("DELETE FROM call_nonces")
+        except BaseException:
+            await store.close()
+            raise
         return store
 
     async def close(self) -> None:

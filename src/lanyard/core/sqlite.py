@@ -225,11 +225,17 @@ class Pool:
                 await self._available.wait()
         try:
             conn = await self._connect()
-        finally:
+        except BaseException:
             async with self._available:
                 self._opening -= 1
-        async with self._available:
-            self._all.append(conn)
+            raise
+        # Counted in the same step as it is added: a unit cancelled here still leaves
+        # the connection to the pool (and so to close()), never a thread running on.
+        self._opening -= 1
+        if self._closed:
+            await conn.close()
+            raise DatabaseError(f"database {self.path} is closed")
+        self._all.append(conn)
         return conn
 
     async def _release(self, conn: aiosqlite.Connection) -> None:
