@@ -222,6 +222,5 @@ async def serve(
         stop = serving.stop_on_signals()
         if announce is not None:
             announce(agent.address, agent.tls)
-        serving.settle_heap()
         await stop.wait()
         log.info("agent.stopping")

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import fcntl
 import functools
-import gc
 import ipaddress
 import json
 import os
@@ -236,15 +235,6 @@ async def watch_data_dir(
         else:
             await health.failing("disk", problem)
         await asyncio.sleep(interval)
-
-
-def settle_heap() -> None:
-    """Once a long-running server has started: collect what start-up left behind, then
-    keep every object alive now (modules, the snapshot held, the server) out of later
-    collections, so that a full collection walks only what serving allocates and no
-    call waits on a pause that scans the whole heap (gc.freeze). Entry points only."""
-    gc.collect()
-    gc.freeze()
 
 
 def stop_on_signals() -> asyncio.Event:
