@@ -299,24 +299,6 @@ class Pool:
             finally:
                 await self._release(conn)
 
-    async def write_one(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        """One statement as a transaction of its own (SQLite's autocommit), at the pool's
-        own synchronous setting, queued with write()'s units: one hand-off to the
-        connection's thread where write() takes three (BEGIN, the statement, COMMIT).
-        Returns its rows (RETURNING). Busy waits on SQLite's busy timeout alone."""
-        async with self._writer:
-            conn = await self._acquire()
-            try:
-                if conn in self._relaxed:
-                    await conn.execute(f"PRAGMA synchronous = {self._synchronous}")
-                    self._relaxed.discard(conn)
-                return list(await conn.execute_fetchall(sql, params))
-            except sqlite3.Error as exc:
-                self._raise_translated(exc)
-                raise
-            finally:
-                await self._release(conn)
-
     async def _begin(self, conn: aiosqlite.Connection) -> None:
         for attempt in range(BEGIN_ATTEMPTS):
             try:

@@ -107,7 +107,7 @@ async def running(
     except BaseException:
         held.close()
         raise
-    nonces: SqliteNonces | None = None
+    nonces = SqliteNonces(store.pool)
     executor = ThreadPoolExecutor(
         max_workers=os.cpu_count() or 1, thread_name_prefix="lanyard-eval"
     )
@@ -115,8 +115,6 @@ async def running(
     listening = False
     tasks: Supervisor | None = None
     try:
-        # Nonces go to nonces.db beside registry.db (core/nonces.py).
-        nonces = await SqliteNonces.beside(rdir.db_path, carried=store.pool)
         signing_key = await _settled_signing_key(rdir, store)
         epoch = await store.current_epoch()
         service = RegistryService(
@@ -192,8 +190,6 @@ async def running(
         endpoint.remove()
         with suppress(FileNotFoundError):
             rdir.health_path.unlink()
-        if nonces is not None:
-            await nonces.close()
         await store.close()
         executor.shutdown(wait=True)
         held.close()
