@@ -4,15 +4,18 @@ new match and every cleared one; anything else re-checks everyone."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import MutableMapping
 from typing import Any
 
 from structlog.testing import capture_logs
 
 from lanyard.agent import operator as agent_operator
+from lanyard.agent.recheck import PeopleIndex, collection_paused
 from lanyard.agent.screening.decision import Decision, Reason
 from lanyard.agent.service import AgentService
 from lanyard.client.admin import Identifier
+from lanyard.core import screen
 from lanyard.core.identity import Kind
 from tests.agent.conftest import AgentSetup
 
@@ -82,3 +85,33 @@ async def test_without_a_full_recheck_in_this_process_a_delta_rechecks_everyone(
             raised = await fresh.sync()
     assert [(a.ref, a.kind) for a in raised] == [("S-1", "new-match")]
     assert [scope for scope, _, _ in _rechecks(logs)] == ["all"]
+
+
+def test_the_index_knows_every_holder_of_a_tag_once() -> None:
+    index = PeopleIndex(epoch=1, built_at=0.0)
+    y, other = b"\x01" * 32, b"\x02" * 32
+    index.add(1, Kind.EMAIL, y)
+    index.add(2, Kind.EMAIL, y)  # the same person screened again: a second attendee
+    index.add(3, Kind.NAME, y)
+    index.add(2, Kind.EMAIL, y)
+    index.add(4, Kind.NAME, other)
+    assert index.holders(screen.tag(1, y)) == (1, 2, 3)
+    assert index.holders(screen.tag(1, other)) == (4,)
+    assert index.holders(screen.tag(2, y)) == ()
+
+
+def test_the_collector_is_paused_only_while_a_recheck_builds() -> None:
+    assert gc.isenabled()
+    with collection_paused():
+        assert not gc.isenabled()
+        with collection_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collection_paused():
+            pass
+        assert not gc.isenabled()  # paused by someone else: left as it was
+    finally:
+        gc.enable()

@@ -27,7 +27,7 @@ from lanyard.agent.errors import (
     SnapshotRejected,
     Unavailable,
 )
-from lanyard.agent.recheck import PeopleIndex, judge
+from lanyard.agent.recheck import PeopleIndex, collection_paused, judge
 from lanyard.agent.store import Alert, SnapshotState, Store
 from lanyard.client.errors import RpcFailed
 from lanyard.client.registry import LocalSnapshot, RegistryClient
@@ -267,19 +267,20 @@ class SnapshotFollower:
         notes who holds which tag, for recheck_change."""
         started = time.perf_counter()
         version = self.newest.version
-        if self.next_snapshot is None:
-            epoch = self.snapshot.epoch
-            top, rows = await self.store.identities_after(epoch, 0)
-            index = PeopleIndex(epoch, time.monotonic(), top)
-            for row in rows:
-                index.add(*row)
-            people = {aid: (self.snapshot, points) for aid, points in index.points.items()}
-        else:
-            index, people = None, await self._persons()
-        current = await self.store.results()
-        self._index = index
-        tags = index.tags if index is not None else {}
-        return await judge(self.store, people, current, version, started, "all", tags)
+        with collection_paused():
+            if self.next_snapshot is None:
+                epoch = self.snapshot.epoch
+                top, rows = await self.store.identities_after(epoch, 0)
+                index = PeopleIndex(epoch, time.monotonic(), top)
+                for row in rows:
+                    index.add(*row)
+                people = {aid: (self.snapshot, points) for aid, points in index.points.items()}
+            else:
+                index, people = None, await self._persons()
+            current = await self.store.results()
+            self._index = index
+            tags = index.tags if index is not None else {}
+            return await judge(self.store, people, current, version, started, "all", tags)
 
     async def recheck_change(self, tags: Iterable[bytes]) -> list[Alert]:
         """recheck(), for a delta that added or removed `tags`: only the people holding
@@ -305,7 +306,7 @@ class SnapshotFollower:
         index.last_id = top
         touched = {aid for aid, _, _ in rows}
         for tag in tags:
-            touched.update(index.by_tag.get(tag, ()))
+            touched.update(index.holders(tag))
         if len(touched) > TARGETED_MAX:
             return await self.recheck()
         people = {aid: (self.snapshot, index.points[aid]) for aid in touched}
