@@ -158,4 +158,3 @@ async def test_a_durable_write_never_runs_on_a_relaxed_connection(pool: sqlite.P
         assert {mode for durable, mode in seen if not durable} == {1}
     finally:
         await pool.close()
-
