@@ -8,9 +8,7 @@ never opens a store itself; `server.py` builds the long-running service on `open
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import date, timedelta
@@ -37,6 +35,7 @@ from lanyard.client.registry import RegistryClient
 from lanyard.core import auth, files, sqlite
 from lanyard.core.channels import open_channel
 from lanyard.core.errors import Error as CoreError
+from lanyard.core.workers import Workers
 
 # The CLI's door into the agent: these use cases, and the values they hand back (the CLI
 # never imports a store itself).
@@ -82,9 +81,6 @@ async def opened(
     enrolment = adir.enrolment()
     key = adir.event_key()
     store = await SqliteStore.open(adir.db_path)
-    executor = ThreadPoolExecutor(
-        max_workers=os.cpu_count() or 1, thread_name_prefix="lanyard-blind"
-    )
     try:
         channel = open_channel(
             enrolment.endpoint, config.registry_ca, insecure=config.registry_insecure
@@ -92,6 +88,8 @@ async def opened(
     except CoreError as exc:
         await store.close()
         raise DataDirError(str(exc)) from exc
+    # Threads for checks; worker processes, started on first bulk use, for screening.
+    executor = Workers("lanyard-blind")
     try:
         client = RegistryClient(channel, enrolment.event_id, key, enrolment.registry_public_key)
         agent = AgentService(store, enrolment, client, executor, verifier=verifier)
@@ -101,7 +99,8 @@ async def opened(
     finally:
         await channel.close()
         await store.close()
-        executor.shutdown(wait=True)
+        # Work not started is dropped (an interrupted screen keeps what it committed).
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 @asynccontextmanager
