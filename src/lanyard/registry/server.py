@@ -17,7 +17,7 @@ import grpc
 import nacl.signing
 import structlog
 
-from lanyard.core import auth, serving
+from lanyard.core import auth, channels, serving
 from lanyard.core.errors import Error as CoreError
 from lanyard.core.nonces import SqliteNonces
 from lanyard.core.supervise import Supervisor
@@ -91,7 +91,7 @@ async def running(
         if config.tls_cert and config.tls_key
         else None
     )
-    if tls is None and not insecure and not serving.is_loopback(address):
+    if tls is None and not insecure and not channels.is_loopback(address):
         raise ServeError(
             f"refusing to listen without TLS on {address}, which is not loopback; "
             "configure tls_cert and tls_key, or pass --insecure"
