@@ -158,3 +158,30 @@ async def test_a_durable_write_never_runs_on_a_relaxed_connection(pool: sqlite.P
         assert {mode for durable, mode in seen if not durable} == {1}
     finally:
         await pool.close()
+
+
+async def test_write_one_waits_for_the_unit_ahead_and_returns_its_rows(pool: sqlite.Pool) -> None:
+    try:
+        async with pool.write() as db:
+            # Queued behind this unit: it sees the unit's commit, never a half of it.
+            later = asyncio.create_task(
+                pool.write_one("UPDATE counter SET n = n + 1 WHERE id = 1 RETURNING n")
+            )
+            await db.execute("UPDATE counter SET n = 10 WHERE id = 1")
+        assert [tuple(r) for r in await later] == [(11,)]
+        assert await pool.write_one("UPDATE counter SET n = 0 WHERE id = 2 RETURNING n") == []
+    finally:
+        await pool.close()
+
+
+async def test_write_one_runs_durable_after_a_relaxed_unit(pool: sqlite.Pool) -> None:
+    try:
+        async with pool.write(durable=False) as db:
+            await db.execute("UPDATE counter SET n = 3 WHERE id = 1")
+        # The connection just released is the relaxed one: write_one makes it durable.
+        assert [tuple(r) for r in await pool.write_one("PRAGMA synchronous")] == [(2,)]
+        with pytest.raises(sqlite3.IntegrityError):
+            await pool.write_one("INSERT INTO counter (id, n) VALUES (1, 0)")
+        assert await _value(pool) == 3
+    finally:
+        await pool.close()

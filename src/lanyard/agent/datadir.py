@@ -2,6 +2,7 @@
 
 agent.toml        listen address for `agent serve`, retention
 agent.db          attendees' normalised identifiers and results, snapshot, alerts
+nonces.db         call-token nonces seen in the last 120 s (core/nonces.py; never backed up)
 event.key         the event's Ed25519 seed: signs every call to the registry
 event.pub         its public half, hex, to send to the WG
 enrolment.json    the bundle from the WG, pinned: registry address and signing key

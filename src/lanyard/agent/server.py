@@ -85,11 +85,13 @@ async def running(
         endpoint = serving.EndpointFile(adir.endpoint_path)
         verifier = auth.TokenVerifier(clock)
         agent = await stack.enter_async_context(opened(adir, config, verifier))
-        # Before anything listens: nonces go to agent.db, through the store's pool.
+        # Before anything listens: nonces go to nonces.db beside agent.db (core/nonces.py).
         store = agent.store
         if not isinstance(store, SqliteStore):
             raise DataDirError("the agent's store is not on SQLite: nowhere to keep nonces")
-        verifier.use_nonces(SqliteNonces(store.pool))
+        nonces = await SqliteNonces.beside(adir.db_path, carried=store.pool)
+        stack.push_async_callback(nonces.close)
+        verifier.use_nonces(nonces)
         server = serving.new_server()
         screening_pb2_grpc.add_ScreeningServicer_to_server(ScreeningServicer(agent), server)
         incidents: IncidentService | None = None

@@ -42,7 +42,9 @@ from lanyard.core.errors import Error
 MAGIC = b"LANYARD-BACKUP/1\n"
 MANIFEST = "manifest.json"
 # What a running service writes about itself, and SQLite's side files: never archived.
-SKIPPED_NAMES = frozenset({"endpoint", "health.json", ".health-probe", "serve.lock"})
+# nonces.db: call-token nonces are worthless once their ±120 s window is over, as it is
+# long before any restore.
+SKIPPED_NAMES = frozenset({"endpoint", "health.json", ".health-probe", "serve.lock", "nonces.db"})
 SKIPPED_SUFFIXES = ("-wal", "-shm", "-journal", ".tmp")
 
 

@@ -72,13 +72,15 @@ async def connect(
 
 
 async def fetch_one(db: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
-    async with db.execute(sql, params) as cur:
-        return await cur.fetchone()
+    """The first row, or None: for statements of a row or a few (a key's row, an
+    aggregate, RETURNING), which it runs to their end. One hand-off to the connection's
+    thread, not three (execute, fetch, close): each costs the event loop a wake-up."""
+    return next(iter(await db.execute_fetchall(sql, params)), None)
 
 
 async def fetch_all(db: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-    async with db.execute(sql, params) as cur:
-        return list(await cur.fetchall())
+    """Every row, in one hand-off to the connection's thread."""
+    return list(await db.execute_fetchall(sql, params))
 
 
 # -- the pool every store uses --------------------------------------------------------------
@@ -223,11 +225,17 @@ class Pool:
                 await self._available.wait()
         try:
             conn = await self._connect()
-        finally:
+        except BaseException:
             async with self._available:
                 self._opening -= 1
-        async with self._available:
-            self._all.append(conn)
+            raise
+        # Counted in the same step as it is added: a unit cancelled here still leaves
+        # the connection to the pool (and so to close()), never a thread running on.
+        self._opening -= 1
+        if self._closed:
+            await conn.close()
+            raise DatabaseError(f"database {self.path} is closed")
+        self._all.append(conn)
         return conn
 
     async def _release(self, conn: aiosqlite.Connection) -> None:
@@ -285,6 +293,24 @@ class Pool:
                         with suppress(sqlite3.Error):
                             await conn.execute("ROLLBACK")
                     raise
+            except sqlite3.Error as exc:
+                self._raise_translated(exc)
+                raise
+            finally:
+                await self._release(conn)
+
+    async def write_one(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """One statement as a transaction of its own (SQLite's autocommit), at the pool's
+        own synchronous setting, queued with write()'s units: one hand-off to the
+        connection's thread where write() takes three (BEGIN, the statement, COMMIT).
+        Returns its rows (RETURNING). Busy waits on SQLite's busy timeout alone."""
+        async with self._writer:
+            conn = await self._acquire()
+            try:
+                if conn in self._relaxed:
+                    await conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+                    self._relaxed.discard(conn)
+                return list(await conn.execute_fetchall(sql, params))
             except sqlite3.Error as exc:
                 self._raise_translated(exc)
                 raise

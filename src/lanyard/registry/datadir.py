@@ -2,6 +2,7 @@
 
 registry.toml      listen address, TLS files, limits
 registry.db        events, records as Y points, snapshot entries (never identifiers)
+nonces.db          call-token nonces seen in the last 120 s (core/nonces.py; never backed up)
 signing.key        Ed25519 seed: signs snapshots; events pin its public half
 signing.next.key   only during a signing key rotation: the key being handed over to
 admin.key          Ed25519 seed of the operator's admin key, used by the CLI

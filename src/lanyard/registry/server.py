@@ -107,13 +107,15 @@ async def running(
     except BaseException:
         held.close()
         raise
-    nonces = SqliteNonces(store.pool)
+    nonces: SqliteNonces | None = None
     # Threads for small batches (checks); worker processes for bulk ones (screening).
     executor = Workers("lanyard-eval")
     server: grpc.aio.Server | None = None
     listening = False
     tasks: Supervisor | None = None
     try:
+        # Nonces go to nonces.db beside registry.db (core/nonces.py).
+        nonces = await SqliteNonces.beside(rdir.db_path, carried=store.pool)
         signing_key = await _settled_signing_key(rdir, store)
         epoch = await store.current_epoch()
         service = RegistryService(
@@ -189,6 +191,8 @@ async def running(
         endpoint.remove()
         with suppress(FileNotFoundError):
             rdir.health_path.unlink()
+        if nonces is not None:
+            await nonces.close()
         await store.close()
         executor.shutdown(wait=True, cancel_futures=True)
         held.close()

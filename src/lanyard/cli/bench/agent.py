@@ -10,9 +10,10 @@ floor measured in the same run, because the machines here are shared and noisy:
 * screening throughput of a generated pretix-style export (read, normalise, blind,
   evaluate, finalise, match, store), against the ideal wall time of the same identities'
   libsodium work spread over every core (agent and registry share this machine's cores);
-* Check latency over loopback gRPC, p50 and p99, for people the agent has not seen (a
-  blinded round to the registry) and people it has, next to the p50 of a gRPC health check
-  on the same server: the floor of one round trip;
+* Check latency over loopback gRPC to the agent serving as its own process (`lanyard
+  agent serve`), p50 and p99, for people the agent has not seen (a blinded round to the
+  registry) and people it has, next to the p50 of a gRPC health check on the same server:
+  the floor of one round trip;
 * re-checking every stored attendee against a new snapshot version (sync: fetch, verify,
   persist, re-check) and the re-check alone, against a tight loop over the tags it derives;
 * the peak RSS of `lanyard screen` in a child process on a large generated export and on

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
+import nacl.signing
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from lanyard.agent import operator as agent_operator
-from lanyard.agent import server as agent_server
 from lanyard.agent.datadir import AgentDir
 from lanyard.agent.screening.batch import screen_export
 from lanyard.agent.screening.csv_import import open_export
@@ -24,6 +26,7 @@ from lanyard.cli.bench.child import (
     high_water_bytes,
     lanyard_argv,
     run_measured,
+    serving,
     tree_cpu_seconds,
 )
 from lanyard.cli.bench.enrol import enrol_agent
@@ -158,73 +161,89 @@ class Latency:
 async def check_latency(adir: AgentDir, rows: int, checks: int) -> Latency:
     """`checks` Check calls, alternately someone new and someone already screened, each
     after one health check on the same channel (the round-trip floor, under the same
-    noise). Nothing else is in flight: this is the latency one ticket sale sees."""
-    async with agent_server.running(adir, "127.0.0.1:0") as ra:
-        agent = ra.agent
+    noise). The agent runs as `lanyard agent serve` and the callers in a process of their
+    own, as in production: neither shares an event loop (or the GIL) with the other or
+    with the registry. Nothing else is in flight in the one-caller pass: this is the
+    latency one ticket sale sees; then the same mix from 8 and 32 callers at once."""
+    async with agent_operator.opened(adir) as agent:
         key = await agent.add_integration(INTEGRATION)
-        signer = auth.CallSigner(f"integration:{INTEGRATION}", key)
-        channel = open_channel(ra.address)
-        try:
-            stub = screening_pb2_grpc.ScreeningStub(channel)
-            health = health_pb2_grpc.HealthStub(channel)
-            # The follower syncs as the server starts; wait for it, not in the timings.
-            await agent.sync()
-            new_people = iter(
-                range(rows, rows + WARMUP_CHECKS + (1 + len(CONCURRENT_CALLERS)) * checks)
+    argv = lanyard_argv("agent", "serve", "--data-dir", str(adir.path), "--listen", "127.0.0.1:0")
+    log = adir.path.parent / "agent-serve.log"
+    # The callers run in a process of their own too: a ticketing system is not in the
+    # agent's process, nor in the registry's (which is this one).
+    spawn = multiprocessing.get_context("spawn")
+    async with serving(argv, adir.endpoint_path, log) as served:
+        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as callers:
+            return await asyncio.get_running_loop().run_in_executor(
+                callers, timed_checks, served.address, bytes(key), rows, checks
             )
 
-            async def one(i: int, new: bool) -> tuple[float, float]:
-                started = time.perf_counter()
-                await health.Check(health_pb2.HealthCheckRequest(service=""))
-                health_s = time.perf_counter() - started
-                p = person(next(new_people) if new else (i * 7919) % rows)
-                request = screening_pb2.CheckRequest(
-                    name=p.name,
-                    email=p.email or "",
-                    role=screening_pb2.ROLE_ATTENDEE,
-                    caller_ref=f"bench-{i}",
-                )
-                metadata = signer.metadata(
-                    CHECK_METHOD, request
-                )  # the caller's work, not the agent's
-                started = time.perf_counter()
-                await stub.Check(request, metadata=metadata)
-                return health_s * 1000, (time.perf_counter() - started) * 1000
 
-            for i in range(WARMUP_CHECKS):
-                await one(i, i % 2 == 0)
-            result = Latency([], [], [])
-            for i in range(checks):
-                new = i % 2 == 0
-                health_ms, check_ms = await one(i, new)
-                result.health_ms.append(health_ms)
-                (result.new_ms if new else result.known_ms).append(check_ms)
+def timed_checks(address: str, key: bytes, rows: int, checks: int) -> Latency:
+    """The Check calls of check_latency, made from the process this runs in."""
 
-            async def caller(c: int, callers: int, out: list[float]) -> int:
-                errors = 0
-                for i in range(c, checks, callers):
-                    p = person(next(new_people) if i % 2 == 0 else (i * 7919) % rows)
-                    request = screening_pb2.CheckRequest(
-                        name=p.name, email=p.email or "", caller_ref=f"bench-{callers}-{i}"
-                    )
-                    metadata = signer.metadata(CHECK_METHOD, request)
-                    started = time.perf_counter()
-                    try:
-                        await stub.Check(request, metadata=metadata)
-                    except grpc.aio.AioRpcError:
-                        errors += 1
-                        continue
-                    out.append((time.perf_counter() - started) * 1000)
-                return errors
-
-            for callers in CONCURRENT_CALLERS:
-                answered: list[float] = []
-                failed = await asyncio.gather(
-                    *(caller(c, callers, answered) for c in range(callers))
-                )
-                result.concurrent[callers] = (answered, sum(failed))
+    async def run() -> Latency:
+        signer = auth.CallSigner(f"integration:{INTEGRATION}", nacl.signing.SigningKey(key))
+        channel = open_channel(address)
+        try:
+            return await _timed_checks(channel, signer, rows, checks)
         finally:
             await channel.close()
+
+    return asyncio.run(run())
+
+
+async def _timed_checks(
+    channel: grpc.aio.Channel, signer: auth.CallSigner, rows: int, checks: int
+) -> Latency:
+    stub = screening_pb2_grpc.ScreeningStub(channel)
+    health = health_pb2_grpc.HealthStub(channel)
+    new_people = iter(range(rows, rows + WARMUP_CHECKS + (1 + len(CONCURRENT_CALLERS)) * checks))
+
+    def request(i: int, new: bool, tag: str) -> screening_pb2.CheckRequest:
+        p = person(next(new_people) if new else (i * 7919) % rows)
+        return screening_pb2.CheckRequest(
+            name=p.name, email=p.email or "", role=screening_pb2.ROLE_ATTENDEE, caller_ref=tag
+        )
+
+    async def one(i: int, new: bool) -> tuple[float, float]:
+        started = time.perf_counter()
+        await health.Check(health_pb2.HealthCheckRequest(service=""))
+        health_s = time.perf_counter() - started
+        call = request(i, new, f"bench-{i}")
+        metadata = signer.metadata(CHECK_METHOD, call)  # the caller's work, not the agent's
+        started = time.perf_counter()
+        await stub.Check(call, metadata=metadata)
+        return health_s * 1000, (time.perf_counter() - started) * 1000
+
+    # The first calls also wait for the agent's start-up sync: not in the timings.
+    for i in range(WARMUP_CHECKS):
+        await one(i, i % 2 == 0)
+    result = Latency([], [], [])
+    for i in range(checks):
+        new = i % 2 == 0
+        health_ms, check_ms = await one(i, new)
+        result.health_ms.append(health_ms)
+        (result.new_ms if new else result.known_ms).append(check_ms)
+
+    async def caller(c: int, callers: int, out: list[float]) -> int:
+        errors = 0
+        for i in range(c, checks, callers):
+            call = request(i, i % 2 == 0, f"bench-{callers}-{i}")
+            metadata = signer.metadata(CHECK_METHOD, call)
+            started = time.perf_counter()
+            try:
+                await stub.Check(call, metadata=metadata)
+            except grpc.aio.AioRpcError:
+                errors += 1
+                continue
+            out.append((time.perf_counter() - started) * 1000)
+        return errors
+
+    for callers in CONCURRENT_CALLERS:
+        answered: list[float] = []
+        failed = await asyncio.gather(*(caller(c, callers, answered) for c in range(callers)))
+        result.concurrent[callers] = (answered, sum(failed))
     return result
 
 
