@@ -44,6 +44,16 @@ class TaskState:
         }
 
 
+def _stop_if_cancelled(exc: Exception) -> None:
+    """Raise CancelledError if the running task is being cancelled and `exc` is what the
+    cancellation became on its way up: grpc.aio can turn a cancelled call into an
+    AioRpcError with status CANCELLED (RpcFailed once translated). Retried as a failure,
+    the task would go on after stop() cancelled it, and stop() would wait for ever."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError from exc
+
+
 class Supervisor:
     def __init__(
         self,
@@ -124,6 +134,7 @@ class Supervisor:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
+                    _stop_if_cancelled(exc)
                     pause = await self._failed(name, exc)
                 await asyncio.sleep(pause)
 
@@ -141,6 +152,7 @@ class Supervisor:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
+                    _stop_if_cancelled(exc)
                     await asyncio.sleep(await self._failed(name, exc))
                     continue
                 await self.healthy(name)
