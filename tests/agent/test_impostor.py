@@ -15,7 +15,7 @@ from lanyard.agent import operator as agent_operator
 from lanyard.client.admin import AdminClient
 from lanyard.client.errors import RpcFailed
 from lanyard.client.registry import LocalSnapshot
-from lanyard.core.serving import is_loopback
+from lanyard.core.channels import is_loopback
 from lanyard.registry.server import RunningRegistry
 from tests.agent.conftest import enrolled_agent_dir
 

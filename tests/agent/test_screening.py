@@ -10,13 +10,14 @@ import pytest
 
 from lanyard.agent import operator as agent_operator
 from lanyard.agent.errors import Unavailable
-from lanyard.agent.screening.batch import count_lines, screen_export
+from lanyard.agent.screening.batch import ScreenOutcome, count_lines, screen_export
 from lanyard.agent.screening.csv_import import open_export
 from lanyard.agent.screening.decision import Decision, Reason
 from lanyard.agent.service import AgentService
 from lanyard.client.admin import Identifier
 from lanyard.core.identity import Kind
-from tests.agent.conftest import AgentSetup, used
+from lanyard.core.workers import Workers
+from tests.agent.conftest import AgentSetup, enrolled_agent_dir, used
 
 DEMO_EXPORT = (
     Path(__file__).resolve().parents[2] / "src" / "lanyard" / "cli" / "data" / "demo_attendees.csv"
@@ -161,3 +162,40 @@ async def test_demo_export_screens_with_planted_matches(
     assert {"WG-BAN", "WG-FLAG", "WG-ZOE"} <= refs
     # Row 401's ticket is unassigned: screened through its buyer, not skipped.
     assert len(outcome.report.skipped) == 1
+
+
+async def test_screening_in_worker_processes_reports_what_threads_report(
+    agent: AgentService, tmp_path: Path, setup: AgentSetup
+) -> None:
+    """Batches of 500 rows send 1,000 points: blinding, the proof check and finalising
+    run in the worker processes; an agent kept on threads must report the same."""
+    rows = crowd(300)
+    rows[5] = ("ORD-BAN", "BLAKE, Jordan", "Jordan.Blake+conf@Example.NET")
+    rows[250] = ("ORD-FLAG", "sam  RIVERA", "sam@elsewhere.example")
+    path = write_export(tmp_path / "a.csv", rows)
+    assert isinstance(agent.executor, Workers)
+    assert agent.executor.process_count > 0
+    in_processes = await screen_export(agent, open_export(path))
+    other = tmp_path / "threads"
+    other.mkdir()
+    adir = await enrolled_agent_dir(
+        other, setup.admin, setup.registry.address, event_id="threadconf-2027"
+    )
+    async with agent_operator.opened(adir) as on_threads:
+        on_threads.executor = Workers("test-threads", processes=0)
+        try:
+            in_threads = await screen_export(on_threads, open_export(path))
+        finally:
+            on_threads.executor.shutdown()
+
+    def summary(outcome: ScreenOutcome) -> tuple[object, ...]:
+        report = outcome.report
+        found = sorted((m.ref, m.result.decision, m.result.record_ref) for m in report.matches)
+        return report.screened, report.counts, found
+
+    assert summary(in_processes) == summary(in_threads)
+    assert summary(in_processes) == (
+        300,
+        {"allow": 298, "deny": 1, "review": 1},
+        [("ORD-BAN", Decision.DENY, "WG-BAN"), ("ORD-FLAG", Decision.REVIEW, "WG-FLAG")],
+    )

@@ -4,6 +4,7 @@ cause, retried with backoff, and the agent's gRPC health says NOT_SERVING meanwh
 from __future__ import annotations
 
 import asyncio
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,42 @@ async def test_a_task_that_returns_is_restarted(tmp_path: Path) -> None:
         assert tasks.states["body"].last_error == "body stopped by itself"
     finally:
         await tasks.stop()
+
+
+@pytest.mark.parametrize("periodic", [True, False])
+async def test_stop_ends_a_task_whose_cancellation_came_up_as_an_error(periodic: bool) -> None:
+    """grpc.aio can report a cancelled call as an error (status CANCELLED) instead of
+    CancelledError: stop() must still end the task rather than see it retried."""
+    tasks = Supervisor()
+    started = asyncio.Event()
+
+    async def job() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise RuntimeError("the call was cancelled") from None
+
+    if periodic:
+        tasks.every("job", 60.0, job)
+    else:
+        tasks.run("job", job)
+    await asyncio.wait_for(started.wait(), BOUND)
+    await asyncio.wait_for(tasks.stop(), BOUND)
+    assert tasks.states["job"].state == "stopped"
+    assert tasks.states["job"].failures == 0
+
+
+async def test_stop_ends_a_periodic_job_that_took_its_cancellation_for_a_refusal() -> None:
+    tasks = Supervisor()
+    started = asyncio.Event()
+
+    async def job() -> None:
+        started.set()
+        with suppress(asyncio.CancelledError):  # as a delivery keeps a refused one for later
+            await asyncio.Event().wait()
+
+    tasks.every("job", 60.0, job)
+    await asyncio.wait_for(started.wait(), BOUND)
+    await asyncio.wait_for(tasks.stop(), BOUND)
+    assert tasks.states["job"].state == "stopped"

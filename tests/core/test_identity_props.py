@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lanyard.core import identity
 from lanyard.core.errors import InvalidIdentifier
 from lanyard.core.identity import MAX_INPUT_CHARS, Kind, message, name_variants, normalize
 
@@ -97,3 +100,42 @@ def test_default_ignorables_never_change_an_email_or_name(junk: str) -> None:
     address = "zoe.angstrom@example.org"
     assert normalize(Kind.EMAIL, junk + address[:3] + junk + address[3:] + junk) == address
     assert normalize(Kind.NAME, f"Zo{junk}ë Ång{junk}ström") == "angstrom zoe"
+
+
+ascii_text = st.text(st.characters(max_codepoint=0x7F), max_size=80)
+
+
+def _outcome(kind: Kind, value: str) -> str:
+    try:
+        return normalize(kind, value)
+    except InvalidIdentifier as exc:
+        return f"invalid: {exc}"
+
+
+@given(kind=kinds, value=ascii_text, at=st.integers(min_value=0, max_value=80))
+@settings(max_examples=500)
+def test_ascii_takes_a_shorter_road_to_the_same_result(kind: Kind, value: str, at: int) -> None:
+    # A zero-width space is deleted by prepare, so the text with one inserted goes the
+    # general way (NFKC, Unicode categories) and must come out the same.
+    general = value[:at] + "\u200b" + value[at:]
+    assert _outcome(kind, value) == _outcome(kind, general)
+
+
+@given(value=ascii_text)
+def test_ascii_addresses_are_refused_for_the_same_characters(value: str) -> None:
+    text = f"a{value}@b.example"
+    spaces = any(ch in identity._WHITE_SPACE_SET for ch in text)
+    controls = any(unicodedata.category(ch) == "Cc" for ch in text)
+    try:
+        identity._split_address(text)
+        refused = ""
+    except InvalidIdentifier as exc:
+        refused = str(exc)
+    if text.count("@") != 1:
+        assert "exactly one" in refused
+    elif spaces:
+        assert "white space" in refused
+    elif controls:
+        assert "control character" in refused
+    else:
+        assert refused == ""

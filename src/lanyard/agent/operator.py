@@ -8,12 +8,11 @@ never opens a store itself; `server.py` builds the long-running service on `open
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import nacl.signing
 import structlog
@@ -21,11 +20,6 @@ import structlog
 from lanyard.agent import retention
 from lanyard.agent.datadir import AgentConfig, AgentDir
 from lanyard.agent.errors import DataDirError, InvalidRequest, NotAllowed
-from lanyard.agent.incidents import crypto
-from lanyard.agent.incidents.attachments import AttachmentService
-from lanyard.agent.incidents.model import Incident
-from lanyard.agent.incidents.service import IncidentService
-from lanyard.agent.incidents.store import IncidentStore
 from lanyard.agent.outbox import Entry as OutboxEntry
 from lanyard.agent.outbox import Outbox
 from lanyard.agent.report_files import ReportFile
@@ -37,6 +31,15 @@ from lanyard.client.registry import RegistryClient
 from lanyard.core import auth, files, sqlite
 from lanyard.core.channels import open_channel
 from lanyard.core.errors import Error as CoreError
+from lanyard.core.workers import Workers
+
+# Incident records are imported where they are used: a screen or a check does not pay
+# for them at start-up.
+if TYPE_CHECKING:
+    from lanyard.agent.incidents import crypto
+    from lanyard.agent.incidents.model import Incident
+    from lanyard.agent.incidents.service import IncidentService
+    from lanyard.agent.incidents.store import IncidentStore
 
 # The CLI's door into the agent: these use cases, and the values they hand back (the CLI
 # never imports a store itself).
@@ -62,6 +65,8 @@ log = structlog.get_logger("lanyard.agent")
 
 def init_incidents(adir: AgentDir, unlock: crypto.Unlock, strength: str = "moderate") -> None:
     """`lanyard agent incidents-init`: the master key for incident records."""
+    from lanyard.agent.incidents import crypto
+
     adir.check()
     crypto.create_master(adir.master_path, unlock, strength)
 
@@ -82,9 +87,6 @@ async def opened(
     enrolment = adir.enrolment()
     key = adir.event_key()
     store = await SqliteStore.open(adir.db_path)
-    executor = ThreadPoolExecutor(
-        max_workers=os.cpu_count() or 1, thread_name_prefix="lanyard-blind"
-    )
     try:
         channel = open_channel(
             enrolment.endpoint, config.registry_ca, insecure=config.registry_insecure
@@ -92,6 +94,8 @@ async def opened(
     except CoreError as exc:
         await store.close()
         raise DataDirError(str(exc)) from exc
+    # Threads for checks; worker processes, started on first bulk use, for screening.
+    executor = Workers("lanyard-blind")
     try:
         client = RegistryClient(channel, enrolment.event_id, key, enrolment.registry_public_key)
         agent = AgentService(store, enrolment, client, executor, verifier=verifier)
@@ -101,7 +105,8 @@ async def opened(
     finally:
         await channel.close()
         await store.close()
-        executor.shutdown(wait=True)
+        # Work not started is dropped (an interrupted screen keeps what it committed).
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 @asynccontextmanager
@@ -148,6 +153,8 @@ async def report_sources(
 ) -> AsyncIterator[tuple[list[Incident], list[ReportFile]]]:
     """The incidents and the chosen files (`choice`: None for all), readable while the
     context is open. A chosen file that does not exist is InvalidRequest."""
+    from lanyard.agent.incidents.attachments import AttachmentService
+
     async with _records(adir, unlock) as (service, store):
         incidents = await service.export_all("report")
         files_of = AttachmentService(service, store)
@@ -171,6 +178,10 @@ async def report_sources(
 async def _records(
     adir: AgentDir, unlock: crypto.Unlock | None
 ) -> AsyncIterator[tuple[IncidentService, IncidentStore]]:
+    from lanyard.agent.incidents import crypto
+    from lanyard.agent.incidents.service import IncidentService
+    from lanyard.agent.incidents.store import IncidentStore
+
     adir.check()
     enrolment = adir.enrolment()
     master = crypto.unlock_master(
@@ -260,6 +271,8 @@ async def retention_sweep(
     plan = retention.Plan(today, policy, end, attendees, cutoff)
     if not adir.master_path.exists():
         return plan
+    from lanyard.agent.incidents import crypto
+
     if unlock is None and crypto.passphrase_from_env() is None:
         return replace(plan, incidents_checked=False)
     async with incident_records(adir, unlock) as records:

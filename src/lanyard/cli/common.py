@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 from lanyard.cli.output import CliError
 from lanyard.client.errors import RpcFailed, describe
 from lanyard.core import keys
+from lanyard.core.channels import is_loopback
 from lanyard.core.errors import Error as CoreError
-from lanyard.core.serving import is_loopback
 
 T = TypeVar("T")
 

@@ -9,7 +9,6 @@ import shutil
 import sys
 import traceback
 from collections.abc import Iterable
-from importlib import metadata
 from typing import Annotated
 
 import typer
@@ -207,6 +206,8 @@ def _plain_help() -> None:
 
 def _version(value: bool) -> None:
     if value:
+        from importlib import metadata  # ~40 ms: only for --version
+
         print(f"lanyard {metadata.version('lanyard')}")
         raise typer.Exit()
 

@@ -11,11 +11,15 @@ every failure is a `lanyard.errors.Error`, a refused or failed call an `RpcFaile
 
 from __future__ import annotations
 
-from lanyard.client.admin import AdminClient
-from lanyard.client.errors import ClientError, RpcFailed
-from lanyard.client.incidents import IncidentClient
-from lanyard.client.registry import RegistryClient
-from lanyard.client.screening import CheckResult, ScreeningClient
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lanyard.client.admin import AdminClient
+    from lanyard.client.errors import ClientError, RpcFailed
+    from lanyard.client.incidents import IncidentClient
+    from lanyard.client.registry import RegistryClient
+    from lanyard.client.screening import CheckResult, ScreeningClient
 
 __all__ = [
     "AdminClient",
@@ -26,3 +30,22 @@ __all__ = [
     "RpcFailed",
     "ScreeningClient",
 ]
+
+# Each imported on first use: an agent that needs its registry client alone does not pay
+# for the admin and incident clients (tens of milliseconds of a one-shot command).
+_HOMES = {
+    "AdminClient": "admin",
+    "CheckResult": "screening",
+    "ClientError": "errors",
+    "IncidentClient": "incidents",
+    "RegistryClient": "registry",
+    "RpcFailed": "errors",
+    "ScreeningClient": "screening",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)

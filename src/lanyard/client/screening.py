@@ -23,7 +23,7 @@ import nacl.signing
 
 from lanyard.client.errors import ClientError, from_rpc_error
 from lanyard.core import auth
-from lanyard.core.serving import is_loopback
+from lanyard.core.channels import is_loopback
 from lanyard.wire.agent.v1 import screening_pb2 as pb
 from lanyard.wire.agent.v1 import screening_pb2_grpc
 

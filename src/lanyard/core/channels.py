@@ -9,15 +9,28 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import grpc
 
 from lanyard.core import limits
 from lanyard.core.errors import ConfigError
-from lanyard.core.serving import is_loopback
 
 _plaintext_off_loopback = False
+
+
+def is_loopback(listen: str) -> bool:
+    """Whether "host:port" names this machine's loopback ("localhost", 127.0.0.0/8, ::1).
+    Here rather than in serving.py, so that a one-shot client command does not import
+    the server side (gRPC health, intake) to open a channel."""
+    host = listen.rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def allow_plaintext(allowed: bool) -> None:

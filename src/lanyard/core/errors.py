@@ -23,6 +23,11 @@ class InvalidScalar(Error):
     def __init__(self, index: int, reason: str) -> None:
         super().__init__(f"scalar {index} {reason}")
         self.index = index
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type[InvalidScalar], tuple[int, str]]:
+        # Raised in worker processes too (core/workers.py): pickled by its arguments.
+        return type(self), (self.index, self.reason)
 
 
 class InvalidPoint(Error):
@@ -32,6 +37,10 @@ class InvalidPoint(Error):
         super().__init__(f"point {index} {reason}")
         self.index = index
         self.reason = reason
+
+    def __reduce__(self) -> tuple[type[InvalidPoint], tuple[int, str]]:
+        # Raised in worker processes too (core/workers.py): pickled by its arguments.
+        return type(self), (self.index, self.reason)
 
 
 class SealError(Error):

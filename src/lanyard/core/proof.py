@@ -15,6 +15,7 @@ libsodium.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import struct
@@ -27,7 +28,7 @@ from nacl import bindings as sodium
 
 from lanyard.core.blinding import run_chunked
 from lanyard.core.errors import ProofFailed
-from lanyard.core.screen import POINT_BYTES, SCALAR_BYTES, SUITE, lp
+from lanyard.core.screen import POINT_BYTES, SCALAR_BYTES, SUITE, evaluate_all, lp
 
 __all__ = [
     "CHALLENGE_LABEL",
@@ -42,6 +43,7 @@ __all__ = [
     "challenge",
     "combine",
     "composite_part",
+    "evaluate_slice",
     "finish_proof",
     "hash_to_scalar",
     "prove",
@@ -50,6 +52,7 @@ __all__ = [
     "verify",
     "verify_batch",
     "verify_composite",
+    "verify_slice",
 ]
 
 # The group order of edwards25519's prime-order subgroup.
@@ -265,10 +268,25 @@ async def verify_batch(
     _check_lengths(blinded, evaluated, 0)
     if not blinded:
         raise ProofFailed("a proof covers 1 to 65535 points, got none")
-    seed_ = seed(pk)
     pairs = list(zip(blinded, evaluated, strict=True))
+    work = functools.partial(verify_slice, seed(pk))
+    verify_composite(pk, combine(await run_chunked(pairs, work, executor, picklable=True)), proof)
 
-    def work(chunk: Sequence[tuple[bytes, bytes]], off: int) -> list[Composite]:
-        return [composite_part(seed_, [b for b, _ in chunk], [z for _, z in chunk], off)]
 
-    verify_composite(pk, combine(await run_chunked(pairs, work, executor)), proof)
+def verify_slice(
+    seed_: bytes, pairs: Sequence[tuple[bytes, bytes]], offset: int
+) -> list[Composite]:
+    """The verifier's composites over one slice of (B, Z) pairs starting at `offset`, as
+    a one-item list (run_chunked's shape); module-level so that a worker process can run
+    it."""
+    return [composite_part(seed_, [b for b, _ in pairs], [z for _, z in pairs], offset)]
+
+
+def evaluate_slice(
+    k: bytes, seed_: bytes, points: Sequence[bytes], offset: int
+) -> list[tuple[list[bytes], Composite]]:
+    """The prover's per-point work over one slice starting at `offset`: Z = k * B for
+    each point, checked (spec §3; InvalidPoint names the index in the whole batch), and
+    the slice's composite M (§3a), as a one-item list (run_chunked's shape)."""
+    zs = evaluate_all(k, points, offset)
+    return [(zs, composite_part(seed_, points, zs, offset, with_z=False))]

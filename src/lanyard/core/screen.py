@@ -28,6 +28,7 @@ __all__ = [
     "TAG_BYTES",
     "Blinded",
     "blind",
+    "blind_all",
     "check_point",
     "evaluate",
     "evaluate_all",
@@ -130,6 +131,16 @@ def blind(message: bytes, r: bytes | None = None) -> Blinded:
     """B = mul(r, H2G(m)) with a fresh r (or the given one, for the vectors) (spec §3)."""
     r = random_scalar() if r is None else r
     return Blinded(r=r, blinded=multiply(r, hash_to_group(message)))
+
+
+def blind_all(messages: Sequence[bytes], offset: int = 0) -> list[tuple[bytes, bytes]]:
+    """blind() over a slice, as (r, B) pairs: what a worker process hands back (the
+    offset is the slice's place in the batch; blinding raises nothing index-bound)."""
+    out = []
+    for m in messages:
+        b = blind(m)
+        out.append((b.r, b.blinded))
+    return out
 
 
 def evaluate(k: bytes, blinded: bytes, index: int = 0) -> bytes:

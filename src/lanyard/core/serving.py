@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import fcntl
 import functools
-import ipaddress
 import json
 import os
 import signal
@@ -28,6 +27,7 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from lanyard.core import files, limits
+from lanyard.core.channels import is_loopback
 from lanyard.core.errors import ConfigError
 from lanyard.core.intake import RequestIntake
 
@@ -44,16 +44,6 @@ class Tls:
     cert: Path
     key: Path
     client_ca: Path | None = None
-
-
-def is_loopback(listen: str) -> bool:
-    host = listen.rsplit(":", 1)[0].strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def new_server() -> grpc.aio.Server:

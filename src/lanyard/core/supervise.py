@@ -44,6 +44,18 @@ class TaskState:
         }
 
 
+def stop_if_cancelled(exc: BaseException | None = None) -> None:
+    """Raise CancelledError if the running task is being cancelled, its cause `exc` when
+    that is what the cancellation became on its way up: grpc.aio can turn a cancelled
+    call into an AioRpcError with status CANCELLED (RpcFailed once translated), which the
+    work may even have handled as a refusal. A loop that goes on until it is cancelled
+    would otherwise go on after stop() cancelled it, and stop() would wait for ever: each
+    such loop calls this after catching Exception and after each round."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError from exc
+
+
 class Supervisor:
     def __init__(
         self,
@@ -124,6 +136,7 @@ class Supervisor:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
+                    stop_if_cancelled(exc)
                     pause = await self._failed(name, exc)
                 await asyncio.sleep(pause)
 
@@ -141,8 +154,10 @@ class Supervisor:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
+                    stop_if_cancelled(exc)
                     await asyncio.sleep(await self._failed(name, exc))
                     continue
+                stop_if_cancelled()
                 await self.healthy(name)
                 await asyncio.sleep(interval)
 

@@ -1,9 +1,10 @@
 """The registry's side of verifiable evaluation (spec SCREEN-v1 §3a) and of the
 evaluation log (§3b).
 
-Each slice of a batch is evaluated and folded into its partial composite on a worker
-thread, so the proof's per-point work spreads over cores like the evaluation itself; only
-the proof's constant part runs on the event loop.
+Each slice of a batch is evaluated and folded into its partial composite by a worker (a
+process for bulk batches, a thread for small ones: core/workers.py), so the proof's
+per-point work spreads over cores like the evaluation itself; only the proof's constant
+part runs on the event loop.
 
 Every accepted evaluation becomes a leaf in the same store transaction that charges it
 (the store's charge method appends the leaf it is handed). Leaves are appended one at a
@@ -15,6 +16,7 @@ and the inclusion proof, all computed in O(log n).
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 import nacl.signing
 import structlog
 
-from lanyard.core import evaluation_log, proof, screen
+from lanyard.core import evaluation_log, proof
 from lanyard.core.blinding import run_chunked
 from lanyard.core.evaluation_log import Frontier, Leaf
 from lanyard.registry.errors import LogOutOfStep
@@ -50,13 +52,8 @@ async def evaluate_and_prove(
 ) -> tuple[list[bytes], bytes]:
     """Z = k * B for each point (checked, spec §3) and the 64-byte proof over the whole
     batch under `pk` (§3a). Raises InvalidPoint naming the first bad point's index."""
-    seed = proof.seed(pk)
-
-    def work(chunk: Sequence[bytes], off: int) -> list[tuple[list[bytes], proof.Composite]]:
-        zs = screen.evaluate_all(k, chunk, off)
-        return [(zs, proof.composite_part(seed, chunk, zs, off, with_z=False))]
-
-    parts = await run_chunked(points, work, executor)
+    work = functools.partial(proof.evaluate_slice, k, proof.seed(pk))
+    parts = await run_chunked(points, work, executor, picklable=True)
     made = proof.finish_proof(k, pk, proof.combine([c for _, c in parts]).m)
     return [z for zs, _ in parts for z in zs], made.to_bytes()
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +17,11 @@ import grpc
 import nacl.signing
 import structlog
 
-from lanyard.core import auth, serving
+from lanyard.core import auth, channels, serving
 from lanyard.core.errors import Error as CoreError
 from lanyard.core.nonces import SqliteNonces
 from lanyard.core.supervise import Supervisor
+from lanyard.core.workers import Workers
 from lanyard.registry.admin_servicer import AdminServicer
 from lanyard.registry.blobs import BlobService, BlobStore
 from lanyard.registry.datadir import ADMIN_NAME, RegistryConfig, RegistryDir
@@ -91,7 +91,7 @@ async def running(
         if config.tls_cert and config.tls_key
         else None
     )
-    if tls is None and not insecure and not serving.is_loopback(address):
+    if tls is None and not insecure and not channels.is_loopback(address):
         raise ServeError(
             f"refusing to listen without TLS on {address}, which is not loopback; "
             "configure tls_cert and tls_key, or pass --insecure"
@@ -108,9 +108,8 @@ async def running(
         held.close()
         raise
     nonces = SqliteNonces(store.pool)
-    executor = ThreadPoolExecutor(
-        max_workers=os.cpu_count() or 1, thread_name_prefix="lanyard-eval"
-    )
+    # Threads for small batches (checks); worker processes for bulk ones (screening).
+    executor = Workers("lanyard-eval")
     server: grpc.aio.Server | None = None
     listening = False
     tasks: Supervisor | None = None
@@ -191,7 +190,7 @@ async def running(
         with suppress(FileNotFoundError):
             rdir.health_path.unlink()
         await store.close()
-        executor.shutdown(wait=True)
+        executor.shutdown(wait=True, cancel_futures=True)
         held.close()
         if listening:
             log.info("registry.stopped")

@@ -24,6 +24,7 @@ from lanyard.agent.store import Identity, Run, RunReport, Screened, Skipped
 from lanyard.client.errors import RpcFailed
 from lanyard.core.errors import SealError
 from lanyard.core.identity import Kind
+from lanyard.core.workers import Workers
 
 log = structlog.get_logger("lanyard.agent")
 
@@ -97,6 +98,9 @@ async def screen_export(
     new run) and then with the last line of each committed batch, so that a caller
     interrupted (Ctrl-C) can say where it stopped and a bar can resume there."""
     started = time.perf_counter()
+    if isinstance(agent.executor, Workers):
+        # The crypto workers start while the file is hashed and the list synced.
+        agent.executor.warm()
     await agent.refuse_after_retention()
     digest = await asyncio.to_thread(file_digest, export.path)
     run = await agent.store.open_run(digest, role, layout_key(export), export.path.name)

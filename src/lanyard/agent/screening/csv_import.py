@@ -24,8 +24,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import ftfy
-
 from lanyard.agent.errors import ImportFailed
 from lanyard.agent.screening import csv_dialect
 from lanyard.agent.screening.csv_columns import Layout, detect_layout
@@ -177,6 +175,8 @@ class _Cells:
     def get(self, i: int) -> str:
         text = self.record[i].strip() if i < len(self.record) else ""
         if text and not text.isascii():
+            import ftfy  # ~60 ms of start-up, and only text that is not ASCII needs it
+
             fixed = ftfy.fix_encoding(text)
             if fixed != text:
                 self.repaired = True

@@ -20,7 +20,7 @@ from lanyard.agent.webhooks.errors import WebhookConfigError
 from lanyard.agent.webhooks.queue import Delivery, DeliveryQueue, SaleAlert
 from lanyard.agent.webhooks.receiver import Receiver
 from lanyard.agent.webhooks.worker import Screener, Worker
-from lanyard.core.serving import is_loopback
+from lanyard.core.channels import is_loopback
 
 log = structlog.get_logger("lanyard.agent.webhooks")
 

@@ -30,6 +30,7 @@ from lanyard.agent.webhooks import vendors
 from lanyard.agent.webhooks.config import WebhookConfig
 from lanyard.agent.webhooks.errors import VendorError
 from lanyard.agent.webhooks.queue import DONE, DROPPED, DeliveryQueue, Job
+from lanyard.core.supervise import stop_if_cancelled
 
 log = structlog.get_logger("lanyard.agent.webhooks")
 
@@ -109,8 +110,10 @@ class Worker:
                     swept = time.time()
                     if forgotten:
                         log.info("webhook.forgotten", deliveries=forgotten)
-            except Exception:
+            except Exception as exc:
+                stop_if_cancelled(exc)  # a cancelled call that came up as an error
                 log.exception("webhook.worker_failed")
+            stop_if_cancelled()  # or that a delivery took for a refusal and kept for later
             due = await self._queue.next_due()
             pause = MAX_IDLE_SECONDS if due is None else min(MAX_IDLE_SECONDS, due - time.time())
             with suppress(TimeoutError):

@@ -22,7 +22,13 @@ from lanyard.agent import operator as agent_operator
 from lanyard.agent.datadir import AgentDir
 from lanyard.agent.screening.batch import screen_export
 from lanyard.agent.screening.csv_import import open_export
-from lanyard.cli.bench.child import high_water_bytes, lanyard_argv, run_measured, serving
+from lanyard.cli.bench.child import (
+    high_water_bytes,
+    lanyard_argv,
+    run_measured,
+    serving,
+    tree_cpu_seconds,
+)
 from lanyard.cli.bench.enrol import enrol_agent
 from lanyard.cli.bench.export import Person, person, write_export
 from lanyard.cli.bench.floors import machine_busy, machine_ticks
@@ -77,7 +83,7 @@ class Screening:
 
     adir: AgentDir
     seconds: float
-    cpu_seconds: float  # this process's: agent, registry and their threads together
+    cpu_seconds: float  # this process's and its workers': agent, registry, threads
     screened: int
     identities: int
     evaluations: int
@@ -88,10 +94,11 @@ async def screen_once(bench: Bench, name: str, path: Path, quota: int) -> Screen
     adir = await bench.enrolled_agent(name, quota)
     async with agent_operator.opened(adir) as agent:
         ticks = machine_ticks()
-        cpu_started, started = time.process_time(), time.perf_counter()
+        # This process's CPU and its worker processes' (the registry's and the agent's).
+        cpu_started, started = tree_cpu_seconds(os.getpid()), time.perf_counter()
         outcome = await screen_export(agent, open_export(path))
         wall = time.perf_counter() - started
-        cpu = time.process_time() - cpu_started
+        cpu = tree_cpu_seconds(os.getpid()) - cpu_started
         busy = machine_busy(ticks, machine_ticks())
         stored = len(await agent.store.identities(agent.snapshot.epoch))
     return Screening(

@@ -2,7 +2,9 @@
 peak resident memory of the child's own address space.
 
 Used where a figure must be a process's own (the registry's memory apart from its
-clients'; a one-shot command's start-up included) rather than the benchmark's.
+clients'; a one-shot command's start-up included) rather than the benchmark's. A
+process's figures include its descendants': the crypto worker processes `lanyard screen`
+and `registry serve` start (core/workers.py) do part of their work.
 """
 
 from __future__ import annotations
@@ -38,6 +40,80 @@ def high_water_bytes(pid: int) -> int | None:
     return None  # a zombie's status has no Vm lines
 
 
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children of a live process (Linux's /proc/PID/task/*/children)."""
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as fh:
+                found.extend(int(p) for p in fh.read().split())
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and every live descendant of it (Linux; just [pid] elsewhere)."""
+    tree, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        tree.append(current)
+        queue.extend(_children(current))
+    return tree
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User and system CPU seconds of a live process itself (/proc/PID/stat), else None."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of `pid` and its live descendants, each its own (not its reaped
+    children's: a worker that exited is counted by whoever last saw it, see TreeWatch)."""
+    return sum(cpu_seconds(p) or 0.0 for p in process_tree(pid))
+
+
+class TreeWatch:
+    """The last CPU time and memory high-water mark seen of every process in a tree,
+    polled: figures of a process and the workers it starts and stops (up to one poll's
+    worth of a process's last CPU is missed)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._cpu: dict[int, float] = {}
+        self._peak: dict[int, int] = {}
+
+    def poll(self) -> None:
+        for p in process_tree(self.pid):
+            cpu, peak = cpu_seconds(p), high_water_bytes(p)
+            if cpu is not None:
+                self._cpu[p] = cpu
+            if peak is not None:
+                self._peak[p] = peak
+
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(self._cpu.values())
+
+    @property
+    def peak_bytes(self) -> int:
+        """The sum of every process's own peak RSS: an upper bound of the tree's peak
+        (pages a worker shares with its forkserver count twice)."""
+        return sum(self._peak.values())
+
+
 def require_proc() -> None:
     """Raise CliError where peak memory cannot be read (not Linux)."""
     if high_water_bytes(os.getpid()) is None:
@@ -66,25 +142,26 @@ def lanyard_argv(*args: str) -> list[str]:
 class Finished:
     returncode: int
     seconds: float  # exec to exit, start-up included
-    peak_mb: float
+    peak_mb: float  # the child's and its worker processes' (TreeWatch.peak_bytes)
     stdout: str
     stderr_tail: str
+    cpu_seconds: float = 0.0  # the child's and its worker processes'
 
 
 async def run_measured(argv: Sequence[str], workdir: Path, label: str) -> Finished:
-    """Run `argv` to its end, polling its VmHWM; stdout and stderr go to files in
-    `workdir` named after `label`."""
+    """Run `argv` to its end, polling its process tree's CPU time and VmHWM; stdout and
+    stderr go to files in `workdir` named after `label`."""
     out, err = workdir / f"{label}.out", workdir / f"{label}.err"
-    peak = 0
     with out.open("wb") as stdout, err.open("wb") as stderr:
         started = time.perf_counter()
         proc = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=stdout, stderr=stderr
         )
+        watch = TreeWatch(proc.pid)
         exited = asyncio.ensure_future(proc.wait())
         try:
             while not exited.done():
-                peak = max(peak, high_water_bytes(proc.pid) or 0)
+                watch.poll()
                 await asyncio.wait({exited}, timeout=POLL_SECONDS)
         finally:
             if not exited.done():
@@ -93,7 +170,12 @@ async def run_measured(argv: Sequence[str], workdir: Path, label: str) -> Finish
         seconds = time.perf_counter() - started
     text = await asyncio.to_thread(out.read_bytes)
     return Finished(
-        proc.returncode or 0, seconds, peak / MB, text.decode("utf-8", "replace"), _tail(err)
+        proc.returncode or 0,
+        seconds,
+        watch.peak_bytes / MB,
+        text.decode("utf-8", "replace"),
+        _tail(err),
+        watch.cpu_seconds,
     )
 
 
@@ -105,7 +187,8 @@ class Served:
     address: str
 
     def peak_mb(self) -> float:
-        return (high_water_bytes(self.pid) or 0) / MB
+        """Its own peak RSS and its live worker processes' (an upper bound)."""
+        return sum(high_water_bytes(p) or 0 for p in process_tree(self.pid)) / MB
 
 
 @contextlib.asynccontextmanager

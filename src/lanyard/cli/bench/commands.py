@@ -43,6 +43,7 @@ import nacl.signing
 import typer
 
 from lanyard.cli.bench import records as bench_records
+from lanyard.cli.bench.child import tree_cpu_seconds
 from lanyard.cli.bench.floors import (
     BUSY_ENOUGH,
     agent_floor_seconds,
@@ -87,10 +88,11 @@ async def _evaluate_all(
             if len(evaluated) != len(b):
                 raise CliError(f"registry answered {len(evaluated)} points for {len(b)} sent")
 
-    cpu_started, started = time.process_time(), time.perf_counter()
+    # This process's CPU and its worker processes' (the registry evaluates in them).
+    cpu_started, started = tree_cpu_seconds(os.getpid()), time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(in_flight)))
     wall = time.perf_counter() - started
-    cpu = time.process_time() - cpu_started
+    cpu = tree_cpu_seconds(os.getpid()) - cpu_started
     return Pass(sum(map(len, batches)) / wall, cpu / (wall * available_cores()))
 
 

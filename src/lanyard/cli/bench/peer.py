@@ -42,7 +42,7 @@ from pathlib import Path
 
 from lanyard.cli.bench import psi_driver
 from lanyard.cli.bench.agent_phases import Bench, quota
-from lanyard.cli.bench.child import lanyard_argv, run_measured
+from lanyard.cli.bench.child import cpu_seconds, lanyard_argv, process_tree, run_measured
 from lanyard.cli.bench.floors import agent_floor_seconds, bytecode_note, proof_floor_seconds
 from lanyard.cli.bench.floors import registry_floor_seconds as reg_floor_seconds
 from lanyard.cli.output import CliError, console, table
@@ -189,7 +189,7 @@ async def run_lanyard(
     workdir: Path, name: str, server_n: int, client_n: int, overlap: int
 ) -> LanyardRun:
     """A fresh registry: import the server set, then screen the client set."""
-    cpu_started = _cpu_seconds()
+    cpu_started, workers_started = _own_cpu_seconds(), _descendants_cpu_seconds()
     rdir = await server.init_registry(workdir / f"registry-{name}", listen="127.0.0.1:0")
     async with server.running(rdir) as reg:
         channel = open_channel(reg.address)
@@ -202,12 +202,25 @@ async def run_lanyard(
             path = workdir / f"client-{name}.csv"
             _write_client_set(path, client_n, overlap)
             adir = await bench.enrolled_agent(f"peer-{name}", quota(client_n))
-            screen_s, found = await _screen_process(workdir, path, adir.path)
+            screen_s, found, screen_cpu = await _screen_process(workdir, path, adir.path)
+            # The registry's worker processes, before they stop with it.
+            workers = _descendants_cpu_seconds() - workers_started
         finally:
             await channel.close()
     if found != overlap:
         raise CliError(f"`lanyard screen` found {found} on the list, not {overlap}")
-    return LanyardRun(import_s, screen_s, _cpu_seconds() - cpu_started)
+    return LanyardRun(import_s, screen_s, _own_cpu_seconds() - cpu_started + workers + screen_cpu)
+
+
+def _own_cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
+
+
+def _descendants_cpu_seconds() -> float:
+    """The live descendants' own CPU seconds (the registry's worker processes)."""
+    me = os.getpid()
+    return sum(cpu_seconds(p) or 0.0 for p in process_tree(me) if p != me)
 
 
 def _cpu_seconds() -> float:
@@ -217,13 +230,14 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-async def _screen_process(workdir: Path, path: Path, data_dir: Path) -> tuple[float, int]:
-    """`lanyard screen` in a child process: its wall seconds and the matches it reported."""
+async def _screen_process(workdir: Path, path: Path, data_dir: Path) -> tuple[float, int, float]:
+    """`lanyard screen` in a child process: its wall seconds, the matches it reported and
+    the CPU seconds of it and its worker processes."""
     argv = lanyard_argv("screen", str(path), "--data-dir", str(data_dir), "--json")
     done = await asyncio.wait_for(run_measured(argv, workdir, path.stem), RUN_TIMEOUT_S)
     if done.returncode != 0:
         raise CliError(f"`lanyard screen` exited with status {done.returncode}: {done.stderr_tail}")
-    return done.seconds, len(json.loads(done.stdout)["matches"])
+    return done.seconds, len(json.loads(done.stdout)["matches"]), done.cpu_seconds
 
 
 # --- the whole run ----------------------------------------------------------------------

@@ -17,8 +17,7 @@ import typer
 from lanyard.cli import common
 from lanyard.cli.output import CliError
 from lanyard.client.admin import AdminClient
-from lanyard.core.channels import open_channel
-from lanyard.core.serving import is_loopback
+from lanyard.core.channels import is_loopback, open_channel
 from lanyard.registry.datadir import RegistryDir
 
 
