@@ -573,6 +573,27 @@ async def test_a_failed_evaluation_proof_stops_screen_and_raises_an_alert(
             code, out, err = await lanyard(capsys, "alerts", *d)
             assert code == 0, err
             assert "Registry faults" in out
+            # Once understood with the WG, the faults are acknowledged: by number (an id
+            # that is not open acknowledges nothing), then every one left.
+            first = faults[0]["fault_id"]
+            assert_one_sentence(
+                await lanyard(capsys, "alerts", "ack-fault", *d, str(first), "999"),
+                "No open registry fault 999",
+            )
+            code, out, err = await lanyard(capsys, "alerts", "ack-fault", *d, str(first))
+            assert code == 0, err
+            assert f"Acknowledged 1 registry fault(s): {first}." in out
+            code, out, err = await lanyard(capsys, "alerts", "ack-fault", *d, "--all", "--json")
+            assert code == 0, err
+            assert sorted(json.loads(out)["acknowledged"]) == sorted(
+                f["fault_id"] for f in faults[1:]
+            )
+            code, out, err = await lanyard(capsys, "alerts", *d)
+            assert code == 0, err
+            assert "Registry faults" not in out
+            code, out, err = await lanyard(capsys, "alerts", *d, "--all", "--json")
+            assert code == 0, err
+            assert len([a for a in json.loads(out) if a["fault_id"] is not None]) == len(faults)
         finally:
             await channel.close()
 

@@ -321,12 +321,20 @@ class SnapshotFollower:
         """Acknowledge open alerts by id (None: all of them); NotFound names ids that are
         not open, and then nothing is acknowledged."""
         if alert_ids is not None:
-            open_ids = {a.alert_id for a in await self.store.alerts()}
-            unknown = sorted(set(alert_ids) - open_ids)
-            if unknown:
-                raise NotFound("no open alert " + ", ".join(str(i) for i in unknown))
+            _all_open(alert_ids, {a.alert_id for a in await self.store.alerts()}, "alert")
         done = await self.store.acknowledge(alert_ids, datetime.now(UTC))
         log.info("agent.alerts_acknowledged", count=len(done))
+        return done
+
+    async def acknowledge_faults(self, fault_ids: list[int] | None) -> list[int]:
+        """Acknowledge open registry faults by id (None: all of them), once someone has
+        looked into them (with the WG); NotFound names ids that are not open, and then
+        nothing is acknowledged."""
+        if fault_ids is not None:
+            opened = {f.fault_id for f in await self.store.registry_faults()}
+            _all_open(fault_ids, opened, "registry fault")
+        done = await self.store.acknowledge_faults(fault_ids, datetime.now(UTC))
+        log.info("agent.registry_faults_acknowledged", count=len(done))
         return done
 
     async def follow(
@@ -356,3 +364,9 @@ class SnapshotFollower:
                     await on_progress()
         finally:
             await updates.aclose()
+
+
+def _all_open(ids: list[int], open_ids: set[int], what: str) -> None:
+    unknown = sorted(set(ids) - open_ids)
+    if unknown:
+        raise NotFound(f"no open {what} " + ", ".join(str(i) for i in unknown))

@@ -502,23 +502,25 @@ class SqliteStore(Store):
         ]
 
     async def acknowledge(self, alert_ids: list[int] | None, at: datetime) -> list[int]:
+        return await self._acknowledge("alerts", "alert_id", alert_ids, at)
+
+    async def acknowledge_faults(self, fault_ids: list[int] | None, at: datetime) -> list[int]:
+        return await self._acknowledge("registry_faults", "fault_id", fault_ids, at)
+
+    async def _acknowledge(
+        self, table: str, key: str, ids: list[int] | None, at: datetime
+    ) -> list[int]:
+        """Mark open rows of `table` (alerts or registry_faults, by `key`) acknowledged."""
         when = at.isoformat(timespec="seconds")
+        update = f"UPDATE {table} SET acknowledged_at = ? WHERE acknowledged_at IS NULL"  # noqa: S608 - fixed names
         async with self._pool.write() as db:
-            if alert_ids is None:
-                rows = await sqlite.fetch_all(
-                    db,
-                    "UPDATE alerts SET acknowledged_at = ? WHERE acknowledged_at IS NULL "
-                    "RETURNING alert_id",
-                    (when,),
-                )
+            if ids is None:
+                rows = await sqlite.fetch_all(db, f"{update} RETURNING {key}", (when,))
             else:
                 rows = []
-                for alert_id in alert_ids:
+                for one in ids:
                     rows += await sqlite.fetch_all(
-                        db,
-                        "UPDATE alerts SET acknowledged_at = ? "
-                        "WHERE alert_id = ? AND acknowledged_at IS NULL RETURNING alert_id",
-                        (when, alert_id),
+                        db, f"{update} AND {key} = ? RETURNING {key}", (when, one)
                     )
         return sorted(int(r[0]) for r in rows)
 

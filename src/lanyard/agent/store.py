@@ -250,6 +250,11 @@ class Store(ABC):
         """Operator alerts about the registry, oldest first."""
 
     @abstractmethod
+    async def acknowledge_faults(self, fault_ids: list[int] | None, at: datetime) -> list[int]:
+        """Acknowledge the given open registry faults (None: every open one); returns
+        those acknowledged now."""
+
+    @abstractmethod
     async def attendee_count(self) -> int: ...
 
     @abstractmethod

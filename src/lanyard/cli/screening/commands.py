@@ -399,6 +399,37 @@ def alerts_ack(
     console.print(f"Acknowledged {len(done)} alert(s): {', '.join(str(i) for i in done)}.")
 
 
+@alerts_app.command("ack-fault")
+def alerts_ack_fault(
+    data_dir: DataDir,
+    fault_ids: Annotated[
+        list[int] | None, typer.Argument(help="The registry faults to acknowledge (their #).")
+    ] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="Acknowledge every open registry fault.")
+    ] = False,
+    json_out: JsonOut = False,
+) -> None:
+    """Acknowledge registry faults once they are understood (with the WG): by number, or
+    every open one with --all. Answers that failed their proof stay unused either way."""
+    if bool(fault_ids) == every:
+        raise CliError(
+            "give the numbers of the registry faults to acknowledge, or --all (not both)"
+        )
+
+    async def work(agent: AgentService) -> list[int]:
+        return await agent.acknowledge_faults(None if every else list(fault_ids or []))
+
+    done = with_agent(data_dir, work)
+    if json_out:
+        emit_json({"acknowledged": done})
+        return
+    if not done:
+        console.print("No open registry faults to acknowledge.")
+        return
+    console.print(f"Acknowledged {len(done)} registry fault(s): {', '.join(str(i) for i in done)}.")
+
+
 @alerts_app.callback()
 def alerts(
     ctx: typer.Context,
@@ -408,7 +439,8 @@ def alerts(
     json_out: JsonOut = False,
 ) -> None:
     """Matches found after screening: when the WG adds, removes or expires a record.
-    `lanyard alerts ack ID…|--all` acknowledges them."""
+    `lanyard alerts ack ID…|--all` acknowledges them; `lanyard alerts ack-fault ID…|--all`
+    acknowledges registry faults."""
     if ctx.invoked_subcommand is not None:
         return
 
