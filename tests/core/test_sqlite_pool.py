@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,30 @@ async def test_a_durable_write_never_runs_on_a_relaxed_connection(pool: sqlite.P
         assert {mode for durable, mode in seen if not durable} == {1}
     finally:
         await pool.close()
+
+
+async def test_units_starting_while_the_pool_closes_leave_no_connection_open(
+    tmp_path: Path,
+) -> None:
+    """Many units open connections at once while the pool closes and some are cancelled:
+    each either runs or fails with DatabaseError/CancelledError, and every connection's
+    thread ends (a connection left behind would keep its thread, and the process, alive)."""
+    before = set(threading.enumerate())
+    pool = await sqlite.Pool.open(tmp_path / "c.db", MIGRATIONS, size=8)
+
+    async def unit() -> None:
+        async with pool.read() as db:
+            await sqlite.fetch_one(db, "SELECT count(*) FROM counter")
+
+    units = [asyncio.create_task(unit()) for _ in range(32)]
+    await asyncio.sleep(0)  # let every unit start asking for a connection
+    for task in units[::4]:
+        task.cancel()
+    await pool.close()
+    outcomes = await asyncio.gather(*units, return_exceptions=True)
+    assert all(
+        o is None or isinstance(o, (sqlite.DatabaseError, asyncio.CancelledError)) for o in outcomes
+    )
+    for thread in set(threading.enumerate()) - before:
+        thread.join(timeout=10)
+        assert not thread.is_alive(), thread.name

@@ -6,11 +6,14 @@ import functools
 import os
 from collections.abc import Iterator, Sequence
 
+import grpc
 import pytest
 
-from lanyard.core import blinding, proof, screen
-from lanyard.core.errors import Error, InvalidPoint, ProofFailed
+from lanyard.agent import grpc_errors as agent_status
+from lanyard.core import blinding, proof, screen, serving
+from lanyard.core.errors import Error, InvalidPoint, ProofFailed, WorkerStopped
 from lanyard.core.workers import PROCESS_MIN_ITEMS, Workers, processes_available
+from lanyard.registry import grpc_errors as registry_status
 from lanyard.registry.evaluations import evaluate_and_prove
 
 pytestmark = pytest.mark.skipif(not processes_available(), reason="no forkserver here")
@@ -94,3 +97,9 @@ async def test_a_pool_whose_worker_died_fails_that_work_and_is_replaced(
     after = await blinding.run_chunked(bulk, functools.partial(_pids), workers, picklable=True)
     assert len(after) == len(bulk)
     assert set(after) - {os.getpid()}
+
+
+def test_a_dead_worker_is_unavailable_on_either_service_never_internal() -> None:
+    stopped = WorkerStopped("a crypto worker process stopped unexpectedly")
+    for table in (agent_status.STATUS, registry_status.STATUS):
+        assert serving.status_for(table, stopped) == grpc.StatusCode.UNAVAILABLE

@@ -6,7 +6,7 @@ import grpc
 
 from lanyard.agent import errors
 from lanyard.core import serving, sqlite
-from lanyard.core.errors import SealError
+from lanyard.core.errors import SealError, WorkerStopped
 
 STATUS: serving.ErrorTable = {
     errors.InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
@@ -27,6 +27,8 @@ STATUS: serving.ErrorTable = {
     # Disk full, read-only or locked database: the operator can fix it; not INTERNAL.
     sqlite.StorageError: grpc.StatusCode.UNAVAILABLE,
     sqlite.DatabaseError: grpc.StatusCode.UNAVAILABLE,
+    # A crypto worker process died; its pool is replaced: the caller may simply retry.
+    WorkerStopped: grpc.StatusCode.UNAVAILABLE,
     # A stored attachment chunk that does not open: never served as if whole.
     SealError: grpc.StatusCode.DATA_LOSS,
 }

@@ -14,7 +14,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
 from lanyard.core import screen
-from lanyard.core.errors import Error
+from lanyard.core.errors import Error, WorkerStopped
 from lanyard.core.workers import Workers
 
 INLINE_ITEMS = 4
@@ -45,7 +45,7 @@ async def run_chunked(
     early sits idle while the other finishes (measured: ~8% of Evaluate throughput).
     `picklable`: `work` is a module-level function (or a partial of one) of picklable
     data, so a `Workers` executor may run bulk slices in its processes (workers.py).
-    Raises Error if a worker process died under the work."""
+    Raises WorkerStopped if a worker process died under the work."""
     if len(items) <= INLINE_ITEMS:
         # A registration check's two points: handing them to a thread costs more than the
         # work itself (measured ~0.15 ms of a ~2 ms Check).
@@ -62,7 +62,7 @@ async def run_chunked(
     except BrokenProcessPool as exc:
         if workers is not None and executor is not None:
             workers.replace_broken(executor)
-        raise Error(f"a crypto worker process stopped unexpectedly ({exc})") from exc
+        raise WorkerStopped(f"a crypto worker process stopped unexpectedly ({exc})") from exc
     return [r for part in results for r in part]
 
 

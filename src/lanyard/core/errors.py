@@ -43,6 +43,11 @@ class InvalidPoint(Error):
         return type(self), (self.index, self.reason)
 
 
+class WorkerStopped(Error):
+    """A crypto worker process died under the work (killed, out of memory); its pool is
+    replaced, so the same work may simply be tried again (core/workers.py)."""
+
+
 class SealError(Error):
     """A sealed status box that does not open under the status key (spec §4)."""
 

@@ -136,11 +136,7 @@ def blind(message: bytes, r: bytes | None = None) -> Blinded:
 def blind_all(messages: Sequence[bytes], offset: int = 0) -> list[tuple[bytes, bytes]]:
     """blind() over a slice, as (r, B) pairs: what a worker process hands back (the
     offset is the slice's place in the batch; blinding raises nothing index-bound)."""
-    out = []
-    for m in messages:
-        b = blind(m)
-        out.append((b.r, b.blinded))
-    return out
+    return [(b.r, b.blinded) for b in map(blind, messages)]
 
 
 def evaluate(k: bytes, blinded: bytes, index: int = 0) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 
 from lanyard.core import serving, sqlite
+from lanyard.core.errors import WorkerStopped
 from lanyard.registry import errors
 
 STATUS: serving.ErrorTable = {
@@ -22,6 +23,8 @@ STATUS: serving.ErrorTable = {
     # Disk full, read-only or locked database: the operator can fix it; not INTERNAL.
     sqlite.StorageError: grpc.StatusCode.UNAVAILABLE,
     sqlite.DatabaseError: grpc.StatusCode.UNAVAILABLE,
+    # A crypto worker process died; its pool is replaced: the caller may simply retry.
+    WorkerStopped: grpc.StatusCode.UNAVAILABLE,
     # The registry reloads its view of the evaluation log; the caller may simply retry.
     errors.LogOutOfStep: grpc.StatusCode.UNAVAILABLE,
 }

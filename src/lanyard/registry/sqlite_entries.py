@@ -121,41 +121,39 @@ async def bucket_entries(pool: sqlite.Pool, buckets: Collection[int]) -> dict[in
     return out
 
 
-async def live_owners(pool: sqlite.Pool, tags: Sequence[bytes]) -> dict[bytes, LiveEntry]:
-    """Store.live_owners on `pool`."""
-    wanted = list(dict.fromkeys(tags))
-    out: dict[bytes, LiveEntry] = {}
+async def _rows_in(pool: sqlite.Pool, sql: str, values: Sequence[Any]) -> list[Any]:
+    """The rows of `sql`, whose `{marks}` is an IN list, over distinct `values` in slices
+    of at most _PARAMS bound parameters."""
+    wanted = list(dict.fromkeys(values))
+    rows: list[Any] = []
     for i in range(0, len(wanted), _PARAMS):
         part = wanted[i : i + _PARAMS]
-        marks = ", ".join("?" * len(part))
-        rows = await _all(
-            pool,
-            "SELECT e.tag, e.sealed, e.record_ref, r.status "  # noqa: S608 - placeholders only
-            "FROM entries e INDEXED BY entries_live_tag "
-            "LEFT JOIN records r ON r.record_ref = e.record_ref "
-            f"WHERE e.removed_version IS NULL AND e.tag IN ({marks})",
-            tuple(part),
-        )
-        for r in rows:
-            out[bytes(r[0])] = LiveEntry(bytes(r[1]), r[2], r[3])
-    return out
+        rows += await _all(pool, sql.format(marks=", ".join("?" * len(part))), tuple(part))
+    return rows
+
+
+async def live_owners(pool: sqlite.Pool, tags: Sequence[bytes]) -> dict[bytes, LiveEntry]:
+    """Store.live_owners on `pool`."""
+    rows = await _rows_in(
+        pool,
+        "SELECT e.tag, e.sealed, e.record_ref, r.status "
+        "FROM entries e INDEXED BY entries_live_tag "
+        "LEFT JOIN records r ON r.record_ref = e.record_ref "
+        "WHERE e.removed_version IS NULL AND e.tag IN ({marks})",
+        tags,
+    )
+    return {bytes(r[0]): LiveEntry(bytes(r[1]), r[2], r[3]) for r in rows}
 
 
 async def live_tags_of(pool: sqlite.Pool, record_refs: Sequence[str]) -> list[bytes]:
     """Store.live_tags_of on `pool`."""
-    wanted = list(dict.fromkeys(record_refs))
-    out: list[bytes] = []
-    for i in range(0, len(wanted), _PARAMS):
-        part = wanted[i : i + _PARAMS]
-        marks = ", ".join("?" * len(part))
-        rows = await _all(
-            pool,
-            "SELECT tag FROM entries INDEXED BY entries_ref "  # noqa: S608 - placeholders only
-            f"WHERE removed_version IS NULL AND record_ref IN ({marks})",
-            tuple(part),
-        )
-        out += [bytes(r[0]) for r in rows]
-    return out
+    rows = await _rows_in(
+        pool,
+        "SELECT tag FROM entries INDEXED BY entries_ref "
+        "WHERE removed_version IS NULL AND record_ref IN ({marks})",
+        record_refs,
+    )
+    return [bytes(r[0]) for r in rows]
 
 
 async def padding_tags(pool: sqlite.Pool) -> list[bytes]:

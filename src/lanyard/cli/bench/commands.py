@@ -255,6 +255,11 @@ def _print_table(f: dict[str, float]) -> None:
         )
 
 
+FloorIterations = Annotated[
+    int, typer.Option(min=1, help="Iterations of each single-thread floor loop.")
+]
+
+
 @bench_app.command("registry")
 def bench_registry(
     identities: Annotated[
@@ -267,9 +272,7 @@ def bench_registry(
     rounds: Annotated[
         int, typer.Option(min=1, help="Passes of each kind; the fastest is reported.")
     ] = 3,
-    floor_iterations: Annotated[
-        int, typer.Option(min=1, help="Iterations of each single-thread floor loop.")
-    ] = 3000,
+    floor_iterations: FloorIterations = 3000,
     records: Annotated[
         int,
         typer.Option(
@@ -320,9 +323,7 @@ def bench_agent(
     rounds: Annotated[
         int, typer.Option(min=1, help="Screening and re-check passes; the fastest is reported.")
     ] = 3,
-    floor_iterations: Annotated[
-        int, typer.Option(min=1, help="Iterations of each single-thread floor loop.")
-    ] = 3000,
+    floor_iterations: FloorIterations = 3000,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> dict[str, float]:
     """Measure the agent: screening throughput, Check latency, re-check time, peak memory."""
@@ -356,9 +357,7 @@ def bench_peer(
     rounds: Annotated[
         int, typer.Option(min=1, help="Runs of each side, interleaved; the best is reported.")
     ] = 3,
-    floor_iterations: Annotated[
-        int, typer.Option(min=1, help="Iterations of each single-thread floor loop.")
-    ] = 3000,
+    floor_iterations: FloorIterations = 3000,
     psi_python: Annotated[
         Path | None,
         typer.Option(

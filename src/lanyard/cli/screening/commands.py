@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -373,6 +374,28 @@ alerts_app = typer.Typer(
 )
 
 
+def _acknowledge(
+    data_dir: Path,
+    ids: list[int] | None,
+    every: bool,
+    json_out: bool,
+    what: str,
+    act: Callable[[AgentService, list[int] | None], Awaitable[list[int]]],
+) -> None:
+    """`alerts ack` and `alerts ack-fault`: `act` acknowledges the open `what`s given
+    (None: every one) and returns their numbers."""
+    if bool(ids) == every:
+        raise CliError(f"give the numbers of the {what}s to acknowledge, or --all (not both)")
+    done = with_agent(data_dir, lambda agent: act(agent, None if every else list(ids or [])))
+    if json_out:
+        emit_json({"acknowledged": done})
+        return
+    if not done:
+        console.print(f"No open {what}s to acknowledge.")
+        return
+    console.print(f"Acknowledged {len(done)} {what}(s): {', '.join(str(i) for i in done)}.")
+
+
 @alerts_app.command("ack")
 def alerts_ack(
     data_dir: DataDir,
@@ -383,20 +406,7 @@ def alerts_ack(
     json_out: JsonOut = False,
 ) -> None:
     """Acknowledge alerts someone has looked at: by number, or every open one with --all."""
-    if bool(alert_ids) == every:
-        raise CliError("give the numbers of the alerts to acknowledge, or --all (not both)")
-
-    async def work(agent: AgentService) -> list[int]:
-        return await agent.acknowledge(None if every else list(alert_ids or []))
-
-    done = with_agent(data_dir, work)
-    if json_out:
-        emit_json({"acknowledged": done})
-        return
-    if not done:
-        console.print("No open alerts to acknowledge.")
-        return
-    console.print(f"Acknowledged {len(done)} alert(s): {', '.join(str(i) for i in done)}.")
+    _acknowledge(data_dir, alert_ids, every, json_out, "alert", AgentService.acknowledge)
 
 
 @alerts_app.command("ack-fault")
@@ -412,22 +422,9 @@ def alerts_ack_fault(
 ) -> None:
     """Acknowledge registry faults once they are understood (with the WG): by number, or
     every open one with --all. Answers that failed their proof stay unused either way."""
-    if bool(fault_ids) == every:
-        raise CliError(
-            "give the numbers of the registry faults to acknowledge, or --all (not both)"
-        )
-
-    async def work(agent: AgentService) -> list[int]:
-        return await agent.acknowledge_faults(None if every else list(fault_ids or []))
-
-    done = with_agent(data_dir, work)
-    if json_out:
-        emit_json({"acknowledged": done})
-        return
-    if not done:
-        console.print("No open registry faults to acknowledge.")
-        return
-    console.print(f"Acknowledged {len(done)} registry fault(s): {', '.join(str(i) for i in done)}.")
+    _acknowledge(
+        data_dir, fault_ids, every, json_out, "registry fault", AgentService.acknowledge_faults
+    )
 
 
 @alerts_app.callback()
