@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -112,21 +113,34 @@ def test_operator_fixable_causes_name_the_file(tmp_path: Path) -> None:
     assert sqlite.storage_error(path, bug) is None
 
 
-async def test_a_lock_held_past_the_bound_is_one_sentence_naming_the_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("unit", ["write", "transact"])
+async def test_a_lock_held_past_the_bound_is_one_sentence_naming_the_file(
+    tmp_path: Path, unit: str
+) -> None:
     path = tmp_path / "t.db"
     pool = await sqlite.Pool.open(path, MIGRATIONS, size=2, busy_timeout_ms=50)
     other = sqlite3.connect(path, isolation_level=None)
+
+    async def insert() -> None:
+        if unit == "transact":
+            await pool.transact(lambda db: db.execute("INSERT INTO counter (id, n) VALUES (2, 0)"))
+            return
+        async with pool.write() as db:
+            await db.execute("INSERT INTO counter (id, n) VALUES (2, 0)")
+
     try:
         other.execute("BEGIN IMMEDIATE")
         with pytest.raises(sqlite.StorageError) as info:
-            async with pool.write() as db:
-                await db.execute("INSERT INTO counter (id, n) VALUES (2, 0)")
+            await insert()
         assert str(info.value) == (
             f"database {path} cannot be written: another program holds it locked"
         )
         other.execute("ROLLBACK")
-        async with pool.write() as db:  # the lock gone, the pool works again
-            await db.execute("INSERT INTO counter (id, n) VALUES (2, 0)")
+        await insert()  # the lock gone, the pool works again
+        async with pool.read() as db:
+            assert [tuple(r) for r in await sqlite.fetch_all(db, "SELECT id FROM counter")] == [
+                (2,)
+            ]
     finally:
         other.close()
         await pool.close()
@@ -186,3 +200,108 @@ async def test_units_starting_while_the_pool_closes_leave_no_connection_open(
     for thread in set(threading.enumerate()) - before:
         thread.join(timeout=10)
         assert not thread.is_alive(), thread.name
+
+
+# -- transact: a whole unit in one hand-off to the connection's thread ----------------------
+
+
+def _bump_by(k: int) -> Callable[[sqlite3.Connection], int]:
+    def unit(db: sqlite3.Connection) -> int:
+        (n,) = db.execute("SELECT n FROM counter WHERE id = 1").fetchone()
+        db.execute("UPDATE counter SET n = ? WHERE id = 1", (n + k,))
+        return int(n) + k
+
+    return unit
+
+
+async def test_transact_units_run_whole_beside_write_units(pool: sqlite.Pool) -> None:
+    """Read-modify-write units of both kinds at once, with readers: none is lost, and
+    transact returns what its unit returned."""
+
+    async def bump() -> None:
+        async with pool.write() as db:
+            row = await sqlite.fetch_one(db, "SELECT n FROM counter WHERE id = 1")
+            await asyncio.sleep(0)
+            await db.execute("UPDATE counter SET n = ? WHERE id = 1", (int(row[0]) + 1,))
+
+    try:
+        results = await asyncio.gather(
+            *(pool.transact(_bump_by(1)) for _ in range(48)),
+            *(bump() for _ in range(16)),
+            *(_value(pool) for _ in range(32)),
+        )
+        assert await _value(pool) == 64
+        returned = sorted(r for r in results[:48] if isinstance(r, int))
+        assert len(set(returned)) == 48
+        assert returned[-1] <= 64
+    finally:
+        await pool.close()
+
+
+async def test_a_transact_unit_that_raises_leaves_nothing(pool: sqlite.Pool) -> None:
+    def half_then_fail(db: sqlite3.Connection) -> None:
+        db.execute("UPDATE counter SET n = 99 WHERE id = 1")
+        db.execute("INSERT INTO counter (id, n) VALUES (1, 0)")  # primary key taken
+
+    try:
+        with pytest.raises(sqlite3.IntegrityError):
+            await pool.transact(half_then_fail)
+        assert await _value(pool) == 0
+        assert await pool.transact(_bump_by(5)) == 5
+        assert await _value(pool) == 5
+    finally:
+        await pool.close()
+
+
+async def test_transact_keeps_the_durability_asked_for(pool: sqlite.Pool) -> None:
+    """Relaxed and durable transact units interleaved with write() units on the same
+    connections: each runs at its own setting (FULL 2, NORMAL 1)."""
+    seen: list[tuple[bool, int]] = []
+
+    def unit(durable: bool) -> Callable[[sqlite3.Connection], None]:
+        def run(db: sqlite3.Connection) -> None:
+            seen.append((durable, int(db.execute("PRAGMA synchronous").fetchone()[0])))
+            _bump_by(1)(db)
+
+        return run
+
+    async def written() -> None:
+        async with pool.write() as db:
+            mode = await sqlite.fetch_one(db, "PRAGMA synchronous")
+            seen.append((True, int(mode[0])))
+
+    try:
+        await asyncio.gather(
+            *(pool.transact(unit(i % 2 == 0), durable=i % 2 == 0) for i in range(24)),
+            *(written() for _ in range(8)),
+        )
+        assert await _value(pool) == 24
+        assert {mode for durable, mode in seen if durable} == {2}
+        assert {mode for durable, mode in seen if not durable} == {1}
+    finally:
+        await pool.close()
+
+
+async def test_a_cancelled_transact_unit_runs_to_its_end_before_its_connection_is_reused(
+    pool: sqlite.Pool,
+) -> None:
+    """The awaiting task cancelled while its unit runs on the connection's thread: the
+    unit commits whole (never half), and the connection serves the next unit."""
+    started, go_on = threading.Event(), threading.Event()
+
+    def slow(db: sqlite3.Connection) -> None:
+        db.execute("UPDATE counter SET n = n + 1 WHERE id = 1")
+        started.set()
+        go_on.wait(10)
+        db.execute("UPDATE counter SET n = n + 1 WHERE id = 1")
+
+    try:
+        task = asyncio.create_task(pool.transact(slow))
+        await asyncio.to_thread(started.wait, 10)
+        task.cancel()
+        go_on.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await pool.transact(_bump_by(10)) == 12
+    finally:
+        await pool.close()

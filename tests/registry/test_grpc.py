@@ -188,14 +188,20 @@ async def test_health_service_reports_serving(channel: grpc.aio.Channel) -> None
 # -- bad input: INVALID_ARGUMENT ---------------------------------------------------------
 
 
+@pytest.mark.parametrize("size", [2, 5], ids=["a-check's-points", "a-batch"])
 @pytest.mark.parametrize("bad", range(len(INVALID_POINTS)))
-async def test_invalid_point_names_its_index(admin: AdminClient, event: Enrolled, bad: int) -> None:
-    points = _blinded(5)
-    points[3] = INVALID_POINTS[bad]
+async def test_invalid_point_names_its_index(
+    admin: AdminClient, event: Enrolled, bad: int, size: int
+) -> None:
+    """A Check's few points are evaluated while their charge commits: a bad one is still
+    refused before anything is charged or logged, as in a larger batch."""
+    points = _blinded(size)
+    points[size - 1] = INVALID_POINTS[bad]
     err = await _code(event.client.evaluate(1, points))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "point 3" in (err.details() or "")
+    assert f"point {size - 1}" in (err.details() or "")
     assert await _used(admin, event.event_id) == 0
+    assert len((await admin.list_evaluations(event.event_id)).leaves) == 0
 
 
 async def test_batch_over_the_limit(

@@ -7,6 +7,7 @@ follower and the retention sweep never see each other's half-done work.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -265,13 +266,17 @@ class SqliteStore(Store):
         skipped: list[Skipped],
     ) -> list[int]:
         now = _now()
-        async with self._pool.write() as db:
+
+        def unit(db: sqlite3.Connection) -> list[int]:
             # Ids are assigned here, under the write lock, so the batch is a few
-            # executemany calls rather than one round trip per person.
-            row = await sqlite.fetch_one(db, "SELECT coalesce(max(attendee_id), 0) FROM attendees")
-            first = int(row[0]) + 1
+            # executemany calls rather than one statement per person.
+            first = (
+                int(db.execute("SELECT coalesce(max(attendee_id), 0) FROM attendees").fetchone()[0])
+                + 1
+            )
             ids = list(range(first, first + len(screened)))
-            await db.executemany(
+            idents = [(aid, i) for aid, p in zip(ids, screened, strict=True) for i in p.identities]
+            db.executemany(
                 "INSERT INTO attendees (attendee_id, run_id, line, ref, role, decision, reason, "
                 "record_ref, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -289,29 +294,32 @@ class SqliteStore(Store):
                     for aid, p in zip(ids, screened, strict=True)
                 ],
             )
-            idents = [(aid, i) for aid, p in zip(ids, screened, strict=True) for i in p.identities]
             # One row per identity: a known one keeps its row; a point of a newer epoch
             # (evaluated during a rotation) waits as its next point.
-            await db.executemany(
+            db.executemany(
                 "INSERT INTO points (message, kind, epoch, y) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (message) DO UPDATE SET next_epoch = excluded.epoch, "
                 "next_y = excluded.y WHERE excluded.epoch > points.epoch",
                 [(i.message, i.kind.value, epoch, i.y) for _, i in idents],
             )
-            await db.executemany(
+            db.executemany(
                 "INSERT INTO identities (attendee_id, kind, message) VALUES (?, ?, ?)",
                 [(aid, i.kind.value, i.message) for aid, i in idents],
             )
             if run_id is not None:
-                await db.executemany(
+                db.executemany(
                     "INSERT OR IGNORE INTO skipped (run_id, line, ref, reason) VALUES (?, ?, ?, ?)",
                     [(run_id, s.line, s.ref, s.reason) for s in skipped],
                 )
-                await db.execute(
+                db.execute(
                     "UPDATE runs SET last_line = max(last_line, ?) WHERE run_id = ?",
                     (last_line, run_id),
                 )
-        return ids
+            return ids
+
+        # The whole batch in one hand-off to the connection's thread (Pool.transact): a
+        # Check's row costs one wake-up of the event loop, not six.
+        return await self._pool.transact(unit)
 
     async def finish_run(self, run_id: int) -> None:
         async with self._pool.write() as db:

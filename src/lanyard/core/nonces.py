@@ -18,6 +18,7 @@ for the disk (see _remember_all): a new person's Check makes two disk syncs, not
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -63,23 +64,29 @@ class SqliteNonces:
 
     async def _remember_all(self, now: int, nonces: list[Nonce]) -> list[bool]:
         """remember() for calls waiting at once, in one transaction, in order."""
-        fresh: list[bool] = []
+        purge = now - self._purged_at >= PURGE_INTERVAL_SECONDS
+        if purge:
+            self._purged_at = now
+
+        def unit(db: sqlite3.Connection) -> list[bool]:
+            if purge:
+                db.execute("DELETE FROM call_nonces WHERE expires_at < ?", (now,))
+            return [
+                db.execute(
+                    "INSERT INTO call_nonces (key_id, nonce, expires_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (key_id, nonce) DO UPDATE SET "
+                    "expires_at = excluded.expires_at WHERE call_nonces.expires_at < ?",
+                    (key_id, nonce, expires_at, now),
+                ).rowcount
+                == 1
+                for key_id, nonce, expires_at in nonces
+            ]
+
         # Not durable on its own: a token is good for ±120 s, and after a power cut the
         # machine is not back within that (sqlite.Pool.write). The call's own durable
-        # commit, if it makes one, syncs the nonce with it.
-        async with self._pool.write(durable=False) as db:
-            if now - self._purged_at >= PURGE_INTERVAL_SECONDS:
-                self._purged_at = now
-                await db.execute("DELETE FROM call_nonces WHERE expires_at < ?", (now,))
-            for key_id, nonce, expires_at in nonces:
-                cur = await db.execute(
-                    "INSERT INTO call_nonces (key_id, nonce, expires_at) VALUES (?, ?, ?) "
-                    "ON CONFLICT (key_id, nonce) DO UPDATE SET expires_at = excluded.expires_at "
-                    "WHERE call_nonces.expires_at < ?",
-                    (key_id, nonce, expires_at, now),
-                )
-                fresh.append(cur.rowcount == 1)
-        return fresh
+        # commit, if it makes one, syncs the nonce with it. One hand-off for the whole
+        # unit (Pool.transact): every authenticated call makes one.
+        return await self._pool.transact(unit, durable=False)
 
     async def count(self) -> int:
         async with self._pool.read() as db:

@@ -97,27 +97,41 @@ _RECORD_SELECT = """
 """
 
 
-async def _append_evaluation(db: aiosqlite.Connection, logged: LoggedEvaluation) -> None:
-    """The one place a leaf is written; the caller holds the write unit. Its index MUST
-    be the log's next one (LogOutOfStep otherwise: the unit rolls back)."""
+_APPEND_LEAF = (
+    "INSERT INTO evaluation_log (log_index, caller, event_id, epoch, points, "
+    "logged_at, points_sha256, leaf_hash) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 "
+    "WHERE ?1 = (SELECT coalesce(max(log_index), -1) + 1 FROM evaluation_log)"
+)
+
+
+def _leaf_row(logged: LoggedEvaluation) -> tuple[object, ...]:
     leaf = logged.leaf
-    cur = await db.execute(
-        "INSERT INTO evaluation_log (log_index, caller, event_id, epoch, points, "
-        "logged_at, points_sha256, leaf_hash) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 "
-        "WHERE ?1 = (SELECT coalesce(max(log_index), -1) + 1 FROM evaluation_log)",
-        (
-            logged.log_index,
-            leaf.caller,
-            leaf.event_id,
-            leaf.epoch,
-            leaf.points,
-            leaf.logged_at,
-            leaf.points_sha256,
-            leaf.hash(),
-        ),
+    return (
+        logged.log_index,
+        leaf.caller,
+        leaf.event_id,
+        leaf.epoch,
+        leaf.points,
+        leaf.logged_at,
+        leaf.points_sha256,
+        leaf.hash(),
     )
-    if cur.rowcount != 1:
+
+
+def _appended(rowcount: int, logged: LoggedEvaluation) -> None:
+    if rowcount != 1:
         raise LogOutOfStep(f"evaluation log leaf {logged.log_index} is not the next one")
+
+
+async def _append_evaluation(db: aiosqlite.Connection, logged: LoggedEvaluation) -> None:
+    """The one rule for writing a leaf; the caller holds the write unit. Its index MUST
+    be the log's next one (LogOutOfStep otherwise: the unit rolls back)."""
+    _appended((await db.execute(_APPEND_LEAF, _leaf_row(logged))).rowcount, logged)
+
+
+def _append_leaf(db: sqlite3.Connection, logged: LoggedEvaluation) -> None:
+    """_append_evaluation inside a unit run on the connection's thread (Pool.transact)."""
+    _appended(db.execute(_APPEND_LEAF, _leaf_row(logged)).rowcount, logged)
 
 
 async def _claim(db: aiosqlite.Connection, caller: str, record_ref: str, points: int) -> int | None:
@@ -286,20 +300,24 @@ class SqliteStore(Store):
         # One BEGIN IMMEDIATE: the check against the quota, the charge and the evaluation
         # log's leaf (spec §3b) commit together (or not at all) before the caller may
         # release an answer, so the log and the quota charged stay equal.
-        async with self._pool.write() as db:
-            row = await sqlite.fetch_one(
-                db,
+        def unit(db: sqlite3.Connection) -> tuple[int | None, Any]:
+            row = db.execute(
                 "UPDATE events SET used = used + ?1 "
                 "WHERE event_id = ?2 AND used + ?1 <= quota RETURNING quota - used",
                 (count, event_id),
-            )
-            if row is not None:
+            ).fetchall()
+            if row:
                 if logged is not None:
-                    await _append_evaluation(db, logged)
-                return int(row[0])
-            found = await sqlite.fetch_one(
-                db, "SELECT * FROM events WHERE event_id = ?", (event_id,)
-            )
+                    _append_leaf(db, logged)
+                return int(row[0][0]), None
+            found = db.execute("SELECT * FROM events WHERE event_id = ?", (event_id,))
+            return None, found.fetchone()
+
+        # One hand-off to the connection's thread for the whole unit (Pool.transact):
+        # every Evaluate makes one, and each hand-off costs the event loop a wake-up.
+        remaining, found = await self._pool.transact(unit)
+        if remaining is not None:
+            return remaining
         if found is None:
             raise NotFound(f"no event {event_id} is enrolled")
         event = _event(found)

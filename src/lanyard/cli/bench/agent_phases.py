@@ -123,7 +123,8 @@ class Recheck:
 
 async def recheck(bench: Bench, adir: AgentDir, rows: int, rounds: int) -> Recheck:
     """Best of `rounds`: the WG adds a record for someone already screened, the agent
-    syncs (fetch, verify, persist, re-check everyone); then the re-check alone."""
+    syncs (fetch the delta, verify, persist, re-check the people its entries concern);
+    then a full re-check of everyone held, alone."""
     sync_times: list[float] = []
     recheck_times: list[float] = []
     alerts = 0
@@ -156,6 +157,10 @@ class Latency:
     # The same mix from each number of CONCURRENT_CALLERS callers at once: each answered
     # call's latency, and how many calls failed (any status; the agent must answer all).
     concurrent: dict[int, tuple[list[float], int]] = field(default_factory=dict)
+    # As many health checks from as many callers at once, just before: the floor under
+    # that crowd. A caller waits for the calls queued ahead of it, however little each
+    # one does (Little's law), so no Check crowd can beat the health crowd.
+    concurrent_health: dict[int, list[float]] = field(default_factory=dict)
 
 
 async def check_latency(adir: AgentDir, rows: int, checks: int) -> Latency:
@@ -240,7 +245,16 @@ async def _timed_checks(
             out.append((time.perf_counter() - started) * 1000)
         return errors
 
+    async def health_caller(c: int, callers: int, out: list[float]) -> None:
+        for _ in range(c, checks, callers):
+            started = time.perf_counter()
+            await health.Check(health_pb2.HealthCheckRequest(service=""))
+            out.append((time.perf_counter() - started) * 1000)
+
     for callers in CONCURRENT_CALLERS:
+        floor: list[float] = []
+        await asyncio.gather(*(health_caller(c, callers, floor) for c in range(callers)))
+        result.concurrent_health[callers] = floor
         answered: list[float] = []
         failed = await asyncio.gather(*(caller(c, callers, answered) for c in range(callers)))
         result.concurrent[callers] = (answered, sum(failed))
