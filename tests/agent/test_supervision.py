@@ -12,9 +12,11 @@ import structlog
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from lanyard.agent import server as agent_server
+from lanyard.agent.sqlite_store import SqliteStore
 from lanyard.agent.status import agent_status, problems
 from lanyard.client.admin import AdminClient
 from lanyard.core.channels import open_channel
+from lanyard.core.sqlite import DEFERRED_CHECKPOINT_PAGES, fetch_one
 from lanyard.core.supervise import Supervisor
 from lanyard.registry import server
 from tests.agent.conftest import enrolled_agent_dir
@@ -172,3 +174,33 @@ async def test_stop_ends_a_periodic_job_that_took_its_cancellation_for_a_refusal
     await asyncio.wait_for(started.wait(), BOUND)
     await asyncio.wait_for(tasks.stop(), BOUND)
     assert tasks.states["job"].state == "stopped"
+
+
+async def test_both_services_fold_their_wal_beside_the_calls(tmp_path: Path) -> None:
+    """`agent serve` and `registry serve` leave WAL checkpoints to a supervised task (a
+    Check never waits for one): the task runs and reports ok, and the stores' connections
+    no longer checkpoint at SQLite's default 1,000 pages."""
+    rdir = await server.init_registry(tmp_path / "registry", listen="127.0.0.1:0")
+    async with server.running(rdir) as registry:
+        channel = open_channel(registry.address)
+        try:
+            admin = AdminClient(channel, rdir.admin_key())
+            adir = await enrolled_agent_dir(tmp_path, admin, registry.address)
+        finally:
+            await channel.close()
+        assert registry.tasks is not None
+        async with agent_server.running(adir, "127.0.0.1:0") as served:
+            assert served.tasks is not None
+            await asyncio.gather(
+                *(served.agent.check(f"Person {i}", "", "attendee", f"T{i}") for i in range(16))
+            )
+            for tasks in (served.tasks, registry.tasks):
+                await _until(tasks, "wal-checkpoint", "ok")
+            store = served.agent.store
+            assert isinstance(store, SqliteStore)
+            for pool in (store.pool, registry.store.pool):
+                async with pool.read() as db:
+                    (pages,) = await fetch_one(db, "PRAGMA wal_autocheckpoint")
+                assert pages == DEFERRED_CHECKPOINT_PAGES
+                in_wal, folded = await pool.checkpoint_passive()
+                assert folded == in_wal

@@ -305,3 +305,45 @@ async def test_a_cancelled_transact_unit_runs_to_its_end_before_its_connection_i
         assert await pool.transact(_bump_by(10)) == 12
     finally:
         await pool.close()
+
+
+# -- checkpoints beside the calls, not in them -------------------------------------------
+
+BLOB_MIGRATIONS = ["CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB NOT NULL)"]
+
+
+def _insert_blobs(first: int, count: int) -> Callable[[sqlite3.Connection], None]:
+    def unit(db: sqlite3.Connection) -> None:
+        rows = [(first + i, bytes(4000)) for i in range(count)]
+        db.executemany("INSERT INTO blobs (id, data) VALUES (?, ?)", rows)
+
+    return unit
+
+
+@pytest.mark.parametrize("deferred", [False, True])
+async def test_deferred_checkpoints_leave_the_wal_to_checkpoint_passive(
+    tmp_path: Path, deferred: bool
+) -> None:
+    """By default the commit that takes the WAL past 1,000 pages folds it (that call waits
+    for it); deferred, commits leave it to checkpoint_passive, which folds all of it."""
+    pool = await sqlite.Pool.open(tmp_path / "w.db", BLOB_MIGRATIONS, size=3)
+    try:
+        if deferred:
+            pool.defer_checkpoints()
+        for batch in range(15):  # about 1,500 pages of 4 KiB, 100 per commit
+            await pool.transact(_insert_blobs(batch * 100, 100))
+        async with pool.read() as db:
+            (pages,) = await sqlite.fetch_one(db, "PRAGMA wal_autocheckpoint")
+        in_wal, folded = await pool.checkpoint_passive()
+        if deferred:
+            assert pages == sqlite.DEFERRED_CHECKPOINT_PAGES
+            assert in_wal >= 1500  # nothing folded it before
+        else:
+            assert pages == 1000
+            assert in_wal < 1000  # a commit folded it and the WAL started over
+        assert folded == in_wal
+        async with pool.read() as db:
+            (count,) = await sqlite.fetch_one(db, "SELECT count(*) FROM blobs")
+        assert count == 1500
+    finally:
+        await pool.close()

@@ -198,6 +198,11 @@ def start_tasks(
     tasks.run("key-rotation", rotation)
     tasks.every("outbox-drain", OUTBOX_INTERVAL_SECONDS, outbox)
     tasks.every("retention-sweep", RETENTION_INTERVAL_SECONDS, retention)
+    store = agent.store
+    if isinstance(store, SqliteStore):
+        # No Check waits while the WAL is folded into agent.db (sqlite.Pool.defer_checkpoints).
+        store.pool.defer_checkpoints()
+        tasks.every("wal-checkpoint", serving.CHECKPOINT_SECONDS, store.pool.checkpoint_passive)
 
 
 async def serve(

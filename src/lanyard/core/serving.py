@@ -186,6 +186,9 @@ def health_hook(
 
 
 DISK_PROBE = ".health-probe"
+# How often a serving process folds its WAL into the database file (Pool.checkpoint_passive):
+# at a Check rate a busy desk reaches, a second's WAL is a few hundred pages.
+CHECKPOINT_SECONDS = 1.0
 
 
 def data_dir_problem(path: Path, min_free_bytes: int) -> str | None:

@@ -53,6 +53,7 @@ class RunningRegistry:
     address: str
     tls: bool = False
     health: serving.HealthReporter | None = None
+    tasks: Supervisor | None = None
 
 
 async def init_registry(data_dir: Path, listen: str | None = None) -> RegistryDir:
@@ -157,6 +158,9 @@ async def running(
         # Expired records leave the snapshot now and then hourly; supervised (logged,
         # retried with backoff, health NOT_SERVING while failing).
         tasks.every("record-expiry", EXPIRY_INTERVAL_SECONDS, service.expire)
+        # No Evaluate waits while the WAL is folded into registry.db (Pool.defer_checkpoints).
+        store.pool.defer_checkpoints()
+        tasks.every("wal-checkpoint", serving.CHECKPOINT_SECONDS, store.pool.checkpoint_passive)
         # Free space and a writable data directory: NOT_SERVING (part "disk") otherwise.
         tasks.run(
             "disk-watch",
@@ -180,6 +184,7 @@ async def running(
             bound,
             tls is not None,
             health,
+            tasks,
         )
     finally:
         if tasks is not None:
