@@ -12,6 +12,7 @@ import structlog
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from lanyard.agent import server as agent_server
+from lanyard.agent.datadir import AgentDir
 from lanyard.agent.sqlite_store import SqliteStore
 from lanyard.agent.status import agent_status, problems
 from lanyard.client.admin import AdminClient
@@ -19,6 +20,7 @@ from lanyard.core.channels import open_channel
 from lanyard.core.sqlite import DEFERRED_CHECKPOINT_PAGES, fetch_one
 from lanyard.core.supervise import Supervisor
 from lanyard.registry import server
+from lanyard.registry.datadir import RegistryDir
 from tests.agent.conftest import enrolled_agent_dir
 
 BOUND = 20.0
@@ -47,15 +49,18 @@ async def _until(tasks: Supervisor, name: str, state: str) -> None:
     await asyncio.wait_for(reached(), BOUND)
 
 
+async def _enrolled(tmp_path: Path, rdir: RegistryDir, address: str) -> AgentDir:
+    channel = open_channel(address)
+    try:
+        return await enrolled_agent_dir(tmp_path, AdminClient(channel, rdir.admin_key()), address)
+    finally:
+        await channel.close()
+
+
 async def test_a_failing_follower_turns_health_not_serving_and_recovers(tmp_path: Path) -> None:
     rdir = await server.init_registry(tmp_path / "registry", listen="127.0.0.1:0")
     async with server.running(rdir) as registry:
-        channel = open_channel(registry.address)
-        try:
-            admin = AdminClient(channel, rdir.admin_key())
-            adir = await enrolled_agent_dir(tmp_path, admin, registry.address)
-        finally:
-            await channel.close()
+        adir = await _enrolled(tmp_path, rdir, registry.address)
         port = registry.port
     # The registry is gone: the follower fails, says why, and health follows.
     with structlog.testing.capture_logs() as logs:
@@ -182,12 +187,7 @@ async def test_both_services_fold_their_wal_beside_the_calls(tmp_path: Path) -> 
     no longer checkpoint at SQLite's default 1,000 pages."""
     rdir = await server.init_registry(tmp_path / "registry", listen="127.0.0.1:0")
     async with server.running(rdir) as registry:
-        channel = open_channel(registry.address)
-        try:
-            admin = AdminClient(channel, rdir.admin_key())
-            adir = await enrolled_agent_dir(tmp_path, admin, registry.address)
-        finally:
-            await channel.close()
+        adir = await _enrolled(tmp_path, rdir, registry.address)
         assert registry.tasks is not None
         async with agent_server.running(adir, "127.0.0.1:0") as served:
             assert served.tasks is not None
