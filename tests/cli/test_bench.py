@@ -180,6 +180,12 @@ async def test_agent_figures_are_positive_and_consistent() -> None:
     ):
         assert f[f"{key}_p50_ms"] <= f[f"{key}_p99_ms"], key
     assert _close(f["check_p99_round_trips"], f["check_p99_ms"] / f["round_trip_p50_ms"])
+    # A new person's floor: two round trips and the crypto of a name and an e-mail, which
+    # costs more than two identities' share of a screening batch (the proof is per call).
+    assert _close(f["check_new_floor_ms"], 2 * f["round_trip_p50_ms"] + f["check_crypto_floor_ms"])
+    assert f["check_crypto_floor_ms"] * 1000 > 2 * (f["agent_floor_us"] + f["registry_floor_us"])
+    assert _close(f["check_new_ratio"], f["check_new_floor_ms"] / f["check_new_p50_ms"])
+    assert _close(f["check_known_ratio"], f["round_trip_p50_ms"] / f["check_known_p50_ms"])
     # Re-check: the file's people (its 200 attendees, and the buyers of the tickets whose
     # attendee gave no e-mail), one alert per round (the record added matches).
     assert f["recheck_alerts"] == 2

@@ -55,6 +55,7 @@ from lanyard.core.channels import open_channel
 from lanyard.registry import server
 
 PROOF_BATCH = 1000  # points per Evaluate when screening (2 identities × 500 rows)
+CHECK_POINTS = 2  # a new person's Check: a name and an e-mail, one Evaluate of 2 points
 TARGET_THROUGHPUT_RATIO = 0.85
 TARGET_CHECK_P99_MS = 3.0
 TARGET_CHECK_P99_32_MS = 10.0
@@ -178,6 +179,14 @@ async def measure(
         floor_iterations, PROOF_BATCH, verifier=False
     )
     tag_s = tag_floor_seconds(floor_iterations)
+    # A new person's Check: its 2 identities' spec operations, both sides, with the
+    # proof over a batch of 2 (dearer per point than over a screening batch).
+    check_crypto_s = CHECK_POINTS * (
+        agent_eval_s
+        + registry_eval_s
+        + proof_floor_seconds(floor_iterations, CHECK_POINTS, verifier=True)
+        + proof_floor_seconds(floor_iterations, CHECK_POINTS, verifier=False)
+    )
     cores = available_cores()
     sizes = () if skip_memory else memory_sizes(memory_rows)
     with tempfile.TemporaryDirectory(prefix="lanyard-bench-agent-") as tmp:
@@ -243,6 +252,12 @@ async def measure(
             for n, floor in lat.concurrent_health.items()
             for key, q in (("p50_ms", 50), ("p99_ms", 99))
         },
+        # The floor of a new person's Check: two round trips (caller to agent, agent to
+        # registry) and the crypto; of a known person's, one round trip.
+        "check_crypto_floor_ms": check_crypto_s * 1000,
+        "check_new_floor_ms": 2 * round_trip + check_crypto_s * 1000,
+        "check_new_ratio": (2 * round_trip + check_crypto_s * 1000) / percentile(lat.new_ms, 50),
+        "check_known_ratio": round_trip / percentile(lat.known_ms, 50),
         "round_trip_p50_ms": round_trip,
         "round_trip_p99_ms": percentile(lat.health_ms, 99),
         "check_p99_round_trips": percentile(everyone, 99) / round_trip,
@@ -368,7 +383,14 @@ def print_table(f: dict[str, float]) -> None:
             "the floor",
         ),
         ("Check, new people", *check("check_new")),
+        (
+            "  its floor",
+            f"{f['check_new_floor_ms']:.2f} ms: 2 round trips + "
+            f"{f['check_crypto_floor_ms']:.2f} ms of crypto",
+            f"p50 ratio {f['check_new_ratio']:.2f}",
+        ),
         ("Check, known people", *check("check_known")),
+        ("  its floor", f"{rt:.2f} ms: 1 round trip", f"p50 ratio {f['check_known_ratio']:.2f}"),
         (
             f"Check, all {int(f['checks']):,} calls",
             check("check")[0],
