@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import suppress
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -204,3 +205,35 @@ async def test_both_services_fold_their_wal_beside_the_calls(tmp_path: Path) -> 
                 assert pages == DEFERRED_CHECKPOINT_PAGES
                 in_wal, folded = await pool.checkpoint_passive()
                 assert folded == in_wal
+
+
+async def test_retention_leaves_nothing_in_the_wal_while_checkpoints_run_beside_it(
+    tmp_path: Path,
+) -> None:
+    """The serving agent deletes its attendees under the retention policy while its own
+    checkpoints run: the write-ahead log is emptied all the same (no order reference of
+    a deleted attendee lingers in agent.db-wal), and the store goes on working."""
+    rdir = await server.init_registry(tmp_path / "registry", listen="127.0.0.1:0")
+    async with server.running(rdir) as registry:
+        adir = await _enrolled(tmp_path, rdir, registry.address)
+        async with agent_server.running(adir, "127.0.0.1:0") as served:
+            agent = served.agent
+            store = agent.store
+            assert isinstance(store, SqliteStore)
+            refs = [f"ORDER-LINGER-{i:04d}" for i in range(40)]
+            await asyncio.gather(
+                *(agent.check(f"Person {i}", "", "attendee", ref) for i, ref in enumerate(refs))
+            )
+            ends = agent.enrolment.ends_on
+            assert ends is not None
+            today = ends + timedelta(days=400)
+            deleted, *_ = await asyncio.gather(
+                agent.apply_retention(30, today=today),
+                *(store.pool.checkpoint_passive() for _ in range(4)),
+            )
+            assert deleted == len(refs)
+            wal = adir.db_path.with_name(adir.db_path.name + "-wal")
+            left = wal.read_bytes() if wal.exists() else b""
+            assert not any(ref.encode() in left for ref in refs)
+            assert await store.attendee_count() == 0
+            await store.add_integration("after-retention", bytes(32))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lanyard.core import sqlite
+from lanyard.core import sqlite, sqlite_files
 
 MIGRATIONS = ["CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)"]
 
@@ -105,12 +105,12 @@ def test_operator_fixable_causes_name_the_file(tmp_path: Path) -> None:
     path = tmp_path / "agent.db"
     full = sqlite3.OperationalError("database or disk is full")
     full.sqlite_errorcode = sqlite3.SQLITE_FULL
-    found = sqlite.storage_error(path, full)
+    found = sqlite_files.storage_error(path, full)
     assert found is not None
     assert str(found) == f"database {path} cannot be written: the disk is full"
     bug = sqlite3.OperationalError("no such table: x")
     bug.sqlite_errorcode = sqlite3.SQLITE_ERROR
-    assert sqlite.storage_error(path, bug) is None
+    assert sqlite_files.storage_error(path, bug) is None
 
 
 @pytest.mark.parametrize("unit", ["write", "transact"])
@@ -130,7 +130,7 @@ async def test_a_lock_held_past_the_bound_is_one_sentence_naming_the_file(
 
     try:
         other.execute("BEGIN IMMEDIATE")
-        with pytest.raises(sqlite.StorageError) as info:
+        with pytest.raises(sqlite_files.StorageError) as info:
             await insert()
         assert str(info.value) == (
             f"database {path} cannot be written: another program holds it locked"
@@ -345,5 +345,76 @@ async def test_deferred_checkpoints_leave_the_wal_to_checkpoint_passive(
         async with pool.read() as db:
             (count,) = await sqlite.fetch_one(db, "SELECT count(*) FROM blobs")
         assert count == 1500
+    finally:
+        await pool.close()
+
+
+async def test_a_transact_cancelled_again_while_giving_its_connection_back_still_does(
+    tmp_path: Path,
+) -> None:
+    """Cancelled over and over while its unit runs on the connection's thread and while it
+    gives the connection back: the unit commits whole and the pool keeps every
+    connection (both of its two can still be lent at once)."""
+    pool = await sqlite.Pool.open(tmp_path / "c.db", MIGRATIONS, size=2)
+    await pool.transact(lambda db: db.execute("INSERT INTO counter (id, n) VALUES (1, 0)"))
+    async with pool.read(), pool.read():
+        pass  # both connections open
+    started, go_on = threading.Event(), threading.Event()
+
+    def slow(db: sqlite3.Connection) -> None:
+        db.execute("UPDATE counter SET n = n + 1 WHERE id = 1")
+        started.set()
+        go_on.wait(10)
+
+    async def both_at_once() -> None:
+        async with pool.read(), pool.read():
+            pass
+
+    try:
+        task = asyncio.create_task(pool.transact(slow))
+        await asyncio.to_thread(started.wait, 10)
+        for _ in range(10):
+            task.cancel()
+            await asyncio.sleep(0)  # one loop step: the next cancel lands further on
+        go_on.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.wait_for(both_at_once(), 10)
+        assert await _value(pool) == 1
+    finally:
+        await pool.close(wait_seconds=1)
+
+
+async def test_transact_after_a_checkpoint_on_the_same_connection(pool: sqlite.Pool) -> None:
+    """A checkpoint leaves no statement pending on its connection: the next unit there
+    commits (a pending checkpoint made its COMMIT fail as if the file were locked)."""
+    try:
+        for _ in range(3):
+            await pool.transact(_bump_by(1))
+            await pool.checkpoint()
+        assert await pool.transact(_bump_by(1)) == 4
+    finally:
+        await pool.close()
+
+
+async def test_emptying_the_wal_waits_for_a_checkpoint_beside_the_calls(tmp_path: Path) -> None:
+    """Pool.checkpoint after deleting (retention) empties the WAL even while the serving
+    process's own PASSIVE checkpoints run: nothing deleted lingers in the -wal file."""
+    path = tmp_path / "w.db"
+    pool = await sqlite.Pool.open(path, BLOB_MIGRATIONS, size=4)
+    pool.defer_checkpoints()
+    marker = b"jordan.blake@example.org"
+
+    def fill(db: sqlite3.Connection) -> None:
+        db.executemany(
+            "INSERT INTO blobs (id, data) VALUES (?, ?)", [(i, marker * 100) for i in range(2000)]
+        )
+
+    try:
+        await pool.transact(fill)
+        await pool.transact(lambda db: db.execute("DELETE FROM blobs"))
+        await asyncio.gather(*(pool.checkpoint_passive() for _ in range(4)), pool.checkpoint())
+        wal = path.with_name(path.name + "-wal")
+        assert not wal.exists() or wal.stat().st_size == 0
     finally:
         await pool.close()

@@ -193,8 +193,8 @@ async def test_health_service_reports_serving(channel: grpc.aio.Channel) -> None
 async def test_invalid_point_names_its_index(
     admin: AdminClient, event: Enrolled, bad: int, size: int
 ) -> None:
-    """A Check's few points are evaluated while their charge commits: a bad one is still
-    refused before anything is charged or logged, as in a larger batch."""
+    """A Check's few points and a larger batch alike: a bad one is refused, named by its
+    index, before anything is charged or logged."""
     points = _blinded(size)
     points[size - 1] = INVALID_POINTS[bad]
     err = await _code(event.client.evaluate(1, points))

@@ -7,6 +7,7 @@ import grpc
 from lanyard.agent import errors
 from lanyard.core import serving, sqlite
 from lanyard.core.errors import SealError, WorkerStopped
+from lanyard.core.sqlite_files import StorageError
 
 STATUS: serving.ErrorTable = {
     errors.InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
@@ -25,7 +26,7 @@ STATUS: serving.ErrorTable = {
     errors.LockedError: grpc.StatusCode.FAILED_PRECONDITION,
     errors.RetentionApplied: grpc.StatusCode.FAILED_PRECONDITION,
     # Disk full, read-only or locked database: the operator can fix it; not INTERNAL.
-    sqlite.StorageError: grpc.StatusCode.UNAVAILABLE,
+    StorageError: grpc.StatusCode.UNAVAILABLE,
     sqlite.DatabaseError: grpc.StatusCode.UNAVAILABLE,
     # A crypto worker process died; its pool is replaced: the caller may simply retry.
     WorkerStopped: grpc.StatusCode.UNAVAILABLE,

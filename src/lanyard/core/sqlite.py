@@ -1,14 +1,14 @@
 """SQLite set-up both services share: WAL, secure_delete, numbered migrations.
 
-One aiosqlite connection per store; aiosqlite runs it on its own thread, so every call is
-one hand-off. Callers batch (executemany), never one await per row.
+Each store holds a Pool of aiosqlite connections; aiosqlite runs each on its own thread,
+so every call is one hand-off. Callers batch (executemany), never one await per row, and
+the short writes a busy service makes per call run whole in one hand-off (Pool.transact).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from lanyard.core.errors import Error
+from lanyard.core.sqlite_files import StorageError, is_busy, storage_error
 
 
 class DatabaseError(Error):
@@ -94,7 +95,12 @@ async def on_thread(db: aiosqlite.Connection, work: Callable[[sqlite3.Connection
 
     aiosqlite has no public call for this; its queue (`_execute`) and sqlite3 connection
     (`_conn`) are used as aiosqlite itself uses them, with the version pinned in
-    pyproject.toml and tests/test_sqlite.py proving both still behave so."""
+    pyproject.toml and tests/core/test_sqlite_pool.py proving both still behave so.
+
+    aiosqlite's thread holds each call's result until the next call has run: every call
+    on a pool connection must run its statement to the end (fetch_one, fetch_all), or a
+    write statement left pending (a checkpoint, a RETURNING not read) makes the COMMIT of
+    a unit run here fail."""
     raw: sqlite3.Connection = db._conn
     result: T = await db._execute(work, raw)  # type: ignore[no-untyped-call]
     return result
@@ -105,56 +111,6 @@ async def on_thread(db: aiosqlite.Connection, work: Callable[[sqlite3.Connection
 BUSY_TIMEOUT_MS = 5000
 DEFERRED_CHECKPOINT_PAGES = 16_384  # Pool.defer_checkpoints: 64 MiB of 4 KiB pages
 BEGIN_ATTEMPTS = 4  # each waits up to BUSY_TIMEOUT_MS inside SQLite before giving up
-_BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-
-
-class StorageError(Error):
-    """The database file cannot be used for a reason the operator can fix (disk full,
-    read-only, locked by another program, damaged): the message names cause and file."""
-
-
-def is_busy(exc: BaseException) -> bool:
-    """SQLITE_BUSY or SQLITE_LOCKED (any extended code): another writer holds the file."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    return (
-        isinstance(exc, sqlite3.OperationalError)
-        and code is not None
-        and code & 0xFF in (_BUSY_CODES)
-    )
-
-
-_CAUSES = {
-    sqlite3.SQLITE_FULL: "the disk is full",
-    sqlite3.SQLITE_READONLY: "the file is read-only",
-    sqlite3.SQLITE_CORRUPT: "the file is damaged (not a valid Lanyard database)",
-    sqlite3.SQLITE_NOTADB: "the file is not a SQLite database",
-    sqlite3.SQLITE_BUSY: "another program holds it locked",
-    sqlite3.SQLITE_LOCKED: "another program holds it locked",
-    sqlite3.SQLITE_IOERR: "the disk reported an input/output error",
-    sqlite3.SQLITE_CANTOPEN: "the file cannot be opened",
-    sqlite3.SQLITE_PERM: "permission was denied",
-}
-
-
-def _no_room(path: Path) -> bool:
-    try:
-        return shutil.disk_usage(path.parent).free < 64 * 1024
-    except OSError:
-        return False
-
-
-def storage_error(path: Path, exc: sqlite3.Error) -> StorageError | None:
-    """The operator-fixable cause of `exc`, naming `path`; None for a bug (bad SQL, a
-    constraint the code should have checked)."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    primary = code & 0xFF if code is not None else None
-    cause = _CAUSES.get(primary) if primary is not None else None
-    if cause is None:
-        return None
-    if primary in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN) and _no_room(path):
-        # Growing the WAL or its shared-memory file on a full disk fails as an I/O error.
-        cause = _CAUSES[sqlite3.SQLITE_FULL]
-    return StorageError(f"database {path} cannot be written: {cause}")
 
 
 def private(path: Path) -> None:
@@ -212,8 +168,9 @@ class Pool:
 
     `write()` is one BEGIN IMMEDIATE transaction: writers of this process queue on an
     asyncio lock (fair, no polling), so SQLite's busy handler only ever waits for another
-    process; a busy BEGIN is retried a bounded number of times. `read()` lends any free
-    connection; in WAL mode readers never wait for the writer. A connection is never
+    process; a busy BEGIN is retried a bounded number of times. `transact(work)` is the
+    same transaction with `work` run whole on the connection's thread. `read()` lends any
+    free connection; in WAL mode readers never wait for the writer. A connection is never
     shared by two concurrent units of work, so one unit's statements cannot slip into
     another's transaction.
 
@@ -241,6 +198,7 @@ class Pool:
         # connections already set to it (defer_checkpoints).
         self._autocheckpoint: int | None = None
         self._checkpoint_set: set[aiosqlite.Connection] = set()
+        self._checkpointing = asyncio.Lock()  # one checkpoint of this pool's at a time
         self._closed = False
 
     @classmethod
@@ -274,7 +232,7 @@ class Pool:
         if self._autocheckpoint is not None and conn not in self._checkpoint_set:
             # The unit owns the connection now: no other unit's statement can interleave.
             try:
-                await conn.execute(f"PRAGMA wal_autocheckpoint = {self._autocheckpoint}")
+                await fetch_one(conn, f"PRAGMA wal_autocheckpoint = {self._autocheckpoint}")
             except BaseException:
                 await self._release(conn)
                 raise
@@ -308,6 +266,12 @@ class Pool:
         return conn
 
     async def _release(self, conn: aiosqlite.Connection) -> None:
+        # Shielded: a unit cancelled again while giving its connection back (the ROLLBACK
+        # below waits behind any unit still running on the connection's thread) must not
+        # keep the connection from the pool for good.
+        await asyncio.shield(self._give_back(conn))
+
+    async def _give_back(self, conn: aiosqlite.Connection) -> None:
         # A unit cancelled half-way must not hand its open transaction to the next one.
         if conn.in_transaction:
             with suppress(sqlite3.Error):
@@ -426,18 +390,28 @@ class Pool:
         """Fold what it can of the WAL into the database file without waiting for any
         reader or writer (PRAGMA wal_checkpoint(PASSIVE)), on a connection of its own: no
         call waits for it. Returns (pages in the WAL, pages folded)."""
-        async with self._lent() as conn:
+        async with self._checkpointing, self._lent() as conn:
             row = await fetch_one(conn, "PRAGMA wal_checkpoint(PASSIVE)")
         return int(row[1]), int(row[2])
 
     async def checkpoint(self) -> None:
-        """Fold the WAL back into the file (after deleting, so nothing lingers there)."""
-        async with self._writer:
-            conn = await self._acquire()
-            try:
-                await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            finally:
-                await self._release(conn)
+        """Fold the whole WAL back into the file and empty it (after deleting, so that
+        nothing deleted lingers there). SQLite refuses a checkpoint at once, without
+        waiting, while another connection runs one (another program's, or one of this
+        process's other pools on the same file): retried a bounded number of times, then
+        StorageError, never a silent no-op."""
+        async with self._checkpointing, self._writer, self._lent() as conn:
+            for attempt in range(BEGIN_ATTEMPTS):
+                # The row is read to its end: a checkpoint statement left pending on the
+                # connection would make its next unit's COMMIT fail (on_thread).
+                busy, _, _ = await fetch_one(conn, "PRAGMA wal_checkpoint(TRUNCATE)")
+                if not busy:
+                    return
+                await asyncio.sleep(0.05 * 2**attempt)
+        raise StorageError(
+            f"database {self.path} cannot be written: its write-ahead log could not be "
+            "emptied while another connection folded it; try again"
+        )
 
     async def close(self, wait_seconds: float = 10.0) -> None:
         """Close every connection, after waiting (bounded) for lent ones to come back."""

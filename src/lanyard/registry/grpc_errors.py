@@ -6,6 +6,7 @@ import grpc
 
 from lanyard.core import serving, sqlite
 from lanyard.core.errors import WorkerStopped
+from lanyard.core.sqlite_files import StorageError
 from lanyard.registry import errors
 
 STATUS: serving.ErrorTable = {
@@ -21,7 +22,7 @@ STATUS: serving.ErrorTable = {
     errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     errors.OutsideWindow: grpc.StatusCode.FAILED_PRECONDITION,
     # Disk full, read-only or locked database: the operator can fix it; not INTERNAL.
-    sqlite.StorageError: grpc.StatusCode.UNAVAILABLE,
+    StorageError: grpc.StatusCode.UNAVAILABLE,
     sqlite.DatabaseError: grpc.StatusCode.UNAVAILABLE,
     # A crypto worker process died; its pool is replaced: the caller may simply retry.
     WorkerStopped: grpc.StatusCode.UNAVAILABLE,

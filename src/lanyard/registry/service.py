@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from concurrent.futures import Executor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -21,7 +21,7 @@ import nacl.signing
 import structlog
 
 from lanyard.core import auth, keys, limits, proof, screen, snapshot
-from lanyard.core.blinding import INLINE_ITEMS, run_chunked
+from lanyard.core.blinding import run_chunked
 from lanyard.core.errors import AuthError, InvalidPoint
 from lanyard.core.errors import Error as CoreError
 from lanyard.core.evaluation_log import ADMIN_EVENT
@@ -37,7 +37,7 @@ from lanyard.registry.errors import (
     Unauthenticated,
     WrongEpoch,
 )
-from lanyard.registry.evaluations import Charge, Evaluation, EvaluationLog, evaluate_and_prove
+from lanyard.registry.evaluations import Evaluation, EvaluationLog, evaluate_and_prove
 from lanyard.registry.record_changes import RecordUpdate
 from lanyard.registry.snapshots import DeltaSnapshot, FullSnapshot, LiveSnapshot
 from lanyard.registry.store import (
@@ -49,7 +49,6 @@ from lanyard.registry.store import (
     RecordEvent,
     Store,
 )
-from lanyard.wire.registry.v1 import evaluation_log_pb2
 
 log = structlog.get_logger("lanyard.registry")
 
@@ -66,12 +65,6 @@ class Principal:
     subject: str
     role: str = ""  # for admins: "operator" or "reader"
     event: Event | None = None  # for events: the enrolment the token was checked against
-
-
-def _outcome_seen(task: asyncio.Task[object]) -> None:
-    """Retrieve a task's outcome that nobody awaits (asyncio logs one never retrieved)."""
-    if not task.cancelled():
-        task.exception()
 
 
 class KeyFiles(Protocol):
@@ -219,30 +212,6 @@ class RegistryService:
         except InvalidPoint as exc:
             raise InvalidRequest(f"blinded_points: {exc}") from exc
 
-    async def _evaluate_beside_log(
-        self, caller: str, event_id: str, epoch: int, points: Sequence[bytes], charge: Charge
-    ) -> tuple[list[bytes], bytes, tuple[int, evaluation_log_pb2.EvaluationLogEntry]]:
-        """A Check's few points: each checked first (a bad one is refused before anything
-        is charged), then evaluated while the charge and log leaf commit. The commit waits
-        on the disk and the evaluation on the CPU, so a new person's Check waits for the
-        longer of the two, not both. Answered only once both are done (spec §3b)."""
-        for i, point in enumerate(points):
-            try:
-                screen.check_point(i, point)
-            except InvalidPoint as exc:
-                raise InvalidRequest(f"blinded_points: {exc}") from exc
-        logged = asyncio.create_task(
-            self.evaluation_log.record(caller, event_id, epoch, points, charge)
-        )
-        await asyncio.sleep(0)  # the transaction's unit goes to its thread first
-        try:
-            evaluated, made = await self._evaluate(caller, epoch, points)
-        except BaseException:
-            # The leaf's unit runs to its end regardless (record() is shielded).
-            logged.add_done_callback(_outcome_seen)
-            raise
-        return evaluated, made, await logged
-
     def window(self, event: Event) -> tuple[date, date]:
         """The first and last day an event may evaluate: from its enrolment to its end
         plus `evaluation_days_after_end` (the attendee retention period)."""
@@ -277,19 +246,14 @@ class RegistryService:
                 f"{event.used} used, {len(points)} requested"
             )
         caller = f"event:{event_id}"
-
-        def charge(logged: LoggedEvaluation) -> Awaitable[int]:
-            return self._store.reserve_evaluations(event_id, len(points), logged)
-
-        if len(points) <= INLINE_ITEMS:
-            evaluated, made, (remaining, entry) = await self._evaluate_beside_log(
-                caller, event_id, epoch, points, charge
-            )
-        else:
-            evaluated, made = await self._evaluate(caller, epoch, points)
-            remaining, entry = await self.evaluation_log.record(
-                caller, event_id, epoch, points, charge
-            )
+        evaluated, made = await self._evaluate(caller, epoch, points)
+        remaining, entry = await self.evaluation_log.record(
+            caller,
+            event_id,
+            epoch,
+            points,
+            lambda logged: self._store.reserve_evaluations(event_id, len(points), logged),
+        )
         log.info(
             "registry.evaluated",
             event_id=event_id,
