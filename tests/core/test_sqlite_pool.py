@@ -418,3 +418,59 @@ async def test_emptying_the_wal_waits_for_a_checkpoint_beside_the_calls(tmp_path
         assert not wal.exists() or wal.stat().st_size == 0
     finally:
         await pool.close()
+
+
+# -- key_read: short reads by key on the event loop's own thread ----------------------------
+
+
+async def test_key_reads_see_every_commit_and_never_wait_for_a_writer(
+    pool: sqlite.Pool, tmp_path: Path
+) -> None:
+    """A key read sees what any unit committed before it, at once; another program's
+    write in progress holds it up no more than it holds up a WAL reader (not at all)."""
+    other = sqlite3.connect(tmp_path / "t.db", isolation_level=None)
+    try:
+        for k in range(1, 4):
+            await pool.transact(_bump_by(1))
+            (row,) = await pool.key_read("SELECT n FROM counter WHERE id = ?", (1,))
+            assert row["n"] == k
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("UPDATE counter SET n = 99 WHERE id = 1")
+        rows = await asyncio.wait_for(
+            pool.key_read("SELECT n FROM counter WHERE id IN (?, ?)", (1, 2)), 1
+        )
+        assert [tuple(r) for r in rows] == [(3,)]  # the last committed state
+        other.execute("COMMIT")
+        assert (await pool.key_read("SELECT n FROM counter WHERE id = 1"))[0][0] == 99
+    finally:
+        other.close()
+        await pool.close()
+    with pytest.raises(sqlite.DatabaseError, match="is closed"):
+        await pool.key_read("SELECT n FROM counter WHERE id = 1")
+
+
+async def test_a_key_read_told_busy_goes_through_a_connection_thread(
+    pool: sqlite.Pool, tmp_path: Path
+) -> None:
+    """SQLite answering busy on the loop's thread (it never waits there) sends the read
+    to a connection's thread, which answers it. Busy is real here: the loop's connection
+    is pointed at a file another connection holds exclusively."""
+    held = tmp_path / "held.db"
+    holder = sqlite3.connect(held, isolation_level=None)
+    holder.execute("PRAGMA journal_mode = WAL")
+    holder.execute("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)")
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO counter (id, n) VALUES (1, 42)")
+    holder.execute("COMMIT")
+    busy = sqlite3.connect(held, isolation_level=None)
+    busy.execute("PRAGMA busy_timeout = 0")
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        busy.execute("SELECT n FROM counter").fetchall()
+    pool._on_loop = busy  # the loop's connection, made busy for real
+    try:
+        (row,) = await pool.key_read("SELECT n FROM counter WHERE id = 1")
+        assert row["n"] == 0  # from the pool's own file, read on a connection's thread
+    finally:
+        holder.close()
+        await pool.close()

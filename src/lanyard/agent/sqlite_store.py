@@ -35,6 +35,7 @@ from lanyard.core.identity import Kind
 
 LOAD_BATCH = 8192  # snapshot rows fetched per thread hop when loading
 RESULTS_BATCH = 500  # attendee ids per query (well under SQLite's variable limit)
+KEY_READ_MAX = 64  # keys looked up on the event loop's thread (Pool.key_read)
 
 
 def _now() -> str:
@@ -374,7 +375,10 @@ class SqliteStore(Store):
         if not messages:
             return {}
         marks = ", ".join("?" * len(messages))
-        rows = await self._all(
+        # A Check's few keys are read on the event loop's thread (Pool.key_read); a
+        # screening batch's thousand on a connection's thread, not holding up the loop.
+        read = self._pool.key_read if len(messages) <= KEY_READ_MAX else self._all
+        rows = await read(
             "SELECT message, CASE WHEN epoch = ?1 THEN y ELSE next_y END FROM points "  # noqa: S608 - placeholders only
             f"WHERE (epoch = ?1 OR next_epoch = ?1) AND message IN ({marks})",
             (epoch, *messages),
@@ -601,13 +605,14 @@ class SqliteStore(Store):
             )
 
     async def integration_keys(self, name: str) -> list[bytes]:
-        row = await self._one(
+        rows = await self._pool.key_read(
             "SELECT public_key, previous_key FROM integrations "
             "WHERE name = ? AND revoked_at IS NULL",
             (name,),
         )
-        if row is None:
+        if not rows:
             return []
+        row = rows[0]
         return [bytes(row[0])] + ([bytes(row[1])] if row[1] is not None else [])
 
     async def rotate_integration(self, name: str, public_key: bytes) -> bool:

@@ -223,8 +223,8 @@ class SqliteStore(Store):
         return stored
 
     async def get_event(self, event_id: str) -> Event | None:
-        row = await self._one("SELECT * FROM events WHERE event_id = ?", (event_id,))
-        return _event(row) if row else None
+        rows = await self._pool.key_read("SELECT * FROM events WHERE event_id = ?", (event_id,))
+        return _event(rows[0]) if rows else None
 
     async def list_events(self) -> list[Event]:
         async with self._pool.read() as db:
