@@ -314,10 +314,18 @@ def data_dir_files(data_dir: Path, when: str) -> dict[str, bytes]:
     return files
 
 
+def carrying(sent: Sequence[bytes]) -> list[bytes]:
+    """The captured client streams that carry anything: not those of a connection closed
+    before its client preface was out (a channel closing while it connects)."""
+    return [s for s in sent if s and not HTTP2_PREFACE.startswith(s)]
+
+
 def grpc_frames(stream: bytes) -> tuple[int, int]:
     """Walk a client→server HTTP/2 stream: (gRPC messages, compressed messages) in its DATA
     frames. Raw searching only sees through uncompressed messages, so this must be 0."""
-    assert stream.startswith(HTTP2_PREFACE), "proxy capture is not an HTTP/2 client stream"
+    assert stream.startswith(HTTP2_PREFACE), (
+        f"proxy capture is not an HTTP/2 client stream: {len(stream)} bytes, {stream[:32]!r}"
+    )
     pos = len(HTTP2_PREFACE)
     bodies: dict[int, bytearray] = {}
     while pos + 9 <= len(stream):

@@ -49,6 +49,7 @@ from tests.canary_tools import (
     Canary,
     RecordingProxy,
     ServedProcess,
+    carrying,
     data_dir_files,
     describe,
     find_canaries,
@@ -404,7 +405,7 @@ async def test_no_raw_identifier_from_the_agent_reaches_the_registry(
     assert broken.name_canary.token.encode() not in agent_bytes
     assert broken.email_canary.token.encode() not in agent_bytes
     assert len(sent) >= 8, "each command and the served agent should have connected"
-    for stream in (s for s in sent if s):
+    for stream in carrying(sent):
         messages, compressed = grpc_frames(stream)
         assert messages > 0
         assert compressed == 0, "a compressed gRPC message would hide a canary from the search"

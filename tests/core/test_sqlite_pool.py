@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -473,4 +474,75 @@ async def test_a_key_read_told_busy_goes_through_a_connection_thread(
         assert row["n"] == 0  # from the pool's own file, read on a connection's thread
     finally:
         holder.close()
+        await pool.close()
+
+
+# -- small units on the event loop's thread ----------------------------------------------
+
+
+def _recording(seen: list[tuple[int, int]], k: int = 1) -> Callable[[sqlite3.Connection], int]:
+    """_bump_by(k), noting the thread it ran on and the synchronous setting it ran at."""
+
+    def unit(db: sqlite3.Connection) -> int:
+        seen.append((threading.get_ident(), int(db.execute("PRAGMA synchronous").fetchone()[0])))
+        return _bump_by(k)(db)
+
+    return unit
+
+
+@pytest.mark.parametrize(("synchronous", "durable", "on_loop"), [
+    ("NORMAL", True, True),   # the agent's database: nothing waits for the disk
+    ("FULL", False, True),    # a nonce on the registry's: relaxed, nothing waits either
+    ("FULL", True, False),    # a durable unit on the registry's: synced, on a thread
+])  # fmt: skip
+async def test_small_units_run_on_the_loop_only_when_nothing_waits_for_the_disk(
+    tmp_path: Path, synchronous: str, durable: bool, on_loop: bool
+) -> None:
+    pool = await sqlite.Pool.open(tmp_path / "s.db", MIGRATIONS, synchronous=synchronous)
+    await pool.transact(lambda db: db.execute("INSERT INTO counter (id, n) VALUES (1, 0)"))
+    seen: list[tuple[int, int]] = []
+    try:
+        results = await asyncio.gather(
+            *(pool.transact(_recording(seen), durable=durable, small=True) for _ in range(20)),
+            *(pool.transact(_bump_by(1)) for _ in range(5)),
+        )
+        assert sorted(results) == list(range(1, 26))  # none lost, each saw the one before
+        loop_thread = threading.get_ident()
+        assert {thread == loop_thread for thread, _ in seen} == {on_loop}
+        assert {mode for _, mode in seen} == ({2} if synchronous == "FULL" and durable else {1})
+        with pytest.raises(sqlite3.IntegrityError):
+            await pool.transact(
+                lambda db: db.execute("INSERT INTO counter (id, n) VALUES (1, 0)"), small=True
+            )
+        assert await _value(pool) == 25
+    finally:
+        await pool.close()
+
+
+async def test_a_small_unit_never_holds_up_the_loop_while_another_program_writes(
+    tmp_path: Path,
+) -> None:
+    """Another program holds the write lock: a small unit goes to a connection's thread
+    and waits there, the event loop goes on serving, and the unit commits once the lock
+    is free."""
+    path = tmp_path / "s.db"
+    pool = await sqlite.Pool.open(path, MIGRATIONS, synchronous="NORMAL")
+    await pool.transact(lambda db: db.execute("INSERT INTO counter (id, n) VALUES (1, 0)"))
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("UPDATE counter SET n = 10 WHERE id = 1")
+        unit = asyncio.create_task(pool.transact(_bump_by(1), small=True))
+        started = time.monotonic()
+        done, _ = await asyncio.wait({unit}, timeout=0.3)
+        # Had the unit waited for the lock on the loop's thread, this wait could not have
+        # ended on time, and the unit would have been done (or failed) when it did.
+        assert not done, "the unit went through while another program held the write lock"
+        assert time.monotonic() - started < 2
+        (row,) = await asyncio.wait_for(pool.key_read("SELECT n FROM counter WHERE id = 1"), 5)
+        assert row["n"] == 0  # the loop answers meanwhile
+        await asyncio.to_thread(other.execute, "COMMIT")
+        assert await asyncio.wait_for(unit, 10) == 11
+    finally:
+        other.close()
         await pool.close()

@@ -36,6 +36,7 @@ from tests.canary_tools import (
     MetadataRecorder,
     RecordingProxy,
     ServedRegistry,
+    carrying,
     data_dir_files,
     describe,
     find_canaries,
@@ -293,7 +294,7 @@ async def test_no_raw_identifier_reaches_the_registry(
     assert len(sent) >= 2, "the channel and the CLI should each have connected"
     assert sum(map(len, sent)) > 4000, "the proxy captured too little to mean anything"
     assert sum(map(len, received)) > 4000
-    for stream in (s for s in sent if s):
+    for stream in carrying(sent):
         messages, compressed = grpc_frames(stream)
         assert messages > 0
         assert compressed == 0, "a compressed gRPC message would hide a canary from the search"

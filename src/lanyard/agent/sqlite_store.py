@@ -35,7 +35,7 @@ from lanyard.core.identity import Kind
 
 LOAD_BATCH = 8192  # snapshot rows fetched per thread hop when loading
 RESULTS_BATCH = 500  # attendee ids per query (well under SQLite's variable limit)
-KEY_READ_MAX = 64  # keys looked up on the event loop's thread (Pool.key_read)
+KEY_READ_MAX = 64  # keys read, or people stored, on the event loop's thread (Pool)
 
 
 def _now() -> str:
@@ -318,9 +318,9 @@ class SqliteStore(Store):
                 )
             return ids
 
-        # The whole batch in one hand-off to the connection's thread (Pool.transact): a
-        # Check's row costs one wake-up of the event loop, not six.
-        return await self._pool.transact(unit)
+        # A Check's rows commit on the event loop's thread, a screening batch in one
+        # hand-off to a connection's thread (Pool.transact): never one per statement.
+        return await self._pool.transact(unit, small=len(screened) <= KEY_READ_MAX)
 
     async def finish_run(self, run_id: int) -> None:
         async with self._pool.write() as db:

@@ -27,6 +27,7 @@ from lanyard.core.coalesce import Coalescer
 
 PURGE_INTERVAL_SECONDS = 60
 SHARED_TRANSACTION_NONCES = 64
+SMALL_UNIT = 16  # nonces committed on the event loop's thread (Pool.transact small)
 
 Nonce = tuple[str, bytes, int]  # key id, nonce, expires_at
 
@@ -84,9 +85,10 @@ class SqliteNonces:
 
         # Not durable on its own: a token is good for ±120 s, and after a power cut the
         # machine is not back within that (sqlite.Pool.write). The call's own durable
-        # commit, if it makes one, syncs the nonce with it. One hand-off for the whole
-        # unit (Pool.transact): every authenticated call makes one.
-        return await self._pool.transact(unit, durable=False)
+        # commit, if it makes one, syncs the nonce with it. A few nonces commit on the
+        # event loop's thread, more in one hand-off (Pool.transact): every authenticated
+        # call makes one.
+        return await self._pool.transact(unit, durable=False, small=len(nonces) <= SMALL_UNIT)
 
     async def count(self) -> int:
         async with self._pool.read() as db:

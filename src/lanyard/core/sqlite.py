@@ -19,6 +19,14 @@ import aiosqlite
 
 from lanyard.core.errors import Error
 from lanyard.core.sqlite_files import StorageError, is_busy, storage_error
+from lanyard.core.sqlite_units import (
+    BusyAtBegin,
+    NotNow,
+    loop_reader,
+    loop_writer,
+    on_thread,
+    unit_of,
+)
 
 
 class DatabaseError(Error):
@@ -87,25 +95,6 @@ async def fetch_all(db: aiosqlite.Connection, sql: str, params: Sequence[Any] = 
 T = TypeVar("T")
 
 
-async def on_thread(db: aiosqlite.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
-    """`work(connection)` run whole on `db`'s own thread: one hand-off for any number of
-    statements (each `await db.execute` is one, and costs the event loop a wake-up).
-    aiosqlite queues every call on that thread in order, so later calls on `db` run after
-    `work` has returned, even if the awaiting task was cancelled meanwhile.
-
-    aiosqlite has no public call for this; its queue (`_execute`) and sqlite3 connection
-    (`_conn`) are used as aiosqlite itself uses them, with the version pinned in
-    pyproject.toml and tests/core/test_sqlite_pool.py proving both still behave so.
-
-    aiosqlite's thread holds each call's result until the next call has run: every call
-    on a pool connection must run its statement to the end (fetch_one, fetch_all), or a
-    write statement left pending (a checkpoint, a RETURNING not read) makes the COMMIT of
-    a unit run here fail."""
-    raw: sqlite3.Connection = db._conn
-    result: T = await db._execute(work, raw)  # type: ignore[no-untyped-call]
-    return result
-
-
 # -- the pool every store uses --------------------------------------------------------------
 
 BUSY_TIMEOUT_MS = 5000
@@ -126,50 +115,6 @@ def private(path: Path) -> None:
         with suppress(FileNotFoundError, PermissionError):
             if file.stat().st_mode & 0o077:
                 os.chmod(file, 0o600)
-
-
-def _loop_reader(path: Path) -> sqlite3.Connection:
-    """Pool.key_read's connection: read-only, and never waiting on a lock (busy at once)."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA query_only = ON")
-    conn.execute("PRAGMA busy_timeout = 0")
-    return conn
-
-
-class _BusyAtBegin(Exception):
-    """BEGIN IMMEDIATE found the file locked by another program: nothing ran; retry."""
-
-    def __init__(self, cause: sqlite3.OperationalError) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-
-
-def _unit(
-    work: Callable[[sqlite3.Connection], T], setting: str | None
-) -> Callable[[sqlite3.Connection], T]:
-    """Pool.transact's unit, as run on the connection's thread."""
-
-    def run(raw: sqlite3.Connection) -> T:
-        if setting is not None:
-            raw.execute(f"PRAGMA synchronous = {setting}")
-        try:
-            raw.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if is_busy(exc):
-                raise _BusyAtBegin(exc) from exc
-            raise
-        try:
-            result = work(raw)
-            raw.execute("COMMIT")
-        except BaseException:
-            if raw.in_transaction:
-                with suppress(sqlite3.Error):
-                    raw.execute("ROLLBACK")
-            raise
-        return result
-
-    return run
 
 
 class Pool:
@@ -209,6 +154,7 @@ class Pool:
         self._checkpoint_set: set[aiosqlite.Connection] = set()
         self._checkpointing = asyncio.Lock()  # one checkpoint of this pool's at a time
         self._on_loop: sqlite3.Connection | None = None  # key_read's, on the loop's thread
+        self._loop_writer: sqlite3.Connection | None = None  # small units', on the loop's
         self._closed = False
 
     @classmethod
@@ -324,7 +270,7 @@ class Pool:
             raise DatabaseError(f"database {self.path} is closed")
         try:
             if self._on_loop is None:
-                self._on_loop = _loop_reader(self.path)
+                self._on_loop = loop_reader(self.path)
             return self._on_loop.execute(sql, params).fetchall()
         except sqlite3.OperationalError as exc:
             if not is_busy(exc):
@@ -365,16 +311,52 @@ class Pool:
                         await conn.execute("ROLLBACK")
                 raise
 
-    async def transact(self, work: Callable[[sqlite3.Connection], T], durable: bool = True) -> T:
+    async def transact(
+        self, work: Callable[[sqlite3.Connection], T], durable: bool = True, small: bool = False
+    ) -> T:
         """`work(connection)` inside one BEGIN IMMEDIATE ... COMMIT, the whole unit run on
         the connection's thread in one hand-off (on_thread): for the short units a busy
         service makes per call (a nonce, a Check's row, an evaluation's charge and log
         leaf), where a hand-off per statement costs more than the statements. ROLLBACK
         when `work` raises; the exception is re-raised. `durable` as for write(). Once
         started, the unit runs to its commit or rollback even if the awaiting task is
-        cancelled. Raises StorageError for a cause the operator can fix."""
+        cancelled. Raises StorageError for a cause the operator can fix.
+
+        `small`: a few statements on a few rows. When such a unit commits without waiting
+        for the disk anyway (the pool at synchronous NORMAL, or `durable=False`), it runs
+        on the event loop's own thread if SQLite grants the write lock at once (tens of
+        microseconds, against a few hundred for the hand-off); when another program holds
+        the lock, it goes to a connection's thread, which waits."""
         relax = not durable and self._synchronous.upper() in {"FULL", "EXTRA"}
-        async with self._writer, self._lent() as conn:
+        async with self._writer:
+            if small and (relax or self._synchronous.upper() in {"NORMAL", "OFF"}):
+                done = self._unit_on_loop(work)
+                if not isinstance(done, NotNow):
+                    return done
+            return await self._transact_on_thread(work, relax)
+
+    def _unit_on_loop(self, work: Callable[[sqlite3.Connection], T]) -> T | NotNow:
+        """transact's unit on the loop's thread, or NotNow when SQLite says busy (the unit
+        rolled back whole: running it again elsewhere is safe)."""
+        if self._closed:
+            raise DatabaseError(f"database {self.path} is closed")
+        try:
+            if self._loop_writer is None:
+                self._loop_writer = loop_writer(self.path)
+            return unit_of(work, None)(self._loop_writer)
+        except BusyAtBegin:
+            return NotNow()
+        except sqlite3.OperationalError as exc:
+            if is_busy(exc):
+                return NotNow()
+            self._raise_translated(exc)
+            raise
+        except sqlite3.Error as exc:
+            self._raise_translated(exc)
+            raise
+
+    async def _transact_on_thread(self, work: Callable[[sqlite3.Connection], T], relax: bool) -> T:
+        async with self._lent() as conn:
             # Marked before it is relaxed, unmarked only once durable again (write()).
             setting = None
             if relax and conn not in self._relaxed:
@@ -384,9 +366,9 @@ class Pool:
                 setting = self._synchronous
             for attempt in range(BEGIN_ATTEMPTS):
                 try:
-                    result = await on_thread(conn, _unit(work, setting))
+                    result = await on_thread(conn, unit_of(work, setting))
                     break
-                except _BusyAtBegin as busy:
+                except BusyAtBegin as busy:
                     if attempt == BEGIN_ATTEMPTS - 1:
                         raise busy.cause from None
                     await asyncio.sleep(0.05 * 2**attempt)
@@ -457,9 +439,10 @@ class Pool:
                     wait_seconds,
                 )
             conns, self._all, self._free = self._all, [], []
-            if self._on_loop is not None:
-                self._on_loop.close()
-                self._on_loop = None
+            for own in (self._on_loop, self._loop_writer):
+                if own is not None:
+                    own.close()
+            self._on_loop = self._loop_writer = None
         for conn in conns:
             with suppress(sqlite3.Error, ValueError):
                 await conn.close()

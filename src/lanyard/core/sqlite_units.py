@@ -1,0 +1,101 @@
+"""How a unit of work on SQLite runs in one go: whole on an aiosqlite connection's thread
+(one hand-off, however many statements), or, for a small unit that waits for nothing, on
+the event loop's own thread. Pool (sqlite.py) decides which."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from contextlib import suppress
+from pathlib import Path
+from typing import TypeVar
+
+import aiosqlite
+
+from lanyard.core.sqlite_files import is_busy
+
+T = TypeVar("T")
+
+
+async def on_thread(db: aiosqlite.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """`work(connection)` run whole on `db`'s own thread: one hand-off for any number of
+    statements (each `await db.execute` is one, and costs the event loop a wake-up).
+    aiosqlite queues every call on that thread in order, so later calls on `db` run after
+    `work` has returned, even if the awaiting task was cancelled meanwhile.
+
+    aiosqlite has no public call for this; its queue (`_execute`) and sqlite3 connection
+    (`_conn`) are used as aiosqlite itself uses them, with the version pinned in
+    pyproject.toml and tests/core/test_sqlite_pool.py proving both still behave so.
+
+    aiosqlite's thread holds each call's result until the next call has run: every call
+    on a pool connection must run its statement to the end (fetch_one, fetch_all), or a
+    write statement left pending (a checkpoint, a RETURNING not read) makes the COMMIT of
+    a unit run here fail."""
+    raw: sqlite3.Connection = db._conn
+    result: T = await db._execute(work, raw)  # type: ignore[no-untyped-call]
+    return result
+
+
+def loop_reader(path: Path) -> sqlite3.Connection:
+    """Pool.key_read's connection: read-only, and never waiting on a lock (busy at once)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA query_only = ON")
+    conn.execute("PRAGMA busy_timeout = 0")
+    return conn
+
+
+def loop_writer(path: Path) -> sqlite3.Connection:
+    """Pool.transact's connection for small units on the loop's thread: as every pool
+    connection (secure_delete, foreign keys), at synchronous NORMAL, never waiting on a
+    lock (busy at once), and never folding the WAL itself (that would hold up the loop)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    for pragma in (
+        "synchronous = NORMAL",
+        "secure_delete = ON",
+        "foreign_keys = ON",
+        "busy_timeout = 0",
+        "wal_autocheckpoint = 0",
+    ):
+        conn.execute(f"PRAGMA {pragma}").fetchall()
+    return conn
+
+
+class NotNow:
+    """The write lock was not free at once: run the unit on a connection's thread."""
+
+
+class BusyAtBegin(Exception):
+    """BEGIN IMMEDIATE found the file locked by another program: nothing ran; retry."""
+
+    def __init__(self, cause: sqlite3.OperationalError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def unit_of(
+    work: Callable[[sqlite3.Connection], T], setting: str | None
+) -> Callable[[sqlite3.Connection], T]:
+    """Pool.transact's unit, as run on the connection's thread."""
+
+    def run(raw: sqlite3.Connection) -> T:
+        if setting is not None:
+            raw.execute(f"PRAGMA synchronous = {setting}")
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if is_busy(exc):
+                raise BusyAtBegin(exc) from exc
+            raise
+        try:
+            result = work(raw)
+            raw.execute("COMMIT")
+        except BaseException:
+            if raw.in_transaction:
+                with suppress(sqlite3.Error):
+                    raw.execute("ROLLBACK")
+            raise
+        return result
+
+    return run
