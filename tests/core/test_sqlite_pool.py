@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lanyard.core import sqlite, sqlite_files
+from lanyard.core import sqlite, sqlite_files, sqlite_units
 
 MIGRATIONS = ["CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)"]
 
@@ -437,9 +437,9 @@ async def test_key_reads_see_every_commit_and_never_wait_for_a_writer(
             assert row["n"] == k
         other.execute("BEGIN IMMEDIATE")
         other.execute("UPDATE counter SET n = 99 WHERE id = 1")
-        rows = await asyncio.wait_for(
-            pool.key_read("SELECT n FROM counter WHERE id IN (?, ?)", (1, 2)), 1
-        )
+        started = time.monotonic()
+        rows = await pool.key_read("SELECT n FROM counter WHERE id IN (?, ?)", (1, 2))
+        assert time.monotonic() - started < 1  # not the 5 s a busy handler would wait
         assert [tuple(r) for r in rows] == [(3,)]  # the last committed state
         other.execute("COMMIT")
         assert (await pool.key_read("SELECT n FROM counter WHERE id = 1"))[0][0] == 99
@@ -448,33 +448,6 @@ async def test_key_reads_see_every_commit_and_never_wait_for_a_writer(
         await pool.close()
     with pytest.raises(sqlite.DatabaseError, match="is closed"):
         await pool.key_read("SELECT n FROM counter WHERE id = 1")
-
-
-async def test_a_key_read_told_busy_goes_through_a_connection_thread(
-    pool: sqlite.Pool, tmp_path: Path
-) -> None:
-    """SQLite answering busy on the loop's thread (it never waits there) sends the read
-    to a connection's thread, which answers it. Busy is real here: the loop's connection
-    is pointed at a file another connection holds exclusively."""
-    held = tmp_path / "held.db"
-    holder = sqlite3.connect(held, isolation_level=None)
-    holder.execute("PRAGMA journal_mode = WAL")
-    holder.execute("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)")
-    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
-    holder.execute("BEGIN IMMEDIATE")
-    holder.execute("INSERT INTO counter (id, n) VALUES (1, 42)")
-    holder.execute("COMMIT")
-    busy = sqlite3.connect(held, isolation_level=None)
-    busy.execute("PRAGMA busy_timeout = 0")
-    with pytest.raises(sqlite3.OperationalError, match="locked"):
-        busy.execute("SELECT n FROM counter").fetchall()
-    pool._on_loop = busy  # the loop's connection, made busy for real
-    try:
-        (row,) = await pool.key_read("SELECT n FROM counter WHERE id = 1")
-        assert row["n"] == 0  # from the pool's own file, read on a connection's thread
-    finally:
-        holder.close()
-        await pool.close()
 
 
 # -- small units on the event loop's thread ----------------------------------------------
@@ -546,3 +519,98 @@ async def test_a_small_unit_never_holds_up_the_loop_while_another_program_writes
     finally:
         other.close()
         await pool.close()
+
+
+def _held_exclusively(path: Path) -> sqlite3.Connection:
+    """Another program holding the file `path` exclusively (a new WAL database)."""
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA journal_mode = WAL")
+    holder.execute("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)")
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO counter (id, n) VALUES (1, 0)")
+    holder.execute("COMMIT")
+    return holder
+
+
+@pytest.mark.parametrize("which", ["reader", "writer"])
+def test_the_loops_connections_are_told_busy_at_once(tmp_path: Path, which: str) -> None:
+    """Opening or using either connection of the loop's thread on a file another program
+    holds: SQLite says busy at once, never after the 5 s a busy handler would wait."""
+    holder = _held_exclusively(tmp_path / "held.db")
+    opened = {"reader": sqlite_units.loop_reader, "writer": sqlite_units.loop_writer}[which]
+
+    def open_and_read() -> None:
+        opened(tmp_path / "held.db").execute("SELECT n FROM counter").fetchall()
+
+    try:
+        started = time.monotonic()
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            open_and_read()
+        assert time.monotonic() - started < 1
+    finally:
+        holder.close()
+
+
+async def test_the_loops_writer_is_set_up_like_every_pool_connection(
+    pool: sqlite.Pool, tmp_path: Path
+) -> None:
+    """secure_delete (a purged nonce leaves no trace), foreign keys, synchronous NORMAL,
+    no busy wait and no WAL folding of its own; the reader is read-only."""
+    writer = sqlite_units.loop_writer(tmp_path / "t.db")
+    reader = sqlite_units.loop_reader(tmp_path / "t.db")
+    try:
+        settings = {
+            name: writer.execute(f"PRAGMA {name}").fetchone()[0]
+            for name in ("secure_delete", "foreign_keys", "synchronous", "busy_timeout")
+        }
+        assert settings == {
+            "secure_delete": 1,
+            "foreign_keys": 1,
+            "synchronous": 1,
+            "busy_timeout": 0,
+        }
+        assert writer.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        assert reader.execute("PRAGMA query_only").fetchone()[0] == 1
+        assert reader.execute("PRAGMA busy_timeout").fetchone()[0] == 0
+    finally:
+        writer.close()
+        reader.close()
+        await pool.close()
+
+
+async def test_small_units_keep_the_wal_bounded_without_the_checkpoint_task(
+    tmp_path: Path,
+) -> None:
+    """The loop's writer never folds the WAL: past the pool's bound, small units commit on
+    a connection's thread, whose commit folds it, so the WAL stays near the bound even
+    with no checkpoint task running."""
+    path = tmp_path / "w.db"
+    pool = await sqlite.Pool.open(path, BLOB_MIGRATIONS, synchronous="NORMAL")
+    pool.defer_checkpoints(pages=200)
+    try:
+        for i in range(1500):
+            await pool.transact(_insert_blobs(i, 1), small=True)
+        wal = path.with_name(path.name + "-wal").stat().st_size
+        assert wal < 2 * 200 * sqlite.WAL_PAGE_BYTES
+    finally:
+        await pool.close()
+
+
+async def test_closing_the_pool_closes_the_loops_connections(tmp_path: Path) -> None:
+    """After close, nothing of the pool holds the file: another program can take it
+    exclusively."""
+    path = tmp_path / "c.db"
+    pool = await sqlite.Pool.open(path, MIGRATIONS, synchronous="NORMAL")
+    await pool.transact(lambda db: db.execute("INSERT INTO counter (id, n) VALUES (1, 0)"))
+    await pool.transact(_bump_by(1), small=True)
+    assert (await pool.key_read("SELECT n FROM counter WHERE id = 1"))[0][0] == 1
+    await pool.close()
+    other = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        other.execute("PRAGMA locking_mode = EXCLUSIVE")
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("UPDATE counter SET n = 2 WHERE id = 1")
+        other.execute("COMMIT")
+    finally:
+        other.close()

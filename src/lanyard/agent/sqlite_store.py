@@ -35,7 +35,8 @@ from lanyard.core.identity import Kind
 
 LOAD_BATCH = 8192  # snapshot rows fetched per thread hop when loading
 RESULTS_BATCH = 500  # attendee ids per query (well under SQLite's variable limit)
-KEY_READ_MAX = 64  # keys read, or people stored, on the event loop's thread (Pool)
+KEY_READ_MAX = 16  # keys read on the event loop's thread (Pool.key_read)
+SMALL_UNIT_ROWS = 4  # people (and skipped rows) stored on it (Pool.transact small)
 
 
 def _now() -> str:
@@ -320,7 +321,9 @@ class SqliteStore(Store):
 
         # A Check's rows commit on the event loop's thread, a screening batch in one
         # hand-off to a connection's thread (Pool.transact): never one per statement.
-        return await self._pool.transact(unit, small=len(screened) <= KEY_READ_MAX)
+        return await self._pool.transact(
+            unit, small=len(screened) + len(skipped) <= SMALL_UNIT_ROWS
+        )
 
     async def finish_run(self, run_id: int) -> None:
         async with self._pool.write() as db:

@@ -27,7 +27,7 @@ from lanyard.core.coalesce import Coalescer
 
 PURGE_INTERVAL_SECONDS = 60
 SHARED_TRANSACTION_NONCES = 64
-SMALL_UNIT = 16  # nonces committed on the event loop's thread (Pool.transact small)
+SMALL_UNIT = 8  # nonces committed on the event loop's thread (Pool.transact small)
 
 Nonce = tuple[str, bytes, int]  # key id, nonce, expires_at
 

@@ -99,6 +99,8 @@ T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 5000
 DEFERRED_CHECKPOINT_PAGES = 16_384  # Pool.defer_checkpoints: 64 MiB of 4 KiB pages
+SQLITE_AUTOCHECKPOINT_PAGES = 1000  # SQLite's own default
+WAL_PAGE_BYTES = 4096 + 24  # a WAL frame: the page (SQLite's default size) and its header
 BEGIN_ATTEMPTS = 4  # each waits up to BUSY_TIMEOUT_MS inside SQLite before giving up
 
 
@@ -272,7 +274,7 @@ class Pool:
             if self._on_loop is None:
                 self._on_loop = loop_reader(self.path)
             return self._on_loop.execute(sql, params).fetchall()
-        except sqlite3.OperationalError as exc:
+        except sqlite3.Error as exc:
             if not is_busy(exc):
                 self._raise_translated(exc)
                 raise
@@ -326,14 +328,31 @@ class Pool:
         for the disk anyway (the pool at synchronous NORMAL, or `durable=False`), it runs
         on the event loop's own thread if SQLite grants the write lock at once (tens of
         microseconds, against a few hundred for the hand-off); when another program holds
-        the lock, it goes to a connection's thread, which waits."""
+        the lock, or the WAL is past the size at which commits fold it, it goes to a
+        connection's thread, which waits (and folds). `work` may then run twice, the first
+        run rolled back: it must do nothing but SQL."""
         relax = not durable and self._synchronous.upper() in {"FULL", "EXTRA"}
         async with self._writer:
-            if small and (relax or self._synchronous.upper() in {"NORMAL", "OFF"}):
+            if (
+                small
+                and (relax or self._synchronous.upper() in {"NORMAL", "OFF"})
+                and not self._wal_past_bound()
+            ):
                 done = self._unit_on_loop(work)
                 if not isinstance(done, NotNow):
                     return done
             return await self._transact_on_thread(work, relax)
+
+    def _wal_past_bound(self) -> bool:
+        """Whether the WAL has grown past the size at which a commit folds it: the loop's
+        writer never folds it (that would hold up the loop), so then a connection's thread
+        commits, and folds it, instead."""
+        pages = self._autocheckpoint or SQLITE_AUTOCHECKPOINT_PAGES
+        try:
+            size = os.stat(self.path.with_name(self.path.name + "-wal")).st_size
+        except OSError:
+            return False
+        return size > pages * WAL_PAGE_BYTES
 
     def _unit_on_loop(self, work: Callable[[sqlite3.Connection], T]) -> T | NotNow:
         """transact's unit on the loop's thread, or NotNow when SQLite says busy (the unit
@@ -441,7 +460,8 @@ class Pool:
             conns, self._all, self._free = self._all, [], []
             for own in (self._on_loop, self._loop_writer):
                 if own is not None:
-                    own.close()
+                    with suppress(sqlite3.Error):
+                        own.close()
             self._on_loop = self._loop_writer = None
         for conn in conns:
             with suppress(sqlite3.Error, ValueError):

@@ -36,30 +36,39 @@ async def on_thread(db: aiosqlite.Connection, work: Callable[[sqlite3.Connection
     return result
 
 
+def _never_waiting(path: Path, pragmas: tuple[str, ...]) -> sqlite3.Connection:
+    """A connection for the loop's thread: told never to wait on a lock before anything
+    else runs (connect's own timeout too), then `pragmas`; closed again if one fails."""
+    conn = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        conn.row_factory = sqlite3.Row
+        for pragma in ("busy_timeout = 0", *pragmas):
+            conn.execute(f"PRAGMA {pragma}").fetchall()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 def loop_reader(path: Path) -> sqlite3.Connection:
     """Pool.key_read's connection: read-only, and never waiting on a lock (busy at once)."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA query_only = ON")
-    conn.execute("PRAGMA busy_timeout = 0")
-    return conn
+    return _never_waiting(path, ("query_only = ON",))
 
 
 def loop_writer(path: Path) -> sqlite3.Connection:
     """Pool.transact's connection for small units on the loop's thread: as every pool
     connection (secure_delete, foreign keys), at synchronous NORMAL, never waiting on a
-    lock (busy at once), and never folding the WAL itself (that would hold up the loop)."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    for pragma in (
-        "synchronous = NORMAL",
-        "secure_delete = ON",
-        "foreign_keys = ON",
-        "busy_timeout = 0",
-        "wal_autocheckpoint = 0",
-    ):
-        conn.execute(f"PRAGMA {pragma}").fetchall()
-    return conn
+    lock (busy at once), and never folding the WAL itself (that would hold up the loop;
+    Pool sends units elsewhere once the WAL is past its bound)."""
+    return _never_waiting(
+        path,
+        (
+            "synchronous = NORMAL",
+            "secure_delete = ON",
+            "foreign_keys = ON",
+            "wal_autocheckpoint = 0",
+        ),
+    )
 
 
 class NotNow:
@@ -77,7 +86,9 @@ class BusyAtBegin(Exception):
 def unit_of(
     work: Callable[[sqlite3.Connection], T], setting: str | None
 ) -> Callable[[sqlite3.Connection], T]:
-    """Pool.transact's unit, as run on the connection's thread."""
+    """Pool.transact's unit, as run on a connection's thread or the loop's: `setting`
+    (synchronous) first, then BEGIN IMMEDIATE, `work`, COMMIT; ROLLBACK if anything
+    raises. BusyAtBegin when the write lock was not granted (nothing ran)."""
 
     def run(raw: sqlite3.Connection) -> T:
         if setting is not None:
