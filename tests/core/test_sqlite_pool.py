@@ -538,10 +538,15 @@ def test_the_loops_connections_are_told_busy_at_once(tmp_path: Path, which: str)
     """Opening or using either connection of the loop's thread on a file another program
     holds: SQLite says busy at once, never after the 5 s a busy handler would wait."""
     holder = _held_exclusively(tmp_path / "held.db")
-    opened = {"reader": sqlite_units.loop_reader, "writer": sqlite_units.loop_writer}[which]
 
     def open_and_read() -> None:
-        opened(tmp_path / "held.db").execute("SELECT n FROM counter").fetchall()
+        path = tmp_path / "held.db"
+        conn = (
+            sqlite_units.loop_reader(path)
+            if which == "reader"
+            else sqlite_units.loop_writer(path, 1000)
+        )
+        conn.execute("SELECT n FROM counter").fetchall()
 
     try:
         started = time.monotonic()
@@ -556,8 +561,8 @@ async def test_the_loops_writer_is_set_up_like_every_pool_connection(
     pool: sqlite.Pool, tmp_path: Path
 ) -> None:
     """secure_delete (a purged nonce leaves no trace), foreign keys, synchronous NORMAL,
-    no busy wait and no WAL folding of its own; the reader is read-only."""
-    writer = sqlite_units.loop_writer(tmp_path / "t.db")
+    no busy wait, and the pool's WAL bound; the reader is read-only."""
+    writer = sqlite_units.loop_writer(tmp_path / "t.db", 321)
     reader = sqlite_units.loop_reader(tmp_path / "t.db")
     try:
         settings = {
@@ -570,7 +575,7 @@ async def test_the_loops_writer_is_set_up_like_every_pool_connection(
             "synchronous": 1,
             "busy_timeout": 0,
         }
-        assert writer.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        assert writer.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 321
         assert reader.execute("PRAGMA query_only").fetchone()[0] == 1
         assert reader.execute("PRAGMA busy_timeout").fetchone()[0] == 0
     finally:
@@ -582,17 +587,18 @@ async def test_the_loops_writer_is_set_up_like_every_pool_connection(
 async def test_small_units_keep_the_wal_bounded_without_the_checkpoint_task(
     tmp_path: Path,
 ) -> None:
-    """The loop's writer never folds the WAL: past the pool's bound, small units commit on
-    a connection's thread, whose commit folds it, so the WAL stays near the bound even
+    """Small units on the loop's thread fold the WAL past the pool's bound like any other
+    commit, set before or after the loop's writer opened: the WAL stays near the bound
     with no checkpoint task running."""
     path = tmp_path / "w.db"
     pool = await sqlite.Pool.open(path, BLOB_MIGRATIONS, synchronous="NORMAL")
-    pool.defer_checkpoints(pages=200)
     try:
-        for i in range(1500):
+        await pool.transact(_insert_blobs(0, 1), small=True)  # the loop's writer opens
+        pool.defer_checkpoints(pages=200)
+        for i in range(1, 1500):
             await pool.transact(_insert_blobs(i, 1), small=True)
         wal = path.with_name(path.name + "-wal").stat().st_size
-        assert wal < 2 * 200 * sqlite.WAL_PAGE_BYTES
+        assert wal < 2 * 200 * (4096 + 24)  # 200 frames of a 4 KiB page and its header
     finally:
         await pool.close()
 

@@ -100,7 +100,6 @@ T = TypeVar("T")
 BUSY_TIMEOUT_MS = 5000
 DEFERRED_CHECKPOINT_PAGES = 16_384  # Pool.defer_checkpoints: 64 MiB of 4 KiB pages
 SQLITE_AUTOCHECKPOINT_PAGES = 1000  # SQLite's own default
-WAL_PAGE_BYTES = 4096 + 24  # a WAL frame: the page (SQLite's default size) and its header
 BEGIN_ATTEMPTS = 4  # each waits up to BUSY_TIMEOUT_MS inside SQLite before giving up
 
 
@@ -328,31 +327,15 @@ class Pool:
         for the disk anyway (the pool at synchronous NORMAL, or `durable=False`), it runs
         on the event loop's own thread if SQLite grants the write lock at once (tens of
         microseconds, against a few hundred for the hand-off); when another program holds
-        the lock, or the WAL is past the size at which commits fold it, it goes to a
-        connection's thread, which waits (and folds). `work` may then run twice, the first
-        run rolled back: it must do nothing but SQL."""
+        the lock, it goes to a connection's thread, which waits. `work` may then run
+        twice, the first run rolled back: it must do nothing but SQL."""
         relax = not durable and self._synchronous.upper() in {"FULL", "EXTRA"}
         async with self._writer:
-            if (
-                small
-                and (relax or self._synchronous.upper() in {"NORMAL", "OFF"})
-                and not self._wal_past_bound()
-            ):
+            if small and (relax or self._synchronous.upper() in {"NORMAL", "OFF"}):
                 done = self._unit_on_loop(work)
                 if not isinstance(done, NotNow):
                     return done
             return await self._transact_on_thread(work, relax)
-
-    def _wal_past_bound(self) -> bool:
-        """Whether the WAL has grown past the size at which a commit folds it: the loop's
-        writer never folds it (that would hold up the loop), so then a connection's thread
-        commits, and folds it, instead."""
-        pages = self._autocheckpoint or SQLITE_AUTOCHECKPOINT_PAGES
-        try:
-            size = os.stat(self.path.with_name(self.path.name + "-wal")).st_size
-        except OSError:
-            return False
-        return size > pages * WAL_PAGE_BYTES
 
     def _unit_on_loop(self, work: Callable[[sqlite3.Connection], T]) -> T | NotNow:
         """transact's unit on the loop's thread, or NotNow when SQLite says busy (the unit
@@ -361,7 +344,7 @@ class Pool:
             raise DatabaseError(f"database {self.path} is closed")
         try:
             if self._loop_writer is None:
-                self._loop_writer = loop_writer(self.path)
+                self._loop_writer = loop_writer(self.path, self._checkpoint_pages())
             return unit_of(work, None)(self._loop_writer)
         except BusyAtBegin:
             return NotNow()
@@ -419,6 +402,13 @@ class Pool:
         folds it past `pages` (by default 64 MiB), so the WAL stays bounded should that
         task stop. Applies to each connection before its next unit of work."""
         self._autocheckpoint = max(1, pages)
+        if self._loop_writer is not None:
+            pragma = f"PRAGMA wal_autocheckpoint = {self._autocheckpoint}"
+            self._loop_writer.execute(pragma).fetchall()
+
+    def _checkpoint_pages(self) -> int:
+        """The WAL size, in pages, past which a commit folds it."""
+        return self._autocheckpoint or SQLITE_AUTOCHECKPOINT_PAGES
 
     async def checkpoint_passive(self) -> tuple[int, int]:
         """Fold what it can of the WAL into the database file without waiting for any

@@ -55,18 +55,18 @@ def loop_reader(path: Path) -> sqlite3.Connection:
     return _never_waiting(path, ("query_only = ON",))
 
 
-def loop_writer(path: Path) -> sqlite3.Connection:
+def loop_writer(path: Path, checkpoint_pages: int) -> sqlite3.Connection:
     """Pool.transact's connection for small units on the loop's thread: as every pool
-    connection (secure_delete, foreign keys), at synchronous NORMAL, never waiting on a
-    lock (busy at once), and never folding the WAL itself (that would hold up the loop;
-    Pool sends units elsewhere once the WAL is past its bound)."""
+    connection (secure_delete, foreign keys, the pool's WAL bound: a commit past it folds
+    the WAL, so that the WAL stays bounded even if nothing else folds it), at synchronous
+    NORMAL, and never waiting on a lock (busy at once)."""
     return _never_waiting(
         path,
         (
             "synchronous = NORMAL",
             "secure_delete = ON",
             "foreign_keys = ON",
-            "wal_autocheckpoint = 0",
+            f"wal_autocheckpoint = {int(checkpoint_pages)}",
         ),
     )
 
