@@ -293,14 +293,10 @@ class Pool:
         (call-token nonces: their tokens expire long before the machine is back)."""
         relax = not durable and self._synchronous.upper() in {"FULL", "EXTRA"}
         async with self._writer, self._lent() as conn:
-            # A connection is marked before it is relaxed and unmarked only once it is
-            # durable again, so no durable write ever runs on a relaxed connection,
-            # however a unit was interrupted.
-            if relax and conn not in self._relaxed:
-                self._relaxed.add(conn)
-                await conn.execute("PRAGMA synchronous = NORMAL")
-            elif not relax and conn in self._relaxed:
-                await conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+            setting = self._synchronous_for(conn, relax)
+            if setting is not None:
+                await conn.execute(f"PRAGMA synchronous = {setting}")
+            if not relax:
                 self._relaxed.discard(conn)
             await self._begin(conn)
             try:
@@ -337,6 +333,18 @@ class Pool:
                     return done
             return await self._transact_on_thread(work, relax)
 
+    def _synchronous_for(self, conn: aiosqlite.Connection, relax: bool) -> str | None:
+        """The synchronous setting `conn` must switch to before a unit that is relaxed or
+        not (None: it is at it already). A connection is marked before it is relaxed and
+        unmarked (by the caller) only once it is durable again, so no durable write ever
+        runs on a relaxed connection, however a unit was interrupted."""
+        if relax and conn not in self._relaxed:
+            self._relaxed.add(conn)
+            return "NORMAL"
+        if not relax and conn in self._relaxed:
+            return self._synchronous
+        return None
+
     def _unit_on_loop(self, work: Callable[[sqlite3.Connection], T]) -> T | NotNow:
         """transact's unit on the loop's thread, or NotNow when SQLite says busy (the unit
         rolled back whole: running it again elsewhere is safe)."""
@@ -348,24 +356,15 @@ class Pool:
             return unit_of(work, None)(self._loop_writer)
         except BusyAtBegin:
             return NotNow()
-        except sqlite3.OperationalError as exc:
+        except sqlite3.Error as exc:
             if is_busy(exc):
                 return NotNow()
-            self._raise_translated(exc)
-            raise
-        except sqlite3.Error as exc:
             self._raise_translated(exc)
             raise
 
     async def _transact_on_thread(self, work: Callable[[sqlite3.Connection], T], relax: bool) -> T:
         async with self._lent() as conn:
-            # Marked before it is relaxed, unmarked only once durable again (write()).
-            setting = None
-            if relax and conn not in self._relaxed:
-                self._relaxed.add(conn)
-                setting = "NORMAL"
-            elif not relax and conn in self._relaxed:
-                setting = self._synchronous
+            setting = self._synchronous_for(conn, relax)
             for attempt in range(BEGIN_ATTEMPTS):
                 try:
                     result = await on_thread(conn, unit_of(work, setting))

@@ -97,41 +97,27 @@ _RECORD_SELECT = """
 """
 
 
-_APPEND_LEAF = (
-    "INSERT INTO evaluation_log (log_index, caller, event_id, epoch, points, "
-    "logged_at, points_sha256, leaf_hash) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 "
-    "WHERE ?1 = (SELECT coalesce(max(log_index), -1) + 1 FROM evaluation_log)"
-)
-
-
-def _leaf_row(logged: LoggedEvaluation) -> tuple[object, ...]:
-    leaf = logged.leaf
-    return (
-        logged.log_index,
-        leaf.caller,
-        leaf.event_id,
-        leaf.epoch,
-        leaf.points,
-        leaf.logged_at,
-        leaf.points_sha256,
-        leaf.hash(),
-    )
-
-
-def _appended(rowcount: int, logged: LoggedEvaluation) -> None:
-    if rowcount != 1:
-        raise LogOutOfStep(f"evaluation log leaf {logged.log_index} is not the next one")
-
-
-async def _append_evaluation(db: aiosqlite.Connection, logged: LoggedEvaluation) -> None:
-    """The one rule for writing a leaf; the caller holds the write unit. Its index MUST
-    be the log's next one (LogOutOfStep otherwise: the unit rolls back)."""
-    _appended((await db.execute(_APPEND_LEAF, _leaf_row(logged))).rowcount, logged)
-
-
 def _append_leaf(db: sqlite3.Connection, logged: LoggedEvaluation) -> None:
-    """_append_evaluation inside a unit run on the connection's thread (Pool.transact)."""
-    _appended(db.execute(_APPEND_LEAF, _leaf_row(logged)).rowcount, logged)
+    """The one place a leaf is written, inside the caller's unit (Pool.transact). Its
+    index MUST be the log's next one (LogOutOfStep otherwise: the unit rolls back)."""
+    leaf = logged.leaf
+    cur = db.execute(
+        "INSERT INTO evaluation_log (log_index, caller, event_id, epoch, points, "
+        "logged_at, points_sha256, leaf_hash) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 "
+        "WHERE ?1 = (SELECT coalesce(max(log_index), -1) + 1 FROM evaluation_log)",
+        (
+            logged.log_index,
+            leaf.caller,
+            leaf.event_id,
+            leaf.epoch,
+            leaf.points,
+            leaf.logged_at,
+            leaf.points_sha256,
+            leaf.hash(),
+        ),
+    )
+    if cur.rowcount != 1:
+        raise LogOutOfStep(f"evaluation log leaf {logged.log_index} is not the next one")
 
 
 async def _claim(db: aiosqlite.Connection, caller: str, record_ref: str, points: int) -> int | None:
@@ -328,8 +314,7 @@ class SqliteStore(Store):
 
     # -- evaluation log ------------------------------------------------------------------
     async def append_evaluation(self, logged: LoggedEvaluation) -> None:
-        async with self._pool.write() as db:
-            await _append_evaluation(db, logged)
+        await self._pool.transact(lambda db: _append_leaf(db, logged))
 
     async def evaluation_hashes(self) -> list[bytes]:
         rows = await self._all("SELECT leaf_hash FROM evaluation_log ORDER BY log_index")
