@@ -196,27 +196,35 @@ class AdminClient:
     async def _points(self, messages: list[bytes], epoch: int) -> list[bytes]:
         if not messages:
             return []
+        return await blinding.blinded_round(
+            messages, lambda points: self._evaluate_proved(points, epoch)
+        )
 
-        async def evaluate(points: list[bytes]) -> list[bytes]:
+    async def _evaluate_proved(self, points: list[bytes], epoch: int) -> list[bytes]:
+        """EvaluateForRecord over `points` (blinded, 32 bytes each) in calls of at most
+        EVALUATE_LIMIT, each answer's proof checked against the epoch's public key (spec
+        §3a): a record whose tags came from another key would never match anyone, a false
+        "clear" at every event. Raises EvaluationProofFailed (nothing is to be added)."""
+        out: list[bytes] = []
+        for i in range(0, len(points), EVALUATE_LIMIT):
+            part = points[i : i + EVALUATE_LIMIT]
             response = await self._stub.EvaluateForRecord(
                 request := admin_pb2.EvaluateForRecordRequest(
-                    suite=screen.SUITE, epoch=epoch, blinded_points=points
+                    suite=screen.SUITE, epoch=epoch, blinded_points=part
                 ),
                 metadata=self._md("EvaluateForRecord", request),
             )
             evaluated = list(response.evaluated_points)
-            # The record's tags must come from the key events are proved to get (§3a).
             try:
                 await proof.verify_batch(
-                    self._epoch_key, points, evaluated, proof.Proof.from_bytes(response.proof), None
+                    self._epoch_key, part, evaluated, proof.Proof.from_bytes(response.proof), None
                 )
             except ProofFailed as exc:
                 raise EvaluationProofFailed(
                     f"the registry's evaluation proof failed: {exc}; no record was added"
                 ) from exc
-            return evaluated
-
-        return await blinding.blinded_round(messages, evaluate)
+            out += evaluated
+        return out
 
     async def update_record(
         self,
@@ -283,21 +291,7 @@ class AdminClient:
         skip_existing: bool,
         epoch: int,
     ) -> admin_pb2.AddRecordsResponse:
-        async def evaluate(points: list[bytes]) -> list[bytes]:
-            out: list[bytes] = []
-            for i in range(0, len(points), EVALUATE_LIMIT):
-                response = await self._stub.EvaluateForRecord(
-                    request := admin_pb2.EvaluateForRecordRequest(
-                        suite=screen.SUITE,
-                        epoch=epoch,
-                        blinded_points=points[i : i + EVALUATE_LIMIT],
-                    ),
-                    metadata=self._md("EvaluateForRecord", request),
-                )
-                out += response.evaluated_points
-            return out
-
-        ys = iter(await blinding.blinded_round([m for ms in messages for m in ms], evaluate))
+        ys = iter(await self._points([m for ms in messages for m in ms], epoch))
         items = [
             (r.record_ref, r.status, r.expires_on, [next(ys) for _ in ms])
             for r, ms in zip(records, messages, strict=True)
