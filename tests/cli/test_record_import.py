@@ -115,3 +115,20 @@ async def test_import_adds_good_rows_and_names_bad_ones(
     assert "Imported 1 record(s)" in out
     assert "Skipped 1 record(s)" in out
     assert len(await registry.service.list_records()) == 10
+
+    # Each batch claims the evaluation it came from (spec §3b): only the refused import's
+    # evaluation stands flagged for the WG's readers.
+    code, out, err = await lanyard(capsys, "registry", "evaluations", *d, "--json")
+    assert code == 0, err
+    leaves = json.loads(out)["leaves"]
+    assert [(e["records"], e["flag"]) for e in leaves] == [
+        (4, None),
+        (4, None),
+        (1, None),
+        (0, "admin evaluation without a record added"),
+        (1, None),
+    ]
+    code, out, err = await lanyard(capsys, "registry", "evaluations", *d)
+    assert code == 0, err
+    assert out.count("and 3") == 2  # "<first ref> and 3 more", wrapped on a narrow terminal
+    assert "1 admin-key evaluation(s) came with no record added" in out

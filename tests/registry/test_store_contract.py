@@ -10,10 +10,17 @@ from pathlib import Path
 import pytest
 
 from lanyard.core.evaluation_log import Leaf
-from lanyard.registry.errors import AlreadyExists, LogOutOfStep, NotFound, QuotaExhausted
+from lanyard.registry.errors import (
+    AlreadyExists,
+    InvalidRequest,
+    LogOutOfStep,
+    NotFound,
+    QuotaExhausted,
+)
 from lanyard.registry.sqlite_store import SqliteStore
 from lanyard.registry.store import (
     Change,
+    Claim,
     Entry,
     Event,
     LiveEntry,
@@ -120,11 +127,47 @@ class TestStoreContract:
             Change(
                 add_record=Record("WG-4", "flagged", None),
                 add_points=[b"c" * 32],
-                claim=("admin:operator", 1),
+                claim=Claim("admin:operator", "WG-4", 1),
             )
         )
         claimed = await store.list_evaluations(event_id="admin")
-        assert [(e.log_index, e.record_ref) for e in claimed] == [(0, "WG-1"), (1, "WG-4")]
+        assert [(e.log_index, e.record_ref, e.records) for e in claimed] == [
+            (0, "WG-1", 1),
+            (1, "WG-4", 1),
+        ]
+
+    async def test_claims_by_index(self, make_store: StoreFactory) -> None:
+        store = await make_store()
+        for index, (caller, points) in enumerate(
+            [("admin:operator", 3), ("admin:reader", 2), ("admin:operator", 2)]
+        ):
+            await store.append_evaluation(_logged(index, caller, "admin", points))
+
+        def batch(ref: str, claim: Claim) -> Change:
+            return Change(
+                add_records=[(Record(ref, "flagged", None), [bytes([len(ref)]) * 32])],
+                add_records_history=[],
+                claim=claim,
+            )
+
+        refused = [
+            (Claim("admin:operator", "B-1", 10, (1,)), "leaf 1 is not an unclaimed"),
+            (Claim("admin:operator", "B-1", 10, (7,)), "leaf 7 is not an unclaimed"),
+            (Claim("admin:operator", "B-1", 10, (0, 0)), "names a leaf twice"),
+            (Claim("admin:operator", "B-1", 4, (0, 2)), "5 points in all; the change carries 4"),
+        ]
+        for claim, words in refused:
+            with pytest.raises(InvalidRequest, match=words):
+                await store.apply(batch("B-1", claim))
+        # Refused claims added nothing: the records neither, in the same transaction.
+        assert await store.get_record("B-1") is None
+        assert all(e.record_ref is None for e in await store.list_evaluations())
+
+        await store.apply(batch("B-1", Claim("admin:operator", "B-1", 5, (0, 2), records=40)))
+        logged = await store.list_evaluations()
+        assert [(e.record_ref, e.records) for e in logged] == [("B-1", 40), (None, 0), ("B-1", 40)]
+        with pytest.raises(InvalidRequest, match="leaf 2 is not an unclaimed"):
+            await store.apply(batch("B-22", Claim("admin:operator", "B-22", 5, (2,))))
 
     async def test_apply_and_delta(self, make_store: StoreFactory) -> None:
         store = await make_store()

@@ -161,13 +161,16 @@ class AdminClient:
             ban_until=ban_until.isoformat() if ban_until else "",
         )
 
-        async def add(epoch: int, ys: list[bytes]) -> admin_pb2.AddRecordResponse:
+        async def add(
+            epoch: int, ys: list[bytes], leaves: list[int]
+        ) -> admin_pb2.AddRecordResponse:
             request = admin_pb2.AddRecordRequest(
                 suite=screen.SUITE,
                 epoch=epoch,
                 record=record,
                 points=ys,
                 submission_id=submission_id,
+                evaluation_log_indexes=leaves,
             )
             response: admin_pb2.AddRecordResponse = await self._stub.AddRecord(
                 request, metadata=self._md("AddRecord", request)
@@ -179,32 +182,40 @@ class AdminClient:
     async def _with_points(
         self,
         identifiers: Sequence[Identifier],
-        send: Callable[[int, list[bytes]], Awaitable[T]],
+        send: Callable[[int, list[bytes], list[int]], Awaitable[T]],
     ) -> T:
-        """Run the blinded round for `identifiers` and `send` (epoch, Y points); if the
-        key was rotated since this client learnt the epoch, once more afresh."""
+        """Run the blinded round for `identifiers` and `send` (epoch, Y points, the
+        evaluation log leaves they came from); if the key was rotated since this client
+        learnt the epoch, once more afresh."""
         messages = record_messages(identifiers)
         try:
             epoch = await self._epoch()
-            return await send(epoch, await self._points(messages, epoch))
+            return await send(epoch, *await self._points(messages, epoch))
         except RpcFailed as exc:
             if exc.code != grpc.StatusCode.FAILED_PRECONDITION:
                 raise
             epoch = await self._epoch(refresh=True)
-            return await send(epoch, await self._points(messages, epoch))
+            return await send(epoch, *await self._points(messages, epoch))
 
-    async def _points(self, messages: list[bytes], epoch: int) -> list[bytes]:
+    async def _points(self, messages: list[bytes], epoch: int) -> tuple[list[bytes], list[int]]:
+        """(Y per message, the evaluation log leaves of the calls that evaluated them)."""
+        leaves: list[int] = []
         if not messages:
-            return []
-        return await blinding.blinded_round(
-            messages, lambda points: self._evaluate_proved(points, epoch)
+            return [], leaves
+        ys = await blinding.blinded_round(
+            messages, lambda points: self._evaluate_proved(points, epoch, leaves)
         )
+        return ys, leaves
 
-    async def _evaluate_proved(self, points: list[bytes], epoch: int) -> list[bytes]:
+    async def _evaluate_proved(
+        self, points: list[bytes], epoch: int, leaves: list[int]
+    ) -> list[bytes]:
         """EvaluateForRecord over `points` (blinded, 32 bytes each) in calls of at most
         EVALUATE_LIMIT, each answer's proof checked against the epoch's public key (spec
         §3a): a record whose tags came from another key would never match anyone, a false
-        "clear" at every event. Raises EvaluationProofFailed (nothing is to be added)."""
+        "clear" at every event. Each call's evaluation log index goes to `leaves`, for the
+        record change to claim (spec §3b). Raises EvaluationProofFailed (nothing is to be
+        added)."""
         out: list[bytes] = []
         for i in range(0, len(points), EVALUATE_LIMIT):
             part = points[i : i + EVALUATE_LIMIT]
@@ -223,6 +234,8 @@ class AdminClient:
                 raise EvaluationProofFailed(
                     f"the registry's evaluation proof failed: {exc}; no record was added"
                 ) from exc
+            if response.HasField("log_entry"):
+                leaves.append(response.log_entry.log_index)
             out += evaluated
         return out
 
@@ -247,18 +260,22 @@ class AdminClient:
             clear_ban_until=ban_until == "clear",
         )
 
-        async def send(epoch: int, ys: list[bytes]) -> admin_pb2.UpdateRecordResponse:
+        async def send(
+            epoch: int, ys: list[bytes], leaves: list[int]
+        ) -> admin_pb2.UpdateRecordResponse:
             if ys:
                 request.suite, request.epoch = screen.SUITE, epoch
                 del request.add_points[:]
                 request.add_points.extend(ys)
+                del request.evaluation_log_indexes[:]
+                request.evaluation_log_indexes.extend(leaves)
             response: admin_pb2.UpdateRecordResponse = await self._stub.UpdateRecord(
                 request, metadata=self._md("UpdateRecord", request)
             )
             return response
 
         if not aliases:
-            return await send(0, [])
+            return await send(0, [], [])
         return await self._with_points(aliases, send)
 
     async def get_record(self, record_ref: str) -> admin_pb2.GetRecordResponse:
@@ -291,13 +308,14 @@ class AdminClient:
         skip_existing: bool,
         epoch: int,
     ) -> admin_pb2.AddRecordsResponse:
-        ys = iter(await self._points([m for ms in messages for m in ms], epoch))
+        points, leaves = await self._points([m for ms in messages for m in ms], epoch)
+        ys = iter(points)
         items = [
             (r.record_ref, r.status, r.expires_on, [next(ys) for _ in ms])
             for r, ms in zip(records, messages, strict=True)
         ]
         bans = {r.record_ref: r.ban_until for r in records if r.ban_until is not None}
-        return await self.upload_points(items, epoch, skip_existing, bans)
+        return await self.upload_points(items, epoch, skip_existing, bans, leaves)
 
     async def add_record_batches(
         self,
@@ -327,13 +345,18 @@ class AdminClient:
         epoch: int,
         skip_existing: bool = False,
         ban_until: Mapping[str, date] | None = None,
+        log_indexes: Sequence[int] = (),
     ) -> admin_pb2.AddRecordsResponse:
         """AddRecords for (record_ref, status, expiry, Y points) already evaluated under
         `epoch`: the second half of add_records (spec §5). `ban_until` gives the end of
-        ban of those banned records that have one, by record_ref."""
+        ban of those banned records that have one, by record_ref; `log_indexes` the
+        evaluation log leaves the points came from, for the batch to claim (spec §3b)."""
         bans = ban_until or {}
         request = admin_pb2.AddRecordsRequest(
-            suite=screen.SUITE, epoch=epoch, skip_existing=skip_existing
+            suite=screen.SUITE,
+            epoch=epoch,
+            skip_existing=skip_existing,
+            evaluation_log_indexes=log_indexes,
         )
         for ref, status, expires_on, points in items:
             request.records.append(

@@ -220,7 +220,12 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             submission_id=request.submission_id,
         )
         stored, version, extended = await self._service.add_record(
-            request.suite, request.epoch, record, list(request.points), by=member
+            request.suite,
+            request.epoch,
+            record,
+            list(request.points),
+            by=member,
+            log_indexes=list(request.evaluation_log_indexes),
         )
         return admin_pb2.AddRecordResponse(
             record=record_info(stored), snapshot_version=version, extended_refs=extended
@@ -247,7 +252,12 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             )
             items.append((record, list(item.points)))
         added, skipped, version = await self._service.add_records(
-            request.suite, request.epoch, items, request.skip_existing, by=member
+            request.suite,
+            request.epoch,
+            items,
+            request.skip_existing,
+            by=member,
+            log_indexes=list(request.evaluation_log_indexes),
         )
         return admin_pb2.AddRecordsResponse(
             records=[record_info(r) for r in added],
@@ -272,6 +282,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             suite=request.suite,
             epoch=request.epoch,
             add_points=list(request.add_points),
+            log_indexes=list(request.evaluation_log_indexes),
         )
         stored, version = await self._service.update_record(request.record_ref, change, member)
         return admin_pb2.UpdateRecordResponse(record=record_info(stored), snapshot_version=version)
@@ -476,6 +487,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
                     logged_at=e.leaf.logged_at,
                     points_sha256=e.leaf.points_sha256,
                     record_ref=e.record_ref or "",
+                    records=e.records,
                 )
                 for e in logged
             ],

@@ -222,4 +222,10 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX entries_live_sealed ON entries (tag, sealed) WHERE removed_version IS NULL;
     """,
+    # 10: how many records a claim covers: a batch import claims its evaluations once for
+    #     all its records (named by the first), one record or its aliases count one.
+    """
+    ALTER TABLE evaluation_claims ADD COLUMN records INTEGER NOT NULL DEFAULT 1
+        CHECK (records > 0);
+    """,
 ]

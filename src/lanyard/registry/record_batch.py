@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
+from dataclasses import replace
 
 from lanyard.core import limits, screen, snapshot
 from lanyard.core.blinding import run_chunked
@@ -92,9 +93,14 @@ async def plan(
     skip_existing: bool,
     executor: Executor | None,
     by: str = "operator",
+    log_indexes: Sequence[int] = (),
 ) -> tuple[list[Item], list[str], Callable[[], Awaitable[int]] | None]:
     """(records to add, refs skipped, commit) for a checked batch; call under the lock.
-    `commit` is None when nothing is left to add. Raises AlreadyExists."""
+    `commit` is None when nothing is left to add; it claims the evaluation log leaves
+    `log_indexes` (spec §3b) for the records added. Raises AlreadyExists, InvalidRequest."""
+    follows = record_changes.claim(
+        by, items[0][0].record_ref if items else "", sum(len(ys) for _, ys in items), log_indexes
+    )
     existing = await store.existing_refs([r.record_ref for r, _ in items])
     if existing and not skip_existing:
         first = next(i for i, (r, _) in enumerate(items) if r.record_ref in existing)
@@ -138,6 +144,9 @@ async def plan(
                 ],
                 add_entries=change.add_entries,
                 remove_tags=change.remove_tags,
+                claim=replace(follows, record_ref=todo[0][0].record_ref, records=len(todo))
+                if log_indexes
+                else None,
             )
         )
 

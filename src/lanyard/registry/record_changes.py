@@ -12,9 +12,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
-from lanyard.registry.store import Entry, Record, Store
+from lanyard.registry.errors import InvalidRequest
+from lanyard.registry.store import Claim, Entry, Record, Store
 
 RANK = {"flagged": 1, "banned": 2}
+# Evaluation log leaves one change may claim: a batch of 10,000 points takes one leaf
+# with the admin tool's calls of up to 10,000 points; far more than any client needs.
+MAX_CLAIMED_LEAVES = 64
 
 
 class Keep:
@@ -34,6 +38,8 @@ class RecordUpdate:
     suite: str = ""
     epoch: int = 0
     add_points: Sequence[bytes] = ()
+    # The evaluation log leaves add_points came from (spec §3b), claimed with the change.
+    log_indexes: Sequence[int] = ()
 
 
 def changed(old: Record, change: RecordUpdate) -> Record:
@@ -131,3 +137,16 @@ def describe_added(record: Record, identifiers: int) -> str:
     if record.submission_id:
         parts.append(f"from submission {record.submission_id}")
     return ", ".join(parts)
+
+
+def claim(
+    by: str, record_ref: str, points: int, log_indexes: Sequence[int], records: int = 1
+) -> Claim:
+    """The evaluation log leaves (spec §3b) a change by admin `by` follows, for the store
+    to claim in the change's transaction (store.Claim's rule). Raises InvalidRequest for
+    more than MAX_CLAIMED_LEAVES leaves."""
+    if len(log_indexes) > MAX_CLAIMED_LEAVES:
+        raise InvalidRequest(
+            f"evaluation_log_indexes names {len(log_indexes)} leaves; at most {MAX_CLAIMED_LEAVES}"
+        )
+    return Claim(f"admin:{by}", record_ref, points, tuple(log_indexes), records)

@@ -331,9 +331,11 @@ class RegistryService:
         record: Record,
         points: Sequence[bytes],
         by: str = "operator",
+        log_indexes: Sequence[int] = (),
     ) -> tuple[Record, int, list[str]]:
         """Add a record (spec §5 points); `by` is the admin who adds it, for its history,
-        and the record accounts for that key's newest evaluation in the log (spec §3b).
+        and the record claims that key's evaluation log leaves `log_indexes` (spec §3b;
+        none given: the key's newest unclaimed one of enough points).
         Returns it, the snapshot version, and the refs of the older records it extended
         (the repeat rule, registry/retention.py)."""
         self._check_suite_epoch(suite, epoch)
@@ -346,6 +348,7 @@ class RegistryService:
                 f"a record needs 1 to {MAX_POINTS_PER_RECORD} points, got {len(points)}"
             )
         self._check_points(points)
+        follows = record_changes.claim(by, record.record_ref, len(points), log_indexes)
         async with self._lock:
             if await self._store.get_record(record.record_ref) is not None:
                 raise AlreadyExists(f"record {record.record_ref} already exists")
@@ -382,7 +385,7 @@ class RegistryService:
                         record_changes.describe_added(record, len(dict.fromkeys(points))),
                     ),
                     extend=extend,
-                    claim=(f"admin:{by}", len(points)),
+                    claim=follows,
                 )
             )
         stored = await self._store.get_record(record.record_ref)
@@ -404,9 +407,11 @@ class RegistryService:
         items: Sequence[tuple[Record, list[bytes]]],
         skip_existing: bool = False,
         by: str = "operator",
+        log_indexes: Sequence[int] = (),
     ) -> tuple[list[Record], list[str], int]:
         """Add a batch of records in one transaction and one snapshot version (one
-        re-sign); `by` is the admin who adds them, for each record's history. Returns
+        re-sign); `by` is the admin who adds them, for each record's history, and the
+        batch claims that key's evaluation log leaves `log_indexes` (spec §3b). Returns
         (records added, in order; refs skipped as existing; version).
         Raises InvalidRequest naming the record's index, AlreadyExists, WrongEpoch."""
         started = time.perf_counter()
@@ -414,7 +419,7 @@ class RegistryService:
         await record_batch.check_batch(items, MAX_POINTS_PER_RECORD, self._executor)
         async with self._lock:
             todo, skipped, commit = await record_batch.plan(
-                self._snap, self._store, items, skip_existing, self._executor, by
+                self._snap, self._store, items, skip_existing, self._executor, by, log_indexes
             )
             version = await commit() if commit is not None else self._snap.version
         now = datetime.now(UTC)
@@ -440,6 +445,13 @@ class RegistryService:
             self._check_points(change.add_points)
         if change.status is not None and change.status not in STATUSES:
             raise InvalidRequest("status must be flagged or banned")
+        if change.log_indexes and not change.add_points:
+            raise InvalidRequest("evaluation_log_indexes comes with add_points only")
+        follows = (
+            record_changes.claim(by, old_ref, len(change.add_points), change.log_indexes)
+            if change.log_indexes
+            else None
+        )
         async with self._lock:
             old = await self._store.get_record(old_ref)
             if old is None:
@@ -467,6 +479,7 @@ class RegistryService:
                     add_entries=padded.add_entries,
                     remove_tags=padded.remove_tags,
                     history=RecordEvent(by, "updated", detail),
+                    claim=follows,
                 )
             )
         stored = await self._store.get_record(old_ref)

@@ -32,6 +32,7 @@ from lanyard.registry.migrations import MIGRATIONS
 from lanyard.registry.sqlite_entries import state_on
 from lanyard.registry.store import (
     Change,
+    Claim,
     Delta,
     Entry,
     Event,
@@ -133,6 +134,46 @@ async def _claim(db: aiosqlite.Connection, caller: str, record_ref: str, points:
         (record_ref, _now(), caller, points),
     )
     return int(row[0]) if row else None
+
+
+async def _claim_leaves(db: aiosqlite.Connection, claim: Claim) -> None:
+    """Claim's rule on the change's write unit; raises InvalidRequest (rolling the whole
+    change back) for a leaf that is not the caller's, is claimed already or named twice,
+    or for leaves holding more points than the change carries."""
+    if not claim.log_indexes:
+        await _claim(db, claim.caller, claim.record_ref, claim.points)
+        return
+    if len(set(claim.log_indexes)) != len(claim.log_indexes):
+        raise InvalidRequest("evaluation_log_indexes names a leaf twice")
+    marks = ",".join("?" * len(claim.log_indexes))
+    rows = await db.execute_fetchall(
+        "SELECT l.log_index, l.caller, l.points, c.log_index IS NOT NULL "  # noqa: S608 - placeholders only
+        "FROM evaluation_log l LEFT JOIN evaluation_claims c USING (log_index) "
+        f"WHERE l.log_index IN ({marks})",
+        claim.log_indexes,
+    )
+    found = {int(r[0]): (str(r[1]), int(r[2]), bool(r[3])) for r in rows}
+    total = 0
+    for i, index in enumerate(claim.log_indexes):
+        caller, points, claimed = found.get(index, ("", 0, False))
+        if caller != claim.caller or claimed:
+            # The same words whether the leaf is another key's, claimed or absent.
+            raise InvalidRequest(
+                f"evaluation_log_indexes[{i}]: leaf {index} is not an unclaimed evaluation "
+                "of this admin key"
+            )
+        total += points
+    if total > claim.points:
+        raise InvalidRequest(
+            f"evaluation_log_indexes name leaves of {total} points in all; the change "
+            f"carries {claim.points}"
+        )
+    at = _now()
+    await db.executemany(
+        "INSERT INTO evaluation_claims (log_index, record_ref, claimed_at, records) "
+        "VALUES (?, ?, ?, ?)",
+        [(index, claim.record_ref, at, claim.records) for index in claim.log_indexes],
+    )
 
 
 class SqliteStore(Store):
@@ -324,7 +365,7 @@ class SqliteStore(Store):
         self, event_id: str | None = None, since: str | None = None
     ) -> list[LoggedEvaluation]:
         rows = await self._all(
-            "SELECT l.*, c.record_ref FROM evaluation_log l "
+            "SELECT l.*, c.record_ref, c.records FROM evaluation_log l "
             "LEFT JOIN evaluation_claims c USING (log_index) "
             "WHERE (?1 IS NULL OR l.event_id = ?1) AND (?2 IS NULL OR l.logged_at >= ?2) "
             "ORDER BY l.log_index",
@@ -342,6 +383,7 @@ class SqliteStore(Store):
                     bytes(r["points_sha256"]),
                 ),
                 r["record_ref"],
+                r["records"] or 0,
             )
             for r in rows
         ]
@@ -540,9 +582,8 @@ class SqliteStore(Store):
                 "UPDATE records SET expires_on = ? WHERE record_ref = ?",
                 [(e.isoformat() if e else None, ref) for ref, e in change.extend],
             )
-            if change.claim is not None and change.add_record is not None:
-                caller, points = change.claim
-                await _claim(db, caller, change.add_record.record_ref, points)
+            if change.claim is not None:
+                await _claim_leaves(db, change.claim)
             # Tombstones keep the tag for deltas; the sealed box is wiped (secure_delete).
             await db.executemany(
                 "UPDATE entries SET removed_version = ?, sealed = x'' "

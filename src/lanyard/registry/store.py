@@ -89,6 +89,22 @@ class LiveReader(ABC):
 
 
 @dataclass(frozen=True, slots=True)
+class Claim:
+    """Evaluation log leaves (spec §3b) of `caller` ("admin:<name>") that a record change
+    follows: `record_ref` names them (a batch's first record added) and `records` counts
+    the records they cover. With `log_indexes`, exactly those leaves, each of `caller`,
+    unclaimed, given once, and holding at most `points` points in all (InvalidRequest
+    otherwise, and nothing of the change is applied); without, the caller's newest
+    unclaimed leaf of at least `points` points, if any (claim_evaluation's rule)."""
+
+    caller: str
+    record_ref: str
+    points: int
+    log_indexes: tuple[int, ...] = ()
+    records: int = 1
+
+
+@dataclass(frozen=True, slots=True)
 class Change:
     """One atomic change to the records and the snapshot; it bumps the version by one."""
 
@@ -107,9 +123,9 @@ class Change:
     remove_tags: list[bytes] = field(default_factory=list)
     # (record ref, new expiry or None for never): older records a repeat extends.
     extend: list[tuple[str, date | None]] = field(default_factory=list)
-    # (caller, points): add_record accounts for that caller's newest unclaimed evaluation
-    # of at least `points` points (claim_evaluation's rule), in the same transaction.
-    claim: tuple[str, int] | None = None
+    # The evaluation log leaves this change follows (spec §3b), claimed in the same
+    # transaction.
+    claim: Claim | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,11 +137,13 @@ class Delta:
 @dataclass(frozen=True, slots=True)
 class LoggedEvaluation:
     """One leaf of the evaluation log (spec §3b) at `log_index`; for an admin key's
-    evaluation, `record_ref` names the record added after it (None: none was)."""
+    evaluation, `record_ref` names the record added after it (a batch's first; None: none
+    was)."""
 
     log_index: int
     leaf: Leaf
     record_ref: str | None = None
+    records: int = 0  # how many records the claim covers (0: not claimed)
 
 
 class Store(ABC):

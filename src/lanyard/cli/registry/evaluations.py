@@ -40,6 +40,14 @@ def flag(leaf: evaluation_log_pb2.EvaluationLeaf) -> str:
     return NO_RECORD if leaf.event_id == ADMIN_EVENT and not leaf.record_ref else ""
 
 
+def followed_by(leaf: evaluation_log_pb2.EvaluationLeaf) -> str:
+    """The record an admin evaluation was followed by, with how many more a batch added."""
+    if not leaf.record_ref:
+        return ""
+    more = leaf.records - 1
+    return f"{leaf.record_ref} and {more:,} more" if more > 0 else leaf.record_ref
+
+
 def summarise(leaves: list[evaluation_log_pb2.EvaluationLeaf]) -> dict[str, CallerSummary]:
     """Per caller key id: calls, points, flagged calls, events, first and last time."""
     out: dict[str, CallerSummary] = {}
@@ -106,6 +114,7 @@ def evaluations(
                         "logged_at": leaf.logged_at,
                         "points_sha256": leaf.points_sha256.hex(),
                         "record_ref": leaf.record_ref or None,
+                        "records": leaf.records,
                         "flag": flag(leaf) or None,
                     }
                     for leaf in leaves
@@ -139,7 +148,7 @@ def evaluations(
                 leaf.event_id,
                 leaf.epoch,
                 leaf.points,
-                leaf.record_ref or flag(leaf),
+                followed_by(leaf) or flag(leaf),
             )
             for leaf in leaves
         ],

@@ -132,18 +132,20 @@ class RecordInfo(_message.Message):
     def __init__(self, record_ref: _Optional[str] = ..., status: _Optional[_Union[_snapshot_pb2.RecordStatus, str]] = ..., expires_on: _Optional[str] = ..., identifier_count: _Optional[int] = ..., created_at: _Optional[str] = ..., ban_until: _Optional[str] = ..., submission_id: _Optional[str] = ..., updated_at: _Optional[str] = ...) -> None: ...
 
 class AddRecordRequest(_message.Message):
-    __slots__ = ("suite", "epoch", "record", "points", "submission_id")
+    __slots__ = ("suite", "epoch", "record", "points", "submission_id", "evaluation_log_indexes")
     SUITE_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     RECORD_FIELD_NUMBER: _ClassVar[int]
     POINTS_FIELD_NUMBER: _ClassVar[int]
     SUBMISSION_ID_FIELD_NUMBER: _ClassVar[int]
+    EVALUATION_LOG_INDEXES_FIELD_NUMBER: _ClassVar[int]
     suite: str
     epoch: int
     record: RecordInfo
     points: _containers.RepeatedScalarFieldContainer[bytes]
     submission_id: str
-    def __init__(self, suite: _Optional[str] = ..., epoch: _Optional[int] = ..., record: _Optional[_Union[RecordInfo, _Mapping]] = ..., points: _Optional[_Iterable[bytes]] = ..., submission_id: _Optional[str] = ...) -> None: ...
+    evaluation_log_indexes: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, suite: _Optional[str] = ..., epoch: _Optional[int] = ..., record: _Optional[_Union[RecordInfo, _Mapping]] = ..., points: _Optional[_Iterable[bytes]] = ..., submission_id: _Optional[str] = ..., evaluation_log_indexes: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class AddRecordResponse(_message.Message):
     __slots__ = ("record", "snapshot_version", "extended_refs")
@@ -164,16 +166,18 @@ class RecordPoints(_message.Message):
     def __init__(self, record: _Optional[_Union[RecordInfo, _Mapping]] = ..., points: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class AddRecordsRequest(_message.Message):
-    __slots__ = ("suite", "epoch", "records", "skip_existing")
+    __slots__ = ("suite", "epoch", "records", "skip_existing", "evaluation_log_indexes")
     SUITE_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     RECORDS_FIELD_NUMBER: _ClassVar[int]
     SKIP_EXISTING_FIELD_NUMBER: _ClassVar[int]
+    EVALUATION_LOG_INDEXES_FIELD_NUMBER: _ClassVar[int]
     suite: str
     epoch: int
     records: _containers.RepeatedCompositeFieldContainer[RecordPoints]
     skip_existing: bool
-    def __init__(self, suite: _Optional[str] = ..., epoch: _Optional[int] = ..., records: _Optional[_Iterable[_Union[RecordPoints, _Mapping]]] = ..., skip_existing: _Optional[bool] = ...) -> None: ...
+    evaluation_log_indexes: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, suite: _Optional[str] = ..., epoch: _Optional[int] = ..., records: _Optional[_Iterable[_Union[RecordPoints, _Mapping]]] = ..., skip_existing: _Optional[bool] = ..., evaluation_log_indexes: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class AddRecordsResponse(_message.Message):
     __slots__ = ("records", "skipped_refs", "snapshot_version")
@@ -230,7 +234,7 @@ class GetStateResponse(_message.Message):
     def __init__(self, epoch: _Optional[int] = ..., snapshot_version: _Optional[int] = ..., snapshot_entries: _Optional[int] = ..., epoch_public_key: _Optional[bytes] = ...) -> None: ...
 
 class UpdateRecordRequest(_message.Message):
-    __slots__ = ("record_ref", "status", "expires_on", "clear_expires_on", "ban_until", "clear_ban_until", "suite", "epoch", "add_points")
+    __slots__ = ("record_ref", "status", "expires_on", "clear_expires_on", "ban_until", "clear_ban_until", "suite", "epoch", "add_points", "evaluation_log_indexes")
     RECORD_REF_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_ON_FIELD_NUMBER: _ClassVar[int]
@@ -240,6 +244,7 @@ class UpdateRecordRequest(_message.Message):
     SUITE_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     ADD_POINTS_FIELD_NUMBER: _ClassVar[int]
+    EVALUATION_LOG_INDEXES_FIELD_NUMBER: _ClassVar[int]
     record_ref: str
     status: _snapshot_pb2.RecordStatus
     expires_on: str
@@ -249,7 +254,8 @@ class UpdateRecordRequest(_message.Message):
     suite: str
     epoch: int
     add_points: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, record_ref: _Optional[str] = ..., status: _Optional[_Union[_snapshot_pb2.RecordStatus, str]] = ..., expires_on: _Optional[str] = ..., clear_expires_on: _Optional[bool] = ..., ban_until: _Optional[str] = ..., clear_ban_until: _Optional[bool] = ..., suite: _Optional[str] = ..., epoch: _Optional[int] = ..., add_points: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    evaluation_log_indexes: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, record_ref: _Optional[str] = ..., status: _Optional[_Union[_snapshot_pb2.RecordStatus, str]] = ..., expires_on: _Optional[str] = ..., clear_expires_on: _Optional[bool] = ..., ban_until: _Optional[str] = ..., clear_ban_until: _Optional[bool] = ..., suite: _Optional[str] = ..., epoch: _Optional[int] = ..., add_points: _Optional[_Iterable[bytes]] = ..., evaluation_log_indexes: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class UpdateRecordResponse(_message.Message):
     __slots__ = ("record", "snapshot_version")
