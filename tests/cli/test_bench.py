@@ -213,6 +213,12 @@ async def test_agent_figures_are_positive_and_consistent() -> None:
         2 * 200 * (f["agent_floor_us"] + f["registry_floor_us"]) / 1e6 / cores
         / f["process_seconds"],
     )  # fmt: skip
+    # Its CPU, split between the two sides, each counted once: no more than its cores
+    # could give in its time (one poll and one clock tick of slack).
+    parts = ("agent", "agent_workers", "registry", "registry_workers")
+    used = sum(f[f"process_{p}_cpu_us"] for p in parts) * 2 * 200 / 1e6
+    assert used <= cores * (f["process_seconds"] + 0.1) + 0.05
+    assert f["point_check_us"] < f["registry_floor_us"]
 
 
 @pytest.mark.parametrize(
@@ -249,6 +255,7 @@ def test_agent_command_prints_a_table(capsys: pytest.CaptureFixture[str]) -> Non
     assert "32 callers" in out
     assert "skipped (--skip-memory)" in out
     assert f"{returned['process_seconds']:.2f} s" in out
+    assert "§3 check on B" in out
 
 
 async def test_record_figures_hang_together() -> None:

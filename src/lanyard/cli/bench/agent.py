@@ -45,6 +45,7 @@ from lanyard.cli.bench.floors import (
     agent_floor_seconds,
     available_cores,
     bytecode_note,
+    point_check_seconds,
     proof_floor_seconds,
     registry_floor_seconds,
 )
@@ -179,6 +180,7 @@ async def measure(
         floor_iterations, PROOF_BATCH, verifier=False
     )
     tag_s = tag_floor_seconds(floor_iterations)
+    check_b_s = point_check_seconds(floor_iterations)
     # A new person's Check: its 2 identities' spec operations, both sides, with the
     # proof over a batch of 2 (dearer per point than over a screening batch).
     check_crypto_s = CHECK_POINTS * (
@@ -212,6 +214,7 @@ async def measure(
         "registry_eval_floor_us": registry_eval_s * 1e6,
         "registry_proof_cost": registry_s / registry_eval_s,
         "tag_floor_us": tag_s * 1e6,
+        "point_check_us": check_b_s * 1e6,
         # throughput
         "screen_seconds": best.seconds,
         "screen_rows_per_s": rows / best.seconds,
@@ -275,6 +278,18 @@ async def measure(
         "process_seconds": run.process.seconds,
         "process_ratio": run.process.identities * identity_s / cores / run.process.seconds,
         "process_peak_mb": run.process.peak_mb,
+        # Where that run's CPU went, per identity, beside each side's floor: the agent's
+        # own process (file, normalisation, storage, gRPC), its crypto workers, the
+        # registry's process (gRPC, quota, evaluation log) and its workers.
+        **{
+            f"process_{part}_cpu_us": cpu / run.process.identities * 1e6
+            for part, cpu in (
+                ("agent", run.process.agent_cpu),
+                ("agent_workers", run.process.agent_workers_cpu),
+                ("registry", run.process.registry_cpu),
+                ("registry_workers", run.process.registry_workers_cpu),
+            )
+        },
     }
     if run.memory:
         small, large = run.memory
@@ -423,6 +438,23 @@ def print_table(f: dict[str, float]) -> None:
             f"{_verdict(f['process_ratio'] >= f['target_throughput_ratio'])})",
         )
     )
+    lines += [
+        (
+            "  its CPU per identity: agent",
+            f"{f['process_agent_cpu_us']:.0f} µs itself + "
+            f"{f['process_agent_workers_cpu_us']:.0f} µs in workers",
+            f"floor {f['agent_floor_us']:.0f} µs (workers: ×"
+            f"{f['process_agent_workers_cpu_us'] / f['agent_floor_us']:.2f})",
+        ),
+        (
+            "  its CPU per identity: registry",
+            f"{f['process_registry_cpu_us']:.0f} µs itself + "
+            f"{f['process_registry_workers_cpu_us']:.0f} µs in workers",
+            f"floor {f['registry_floor_us']:.0f} µs + {f['point_check_us']:.0f} µs of the "
+            f"§3 check on B (workers: ×"
+            f"{f['process_registry_workers_cpu_us'] / f['registry_floor_us']:.2f})",
+        ),
+    ]
     if "memory_rows" in f:
         small = int(f["memory_small_rows"])
         lines += [

@@ -23,6 +23,7 @@ from lanyard.agent.datadir import AgentDir
 from lanyard.agent.screening.batch import screen_export
 from lanyard.agent.screening.csv_import import open_export
 from lanyard.cli.bench.child import (
+    cpu_seconds,
     high_water_bytes,
     lanyard_argv,
     run_measured,
@@ -270,6 +271,12 @@ class Memory:
     identities: int
     peak_mb: float
     seconds: float  # the whole child process: start-up, screening, report
+    # CPU seconds meanwhile: the `lanyard screen` process itself and its crypto workers;
+    # this process (the registry serving it, and the polling) and the registry's workers.
+    agent_cpu: float = 0.0
+    agent_workers_cpu: float = 0.0
+    registry_cpu: float = 0.0
+    registry_workers_cpu: float = 0.0
 
 
 async def peak_memory(bench: Bench, rows: int, label: str = "memory") -> Memory:
@@ -282,7 +289,12 @@ async def peak_memory(bench: Bench, rows: int, label: str = "memory") -> Memory:
     identities = await asyncio.to_thread(write_export, path, rows)
     adir = await bench.enrolled_agent(f"{label}-{rows}", quota(identities))
     argv = lanyard_argv("screen", str(path), "--data-dir", str(adir.path), "--json")
+    # The registry's side: this process and its descendants but the child, which is not
+    # one yet before and reaped after.
+    own, tree = cpu_seconds(os.getpid()) or 0.0, tree_cpu_seconds(os.getpid())
     done = await run_measured(argv, bench.workdir, f"{label}-{rows}")
+    own = (cpu_seconds(os.getpid()) or 0.0) - own
+    tree = tree_cpu_seconds(os.getpid()) - tree
     if done.returncode != 0:
         raise CliError(
             f"`lanyard screen` of {rows} rows exited with status {done.returncode}: "
@@ -292,4 +304,13 @@ async def peak_memory(bench: Bench, rows: int, label: str = "memory") -> Memory:
     if screened != rows:
         raise CliError(f"`lanyard screen` screened {screened} of {rows} generated rows")
     path.unlink()  # a million rows is ~140 MB: not kept while the next one is written
-    return Memory(rows, identities, done.peak_mb, done.seconds)
+    return Memory(
+        rows,
+        identities,
+        done.peak_mb,
+        done.seconds,
+        done.root_cpu_seconds,
+        done.cpu_seconds - done.root_cpu_seconds,
+        own,
+        tree - own,
+    )

@@ -108,6 +108,11 @@ class TreeWatch:
         return sum(self._cpu.values())
 
     @property
+    def root_cpu_seconds(self) -> float:
+        """The watched process's own CPU seconds, without its workers'."""
+        return self._cpu.get(self.pid, 0.0)
+
+    @property
     def peak_bytes(self) -> int:
         """The sum of every process's own peak RSS: an upper bound of the tree's peak
         (pages a worker shares with its forkserver count twice)."""
@@ -146,6 +151,7 @@ class Finished:
     stdout: str
     stderr_tail: str
     cpu_seconds: float = 0.0  # the child's and its worker processes'
+    root_cpu_seconds: float = 0.0  # the child's own
 
 
 async def run_measured(argv: Sequence[str], workdir: Path, label: str) -> Finished:
@@ -176,6 +182,7 @@ async def run_measured(argv: Sequence[str], workdir: Path, label: str) -> Finish
         text.decode("utf-8", "replace"),
         _tail(err),
         watch.cpu_seconds,
+        watch.root_cpu_seconds,
     )
 
 

@@ -86,6 +86,25 @@ def registry_floor_seconds(iterations: int) -> float:
     return _best_seconds_per_item(one_round(per_round) for _ in range(FLOOR_ROUNDS))
 
 
+def point_check_seconds(iterations: int) -> float:
+    """One core's cost of the validity check the registry runs on each blinded point
+    before multiplying it (spec §3: canonical, on the curve, not of small order, in the
+    prime-order subgroup). The spec requires it, the floor leaves it out; benchmarks show
+    it beside the registry's figures, as work no implementation of the spec can skip."""
+    points = [screen.blind(m).blinded for m in bench_messages(iterations)]
+    valid = sodium.crypto_core_ed25519_is_valid_point
+
+    def one_round(count: int) -> tuple[float, int]:
+        started = time.thread_time()
+        for b in points[:count]:
+            valid(b)
+        return time.thread_time() - started, count
+
+    one_round(min(FLOOR_WARMUP, iterations))
+    per_round = max(1, iterations // FLOOR_ROUNDS)
+    return _best_seconds_per_item(one_round(per_round) for _ in range(FLOOR_ROUNDS))
+
+
 def proof_floor_seconds(iterations: int, batch: int, verifier: bool) -> float:
     """One core's cost per point of the §3a proof over batches of `batch` points: the
     prover's (the registry's, given Z) or the verifier's (the agent's)."""
