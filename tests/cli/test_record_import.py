@@ -126,7 +126,7 @@ async def test_import_adds_good_rows_and_names_bad_ones(
         (4, None),
         (1, None),
         (0, "admin evaluation without a record added"),
-        (1, None),
+        (2, None),  # N-1 added, B-0 skipped: it holds the points it was evaluated for
     ]
     code, out, err = await lanyard(capsys, "registry", "evaluations", *d)
     assert code == 0, err

@@ -1,7 +1,7 @@
 """The evaluation log (spec §3b) on a real registry: every accepted evaluation is a leaf,
 charged and logged together, under a signed head; admin evaluations without a record stand
-out, those a record, an import batch or an alias followed are claimed by it; the log
-survives a restart."""
+out (test_evaluation_claims.py: those a record change followed); the log survives a
+restart."""
 
 from __future__ import annotations
 
@@ -11,15 +11,15 @@ import random
 import grpc
 import pytest
 
-from lanyard.client.admin import AdminClient, Identifier, NewRecord
+from lanyard.client.admin import AdminClient, Identifier
 from lanyard.client.errors import RpcFailed
-from lanyard.core import evaluation_log, merkle, screen
+from lanyard.core import evaluation_log, merkle
 from lanyard.core.evaluation_log import Leaf
 from lanyard.core.identity import Kind, message
 from lanyard.registry import server
 from lanyard.registry.datadir import RegistryDir
 from lanyard.registry.store import LoggedEvaluation
-from lanyard.wire.registry.v1 import admin_pb2, admin_pb2_grpc, evaluation_log_pb2, snapshot_pb2
+from lanyard.wire.registry.v1 import evaluation_log_pb2
 from tests.conftest import Enrolled, enroll
 
 
@@ -94,54 +94,6 @@ async def test_admin_evaluation_without_a_record_is_flagged(admin: AdminClient) 
         ("admin:operator", 2, "WG-1"),
         ("admin:operator", 2, ""),
     ]
-
-
-async def test_imports_and_aliases_claim_the_evaluations_they_came_from(
-    admin: AdminClient, channel: grpc.aio.Channel
-) -> None:
-    people = [
-        NewRecord(f"IMP-{i}", "flagged", [Identifier(Kind.EMAIL, f"p{i}@example.org")])
-        for i in range(30)
-    ]
-    await admin.add_records(people[:20])
-    await admin.add_records(people[20:])
-    await admin.add_record("WG-1", "banned", [Identifier(Kind.EMAIL, "one@example.org")])
-    await admin.update_record("WG-1", aliases=[Identifier(Kind.EMAIL, "alias@example.org")])
-    leaves = list((await admin.list_evaluations(event_id=evaluation_log.ADMIN_EVENT)).leaves)
-    assert [(leaf.points, leaf.record_ref, leaf.records) for leaf in leaves] == [
-        (20, "IMP-0", 20),
-        (10, "IMP-20", 10),
-        (1, "WG-1", 1),
-        (1, "WG-1", 1),
-    ]
-
-    # A request naming a leaf it may not claim adds nothing: another key's or a claimed
-    # leaf reads the same, so that an admin learns nothing of others' use from it.
-    stub = admin_pb2_grpc.AdminStub(channel)
-    epoch = await admin.current_epoch()
-    y = screen.hash_to_group(b"any valid point")
-    cases = [
-        ([0], "leaf 0 is not an unclaimed evaluation of this admin key"),
-        ([99], "leaf 99 is not an unclaimed evaluation of this admin key"),
-        (list(range(65)), "at most 64"),
-    ]
-    for indexes, words in cases:
-        request = admin_pb2.AddRecordRequest(
-            suite=screen.SUITE,
-            epoch=epoch,
-            record=admin_pb2.RecordInfo(
-                record_ref="RAW-1", status=snapshot_pb2.RECORD_STATUS_FLAGGED
-            ),
-            points=[y],
-            evaluation_log_indexes=indexes,
-        )
-        with pytest.raises(grpc.aio.AioRpcError) as info:
-            await stub.AddRecord(request, metadata=admin._md("AddRecord", request))
-        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert words in (info.value.details() or "")
-    with pytest.raises(RpcFailed) as refused:
-        await admin.get_record("RAW-1")
-    assert refused.value.code == grpc.StatusCode.NOT_FOUND
 
 
 async def test_log_survives_a_restart(registry_dir: RegistryDir) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -112,14 +113,17 @@ class TestStoreContract:
         store = await make_store()
         await store.append_evaluation(_logged(0, "admin:operator", "admin", 2))
         await store.append_evaluation(_logged(1, "admin:operator", "admin", 1))
+        await store.append_evaluation(_logged(2, "admin:operator", "admin", 500))
         with pytest.raises(LogOutOfStep):
             await store.append_evaluation(_logged(1, "admin:operator", "admin", 1))
-        # A record of 2 points claims the newest evaluation that had at least 2.
-        assert await store.claim_evaluation("admin:operator", "WG-1", 2) == 0
-        assert await store.claim_evaluation("admin:operator", "WG-2", 2) is None
-        assert await store.claim_evaluation("admin:reader", "WG-3", 1) is None
+        # Without indexes (an older client), a change of 2 points claims the newest
+        # unclaimed leaf of exactly 2 points in its epoch: never a larger probe.
+        assert await store.claim(Claim("admin:operator", "WG-1", 2, 1)) == [0]
+        assert await store.claim(Claim("admin:operator", "WG-2", 2, 1)) == []
+        assert await store.claim(Claim("admin:operator", "WG-2", 1, 2)) == []  # epoch 2
+        assert await store.claim(Claim("admin:reader", "WG-3", 1, 1)) == []
         logged = await store.list_evaluations(event_id="admin")
-        assert [(e.log_index, e.record_ref) for e in logged] == [(0, "WG-1"), (1, None)]
+        assert [(e.log_index, e.record_ref) for e in logged] == [(0, "WG-1"), (1, None), (2, None)]
         assert await store.list_evaluations(since="2027-05-01T10:00:01") == logged[1:]
         assert await store.list_evaluations(event_id="conf-2027") == []
         # A record added with a claim takes it in the same transaction.
@@ -127,21 +131,22 @@ class TestStoreContract:
             Change(
                 add_record=Record("WG-4", "flagged", None),
                 add_points=[b"c" * 32],
-                claim=Claim("admin:operator", "WG-4", 1),
+                claim=Claim("admin:operator", "WG-4", 1, 1),
             )
         )
         claimed = await store.list_evaluations(event_id="admin")
         assert [(e.log_index, e.record_ref, e.records) for e in claimed] == [
             (0, "WG-1", 1),
             (1, "WG-4", 1),
+            (2, None, 0),
         ]
 
     async def test_claims_by_index(self, make_store: StoreFactory) -> None:
         store = await make_store()
-        for index, (caller, points) in enumerate(
-            [("admin:operator", 3), ("admin:reader", 2), ("admin:operator", 2)]
-        ):
-            await store.append_evaluation(_logged(index, caller, "admin", points))
+        leaves = [("admin:operator", 3, 1), ("admin:reader", 2, 1), ("admin:operator", 2, 1)]
+        for index, (caller, points, epoch) in enumerate(leaves):
+            leaf = _logged(index, caller, "admin", points)
+            await store.append_evaluation(replace(leaf, leaf=replace(leaf.leaf, epoch=epoch)))
 
         def batch(ref: str, claim: Claim) -> Change:
             return Change(
@@ -151,10 +156,11 @@ class TestStoreContract:
             )
 
         refused = [
-            (Claim("admin:operator", "B-1", 10, (1,)), "leaf 1 is not an unclaimed"),
-            (Claim("admin:operator", "B-1", 10, (7,)), "leaf 7 is not an unclaimed"),
-            (Claim("admin:operator", "B-1", 10, (0, 0)), "names a leaf twice"),
-            (Claim("admin:operator", "B-1", 4, (0, 2)), "5 points in all; the change carries 4"),
+            (Claim("admin:operator", "B-1", 10, 1, (1,)), "leaf 1 is not an unclaimed"),
+            (Claim("admin:operator", "B-1", 10, 1, (7,)), "leaf 7 is not an unclaimed"),
+            (Claim("admin:operator", "B-1", 10, 2, (0,)), "leaf 0 is not an unclaimed"),
+            (Claim("admin:operator", "B-1", 10, 1, (0, 0)), "names a leaf twice"),
+            (Claim("admin:operator", "B-1", 4, 1, (0, 2)), "5 points in all; the change carries 4"),
         ]
         for claim, words in refused:
             with pytest.raises(InvalidRequest, match=words):
@@ -163,11 +169,11 @@ class TestStoreContract:
         assert await store.get_record("B-1") is None
         assert all(e.record_ref is None for e in await store.list_evaluations())
 
-        await store.apply(batch("B-1", Claim("admin:operator", "B-1", 5, (0, 2), records=40)))
+        await store.apply(batch("B-1", Claim("admin:operator", "B-1", 5, 1, (0, 2), records=40)))
         logged = await store.list_evaluations()
         assert [(e.record_ref, e.records) for e in logged] == [("B-1", 40), (None, 0), ("B-1", 40)]
         with pytest.raises(InvalidRequest, match="leaf 2 is not an unclaimed"):
-            await store.apply(batch("B-22", Claim("admin:operator", "B-22", 5, (2,))))
+            await store.claim(Claim("admin:operator", "B-22", 5, 1, (2,)))
 
     async def test_apply_and_delta(self, make_store: StoreFactory) -> None:
         store = await make_store()

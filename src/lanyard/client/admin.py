@@ -82,7 +82,9 @@ class AdminClient:
         self._stub = TranslatingStub(admin_pb2_grpc.AdminStub(channel), "registry", endpoint)
         self._signer = auth.CallSigner(f"admin:{admin_name}", key)
         self._known_epoch: int | None = None
-        self._epoch_key = b""
+        # Each epoch's public key as GetState gave it: a proof is checked against the key
+        # of the epoch its call named, also when another task has since learnt a newer one.
+        self._epoch_keys: dict[int, bytes] = {}
 
     def _md(self, method: str, request: Message) -> tuple[tuple[str, str], ...]:
         """The call token for `method` carrying `request` (docs/call-token.md)."""
@@ -139,7 +141,7 @@ class AdminClient:
                 request := admin_pb2.GetStateRequest(), metadata=self._md("GetState", request)
             )
             self._known_epoch = int(response.epoch)
-            self._epoch_key = bytes(response.epoch_public_key)
+            self._epoch_keys[self._known_epoch] = bytes(response.epoch_public_key)
         return self._known_epoch
 
     async def add_record(
@@ -228,7 +230,11 @@ class AdminClient:
             evaluated = list(response.evaluated_points)
             try:
                 await proof.verify_batch(
-                    self._epoch_key, part, evaluated, proof.Proof.from_bytes(response.proof), None
+                    self._epoch_keys.get(epoch, b""),
+                    part,
+                    evaluated,
+                    proof.Proof.from_bytes(response.proof),
+                    None,
                 )
             except ProofFailed as exc:
                 raise EvaluationProofFailed(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import replace
 
 from lanyard.core import limits, screen, snapshot
 from lanyard.core.blinding import run_chunked
@@ -96,19 +95,35 @@ async def plan(
     log_indexes: Sequence[int] = (),
 ) -> tuple[list[Item], list[str], Callable[[], Awaitable[int]] | None]:
     """(records to add, refs skipped, commit) for a checked batch; call under the lock.
-    `commit` is None when nothing is left to add; it claims the evaluation log leaves
-    `log_indexes` (spec §3b) for the records added. Raises AlreadyExists, InvalidRequest."""
-    follows = record_changes.claim(
-        by, items[0][0].record_ref if items else "", sum(len(ys) for _, ys in items), log_indexes
-    )
+    `commit` adds the records and claims the evaluation log leaves `log_indexes` (spec
+    §3b); None when there is nothing to do. Raises AlreadyExists, InvalidRequest."""
     existing = await store.existing_refs([r.record_ref for r, _ in items])
     if existing and not skip_existing:
         first = next(i for i, (r, _) in enumerate(items) if r.record_ref in existing)
         raise AlreadyExists(f"records[{first}]: record {items[first][0].record_ref} already exists")
     todo = [(r, list(dict.fromkeys(ys))) for r, ys in items if r.record_ref not in existing]
     skipped = [r.record_ref for r, _ in items if r.record_ref in existing]
+    follows = None
+    if log_indexes:
+        # What the batch could have been evaluated for: each record added, its distinct
+        # points; each record skipped (a re-run), only the points it already holds.
+        kept = 0
+        for r, ys in items:
+            if r.record_ref in existing:
+                kept += len(set(ys) & set(await store.record_points(r.record_ref, snap.epoch)))
+        points = sum(len(ys) for _, ys in todo) + kept
+        named = todo[0][0].record_ref if todo else skipped[0]
+        follows = record_changes.claim(by, named, points, snap.epoch, log_indexes, len(items))
     if not todo:
-        return [], skipped, None
+        if follows is None:
+            return [], skipped, None
+        claim = follows  # every record existed: the leaves are claimed, nothing is added
+
+        async def claim_only() -> int:
+            await store.claim(claim)
+            return snap.version
+
+        return [], skipped, claim_only
     records = {r.record_ref: r for r, _ in todo}
     entries = await run_chunked(
         [(snap.epoch, r, y) for r, ys in todo for y in ys], _seal_all, executor
@@ -144,9 +159,7 @@ async def plan(
                 ],
                 add_entries=change.add_entries,
                 remove_tags=change.remove_tags,
-                claim=replace(follows, record_ref=todo[0][0].record_ref, records=len(todo))
-                if log_indexes
-                else None,
+                claim=follows,
             )
         )
 

@@ -140,13 +140,25 @@ def describe_added(record: Record, identifiers: int) -> str:
 
 
 def claim(
-    by: str, record_ref: str, points: int, log_indexes: Sequence[int], records: int = 1
+    by: str,
+    record_ref: str,
+    points: int,
+    epoch: int,
+    log_indexes: Sequence[int],
+    records: int = 1,
 ) -> Claim:
     """The evaluation log leaves (spec §3b) a change by admin `by` follows, for the store
-    to claim in the change's transaction (store.Claim's rule). Raises InvalidRequest for
-    more than MAX_CLAIMED_LEAVES leaves."""
+    to claim in the change's transaction (store.Claim's rule); `points` counts what the
+    change carries as it could have been evaluated (distinct points per record). Raises
+    InvalidRequest for more than MAX_CLAIMED_LEAVES leaves or an index no leaf can have."""
     if len(log_indexes) > MAX_CLAIMED_LEAVES:
         raise InvalidRequest(
             f"evaluation_log_indexes names {len(log_indexes)} leaves; at most {MAX_CLAIMED_LEAVES}"
         )
-    return Claim(f"admin:{by}", record_ref, points, tuple(log_indexes), records)
+    for i, index in enumerate(log_indexes):
+        if not 0 <= index < 2**63:  # SQLite's integers: no leaf is numbered past them
+            raise InvalidRequest(
+                f"evaluation_log_indexes[{i}]: leaf {index} is not an unclaimed evaluation "
+                "of this admin key in this epoch"
+            )
+    return Claim(f"admin:{by}", record_ref, points, epoch, tuple(log_indexes), records)

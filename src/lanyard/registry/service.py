@@ -348,7 +348,7 @@ class RegistryService:
                 f"a record needs 1 to {MAX_POINTS_PER_RECORD} points, got {len(points)}"
             )
         self._check_points(points)
-        follows = record_changes.claim(by, record.record_ref, len(points), log_indexes)
+        follows = record_changes.claim(by, record.record_ref, len(set(points)), epoch, log_indexes)
         async with self._lock:
             if await self._store.get_record(record.record_ref) is not None:
                 raise AlreadyExists(f"record {record.record_ref} already exists")
@@ -448,7 +448,9 @@ class RegistryService:
         if change.log_indexes and not change.add_points:
             raise InvalidRequest("evaluation_log_indexes comes with add_points only")
         follows = (
-            record_changes.claim(by, old_ref, len(change.add_points), change.log_indexes)
+            record_changes.claim(
+                by, old_ref, len(set(change.add_points)), change.epoch, change.log_indexes
+            )
             if change.log_indexes
             else None
         )

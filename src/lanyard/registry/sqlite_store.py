@@ -121,46 +121,41 @@ def _append_leaf(db: sqlite3.Connection, logged: LoggedEvaluation) -> None:
         raise LogOutOfStep(f"evaluation log leaf {logged.log_index} is not the next one")
 
 
-async def _claim(db: aiosqlite.Connection, caller: str, record_ref: str, points: int) -> int | None:
-    """claim_evaluation's rule on the caller's write unit. The newest unclaimed leaf is
-    found by walking the caller's leaves from the newest: it is almost always the first."""
-    row = await sqlite.fetch_one(
-        db,
-        "INSERT INTO evaluation_claims (log_index, record_ref, claimed_at) "
-        "SELECT l.log_index, ?, ? FROM evaluation_log l INDEXED BY evaluation_log_caller "
-        "WHERE l.caller = ? AND l.points >= ? "
-        "AND NOT EXISTS (SELECT 1 FROM evaluation_claims c WHERE c.log_index = l.log_index) "
-        "ORDER BY l.log_index DESC LIMIT 1 RETURNING log_index",
-        (record_ref, _now(), caller, points),
-    )
-    return int(row[0]) if row else None
-
-
-async def _claim_leaves(db: aiosqlite.Connection, claim: Claim) -> None:
-    """Claim's rule on the change's write unit; raises InvalidRequest (rolling the whole
-    change back) for a leaf that is not the caller's, is claimed already or named twice,
-    or for leaves holding more points than the change carries."""
+async def _claim_leaves(db: aiosqlite.Connection, claim: Claim) -> list[int]:
+    """Claim's rule on the change's write unit: the indexes claimed. Raises InvalidRequest
+    (rolling the whole change back) for a leaf that is not the caller's, not of the
+    change's epoch, claimed already or named twice, or for leaves holding more points
+    than the change carries; the same words for each of a leaf's faults, so that one
+    admin learns nothing of another's leaves from them."""
+    at = _now()
     if not claim.log_indexes:
-        await _claim(db, claim.caller, claim.record_ref, claim.points)
-        return
+        row = await sqlite.fetch_one(
+            db,
+            "INSERT INTO evaluation_claims (log_index, record_ref, claimed_at, records) "
+            "SELECT l.log_index, ?, ?, ? FROM evaluation_log l INDEXED BY evaluation_log_caller "
+            "WHERE l.caller = ? AND l.points = ? AND l.epoch = ? "
+            "AND NOT EXISTS (SELECT 1 FROM evaluation_claims c WHERE c.log_index = l.log_index) "
+            "ORDER BY l.log_index DESC LIMIT 1 RETURNING log_index",
+            (claim.record_ref, at, claim.records, claim.caller, claim.points, claim.epoch),
+        )
+        return [int(row[0])] if row else []
     if len(set(claim.log_indexes)) != len(claim.log_indexes):
         raise InvalidRequest("evaluation_log_indexes names a leaf twice")
     marks = ",".join("?" * len(claim.log_indexes))
     rows = await db.execute_fetchall(
-        "SELECT l.log_index, l.caller, l.points, c.log_index IS NOT NULL "  # noqa: S608 - placeholders only
+        "SELECT l.log_index, l.caller, l.epoch, l.points, c.log_index IS NOT NULL "  # noqa: S608 - placeholders only
         "FROM evaluation_log l LEFT JOIN evaluation_claims c USING (log_index) "
         f"WHERE l.log_index IN ({marks})",
         claim.log_indexes,
     )
-    found = {int(r[0]): (str(r[1]), int(r[2]), bool(r[3])) for r in rows}
+    found = {int(r[0]): (str(r[1]), int(r[2]), int(r[3]), bool(r[4])) for r in rows}
     total = 0
     for i, index in enumerate(claim.log_indexes):
-        caller, points, claimed = found.get(index, ("", 0, False))
-        if caller != claim.caller or claimed:
-            # The same words whether the leaf is another key's, claimed or absent.
+        caller, epoch, points, claimed = found.get(index, ("", 0, 0, False))
+        if caller != claim.caller or epoch != claim.epoch or claimed:
             raise InvalidRequest(
                 f"evaluation_log_indexes[{i}]: leaf {index} is not an unclaimed evaluation "
-                "of this admin key"
+                "of this admin key in this epoch"
             )
         total += points
     if total > claim.points:
@@ -168,12 +163,12 @@ async def _claim_leaves(db: aiosqlite.Connection, claim: Claim) -> None:
             f"evaluation_log_indexes name leaves of {total} points in all; the change "
             f"carries {claim.points}"
         )
-    at = _now()
     await db.executemany(
         "INSERT INTO evaluation_claims (log_index, record_ref, claimed_at, records) "
         "VALUES (?, ?, ?, ?)",
         [(index, claim.record_ref, at, claim.records) for index in claim.log_indexes],
     )
+    return list(claim.log_indexes)
 
 
 class SqliteStore(Store):
@@ -388,9 +383,9 @@ class SqliteStore(Store):
             for r in rows
         ]
 
-    async def claim_evaluation(self, caller: str, record_ref: str, points: int) -> int | None:
+    async def claim(self, claim: Claim) -> list[int]:
         async with self._pool.write() as db:
-            return await _claim(db, caller, record_ref, points)
+            return await _claim_leaves(db, claim)
 
     async def get_record(self, record_ref: str) -> Record | None:
         row = await self._one(_RECORD_SELECT + " WHERE r.record_ref = ?", (record_ref,))
@@ -517,6 +512,9 @@ class SqliteStore(Store):
 
     async def apply(self, change: Change) -> int:
         async with self._pool.write() as db:
+            if change.claim is not None:
+                # First: a claim refused costs the unit nothing else.
+                await _claim_leaves(db, change.claim)
             version = await state_on(db, "version") + 1
             epoch = await state_on(db, "epoch")
             await db.execute("UPDATE state SET value = ? WHERE key = 'version'", (version,))
@@ -582,8 +580,6 @@ class SqliteStore(Store):
                 "UPDATE records SET expires_on = ? WHERE record_ref = ?",
                 [(e.isoformat() if e else None, ref) for ref, e in change.extend],
             )
-            if change.claim is not None:
-                await _claim_leaves(db, change.claim)
             # Tombstones keep the tag for deltas; the sealed box is wiped (secure_delete).
             await db.executemany(
                 "UPDATE entries SET removed_version = ?, sealed = x'' "

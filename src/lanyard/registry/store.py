@@ -91,15 +91,20 @@ class LiveReader(ABC):
 @dataclass(frozen=True, slots=True)
 class Claim:
     """Evaluation log leaves (spec §3b) of `caller` ("admin:<name>") that a record change
-    follows: `record_ref` names them (a batch's first record added) and `records` counts
-    the records they cover. With `log_indexes`, exactly those leaves, each of `caller`,
-    unclaimed, given once, and holding at most `points` points in all (InvalidRequest
-    otherwise, and nothing of the change is applied); without, the caller's newest
-    unclaimed leaf of at least `points` points, if any (claim_evaluation's rule)."""
+    follows: `record_ref` names them (a batch's first record) and `records` counts the
+    records they cover. `points` is what the change carries, counted as it could have
+    been evaluated (each record's distinct points). With `log_indexes`: exactly those
+    leaves, each of `caller` and of `epoch`, unclaimed, named once, and holding at most
+    `points` points in all (InvalidRequest otherwise, and nothing of the change is
+    applied). Without (clients before log indexes): the caller's newest unclaimed leaf of
+    `epoch` holding exactly `points` points, if any. The registry cannot tell which
+    points a leaf held (they were blinded): a claim is the admin's word, bounded so that
+    it can never cover more evaluations than the change shows."""
 
     caller: str
     record_ref: str
     points: int
+    epoch: int
     log_indexes: tuple[int, ...] = ()
     records: int = 1
 
@@ -217,9 +222,9 @@ class Store(ABC):
         """Leaves in log order, of one event (or "admin") and from an ISO time on."""
 
     @abstractmethod
-    async def claim_evaluation(self, caller: str, record_ref: str, points: int) -> int | None:
-        """Mark `caller`'s newest unclaimed evaluation of at least `points` points as
-        followed by `record_ref`; return its index, None when there is none."""
+    async def claim(self, claim: Claim) -> list[int]:
+        """Apply `claim` alone (Claim's rule; a batch whose records all existed already):
+        the log indexes claimed, [] when none was. Raises InvalidRequest."""
 
     # -- records and snapshot ------------------------------------------------------------
     @abstractmethod
