@@ -132,3 +132,19 @@ async def test_import_adds_good_rows_and_names_bad_ones(
     assert code == 0, err
     assert out.count("and 3") == 2  # "<first ref> and 3 more", wrapped on a narrow terminal
     assert "1 admin-key evaluation(s) came with no record added" in out
+
+    # A claim outlives its record: the listing says so once the record is removed.
+    code, _, err = await lanyard(capsys, "registry", "record", "remove", *d, "N-1")
+    assert code == 0, err
+    code, out, err = await lanyard(capsys, "registry", "evaluations", *d, "--json")
+    assert code == 0, err
+    assert [e["record_removed"] for e in json.loads(out)["leaves"]] == [
+        False,
+        False,
+        False,
+        False,
+        True,
+    ]
+    code, out, err = await lanyard(capsys, "registry", "evaluations", *d)
+    assert code == 0, err
+    assert "removed" in out

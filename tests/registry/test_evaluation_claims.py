@@ -91,6 +91,15 @@ async def test_imports_and_aliases_claim_the_evaluations_they_came_from(
         (1, "WG-1", 1),
         (20, "IMP-0", 20),
     ]
+    # A claim outlives its record: the listing says when the record naming it is gone.
+    await admin.remove_record("IMP-20")
+    assert [leaf.record_removed for leaf in await _leaves(admin)] == [
+        False,
+        True,
+        False,
+        False,
+        False,
+    ]
 
 
 async def test_a_claim_never_covers_more_than_the_change_shows(

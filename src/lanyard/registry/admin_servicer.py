@@ -488,6 +488,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
                     points_sha256=e.leaf.points_sha256,
                     record_ref=e.record_ref or "",
                     records=e.records,
+                    record_removed=e.record_removed,
                 )
                 for e in logged
             ],

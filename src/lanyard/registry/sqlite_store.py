@@ -360,8 +360,9 @@ class SqliteStore(Store):
         self, event_id: str | None = None, since: str | None = None
     ) -> list[LoggedEvaluation]:
         rows = await self._all(
-            "SELECT l.*, c.record_ref, c.records FROM evaluation_log l "
-            "LEFT JOIN evaluation_claims c USING (log_index) "
+            "SELECT l.*, c.record_ref, c.records, c.record_ref IS NOT NULL AND NOT EXISTS "
+            "(SELECT 1 FROM records r WHERE r.record_ref = c.record_ref) AS record_removed "
+            "FROM evaluation_log l LEFT JOIN evaluation_claims c USING (log_index) "
             "WHERE (?1 IS NULL OR l.event_id = ?1) AND (?2 IS NULL OR l.logged_at >= ?2) "
             "ORDER BY l.log_index",
             (event_id, since),
@@ -379,6 +380,7 @@ class SqliteStore(Store):
                 ),
                 r["record_ref"],
                 r["records"] or 0,
+                bool(r["record_removed"]),
             )
             for r in rows
         ]

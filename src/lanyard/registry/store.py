@@ -149,6 +149,7 @@ class LoggedEvaluation:
     leaf: Leaf
     record_ref: str | None = None
     records: int = 0  # how many records the claim covers (0: not claimed)
+    record_removed: bool = False  # the record naming the claim no longer exists
 
 
 class Store(ABC):

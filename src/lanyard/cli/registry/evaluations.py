@@ -41,11 +41,13 @@ def flag(leaf: evaluation_log_pb2.EvaluationLeaf) -> str:
 
 
 def followed_by(leaf: evaluation_log_pb2.EvaluationLeaf) -> str:
-    """The record an admin evaluation was followed by, with how many more a batch added."""
+    """The record an admin evaluation was followed by, with how many more a batch added,
+    and whether that record has since been removed."""
     if not leaf.record_ref:
         return ""
     more = leaf.records - 1
-    return f"{leaf.record_ref} and {more:,} more" if more > 0 else leaf.record_ref
+    named = f"{leaf.record_ref} and {more:,} more" if more > 0 else leaf.record_ref
+    return f"{named} (since removed)" if leaf.record_removed else named
 
 
 def summarise(leaves: list[evaluation_log_pb2.EvaluationLeaf]) -> dict[str, CallerSummary]:
@@ -115,6 +117,7 @@ def evaluations(
                         "points_sha256": leaf.points_sha256.hex(),
                         "record_ref": leaf.record_ref or None,
                         "records": leaf.records,
+                        "record_removed": leaf.record_removed,
                         "flag": flag(leaf) or None,
                     }
                     for leaf in leaves

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from lanyard.wire.registry.v1 import reports_pb2 as lanyard_dot_registry_dot_v1_dot_reports__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(lanyard/registry/v1/evaluation_log.proto\x12\x13lanyard.registry.v1\x1a!lanyard/registry/v1/reports.proto\"{\n\x12\x45valuationLogEntry\x12\x11\n\tlog_index\x18\x01 \x01(\x04\x12\x11\n\tlogged_at\x18\x02 \x01(\t\x12+\n\x04head\x18\x03 \x01(\x0b\x32\x1d.lanyard.registry.v1.TreeHead\x12\x0c\n\x04path\x18\x04 \x03(\x0cJ\x04\x08\x05\x10\x10\"\xb9\x01\n\x0e\x45valuationLeaf\x12\x11\n\tlog_index\x18\x01 \x01(\x04\x12\x0e\n\x06\x63\x61ller\x18\x02 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\x12\r\n\x05\x65poch\x18\x04 \x01(\r\x12\x0e\n\x06points\x18\x05 \x01(\r\x12\x11\n\tlogged_at\x18\x06 \x01(\t\x12\x15\n\rpoints_sha256\x18\x07 \x01(\x0c\x12\x12\n\nrecord_ref\x18\x08 \x01(\t\x12\x0f\n\x07records\x18\t \x01(\rJ\x04\x08\n\x10\x10\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(lanyard/registry/v1/evaluation_log.proto\x12\x13lanyard.registry.v1\x1a!lanyard/registry/v1/reports.proto\"{\n\x12\x45valuationLogEntry\x12\x11\n\tlog_index\x18\x01 \x01(\x04\x12\x11\n\tlogged_at\x18\x02 \x01(\t\x12+\n\x04head\x18\x03 \x01(\x0b\x32\x1d.lanyard.registry.v1.TreeHead\x12\x0c\n\x04path\x18\x04 \x03(\x0cJ\x04\x08\x05\x10\x10\"\xd1\x01\n\x0e\x45valuationLeaf\x12\x11\n\tlog_index\x18\x01 \x01(\x04\x12\x0e\n\x06\x63\x61ller\x18\x02 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\x12\r\n\x05\x65poch\x18\x04 \x01(\r\x12\x0e\n\x06points\x18\x05 \x01(\r\x12\x11\n\tlogged_at\x18\x06 \x01(\t\x12\x15\n\rpoints_sha256\x18\x07 \x01(\x0c\x12\x12\n\nrecord_ref\x18\x08 \x01(\t\x12\x0f\n\x07records\x18\t \x01(\r\x12\x16\n\x0erecord_removed\x18\n \x01(\x08J\x04\x08\x0b\x10\x10\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,5 +35,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EVALUATIONLOGENTRY']._serialized_start=100
   _globals['_EVALUATIONLOGENTRY']._serialized_end=223
   _globals['_EVALUATIONLEAF']._serialized_start=226
-  _globals['_EVALUATIONLEAF']._serialized_end=411
+  _globals['_EVALUATIONLEAF']._serialized_end=435
 # @@protoc_insertion_point(module_scope)

@@ -20,7 +20,7 @@ class EvaluationLogEntry(_message.Message):
     def __init__(self, log_index: _Optional[int] = ..., logged_at: _Optional[str] = ..., head: _Optional[_Union[_reports_pb2.TreeHead, _Mapping]] = ..., path: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class EvaluationLeaf(_message.Message):
-    __slots__ = ("log_index", "caller", "event_id", "epoch", "points", "logged_at", "points_sha256", "record_ref", "records")
+    __slots__ = ("log_index", "caller", "event_id", "epoch", "points", "logged_at", "points_sha256", "record_ref", "records", "record_removed")
     LOG_INDEX_FIELD_NUMBER: _ClassVar[int]
     CALLER_FIELD_NUMBER: _ClassVar[int]
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +30,7 @@ class EvaluationLeaf(_message.Message):
     POINTS_SHA256_FIELD_NUMBER: _ClassVar[int]
     RECORD_REF_FIELD_NUMBER: _ClassVar[int]
     RECORDS_FIELD_NUMBER: _ClassVar[int]
+    RECORD_REMOVED_FIELD_NUMBER: _ClassVar[int]
     log_index: int
     caller: str
     event_id: str
@@ -39,4 +40,5 @@ class EvaluationLeaf(_message.Message):
     points_sha256: bytes
     record_ref: str
     records: int
-    def __init__(self, log_index: _Optional[int] = ..., caller: _Optional[str] = ..., event_id: _Optional[str] = ..., epoch: _Optional[int] = ..., points: _Optional[int] = ..., logged_at: _Optional[str] = ..., points_sha256: _Optional[bytes] = ..., record_ref: _Optional[str] = ..., records: _Optional[int] = ...) -> None: ...
+    record_removed: bool
+    def __init__(self, log_index: _Optional[int] = ..., caller: _Optional[str] = ..., event_id: _Optional[str] = ..., epoch: _Optional[int] = ..., points: _Optional[int] = ..., logged_at: _Optional[str] = ..., points_sha256: _Optional[bytes] = ..., record_ref: _Optional[str] = ..., records: _Optional[int] = ..., record_removed: _Optional[bool] = ...) -> None: ...
