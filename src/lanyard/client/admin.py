@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal, TypeVar
@@ -78,8 +79,13 @@ class AdminClient:
         key: nacl.signing.SigningKey,
         admin_name: str = "operator",
         endpoint: str = "",
+        executor: Executor | None = None,
     ) -> None:
+        """`executor` runs the blinded rounds' crypto (blinding, the proof check,
+        finalising): a core.workers.Workers spreads a bulk import over every core; None
+        keeps it on the event loop's default threads."""
         self._stub = TranslatingStub(admin_pb2_grpc.AdminStub(channel), "registry", endpoint)
+        self._executor = executor
         self._signer = auth.CallSigner(f"admin:{admin_name}", key)
         self._known_epoch: int | None = None
         # Each epoch's public key as GetState gave it: a proof is checked against the key
@@ -205,7 +211,7 @@ class AdminClient:
         if not messages:
             return [], leaves
         ys = await blinding.blinded_round(
-            messages, lambda points: self._evaluate_proved(points, epoch, leaves)
+            messages, lambda points: self._evaluate_proved(points, epoch, leaves), self._executor
         )
         return ys, leaves
 
@@ -234,7 +240,7 @@ class AdminClient:
                     part,
                     evaluated,
                     proof.Proof.from_bytes(response.proof),
-                    None,
+                    self._executor,
                 )
             except ProofFailed as exc:
                 raise EvaluationProofFailed(

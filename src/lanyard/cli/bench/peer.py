@@ -49,6 +49,7 @@ from lanyard.cli.output import CliError, console, table
 from lanyard.client.admin import AdminClient, Identifier, NewRecord
 from lanyard.core.channels import open_channel
 from lanyard.core.identity import Kind
+from lanyard.core.workers import Workers
 from lanyard.registry import server
 
 PSI_VERSION = "2.0.6"
@@ -191,10 +192,13 @@ async def run_lanyard(
     """A fresh registry: import the server set, then screen the client set."""
     cpu_started, workers_started = _own_cpu_seconds(), _descendants_cpu_seconds()
     rdir = await server.init_registry(workdir / f"registry-{name}", listen="127.0.0.1:0")
+    # The import's crypto in worker processes, as `record import` runs it.
+    import_workers = Workers("lanyard-import")
     async with server.running(rdir) as reg:
         channel = open_channel(reg.address)
         try:
-            bench = Bench(workdir, reg, AdminClient(channel, rdir.admin_key()))
+            admin = AdminClient(channel, rdir.admin_key(), executor=import_workers)
+            bench = Bench(workdir, reg, admin)
             started = time.perf_counter()
             async for _ in bench.admin.add_record_batches(_records(server_n)):
                 pass
@@ -203,10 +207,11 @@ async def run_lanyard(
             _write_client_set(path, client_n, overlap)
             adir = await bench.enrolled_agent(f"peer-{name}", quota(client_n))
             screen_s, found, screen_cpu = await _screen_process(workdir, path, adir.path)
-            # The registry's worker processes, before they stop with it.
+            # The registry's and the import's worker processes, before they stop.
             workers = _descendants_cpu_seconds() - workers_started
         finally:
             await channel.close()
+            import_workers.shutdown(cancel_futures=True)
     if found != overlap:
         raise CliError(f"`lanyard screen` found {found} on the list, not {overlap}")
     return LanyardRun(import_s, screen_s, _own_cpu_seconds() - cpu_started + workers + screen_cpu)

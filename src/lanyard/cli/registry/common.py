@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from concurrent.futures import Executor
 from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
@@ -72,10 +73,12 @@ def registry_channel(endpoint: str, rdir: RegistryDir | None) -> grpc.aio.Channe
 
 
 @asynccontextmanager
-async def admin_client(rdir: RegistryDir, endpoint: str) -> AsyncIterator[AdminClient]:
+async def admin_client(
+    rdir: RegistryDir, endpoint: str, executor: Executor | None = None
+) -> AsyncIterator[AdminClient]:
     channel = registry_channel(endpoint, rdir)
     try:
-        yield AdminClient(channel, rdir.admin_key(), endpoint=endpoint)
+        yield AdminClient(channel, rdir.admin_key(), endpoint=endpoint, executor=executor)
     finally:
         await channel.close()
 

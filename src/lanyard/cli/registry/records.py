@@ -23,6 +23,7 @@ from lanyard.client.admin import AdminClient, Identifier, record_messages
 from lanyard.core import snapshot
 from lanyard.core.errors import Error as CoreError
 from lanyard.core.identity import Kind, normalize, unspaced_name_hint
+from lanyard.core.workers import Workers
 from lanyard.registry.record_batch import MAX_POINTS_PER_BATCH, MAX_RECORDS_PER_BATCH
 from lanyard.registry.retention import Policy
 from lanyard.registry.service import MAX_POINTS_PER_RECORD
@@ -278,13 +279,18 @@ def record_import(
     async def go() -> tuple[int, int, list[str], int]:
         added = identifiers = version = 0
         skipped: list[str] = []
-        async with admin_client(rdir, address) as client:
-            records = ([p.record for p in group] for group in groups)
-            async for response in client.add_record_batches(records, skip_existing):
-                added += len(response.records)
-                identifiers += sum(r.identifier_count for r in response.records)
-                skipped += response.skipped_refs
-                version = int(response.snapshot_version)
+        # The blinded rounds' crypto on every core (worker processes), not one thread.
+        workers = Workers("lanyard-import")
+        try:
+            async with admin_client(rdir, address, workers) as client:
+                records = ([p.record for p in group] for group in groups)
+                async for response in client.add_record_batches(records, skip_existing):
+                    added += len(response.records)
+                    identifiers += sum(r.identifier_count for r in response.records)
+                    skipped += response.skipped_refs
+                    version = int(response.snapshot_version)
+        finally:
+            workers.shutdown(cancel_futures=True)
         return added, identifiers, skipped, version
 
     added, identifiers, skipped, version = run(go(), address) if groups else (0, 0, [], 0)
