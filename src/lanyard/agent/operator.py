@@ -22,8 +22,6 @@ from lanyard.agent.datadir import AgentConfig, AgentDir
 from lanyard.agent.errors import DataDirError, InvalidRequest, NotAllowed
 from lanyard.agent.outbox import Entry as OutboxEntry
 from lanyard.agent.outbox import Outbox
-from lanyard.agent.report_files import ReportFile
-from lanyard.agent.reports import ReportSender
 from lanyard.agent.service import AgentService
 from lanyard.agent.sqlite_store import SqliteStore
 from lanyard.agent.store import Alert, FaultAlert
@@ -33,13 +31,15 @@ from lanyard.core.channels import open_channel
 from lanyard.core.errors import Error as CoreError
 from lanyard.core.workers import Workers
 
-# Incident records are imported where they are used: a screen or a check does not pay
-# for them at start-up.
+# Incident records and end-of-event reports are imported where they are used: a screen
+# or a check does not pay for them at start-up.
 if TYPE_CHECKING:
     from lanyard.agent.incidents import crypto
     from lanyard.agent.incidents.model import Incident
     from lanyard.agent.incidents.service import IncidentService
     from lanyard.agent.incidents.store import IncidentStore
+    from lanyard.agent.report_files import ReportFile
+    from lanyard.agent.reports import ReportSender
 
 # The CLI's door into the agent: these use cases, and the values they hand back (the CLI
 # never imports a store itself).
@@ -112,6 +112,8 @@ async def opened(
 @asynccontextmanager
 async def report_sender(adir: AgentDir, agent: AgentService) -> AsyncIterator[ReportSender]:
     """The outbox of sealed reports, and the sender that empties it."""
+    from lanyard.agent.reports import ReportSender
+
     outbox = await Outbox.open(adir.db_path)
     try:
         yield ReportSender(outbox, agent.registry, agent.enrolment, adir.event_key())
@@ -154,6 +156,7 @@ async def report_sources(
     """The incidents and the chosen files (`choice`: None for all), readable while the
     context is open. A chosen file that does not exist is InvalidRequest."""
     from lanyard.agent.incidents.attachments import AttachmentService
+    from lanyard.agent.report_files import ReportFile
 
     async with _records(adir, unlock) as (service, store):
         incidents = await service.export_all("report")
