@@ -308,6 +308,49 @@ async def test_a_cancelled_transact_unit_runs_to_its_end_before_its_connection_i
         await pool.close()
 
 
+async def _handed_over() -> None:
+    """Loop steps enough for a unit just started to take the write lock and a free
+    connection (neither waits) and queue its BEGIN on the connection's thread."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize("how", ["transact", "write"])
+async def test_a_unit_cancelled_while_its_begin_waits_has_ended_when_the_cancel_returns(
+    tmp_path: Path, how: str
+) -> None:
+    """Cancelled while its BEGIN waits on the connection's thread for another program's
+    lock: the cancellation comes back only once the unit is over, so it cannot begin or
+    commit later beside the next unit (a record change would then commit behind the
+    snapshot it was cancelled out of), and no connection goes back to the pool holding a
+    transaction."""
+    pool = await sqlite.Pool.open(tmp_path / "b.db", MIGRATIONS, size=2, busy_timeout_ms=300)
+    await pool.transact(lambda db: db.execute("INSERT INTO counter (id, n) VALUES (1, 0)"))
+    other = sqlite3.connect(tmp_path / "b.db", isolation_level=None, check_same_thread=False)
+
+    async def unit() -> None:
+        if how == "transact":
+            await pool.transact(_bump_by(1))
+        else:
+            async with pool.write() as db:
+                await db.execute("UPDATE counter SET n = n + 1 WHERE id = 1")
+
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        task = asyncio.create_task(unit())
+        await _handed_over()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        other.execute("COMMIT")  # the lock is free the moment the cancel has returned
+        assert await pool.transact(_bump_by(10)) == 10
+        assert await _value(pool) == 10  # the cancelled unit never committed after all
+        assert not any(conn.in_transaction for conn in pool._free)
+    finally:
+        other.close()
+        await pool.close(wait_seconds=1)
+
+
 # -- checkpoints beside the calls, not in them -------------------------------------------
 
 BLOB_MIGRATIONS = ["CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB NOT NULL)"]

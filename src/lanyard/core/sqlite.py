@@ -25,8 +25,14 @@ from lanyard.core.sqlite_units import (
     loop_reader,
     loop_writer,
     on_thread,
+    to_the_end,
     unit_of,
 )
+
+
+def _roll_back_if_open(raw: sqlite3.Connection) -> None:
+    if raw.in_transaction:
+        raw.execute("ROLLBACK")
 
 
 class DatabaseError(Error):
@@ -191,7 +197,7 @@ class Pool:
             try:
                 await fetch_one(conn, f"PRAGMA wal_autocheckpoint = {self._autocheckpoint}")
             except BaseException:
-                await self._release(conn)
+                await self._release(conn, interrupted=True)
                 raise
             self._checkpoint_set.add(conn)
         return conn
@@ -222,17 +228,19 @@ class Pool:
         self._all.append(conn)
         return conn
 
-    async def _release(self, conn: aiosqlite.Connection) -> None:
-        # Shielded: a unit cancelled again while giving its connection back (the ROLLBACK
-        # below waits behind any unit still running on the connection's thread) must not
-        # keep the connection from the pool for good.
-        await asyncio.shield(self._give_back(conn))
+    async def _release(self, conn: aiosqlite.Connection, interrupted: bool) -> None:
+        # To its end however often the unit is cancelled: the connection goes back to the
+        # pool, and whoever holds the write lock keeps it until then.
+        await to_the_end(self._give_back(conn, interrupted))
 
-    async def _give_back(self, conn: aiosqlite.Connection) -> None:
-        # A unit cancelled half-way must not hand its open transaction to the next one.
-        if conn.in_transaction:
+    async def _give_back(self, conn: aiosqlite.Connection, interrupted: bool) -> None:
+        # A unit cancelled or failed half-way must not hand an open transaction to the
+        # next one. Asked on the connection's own thread, behind whatever the unit had
+        # queued there (a BEGIN not yet run would open one after a check made here); a
+        # unit that ended normally closed its transaction and queued nothing more.
+        if interrupted or conn.in_transaction:
             with suppress(sqlite3.Error):
-                await conn.execute("ROLLBACK")
+                await on_thread(conn, _roll_back_if_open)
         async with self._available:
             self._free.append(conn)
             self._available.notify_all()
@@ -242,13 +250,15 @@ class Pool:
         """A connection for one unit of work, given back after it; a cause the operator
         can fix becomes a StorageError naming the file."""
         conn = await self._acquire()
+        interrupted = True
         try:
             yield conn
+            interrupted = False
         except sqlite3.Error as exc:
             self._raise_translated(exc)
             raise
         finally:
-            await self._release(conn)
+            await self._release(conn, interrupted)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -367,7 +377,9 @@ class Pool:
             setting = self._synchronous_for(conn, relax)
             for attempt in range(BEGIN_ATTEMPTS):
                 try:
-                    result = await on_thread(conn, unit_of(work, setting))
+                    # Handed over, the unit runs to its commit or rollback: the write lock
+                    # and the connection are held until it has, even if cancelled.
+                    result = await to_the_end(on_thread(conn, unit_of(work, setting)))
                     break
                 except BusyAtBegin as busy:
                     if attempt == BEGIN_ATTEMPTS - 1:

@@ -4,8 +4,9 @@ the event loop's own thread. Pool (sqlite.py) decides which."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from pathlib import Path
 from typing import TypeVar
@@ -34,6 +35,30 @@ async def on_thread(db: aiosqlite.Connection, work: Callable[[sqlite3.Connection
     raw: sqlite3.Connection = db._conn
     result: T = await db._execute(work, raw)  # type: ignore[no-untyped-call]
     return result
+
+
+async def to_the_end(step: Awaitable[T]) -> T:
+    """Await `step` to its end however often the awaiting task is cancelled meanwhile,
+    then raise the cancellation if there was one. For work already handed to a
+    connection's thread, which runs whatever the task does: whoever holds the connection
+    (and the pool's write lock) must not let go of it while that work may still begin or
+    commit, or the next unit would run beside it, or before it."""
+    running = asyncio.ensure_future(step)
+    cancelled = False
+    while not running.done():
+        try:
+            await asyncio.shield(running)
+        except asyncio.CancelledError:
+            if running.done():
+                break
+            cancelled = True
+        except BaseException:  # the step's own error: result() raises it below
+            break
+    if cancelled:
+        if not running.cancelled():
+            running.exception()  # retrieved: it is the cancellation that goes on
+        raise asyncio.CancelledError
+    return running.result()
 
 
 def _never_waiting(path: Path, pragmas: tuple[str, ...]) -> sqlite3.Connection:
