@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import functools
 import os
+import select
+import subprocess
+import sys
+import time
 from collections.abc import Iterator, Sequence
 
 import grpc
@@ -103,3 +107,44 @@ def test_a_dead_worker_is_unavailable_on_either_service_never_internal() -> None
     stopped = WorkerStopped("a crypto worker process stopped unexpectedly")
     for table in (agent_status.STATUS, registry_status.STATUS):
         assert serving.status_for(table, stopped) == grpc.StatusCode.UNAVAILABLE
+
+
+_KILLED_PARENT = """
+import os, sys
+from lanyard.core.workers import Workers
+pool = Workers("test-orphans", processes=2)
+pids = pool.for_items(10_000, True).submit(os.getpid).result()
+print(" ".join(str(p) for p in {pids} | set(pool._processes._processes)), flush=True)
+sys.stdin.read()  # until killed
+"""
+
+
+def test_workers_end_when_their_parent_is_killed_outright() -> None:
+    """SIGKILL (or SIGTERM's default, or the out-of-memory killer) runs no shutdown in the
+    parent: its workers must not wait for work for ever."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_PARENT],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert parent.stdout is not None
+    workers = [int(p) for p in parent.stdout.readline().split()]
+    assert workers
+    assert parent.pid not in workers
+    # A descriptor per worker that becomes readable when it ends: wait on that, bounded.
+    watched = {os.pidfd_open(pid): pid for pid in workers}
+    parent.kill()
+    parent.wait()
+    try:
+        deadline = time.monotonic() + 30
+        while watched and time.monotonic() < deadline:
+            ended, _, _ = select.select(list(watched), [], [], deadline - time.monotonic())
+            for fd in ended:
+                watched.pop(fd)
+                os.close(fd)
+        assert not watched, f"workers {sorted(watched.values())} outlived their parent"
+    finally:
+        for fd in watched:
+            os.close(fd)

@@ -20,8 +20,9 @@ that module again in the forkserver or each worker (for `lanyard`, the CLI with 
 rich and gRPC: ~0.25 s of CPU per screen), and the work sent here is only module-level
 functions of lanyard.core, never the main module's. Workers ignore SIGINT: Ctrl-C on a
 terminal reaches the whole process group, and only the parent decides what it means
-(stop after the last committed batch, shut the pool down). A pool whose worker died
-(killed, out of memory) fails the work it held and is replaced on next use.
+(stop after the last committed batch, shut the pool down); a parent killed outright
+takes its workers with it (each watches it). A pool whose worker died (killed, out of
+memory) fails the work it held and is replaced on next use.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import select
 import signal
 import sys
 import threading
+import time
 import types
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -48,6 +51,7 @@ PROCESS_MIN_ITEMS = 300
 # What the forkserver imports once, so that a worker it forks starts with them loaded.
 PRELOAD = ["lanyard.core.screen", "lanyard.core.proof"]
 _START_METHOD = "forkserver"
+PARENT_POLL_SECONDS = 1.0  # where the parent cannot be watched by a pidfd
 
 
 def processes_available() -> bool:
@@ -67,8 +71,37 @@ def _main_hidden() -> Iterator[None]:
             sys.modules["__main__"] = main
 
 
-def _ignore_interrupts() -> None:
+def _serve_for(parent: int) -> None:
+    """A worker's set-up: ignore Ctrl-C (the parent decides what it means), and exit when
+    the process that made the pool is gone. A parent killed outright (SIGTERM's default,
+    SIGKILL, out of memory) runs no shutdown, and its workers, which keep the pool's pipes
+    open, would otherwise wait for work for ever."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    try:
+        # Linux: a descriptor that becomes readable when the process ends, no polling.
+        fd = os.pidfd_open(parent)
+    except (AttributeError, OSError):
+        fd = None
+    if fd is not None:
+        select.select([fd], [], [])
+    else:
+        while _alive(parent):
+            time.sleep(PARENT_POLL_SECONDS)
+    os._exit(0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _ready() -> int:
@@ -122,7 +155,10 @@ class Workers(Executor):
                 context = multiprocessing.get_context(_START_METHOD)
                 context.set_forkserver_preload(PRELOAD)
                 pool = ProcessPoolExecutor(
-                    self._process_count, mp_context=context, initializer=_ignore_interrupts
+                    self._process_count,
+                    mp_context=context,
+                    initializer=_serve_for,
+                    initargs=(os.getpid(),),
                 )
                 with _main_hidden():
                     # One task per worker: each finds no idle worker, so all start now.
