@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 import typer.core
+import typer.rich_utils
 from rich.markup import escape
 
 from lanyard import errors
@@ -188,8 +189,6 @@ def _wanted(argv: list[str]) -> set[str]:
 
 
 _verbose = False
-# Whether TERMINAL_WIDTH is Lanyard's to set (the person did not set it): see _plain_help.
-_OWN_WIDTH = not os.environ.get("TERMINAL_WIDTH")
 
 
 def _plain_help() -> None:
@@ -201,16 +200,8 @@ def _plain_help() -> None:
         return None
 
     typer.core.TyperOption.display_type_rich = no_placeholder  # type: ignore[method-assign]
-    if not _OWN_WIDTH:
-        return  # the person set TERMINAL_WIDTH: typer uses theirs
-    width = shutil.get_terminal_size((120, 24)).columns
-    rich_utils = sys.modules.get("typer.rich_utils")
-    if rich_utils is not None:
-        rich_utils.MAX_WIDTH = width  # type: ignore[attr-defined]
-    else:
-        # typer reads TERMINAL_WIDTH when it first imports rich_utils, to render help or
-        # an error; importing it here would cost every command ~0.1 s of start-up.
-        os.environ["TERMINAL_WIDTH"] = str(width)
+    if not os.environ.get("TERMINAL_WIDTH"):
+        typer.rich_utils.MAX_WIDTH = shutil.get_terminal_size((120, 24)).columns
 
 
 def _version(value: bool) -> None:
