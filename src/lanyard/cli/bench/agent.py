@@ -438,6 +438,8 @@ def print_table(f: dict[str, float]) -> None:
             f"{_verdict(f['process_ratio'] >= f['target_throughput_ratio'])})",
         )
     )
+    # The registry's workers against what the spec has them do: the floor and the check.
+    registry_due = f["registry_floor_us"] + f["point_check_us"]
     lines += [
         (
             "  its CPU per identity: agent",
@@ -452,7 +454,7 @@ def print_table(f: dict[str, float]) -> None:
             f"{f['process_registry_workers_cpu_us']:.0f} µs in workers",
             f"floor {f['registry_floor_us']:.0f} µs + {f['point_check_us']:.0f} µs of the "
             f"§3 check on B (workers: ×"
-            f"{f['process_registry_workers_cpu_us'] / f['registry_floor_us']:.2f})",
+            f"{f['process_registry_workers_cpu_us'] / registry_due:.2f})",
         ),
     ]
     if "memory_rows" in f:

@@ -192,10 +192,10 @@ async def run_lanyard(
     """A fresh registry: import the server set, then screen the client set."""
     cpu_started, workers_started = _own_cpu_seconds(), _descendants_cpu_seconds()
     rdir = await server.init_registry(workdir / f"registry-{name}", listen="127.0.0.1:0")
-    # The import's crypto in worker processes, as `record import` runs it.
-    import_workers = Workers("lanyard-import")
     async with server.running(rdir) as reg:
         channel = open_channel(reg.address)
+        # The import's crypto in worker processes, as `record import` runs it.
+        import_workers = Workers("lanyard-import")
         try:
             admin = AdminClient(channel, rdir.admin_key(), executor=import_workers)
             bench = Bench(workdir, reg, admin)
