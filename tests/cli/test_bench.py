@@ -15,8 +15,9 @@ from lanyard.cli.bench import agent as bench_agent
 from lanyard.cli.bench import commands as bench
 from lanyard.cli.bench import export as bench_export
 from lanyard.cli.bench import floors
+from lanyard.cli.bench import records as bench_records
 from lanyard.cli.output import CliError
-from lanyard.core import identity, logs
+from lanyard.core import identity, logs, snapshot
 from lanyard.core.identity import Kind
 
 
@@ -266,8 +267,10 @@ async def test_record_figures_hang_together() -> None:
         f["import_floor_s"], 60 * (f["agent_floor_us"] + f["registry_floor_us"]) / 1e6, rel_tol=1e-9
     )
     assert math.isclose(f["import_ratio"], f["import_s"] / f["import_floor_s"], rel_tol=1e-9)
-    assert f["small_entries"] == 128  # 50 + 5 records, 2 forms each, padded
-    assert f["large_entries"] == 192  # then 30 + 5 more
+    # 50 records and one per sample, 2 forms each, padded; then 30 and as many more.
+    small = 2 * (50 + bench_records.SAMPLES)
+    assert f["small_entries"] == snapshot.padded_size(small)
+    assert f["large_entries"] == snapshot.padded_size(small + 2 * (30 + bench_records.SAMPLES))
     for key in ("small_add_ms", "small_sync_ms", "large_add_ms", "large_sync_ms"):
         assert f[key] > 0, key
     # Each size's first sync ran as a whole `lanyard check` process with its own memory,

@@ -44,7 +44,10 @@ from lanyard.registry.datadir import RegistryDir
 
 IMPORT_BATCH = 500  # the CLI's default --batch-size
 TARGET_IMPORT_RATIO = 2.0
-SAMPLES = 5
+# Record adds (each followed by a sync) timed at each size; the median is reported. A
+# handful more than the few of a quiet machine: on a shared one a burst of other work
+# (the registry folding the import's write-ahead log, say) moves a median of five.
+SAMPLES = 15
 ADD_GOAL_MS = 20.0
 SYNC_GOAL_MS = 20.0
 FIRST_SYNC_GOAL_S = 30.0
