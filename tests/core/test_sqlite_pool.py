@@ -315,6 +315,20 @@ async def _handed_over() -> None:
         await asyncio.sleep(0)
 
 
+async def test_a_cancel_that_lands_as_the_unit_ends_is_not_lost() -> None:
+    """The task cancelled in the very loop step its unit ends (Ctrl-C at the end of a
+    batch): it still ends cancelled, or the screen would run on to the end unheard."""
+    step: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(sqlite_units.to_the_end(step))
+    await asyncio.sleep(0)  # the task now waits for the step
+    step.set_result(1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    ended = asyncio.create_task(sqlite_units.to_the_end(asyncio.sleep(0, result=2)))
+    assert await ended == 2  # and with no cancel, its result
+
+
 @pytest.mark.parametrize("how", ["transact", "write"])
 async def test_a_unit_cancelled_while_its_begin_waits_has_ended_when_the_cancel_returns(
     tmp_path: Path, how: str

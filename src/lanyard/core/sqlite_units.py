@@ -49,8 +49,10 @@ async def to_the_end(step: Awaitable[T]) -> T:
         try:
             await asyncio.shield(running)
         except asyncio.CancelledError:
-            if running.done():
-                break
+            if running.cancelled():
+                raise  # the step itself was cancelled (the loop closing), not the task
+            # The awaiting task was cancelled, even if the step ended in the same loop
+            # step: that cancellation must not be lost (Ctrl-C would go unheard).
             cancelled = True
         except BaseException:  # the step's own error: result() raises it below
             break
