@@ -21,7 +21,7 @@ from lanyard.core.identity import Kind
 from lanyard.registry import server
 from lanyard.registry.datadir import RegistryDir
 from lanyard.registry.errors import DataDirError
-from lanyard.registry.service import MAX_POINTS_PER_RECORD
+from lanyard.registry.record_ops import MAX_POINTS_PER_RECORD
 from tests.conftest import enroll
 
 

@@ -18,14 +18,13 @@ from lanyard.core.blinding import run_chunked
 from lanyard.core.errors import InvalidPoint
 from lanyard.registry import record_changes
 from lanyard.registry.errors import AlreadyExists, InvalidRequest
+from lanyard.registry.record_changes import RANK, STATUSES
 from lanyard.registry.snapshots import LiveSnapshot
 from lanyard.registry.store import Change, Entry, Record, RecordEvent, Store
 
 MAX_RECORDS_PER_BATCH = limits.MAX_RECORDS_PER_BATCH
 MAX_POINTS_PER_BATCH = limits.MAX_POINTS_PER_BATCH
 RECORD_REF = re.compile(r"^[!-~]{1,64}$")
-STATUSES = ("flagged", "banned")
-RANK = {"flagged": 1, "banned": 2}
 
 Item = tuple[Record, list[bytes]]
 

@@ -16,6 +16,7 @@ from lanyard.registry.errors import InvalidRequest
 from lanyard.registry.store import Claim, Entry, Record, Store
 
 RANK = {"flagged": 1, "banned": 2}
+STATUSES = tuple(RANK)  # ("flagged", "banned")
 # Evaluation log leaves one change may claim: a batch of 10,000 points takes one leaf
 # with the admin tool's calls of up to 10,000 points; far more than any client needs.
 MAX_CLAIMED_LEAVES = 64

@@ -25,8 +25,8 @@ from lanyard.core.errors import Error as CoreError
 from lanyard.core.identity import Kind, normalize, unspaced_name_hint
 from lanyard.core.workers import Workers
 from lanyard.registry.record_batch import MAX_POINTS_PER_BATCH, MAX_RECORDS_PER_BATCH
+from lanyard.registry.record_ops import MAX_POINTS_PER_RECORD
 from lanyard.registry.retention import Policy
-from lanyard.registry.service import MAX_POINTS_PER_RECORD
 from lanyard.wire.registry.v1 import admin_pb2
 
 record_app = typer.Typer(help="Add, remove and list flagged/banned records.", no_args_is_help=True)
