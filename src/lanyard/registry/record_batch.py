@@ -9,7 +9,6 @@ re-sign is paid once per batch, not once per record.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 
@@ -18,13 +17,12 @@ from lanyard.core.blinding import run_chunked
 from lanyard.core.errors import InvalidPoint
 from lanyard.registry import record_changes
 from lanyard.registry.errors import AlreadyExists, InvalidRequest
-from lanyard.registry.record_changes import RANK, STATUSES
+from lanyard.registry.record_changes import RANK, RECORD_REF, STATUSES
 from lanyard.registry.snapshots import LiveSnapshot
 from lanyard.registry.store import Change, Entry, Record, RecordEvent, Store
 
 MAX_RECORDS_PER_BATCH = limits.MAX_RECORDS_PER_BATCH
 MAX_POINTS_PER_BATCH = limits.MAX_POINTS_PER_BATCH
-RECORD_REF = re.compile(r"^[!-~]{1,64}$")
 
 Item = tuple[Record, list[bytes]]
 
@@ -106,10 +104,8 @@ async def plan(
     if log_indexes:
         # What the batch could have been evaluated for: each record added, its distinct
         # points; each record skipped (a re-run), only the points it already holds.
-        kept = 0
-        for r, ys in items:
-            if r.record_ref in existing:
-                kept += len(set(ys) & set(await store.record_points(r.record_ref, snap.epoch)))
+        holding = set(await store.points_of(skipped))  # (ref, Y) of this epoch, one query
+        kept = sum(len({(r.record_ref, y) for y in ys} & holding) for r, ys in items)
         points = sum(len(ys) for _, ys in todo) + kept
         named = todo[0][0].record_ref if todo else skipped[0]
         follows = record_changes.claim(by, named, points, snap.epoch, log_indexes, len(items))

@@ -8,6 +8,7 @@ of the higher status wins (ties keep the record that holds the tag now).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -17,6 +18,7 @@ from lanyard.registry.store import Claim, Entry, Record, Store
 
 RANK = {"flagged": 1, "banned": 2}
 STATUSES = tuple(RANK)  # ("flagged", "banned")
+RECORD_REF = re.compile(r"^[!-~]{1,64}$")  # the WG's reference: printable ASCII, no spaces
 # Evaluation log leaves one change may claim: a batch of 10,000 points takes one leaf
 # with the admin tool's calls of up to 10,000 points; far more than any client needs.
 MAX_CLAIMED_LEAVES = 64

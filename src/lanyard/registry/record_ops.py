@@ -8,7 +8,6 @@ nothing of gRPC.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Sequence
 from concurrent.futures import Executor
@@ -21,13 +20,12 @@ from lanyard.core import limits, screen, snapshot
 from lanyard.core.errors import InvalidPoint
 from lanyard.registry import record_batch, record_changes, retention
 from lanyard.registry.errors import AlreadyExists, InvalidRequest, NotFound
-from lanyard.registry.record_changes import RANK, STATUSES, RecordUpdate
+from lanyard.registry.record_changes import RANK, RECORD_REF, STATUSES, RecordUpdate
 from lanyard.registry.snapshots import LiveSnapshot
 from lanyard.registry.store import Change, Entry, Record, RecordEvent, Store
 
 log = structlog.get_logger("lanyard.registry")
 
-RECORD_REF = re.compile(r"^[!-~]{1,64}$")
 MAX_POINTS_PER_RECORD = limits.MAX_POINTS_PER_RECORD
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -32,8 +31,8 @@ from lanyard.client.admin import Identifier, NewRecord, record_messages
 from lanyard.core import snapshot
 from lanyard.core.errors import Error as CoreError
 from lanyard.core.identity import Kind, normalize
+from lanyard.registry.record_changes import RECORD_REF
 
-RECORD_REF = re.compile(r"^[!-~]{1,64}$")
 COLUMNS = ("ref", "status", "email", "name", "alias", "expires", "ban_until")
 _PLURAL = {"emails": "email", "names": "name", "aliases": "alias"}
 
