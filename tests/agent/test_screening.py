@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import csv
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lanyard.agent import operator as agent_operator
 from lanyard.agent.errors import Unavailable
-from lanyard.agent.screening.batch import ScreenOutcome, count_lines, screen_export
-from lanyard.agent.screening.csv_import import open_export
+from lanyard.agent.screening.batch import ScreenOutcome, count_lines, layout_key, screen_export
+from lanyard.agent.screening.csv_import import file_digest, open_export
 from lanyard.agent.screening.decision import Decision, Reason
 from lanyard.agent.service import AgentService
 from lanyard.client.admin import Identifier
@@ -99,6 +100,40 @@ async def test_interrupted_run_resumes_without_loss_or_duplication(
     # Committed batches are never evaluated again; at most the batches in flight at the
     # crash are.
     assert 2000 <= await used(setup.admin) <= 2000 + 2 * 200
+
+
+async def test_ctrl_c_during_a_commit_reports_the_line_the_store_holds(
+    agent: AgentService, tmp_path: Path, setup: AgentSetup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C landing while a batch's commit is on its connection's thread: the commit
+    runs to its end all the same (Pool.transact), so the line reported is read back from
+    the store, not the last batch seen to commit (it said line 101 with 201 stored)."""
+    export = open_export(write_export(tmp_path / "big.csv", crowd(500)))
+    commit = agent.store.commit_rows
+    calls = 0
+
+    async def cancelled_as_it_commits(*args: Any) -> list[int]:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            task = asyncio.current_task()
+            assert task is not None
+            task.cancel()  # lands at the commit's first wait, once it is handed over
+        return await commit(*args)
+
+    monkeypatch.setattr(agent.store, "commit_rows", cancelled_as_it_commits)
+    lines: list[int] = []
+    with pytest.raises(asyncio.CancelledError):
+        await screen_export(agent, export, batch_rows=100, in_flight=1, reached=lines.append)
+    run = await agent.store.open_run(
+        file_digest(export.path), "attendee", layout_key(export), export.path.name
+    )
+    assert run.last_line == 201  # the second batch committed despite the cancellation
+    assert lines[-1] == run.last_line
+    monkeypatch.undo()
+    outcome = await screen_export(agent, open_export(export.path), batch_rows=100)
+    assert outcome.resumed_after_line == 201
+    assert outcome.report.screened == 500
 
 
 async def test_registry_down_keeps_finished_work(setup: AgentSetup, tmp_path: Path) -> None:

@@ -325,6 +325,13 @@ class SqliteStore(Store):
             unit, small=len(screened) + len(skipped) <= SMALL_UNIT_ROWS
         )
 
+    async def run_line(self, run_id: int) -> int:
+        async with self._pool.read() as db:
+            row = await sqlite.fetch_one(
+                db, "SELECT last_line FROM runs WHERE run_id = ?", (run_id,)
+            )
+        return int(row[0]) if row is not None else 0
+
     async def finish_run(self, run_id: int) -> None:
         async with self._pool.write() as db:
             await db.execute(

@@ -189,6 +189,11 @@ class Store(ABC):
         returns the new attendee ids. A Check stores with run_id None."""
 
     @abstractmethod
+    async def run_line(self, run_id: int) -> int:
+        """The last file line of run `run_id` whose row is stored (0 before any): where
+        the run resumes."""
+
+    @abstractmethod
     async def finish_run(self, run_id: int) -> None: ...
 
     @abstractmethod

@@ -9,6 +9,7 @@ is killed resumes after the last committed line: nothing evaluated twice, nothin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -106,12 +107,12 @@ async def screen_export(
     run = await agent.store.open_run(digest, role, layout_key(export), export.path.name)
     if run.finished:
         return ScreenOutcome(run, await agent.store.run_report(run.run_id), 0, True)
+    if reached is not None:
+        reached(run.last_line)
     try:
         await agent.sync()
     except RpcFailed as exc:
         raise registry_failure(exc, agent.enrolment.endpoint, "nothing was screened") from exc
-    if reached is not None:
-        reached(run.last_line)
 
     # Messages being evaluated by batches not yet committed: a later batch waits for
     # these rather than evaluating them again (committed ones come from the store).
@@ -197,6 +198,14 @@ async def screen_export(
                 await commit_oldest()
         while pending:
             await commit_oldest()
+    except asyncio.CancelledError:
+        # Ctrl-C. A batch already handed to the store runs to its commit or rollback all
+        # the same (Pool.transact), so where the run stopped is read back from the store,
+        # never assumed from the batches seen to commit.
+        if reached is not None:
+            with contextlib.suppress(Exception):
+                reached(await agent.store.run_line(run.run_id))
+        raise
     except RpcFailed as exc:
         raise registry_failure(
             exc,
