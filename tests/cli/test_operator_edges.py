@@ -24,6 +24,7 @@ from rich.console import Console
 from lanyard.agent import operator as agent_operator
 from lanyard.agent.screening.batch import screen_export
 from lanyard.agent.screening.csv_import import open_export
+from lanyard.cli import progress as progress_bars
 from lanyard.cli.main import _sentence
 from lanyard.cli.screening import commands as screening_cmds
 from lanyard.client.admin import AdminClient
@@ -353,7 +354,7 @@ async def test_a_resumed_bar_starts_at_the_row_reached(
 
         terminal = io.StringIO()
         monkeypatch.setattr(
-            screening_cmds, "console", Console(file=terminal, force_terminal=True, width=100)
+            progress_bars, "console", Console(file=terminal, force_terminal=True, width=100)
         )
         reached = screening_cmds.Reached()
         outcome = await screening_cmds.screen_with_progress(

@@ -4,16 +4,25 @@ finishes what is left."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from lanyard.cli.registry.record_file import read_records
-from lanyard.cli.registry.records import default_expiry
+from lanyard.cli.registry.record_import import default_expiry
 from lanyard.registry.datadir import RegistryDir
 from lanyard.registry.server import RunningRegistry
+from tests.canary_tools import subprocess_env
+from tests.cli.test_operator_edges import REPO, WAIT
 from tests.cli.test_registry_cli import lanyard
 
 CSV = """ref,status,email,name,alias,expires,ban_until
@@ -108,6 +117,9 @@ async def test_import_adds_good_rows_and_names_bad_ones(
     code, out, err = await lanyard(capsys, "registry", "record", "import", *d, str(path))
     assert code == 1, out
     assert "already exists" in err
+    assert "to finish an interrupted import, run the same command with --skip-existing" in " ".join(
+        err.split()
+    )
     code, out, err = await lanyard(
         capsys, "registry", "record", "import", *d, str(path), "--skip-existing"
     )
@@ -148,3 +160,110 @@ async def test_import_adds_good_rows_and_names_bad_ones(
     code, out, err = await lanyard(capsys, "registry", "evaluations", *d)
     assert code == 0, err
     assert "removed" in out
+
+
+async def test_an_import_stopped_half_way_says_what_was_added_and_how_to_finish(
+    registry: RunningRegistry,
+    registry_dir: RegistryDir,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    d = ["--data-dir", str(registry_dir.path)]
+    code, _, err = await lanyard(
+        capsys,
+        "registry",
+        "record",
+        "add",
+        *d,
+        "--ref",
+        "S-5",
+        "--status",
+        "flagged",
+        "--email",
+        "s5@example.org",
+    )
+    assert code == 0, err
+    path = tmp_path / "records.csv"
+    path.write_text(
+        "ref,status,email\n" + "".join(f"S-{i},flagged,s{i}@example.org\n" for i in range(12)),
+        encoding="utf-8",
+    )
+    # The second batch holds S-5, which exists: it is refused after the first is added.
+    code, out, err = await lanyard(
+        capsys, "registry", "record", "import", *d, str(path), "--batch-size", "4"
+    )
+    assert code == 1, out
+    said = " ".join(err.split())
+    assert "record S-5 already exists (ALREADY_EXISTS); at least 4 of 12 records were added" in said
+    assert "run the same command with --skip-existing to add the rest" in said
+    assert "Traceback" not in err
+    code, out, err = await lanyard(
+        capsys, "registry", "record", "import", *d, str(path), "--skip-existing", "--json"
+    )
+    assert code == 0, err
+    assert "S-5" in json.loads(out)["skipped_refs"]
+    refs = sorted(r.record_ref for r in await registry.service.list_records())
+    assert refs == sorted(f"S-{i}" for i in range(12))  # each once: none lost, none twice
+
+
+@pytest.mark.slow
+async def test_ctrl_c_in_an_import_says_what_was_added_and_a_rerun_finishes(
+    registry: RunningRegistry,
+    registry_dir: RegistryDir,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "records.csv"
+    total = 6_000
+    path.write_text(
+        "ref,status,email\n" + "".join(f"C-{i},flagged,c{i}@example.org\n" for i in range(total)),
+        encoding="utf-8",
+    )
+    argv = ["--data-dir", str(registry_dir.path), str(path), "--endpoint", registry.address]
+    first = registry.service.version
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "lanyard.cli.main",
+        "registry",
+        "record",
+        "import",
+        *argv,
+        "--batch-size",
+        "100",
+        cwd=REPO,
+        env=subprocess_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # a process group of its own, as in a terminal
+    )
+    try:
+        # Wait (bounded) until three batches are added, then press Ctrl-C: on a terminal
+        # it reaches the whole group, the crypto worker processes too. With two batches in
+        # flight, the third is sent only once the first is answered.
+        deadline = time.monotonic() + WAIT
+        while registry.service.version < first + 3 and proc.returncode is None:
+            assert time.monotonic() < deadline, "the import added nothing"
+            await asyncio.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err_bytes = await asyncio.wait_for(proc.communicate(), WAIT)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    err = " ".join(err_bytes.decode().split())
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    said = re.search(rf"Stopped: at least (\d+) of {total} records were added", err)
+    assert said is not None, err
+    assert "run the same command with --skip-existing to add the rest." in err
+    assert int(said[1]) <= len(await registry.service.list_records()) < total
+
+    code, out, err = await lanyard(
+        capsys, "registry", "record", "import", *argv, "--skip-existing", "--json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["added"] + len(json.loads(out)["skipped_refs"]) == total
+    refs = {r.record_ref for r in await registry.service.list_records()}
+    assert refs == {f"C-{i}" for i in range(total)}

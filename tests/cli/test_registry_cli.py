@@ -11,7 +11,7 @@ import nacl.signing
 import pytest
 
 from lanyard.cli.main import main
-from lanyard.cli.registry.records import default_expiry
+from lanyard.cli.registry.record_import import default_expiry
 from lanyard.registry.datadir import RegistryDir
 from lanyard.registry.retention import add_months
 from lanyard.registry.server import RunningRegistry

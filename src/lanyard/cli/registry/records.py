@@ -15,28 +15,19 @@ import typer
 from rich.markup import escape
 
 from lanyard.cli.common import run
-from lanyard.cli.output import CliError, JsonOut, console, emit_json, say, table
-from lanyard.cli.registry import record_file, submission_records
+from lanyard.cli.output import CliError, JsonOut, console, emit_json, table
+from lanyard.cli.registry import record_import, submission_records
 from lanyard.cli.registry.common import DataDir, Endpoint, admin_client, open_dir, parse_date
+from lanyard.cli.registry.record_import import default_expiry
 from lanyard.cli.wg import commands as wg_cmds
 from lanyard.client.admin import AdminClient, Identifier, record_messages
 from lanyard.core import snapshot
 from lanyard.core.errors import Error as CoreError
 from lanyard.core.identity import Kind, normalize, unspaced_name_hint
-from lanyard.core.workers import Workers
-from lanyard.registry.record_batch import MAX_POINTS_PER_BATCH, MAX_RECORDS_PER_BATCH
 from lanyard.registry.record_ops import MAX_POINTS_PER_RECORD
-from lanyard.registry.retention import Policy
 from lanyard.wire.registry.v1 import admin_pb2
 
 record_app = typer.Typer(help="Add, remove and list flagged/banned records.", no_args_is_help=True)
-
-
-def default_expiry(status: str, ban_until: date | None, today: date) -> date | None:
-    """DESIGN.md's default schedule: flagged, 26 months from today; banned, the ban's end
-    plus 26 months; a ban with no end date does not lapse. (The registry applies its own
-    schedule, `registry retention show`, to records added without --expires.)"""
-    return Policy().expiry(status, ban_until, today)
 
 
 @record_app.command("add")
@@ -240,82 +231,7 @@ def record_list(data_dir: DataDir, endpoint: Endpoint = None, json_out: JsonOut 
     )
 
 
-@record_app.command("import")
-def record_import(
-    data_dir: DataDir,
-    file: Annotated[
-        Path,
-        typer.Argument(
-            help="CSV (header: ref,status,email,name,alias,expires,ban_until; several values "
-            "in a cell separated by ';') or JSON (an array or one object per line)."
-        ),
-    ],
-    batch_size: Annotated[
-        int,
-        typer.Option(
-            min=1, max=MAX_RECORDS_PER_BATCH, help="Records per blinded round and transaction."
-        ),
-    ] = 500,
-    skip_existing: Annotated[
-        bool,
-        typer.Option(
-            "--skip-existing",
-            help="Leave records whose reference already exists alone (to finish an "
-            "interrupted import) instead of refusing their batch.",
-        ),
-    ] = False,
-    endpoint: Endpoint = None,
-    json_out: JsonOut = False,
-) -> None:
-    """Add many records: each batch through one blinded round, one transaction and one
-    snapshot version. Rows that cannot be read are reported by line; the rest are added."""
-    parsed, refused = record_file.read_records(
-        file, date.today(), MAX_POINTS_PER_RECORD, default_expiry
-    )
-    rdir = open_dir(data_dir)
-    address = endpoint or rdir.endpoint()
-    groups = list(record_file.batches(parsed, batch_size, MAX_POINTS_PER_BATCH))
-
-    async def go() -> tuple[int, int, list[str], int]:
-        added = identifiers = version = 0
-        skipped: list[str] = []
-        # The blinded rounds' crypto on every core (worker processes), not one thread.
-        workers = Workers("lanyard-import")
-        try:
-            async with admin_client(rdir, address, workers) as client:
-                records = ([p.record for p in group] for group in groups)
-                async for response in client.add_record_batches(records, skip_existing):
-                    added += len(response.records)
-                    identifiers += sum(r.identifier_count for r in response.records)
-                    skipped += response.skipped_refs
-                    version = int(response.snapshot_version)
-        finally:
-            workers.shutdown(cancel_futures=True)
-        return added, identifiers, skipped, version
-
-    added, identifiers, skipped, version = run(go(), address) if groups else (0, 0, [], 0)
-    if json_out:
-        emit_json(
-            {
-                "added": added,
-                "identifiers": identifiers,
-                "batches": len(groups),
-                "skipped_refs": skipped,
-                "refused": [{"where": r.where, "reason": r.reason} for r in refused],
-                "snapshot_version": version or None,
-            }
-        )
-    else:
-        console.print(
-            f"Imported {added} record(s) ({identifiers} identifier form(s)) in "
-            f"{len(groups)} batch(es)" + (f"; snapshot version {version}." if version else ".")
-        )
-        if skipped:
-            console.print(f"Skipped {len(skipped)} record(s) that already existed.")
-        for r in refused:
-            say(f"Refused {r.where}: {r.reason}.", err=True)
-    if refused:
-        raise CliError(f"{len(refused)} row(s) of {file} were refused; the others were imported")
+record_app.command("import")(record_import.record_import)
 
 
 MemberKey = Annotated[

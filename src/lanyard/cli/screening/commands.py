@@ -11,20 +11,13 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-)
 
 from lanyard.agent.errors import Error as AgentError
 from lanyard.agent.operator import Alert, FaultAlert
 from lanyard.agent.screening.batch import ScreenOutcome, count_lines, screen_export
 from lanyard.agent.screening.csv_import import Export, open_export
 from lanyard.agent.service import AgentService, Checked
+from lanyard.cli import progress as bars
 from lanyard.cli.agent.commands import DataDir, with_agent
 from lanyard.cli.output import (
     CliError,
@@ -206,16 +199,7 @@ async def screen_with_progress(
     if not show_bar:
         return await screen_export(agent, export, role, reached=reached)
     total = await asyncio.to_thread(count_lines, export)
-    with Progress(
-        TextColumn("Screening"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.fields[rate]} rows/s"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
+    with bars.bar("Screening", "rows") as bar:
         task = bar.add_task("rows", total=total, rate="–")
 
         def on_line(line: int) -> None:
@@ -227,9 +211,7 @@ async def screen_with_progress(
                 bar.reset(task, completed=min(total, line - 1), rate="–")
 
         def advance(rows: int) -> None:
-            bar.advance(task, rows)
-            speed = bar.tasks[0].speed
-            bar.update(task, rate=f"{speed:,.0f}" if speed else "–")
+            bars.advance(bar, task, rows)
 
         return await screen_export(agent, export, role, progress=advance, reached=on_line)
 
