@@ -76,6 +76,37 @@ async def test_second_run_of_the_same_file_evaluates_nothing(
     assert await used(setup.admin) == before
 
 
+async def test_a_file_screened_before_is_shown_against_the_newest_list(
+    agent: AgentService, tmp_path: Path, setup: AgentSetup
+) -> None:
+    """Screening the same file again shows its stored results re-checked against the WG's
+    newest list, never yesterday's "clear" for someone listed since."""
+    export = open_export(write_export(tmp_path / "a.csv", crowd(30)))
+    first = await screen_export(agent, export)
+    assert first.report.counts == {"allow": 30}
+    await setup.admin.add_record(
+        "WG-LATE", "banned", [Identifier(Kind.EMAIL, "person7@example.org")]
+    )
+    again = await screen_export(agent, open_export(export.path))
+    assert again.already_done
+    assert again.report.counts == {"allow": 29, "deny": 1}
+    assert [(m.ref, m.result.record_ref) for m in again.report.matches] == [
+        ("ORD-00007", "WG-LATE")
+    ]
+
+
+async def test_a_file_screened_before_is_not_shown_when_the_list_cannot_be_refreshed(
+    setup: AgentSetup, tmp_path: Path
+) -> None:
+    async with agent_operator.opened(setup.adir) as agent:
+        export = open_export(write_export(tmp_path / "a.csv", crowd(5)))
+        await screen_export(agent, export)
+    await setup.registry.server.stop(0)
+    async with agent_operator.opened(setup.adir) as agent:
+        with pytest.raises(Unavailable, match="not re-checked against the WG's newest list"):
+            await screen_export(agent, open_export(export.path))
+
+
 async def test_interrupted_run_resumes_without_loss_or_duplication(
     agent: AgentService, tmp_path: Path, setup: AgentSetup
 ) -> None:

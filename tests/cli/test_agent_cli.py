@@ -292,7 +292,9 @@ async def test_a_malformed_row_is_listed_and_the_rest_runs(
     )
     d = ["--data-dir", str(agent_dir)]
     code, out, err = await lanyard(capsys, "screen", str(export), *d)
-    assert code == 0, err
+    assert code == 1, err  # the others were screened, but not every row
+    assert "2 row(s) of" in err
+    assert "were not screened" in err
     assert "Screened 3: 2 clear, 0 review, 1 deny, 2 skipped." in out
     assert "Skipped rows" in out
     skipped_table = out[out.index("Skipped rows") :]
@@ -300,11 +302,22 @@ async def test_a_malformed_row_is_listed_and_the_rest_runs(
     assert re.search(r"\b5\b.*ORD-4.*invalid", skipped_table), skipped_table
     assert "ORD-5" in out[: out.index("Skipped rows")]
 
-    code, out, err = await lanyard(capsys, "screen", str(export), *d, "--json")
-    assert code == 0, err
+    results = tmp_path / "results.csv"
+    code, out, err = await lanyard(
+        capsys, "screen", str(export), *d, "--json", "--out", str(results)
+    )
+    assert code == 1, err
     data = json.loads(out)
     assert [(s["line"], s["ref"]) for s in data["skipped"]] == [(3, "line 3"), (5, "ORD-4")]
     assert [(m["line"], m["ref"], m["decision"]) for m in data["matches"]] == [(6, "ORD-5", "deny")]
+    # The CSV a spreadsheet reads lists the unscreened rows too: it never reads as clear.
+    with results.open(encoding="utf-8", newline="") as fh:
+        rows = [(r["line"], r["ref"], r["decision"]) for r in csv.DictReader(fh)]
+    assert rows == [
+        ("6", "ORD-5", "deny"),
+        ("3", "line 3", "unscreened"),
+        ("5", "ORD-4", "unscreened"),
+    ]
 
 
 # -- every mistake is one sentence ------------------------------------------------------------

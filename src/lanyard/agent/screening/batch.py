@@ -105,14 +105,22 @@ async def screen_export(
     await agent.refuse_after_retention()
     digest = await asyncio.to_thread(file_digest, export.path)
     run = await agent.store.open_run(digest, role, layout_key(export), export.path.name)
-    if run.finished:
-        return ScreenOutcome(run, await agent.store.run_report(run.run_id), 0, True)
-    if reached is not None:
+    if not run.finished and reached is not None:
         reached(run.last_line)
     try:
+        # Also for a file screened before: its stored results are shown re-checked
+        # against the newest list, never as they stood when it was screened.
         await agent.sync()
     except RpcFailed as exc:
-        raise registry_failure(exc, agent.enrolment.endpoint, "nothing was screened") from exc
+        said = (
+            "this file's stored results were not re-checked against the WG's newest list, "
+            "so they are not shown"
+            if run.finished
+            else "nothing was screened"
+        )
+        raise registry_failure(exc, agent.enrolment.endpoint, said) from exc
+    if run.finished:
+        return ScreenOutcome(run, await agent.store.run_report(run.run_id), 0, True)
 
     # Messages being evaluated by batches not yet committed: a later batch waits for
     # these rather than evaluating them again (committed ones come from the store).

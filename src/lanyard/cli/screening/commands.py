@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -101,16 +102,19 @@ def _read_from(columns: dict[str, Any], person: str) -> str:
 
 def _write_out(path: Path, data: dict[str, Any]) -> None:
     if path.suffix.lower() == ".csv":
-        # One table a spreadsheet or csv.DictReader reads as is; each match names the
-        # columns its person was read from.
-        write_csv(
-            path,
-            [*_MATCH_FIELDS, "columns"],
-            (
-                [*(m[k] for k in _MATCH_FIELDS), _read_from(data["columns"], m["person"])]
-                for m in data["matches"]
-            ),
+        # One table a spreadsheet or csv.DictReader reads as is: each match, naming the
+        # columns its person was read from, then each row not screened (decision
+        # "unscreened", with its reason), so that a file of no matches never reads as
+        # all clear while rows went unscreened.
+        matches = (
+            [*(m[k] for k in _MATCH_FIELDS), _read_from(data["columns"], m["person"])]
+            for m in data["matches"]
         )
+        unscreened = (
+            [s["line"], "", s["ref"], "unscreened", "", s["reason"], "", ""]
+            for s in data["skipped"]
+        )
+        write_csv(path, [*_MATCH_FIELDS, "columns"], itertools.chain(matches, unscreened))
     else:
         path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
@@ -294,6 +298,12 @@ def screen(
         print_outcome(outcome, export)
         if out is not None:
             console.print(f"Results written to {out}.")
+    if data["skipped"]:
+        # Like `record import`: the others are done, but the run is not all screened.
+        raise CliError(
+            f"{len(data['skipped'])} row(s) of {printable(str(file))} were not screened "
+            "(listed with their lines); fix them and screen the file again"
+        )
 
 
 def check(
