@@ -114,11 +114,26 @@ async def test_import_adds_good_rows_and_names_bad_ones(
         CSV.splitlines()[0] + "\nB-0,flagged,b0@example.org,,,,\nN-1,banned,n1@example.org,,,,\n",
         encoding="utf-8",
     )
+    # A reference that exists is a refused row, named by its line; the rest is added.
     code, out, err = await lanyard(capsys, "registry", "record", "import", *d, str(path))
     assert code == 1, out
-    assert "already exists" in err
-    assert "to finish an interrupted import, run the same command with --skip-existing" in " ".join(
-        err.split()
+    said = " ".join(err.split())
+    assert "Refused line 2: record B-0 already exists" in said
+    assert "--skip-existing leaves it alone" in said
+    assert "Imported 1 record(s)" in out
+    code, out, err = await lanyard(
+        capsys, "registry", "record", "import", *d, str(path), "--skip-existing"
+    )
+    assert code == 0, err
+    assert "Imported 0 record(s)" in out
+    assert "Skipped 2 record(s)" in out
+    # Under --skip-existing, a reference the file gives other data is left alone too,
+    # and the rest still added: its points were evaluated for nothing, so the batch's
+    # evaluation stays unclaimed, flagged for the WG's readers.
+    path.write_text(
+        CSV.splitlines()[0]
+        + "\nB-1,flagged,other@example.org,,,,\nN-2,banned,n2@example.org,,,,\n",
+        encoding="utf-8",
     )
     code, out, err = await lanyard(
         capsys, "registry", "record", "import", *d, str(path), "--skip-existing"
@@ -126,10 +141,9 @@ async def test_import_adds_good_rows_and_names_bad_ones(
     assert code == 0, err
     assert "Imported 1 record(s)" in out
     assert "Skipped 1 record(s)" in out
-    assert len(await registry.service.list_records()) == 10
+    assert len(await registry.service.list_records()) == 11
 
-    # Each batch claims the evaluation it came from (spec §3b): only the refused import's
-    # evaluation stands flagged for the WG's readers.
+    # Each batch claims the evaluation it came from (spec §3b).
     code, out, err = await lanyard(capsys, "registry", "evaluations", *d, "--json")
     assert code == 0, err
     leaves = json.loads(out)["leaves"]
@@ -137,8 +151,9 @@ async def test_import_adds_good_rows_and_names_bad_ones(
         (4, None),
         (4, None),
         (1, None),
-        (0, "admin evaluation without a record added"),
         (2, None),  # N-1 added, B-0 skipped: it holds the points it was evaluated for
+        (2, None),  # both skipped, each holding its points
+        (0, "admin evaluation without a record added"),
     ]
     code, out, err = await lanyard(capsys, "registry", "evaluations", *d)
     assert code == 0, err
@@ -154,15 +169,16 @@ async def test_import_adds_good_rows_and_names_bad_ones(
         False,
         False,
         False,
-        False,
         True,
+        False,
+        False,
     ]
     code, out, err = await lanyard(capsys, "registry", "evaluations", *d)
     assert code == 0, err
     assert "removed" in out
 
 
-async def test_an_import_stopped_half_way_says_what_was_added_and_how_to_finish(
+async def test_an_existing_reference_is_a_refused_row_and_the_rest_is_added(
     registry: RunningRegistry,
     registry_dir: RegistryDir,
     tmp_path: Path,
@@ -188,14 +204,15 @@ async def test_an_import_stopped_half_way_says_what_was_added_and_how_to_finish(
         "ref,status,email\n" + "".join(f"S-{i},flagged,s{i}@example.org\n" for i in range(12)),
         encoding="utf-8",
     )
-    # The second batch holds S-5, which exists: it is refused after the first is added.
+    # The second batch holds S-5, which exists: that row is refused by its line, and
+    # every other record is added.
     code, out, err = await lanyard(
         capsys, "registry", "record", "import", *d, str(path), "--batch-size", "4"
     )
     assert code == 1, out
     said = " ".join(err.split())
-    assert "record S-5 already exists (ALREADY_EXISTS); at least 4 of 12 records were added" in said
-    assert "run the same command with --skip-existing to add the rest" in said
+    assert "Refused line 7: record S-5 already exists" in said
+    assert "Imported 11 record(s)" in out
     assert "Traceback" not in err
     code, out, err = await lanyard(
         capsys, "registry", "record", "import", *d, str(path), "--skip-existing", "--json"
@@ -267,3 +284,41 @@ async def test_ctrl_c_in_an_import_says_what_was_added_and_a_rerun_finishes(
     assert json.loads(out)["added"] + len(json.loads(out)["skipped_refs"]) == total
     refs = {r.record_ref for r in await registry.service.list_records()}
     assert refs == {f"C-{i}" for i in range(total)}
+
+
+async def test_an_import_the_registry_leaves_half_way_says_what_was_added(
+    registry: RunningRegistry,
+    registry_dir: RegistryDir,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "records.csv"
+    total = 6_000
+    path.write_text(
+        "ref,status,email\n" + "".join(f"G-{i},flagged,g{i}@example.org\n" for i in range(total)),
+        encoding="utf-8",
+    )
+    first = registry.service.version
+    importing = asyncio.create_task(
+        lanyard(
+            capsys, "registry", "record", "import", "--data-dir", str(registry_dir.path),
+            str(path), "--batch-size", "100",
+        )
+    )  # fmt: skip
+    # Three batches added: with two in flight, the first is surely answered. Then the
+    # registry goes away.
+    deadline = time.monotonic() + WAIT
+    while registry.service.version < first + 3 and not importing.done():
+        assert time.monotonic() < deadline, "the import added nothing"
+        await asyncio.sleep(0.02)
+    await registry.server.stop(0)
+    code, out, err = await asyncio.wait_for(importing, WAIT)
+    assert code == 1, out
+    said = " ".join(err.split())
+    assert "Cannot reach the registry" in said
+    found = re.search(
+        rf"At least (\d+) of {total} records were added, up to snapshot version", said
+    )
+    assert found is not None, said
+    assert 100 <= int(found[1]) <= len(await registry.service.list_records()) < total
+    assert "run the same command with --skip-existing to add the rest." in said

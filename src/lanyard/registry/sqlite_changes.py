@@ -9,8 +9,12 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, date, datetime
 
+import structlog
+
 from lanyard.registry.errors import AlreadyExists, InvalidRequest, NotFound
 from lanyard.registry.store import Change, Claim
+
+log = structlog.get_logger("lanyard.registry")
 
 
 def _now() -> str:
@@ -23,10 +27,11 @@ def _iso(day: date | None) -> str | None:
 
 def claim_leaves(db: sqlite3.Connection, claim: Claim) -> list[int]:
     """Claim's rule (store.Claim) on a change's unit, on its connection's thread: the
-    indexes claimed. Raises InvalidRequest (rolling the whole change back) for a leaf that is not
-    the caller's, not of the change's epoch, claimed already or named twice, or for leaves
-    holding more points than the change carries; the same words for each of a leaf's
-    faults, so that one admin learns nothing of another's leaves from them."""
+    indexes claimed (none when the leaves hold more points than the change carries).
+    Raises InvalidRequest (rolling the whole change back) for a leaf that is not the
+    caller's, not of the change's epoch, claimed already or named twice; the same words
+    for each of a leaf's faults, so that one admin learns nothing of another's leaves
+    from them."""
     at = _now()
     if not claim.log_indexes:
         row = db.execute(
@@ -58,10 +63,18 @@ def claim_leaves(db: sqlite3.Connection, claim: Claim) -> list[int]:
             )
         total += points
     if total > claim.points:
-        raise InvalidRequest(
-            f"evaluation_log_indexes name leaves of {total} points in all; the change "
-            f"carries {claim.points}"
+        # More evaluated than the change shows, e.g. an import run again with
+        # --skip-existing whose file holds other data under a reference that exists:
+        # those points were evaluated for nothing. The change stands; its leaves stay
+        # unclaimed, so the WG's readers see them among the evaluations with no record.
+        log.warning(
+            "registry.claim_left_unclaimed",
+            caller=claim.caller,
+            record_ref=claim.record_ref,
+            leaf_points=total,
+            change_points=claim.points,
         )
+        return []
     db.executemany(
         "INSERT INTO evaluation_claims (log_index, record_ref, claimed_at, records) "
         "VALUES (?, ?, ?, ?)",

@@ -94,10 +94,11 @@ class Claim:
     follows: `record_ref` names them (a batch's first record) and `records` counts the
     records they cover. `points` is what the change carries, counted as it could have
     been evaluated (each record's distinct points). With `log_indexes`: exactly those
-    leaves, each of `caller` and of `epoch`, unclaimed, named once, and holding at most
-    `points` points in all (InvalidRequest otherwise, and nothing of the change is
-    applied). Without (clients before log indexes): the caller's newest unclaimed leaf of
-    `epoch` holding exactly `points` points, if any. The registry cannot tell which
+    leaves, each of `caller` and of `epoch`, unclaimed and named once (InvalidRequest
+    otherwise, and nothing of the change is applied); leaves holding more than `points`
+    points in all are left unclaimed, the change applied. Without (clients before log
+    indexes): the caller's newest unclaimed leaf of `epoch` holding exactly `points`
+    points, if any. The registry cannot tell which
     points a leaf held (they were blinded): a claim is the admin's word, bounded so that
     it can never cover more evaluations than the change shows."""
 

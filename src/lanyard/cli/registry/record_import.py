@@ -8,13 +8,13 @@ command with --skip-existing, which leaves the added ones alone.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
-import grpc
 import typer
 
 from lanyard import errors
@@ -24,7 +24,6 @@ from lanyard.cli.output import CliError, JsonOut, console, emit_json, say
 from lanyard.cli.registry import record_file
 from lanyard.cli.registry.common import DataDir, Endpoint, admin_client, open_dir
 from lanyard.cli.registry.record_file import Parsed
-from lanyard.client.errors import RpcFailed
 from lanyard.core.workers import Workers
 from lanyard.registry.record_batch import MAX_POINTS_PER_BATCH, MAX_RECORDS_PER_BATCH
 from lanyard.registry.record_ops import MAX_POINTS_PER_RECORD
@@ -50,9 +49,11 @@ class Imported:
     identifiers: int = 0
     skipped: list[str] = field(default_factory=list)
     version: int = 0
+    batches: int = 0
 
     def take(self, response: admin_pb2.AddRecordsResponse) -> int:
         """Count one batch's answer; returns the records it settled."""
+        self.batches += 1
         self.added += len(response.records)
         self.identifiers += sum(r.identifier_count for r in response.records)
         self.skipped += response.skipped_refs
@@ -68,7 +69,6 @@ async def _import(
     data_dir: Path,
     endpoint: str,
     groups: list[list[Parsed]],
-    skip_existing: bool,
     imported: Imported,
     settled: Callable[[int], None],
 ) -> None:
@@ -78,10 +78,40 @@ async def _import(
     try:
         async with admin_client(rdir, endpoint, workers) as client:
             records = ([p.record for p in group] for group in groups)
-            async for response in client.add_record_batches(records, skip_existing):
+            # A reference that exists never costs its batch: the registry leaves it alone
+            # and says so, and the caller tells which of those were meant (--skip-existing)
+            # and which are refused rows.
+            async for response in client.add_record_batches(records, skip_existing=True):
                 settled(imported.take(response))
     finally:
         workers.shutdown(cancel_futures=True)
+
+
+def _by_line(cause: str, groups: list[list[Parsed]], batch: int) -> str:
+    """The registry names a record of a batch as records[i]; the file's reader, by line."""
+    if batch >= len(groups):
+        return cause
+    group = groups[batch]
+
+    def where(found: re.Match[str]) -> str:
+        i = int(found[1])
+        return group[i].where if i < len(group) else found[0]
+
+    return re.sub(r"records\[(\d+)\]", where, cause)
+
+
+def _existing(parsed: list[Parsed], refs: list[str]) -> list[record_file.Refused]:
+    """Rows whose reference the registry holds already, as refused rows."""
+    held = set(refs)
+    return [
+        record_file.Refused(
+            p.where,
+            f"record {p.record.record_ref} already exists (`record update` changes it; "
+            "--skip-existing leaves it alone)",
+        )
+        for p in parsed
+        if p.record.record_ref in held
+    ]
 
 
 def _stopped(imported: Imported, total: int) -> str:
@@ -118,7 +148,7 @@ def record_import(
         typer.Option(
             "--skip-existing",
             help="Leave records whose reference already exists alone (to finish an "
-            "interrupted import) instead of refusing their batch.",
+            "interrupted import) instead of refusing their rows.",
         ),
     ] = False,
     endpoint: Endpoint = None,
@@ -133,38 +163,35 @@ def record_import(
     groups = list(record_file.batches(parsed, batch_size, MAX_POINTS_PER_BATCH))
     total = sum(len(group) for group in groups)
     imported = Imported()
+
+    def settle(work: Callable[[int], None]) -> None:
+        run(_import(data_dir, address, groups, imported, work), address)
+
     try:
         if groups and console.is_terminal and not json_out:
             with bars.bar("Importing", "records") as bar:
                 task = bar.add_task("records", total=total, rate="–")
-                run(
-                    _import(
-                        data_dir,
-                        address,
-                        groups,
-                        skip_existing,
-                        imported,
-                        lambda n: bars.advance(bar, task, n),
-                    ),
-                    address,
-                )
+                settle(lambda n: bars.advance(bar, task, n))
         elif groups:
-            run(
-                _import(data_dir, address, groups, skip_existing, imported, lambda n: None), address
-            )
+            settle(lambda n: None)
     except KeyboardInterrupt:
+        _say_refused(refused)
         say(f"Stopped: {_stopped(imported, total)}.", err=True)
         raise typer.Exit(130) from None
     except errors.Error as exc:
-        cause = str(exc).rstrip(".")
+        _say_refused(refused)
+        cause = _by_line(str(exc).rstrip("."), groups, imported.batches)
         if imported.answered:
-            raise CliError(f"{cause}; {_stopped(imported, total)}") from exc
-        if isinstance(exc, RpcFailed) and exc.code == grpc.StatusCode.ALREADY_EXISTS:
-            raise CliError(
-                f"{cause}: to finish an interrupted import, run the same command with "
-                "--skip-existing"
-            ) from exc
-        raise
+            stopped = _stopped(imported, total)
+            if cause.endswith("?"):  # "…: is `lanyard registry serve` running?"
+                raise CliError(f"{cause} {stopped[:1].upper()}{stopped[1:]}") from exc
+            raise CliError(f"{cause}; {stopped}") from exc
+        raise CliError(cause) from exc
+    if not skip_existing and imported.skipped:
+        refused = sorted(
+            [*refused, *_existing(parsed, imported.skipped)], key=lambda r: _order(r.where)
+        )
+        imported.skipped = []
     if json_out:
         emit_json(
             {
@@ -184,7 +211,17 @@ def record_import(
         )
         if imported.skipped:
             console.print(f"Skipped {len(imported.skipped)} record(s) that already existed.")
-        for r in refused:
-            say(f"Refused {r.where}: {r.reason}.", err=True)
+        _say_refused(refused)
     if refused:
         raise CliError(f"{len(refused)} row(s) of {file} were refused; the others were imported")
+
+
+def _say_refused(refused: list[record_file.Refused]) -> None:
+    for r in refused:
+        say(f"Refused {r.where}: {r.reason}.", err=True)
+
+
+def _order(where: str) -> int:
+    """`line 7` / `record 3` in file order."""
+    number = where.rsplit(" ", 1)[-1]
+    return int(number) if number.isdigit() else 0
