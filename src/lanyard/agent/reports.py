@@ -157,7 +157,8 @@ def preview(report: dict[str, Any], opened: bool = False) -> str:
             + (
                 "anonymous"
                 if reporter is None
-                else f"{reporter['name'] or '—'} <{reporter['contact'] or '—'}>"
+                else f"{reporter['name'] or '—'}"
+                + (f" <{reporter['contact']}>" if reporter["contact"] else "")
             )
         )
         people = ", ".join(f"{p['name']} ({p['role']})" for p in r["reported_people"]) or "—"

@@ -95,3 +95,17 @@ def confirm(question: str, what: str, yes: bool, nothing_done: str) -> None:
         raise CliError(f"give --yes to {what} without a terminal to confirm on")
     if not typer.confirm(question, default=False):
         raise CliError(nothing_done)
+
+
+def age(seconds: int) -> str:
+    """A duration for a person: "40 seconds", "1 minute", "3 hours 5 minutes"."""
+
+    def unit(n: int, word: str) -> str:
+        return f"{n} {word}" + ("" if n == 1 else "s")
+
+    if seconds < 60:
+        return unit(max(0, seconds), "second")
+    if seconds < 3600:
+        return unit(seconds // 60, "minute")
+    hours, minutes = divmod(seconds // 60, 60)
+    return unit(hours, "hour") + (f" {unit(minutes, 'minute')}" if minutes else "")

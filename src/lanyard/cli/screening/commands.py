@@ -23,6 +23,7 @@ from lanyard.cli.agent.commands import DataDir, with_agent
 from lanyard.cli.output import (
     CliError,
     JsonOut,
+    age,
     console,
     emit_json,
     err_console,
@@ -331,11 +332,10 @@ def check(
     answer = with_agent(data_dir, work)
     result = answer.result
     if not_refreshed:
-        minutes = answer.snapshot_age_seconds // 60
         say(
             f"Warning: the WG's newest list could not be fetched "
             f"({printable(not_refreshed[0])}); this answer comes from the list held, "
-            f"{minutes} minute(s) old.",
+            f"{age(answer.snapshot_age_seconds)} old.",
             err=True,
         )
     if json_out:

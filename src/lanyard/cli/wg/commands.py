@@ -141,7 +141,10 @@ def keygen(
     ] = None,
     public_out: Annotated[
         Path | None,
-        typer.Option(help="Where to write the public file.", show_default="NAME.wg-public.json"),
+        typer.Option(
+            help="Where to write the public file.",
+            show_default="NAME.wg-public.json beside the keys",
+        ),
     ] = None,
     kdf: Annotated[
         str,
