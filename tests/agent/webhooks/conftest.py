@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import hashlib
 import hmac
 import json
@@ -30,11 +31,16 @@ EVENTBRITE_TOKEN = "eventbrite-private-token"
 
 @dataclass
 class Vendors:
-    """The stand-in for pretix's and Eventbrite's REST APIs."""
+    """The stand-in for pretix's and Eventbrite's REST APIs.
+
+    With `hold` set, an Eventbrite GET reads the order, sets `waiting`, and answers what it
+    read only once `hold` is set: a change made meanwhile is one the worker has not seen."""
 
     url: str = ""
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[tuple[str, str, str]] = field(default_factory=list)  # method, path, auth
+    hold: asyncio.Event | None = None
+    waiting: asyncio.Event = field(default_factory=asyncio.Event)
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -52,8 +58,11 @@ class Vendors:
             if request.method == "POST" and parts[7] in ("approve", "deny"):
                 return web.json_response(self.orders[code])
         if parts[:2] == ["eventbrite", "orders"] and auth == f"Bearer {EVENTBRITE_TOKEN}":
-            order = self.orders.get(parts[2])
+            order = copy.deepcopy(self.orders.get(parts[2]))
             if order is not None and request.query.get("expand") == "attendees":
+                if self.hold is not None:
+                    self.waiting.set()
+                    await self.hold.wait()
                 return web.json_response(order)
         return web.json_response({"detail": "not found"}, status=404)
 
@@ -142,6 +151,22 @@ def pointer(
         "event": "democon",
         "code": code,
         "action": action,
+    }
+
+
+def pretix_key(sent: dict[str, Any]) -> str:
+    """The key a pretix delivery is stored under: the whole pointer, not its id alone."""
+    fields = ("notification_id", "organizer", "event", "code", "action")
+    return ":".join(str(sent[f]) for f in fields)
+
+
+def eventbrite_order(order_id: str, attendee: tuple[str, str]) -> dict[str, Any]:
+    """An Eventbrite order expanded with its attendees; the buyer is someone clear."""
+    return {
+        "id": order_id,
+        "name": "Grace Hopper",
+        "email": "grace@example.org",
+        "attendees": [{"profile": {"name": attendee[0], "email": attendee[1]}}],
     }
 
 

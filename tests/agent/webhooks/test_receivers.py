@@ -16,6 +16,7 @@ from tests.agent.webhooks.conftest import (
     PRETIX_TOKEN,
     Harness,
     pointer,
+    pretix_key,
     pretix_order,
     tito_headers,
     tito_ticket,
@@ -68,7 +69,7 @@ async def test_a_replayed_pretix_delivery_is_processed_once(harness: Harness) ->
         *(harness.post("/pretix", pointer(4711, "ABC12"), PRETIX_AUTH) for _ in range(12))
     )
     assert statuses == [(200, "{}")] * 12
-    done = await harness.settled("pretix", "4711")
+    done = await harness.settled("pretix", pretix_key(pointer(4711, "ABC12")))
     assert done.outcome == "deny; order denied"
     assert await harness.post("/pretix", pointer(4711, "ABC12"), PRETIX_AUTH) == (200, "{}")
     async with asyncio.timeout(5):
@@ -94,7 +95,7 @@ async def test_pretix_pointers_lead_to_the_right_approval_calls(harness: Harness
     for number, code in enumerate(orders, start=1):
         assert await harness.post("/pretix", pointer(number, code), PRETIX_AUTH) == (200, "{}")
     outcomes = {
-        code: (await harness.settled("pretix", str(n))).outcome
+        code: (await harness.settled("pretix", pretix_key(pointer(n, code)))).outcome
         for n, code in enumerate(orders, start=1)
     }
     assert outcomes == {
@@ -120,7 +121,14 @@ async def test_pretix_needs_the_url_password_and_ignores_other_organisers(harnes
     other = pointer(10, "ABC12") | {"organizer": "someone-else"}
     assert await harness.post("/pretix", other, PRETIX_AUTH) == (200, "{}")
     assert (await harness.post("/pretix", {"code": "X"}, PRETIX_AUTH))[0] == 400
-    assert await harness.hooks.queue.deliveries() == []
+    # Kept (so that status can count it), never fetched.
+    [kept] = await harness.hooks.queue.deliveries()
+    assert (kept.vendor, kept.key, kept.state, kept.outcome) == (
+        "pretix",
+        pretix_key(other),
+        "done",
+        "other-event",
+    )
     assert harness.vendors.calls == []
 
 
@@ -199,3 +207,48 @@ async def test_tito_actions_other_than_tickets_are_acknowledged_a_nameless_one_s
     stamp = "t4:2027-03-01T10:00:00.000Z"
     assert (await harness.settled("tito", f"ticket.voided:{stamp}")).outcome == "ignored"
     assert (await harness.settled("tito", f":{stamp}")).outcome == "deny"
+
+
+async def test_a_signature_or_password_that_is_not_ascii_is_refused_not_an_error(
+    harness: Harness,
+) -> None:
+    body = json.dumps(tito_ticket("t6", "Jordan Blake", "jordan.blake@example.net")).encode()
+    headers = {"Tito-Signature": "\u00e9", "X-Webhook-Name": "ticket.completed"}
+    async with harness.http.post(harness.hooks.url + "/tito", data=body, headers=headers) as r:
+        assert r.status == 401
+    for value in ("Basic \u00e9", "Basic " + base64.b64encode("pretix:h\u00e9".encode()).decode()):
+        auth = {"Authorization": value}
+        assert (await harness.post("/pretix", pointer(12, "ABC12"), auth))[0] == 401
+    assert await harness.hooks.queue.deliveries() == []
+
+
+async def test_a_sale_with_nobody_to_screen_needs_a_person_for_every_vendor(
+    harness: Harness,
+) -> None:
+    nameless = {"slug": "t7", "reference": "T7", "name": "", "email": None}
+    body = json.dumps(nameless).encode()
+    async with harness.http.post(
+        harness.hooks.url + "/tito", data=body, headers=tito_headers(body)
+    ) as r:
+        assert r.status == 200
+    harness.vendors.orders["7001"] = {"id": "7001", "attendees": [{"status": "Attending"}]}
+    api = f"{harness.vendors.url}/eventbrite/orders/7001/"
+    hook = {"api_url": api, "config": {"action": "order.placed"}}
+    assert await harness.post("/eventbrite", hook) == (200, "{}")
+    harness.vendors.orders["EMPTY"] = pretix_order("EMPTY", "", [("", "")], approval=True) | {
+        "invoice_address": None
+    }
+    assert await harness.post("/pretix", pointer(13, "EMPTY"), PRETIX_AUTH) == (200, "{}")
+    outcomes = [
+        (await harness.settled("tito", "ticket.completed:t7:")).outcome,
+        (await harness.settled("eventbrite", f"order.placed:{api}")).outcome,
+        (await harness.settled("pretix", pretix_key(pointer(13, "EMPTY")))).outcome,
+    ]
+    assert outcomes == ["unscreened", "unscreened", "unscreened; left for a person to decide"]
+    alerts = {(a.vendor, a.ref, a.decision) for a in await harness.hooks.queue.alerts()}
+    assert alerts == {
+        ("tito", "tito:T7", "unscreened"),
+        ("eventbrite", "eventbrite:7001", "unscreened"),
+        ("pretix", "pretix:EMPTY", "unscreened"),
+    }
+    assert harness.vendors.decisions() == []

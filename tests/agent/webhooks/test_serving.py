@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 import structlog
+from structlog.testing import capture_logs
 
 from lanyard.agent.service import AgentService
 from lanyard.agent.webhooks import server as webhook_server
@@ -22,6 +23,7 @@ from tests.agent.webhooks.conftest import (
     Harness,
     Vendors,
     pointer,
+    pretix_key,
     pretix_order,
     tito_headers,
     tito_ticket,
@@ -130,7 +132,7 @@ async def test_finished_deliveries_are_forgotten_queued_ones_never(
     harness.vendors.orders["OLD1"] = pretix_order("OLD1", "ada@example.org", [], approval=False)
     paid = pointer(1, "OLD1", "pretix.event.order.paid")
     assert await harness.post("/pretix", paid, PRETIX_AUTH) == (200, "{}")
-    assert (await harness.settled("pretix", "1")).outcome == "ignored"
+    assert (await harness.settled("pretix", pretix_key(paid))).outcome == "ignored"
     ticket = tito_ticket("t8", "Never Seen", "never.seen@example.org")
     body = json.dumps(ticket).encode()
     async with harness.http.post(
@@ -140,3 +142,84 @@ async def test_finished_deliveries_are_forgotten_queued_ones_never(
     queue = harness.hooks.queue
     assert await queue.forget_finished(time.time() + 1) == 1
     assert [d.vendor for d in await queue.deliveries()] == ["tito"]
+
+
+NO_PASSWORD = (
+    '[pretix]\napi_url = "{url}/pretix"\napi_token = "t"\norganizer = "acme"\n\n'
+    '[eventbrite]\napi_url = "{url}/eventbrite/"\ntoken = "t"\npassword = "set"\n'
+)
+
+
+async def test_a_receiver_without_a_password_is_refused_off_loopback_and_warned_on_it(
+    tmp_path: Path,
+    setup: AgentSetup,
+    agent: AgentService,
+    vendors: Vendors,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not on PATH: cannot make a test certificate")
+    cert, key = self_signed(tmp_path, "webhooks")
+    config = setup.adir.path / "webhooks.toml"
+    config.write_text(
+        f'tls_cert = "{cert}"\ntls_key = "{key}"\n' + NO_PASSWORD.format(url=vendors.url)
+    )
+    config.chmod(0o600)
+    with pytest.raises(WebhookConfigError, match=r"\[pretix\] receiver has no password"):
+        async with webhook_server.running(setup.adir.path, agent, "0.0.0.0:0"):
+            pass
+    serve = ("agent", "serve", "--data-dir", str(setup.adir.path), "--listen", "127.0.0.1:0")
+    saved = structlog.get_config()  # the CLI configures logging for the whole process
+    try:
+        assert_one_sentence(
+            await lanyard(capsys, *serve, "--webhooks", "0.0.0.0:0"), "[pretix]", "password"
+        )
+    finally:
+        structlog.configure(**saved)
+    with capture_logs() as logs:
+        async with webhook_server.running(setup.adir.path, agent, "127.0.0.1:0"):
+            pass
+    warned = [e for e in logs if e["event"] == "webhooks.no_password"]
+    assert [(e["vendor"], e["log_level"]) for e in warned] == [("pretix", "warning")]
+
+
+async def test_status_counts_ignored_deliveries_and_fails_on_a_dropped_one(
+    setup: AgentSetup, harness: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ticket = tito_ticket("t9", "Ada Lovelace", "ada@example.org")
+    body = json.dumps(ticket).encode()
+    async with harness.http.post(
+        harness.hooks.url + "/tito", data=body, headers=tito_headers(body, "ticket.voided")
+    ) as r:
+        assert r.status == 200
+    await harness.settled("tito", "ticket.voided:t9:2027-03-01T10:00:00.000Z")
+    other = pointer(3, "ABC12") | {"organizer": "someone-else"}
+    assert await harness.post("/pretix", other, PRETIX_AUTH) == (200, "{}")
+    elsewhere = {"api_url": "http://127.0.0.1:9/x/", "config": {"action": "order.placed"}}
+    assert await harness.post("/eventbrite", elsewhere) == (200, "{}")
+    await harness.settled("eventbrite", "order.placed:http://127.0.0.1:9/x/")
+    d = ("--data-dir", str(setup.adir.path))
+    saved = structlog.get_config()  # the CLI configures logging for the whole process
+    try:
+        capsys.readouterr()
+        code = await asyncio.wait_for(
+            asyncio.to_thread(run_cli, ["agent", "webhooks", "status", *d, "--json"]), 30
+        )
+        shown = json.loads(capsys.readouterr().out)
+        text_code = await asyncio.wait_for(
+            asyncio.to_thread(run_cli, ["agent", "webhooks", "status", *d]), 30
+        )
+        text = capsys.readouterr().out
+    finally:
+        structlog.configure(**saved)
+    assert (code, text_code) == (1, 1)
+    assert shown["deliveries"] == {"done": 2, "dropped": 1}
+    assert (shown["ignored"], shown["other_event"]) == (1, 1)
+    assert [(x["vendor"], x["key"]) for x in shown["dropped"]] == [
+        ("eventbrite", "order.placed:http://127.0.0.1:9/x/")
+    ]
+    assert len(shown["problems"]) == 1
+    assert [a["decision"] for a in shown["alerts"]] == ["unscreened"]
+    for shown_in_text in ("1 dropped", "1 ignored", "1 for another event"):
+        assert shown_in_text in text
+    assert "No sales need a person" not in text

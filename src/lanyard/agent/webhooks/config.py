@@ -22,6 +22,9 @@ The file lives in the agent's data directory and holds API tokens, so it must be
     api_url = "https://www.eventbriteapi.com/v3/"   # pointers elsewhere are refused
     token = "…"                  # required: the organiser's private token
     password = "…"
+
+A password is required to listen off loopback (server.py refuses to start without one:
+anyone could post pointers); on loopback its absence is logged as a warning.
 """
 
 from __future__ import annotations

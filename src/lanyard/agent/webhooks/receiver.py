@@ -6,6 +6,12 @@ person); screening happens in the worker. Answers: 401 for a missing or wrong si
 or password, 400 for a body that is not the documented shape, 404 for a vendor that is
 not configured, 413 past 1 MiB. A replayed delivery is answered 200 and not stored again.
 Never 410: pretix and Eventbrite disable a webhook that is answered 410.
+
+What counts as a replay (queue.py): pretix numbers each notification, and its delivery is
+keyed on the whole pointer (id, organiser, event, code, action), so a pointer someone
+forged can never stand in for a genuine one. Eventbrite's pointer and Tito's ticket carry
+no id unique to one change: the same key seen again after its row was processed is
+screened again.
 """
 
 from __future__ import annotations
@@ -22,14 +28,12 @@ import structlog
 from aiohttp import web
 
 from lanyard.agent.webhooks.config import WebhookConfig
-from lanyard.agent.webhooks.queue import DeliveryQueue
+from lanyard.agent.webhooks.queue import OTHER_EVENT, DeliveryQueue
 
 log = structlog.get_logger("lanyard.agent.webhooks")
 
 MAX_BODY = 1 << 20
-# Eventbrite sends no delivery id: the same pointer seen again after this many seconds is
-# a new change to the same order, not a replay.
-EVENTBRITE_REPLAY_WINDOW = 600.0
+PRETIX_FIELDS = ("notification_id", "organizer", "event", "code", "action")
 
 
 def _ok() -> web.Response:
@@ -41,9 +45,10 @@ def tito_signature_valid(token: str, body: bytes, header: str) -> bool:
     """Tito-Signature: the HMAC-SHA256 of the raw body under the endpoint's security token,
     base64 (hex accepted too). Compared in constant time."""
     digest = hmac.new(token.encode(), body, hashlib.sha256).digest()
-    header = header.strip()
-    candidates = [base64.b64encode(digest).decode(), digest.hex()]
-    return bool(header) and any(hmac.compare_digest(header, c) for c in candidates)
+    # Bytes: compare_digest refuses a str holding anything but ASCII.
+    given = header.strip().encode("utf-8", "replace")
+    candidates = [base64.b64encode(digest), digest.hex().encode()]
+    return bool(given) and any(hmac.compare_digest(given, c) for c in candidates)
 
 
 def _basic_password_ok(request: web.Request, password: str) -> bool:
@@ -53,7 +58,8 @@ def _basic_password_ok(request: web.Request, password: str) -> bool:
     if scheme.lower() != "basic":
         return False
     try:
-        given = base64.b64decode(value.strip(), validate=True).decode().partition(":")[2]
+        decoded = base64.b64decode(value.strip().encode("utf-8", "replace"), validate=True)
+        given = decoded.decode().partition(":")[2]
     except (binascii.Error, UnicodeDecodeError):
         return False
     return hmac.compare_digest(given.encode(), password.encode())
@@ -89,10 +95,11 @@ class Receiver:
         return app
 
     async def _store(
-        self, vendor: str, key: str, payload: dict[str, Any], window: float | None = None
+        self, vendor: str, key: str, payload: dict[str, Any], requeue: bool
     ) -> web.Response:
+        """`requeue`: the key may come again for a new change (see the module's doc)."""
         delivery_id = await self._queue.enqueue(
-            vendor, key, json.dumps(payload, separators=(",", ":")).encode(), window
+            vendor, key, json.dumps(payload, separators=(",", ":")).encode(), requeue
         )
         log.info(
             "webhook.received", vendor=vendor, delivery_id=delivery_id, replay=delivery_id is None
@@ -118,7 +125,7 @@ class Receiver:
         if not ident:
             return _refuse(400, "the ticket has no slug, id or reference")
         key = f"{action}:{ident}:{ticket.get('updated_at', '')}"
-        return await self._store("tito", key, {"action": action, "ticket": ticket})
+        return await self._store("tito", key, {"action": action, "ticket": ticket}, True)
 
     async def pretix(self, request: web.Request) -> web.Response:
         config = self._config.pretix
@@ -128,18 +135,19 @@ class Receiver:
             log.warning("webhook.refused", vendor="pretix", reason="password")
             return _refuse(401, "missing or wrong credentials")
         pointer = _json_object(await request.read())
-        fields = ("notification_id", "organizer", "event", "code", "action")
-        if pointer is None or any(f not in pointer for f in fields):
+        if pointer is None or any(f not in pointer for f in PRETIX_FIELDS):
             return _refuse(400, "expected notification_id, organizer, event, code and action")
+        # The whole pointer, not its (guessable, sequential) id alone.
+        key = ":".join(str(pointer[f]) for f in PRETIX_FIELDS)
         if pointer["organizer"] != config.organizer or (
             config.events and pointer["event"] not in config.events
         ):
-            # Not this agent's event: acknowledged (so pretix stops), never fetched.
-            log.info("webhook.ignored", vendor="pretix", reason="other-event")
+            # Not this agent's event: acknowledged (so pretix stops), never fetched, and
+            # counted by `agent webhooks status` (a mistyped organiser shows there).
+            await self._queue.note_ignored("pretix", key, OTHER_EVENT)
+            log.info("webhook.ignored", vendor="pretix", reason=OTHER_EVENT)
             return _ok()
-        return await self._store(
-            "pretix", str(pointer["notification_id"]), {f: pointer[f] for f in fields}
-        )
+        return await self._store("pretix", key, {f: pointer[f] for f in PRETIX_FIELDS}, False)
 
     async def eventbrite(self, request: web.Request) -> web.Response:
         config = self._config.eventbrite
@@ -158,6 +166,4 @@ class Receiver:
             return _refuse(400, "expected api_url and config")
         action = str(settings.get("action", ""))
         payload = {"api_url": pointer["api_url"], "action": action}
-        return await self._store(
-            "eventbrite", f"{action}:{pointer['api_url']}", payload, EVENTBRITE_REPLAY_WINDOW
-        )
+        return await self._store("eventbrite", f"{action}:{pointer['api_url']}", payload, True)

@@ -1,10 +1,12 @@
 """Serving the receivers beside the agent: HTTPS (or plain HTTP on loopback), the queue,
-the worker, and one HTTP client session for the vendors' APIs."""
+the worker, and one HTTP client session for the vendors' APIs; and the operator's view of
+what they did (`lanyard agent webhooks status`)."""
 
 from __future__ import annotations
 
 import asyncio
 import ssl
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,7 +19,16 @@ from aiohttp import web
 from lanyard.agent.webhooks import config as webhook_config
 from lanyard.agent.webhooks import vendors
 from lanyard.agent.webhooks.errors import WebhookConfigError
-from lanyard.agent.webhooks.queue import Delivery, DeliveryQueue, SaleAlert
+from lanyard.agent.webhooks.queue import (
+    DONE,
+    DROPPED,
+    IGNORED,
+    OTHER_EVENT,
+    QUEUED,
+    Delivery,
+    DeliveryQueue,
+    SaleAlert,
+)
 from lanyard.agent.webhooks.receiver import Receiver
 from lanyard.agent.webhooks.worker import Screener, Worker
 from lanyard.core.channels import is_loopback
@@ -53,6 +64,23 @@ def _tls(config: webhook_config.WebhookConfig, listen: str) -> ssl.SSLContext | 
     return context
 
 
+def _passwords(config: webhook_config.WebhookConfig, listen: str) -> None:
+    """A receiver without a password takes pointers from anyone who can reach it: refused
+    off loopback, warned about on loopback (where a proxy in front may check callers)."""
+    open_to_all = [
+        name
+        for name, section in (("pretix", config.pretix), ("eventbrite", config.eventbrite))
+        if section is not None and not section.password
+    ]
+    if open_to_all and not is_loopback(listen):
+        raise WebhookConfigError(
+            f"the [{open_to_all[0]}] receiver has no password in webhooks.toml, so anyone who "
+            f"can reach {listen} could post to it: set password there (and in the webhook's URL)"
+        )
+    for name in open_to_all:
+        log.warning("webhooks.no_password", vendor=name)
+
+
 @asynccontextmanager
 async def running(
     data_dir: Path,
@@ -62,9 +90,11 @@ async def running(
 ) -> AsyncIterator[RunningWebhooks]:
     """Receivers on `listen` ("host:port"; port 0 picks one) for the vendors webhooks.toml
     in `data_dir` configures, screening through `screener`. Raises WebhookConfigError when
-    the file is missing or bad, or a non-loopback address has no TLS."""
+    the file is missing or bad, or a non-loopback address has no TLS, or a receiver there
+    would have no password."""
     config = webhook_config.load(data_dir / webhook_config.FILE_NAME)
     tls = _tls(config, listen)
+    _passwords(config, listen)
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit():
         raise WebhookConfigError(f"--webhooks must be HOST:PORT, got {listen!r}")
@@ -110,6 +140,34 @@ class Overview:
 
     alerts: list[SaleAlert]
     deliveries: list[Delivery]
+
+    def states(self) -> dict[str, int]:
+        """How many deliveries are queued, done and dropped (only the states seen)."""
+        return dict(Counter(d.state for d in self.deliveries))
+
+    def ignored(self) -> int:
+        """Done without screening: the action is not a sale."""
+        return sum(d.state == DONE and d.outcome == IGNORED for d in self.deliveries)
+
+    def other_event(self) -> int:
+        """Done without screening: a pretix pointer for another organiser or event."""
+        return sum(d.state == DONE and d.outcome == OTHER_EVENT for d in self.deliveries)
+
+    def retrying(self) -> list[Delivery]:
+        return [d for d in self.deliveries if d.state == QUEUED and d.attempts]
+
+    def dropped(self) -> list[Delivery]:
+        return [d for d in self.deliveries if d.state == DROPPED]
+
+    def problems(self) -> list[str]:
+        """What an operator must look at, one sentence each (empty when all is well)."""
+        dropped = len(self.dropped())
+        if not dropped:
+            return []
+        return [
+            f"{dropped} delivery(ies) could not be processed and were dropped: those sales "
+            "were not screened (each has an alert)"
+        ]
 
 
 async def overview(data_dir: Path) -> Overview:

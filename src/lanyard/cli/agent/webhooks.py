@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, datetime
 
 import typer
@@ -10,7 +9,7 @@ import typer
 from lanyard.agent.webhooks import server as webhook_server
 from lanyard.cli.agent.commands import DataDir
 from lanyard.cli.common import run
-from lanyard.cli.output import JsonOut, console, emit_json, table
+from lanyard.cli.output import JsonOut, console, emit_json, printable, say, table
 
 webhooks_app = typer.Typer(
     help="Webhook receivers for Tito, pretix and Eventbrite (served by `agent serve --webhooks`).",
@@ -23,10 +22,11 @@ def status(
     data_dir: DataDir,
     json_out: JsonOut = False,
 ) -> None:
-    """Sales that need a person (REVIEW, DENY, not screenable) and the deliveries' states."""
+    """Sales that need a person (REVIEW, DENY, not screenable, dropped) and the deliveries'
+    states. Exits 1 when a delivery was dropped (that sale was not screened)."""
     seen = run(webhook_server.overview(data_dir))
-    states = Counter(d.state for d in seen.deliveries)
-    waiting = [d for d in seen.deliveries if d.state == "queued" and d.attempts]
+    states = seen.states()
+    waiting, dropped, issues = seen.retrying(), seen.dropped(), seen.problems()
     alerts = [
         {
             "alert_id": a.alert_id,
@@ -42,29 +42,44 @@ def status(
     if json_out:
         emit_json(
             {
-                "deliveries": dict(states),
+                "deliveries": states,
+                "ignored": seen.ignored(),
+                "other_event": seen.other_event(),
                 "retrying": [
                     {"vendor": d.vendor, "attempts": d.attempts, "reason": d.last_error}
                     for d in waiting
                 ],
+                "dropped": [
+                    {"vendor": d.vendor, "key": d.key, "reason": d.outcome} for d in dropped
+                ],
                 "alerts": alerts,
+                "problems": issues,
             }
         )
-        return
-    console.print(
-        f"Deliveries: {states.get('done', 0)} done, {states.get('queued', 0)} queued, "
-        f"{states.get('dropped', 0)} dropped."
-    )
-    for d in waiting:
+    else:
         console.print(
-            f"[yellow]Retrying[/yellow] a {d.vendor} delivery ({d.attempts} attempts): "
-            f"{d.last_error}"
+            f"Deliveries: {states.get('done', 0)} done, {states.get('queued', 0)} queued, "
+            f"{states.get('dropped', 0)} dropped."
         )
-    if not alerts:
-        console.print("No sales need a person.")
-        return
-    table(
-        "Sales that need a person",
-        ["#", "vendor", "ref", "decision", "reason", "record", "raised"],
-        [tuple(a.values()) for a in alerts],
-    )
+        console.print(
+            f"Not screened, not sales: {seen.ignored()} ignored, "
+            f"{seen.other_event()} for another event."
+        )
+        for d in waiting:
+            say(
+                f"Retrying a {d.vendor} delivery ({d.attempts} attempts): {printable(d.last_error)}"
+            )
+        for d in dropped:
+            say(f"Dropped a {d.vendor} delivery ({printable(d.key)}): {printable(d.outcome)}")
+        if alerts:
+            table(
+                "Sales that need a person",
+                ["#", "vendor", "ref", "decision", "reason", "record", "raised"],
+                [tuple(a.values()) for a in alerts],
+            )
+        else:
+            console.print("No sales need a person.")
+        for issue in issues:
+            console.print(f"[yellow]! {issue}[/yellow]")
+    if issues:
+        raise typer.Exit(1)
