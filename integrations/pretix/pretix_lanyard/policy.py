@@ -2,8 +2,10 @@
 
 Screening asks the agent about each attendee and the buyer. The order's verdict is the
 strongest answer: "deny" (banned, matched on e-mail), "review" (flagged, a name-only match,
-or a person whose details cannot be screened), "allow", or "unavailable" when the agent
-could not answer for someone (down, unreachable, the WG's registry away): never "allow".
+a person whose details the agent refuses, or an order with nobody in it to screen),
+"allow", or "unavailable" when the agent could not answer for someone (down, unreachable,
+the WG's registry away): never "allow". Names and e-mails go to the agent whole: the agent
+applies its own limits, and a value it refuses is "review", never cut down to one it accepts.
 
 The organiser chooses:
 - `when`: "checkout" (before the order exists: a DENY can stop it) or "placement" (after);
@@ -26,6 +28,11 @@ from lanyard.errors import Error as LanyardError
 
 ALLOW, REVIEW, DENY, UNAVAILABLE = "allow", "review", "deny", "unavailable"
 _RANK = {ALLOW: 0, REVIEW: 1, UNAVAILABLE: 2, DENY: 3}
+NOT_SCREENABLE = "NOT_SCREENABLE"  # the agent refused a person's details
+NOBODY_SCREENABLE = "NOBODY_SCREENABLE"  # no name or e-mail anywhere in the order
+# The caller's own input, refused: INVALID_ARGUMENT for a value the agent will not screen,
+# RESOURCE_EXHAUSTED for a request too large for the agent to read at all.
+_REFUSED_INPUT = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,15 +62,20 @@ def people(pairs: Iterable[tuple[str | None, str | None]]) -> list[tuple[str, st
 
 
 def screen(client: ScreeningClient, persons: list[tuple[str, str]], ref: str) -> Verdict:
-    """Screen everyone; a failure that is not the caller's own bad input is "unavailable"."""
-    decision, reasons = ALLOW, []
+    """Screen everyone; a failure that is not the caller's own bad input is "unavailable".
+
+    An order with nobody to screen is "review": nothing was checked, and screening it again
+    later could not answer either."""
+    if not persons:
+        return Verdict(REVIEW, (NOBODY_SCREENABLE,))
+    decision, reasons = ALLOW, list[str]()
     for name, email in persons:
         try:
-            answer = client.check(name=name[:512], email=email[:512], caller_ref=ref[:64])
+            answer = client.check(name=name, email=email, caller_ref=ref[:64])
             found, reason = answer.decision.lower(), answer.reason
         except RpcFailed as exc:
-            if exc.code == grpc.StatusCode.INVALID_ARGUMENT:
-                found, reason = REVIEW, "NOT_SCREENABLE"
+            if exc.code in _REFUSED_INPUT:
+                found, reason = REVIEW, NOT_SCREENABLE
             elif exc.unreachable:
                 # No one else in the order can be answered either: stop here rather than
                 # make the buyer wait one timeout per person.

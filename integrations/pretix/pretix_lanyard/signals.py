@@ -33,6 +33,7 @@ from pretix.control.signals import nav_event_settings
 from lanyard.client import ScreeningClient
 from lanyard.errors import Error as LanyardError
 from pretix_lanyard import policy
+from pretix_lanyard.models import PendingRescreen
 
 log = logging.getLogger("pretix_lanyard")
 
@@ -168,8 +169,7 @@ def screen_order(event: Event, order: Order) -> None:
     if action == "hold":
         hold(order)
     elif action == "rescreen":
-        pending = set(event.settings.get("lanyard_rescreen", as_type=list, default=[]) or [])
-        event.settings.set("lanyard_rescreen", sorted(pending | {order.code}))
+        PendingRescreen.queue(order)
     record(order, verdict, action)
 
 
@@ -181,31 +181,34 @@ def release_on_approval(sender: Event, order: Order, **kwargs):  # type: ignore[
 
 def rescreen_event(event: Event) -> int:
     """Screen again the orders let through while the agent was away; returns how many are
-    still waiting for it."""
-    pending = list(event.settings.get("lanyard_rescreen", as_type=list, default=[]) or [])
-    left = []
-    for code in pending:
-        order = event.orders.filter(code=code).first()
-        if order is None:
-            continue
-        verdict = screen(event, order_pairs(order), f"pretix:{code}")
+    still waiting for it.
+
+    Each order leaves the queue only with its own answer, and only if it was not queued
+    again meanwhile (edited while the agent was still away): that edit waits its turn."""
+    waiting = PendingRescreen.objects.filter(order__event=event).select_related("order")
+    for pending in list(waiting.order_by("pk")):
+        order = pending.order
+        verdict = screen(event, order_pairs(order), f"pretix:{order.code}")
         if verdict.decision == policy.UNAVAILABLE:
-            left.append(code)
             continue
         action = "hold" if verdict.decision in (policy.DENY, policy.REVIEW) else "allow"
-        if action == "hold":
-            hold(order)
-        record(order, verdict, f"re-screened: {action}")
-    event.settings.set("lanyard_rescreen", left)
-    return len(left)
+        with transaction.atomic():
+            if action == "hold":
+                hold(order)
+            record(order, verdict, f"re-screened: {action}")
+            pending.settle()
+    return int(PendingRescreen.objects.filter(order__event=event).count())
 
 
 @receiver(periodic_task, dispatch_uid="pretix_lanyard_periodic")
 def rescreen_waiting(sender, **kwargs):  # type: ignore[no-untyped-def]
     with scopes_disabled():
-        for event in Event.objects.filter(plugins__contains="pretix_lanyard"):
-            if event.settings.get("lanyard_rescreen", as_type=list, default=[]):
-                rescreen_event(event)
+        events = Event.objects.filter(
+            plugins__contains="pretix_lanyard",
+            pk__in=PendingRescreen.objects.values("order__event"),
+        )
+        for event in events:
+            rescreen_event(event)
 
 
 @receiver(orderposition_blocked_display, dispatch_uid="pretix_lanyard_blocked")
@@ -220,9 +223,17 @@ def log_display(sender: Event, logentry, **kwargs):  # type: ignore[no-untyped-d
     if logentry.action_type != LOG_ACTION:
         return None
     data = logentry.parsed_data
-    return _("Code of Conduct screening: {decision} ({action}).").format(
+    text = _("Code of Conduct screening: {decision} ({action}).").format(
         decision=data.get("decision", "?"), action=data.get("action", "?")
     )
+    if policy.NOBODY_SCREENABLE in data.get("reasons", []):
+        text += " " + str(
+            _(
+                "Nobody in this order could be screened: it has no attendee or buyer name or "
+                "e-mail address. A person must look at it."
+            )
+        )
+    return text
 
 
 @receiver(nav_event_settings, dispatch_uid="pretix_lanyard_nav")

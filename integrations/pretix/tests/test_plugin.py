@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db.models.signals import post_save
 from django.utils.timezone import now
 from django_scopes import scopes_disabled
-from pretix.base.models import CartPosition, InvoiceAddress, Order
+from pretix.base.models import CartPosition, InvoiceAddress, LogEntry, Order
 from pretix.base.services.orders import OrderError, _perform_order, approve_order
 from pretix.base.signals import order_modified
 from pretix_lanyard import signals
+from pretix_lanyard.models import PendingRescreen
 
-from tests.conftest import BANNED_EMAIL, FLAGGED_NAME, Shop
+from tests.conftest import BANNED_EMAIL, FLAGGED_NAME, Lanyard, Shop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -64,6 +68,16 @@ def screening_log(order: Order) -> list[dict[str, object]]:
 def blocked(order: Order) -> list[object]:
     with scopes_disabled():
         return [p.blocked for p in order.positions.all()]
+
+
+def waiting(shop: Shop) -> list[str]:
+    """Codes of the event's orders waiting to be screened again."""
+    with scopes_disabled():
+        return sorted(
+            PendingRescreen.objects.filter(order__event=shop.event).values_list(
+                "order__code", flat=True
+            )
+        )
 
 
 def test_a_clear_order_goes_through(shop: Shop) -> None:
@@ -126,13 +140,95 @@ def test_agent_down_allows_and_rescreens_when_the_organiser_chooses(shop: Shop, 
     order = place(shop, [(FLAGGED_NAME, "")], "sam@example.org")
     assert not order.require_approval
     assert blocked(order) == [None]
-    assert shop.event.settings.get("lanyard_rescreen", as_type=list) == [order.code]
+    assert waiting(shop) == [order.code]
     shop.event.settings.set("lanyard_agent", lanyard.address)  # the agent is back
     with scopes_disabled():
         assert signals.rescreen_event(shop.event) == 0
     assert blocked(order) == [["lanyard"]]
     assert [e["action"] for e in screening_log(order)] == ["rescreen", "re-screened: hold"]
-    assert shop.event.settings.get("lanyard_rescreen", as_type=list) == []
+    assert waiting(shop) == []
+
+
+def edit_attendee_while_the_agent_is_away(shop: Shop, lanyard: Lanyard, order: Order) -> None:
+    """The buyer renames the ticket to the flagged person; the agent cannot answer."""
+    shop.event.settings.set("lanyard_agent", "127.0.0.1:1")
+    with scopes_disabled():
+        position = order.positions.get()
+        position.attendee_name_parts = {"_scheme": "full", "full_name": FLAGGED_NAME}
+        position.attendee_email = None
+        position.save()
+        order_modified.send(shop.event, order=order)
+    shop.event.settings.set("lanyard_agent", lanyard.address)
+
+
+@contextmanager
+def while_rescreen_records(then: Callable[[], None]) -> Iterator[None]:
+    """Runs `then` once, at the moment the re-screen writes its first result to an order's
+    log: after it screened that order, before it is done with the waiting orders."""
+    done: list[bool] = []
+
+    def meanwhile(
+        sender: type[LogEntry], instance: LogEntry, created: bool, **kwargs: object
+    ) -> None:
+        if done or not created or instance.action_type != signals.LOG_ACTION:
+            return
+        if not str(instance.parsed_data.get("action", "")).startswith("re-screened"):
+            return
+        done.append(True)
+        then()
+
+    post_save.connect(meanwhile, sender=LogEntry, weak=False, dispatch_uid="lanyard-test-meanwhile")
+    try:
+        yield
+    finally:
+        post_save.disconnect(sender=LogEntry, dispatch_uid="lanyard-test-meanwhile")
+    assert done, "the re-screen never recorded a result"
+
+
+def test_an_order_queued_while_the_rescreen_runs_is_not_lost(shop: Shop, lanyard: Lanyard) -> None:
+    shop.event.settings.set("lanyard_on_unavailable", "allow_rescreen")
+    later = place(shop, [("Ada Lovelace", "ada@example.org")], "ada@example.org")
+    shop.event.settings.set("lanyard_agent", "127.0.0.1:1")
+    first = place(shop, [("Kim Doe", "kim@example.org")], "kim@example.org")
+    shop.event.settings.set("lanyard_agent", lanyard.address)
+    assert waiting(shop) == [first.code]
+    with (
+        scopes_disabled(),
+        while_rescreen_records(lambda: edit_attendee_while_the_agent_is_away(shop, lanyard, later)),
+    ):
+        assert signals.rescreen_event(shop.event) == 1
+    assert waiting(shop) == [later.code]
+    assert blocked(later) == [None]  # let through for now, as the organiser chose
+    with scopes_disabled():
+        assert signals.rescreen_event(shop.event) == 0
+    assert blocked(later) == [["lanyard"]]
+    assert [e["action"] for e in screening_log(later)] == ["allow", "rescreen", "re-screened: hold"]
+    assert [e["action"] for e in screening_log(first)] == ["rescreen", "re-screened: allow"]
+
+
+def test_an_order_queued_again_while_it_is_rescreened_stays_queued(
+    shop: Shop, lanyard: Lanyard
+) -> None:
+    """The re-screen answered for the order as it was; the edit made meanwhile still waits."""
+    shop.event.settings.set("lanyard_on_unavailable", "allow_rescreen")
+    shop.event.settings.set("lanyard_agent", "127.0.0.1:1")
+    order = place(shop, [("Ada Lovelace", "ada@example.org")], "ada@example.org")
+    shop.event.settings.set("lanyard_agent", lanyard.address)
+    with (
+        scopes_disabled(),
+        while_rescreen_records(lambda: edit_attendee_while_the_agent_is_away(shop, lanyard, order)),
+    ):
+        assert signals.rescreen_event(shop.event) == 1
+    assert waiting(shop) == [order.code]
+    with scopes_disabled():
+        assert signals.rescreen_event(shop.event) == 0
+    assert blocked(order) == [["lanyard"]]
+    assert [e["action"] for e in screening_log(order)] == [
+        "rescreen",
+        "re-screened: allow",
+        "rescreen",
+        "re-screened: hold",
+    ]
 
 
 def test_screening_at_placement_holds_rather_than_refuses(shop: Shop) -> None:
@@ -177,3 +273,40 @@ def test_a_paid_order_edited_to_a_banned_person_gets_a_block_the_team_can_lift(
         order_modified.send(shop.event, order=order)
     assert blocked(order) == [["admin"]]
     assert screening_log(order)[-1]["decision"] == "deny"
+
+
+@pytest.mark.parametrize("on_unavailable", ["hold", "allow_rescreen"])
+def test_an_order_with_nobody_to_screen_is_held_whatever_the_policy(
+    shop: Shop, on_unavailable: str
+) -> None:
+    """No attendee name or e-mail, no order e-mail, no invoice name: nothing was screened,
+    which is never "allow"; nor can screening it again later ever answer."""
+    shop.event.settings.set("lanyard_on_unavailable", on_unavailable)
+    order = place(shop, [("", ""), ("  ", "")], "", buyer="")
+    assert order.require_approval
+    assert blocked(order) == [["lanyard"], ["lanyard"]]
+    assert screening_log(order) == [
+        {"decision": "review", "reasons": ["NOBODY_SCREENABLE"], "action": "hold"}
+    ]
+    assert waiting(shop) == []
+    with scopes_disabled():
+        [entry] = order.all_logentries().filter(action_type=signals.LOG_ACTION)
+        assert "nobody in this order could be screened" in str(entry.display()).lower()
+
+
+@pytest.mark.parametrize(
+    "padding", [600, 70_000], ids=["over-the-name-limit", "over-the-request-limit"]
+)
+def test_a_long_name_is_screened_whole_and_held_as_not_screenable(shop: Shop, padding: int) -> None:
+    """Cut to 512 characters, this name would read "Sam" and match nothing; whole, the agent
+    refuses it, and a person must look, even when the organiser lets orders through while
+    the agent is away."""
+    shop.event.settings.set("lanyard_on_unavailable", "allow_rescreen")
+    padded = "Sam" + "\u200b" * padding + " Rivera"
+    order = place(shop, [(padded, "")], "ada@example.org", buyer="Ada Lovelace")
+    assert order.require_approval
+    assert blocked(order) == [["lanyard"]]
+    assert screening_log(order) == [
+        {"decision": "review", "reasons": ["NOT_SCREENABLE"], "action": "hold"}
+    ]
+    assert waiting(shop) == []
