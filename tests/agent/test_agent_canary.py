@@ -328,10 +328,14 @@ async def test_no_raw_identifier_from_the_agent_reaches_the_registry(
 
     # -- batch screening ----------------------------------------------------------------
     export = write_pretix(tmp_path / "exports" / "pretix-orders.csv", export_rows)
-    outcome = json.loads(await cli.ok("screen", str(export), *agent, "--json"))
+    # One row is broken on purpose: it is reported, and the run exits 1 for it.
+    code, out, err = await cli("screen", str(export), *agent, "--json")
+    assert code == 1, err[-2000:]
+    outcome = json.loads(out)
     assert outcome["summary"] == {
-        "screened": len(screened_people),
-        "clear": ROWS,
+        # The broken row's e-mail is no address: its name is screened, and it is reported.
+        "screened": len(screened_people) + 1,
+        "clear": ROWS + 1,
         "review": 1,
         "deny": 1,
         "skipped": 1,
@@ -344,7 +348,8 @@ async def test_no_raw_identifier_from_the_agent_reaches_the_registry(
         ("ORD-FLAG", "review", flag_ref),
     }
     assert [(s["ref"], s["line"]) for s in outcome["skipped"]] == [("ORD-BROKEN", 28)]
-    again = await cli.ok("screen", str(export), *agent)
+    code, again, err = await cli("screen", str(export), *agent)
+    assert code == 1, err[-2000:]
     assert "already screened" in again
 
     # -- one person at the desk ---------------------------------------------------------
@@ -399,10 +404,10 @@ async def test_no_raw_identifier_from_the_agent_reaches_the_registry(
     # Positive controls: the data really flowed, and the search can find it.
     agent_bytes = b"".join(data_dir_files(agent_dir, "after stop").values())
     held = [c for a in [*screened_people, desk, buyer] for c in (a.name_canary, a.email_canary)]
+    held.append(broken.name_canary)
     missing = [c.label for c in held if c.forms()["normalised UTF-8"] not in agent_bytes]
     assert not missing, f"the agent's directory lacks these screened identities: {missing}"
-    # A skipped row is reported by line and reference; nothing of it is kept.
-    assert broken.name_canary.token.encode() not in agent_bytes
+    # A cell that cannot be screened is reported by line and reference, and not kept.
     assert broken.email_canary.token.encode() not in agent_bytes
     assert len(sent) >= 8, "each command and the served agent should have connected"
     for stream in carrying(sent):
@@ -420,7 +425,7 @@ async def test_no_raw_identifier_from_the_agent_reaches_the_registry(
     # The export's good rows (two identifiers each) in one batch, the desk check, the
     # first gRPC Check; the known person, the refresh and the follower evaluate nothing.
     assert [(e["event_id"], e["count"]) for e in evaluated] == [
-        (event_id, 2 * len(screened_people)),
+        (event_id, 2 * len(screened_people) + 1),
         (event_id, 2),
         (event_id, 2),
     ]

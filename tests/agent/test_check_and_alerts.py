@@ -119,6 +119,15 @@ async def test_check_needs_a_valid_integration_token(
         ({"name": "---"}, "name is not usable"),
         ({"name": "A B", "caller_ref": "has space"}, "caller_ref"),
         ({"name": "x" * 513}, "at most 512"),
+        # A part not screened is never left out of an ALLOW: beside a usable e-mail too.
+        ({"name": "Dana Quill" + "." * 600, "email": "x@example.org"}, "name is not usable"),
+        ({"name": "???", "email": "x@example.org"}, "name is not usable"),
+        ({"name": "Dana Quill", "email": "n/a"}, "email is not usable"),
+        # Text that is no address, even after unwrapping, is refused, never cleared.
+        ({"email": "mailto:x@example.org?subject=hi"}, "email is not usable"),
+        ({"email": "x@example.org,,"}, "email is not usable"),
+        ({"email": "other@example.org <x@example.org>"}, "email is not usable"),
+        ({"email": "x@localhost"}, "no dot in its domain"),
     ],
 )
 async def test_check_bad_input(
@@ -129,6 +138,27 @@ async def test_check_bad_input(
         await _check(served.address, signer, **fields)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert text in (info.value.details() or "")
+    for value in fields.values():
+        assert value[:8] not in (info.value.details() or "")  # never echoed
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "<jordan.blake@example.net>",
+        "mailto:jordan.blake@example.net",
+        "jordan.blake@example.net,",
+        "jordan.blake@example.net;",
+        '"jordan.blake@example.net"',
+        "Jordan Blake <Jordan.Blake@example.net>",
+    ],
+)
+async def test_check_screens_the_address_inside_its_wrapping(
+    served: agent_server.RunningAgent, email: str
+) -> None:
+    signer = await _integration(served.agent)
+    response = await _check(served.address, signer, email=email, caller_ref="ORDER-2")
+    assert (response.decision, response.record_ref) == (screening_pb2.DECISION_DENY, "WG-BAN")
 
 
 async def test_registry_down_is_unavailable_unless_already_known(

@@ -202,9 +202,10 @@ CASES: list[tuple[str, list[str], list[str], dict[str, list[str]], str, set[str]
     ),
     (
         "content-sniffed",
-        ["Teilnehmer", "Kontakt"],
-        ["Ana Souza", "ana@example.org"],
-        {"name": [], "email": ["Kontakt"], "buyer_name": [], "buyer_email": [], "ref": []},
+        ["Teilnehmer", "Kontakt", "Ticket ID"],
+        ["Ana Souza", "ana@example.org", "T-1"],
+        {"name": [], "email": ["Kontakt"], "buyer_name": [], "buyer_email": [],
+         "ref": ["Ticket ID"]},
         "plain", {"name"},
     ),
 ]  # fmt: skip
@@ -240,8 +241,60 @@ def test_a_file_without_header_is_refused_without_quoting_it(tmp_path: Path) -> 
 
 
 def test_content_sniffing_says_so(tmp_path: Path) -> None:
-    path = write_rows(tmp_path / "x.csv", [["A", "B"], ["x", "a@example.org"], ["y", "b@ex.org"]])
-    assert dict(open_export(path).layout.found_by) == {"email": "content"}
+    path = write_rows(
+        tmp_path / "x.csv", [["Name", "B"], ["x", "a@example.org"], ["y", "b@ex.org"]]
+    )
+    assert dict(open_export(path).layout.found_by) == {"name": "header", "email": "content"}
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        ["Dana Quill", ""],  # no header: the first person would be taken for column names
+        ["Dana Quill", "n/a"],
+    ],
+)
+def test_first_row_of_unknown_words_is_refused_when_only_contents_say_where(
+    tmp_path: Path, first: list[str]
+) -> None:
+    path = write_rows(tmp_path / "x.csv", [first, ["Bob", "bob@x.org"], ["Kim", "kim@ex.cz"]])
+    with pytest.raises(ImportFailed) as info:
+        open_export(path)
+    text = str(info.value)
+    assert "add a header row" in text
+    assert "--name-col" in text
+    assert "--email-col" in text
+    assert "Dana" not in text  # it may be a person
+    assert text.count(";") == 1  # one sentence
+    # Saying which column holds what is the organiser's word that row 1 is a header.
+    if first[1]:
+        export = open_export(path, email_col=first[1])
+        assert [r.line for r in export.rows()] == [2, 3]
+
+
+def test_a_first_row_of_unknown_words_with_one_where_the_addresses_are_is_a_header(
+    tmp_path: Path,
+) -> None:
+    path = write_rows(
+        tmp_path / "x.csv", [["Teilnehmer", "Kontakt"], ["Bob", "bob@x.org"], ["Kim", "kim@ex.cz"]]
+    )
+    export = open_export(path)
+    assert export.layout.roles()["email"] == ["Kontakt"]
+    assert [r.line for r in export.rows()] == [2, 3]
+    assert any("--name-col" in w for w in export.layout.warnings)
+
+
+def test_twin_columns_are_named_in_a_warning(tmp_path: Path) -> None:
+    # Google Forms: the collected "Email Address" beside a question "Email address".
+    header = ["Timestamp", "Email Address", "Your name", "Email address"]
+    path = write_rows(tmp_path / "x.csv", [header, ["t", "a@example.org", "Ana", "b@ex.org"]])
+    export = open_export(path)
+    assert export.layout.roles()["email"] == ["Email Address"]
+    assert export.layout.warnings == (
+        "column 'Email Address' appears 2 times (columns 2, 4): each row is read from the "
+        "first of them that is not empty, and a later one holding something else is "
+        "reported as not screened",
+    )
 
 
 def test_repeated_flags_join_given_and_family_in_order(tmp_path: Path) -> None:

@@ -20,9 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lanyard.agent.errors import ImportFailed
+from lanyard.agent.screening.address import screenable_email
 from lanyard.agent.screening.csv_import import BadRow, Export, Layout, Row, file_digest, open_export
 from lanyard.core.errors import InvalidIdentifier
-from lanyard.core.identity import normalize_email, normalize_name
+from lanyard.core.identity import normalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_CSV = ROOT / "src" / "lanyard" / "cli" / "data" / "demo_attendees.csv"
@@ -283,18 +284,33 @@ MESSY = (
     "A6,???,,\r\n"  # 12: neither usable
     ",Ömer Öztürk,\r\n"  # 13: no ref: the line is the ref
 )
+NOT_SCREENED = "and was not screened; the rest of the row was"
 MESSY_ITEMS: list[Row | BadRow] = [
     Row(2, "A1", "natarajan priya", "priya@example.com"),
     BadRow(5, "A2", "no name and no e-mail"),
+    # The name is screened; the e-mail that is not an address is reported, not dropped.
+    Row(7, "A3", "ruiz tomas", None),
     BadRow(
         7,
         "A3",
-        "invalid e-mail: e-mail address must contain exactly one '@'; "
-        "fix it in the export, this row was not screened",
+        f"the e-mail is invalid (e-mail address must contain exactly one '@') {NOT_SCREENED}",
     ),
-    Row(9, "A4", "line multi name", "m@example.org"),
+    BadRow(
+        9,
+        "line 9",
+        "the cell of column 'Attendee name' runs from line 9 to line 10 (a quote opened on "
+        "line 9 and not closed?), so lines 9-10 were read as one row and not screened",
+    ),
     Row(11, "A5", None, "only-email@example.org"),
-    BadRow(12, "A6", "no usable name (no letters or digits) and no e-mail"),
+    BadRow(
+        11, "A5", f"the name ('---') is not usable (name has no letters or digits) {NOT_SCREENED}"
+    ),
+    BadRow(
+        12,
+        "A6",
+        "the name ('???') is not usable (name has no letters or digits) and was not screened; "
+        "the row has nothing else to screen: fix it in the export",
+    ),
     Row(13, "line 13", "omer ozturk", None),
 ]
 
@@ -309,6 +325,9 @@ def test_resume_skips_exactly_the_records_started_on_or_before_the_line(tmp_path
         assert items(export, after) == [i for i in MESSY_ITEMS if i.line > after], after
     # Resuming from inside a multi-line record does not yield its tail as a record.
     assert items(export, 3)[0] == MESSY_ITEMS[1]
+    # A row screened in part is resumed as a whole: both its Row and its BadRow or neither.
+    assert items(export, 7)[0].line == 9
+    assert items(export, 6)[:2] == MESSY_ITEMS[2:4]
 
 
 def test_resume_does_not_normalise_the_skipped_records(
@@ -326,20 +345,38 @@ def test_resume_does_not_normalise_the_skipped_records(
 
     module = "lanyard.agent.screening.csv_import"
     monkeypatch.setattr(f"{module}.normalize_name", spy(normalize_name))
-    monkeypatch.setattr(f"{module}.normalize_email", spy(normalize_email))
+    monkeypatch.setattr(f"{module}.screenable_email", spy(screenable_email))
     assert [i.line for i in export.rows(start_after_line=12)] == [13]
     assert calls == ["Ömer Öztürk"]
 
 
 def test_invalid_email_reason_never_quotes_the_address(tmp_path: Path) -> None:
-    bad = ["Secret.Person@@leak.example", "Secret Person@leak.example", "secretperson"]
-    text = "name,email\n" + "".join(f"Secret Person,{b}\n" for b in bad)
+    bad = [
+        "Secret.Person@@leak.example",
+        "Secret Person@leak.example",
+        "secretperson",
+        "<secret@leak.example>>",
+        "secret@leak.example,,",
+        "mailto:secret@leak.example?subject=hi",
+        "Other@leak.example <secret@leak.example>",
+        "secret@leak",
+    ]
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow(["name", "email"])
+    writer.writerows(["Kim Ondrej", b] for b in bad)
+    writer.writerows(["", b] for b in bad)  # the address alone: nothing else to screen
+    text = out.getvalue()
     result = items(open_export(write(tmp_path, text)))
-    assert [type(i) for i in result] == [BadRow, BadRow, BadRow]
+    assert [type(i) for i in result] == [Row, BadRow] * len(bad) + [BadRow] * len(bad)
     for item in result:
-        assert isinstance(item, BadRow)
-        assert item.reason.startswith("invalid e-mail: ")
-        assert "fix it in the export" in item.reason
+        if isinstance(item, Row):
+            assert (item.name, item.email) == ("kim ondrej", None)
+            continue
+        assert item.reason.startswith("the e-mail is invalid (e-mail address ")
+        assert item.reason.endswith(
+            ("the rest of the row was", "nothing else to screen: fix it in the export")
+        )
         assert "secret" not in item.reason.casefold()
         assert "leak" not in item.reason
 
@@ -439,17 +476,29 @@ def test_any_cells_round_trip_with_exact_lines(records: list[tuple[str, str]]) -
         line += len(_BREAKS.findall(out.getvalue()[start:]))
     with tempfile.TemporaryDirectory() as tmp:
         result = items(open_export(write(Path(tmp), out.getvalue())))
-    assert [i.line for i in result] == expected_lines
-    assert [i.ref for i in result] == [f"R{i}" for i in range(len(records))]
-    for item, (name, email) in zip(result, records, strict=True):
-        if isinstance(item, Row):
-            # Cells are read as the importer reads them: double-encoding repaired.
-            email = ftfy.fix_encoding(email.strip())
-            assert item.email == (normalize_email(email) if email else None)
-            assert item.name == _name_or_none(ftfy.fix_encoding(name.strip()))
-        else:
-            assert isinstance(item, BadRow)
-            assert item.reason
+    by_line: dict[int, list[Row | BadRow]] = {}
+    for item in result:
+        by_line.setdefault(item.line, []).append(item)
+    assert list(by_line) == expected_lines
+    for (at, group), (i, (name, email)) in zip(by_line.items(), enumerate(records), strict=True):
+        rows = [r for r in group if isinstance(r, Row)]
+        bad = [r for r in group if isinstance(r, BadRow)]
+        assert len(bad) <= 1
+        assert all(b.reason for b in bad)
+        if _BREAKS.search(name.strip()) or _BREAKS.search(email.strip()):
+            # A name or an e-mail over several lines: a quote left open, not screened.
+            assert (rows, bad[0].ref) == ([], f"line {at}")
+            continue
+        # Cells are read as the importer reads them: double-encoding repaired.
+        name, email = ftfy.fix_encoding(name.strip()), ftfy.fix_encoding(email.strip())
+        want_name, want_email = _name_or_none(name), _email_or_none(email)
+        unusable = (bool(name) and want_name is None) or (bool(email) and want_email is None)
+        if want_name is None and want_email is None:
+            assert rows == []
+            assert bad[0].ref == f"R{i}"
+            continue
+        assert rows == [Row(at, f"R{i}", want_name, want_email, repaired=rows[0].repaired)]
+        assert bool(bad) == unusable  # what was not screened is said, and only that
 
 
 def _name_or_none(value: str) -> str | None:
@@ -457,6 +506,177 @@ def _name_or_none(value: str) -> str | None:
         return normalize_name(value.strip())
     except InvalidIdentifier:
         return None
+
+
+def _email_or_none(value: str) -> str | None:
+    try:
+        return screenable_email(value) if value else None
+    except InvalidIdentifier:
+        return None
+
+
+# --- rows that cannot be read as they look -----------------------------------------------
+
+
+@pytest.mark.parametrize(("delimiter", "said"), [(",", "comma"), (";", "semicolon")])
+def test_a_row_wider_than_its_header_is_not_screened(
+    tmp_path: Path, delimiter: str, said: str
+) -> None:
+    # An unquoted delimiter in a name shifts every later cell: "Quill" would be screened
+    # as the name, and the e-mail column would hold part of the name.
+    text = "Email,Name,Company\r\nsomeone@else.org,Quill, Dana,ACME\r\nkim@example.cz,Kim,ACME\r\n"
+    export = open_export(write(tmp_path, text.replace(",", delimiter)), delimiter=delimiter)
+    assert items(export) == [
+        BadRow(
+            2,
+            "line 2",
+            f"line 2 has 4 cells but the header has 3 (a {said} in a cell that is not "
+            "quoted?), so its cells cannot be told apart and it was not screened",
+        ),
+        Row(3, "line 3", "kim", "kim@example.cz"),
+    ]
+
+
+def test_a_short_row_missing_a_screened_column_says_so(tmp_path: Path) -> None:
+    # A bare CR inside an unquoted name ends the record early: its e-mail column is gone.
+    text = (
+        "Name,Company,Email\r\n"
+        "Dana Qu\rill,ACME,dana.quill@example.net\r\n"
+        "Kim Ondrej,ACME\r\n"  # the e-mail column is not there at all
+        "Lee Park,ACME,lee@example.org\r\n"
+    )
+    result = items(open_export(write(tmp_path, text)))
+    missing = (
+        "but the header has 3, so its e-mail column is missing and not screened (a line "
+        "break in a cell that is not quoted?); the rest of the row was"
+    )
+    assert result == [
+        Row(2, "line 2", "dana qu", None),
+        BadRow(2, "line 2", f"the row has 1 cell {missing}"),
+        Row(3, "line 3", "ill", "dana.quill@example.net"),
+        Row(4, "line 4", "kim ondrej", None),
+        BadRow(4, "line 4", f"the row has 2 cells {missing}"),
+        Row(5, "line 5", "lee park", "lee@example.org"),
+    ]
+
+
+def test_a_short_row_missing_only_unscreened_columns_is_screened_quietly(tmp_path: Path) -> None:
+    text = "Name,Email,Company,Notes\nKim Ondrej,kim@example.cz\n"
+    assert items(open_export(write(tmp_path, text))) == [
+        Row(2, "line 2", "kim ondrej", "kim@example.cz")
+    ]
+
+
+def test_every_usable_identity_of_a_row_is_screened(tmp_path: Path) -> None:
+    text = (
+        "Name,Email,Buyer email\r\n"
+        "Dana Quill,dana.quill@example.net,n/a\r\n"
+        "Kim,not an address,kim.buyer@example.cz\r\n"
+        "Lee Park,lee@example.org,lee@example.org\r\n"
+    )
+    assert items(open_export(write(tmp_path, text))) == [
+        Row(2, "line 2", "dana quill", "dana.quill@example.net"),
+        BadRow(
+            2,
+            "line 2",
+            "the buyer's e-mail ('n/a') is invalid (e-mail address must contain exactly "
+            "one '@') and was not screened; the rest of the row was",
+        ),
+        Row(3, "line 3", "kim", None, None, "kim.buyer@example.cz"),
+        BadRow(
+            3,
+            "line 3",  # a cell that may be someone's name is never quoted
+            "the e-mail is invalid (e-mail address must contain exactly one '@') and was "
+            "not screened; the rest of the row was",
+        ),
+        Row(4, "line 4", "lee park", "lee@example.org"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "<dana.quill@example.net>",
+        "mailto:dana.quill@example.net",
+        "MAILTO:Dana.Quill@example.net",
+        "dana.quill@example.net,",
+        "dana.quill@example.net;",
+        '"dana.quill@example.net"',
+        "Dana Quill <dana.quill@example.net>",
+        '"Quill, Dana" <mailto:dana.quill@example.net>;',
+        "\u200b<dana.quill@example.net>\u200b",
+    ],
+)
+def test_wrapped_addresses_are_screened_as_the_address(tmp_path: Path, cell: str) -> None:
+    out = io.StringIO(newline="")
+    csv.writer(out).writerows([["Name", "Email"], ["", cell]])
+    assert items(open_export(write(tmp_path, out.getvalue()))) == [
+        Row(2, "line 2", None, "dana.quill@example.net")
+    ]
+
+
+def test_twin_columns_are_read_first_non_empty(tmp_path: Path) -> None:
+    text = (
+        "First Name,Last Name,Email,Email\r\n"
+        "Dana,Quill,,dana.quill@example.net\r\n"
+        "Kim,Ondrej,kim@example.cz,\r\n"
+        "Lee,Park,lee@example.org,LEE@example.org\r\n"
+        "Zoe,Angstrom,zoe@example.org,zoe.angstrom@example.org\r\n"
+    )
+    export = open_export(write(tmp_path, text))
+    assert any("column 'Email' appears 2 times (columns 3, 4)" in w for w in export.layout.warnings)
+    assert items(export) == [
+        Row(2, "line 2", "dana quill", "dana.quill@example.net"),
+        Row(3, "line 3", "kim ondrej", "kim@example.cz"),
+        Row(4, "line 4", "lee park", "lee@example.org"),
+        Row(5, "line 5", "angstrom zoe", "zoe@example.org"),
+        BadRow(
+            5,
+            "line 5",
+            "column 4 ('Email' again) holds another e-mail, which was not screened; the rest "
+            "of the row was",
+        ),
+    ]
+
+
+def test_a_quote_left_open_in_a_name_swallows_no_row_silently(tmp_path: Path) -> None:
+    text = (
+        "Name,Email\r\n"
+        '"Alice,alice@x.org\r\n'
+        "Dana Quill,dana.quill@example.net\r\n"
+        'Bob",bob@x.org\r\n'
+        "Kim,kim@example.cz\r\n"
+    )
+    assert items(open_export(write(tmp_path, text))) == [
+        BadRow(
+            2,
+            "line 2",
+            "the cell of column 'Name' runs from line 2 to line 4 (a quote opened on line 2 "
+            "and not closed?), so lines 2-4 were read as one row and not screened",
+        ),
+        Row(5, "line 5", "kim", "kim@example.cz"),
+    ]
+
+
+def test_rows_swallowed_by_another_cell_are_reported(tmp_path: Path) -> None:
+    text = (
+        "Name,Email,Comment\r\n"
+        'Alice,alice@x.org,"I like\r\n'
+        "Dana Quill,dana.quill@example.net,foo\r\n"
+        'Bob,bob@x.org,bar"\r\n'
+        'Kim,kim@example.cz,"two\r\nlines, with a@b.org in them"\r\n'
+    )
+    assert items(open_export(write(tmp_path, text))) == [
+        Row(2, "line 2", "alice", "alice@x.org"),
+        BadRow(
+            2,
+            "line 2",
+            "the cell of column 'Comment' runs from line 2 to line 4 and 2 of its lines look "
+            "like rows of their own (a quote opened on line 2 and not closed?), which were "
+            "not screened; the rest of the row was",
+        ),
+        Row(5, "line 5", "kim", "kim@example.cz"),  # an address in prose is no row
+    ]
 
 
 # --- the shipped demo export --------------------------------------------------------------
@@ -473,10 +693,15 @@ def test_shipped_demo_export_reads_as_pretix_with_one_bad_row() -> None:
         "pretix", ("Attendee name",), ("Attendee email",), "Order code", (), ("Email",)
     )
     result = items(export)
-    assert len(result) == gen["DEFAULT_ROWS"]
     bad = [i for i in result if isinstance(i, BadRow)]
+    # Its attendee e-mail is not an address: the name and buyer are screened all the same.
     assert [(b.line, b.ref) for b in bad] == [(2201, "DEMO-02200")]
-    by_line = {i.line: i for i in result}
+    assert bad[0].reason.endswith("the rest of the row was")
+    by_line = {i.line: i for i in result if isinstance(i, Row)}
+    assert len(by_line) == gen["DEFAULT_ROWS"]
+    assert by_line[2201] == Row(
+        2201, "DEMO-02200", "lindqvist ravi", None, None, "ravi.lindqvist.2200@example.com"
+    )
     # An unassigned ticket: no attendee, screened through the buyer's address.
     assert by_line[401] == Row(401, "DEMO-00400", None, None, None, "attendee.400@example.net")
     assert by_line[118] == Row(118, "DEMO-00117", "blake jordan", "jordan.blake@example.net")

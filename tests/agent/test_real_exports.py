@@ -102,8 +102,9 @@ EXPECTED: dict[str, tuple[dict[tuple[int, str], tuple[str, str]], int, dict[str,
             (4, "attendee"): ("deny", "WG-014"),
             (5, "attendee"): ("deny", "WG-002"),
         },
-        4,
-        {"deny": 4},
+        # Kim Ondrej's e-mail is not an address: his name is screened all the same.
+        5,
+        {"allow": 1, "deny": 4},
     ),
     "terminal_escape_in_ref.csv": ({(2, "attendee"): ("deny", "WG-001")}, 1, {"deny": 1}),
 }
@@ -197,3 +198,54 @@ async def test_double_encoded_names_are_repaired_counted_and_found(
     with console.capture() as captured:
         screen_cmds.print_outcome(outcome, export)
     assert "1 with double-encoded text repaired" in " ".join(captured.get().split())
+
+
+async def test_what_a_row_could_not_give_is_reported_and_the_rest_screened(
+    listed_agent: AgentService, tmp_path: Path
+) -> None:
+    """The review's false clears, end to end: a placeholder in the buyer's e-mail, wrapped
+    addresses, an unquoted comma, a twin column, a quote left open."""
+    path = tmp_path / "hostile.csv"
+    path.write_text(
+        "Name,Email,Buyer email,Email\r\n"
+        "Dana Quill,dana.quill@example.net,n/a,\r\n"  # 2: deny, buyer not screened
+        "Kim Ondrej,<zoe.angstrom@example.org>,,\r\n"  # 3: deny (unwrapped)
+        "Lee Park,mailto:sean.obrien@example.ie;,,\r\n"  # 4: deny (unwrapped)
+        "Quill, Dana,someone@else.org,,\r\n"  # 5: shifted cells: not screened
+        "Alex Fennimore,,,maria.jose.garcia@gmail.com\r\n"  # 6: deny (twin column)
+        '"Ana Souza,ana@example.org,,\r\n'  # 7-8: a quote left open swallows line 8
+        "Seán O'Brien\",,,\r\n"
+        "???,n/a,,\r\n",  # 9: nothing usable
+        encoding="utf-8",
+    )
+    export = open_export(path)
+    assert any("'Email' appears 2 times" in w for w in export.layout.warnings)
+    outcome = await screen_export(listed_agent, export, batch_rows=2)
+    report = outcome.report
+    found = {
+        (m.line, m.person): (m.result.decision.value, m.result.record_ref) for m in report.matches
+    }
+    assert found == {
+        (2, "attendee"): ("deny", "WG-014"),
+        (3, "attendee"): ("deny", "WG-001"),
+        (4, "attendee"): ("deny", "WG-004"),
+        (6, "attendee"): ("deny", "WG-002"),
+    }
+    assert (report.screened, report.counts) == (4, {"deny": 4})
+    skipped = {s.line: s.reason for s in report.skipped}
+    assert sorted(skipped) == [2, 5, 7, 9]
+    assert skipped[2] == (
+        "the buyer's e-mail ('n/a') is invalid (e-mail address must contain exactly one "
+        "'@') and was not screened; the rest of the row was"
+    )
+    assert skipped[5].startswith("line 5 has 5 cells but the header has 4 (a comma")
+    assert "lines 7-8 were read as one row and not screened" in skipped[7]
+    assert skipped[9].endswith("the row has nothing else to screen: fix it in the export")
+    for reason in skipped.values():  # never a name or an address
+        assert not any(w in reason.casefold() for w in ("quill", "dana", "souza", "ana@", "@else"))
+    with console.capture() as captured:
+        screen_cmds.print_outcome(outcome, export)
+    shown = " ".join(captured.get().replace("│", " ").split())
+    assert "4 deny" in shown
+    assert "the buyer's e-mail ('n/a') is invalid" in shown
+    assert "was not screened; the rest of the row was" in shown

@@ -265,3 +265,20 @@ async def test_screening_in_worker_processes_reports_what_threads_report(
         {"allow": 298, "deny": 1, "review": 1},
         [("ORD-BAN", Decision.DENY, "WG-BAN"), ("ORD-FLAG", Decision.REVIEW, "WG-FLAG")],
     )
+
+
+def test_a_batch_is_cut_between_lines_never_inside_one() -> None:
+    """A row screened in part is its Row and a BadRow of the same line: a batch never ends
+    between them (a run stopped there would resume past the line and lose the note)."""
+    from lanyard.agent.screening.batch import _batches
+    from lanyard.agent.screening.csv_import import BadRow, Row
+
+    items: list[Row | BadRow] = [
+        Row(2, "A", "ann", None),
+        Row(3, "B", "bea", None),
+        BadRow(3, "B", "the buyer's e-mail was not screened; the rest of the row was"),
+        Row(4, "C", "cy", None),
+    ]
+    batches = list(_batches(iter(items), 2))
+    assert [(b.last_line, b.lines) for b in batches] == [(3, 2), (4, 1)]
+    assert [len(b.skipped) for b in batches] == [1, 0]

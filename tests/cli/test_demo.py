@@ -46,7 +46,7 @@ def test_demo_runs_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
         assert record in line
     assert "DEMO-00001 " not in out
     assert "2 deny" in out
-    assert "1 skipped" in out
+    assert "1 not fully screened" in out
     # The ticketing system's Check, the alert raised mid-way, the registry's view.
     flat = " ".join(out.split())  # the console wraps long lines
     assert "REVIEW (banned-possible, record WG-2025-003)" in flat

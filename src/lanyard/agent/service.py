@@ -36,6 +36,7 @@ from lanyard.agent.errors import (
 )
 from lanyard.agent.following import SnapshotFollower
 from lanyard.agent.recheck import match_result
+from lanyard.agent.screening.address import screenable_email
 from lanyard.agent.screening.decision import Decision, Result
 from lanyard.agent.store import FaultAlert, Identity, Screened, SnapshotState, Store
 from lanyard.client.errors import EvaluationProofFailed, RegistryFault, RpcFailed
@@ -291,7 +292,8 @@ class AgentService(SnapshotFollower):
 
     async def check_answer(self, name: str, email: str, role: str, caller_ref: str) -> Checked:
         """Screen one person against the newest snapshot held, with that snapshot's age.
-        Raises InvalidRequest, RetentionApplied, or Unavailable/RegistryRefused when there
+        Raises InvalidRequest (also when the name or the e-mail given is not usable, even
+        beside a usable one), RetentionApplied, or Unavailable/RegistryRefused when there
         is no way to decide — including a person never screened before while the snapshot
         is older than `max_snapshot_age`."""
         role = role or "attendee"
@@ -299,18 +301,19 @@ class AgentService(SnapshotFollower):
             raise InvalidRequest(f"role must be attendee or speaker, got {role[:20]!r}")
         if not CALLER_REF.match(caller_ref):
             raise InvalidRequest("caller_ref must be at most 64 printable ASCII characters")
+        # Everything given is screened, or the call is refused (INVALID_ARGUMENT, which
+        # integrations hold for review): an answer never stands for a part left out.
         wanted: list[tuple[Kind, bytes]] = []
         if email.strip():
             try:
-                wanted.append((Kind.EMAIL, message(Kind.EMAIL, email)))
+                wanted.append((Kind.EMAIL, message_of(Kind.EMAIL, screenable_email(email))))
             except InvalidIdentifier as exc:
                 raise InvalidRequest(f"email is not usable: {exc}") from exc
         if name.strip():
             try:
                 wanted.append((Kind.NAME, message(Kind.NAME, name)))
             except InvalidIdentifier as exc:
-                if not wanted:
-                    raise InvalidRequest(f"name is not usable: {exc}") from exc
+                raise InvalidRequest(f"name is not usable: {exc}") from exc
         if not wanted:
             raise InvalidRequest("a check needs a name or an e-mail address")
         await self.refuse_after_retention()

@@ -52,6 +52,11 @@ class _Batch:
     rows: list[Row]
     skipped: list[Skipped]
 
+    @property
+    def lines(self) -> int:
+        """File rows in the batch: one screened in part is both a Row and a Skipped."""
+        return len({r.line for r in self.rows} | {s.line for s in self.skipped})
+
 
 def count_lines(export: Export) -> int:
     """Rows a progress bar can expect: physical lines less the header (approximate for
@@ -65,18 +70,21 @@ def count_lines(export: Export) -> int:
 
 
 def _batches(rows: Iterator[Row | BadRow], size: int) -> Iterator[_Batch]:
+    """Batches of about `size` items, cut only between file lines: a row screened in part
+    comes as its Row and a BadRow of the same line, and a run stopped between the two
+    would resume past the line and lose the note of what was not screened."""
     good: list[Row] = []
     bad: list[Skipped] = []
     last = 0
     for item in rows:
+        if len(good) + len(bad) >= size and item.line != last:
+            yield _Batch(last, good, bad)
+            good, bad = [], []
         last = item.line
         if isinstance(item, BadRow):
             bad.append(Skipped(item.line, item.ref, item.reason))
         else:
             good.append(item)
-        if len(good) + len(bad) >= size:
-            yield _Batch(last, good, bad)
-            good, bad = [], []
     if good or bad:
         yield _Batch(last, good, bad)
 
@@ -193,9 +201,9 @@ async def screen_export(
         for m in mine:
             inflight.pop(m, None)
         repaired += sum(row.repaired for row in batch.rows)
-        done_rows += len(batch.rows) + len(batch.skipped)
+        done_rows += batch.lines
         if progress is not None:
-            progress(len(batch.rows) + len(batch.skipped))
+            progress(batch.lines)
         if reached is not None:
             reached(batch.last_line)
 

@@ -23,18 +23,22 @@ from functools import cache
 from importlib import resources
 
 from lanyard.agent.errors import ImportFailed
+from lanyard.agent.screening.address import unwrap_email
 
-__all__ = ["Layout", "detect_layout", "looks_like_email"]
+__all__ = ["Layout", "detect_layout", "looks_like_email", "names_nobody"]
 
 _MAX_LISTED_COLUMNS = 30
 _EMAIL_SHAPE = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
+# Cell texts that stand for "none" and say nothing about anyone ("n/a", "---", "TBA").
+_PLACEHOLDER = re.compile(r"[\W_]{1,12}|n/?a|none|null|nil|tb[ad]|unknown|x+", re.IGNORECASE)
 _SNIFF_SHARE = 0.8  # of a column's non-empty sample values, for it to be an e-mail column
 
 
 @dataclass(frozen=True, slots=True)
 class Layout:
     """Columns per role (several name columns are joined with a space, in order; of
-    several e-mail columns the first non-empty cell is used), and how each was found."""
+    several e-mail columns the first non-empty cell is used), and how each was found. A
+    column named twice in the header is read from the first twin that is not empty."""
 
     format: str
     name_columns: tuple[str, ...]
@@ -64,8 +68,17 @@ class Layout:
         return "|".join([self.format, *(",".join(cols) for cols in self.roles().values())])
 
 
+def names_nobody(value: str) -> bool:
+    """An empty cell or a placeholder standing for "none": it names no one, so it may be
+    quoted in a message."""
+    text = value.strip()
+    return not text or bool(_PLACEHOLDER.fullmatch(text))
+
+
 def looks_like_email(value: str) -> bool:
-    return bool(_EMAIL_SHAPE.match(value.strip()))
+    """An address, also when wrapped (`<a@b.org>`, `mailto:`...): stricter than what
+    screening accepts, for telling columns apart."""
+    return bool(_EMAIL_SHAPE.match(unwrap_email(value).strip()))
 
 
 def key(column: str) -> str:
@@ -293,6 +306,21 @@ def _sniffed_email(columns: tuple[str, ...], sample: Sequence[Sequence[str]]) ->
     return best[1] if best else None
 
 
+def _twins(columns: Sequence[str], used: set[str]) -> list[str]:
+    """A warning for each column read that has twins (the same header again, as Google
+    Forms' collected "Email Address" beside a question "Email address")."""
+    positions: dict[str, list[int]] = {}
+    for index, column in enumerate(columns):
+        positions.setdefault(key(column), []).append(index + 1)
+    return [
+        f"column {column!r} appears {len(at)} times (columns {', '.join(map(str, at))}): "
+        "each row is read from the first of them that is not empty, and a later one "
+        "holding something else is reported as not screened"
+        for column in sorted(used)
+        if len(at := positions.get(key(column), [])) > 1
+    ]
+
+
 def detect_layout(
     path: object,
     columns: tuple[str, ...],
@@ -362,6 +390,22 @@ def detect_layout(
             f"{listing(columns)}); use --name-col and/or --email-col (and --ref-col) "
             "to say which to use"
         )
+    if (
+        found.how.get("email") == "content"
+        and not {"header", "question", "flag"} & {*found.how.values()}
+        and all(names_nobody(column) for column in found.email)
+    ):
+        # Only the contents said where the addresses are, no cell of the first row is a
+        # column name known here, and the first row has no word where the addresses are
+        # ("Dana Quill," or "Dana Quill,n/a"): it is likely a person, who would never be
+        # screened. Not listed: it may be someone's name. ("Q1;Q2;Contact" reads as
+        # column names, with a warning naming them.)
+        raise ImportFailed(
+            f"{path}: no cell of its first row is a column name Lanyard knows, so that row "
+            "may be a person rather than column names; add a header row (e.g. Name,Email) "
+            "or, if it does hold column names, say which to use with --name-col and/or "
+            "--email-col"
+        )
     warnings = []
     if not found.name:
         warnings.append(
@@ -375,9 +419,11 @@ def detect_layout(
             "addresses are not screened: if one holds them, pass --email-col COLUMN"
         )
     used = {*found.name, *found.email, *found.buyer_name, *found.buyer_email}
+    warnings.extend(_twins(columns, used))
+    read = {key(column) for column in used}  # twins included: they are read too
     for index, column in enumerate(columns):
         hits, filled = _emails_share(sample, index)
-        if column and column not in used and filled and hits >= _SNIFF_SHARE * filled:
+        if column and key(column) not in read and filled and hits >= _SNIFF_SHARE * filled:
             warnings.append(
                 f"column {column!r} holds e-mail addresses but is not screened: if they are "
                 f"people's, pass --email-col or --buyer-email-col {column!r}"

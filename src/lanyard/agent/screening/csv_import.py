@@ -8,28 +8,43 @@ attendee and, when the export names one, the buyer who paid for the ticket, so t
 
 * memory stays flat however long the file is (one record at a time, never the whole file),
 * screening can resume after a crash by line number (`Export.rows(start_after_line=...)`),
-* a malformed row is reported with its line and skipped while the rest runs, and
+* a malformed row is reported with its line and skipped while the rest runs,
+* a row is screened on every identity in it that is usable, and what could not be used
+  is reported by line (a BadRow after the row's Row): an e-mail cell that is no address
+  once unwrapped (address.py), a name without letters, a twin column holding someone
+  else; a row whose cells cannot be told apart (wider than the header, or a name or
+  e-mail cell spanning lines: a quote left open) is not screened at all, and
 * a file that cannot be an export at all (missing, empty, binary, unknown columns) is
   refused up front with one sentence saying what to do (`ImportFailed`).
 
 Messages and `BadRow.reason` never contain a name or an e-mail address: they are personal
-data, and these strings end up on terminals and in logs.
+data, and these strings end up on terminals and in logs (a placeholder such as "n/a" or
+"---", which names no one, is quoted).
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import itertools
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from lanyard.agent.errors import ImportFailed
 from lanyard.agent.screening import csv_dialect
-from lanyard.agent.screening.csv_columns import Layout, detect_layout
+from lanyard.agent.screening.address import screenable_email
+from lanyard.agent.screening.csv_columns import (
+    Layout,
+    detect_layout,
+    key,
+    looks_like_email,
+    names_nobody,
+)
 from lanyard.agent.screening.csv_dialect import BadRecord, Encoding, Records
 from lanyard.core.errors import InvalidIdentifier
-from lanyard.core.identity import MAX_INPUT_CHARS, normalize_email, normalize_name
+from lanyard.core.identity import MAX_INPUT_CHARS, normalize_name
 
 __all__ = ["BadRow", "Export", "Layout", "Row", "file_digest", "open_export"]
 
@@ -80,19 +95,26 @@ class Export:
         """Every record after the header, in file order, one at a time.
 
         Records starting on a line <= `start_after_line` are parsed (a quoted cell may span
-        lines) but not normalised or returned. Blank records are skipped silently."""
-        keys = [_key(c) for c in self.columns]  # a layout names the first of twins
+        lines) but not normalised or returned. Blank records are skipped silently. A row
+        screened in part (one cell not usable, a twin column holding someone else) comes
+        out as its Row followed by a BadRow of the same line saying what was not screened."""
+        keys = [key(c) for c in self.columns]
 
-        def at(columns: Sequence[str]) -> tuple[int, ...]:
-            return tuple(keys.index(_key(c)) for c in columns)
+        def at(columns: Sequence[str]) -> tuple[tuple[int, ...], ...]:
+            # Each column with its twins (the same header again): read as first non-empty.
+            return tuple(tuple(i for i, k in enumerate(keys) if k == key(c)) for c in columns)
 
         lay = self.layout
         where = _Where(
-            at(lay.name_columns),
-            at(lay.email_columns),
-            at(lay.buyer_name_columns),
-            at(lay.buyer_email_columns),
+            (
+                ("name", at(lay.name_columns)),
+                ("e-mail", at(lay.email_columns)),
+                ("buyer's name", at(lay.buyer_name_columns)),
+                ("buyer's e-mail", at(lay.buyer_email_columns)),
+            ),
             at([lay.ref_column] if lay.ref_column else []),
+            self.columns,
+            self.delimiter,
         )
         with csv_dialect.open_text(self.path, self._enc) as stream:
             lines = csv_dialect.physical_lines(stream, self.path)
@@ -105,15 +127,8 @@ class Export:
                         yield BadRow(item.first, f"line {item.first}", _malformed(item))
                     continue
                 line, record = item
-                if line <= start_after_line:
-                    continue
-                parsed = _parse(line, record, where)
-                if parsed is not None:
-                    yield parsed
-
-
-def _key(column: str) -> str:
-    return " ".join(column.replace("\ufeff", " ").split()).casefold()
+                if line > start_after_line:
+                    yield from _parse(line, record, where)
 
 
 def open_export(
@@ -158,19 +173,24 @@ def file_digest(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
+_Columns = tuple[tuple[int, ...], ...]  # per layout column: its index and its twins
+_BREAK = re.compile(r"\r\n|\r|\n")
+_SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "bar"}
+
+
 @dataclass(frozen=True, slots=True)
 class _Where:
-    name: tuple[int, ...]
-    email: tuple[int, ...]
-    buyer_name: tuple[int, ...]
-    buyer_email: tuple[int, ...]
-    ref: tuple[int, ...]
+    people: tuple[tuple[str, _Columns], ...]  # (label, columns): name, e-mail, buyer's ...
+    ref: _Columns
+    columns: tuple[str, ...]
+    delimiter: str
 
 
 class _Cells:
     def __init__(self, record: list[str]) -> None:
         self.record = record
         self.repaired = False
+        self.problems: list[str] = []  # what of this row was not screened, and why
 
     def get(self, i: int) -> str:
         text = self.record[i].strip() if i < len(self.record) else ""
@@ -183,50 +203,76 @@ class _Cells:
                 return fixed
         return text
 
-    def joined(self, at: tuple[int, ...]) -> str:
-        return " ".join(part for part in map(self.get, at) if part)
+    def twin(self, twins: tuple[int, ...], label: str | None, columns: tuple[str, ...]) -> str:
+        """The first non-empty cell of a column and its twins; a later twin holding
+        someone else's `label` is reported, not silently dropped."""
+        values = [(i, v) for i, v in ((i, self.get(i)) for i in twins) if v]
+        if not values:
+            return ""
+        first = values[0][1]
+        for i, other in values[1:] if label else ():
+            if " ".join(other.split()).casefold() != " ".join(first.split()).casefold():
+                self.problems.append(
+                    f"column {i + 1} ({columns[i]!r} again) holds another {label}, which "
+                    "was not screened"
+                )
+                break
+        return first
 
-    def first(self, at: tuple[int, ...]) -> str:
-        return next((v for v in map(self.get, at) if v), "")
+    def joined(self, at: _Columns, label: str | None, columns: tuple[str, ...]) -> str:
+        parts = (self.twin(twins, label, columns) for twins in at)
+        return " ".join(part for part in parts if part)
+
+    def first(self, at: _Columns, label: str | None, columns: tuple[str, ...]) -> str:
+        return next((v for v in (self.twin(t, label, columns) for t in at) if v), "")
 
 
-def _parse(line: int, record: list[str], where: _Where) -> Row | BadRow | None:
+def _parse(line: int, record: list[str], where: _Where) -> list[Row | BadRow]:
+    """The record at `line` as a Row, a Row and a BadRow (screened in part), a BadRow
+    (nothing screened), or nothing (a blank record)."""
+    if not any(c.strip() for c in record):
+        return []
+    width = len(where.columns)
+    if len(record) > width:
+        # A delimiter inside a cell that is not quoted: every later cell is shifted, so
+        # the e-mail column may hold a company and the name half of a name.
+        sep = _SEPARATORS.get(where.delimiter, repr(where.delimiter))
+        return [
+            BadRow(
+                line,
+                f"line {line}",
+                f"line {line} has {_cells(len(record))} but the header has {width} (a {sep} "
+                "in a cell that is not quoted?), so its cells cannot be told apart and it "
+                "was not screened",
+            )
+        ]
+    if (broken := _line_break(line, record, where)) is not None:
+        return [BadRow(line, f"line {line}", broken)]
     cells = _Cells(record)
-    ref = cells.first(where.ref) or f"line {line}"
+    ref = cells.first(where.ref, None, where.columns) or f"line {line}"
     texts = {
-        "name": cells.joined(where.name),
-        "e-mail": cells.first(where.email),
-        "buyer's name": cells.joined(where.buyer_name),
-        "buyer's e-mail": cells.first(where.buyer_email),
+        label: (cells.first if label.endswith("e-mail") else cells.joined)(at, label, where.columns)
+        for label, at in where.people
     }
     if any("\x00" in t for t in (*texts.values(), ref)):
-        return BadRow(line, f"line {line}", "the row contains NUL characters (damaged file?)")
+        return [BadRow(line, f"line {line}", "the row contains NUL characters (damaged file?)")]
     if not any(texts.values()):
-        if not any(c.strip() for c in record):
-            return None
-        return BadRow(line, ref, "no name and no e-mail")
-    normalised: dict[str, str | None] = {}
-    for label, text in texts.items():
-        normalised[label] = None
-        if not text:
-            continue
-        if len(text) > MAX_INPUT_CHARS:
-            return BadRow(
-                line, ref, f"{label} is {len(text)} characters long; at most {MAX_INPUT_CHARS}"
-            )
-        try:
-            if label.endswith("e-mail"):
-                normalised[label] = normalize_email(text)
-            else:
-                normalised[label] = normalize_name(text)
-        except InvalidIdentifier as exc:
-            if label.endswith("e-mail"):
-                return BadRow(
-                    line,
-                    ref,
-                    f"invalid {label}: {exc}; fix it in the export, this row was not screened",
-                )
-            # a name of punctuation only: screen by the e-mail alone
+        return [BadRow(line, ref, "no name and no e-mail")]
+    # A short record: a name's part or an e-mail that is not there may have been cut off.
+    missing = [
+        label
+        for label, at in where.people
+        if any(all(i >= len(record) for i in twins) for twins in at)
+        and not (label.endswith("e-mail") and texts[label])
+    ]
+    if missing:
+        cells.problems.append(
+            f"the row has {_cells(len(record))} but the header has {width}, so its "
+            f"{' and '.join(missing)} column{'s are' if len(missing) > 1 else ' is'} missing "
+            "and not screened (a line break in a cell that is not quoted?)"
+        )
+    cells.problems.extend(_rows_inside(line, record, where))
+    normalised = {label: _normalised(label, text, cells) for label, text in texts.items()}
     name, email = normalised["name"], normalised["e-mail"]
     buyer_name, buyer_email = normalised["buyer's name"], normalised["buyer's e-mail"]
     if buyer_email is not None and buyer_email == email:
@@ -234,8 +280,81 @@ def _parse(line: int, record: list[str], where: _Where) -> Row | BadRow | None:
     if buyer_name is not None and buyer_name == name:
         buyer_name = None
     if name is None and email is None and buyer_name is None and buyer_email is None:
-        return BadRow(line, ref, "no usable name (no letters or digits) and no e-mail")
-    return Row(line, ref, name, email, buyer_name, buyer_email, cells.repaired)
+        why = "; ".join(cells.problems)
+        return [
+            BadRow(line, ref, f"{why}; the row has nothing else to screen: fix it in the export")
+        ]
+    row = Row(line, ref, name, email, buyer_name, buyer_email, cells.repaired)
+    if not cells.problems:
+        return [row]
+    return [row, BadRow(line, ref, "; ".join(cells.problems) + "; the rest of the row was")]
+
+
+def _normalised(label: str, text: str, cells: _Cells) -> str | None:
+    """The cell's identity (spec §1, e-mail unwrapped first: address.py), or None with
+    the reason it is not screened added to the row's problems."""
+    if not text:
+        return None
+    shown = f" ({text!r})" if names_nobody(text) else ""  # never a person's
+    if len(text) > MAX_INPUT_CHARS:
+        cells.problems.append(
+            f"the {label} is {len(text)} characters long (at most {MAX_INPUT_CHARS}) and "
+            "was not screened"
+        )
+        return None
+    try:
+        return screenable_email(text) if label.endswith("e-mail") else normalize_name(text)
+    except InvalidIdentifier as exc:
+        said = "is invalid" if label.endswith("e-mail") else "is not usable"
+        cells.problems.append(f"the {label}{shown} {said} ({exc}) and was not screened")
+        return None
+
+
+def _cells(count: int) -> str:
+    return f"{count} cell" if count == 1 else f"{count} cells"
+
+
+def _breaks(text: str) -> int:
+    return len(_BREAK.findall(text))
+
+
+def _line_break(line: int, record: list[str], where: _Where) -> str | None:
+    """Why the record is not screened when a name or e-mail cell spans lines: no one
+    writes a name over two lines, but a quote left open swallows the rows after it."""
+    screened = {i for _, at in where.people for twins in at for i in twins}
+    for i, cell in enumerate(record):
+        if i in screened and _breaks(cell.strip()):
+            start = line + sum(_breaks(c) for c in record[:i])
+            end = start + _breaks(cell)
+            return (
+                f"the cell of column {where.columns[i]!r} runs from line {start} to line "
+                f"{end} (a quote opened on line {start} and not closed?), so lines {line}-"
+                f"{end} were read as one row and not screened"
+            )
+    return None
+
+
+def _rows_inside(line: int, record: list[str], where: _Where) -> list[str]:
+    """Another cell spanning lines, some of which read as rows with an e-mail address
+    where the e-mail column is: likely rows swallowed by a quote left open."""
+    emails = [i for label, at in where.people if label.endswith("e-mail") for t in at for i in t]
+    found = []
+    for i, cell in enumerate(record):
+        if not emails or "@" not in cell or not _BREAK.search(cell):
+            continue
+        rows = 0
+        for part in _BREAK.split(cell)[1:]:
+            if "@" in part:
+                cells = next(csv.reader([part], delimiter=where.delimiter), [])
+                rows += any(j < len(cells) and looks_like_email(cells[j]) for j in emails)
+        if rows:
+            start = line + sum(_breaks(c) for c in record[:i])
+            found.append(
+                f"the cell of column {where.columns[i]!r} runs from line {start} to line "
+                f"{start + _breaks(cell)} and {rows} of its lines look like rows of their "
+                f"own (a quote opened on line {start} and not closed?), which were not screened"
+            )
+    return found
 
 
 def _malformed(bad: BadRecord) -> str:

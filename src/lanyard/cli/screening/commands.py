@@ -153,7 +153,7 @@ def print_outcome(outcome: ScreenOutcome, export: Export) -> None:
     console.print(
         f"Screened {s['screened']}: [green]{s['clear']} clear[/green], "
         f"[yellow]{s['review']} review[/yellow], [red]{s['deny']} deny[/red], "
-        f"{s['skipped']} skipped{repaired}."
+        f"{s['skipped']} not fully screened{repaired}."
     )
     if data["matches"]:
         table(
@@ -166,7 +166,7 @@ def print_outcome(outcome: ScreenOutcome, export: Export) -> None:
         )
     if data["skipped"]:
         table(
-            "Skipped rows (fix and screen again)",
+            "Rows not screened, or screened in part (fix and screen again)",
             ["line", "ref", "reason"],
             [(r["line"], r["ref"], r["reason"]) for r in data["skipped"]],
         )
@@ -302,8 +302,8 @@ def screen(
     if data["skipped"]:
         # Like `record import`: the others are done, but the run is not all screened.
         raise CliError(
-            f"{len(data['skipped'])} row(s) of {printable(str(file))} were not screened "
-            "(listed with their lines); fix them and screen the file again"
+            f"{len(data['skipped'])} row(s) of {printable(str(file))} were not screened, or "
+            "only in part (listed with their lines); fix them and screen the file again"
         )
 
 
