@@ -2,7 +2,8 @@
 the registry is then killed and its data directory lost; the archive is restored, the
 registry served again, and the event's agent (restored the same way) verifies the signed
 snapshot, its receipt in the log and reads its incident records. A restore refuses to
-bring back an OPRF key the registry has since destroyed."""
+bring back an OPRF key the registry has since destroyed, and to replace a directory a
+`serve` is running on."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import nacl.signing
 import pytest
 
 from lanyard.agent import operator as agent_operator
+from lanyard.agent import server as agent_server
 from lanyard.agent.datadir import AgentDir
 from lanyard.agent.incidents import crypto
 from lanyard.agent.incidents.model import Decision, Report
@@ -29,6 +31,7 @@ from lanyard.registry import server
 from lanyard.registry.datadir import RegistryDir
 from tests.agent.conftest import enrolled_agent_dir
 from tests.canary_tools import lanyard_argv, run_cli, serve_subprocess
+from tests.registry.test_serve_process import assert_one_sentence
 
 PASSPHRASE = "incident records passphrase"
 ARCHIVE_PASSPHRASE = "archive passphrase, long enough"
@@ -192,3 +195,67 @@ async def test_kill_restore_serve_and_verify(
     assert "bring a destroyed key back" in sentence
     assert not RegistryDir(rdir.path).oprf_key_path(1).exists()
     assert RegistryDir(rdir.path).oprf_key_path(2).exists()
+
+
+async def test_a_restore_is_refused_while_serve_runs_on_the_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret_file = tmp_path / "archive-passphrase"
+    secret_file.write_text(ARCHIVE_PASSPHRASE + "\n")
+    secret_file.chmod(0o600)
+    pf = ["--passphrase-file", str(secret_file)]
+    rdir = await server.init_registry(tmp_path / "registry", listen="127.0.0.1:0")
+    archives = {"registry": tmp_path / "registry.lbk", "agent": tmp_path / "agent.lbk"}
+
+    def aside(path: Path) -> list[Path]:
+        return sorted(path.parent.glob(f"{path.name}.replaced-*"))
+
+    async with server.running(rdir) as registry:
+        channel = open_channel(registry.address)
+        try:
+            admin = AdminClient(channel, rdir.admin_key())
+            adir = await enrolled_agent_dir(tmp_path, admin, registry.address)
+            for what, target in (("registry", rdir.path), ("agent", adir.path)):
+                code, _, err = await cli(
+                    capsys, what, "backup", "--data-dir", str(target), "--out",
+                    str(archives[what]), "--kdf", "interactive", *pf,
+                )  # fmt: skip
+                assert code == 0, err
+            # Listed after the backup: a restore now would lose it at the next start.
+            await admin.add_record("WG-LATE", "banned", [Identifier(Kind.EMAIL, "l@x.example")])
+            code, _, err = await cli(
+                capsys, "registry", "restore", str(archives["registry"]), "--data-dir",
+                str(rdir.path), "--replace", *pf,
+            )  # fmt: skip
+            assert code == 1
+            sentence = assert_one_sentence(err)
+            assert "`lanyard registry serve` is running on" in sentence
+            assert "stop it before restoring" in sentence
+            assert aside(rdir.path) == []
+            assert (rdir.path / "serve.lock").exists()
+            listed = await admin.list_records()
+            assert "WG-LATE" in {r.record_ref for r in listed.records}
+
+            async with agent_server.running(adir, "127.0.0.1:0"):
+                code, _, err = await cli(
+                    capsys, "agent", "restore", str(archives["agent"]), "--data-dir",
+                    str(adir.path), "--replace", *pf,
+                )  # fmt: skip
+                assert code == 1
+                assert "`lanyard agent serve` is running on" in assert_one_sentence(err)
+                assert aside(adir.path) == []
+            # Stopped: the same restore goes ahead.
+            code, _, err = await cli(
+                capsys, "agent", "restore", str(archives["agent"]), "--data-dir",
+                str(adir.path), "--replace", *pf,
+            )  # fmt: skip
+            assert code == 0, err
+            assert len(aside(adir.path)) == 1
+        finally:
+            await channel.close()
+    code, _, err = await cli(
+        capsys, "registry", "restore", str(archives["registry"]), "--data-dir",
+        str(rdir.path), "--replace", *pf,
+    )  # fmt: skip
+    assert code == 0, err
+    assert len(aside(rdir.path)) == 1

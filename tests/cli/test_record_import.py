@@ -161,7 +161,7 @@ async def test_import_adds_good_rows_and_names_bad_ones(
     assert "1 admin-key evaluation(s) came with no record added" in out
 
     # A claim outlives its record: the listing says so once the record is removed.
-    code, _, err = await lanyard(capsys, "registry", "record", "remove", *d, "N-1")
+    code, _, err = await lanyard(capsys, "registry", "record", "remove", *d, "N-1", "--yes")
     assert code == 0, err
     code, out, err = await lanyard(capsys, "registry", "evaluations", *d, "--json")
     assert code == 0, err

@@ -3,18 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
-from datetime import date
+import sys
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import nacl.signing
 import pytest
 
 from lanyard.cli.main import main
+from lanyard.cli.registry.record_file import read_records
 from lanyard.cli.registry.record_import import default_expiry
+from lanyard.registry import server
 from lanyard.registry.datadir import RegistryDir
 from lanyard.registry.retention import add_months
 from lanyard.registry.server import RunningRegistry
+from tests.registry.days import Calendar
+
+
+@pytest.fixture
+def calendar() -> Calendar:
+    return Calendar.from_today()
+
+
+@pytest.fixture
+async def registry(registry_dir: RegistryDir, calendar: Calendar) -> AsyncIterator[RunningRegistry]:
+    """The registry on loopback, its day a Calendar the tests can move on."""
+    async with server.running(registry_dir, today=calendar) as running:
+        yield running
 
 
 async def lanyard(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -102,7 +120,9 @@ async def test_operator_workflow(
     code, out, _ = await lanyard(capsys, "registry", "event", "list", *d, "--json")
     assert json.loads(out)[0]["quota"] == 500
 
-    code, out, _ = await lanyard(capsys, "registry", "event", "revoke", *d, "pycon-xx-2027")
+    code, out, _ = await lanyard(
+        capsys, "registry", "event", "revoke", *d, "pycon-xx-2027", "--yes"
+    )
     assert code == 0
     code, out, _ = await lanyard(capsys, "registry", "event", "list", *d)
     assert "revoked" in out
@@ -126,7 +146,7 @@ async def test_operator_workflow(
     assert "History of WG-7" in out
     assert "someone" not in out
 
-    code, out, _ = await lanyard(capsys, "registry", "record", "remove", *d, "WG-7")
+    code, out, _ = await lanyard(capsys, "registry", "record", "remove", *d, "WG-7", "--yes")
     assert code == 0
     code, out, _ = await lanyard(capsys, "registry", "record", "list", *d, "--json")
     assert json.loads(out)["records"] == []
@@ -163,7 +183,7 @@ async def test_operator_workflow(
             ],
             "--expires must be a date",
         ),
-        (["record", "remove", "WG-404"], "no record WG-404 exists"),
+        (["record", "remove", "WG-404", "--yes"], "no record WG-404 exists"),
         (
             [
                 "event",
@@ -245,9 +265,14 @@ async def test_key_rotate(
 
 
 async def test_retention_show_set_preview_apply_and_the_repeat_rule(
-    registry: RunningRegistry, registry_dir: RegistryDir, capsys: pytest.CaptureFixture[str]
+    registry: RunningRegistry,
+    registry_dir: RegistryDir,
+    capsys: pytest.CaptureFixture[str],
+    calendar: Calendar,
 ) -> None:
     d = ["--data-dir", str(registry_dir.path)]
+    # After today both here (local) and at the registry (UTC).
+    tomorrow = (max(date.today(), calendar.day) + timedelta(days=1)).isoformat()
     code, out, err = await lanyard(capsys, "registry", "retention", "show", *d, "--json")
     assert code == 0, err
     assert json.loads(out) == {"flagged_months": 26, "banned_months_after_ban": 26}
@@ -258,7 +283,7 @@ async def test_retention_show_set_preview_apply_and_the_repeat_rule(
     assert "kept 18 months" in out
     add = ["registry", "record", "add", *d, "--status", "flagged"]
     code, out, err = await lanyard(
-        capsys, *add, "--ref", "OLD", "--email", "x@example.org", "--expires", "2020-01-01"
+        capsys, *add, "--ref", "OLD", "--email", "x@example.org", "--expires", tomorrow
     )
     assert code == 0, err
     code, out, err = await lanyard(
@@ -269,16 +294,17 @@ async def test_retention_show_set_preview_apply_and_the_repeat_rule(
     assert added["extended"] == ["OLD"]
     assert added["expires_on"] == add_months(date.today(), 18).isoformat()
     code, out, err = await lanyard(
-        capsys, *add, "--ref", "GONE", "--name", "Gone Person", "--expires", "2021-01-01"
+        capsys, *add, "--ref", "GONE", "--name", "Gone Person", "--expires", tomorrow
     )
     assert code == 0, err
     assert "extended" not in out
+    calendar.advance(7)  # a week on, at the registry: GONE has lapsed
 
     code, out, err = await lanyard(capsys, "registry", "retention", "apply", *d, "--dry-run")
     assert code == 0, err
     assert "would remove 1 record(s)" in " ".join(out.split())
     assert "GONE" in out
-    assert "2021-01-01" in out
+    assert tomorrow in out
     assert "OLD" not in out  # the repeat extended it
     code, preview, err = await lanyard(
         capsys, "registry", "retention", "apply", *d, "--dry-run", "--json"
@@ -367,3 +393,163 @@ async def test_record_add_registers_every_variant_and_aliases(
     assert code == 0, err
     assert "Hint: --name number 1: this name is written without a space" in out
     assert "1 identifier(s)" in out
+
+
+class FakeTerminal(io.StringIO):
+    """Typed answers on a standard input that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("argv", "what", "declined"),
+    [
+        (["record", "remove", "WG-7"], "remove WG-7", "WG-7 was not removed; nothing changed"),
+        (
+            ["event", "revoke", "pycon-xx-2027"],
+            "revoke pycon-xx-2027",
+            "pycon-xx-2027 was not revoked; nothing changed",
+        ),
+    ],
+)
+async def test_removing_a_record_and_revoking_an_event_ask_first(
+    registry: RunningRegistry,
+    registry_dir: RegistryDir,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    what: str,
+    declined: str,
+) -> None:
+    d = ["--data-dir", str(registry_dir.path)]
+    code, _, err = await lanyard(
+        capsys, "registry", "record", "add", *d, "--ref", "WG-7", "--status", "banned",
+        "--email", "someone@example.org",
+    )  # fmt: skip
+    assert code == 0, err
+    key = nacl.signing.SigningKey.generate()
+    code, _, err = await lanyard(
+        capsys, "registry", "event", "enroll", *d, "--id", "pycon-xx-2027", "--name", "PyCon",
+        "--starts", "2027-06-01", "--ends", "2027-06-03", "--public-key",
+        bytes(key.verify_key).hex(), "--quota", "500",
+    )  # fmt: skip
+    assert code == 0, err
+    command = ["registry", *argv[:2], *d, *argv[2:]]
+
+    async def untouched() -> bool:
+        records = [r.record_ref for r in (await registry.store.list_records())]
+        events = {e.event_id: e for e in await registry.store.list_events()}
+        return "WG-7" in records and events["pycon-xx-2027"].revoked_at is None
+
+    # No terminal to ask on, and no --yes: one sentence, nothing done.
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))
+    code, _, err = await lanyard(capsys, *command)
+    assert code == 1
+    assert f"Give --yes to {what} without a terminal to confirm on." in " ".join(err.split())
+    assert await untouched()
+    # On a terminal, a "no" (or just Enter) leaves it alone.
+    for answer in ("n\n", "\n"):
+        monkeypatch.setattr(sys, "stdin", FakeTerminal(answer))
+        code, out, err = await lanyard(capsys, *command)
+        assert code == 1
+        assert declined in " ".join(err.split())
+        assert "?" in out  # the question was put
+        assert await untouched()
+    # A "yes" on the terminal goes ahead.
+    monkeypatch.setattr(sys, "stdin", FakeTerminal("y\n"))
+    code, _, err = await lanyard(capsys, *command)
+    assert code == 0, err
+    assert not await untouched()
+
+
+async def test_an_expiry_that_has_passed_is_refused_naming_its_flag(
+    registry: RunningRegistry,
+    registry_dir: RegistryDir,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    d = ["--data-dir", str(registry_dir.path)]
+    today = date.today().isoformat()
+    add = ["registry", "record", "add", *d, "--ref", "WG-T50", "--email", "old@ban.example"]
+    code, _, err = await lanyard(capsys, *add, "--status", "banned", "--ban-until", "2020-01-01")
+    assert code == 1
+    assert " ".join(err.split()) == (
+        "Error: --ban-until 2020-01-01 gives the record an expiry of 2022-03-01 (the "
+        f"retention schedule), which is not after today ({today}): give --expires with a "
+        "later date."
+    )
+    for expires in ("2020-01-01", today):
+        code, _, err = await lanyard(capsys, *add, "--status", "flagged", "--expires", expires)
+        assert code == 1
+        assert " ".join(err.split()) == (
+            f"Error: --expires {expires} is not after today ({today}): the record would "
+            "leave the list at the registry's next sweep."
+        )
+    # Refused before the blinded round: nothing added, nothing evaluated.
+    assert await registry.store.list_records() == []
+    assert registry.service.evaluation_log.size == 0
+
+    # The registry's own schedule decides what a ban's end gives.
+    code, _, err = await lanyard(
+        capsys, "registry", "retention", "set", *d, "--banned-months", "120"
+    )
+    assert code == 0, err
+    code, out, err = await lanyard(
+        capsys, *add, "--status", "banned", "--ban-until", "2020-01-01", "--json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["expires_on"] == "2030-01-01"
+
+    update = ["registry", "record", "update", *d, "WG-T50"]
+    code, _, err = await lanyard(capsys, *update, "--expires", "2021-06-30")
+    assert code == 1
+    assert "--expires 2021-06-30 is not after today" in " ".join(err.split())
+    code, _, err = await lanyard(capsys, *update, "--ban-until", "2010-01-01")
+    assert code == 1
+    assert "--ban-until 2010-01-01 gives the record an expiry of" in " ".join(err.split())
+    shown = await registry.store.get_record("WG-T50")
+    assert shown is not None
+    assert (shown.ban_until, shown.expires_on) == (date(2020, 1, 1), date(2030, 1, 1))
+
+    # A file's row with a lapsed expiry, written or derived, is refused by its line.
+    listing = tmp_path / "wg-list.csv"
+    listing.write_text(
+        "ref,status,email,expires,ban_until\n"
+        "WG-A,flagged,a@example.org,2020-01-01,\n"
+        "WG-B,banned,b@example.org,,2020-01-01\n"
+        "WG-C,flagged,c@example.org,,\n",
+        encoding="utf-8",
+    )
+    code, out, err = await lanyard(capsys, "registry", "record", "import", *d, str(listing))
+    assert code == 1
+    text = " ".join((out + err).split())
+    assert f"line 2: expires 2020-01-01 is not after today ({today})" in text
+    assert "line 3: ban_until 2020-01-01 gives the record an expiry of 2022-03-01" in text
+    assert {r.record_ref for r in await registry.store.list_records()} == {"WG-T50", "WG-C"}
+
+
+def test_a_file_row_whose_expiry_has_passed_is_refused(tmp_path: Path) -> None:
+    listing = tmp_path / "wg-list.csv"
+    listing.write_text(
+        "ref,status,email,expires,ban_until\n"
+        "WG-A,flagged,a@example.org,2027-03-01,\n"  # today itself: no day left to run
+        "WG-B,banned,b@example.org,,2025-01-31\n"  # +26 months: 2027-03-31, still ahead
+        "WG-C,banned,c@example.org,,2025-01-01\n"  # +26 months: 2027-03-01, today
+        "WG-D,flagged,d@example.org,2027-03-02,\n",
+        encoding="utf-8",
+    )
+    parsed, refused = read_records(listing, date(2027, 3, 1), 64, default_expiry)
+    assert [p.record.record_ref for p in parsed] == ["WG-B", "WG-D"]
+    assert [(r.where, r.reason) for r in refused] == [
+        (
+            "line 2",
+            "expires 2027-03-01 is not after today (2027-03-01): the record would leave the "
+            "list at the registry's next sweep",
+        ),
+        (
+            "line 4",
+            "ban_until 2025-01-01 gives the record an expiry of 2027-03-01 (the retention "
+            "schedule), which is not after today (2027-03-01): give expires with a later date",
+        ),
+    ]

@@ -1,24 +1,40 @@
-"""Retention as a policy: the schedule as data, a preview equal to the sweep, and the
-repeat rule (a new record for a person already listed extends the older records)."""
+"""Retention as a policy: the schedule as data, a preview equal to the sweep, the repeat
+rule (a new record for a person already listed extends the older records), and no new
+expiry that has already passed. The registry's day is a Calendar the tests move on."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from collections.abc import AsyncIterator, Awaitable
+from datetime import UTC, date, datetime, timedelta
 
 import grpc
 import pytest
 
-from lanyard.client.admin import AdminClient, Identifier
+from lanyard.client.admin import AdminClient, Identifier, NewRecord
 from lanyard.client.errors import RpcFailed
 from lanyard.client.registry import LocalSnapshot
 from lanyard.core.identity import Kind, message
+from lanyard.registry import server
+from lanyard.registry.datadir import RegistryDir
 from lanyard.registry.retention import Policy, add_months
 from lanyard.registry.server import RunningRegistry
 from tests.conftest import Enrolled
+from tests.registry.days import Calendar
 
 
 def _today() -> date:
     return datetime.now(UTC).date()
+
+
+@pytest.fixture
+def calendar() -> Calendar:
+    return Calendar.from_today()
+
+
+@pytest.fixture
+async def registry(registry_dir: RegistryDir, calendar: Calendar) -> AsyncIterator[RunningRegistry]:
+    async with server.running(registry_dir, today=calendar) as running:
+        yield running
 
 
 async def test_the_schedule_is_data_the_registry_applies(admin: AdminClient) -> None:
@@ -50,26 +66,28 @@ async def test_a_schedule_out_of_range_is_refused(admin: AdminClient) -> None:
 
 
 async def test_the_preview_is_exactly_what_apply_removes(
-    registry: RunningRegistry, admin: AdminClient, event: Enrolled
+    registry: RunningRegistry, admin: AdminClient, event: Enrolled, calendar: Calendar
 ) -> None:
-    past, soon = date(2020, 1, 1), date(2020, 6, 1)
-    await admin.add_record("OLD-1", "flagged", [Identifier(Kind.NAME, "Old One")], past)
-    await admin.add_record("OLD-2", "banned", [Identifier(Kind.EMAIL, "o2@example.org")], soon)
+    soon, later = calendar.day + timedelta(days=1), calendar.day + timedelta(days=3)
+    await admin.add_record("OLD-1", "flagged", [Identifier(Kind.NAME, "Old One")], soon)
+    await admin.add_record("OLD-2", "banned", [Identifier(Kind.EMAIL, "o2@example.org")], later)
     await admin.add_record("KEEP", "flagged", [Identifier(Kind.NAME, "Kept Person")])
     await admin.add_record("NEVER", "banned", [Identifier(Kind.NAME, "Never Lapses")])
     version = registry.service.version
+    assert (await admin.apply_retention(dry_run=True)).records == []
+    calendar.advance(10)  # both have lapsed since
 
     preview = await admin.apply_retention(dry_run=True)
     assert [(r.record_ref, r.expires_on) for r in preview.records] == [
-        ("OLD-1", "2020-01-01"),
-        ("OLD-2", "2020-06-01"),
+        ("OLD-1", soon.isoformat()),
+        ("OLD-2", later.isoformat()),
     ]
     assert registry.service.version == version  # a dry run changes nothing
     # Looking ahead is a dry run only.
-    ahead = await admin.apply_retention(add_months(_today(), 30), dry_run=True)
+    ahead = await admin.apply_retention(add_months(calendar.day, 30), dry_run=True)
     assert {r.record_ref for r in ahead.records} == {"OLD-1", "OLD-2", "KEEP"}
     with pytest.raises(RpcFailed) as info:
-        await admin.apply_retention(add_months(_today(), 30))
+        await admin.apply_retention(add_months(calendar.day, 30))
     assert info.value.code == grpc.StatusCode.INVALID_ARGUMENT
 
     applied = await admin.apply_retention()
@@ -86,8 +104,9 @@ async def test_the_preview_is_exactly_what_apply_removes(
 
 
 async def test_a_repeat_extends_exactly_the_records_sharing_a_point(
-    admin: AdminClient, event: Enrolled
+    admin: AdminClient, event: Enrolled, calendar: Calendar
 ) -> None:
+    calendar.day = date(2025, 6, 1)  # every date below lies ahead
     rep_email, rep_name = (
         Identifier(Kind.EMAIL, "rep@example.org"),
         Identifier(Kind.NAME, "Re Peat"),
@@ -134,3 +153,42 @@ def test_policy_arithmetic() -> None:
     assert policy.expiry("flagged", None, date(2027, 1, 31)) == date(2027, 2, 28)
     assert policy.expiry("banned", date(2028, 2, 29), date(2026, 1, 1)) == date(2029, 3, 29)
     assert policy.expiry("banned", None, date(2026, 1, 1)) is None
+
+
+async def test_an_expiry_that_has_passed_is_refused_and_nothing_changes(
+    registry: RunningRegistry, admin: AdminClient, calendar: Calendar
+) -> None:
+    today = calendar.day
+    await admin.add_record("WG-1", "banned", [Identifier(Kind.EMAIL, "one@example.org")])
+    version = registry.service.version
+    person = [Identifier(Kind.EMAIL, "late@example.org")]
+
+    async def refused(call: Awaitable[object], *needles: str) -> None:
+        with pytest.raises(RpcFailed) as info:
+            await call
+        assert info.value.code == grpc.StatusCode.INVALID_ARGUMENT
+        for needle in needles:
+            assert needle in info.value.details, info.value.details
+        assert registry.service.version == version
+        refs = [r.record_ref for r in (await admin.list_records()).records]
+        assert refs == ["WG-1"]
+
+    for day in (date(2020, 1, 1), today):  # today itself has no day left to run
+        text = f"expires_on {day.isoformat()} is not after today ({today.isoformat()})"
+        await refused(admin.add_record("WG-2", "flagged", person, day), text)
+        await refused(
+            admin.add_records([NewRecord("WG-3", "banned", person, day)]),
+            "records[0]: " + text,
+        )
+        await refused(admin.update_record("WG-1", None, day), text)
+    # A ban that ended long ago gives, by the schedule, an expiry already past.
+    await refused(
+        admin.add_record("WG-4", "banned", person, ban_until=date(2020, 1, 1)),
+        "ban_until 2020-01-01 gives the record an expiry of 2022-03-01",
+        "give expires_on with a later date",
+    )
+    tomorrow = today + timedelta(days=1)
+    added = await admin.add_record("WG-5", "flagged", person, tomorrow)
+    assert added.record.expires_on == tomorrow.isoformat()
+    updated = await admin.update_record("WG-1", None, tomorrow)
+    assert updated.record.expires_on == tomorrow.isoformat()

@@ -4,7 +4,8 @@ agent.db and keyring.db are copied through SQLite's online backup API while `age
 runs; the event's key, the pinned enrolment, the config and the wrapped incident master key
 come along. The incident records stay sealed inside (their keys are wrapped by the master
 key, which the incident passphrase or key file unlocks): the archive's own passphrase
-adds a second lock, it does not replace the first.
+adds a second lock, it does not replace the first. A restore is refused while `agent
+serve` runs on the directory (it holds `serve.lock`).
 """
 
 from __future__ import annotations
@@ -32,17 +33,19 @@ def make(adir: AgentDir, out: Path, secret: str, strength: str = "moderate") -> 
 
 def restore(archive_path: Path, target: Path, secret: str, replace: bool = False) -> dict[str, str]:
     """Restore an archive into `target`; with `replace`, an existing directory is first
-    moved aside to `<target>.replaced-<UTC time>`. Returns the facts recorded."""
-    archive = backup.open_archive(archive_path, secret)
-    if archive.kind != KIND:
-        raise backup.BackupError(f"{archive_path} is a {archive.kind}'s backup, not an agent's")
-    if target.exists() and any(target.iterdir()):
-        if not replace:
-            raise backup.BackupError(
-                f"{target} is not empty; give --replace to move it aside and restore"
-            )
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        shutil.move(target, target.with_name(f"{target.name}.replaced-{stamp}"))
-    backup.extract(archive, target)
+    moved aside to `<target>.replaced-<UTC time>`. Returns the facts recorded. Refused
+    while `agent serve` runs on `target`."""
+    with backup.service_stopped(target, "lanyard agent serve"):
+        archive = backup.open_archive(archive_path, secret)
+        if archive.kind != KIND:
+            raise backup.BackupError(f"{archive_path} is a {archive.kind}'s backup, not an agent's")
+        if target.exists() and any(target.iterdir()):
+            if not replace:
+                raise backup.BackupError(
+                    f"{target} is not empty; give --replace to move it aside and restore"
+                )
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            shutil.move(target, target.with_name(f"{target.name}.replaced-{stamp}"))
+        backup.extract(archive, target)
     AgentDir(target).check()
     return {str(k): str(v) for k, v in archive.facts.items()}

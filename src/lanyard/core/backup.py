@@ -20,6 +20,7 @@ repeats kind and facts (e.g. the registry's OPRF epoch) with each file's SHA-256
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
@@ -27,7 +28,8 @@ import os
 import sqlite3
 import tarfile
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +40,7 @@ from nacl.secret import SecretBox
 
 from lanyard.core import files, passphrase
 from lanyard.core.errors import Error
+from lanyard.core.serving import LOCK_FILE
 
 MAGIC = b"LANYARD-BACKUP/1\n"
 MANIFEST = "manifest.json"
@@ -204,6 +207,40 @@ def open_archive(path: Path, secret: str) -> Archive:
         if hashlib.sha256(body).hexdigest() != manifest["files"][name]:
             raise BackupError(f"{path}: {name} is damaged")
     return Archive(manifest["kind"], manifest["created_at"], manifest["facts"], entries)
+
+
+@contextmanager
+def service_stopped(data_dir: Path, serve_command: str) -> Iterator[None]:
+    """Keep `serve_command` off `data_dir` while a restore replaces it. BackupError, in one
+    sentence, while a `serve` holds the directory's lock (core/serving.exclusive), in this
+    process or another: it would go on writing into the copy moved aside, and everything
+    written from then on would be lost at its next start. The lock is held until the
+    restore is done, so no `serve` starts half-way."""
+    fd: int | None = None
+    try:
+        fd = os.open(data_dir / LOCK_FILE, os.O_RDWR)
+    except (FileNotFoundError, NotADirectoryError):
+        pass  # `serve` creates the file before it does anything else: none runs here
+    except OSError as exc:
+        raise BackupError(
+            f"cannot tell whether `{serve_command}` is running on {data_dir}: "
+            f"{data_dir / LOCK_FILE} cannot be opened ({exc.strerror}); run the restore as "
+            "the service's user"
+        ) from exc
+    if fd is None:
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise BackupError(
+                f"`{serve_command}` is running on {data_dir}; stop it before restoring "
+                "(nothing was changed)"
+            ) from exc
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def extract(archive: Archive, data_dir: Path) -> None:

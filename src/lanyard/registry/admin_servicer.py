@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 import grpc
 import structlog
@@ -212,6 +212,13 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             expires = _date(rec.expires_on, "expires_on")
         else:
             expires = await self._service.default_expiry(status, ban_until)
+            today = self._service.today()
+            if ban_until is not None and expires is not None and expires <= today:
+                raise InvalidRequest(
+                    f"ban_until {ban_until.isoformat()} gives the record an expiry of "
+                    f"{expires.isoformat()} under the retention schedule, which is not after "
+                    f"today ({today.isoformat()}): give expires_on with a later date"
+                )
         record = Record(
             record_ref=rec.record_ref,
             status=status,
@@ -370,7 +377,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         self, request: admin_pb2.ApplyRetentionRequest, context: grpc.aio.ServicerContext
     ) -> admin_pb2.ApplyRetentionResponse:
         await self._admin(context, "ApplyRetention")
-        today = datetime.now(UTC).date()
+        today = self._service.today()
         as_of = _date(request.as_of, "as_of") if request.as_of else today
         if as_of > today and not request.dry_run:
             raise InvalidRequest(

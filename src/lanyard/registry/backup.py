@@ -4,7 +4,8 @@ The archive records the OPRF epoch it was taken at. A restore refuses to bring b
 the registry has since destroyed (spec §6): when the directory restored over knows a newer
 epoch (its database, a newer key file, or the `oprf/epoch-N.destroyed` marker a rotation
 leaves), the archive is out of date and restoring it would resurrect a destroyed key and
-lose every record moved since.
+lose every record moved since. A restore is refused while `registry serve` runs on the
+directory (it holds `serve.lock`): it would keep serving the copy moved aside.
 """
 
 from __future__ import annotations
@@ -70,26 +71,31 @@ def make(rdir: RegistryDir, out: Path, secret: str, strength: str = "moderate") 
 
 def restore(archive_path: Path, target: Path, secret: str, replace: bool = False) -> int:
     """Restore an archive into `target`; returns the epoch restored. With `replace`, an
-    existing directory is first moved aside to `<target>.replaced-<UTC time>`."""
-    archive = backup.open_archive(archive_path, secret)
-    if archive.kind != KIND:
-        raise backup.BackupError(f"{archive_path} is an {archive.kind}'s backup, not a registry's")
-    epoch = int(archive.facts["epoch"])
-    if target.exists():
-        known = newest_epoch(target)
-        if known is not None and known > epoch:
+    existing directory is first moved aside to `<target>.replaced-<UTC time>`. Refused
+    while `registry serve` runs on `target`."""
+    with backup.service_stopped(target, "lanyard registry serve"):
+        archive = backup.open_archive(archive_path, secret)
+        if archive.kind != KIND:
             raise backup.BackupError(
-                f"{archive_path} was taken at OPRF epoch {epoch}, but the registry in {target} "
-                f"has since moved to epoch {known} and destroyed the older key; restoring it "
-                "would bring a destroyed key back: use a backup taken after the rotation"
+                f"{archive_path} is an {archive.kind}'s backup, not a registry's"
             )
-        if any(target.iterdir()):
-            if not replace:
+        epoch = int(archive.facts["epoch"])
+        if target.exists():
+            known = newest_epoch(target)
+            if known is not None and known > epoch:
                 raise backup.BackupError(
-                    f"{target} is not empty; give --replace to move it aside and restore"
+                    f"{archive_path} was taken at OPRF epoch {epoch}, but the registry in "
+                    f"{target} has since moved to epoch {known} and destroyed the older key; "
+                    "restoring it would bring a destroyed key back: use a backup taken after "
+                    "the rotation"
                 )
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-            shutil.move(target, target.with_name(f"{target.name}.replaced-{stamp}"))
-    backup.extract(archive, target)
+            if any(target.iterdir()):
+                if not replace:
+                    raise backup.BackupError(
+                        f"{target} is not empty; give --replace to move it aside and restore"
+                    )
+                stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+                shutil.move(target, target.with_name(f"{target.name}.replaced-{stamp}"))
+        backup.extract(archive, target)
     RegistryDir(target).check()
     return epoch

@@ -73,6 +73,13 @@ class EvaluationLog:
     def size(self) -> int:
         return self._frontier.size
 
+    async def rekey(self, signing_key: nacl.signing.SigningKey) -> None:
+        """Sign tree heads with `signing_key` from now on: after a signing-key rotation,
+        agents that followed the chain (or enrolled since) verify heads with the new key.
+        Taken under the log's lock, so a leaf being appended is answered with one key."""
+        async with self._lock:
+            self._key = signing_key
+
     def head(self) -> reports_pb2.TreeHead:
         """The signed tree head of the whole log now."""
         return evaluation_log.sign_tree_head(self._key, self._frontier.size, self._frontier.root())

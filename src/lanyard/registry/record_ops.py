@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -37,6 +37,7 @@ class RecordOps:
     _snap: LiveSnapshot
     _lock: asyncio.Lock
     _executor: Executor | None
+    today: Callable[[], date]  # the registry's day (retention.utc_today unless given)
 
     def _check_suite_epoch(self, suite: str, epoch: int) -> None:
         raise NotImplementedError  # RegistryService's
@@ -56,7 +57,7 @@ class RecordOps:
     async def default_expiry(self, status: str, ban_until: date | None) -> date | None:
         """The expiry the retention schedule gives a record added today."""
         policy = await retention.load(self._store)
-        return policy.expiry(status, ban_until, datetime.now(UTC).date())
+        return policy.expiry(status, ban_until, self.today())
 
     async def add_record(
         self,
@@ -77,6 +78,7 @@ class RecordOps:
             raise InvalidRequest("record_ref must be 1 to 64 printable ASCII characters, no spaces")
         if record.status not in STATUSES:
             raise InvalidRequest("status must be flagged or banned")
+        retention.check_expiry(record.expires_on, self.today())
         if not 1 <= len(points) <= MAX_POINTS_PER_RECORD:
             raise InvalidRequest(
                 f"a record needs 1 to {MAX_POINTS_PER_RECORD} points, got {len(points)}"
@@ -150,6 +152,9 @@ class RecordOps:
         Raises InvalidRequest naming the record's index, AlreadyExists, WrongEpoch."""
         started = time.perf_counter()
         self._check_suite_epoch(suite, epoch)
+        today = self.today()
+        for index, (record, _) in enumerate(items):
+            retention.check_expiry(record.expires_on, today, f"records[{index}]: ")
         await record_batch.check_batch(items, MAX_POINTS_PER_RECORD, self._executor)
         async with self._lock:
             todo, skipped, commit = await record_batch.plan(
@@ -179,6 +184,8 @@ class RecordOps:
             self._check_points(change.add_points)
         if change.status is not None and change.status not in STATUSES:
             raise InvalidRequest("status must be flagged or banned")
+        if isinstance(change.expires_on, date):
+            retention.check_expiry(change.expires_on, self.today())
         if change.log_indexes and not change.add_points:
             raise InvalidRequest("evaluation_log_indexes comes with add_points only")
         follows = (
@@ -261,7 +268,7 @@ class RecordOps:
 
     async def expire(self, today: date | None = None) -> int:
         """Remove records whose expiry has passed; they leave the next snapshot."""
-        gone, _ = await self.sweep(today or datetime.now(UTC).date(), dry_run=False)
+        gone, _ = await self.sweep(today or self.today(), dry_run=False)
         return len(gone)
 
     # -- retention -----------------------------------------------------------------------

@@ -15,7 +15,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 import structlog
 
@@ -49,6 +49,22 @@ class Policy:
         if status == "banned":
             return add_months(ban_until, self.banned_months_after_ban) if ban_until else None
         return add_months(today, self.flagged_months)
+
+
+def utc_today() -> date:
+    """The registry's day: record expiries, default and swept, are counted in UTC days."""
+    return datetime.now(UTC).date()
+
+
+def check_expiry(expires_on: date | None, today: date, where: str = "") -> None:
+    """A new expiry must come after `today`: a record that has already lapsed would match
+    as listed until the next sweep (at most an hour), then leave the list without a
+    word. Raises InvalidRequest; `where` prefixes the message (a batch's `records[3]: `)."""
+    if expires_on is not None and expires_on <= today:
+        raise InvalidRequest(
+            f"{where}expires_on {expires_on.isoformat()} is not after today "
+            f"({today.isoformat()}): the record would leave the list at the next sweep"
+        )
 
 
 def add_months(start: date, months: int) -> date:

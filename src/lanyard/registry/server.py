@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import ExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import grpc
@@ -28,6 +29,7 @@ from lanyard.registry.datadir import ADMIN_NAME, RegistryConfig, RegistryDir
 from lanyard.registry.epoch_keys import EpochKeys
 from lanyard.registry.errors import ServeError
 from lanyard.registry.registry_servicer import RegistryServicer
+from lanyard.registry.retention import utc_today
 from lanyard.registry.service import RegistryService
 from lanyard.registry.signing import SigningKeys
 from lanyard.registry.sqlite_store import SqliteStore
@@ -80,10 +82,12 @@ async def running(
     config: RegistryConfig | None = None,
     epoch_keys: EpochKeys | None = None,
     clock: Callable[[], float] = time.time,
+    today: Callable[[], date] = utc_today,
 ) -> AsyncIterator[RunningRegistry]:
     """Start the registry on `listen` (default: the config's) and stop it on exit.
     `epoch_keys` replaces the key files' OPRF keys (another key store); `clock` (Unix
-    seconds) is what call-token times are checked against."""
+    seconds) is what call-token times are checked against, `today` what record expiries
+    are (the retention schedule, new expiries, the sweep)."""
     rdir.check()
     config = config or rdir.load_config()
     address = listen or config.listen
@@ -126,6 +130,7 @@ async def running(
             evaluation_days_after_end=config.evaluation_days_after_end,
             verifier=auth.TokenVerifier(clock, nonces=nonces),
             key_files=rdir,
+            today=today,
         )
         await service.start()
         await service.expire()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -37,6 +37,7 @@ from lanyard.registry.errors import (
 from lanyard.registry.evaluations import Evaluation, EvaluationLog, evaluate_and_prove
 from lanyard.registry.record_changes import RANK
 from lanyard.registry.record_ops import RecordOps
+from lanyard.registry.retention import utc_today
 from lanyard.registry.snapshots import DeltaSnapshot, FullSnapshot, LiveSnapshot
 from lanyard.registry.store import (
     Entry,
@@ -77,8 +78,10 @@ class RegistryService(RecordOps):
         verifier: auth.TokenVerifier | None = None,
         key_files: KeyFiles | None = None,
         evaluation_days_after_end: int = 30,
+        today: Callable[[], date] = utc_today,
     ) -> None:
         self._store = store
+        self.today = today  # what record expiries are measured against
         self._signing_key = signing_key
         self._oprf_keys = oprf_keys if isinstance(oprf_keys, EpochKeys) else EpochKeys(oprf_keys)
         self._executor = executor
@@ -101,10 +104,12 @@ class RegistryService(RecordOps):
         return bytes(self._signing_key.verify_key)
 
     async def rekey(self, signing_key: nacl.signing.SigningKey) -> None:
-        """Sign snapshots with `signing_key` from now on (registry/signing.py)."""
+        """Sign snapshots and evaluation-log heads with `signing_key` from now on
+        (registry/signing.py)."""
         async with self._lock:
             self._signing_key = signing_key
             self._snap.rekey(signing_key)
+        await self.evaluation_log.rekey(signing_key)
         await self._snap.notify()
 
     @property

@@ -182,10 +182,19 @@ def event_revoke(
     data_dir: DataDir,
     event_id: Annotated[str, typer.Argument(help="The event to revoke.")],
     endpoint: Endpoint = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Revoke an event's key: its calls are refused from now on."""
+    """Revoke an event's key: its calls are refused from now on. Cannot be undone: asks
+    first on a terminal, and needs --yes elsewhere."""
     rdir = open_dir(data_dir)
     address = endpoint or rdir.endpoint()
+    confirm(
+        f"{event_id} can no longer screen or submit reports, and only enrolling it again "
+        "under a new id undoes that. Revoke it?",
+        f"revoke {event_id}",
+        yes,
+        f"{event_id} was not revoked; nothing changed",
+    )
 
     async def go() -> None:
         async with admin_client(rdir, address) as client:

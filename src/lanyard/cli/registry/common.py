@@ -1,6 +1,6 @@
 """What the operator's `lanyard registry …` commands share: the options naming the data
 directory and the address, opening the directory, an admin client signed with its admin
-key, and reading dates from flags."""
+key, reading dates from flags, and refusing a record's expiry that has already passed."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from lanyard.cli.output import CliError
 from lanyard.client.admin import AdminClient
 from lanyard.core.channels import is_loopback, open_channel
 from lanyard.registry.datadir import RegistryDir
+from lanyard.registry.retention import Policy
 
 
 def default_data_dir() -> Path:
@@ -97,6 +98,50 @@ def require_date(value: str, flag: str) -> date:
     if parsed is None:
         raise CliError(f"{flag} is required")
     return parsed
+
+
+def lapsed_expiry(
+    expires: date | None,
+    today: date,
+    expires_flag: str,
+    ban_until: date | None = None,
+    ban_flag: str = "",
+) -> str | None:
+    """Why `expires` cannot be a record's new expiry, or None: it must come after `today`,
+    else the record matches until the registry's next sweep and then leaves the list
+    without a word. With `ban_until`, the expiry was derived from the ban's end (named by
+    `ban_flag`); without it, `expires_flag` gave it."""
+    if expires is None or expires > today:
+        return None
+    if ban_until is not None:
+        return (
+            f"{ban_flag} {ban_until.isoformat()} gives the record an expiry of "
+            f"{expires.isoformat()} (the retention schedule), which is not after today "
+            f"({today.isoformat()}): give {expires_flag} with a later date"
+        )
+    return (
+        f"{expires_flag} {expires.isoformat()} is not after today ({today.isoformat()}): "
+        "the record would leave the list at the registry's next sweep"
+    )
+
+
+def refuse_lapsed(
+    expires: date | None, today: date, ban_until: date | None = None, ban_flag: str = ""
+) -> None:
+    """CliError unless `expires` (given with --expires, or derived from `ban_until`, named
+    by `ban_flag`) comes after today."""
+    problem = lapsed_expiry(expires, today, "--expires", ban_until, ban_flag)
+    if problem is not None:
+        raise CliError(problem)
+
+
+async def schedule_expiry(
+    client: AdminClient, status: str, ban_until: date | None, today: date
+) -> date | None:
+    """The expiry the registry's own retention schedule gives a record added today."""
+    schedule = await client.retention()
+    policy = Policy(schedule.flagged_months, schedule.banned_months_after_ban)
+    return policy.expiry(status, ban_until, today)
 
 
 def registry_ca() -> Path | None:

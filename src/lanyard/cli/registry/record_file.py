@@ -10,7 +10,8 @@ Two forms, both UTF-8:
   strings), `expires`, `ban_until`.
 
 Each record is checked as `record add` checks its flags (reference, status, at least one
-e-mail or name, every identifier normalisable, at most 64 forms, dates); a record that
+e-mail or name, every identifier normalisable, at most 64 forms, dates, an expiry after
+today whether written or derived from `ban_until`); a record that
 fails is reported by its line (its position in a JSON array) and left out, and the rest are
 imported. Identifiers are read here and blinded on this machine; none is ever sent.
 """
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from lanyard.cli.output import CliError
+from lanyard.cli.registry.common import lapsed_expiry
 from lanyard.client.admin import Identifier, NewRecord, record_messages
 from lanyard.core import snapshot
 from lanyard.core.errors import Error as CoreError
@@ -114,7 +116,11 @@ def parse_row(
     ban_until = _date(fields.get("ban_until"), "ban_until")
     if ban_until is not None and status != "banned":
         raise ValueError("ban_until is for banned records only")
-    expires = _date(fields.get("expires"), "expires") or default_expiry(status, ban_until, today)
+    given = _date(fields.get("expires"), "expires")
+    expires = given or default_expiry(status, ban_until, today)
+    problem = lapsed_expiry(expires, today, "expires", None if given else ban_until, "ban_until")
+    if problem is not None:
+        raise ValueError(problem)
     return NewRecord(ref.strip(), status, identifiers, expires, ban_until), forms
 
 

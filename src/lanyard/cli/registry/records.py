@@ -15,9 +15,17 @@ import typer
 from rich.markup import escape
 
 from lanyard.cli.common import run
-from lanyard.cli.output import CliError, JsonOut, console, emit_json, table
+from lanyard.cli.output import CliError, JsonOut, confirm, console, emit_json, table
 from lanyard.cli.registry import record_import, submission_records
-from lanyard.cli.registry.common import DataDir, Endpoint, admin_client, open_dir, parse_date
+from lanyard.cli.registry.common import (
+    DataDir,
+    Endpoint,
+    admin_client,
+    open_dir,
+    parse_date,
+    refuse_lapsed,
+    schedule_expiry,
+)
 from lanyard.cli.registry.record_import import default_expiry
 from lanyard.cli.wg import commands as wg_cmds
 from lanyard.client.admin import AdminClient, Identifier, record_messages
@@ -92,8 +100,12 @@ def record_add(
     if ban_end is not None and status != "banned":
         raise CliError("--ban-until is for banned records only")
     given = parse_date(expires, "--expires")
+    today = date.today()
+    refuse_lapsed(given, today)
     if from_submission is not None:
-        expiry = given or default_expiry(status, ban_end, date.today())
+        expiry = given or default_expiry(status, ban_end, today)
+        if given is None:
+            refuse_lapsed(expiry, today, ban_end, "--ban-until")
         if email or name or alias:
             raise CliError("give --from-submission or --email/--name/--alias, not both")
         submission_records.records_from_submission(
@@ -142,6 +154,11 @@ def record_add(
 
     async def go() -> admin_pb2.AddRecordResponse:
         async with admin_client(rdir, address) as client:
+            if given is None and ban_end is not None:
+                # The registry derives the expiry from the ban's end by its own schedule:
+                # check it before the blinded round, which would be logged for nothing.
+                derived = await schedule_expiry(client, status, ban_end, today)
+                refuse_lapsed(derived, today, ban_end, "--ban-until")
             return await client.add_record(record, status, identifiers, given, ban_end)
 
     response = run(go(), address)
@@ -177,10 +194,19 @@ def record_remove(
     data_dir: DataDir,
     ref: Annotated[str, typer.Argument(help="The record reference to remove.")],
     endpoint: Endpoint = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Remove a record; it leaves the next snapshot."""
+    """Remove a record; it leaves the next snapshot. Cannot be undone: asks first on a
+    terminal, and needs --yes elsewhere."""
     rdir = open_dir(data_dir)
     address = endpoint or rdir.endpoint()
+    confirm(
+        f"{ref} leaves the WG's list at every event, and adding it back needs the person's "
+        "identifiers again. Remove it?",
+        f"remove {ref}",
+        yes,
+        f"{ref} was not removed; nothing changed",
+    )
 
     async def go() -> int:
         async with admin_client(rdir, address) as client:
@@ -291,6 +317,9 @@ def record_update(
         raise CliError(f"--status must be flagged or banned, got {status!r}")
     ban = _date_or(ban_until, "--ban-until", "none")
     expiry = _date_or(expires, "--expires", "never")
+    today = date.today()
+    if isinstance(expiry, date):
+        refuse_lapsed(expiry, today)
     aliases = [Identifier(Kind.NAME, n) for n in alias or []]
     aliases += [Identifier(Kind.EMAIL, e) for e in alias_email or []]
     for position, ident in enumerate(aliases, start=1):
@@ -313,7 +342,11 @@ def record_update(
                 new_ban = None if ban == "clear" else ban
             if new_ban is not None and new_status != "banned":
                 raise CliError("--ban-until is for banned records only")
-            new_expiry = default_expiry(new_status, new_ban, date.today()) or "clear"
+            derived = default_expiry(new_status, new_ban, today)
+            refuse_lapsed(
+                derived, today, new_ban, "--ban-until" if ban is not None else f"{ref}'s ban end"
+            )
+            new_expiry = derived or "clear"
         return await client.update_record(ref, status, new_expiry, ban, aliases)
 
     response = session.run(go)
