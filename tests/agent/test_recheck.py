@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import gc
 from collections.abc import MutableMapping
+from pathlib import Path
 from typing import Any
 
 from structlog.testing import capture_logs
 
 from lanyard.agent import operator as agent_operator
 from lanyard.agent.recheck import PeopleIndex, collection_paused
+from lanyard.agent.screening.batch import screen_export
+from lanyard.agent.screening.csv_import import open_export
 from lanyard.agent.screening.decision import Decision, Reason
 from lanyard.agent.service import AgentService
 from lanyard.client.admin import Identifier
@@ -85,6 +88,55 @@ async def test_without_a_full_recheck_in_this_process_a_delta_rechecks_everyone(
             raised = await fresh.sync()
     assert [(a.ref, a.kind) for a in raised] == [("S-1", "new-match")]
     assert [scope for scope, _, _ in _rechecks(logs)] == ["all"]
+
+
+async def test_one_alert_per_identity_and_change_names_every_file_row(
+    agent: AgentService, setup: AgentSetup, tmp_path: Path
+) -> None:
+    """Exports without a reference column: the same address in two files, under two
+    spellings of the name, is one person. A change raises one alert about them that names
+    each file and line, and a "cleared" alert names the record that no longer matches."""
+    daily = tmp_path / "daily.csv"
+    daily.write_text(
+        "Name,Email\nAnn A,ann@example.com\nBob B,bob@example.com\nCat C,cat@example.com\n"
+    )
+    second = tmp_path / "t2.csv"
+    second.write_text("Name,Email\nDee D,dee@example.com\nAnn,ann@example.com\n")
+    for export in (daily, second):
+        await screen_export(agent, open_export(export))
+    await agent.recheck_now()
+    await setup.admin.add_record("WG-ANN", "banned", [Identifier(Kind.EMAIL, "ann@example.com")])
+    await setup.admin.add_record("WG-BOB", "flagged", [Identifier(Kind.EMAIL, "bob@example.com")])
+    raised = await agent.sync()  # one delta for both records
+    assert [
+        (a.label, [o.label for o in a.also], a.kind, a.result.decision, a.record_ref)
+        for a in raised
+    ] == [
+        ("daily.csv line 2", ["t2.csv line 3"], "new-match", Decision.DENY, "WG-ANN"),
+        ("daily.csv line 3", [], "new-match", Decision.REVIEW, "WG-BOB"),
+    ]
+    assert raised[0].previous is not None
+    assert raised[0].previous.decision == Decision.ALLOW
+    # Both of Ann's rows hold the new result, though one alert names them.
+    results = await agent.store.results()
+    assert sorted(r.record_ref for r in results.values() if r.reason) == [
+        "WG-ANN",
+        "WG-ANN",
+        "WG-BOB",
+    ]
+
+    await setup.admin.remove_record("WG-ANN")
+    cleared = await agent.sync()
+    assert [(a.label, [o.label for o in a.also], a.kind) for a in cleared] == [
+        ("daily.csv line 2", ["t2.csv line 3"], "cleared")
+    ]
+    [gone] = cleared
+    assert (gone.result.decision, gone.result.record_ref) == (Decision.ALLOW, "")
+    assert gone.previous is not None
+    assert (gone.previous.reason, gone.record_ref) == (Reason.BANNED_CONFIRMED, "WG-ANN")
+    # As stored: what `lanyard alerts` reads back is what was raised.
+    stored = {a.alert_id: a for a in await agent.alerts()}
+    assert [stored[a.alert_id] for a in (*raised, *cleared)] == [*raised, *cleared]
 
 
 def test_the_index_knows_every_holder_of_a_tag_once() -> None:

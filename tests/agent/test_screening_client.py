@@ -21,7 +21,8 @@ async def served(setup: AgentSetup) -> AsyncIterator[agent_server.RunningAgent]:
         yield running
 
 
-async def _credentials(served: agent_server.RunningAgent, tmp_path: Path) -> Path:
+async def credentials_file(served: agent_server.RunningAgent, tmp_path: Path) -> Path:
+    """The pretix integration's credentials file for `served`, as the plugin reads it."""
     key = await served.agent.add_integration("pretix")
     path = tmp_path / "pretix-credentials.json"
     path.write_text(
@@ -39,7 +40,7 @@ async def _credentials(served: agent_server.RunningAgent, tmp_path: Path) -> Pat
 async def test_a_plugin_screens_through_the_public_client(
     served: agent_server.RunningAgent, tmp_path: Path
 ) -> None:
-    path = await _credentials(served, tmp_path)
+    path = await credentials_file(served, tmp_path)
     with ScreeningClient.from_credentials(path) as client:
         banned, flagged, clear = await asyncio.gather(
             asyncio.to_thread(client.check, email="JORDAN.Blake@example.net", caller_ref="A1"),
@@ -47,15 +48,21 @@ async def test_a_plugin_screens_through_the_public_client(
             asyncio.to_thread(client.check, name="Ada Lovelace", email="ada@example.org"),
         )
     version = served.agent.snapshot.version
-    assert banned == CheckResult("DENY", "BANNED_CONFIRMED", "WG-BAN", version)
-    assert flagged == CheckResult("REVIEW", "FLAGGED_POSSIBLE", "WG-FLAG", version)
-    assert clear == CheckResult("ALLOW", "", "", version)
+    for answer in (banned, flagged, clear):
+        assert 0 <= answer.snapshot_age_seconds < 60  # the list was just fetched
+    assert banned == CheckResult(
+        "DENY", "BANNED_CONFIRMED", "WG-BAN", version, banned.snapshot_age_seconds
+    )
+    assert flagged == CheckResult(
+        "REVIEW", "FLAGGED_POSSIBLE", "WG-FLAG", version, flagged.snapshot_age_seconds
+    )
+    assert clear == CheckResult("ALLOW", "", "", version, clear.snapshot_age_seconds)
 
 
 async def test_an_agent_that_cannot_decide_raises_never_allows(
     setup: AgentSetup, served: agent_server.RunningAgent, tmp_path: Path
 ) -> None:
-    path = await _credentials(served, tmp_path)
+    path = await credentials_file(served, tmp_path)
     await setup.registry.server.stop(0)
     with ScreeningClient.from_credentials(path) as client, pytest.raises(RpcFailed) as info:
         await asyncio.to_thread(client.check, email="never.seen@example.org")
@@ -67,7 +74,7 @@ async def test_an_agent_that_cannot_decide_raises_never_allows(
 async def test_a_revoked_integration_is_refused(
     served: agent_server.RunningAgent, tmp_path: Path
 ) -> None:
-    path = await _credentials(served, tmp_path)
+    path = await credentials_file(served, tmp_path)
     await served.agent.revoke_integration("pretix")
     with ScreeningClient.from_credentials(path) as client, pytest.raises(RpcFailed) as info:
         await asyncio.to_thread(client.check, email="ada@example.org")
@@ -94,7 +101,7 @@ def test_a_missing_credentials_file_is_named(tmp_path: Path) -> None:
 async def test_an_integration_key_rotates_with_no_call_failing_in_between(
     served: agent_server.RunningAgent, tmp_path: Path
 ) -> None:
-    old_path = await _credentials(served, tmp_path)
+    old_path = await credentials_file(served, tmp_path)
     new_path = tmp_path / "pretix-new.json"
     with ScreeningClient.from_credentials(old_path) as old:
 

@@ -14,7 +14,7 @@ from lanyard.agent.errors import Conflict, SnapshotCorrupt
 from lanyard.agent.migrations import MIGRATIONS
 from lanyard.agent.screening.decision import CLEAR, Decision, Reason, Result
 from lanyard.agent.sqlite_store import SqliteStore
-from lanyard.agent.store import Change, Identity, Screened, SnapshotState, Store
+from lanyard.agent.store import Change, Identity, NewAlert, Screened, SnapshotState, Store
 from lanyard.core import snapshot, sqlite
 from lanyard.core.identity import Kind
 from lanyard.core.snapshot_tree import SEALED_BYTES, SnapshotEntries
@@ -115,7 +115,7 @@ async def test_identities_after_an_id_and_results_of_some(store: Store) -> None:
 
 async def test_alerts_are_acknowledged_once(store: Store) -> None:
     [aid] = await store.commit_rows(None, 0, 1, [_ada(os.urandom(32), os.urandom(32), None)], [])
-    raised = await store.apply(Change([(aid, DENY)], [(aid, "new-match", DENY)], 7))
+    raised = await store.apply(Change([(aid, DENY)], [NewAlert(aid, "new-match", DENY, CLEAR)], 7))
     [alert] = raised
     assert (alert.ref, alert.kind, alert.result) == ("ORD-1", "new-match", DENY)
     now = datetime.now(UTC)
@@ -272,5 +272,77 @@ async def test_migration_11_keeps_a_snapshot_stored_without_a_root_as_unverified
         again = await store.load_snapshot()
         assert again is not None
         assert (again.version, again.verified, again.signature) == (8, True, b"S" * 64)
+    finally:
+        await store.close()
+
+
+async def test_alerts_name_their_rows_and_what_they_were(store: Store) -> None:
+    """One alert for two rows of one identity (a file row and a check), the result each
+    had before kept with it, and the file and line of a row without a reference."""
+    y = os.urandom(32)
+    run = await store.open_run("d", "attendee", "plain", "daily.csv")
+    [in_file] = await store.commit_rows(
+        run.run_id, 2, 1, [_ada(y, os.urandom(32), 2, "line 2")], []
+    )
+    [checked] = await store.commit_rows(None, 0, 1, [_ada(y, os.urandom(32), None, "ORD-9")], [])
+    change = Change(
+        [(in_file, CLEAR), (checked, CLEAR)],
+        [NewAlert(in_file, "cleared", CLEAR, DENY, (checked,))],
+        8,
+    )
+    [raised] = await store.apply(change)
+    assert (raised.ref, raised.source, raised.line, raised.label) == (
+        "line 2",
+        "daily.csv",
+        2,
+        "daily.csv line 2",
+    )
+    assert (raised.kind, raised.result, raised.previous, raised.record_ref) == (
+        "cleared",
+        CLEAR,
+        DENY,
+        "WG-1",
+    )
+    assert [(o.attendee_id, o.label, o.source, o.line) for o in raised.also] == [
+        (checked, "ORD-9", "", None)
+    ]
+    assert await store.alerts() == [raised]
+    assert await store.delete_attendees() == 2
+    assert await store.alerts(include_acknowledged=True) == []
+
+
+async def test_migration_12_keeps_alerts_stored_before_it(tmp_path: Path) -> None:
+    path = tmp_path / "agent.db"
+    old = await sqlite.connect(path, MIGRATIONS[:11])
+    try:
+        await old.executescript(
+            "INSERT INTO runs (run_id, digest, role, layout, source, started_at) "
+            "VALUES (1, 'd', 'attendee', 'plain', 'daily.csv', '2027-01-01T00:00:00+00:00');"
+            "INSERT INTO attendees (attendee_id, run_id, line, ref, role, decision, reason, "
+            "record_ref, created_at) VALUES (1, 1, 2, 'line 2', 'attendee', 'allow', '', '', "
+            "'2027-01-01T00:00:00+00:00');"
+            "INSERT INTO alerts (alert_id, attendee_id, kind, decision, reason, record_ref, "
+            "snapshot_version, raised_at) VALUES (1, 1, 'cleared', 'allow', '', '', 7, "
+            "'2027-01-02T00:00:00+00:00');"
+        )
+    finally:
+        await old.close()
+    store = await SqliteStore.open(path)
+    try:
+        [kept] = await store.alerts()
+        assert (kept.alert_id, kept.kind, kept.result, kept.snapshot_version) == (
+            1,
+            "cleared",
+            CLEAR,
+            7,
+        )
+        # Nothing was kept of what it cleared; where the row came from is known.
+        assert (kept.previous, kept.record_ref, kept.also) == (None, "", ())
+        assert kept.label == "daily.csv line 2"
+        # New alerts after the migration keep what they were and every row.
+        [raised] = await store.apply(
+            Change([(1, DENY)], [NewAlert(1, "new-match", DENY, CLEAR)], 8)
+        )
+        assert (raised.alert_id, raised.previous, raised.record_ref) == (2, CLEAR, "WG-1")
     finally:
         await store.close()

@@ -16,13 +16,14 @@ from lanyard.agent import server as agent_server
 from lanyard.agent.datadir import AgentDir
 from lanyard.agent.sqlite_store import SqliteStore
 from lanyard.agent.status import agent_status, problems
-from lanyard.client.admin import AdminClient
+from lanyard.client.admin import AdminClient, Identifier
 from lanyard.core.channels import open_channel
+from lanyard.core.identity import Kind
 from lanyard.core.sqlite import DEFERRED_CHECKPOINT_PAGES, fetch_one
 from lanyard.core.supervise import Supervisor
 from lanyard.registry import server
 from lanyard.registry.datadir import RegistryDir
-from tests.agent.conftest import enrolled_agent_dir
+from tests.agent.conftest import AgentSetup, enrolled_agent_dir
 
 BOUND = 20.0
 
@@ -237,3 +238,41 @@ async def test_retention_leaves_nothing_in_the_wal_while_checkpoints_run_beside_
             assert not any(ref.encode() in left for ref in refs)
             assert await store.attendee_count() == 0
             await store.add_integration("after-retention", bytes(32))
+
+
+async def test_a_quiet_registry_is_routine_for_the_follower(setup: AgentSetup) -> None:
+    """No announcement for several refresh intervals: each quiet interval ends in a
+    refresh that confirms the list held, on the same announcement stream, with no error,
+    no restart and health SERVING throughout; a change afterwards still comes in."""
+    quiet = 0.2
+    with structlog.testing.capture_logs() as logs:
+        async with agent_server.running(setup.adir, "127.0.0.1:0", refresh_seconds=quiet) as served:
+            tasks, agent = served.tasks, served.agent
+            assert tasks is not None
+            await _until(tasks, "snapshot-follower", "ok")
+            # The first sync, then the announcement of the version held, then at least
+            # three refreshes after a quiet interval each.
+            quiet_periods = asyncio.create_task(agent.wait_confirmed(agent.confirmations + 4))
+            failed = asyncio.create_task(_until(tasks, "snapshot-follower", "failing"))
+            done, pending = await asyncio.wait(
+                {quiet_periods, failed}, timeout=BOUND, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending)
+            follower = tasks.states["snapshot-follower"]
+            assert quiet_periods in done, follower.last_error
+            assert (follower.state, follower.failures) == ("ok", 0)
+            assert await _health(served.address) == health_pb2.HealthCheckResponse.SERVING
+            assert agent.snapshot_age() < timedelta(seconds=BOUND)
+            held = agent.snapshot.version
+            agent.updated.clear()
+            await setup.admin.add_record(
+                "WG-AFTER-QUIET", "flagged", [Identifier(Kind.NAME, "Quinn Later")]
+            )
+            await asyncio.wait_for(agent.updated.wait(), BOUND)
+            assert agent.snapshot.version > held
+            assert tasks.states["snapshot-follower"].failures == 0
+    assert not [e for e in logs if e["event"] == "task.failed"], logs
+    assert not [e for e in logs if e["log_level"] in ("error", "critical")], logs
+    assert not [e for e in logs if e["event"] == "health.failing"], logs

@@ -121,10 +121,6 @@ async def test_new_people_are_screened_after_a_rotation_without_a_restart(
     assert await _faults(adir) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs RegistryClient.evaluate to verify the log head through the key chain",
-)
 async def test_a_running_agent_answers_check_for_new_people_across_a_rotation(
     tmp_path: Path,
     registry_dir: RegistryDir,

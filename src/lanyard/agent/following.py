@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
 
@@ -69,6 +69,10 @@ class SnapshotFollower:
     _sync_lock: asyncio.Lock
     _rotation_lock: asyncio.Lock
     _index: PeopleIndex | None  # None until a full re-check in this process
+    # How often the registry has confirmed the newest list held, in this process: by an
+    # announcement, a sync or a quiet period's refresh (wait_confirmed waits on it).
+    confirmations: int = 0
+    _confirmed: asyncio.Condition | None = None
 
     async def evaluate(self, epoch: int, messages: Sequence[bytes]) -> list[bytes]:
         """Y for each message under `epoch`, proofs verified (AgentService.evaluate)."""
@@ -84,6 +88,26 @@ class SnapshotFollower:
         if self.confirmed_at is None:
             return timedelta.max
         return max(timedelta(0), (now or datetime.now(UTC)) - self.confirmed_at)
+
+    async def _confirm(self, at: datetime) -> None:
+        """The registry said at `at` that the newest list held is its newest."""
+        self.confirmed_at = at
+        self.confirmations += 1
+        signal = self._confirmation()
+        async with signal:
+            signal.notify_all()
+
+    def _confirmation(self) -> asyncio.Condition:
+        if self._confirmed is None:
+            self._confirmed = asyncio.Condition()
+        return self._confirmed
+
+    async def wait_confirmed(self, count: int) -> None:
+        """Wait until the registry has confirmed the list held `count` times in this
+        process (see `confirmations`)."""
+        signal = self._confirmation()
+        async with signal:
+            await signal.wait_for(lambda: self.confirmations >= count)
 
     def _old_epoch_age(self, now: datetime) -> timedelta:
         """The old epoch's snapshot stopped being the newest when the rotation was seen."""
@@ -141,7 +165,7 @@ class SnapshotFollower:
             ) and base.verified:
                 # Nothing new, but the epoch's public key is now known from a signature.
                 base.public_key = fresh.public_key
-                self.confirmed_at = now
+                await self._confirm(now)
                 if self.next_snapshot is None:
                     await self.store.confirm_snapshot(now)
                 return []
@@ -178,7 +202,7 @@ class SnapshotFollower:
             else:
                 await self.store.save_snapshot(state)
                 self.snapshot = fresh
-            self.confirmed_at = now
+            await self._confirm(now)
             self.updated.set()
             log.info(
                 "agent.snapshot_updated",
@@ -342,28 +366,48 @@ class SnapshotFollower:
         refresh_seconds: float = REFRESH_SECONDS,
         on_progress: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """Follow the registry's announcements, and ask anyway every `refresh_seconds`
-        (so a silent stream cannot leave the snapshot behind). Any failure ends this
-        coroutine with the exception: its supervisor logs it and restarts with backoff."""
+        """Follow the registry's announcements, and ask anyway after `refresh_seconds`
+        without one, so that a silent stream cannot leave the snapshot behind and the list
+        held stays confirmed: a quiet registry is routine. Any failure (the stream broken,
+        or ended by the registry) ends this coroutine with the exception: its supervisor
+        logs it and restarts with backoff."""
         await self.sync()
         if on_progress is not None:
             await on_progress()
         updates = self.registry.watch()
+        # One read of the stream at a time, kept across quiet periods: cancelling a read
+        # would close the stream, and the next one would find it ended.
+        reading: asyncio.Task[tuple[int, int] | None] | None = None
         try:
             while True:
-                try:
-                    epoch, version = await asyncio.wait_for(anext(updates), refresh_seconds)
-                except TimeoutError:
-                    await self.sync()
-                    continue
-                if (epoch, version) != (self.newest.epoch, self.newest.version):
+                if reading is None:
+                    reading = asyncio.create_task(_next(updates))
+                done, _ = await asyncio.wait({reading}, timeout=refresh_seconds)
+                if not done:
                     await self.sync()
                 else:
-                    self.confirmed_at = datetime.now(UTC)
+                    finished, reading = reading, None
+                    announced = finished.result()
+                    if announced is None:
+                        raise Unavailable("the registry ended its stream of snapshot announcements")
+                    if announced != (self.newest.epoch, self.newest.version):
+                        await self.sync()
+                    else:
+                        await self._confirm(datetime.now(UTC))
                 if on_progress is not None:
                     await on_progress()
         finally:
+            if reading is not None:
+                reading.cancel()
+                await asyncio.wait({reading})
+                if not reading.cancelled():
+                    reading.exception()  # retrieved: the failure that matters is ours
             await updates.aclose()
+
+
+async def _next(updates: AsyncIterator[tuple[int, int]]) -> tuple[int, int] | None:
+    """The next announcement, or None once the stream has ended."""
+    return await anext(updates, None)
 
 
 def _all_open(ids: list[int], open_ids: set[int], what: str) -> None:

@@ -282,4 +282,19 @@ MIGRATIONS: list[str] = [
     ALTER TABLE next_snapshot ADD COLUMN signature BLOB;
     ALTER TABLE next_snapshot ADD COLUMN public_key BLOB;
     """,
+    # 12: an alert keeps the result its person had before the change (so a "cleared"
+    #    alert names the record that no longer matches), and the other stored rows of the
+    #    same identity whose result changed alike: one alert per identity and change, however
+    #    many files and checks named the person. Alerts stored before have neither.
+    """
+    ALTER TABLE alerts ADD COLUMN previous_decision TEXT;
+    ALTER TABLE alerts ADD COLUMN previous_reason TEXT;
+    ALTER TABLE alerts ADD COLUMN previous_record_ref TEXT;
+    CREATE TABLE alert_rows (
+        alert_id INTEGER NOT NULL REFERENCES alerts (alert_id) ON DELETE CASCADE,
+        attendee_id INTEGER NOT NULL REFERENCES attendees (attendee_id) ON DELETE CASCADE,
+        PRIMARY KEY (alert_id, attendee_id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX alert_rows_attendee ON alert_rows (attendee_id);
+    """,
 ]

@@ -9,12 +9,12 @@ import gc
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import structlog
 
 from lanyard.agent.screening.decision import Result, decide
-from lanyard.agent.store import Alert, Change, Store
+from lanyard.agent.store import Alert, Change, NewAlert, Store
 from lanyard.client.registry import LocalSnapshot
 from lanyard.core import screen
 from lanyard.core.errors import SealError
@@ -91,6 +91,18 @@ class PeopleIndex:
         return (held,) if isinstance(held, int) else held
 
 
+def _identity(
+    person: dict[Kind, bytes], before: Result, result: Result
+) -> tuple[Kind, bytes] | frozenset[tuple[Kind, bytes]]:
+    """The identity a change is about: the one that matches now (an e-mail for a
+    confirmed match, a name for a possible one), or, when cleared, the one that matched
+    before. Rows naming one person under other spellings of the rest share it."""
+    deciding = result if result.reason else before
+    kind = Kind.EMAIL if deciding.matched == "confirmed" else Kind.NAME
+    point = person.get(kind)
+    return (kind, point) if point is not None else frozenset(person.items())
+
+
 async def judge(
     store: Store,
     people: dict[int, tuple[LocalSnapshot, dict[Kind, bytes]]],
@@ -102,11 +114,12 @@ async def judge(
 ) -> list[Alert]:
     """Match `people` (attendee id -> snapshot and points; `known_tags` their tags where
     known), store every result that differs from `current` (stored results by attendee
-    id) and raise one alert per person and change; logs what it did (`scope` says whom
-    it looked at). Returns the alerts raised."""
+    id) and raise one alert per identity and change, naming every row it concerns; logs
+    what it did (`scope` says whom it looked at). Returns the alerts raised."""
     results: list[tuple[int, Result]] = []
-    alerts: list[tuple[int, str, Result]] = []
-    alerted: set[tuple[frozenset[tuple[Kind, bytes]], Result]] = set()
+    alerts: list[NewAlert] = []
+    # (identity, new result, record cleared) -> index in `alerts`
+    raised: dict[tuple[object, Result, str], int] = {}
     unreadable = 0
     for attendee_id, (snap, person) in people.items():
         try:
@@ -118,26 +131,34 @@ async def judge(
         if before is None or before == result:
             continue
         results.append((attendee_id, result))
-        key = (frozenset(person.items()), result)
-        if key in alerted:
+        key = (
+            _identity(person, before, result),
+            result,
+            "" if result.reason else before.record_ref,
+        )
+        at = raised.get(key)
+        if at is not None:
+            first = alerts[at]
+            alerts[at] = replace(first, also=(*first.also, attendee_id))
             continue
-        alerted.add(key)
+        raised[key] = len(alerts)
         if not before.reason:
             change = "new-match"
         elif not result.reason:
             change = "cleared"
         else:
             change = "changed"
-        alerts.append((attendee_id, change, result))
-    raised = await store.apply(Change(results, alerts, version)) if results else []
-    for alert in raised:
+        alerts.append(NewAlert(attendee_id, change, result, before))
+    stored = await store.apply(Change(results, alerts, version)) if results else []
+    for alert in stored:
         log.warning(
             "agent.alert",
             alert_id=alert.alert_id,
             attendee_id=alert.attendee_id,
+            rows=1 + len(alert.also),
             kind=alert.kind,
             reason=alert.result.reason.value,
-            record_ref=alert.result.record_ref,
+            record_ref=alert.record_ref,
             version=version,
         )
     if unreadable:
@@ -149,4 +170,4 @@ async def judge(
         changes=len(results),
         ms=round((time.perf_counter() - started) * 1000, 1),
     )
-    return raised
+    return stored

@@ -21,6 +21,7 @@ import structlog
 
 from lanyard.agent.datadir import AgentConfig, AgentDir
 from lanyard.agent.errors import DataDirError, Unavailable
+from lanyard.agent.following import REFRESH_SECONDS
 from lanyard.agent.incidents import crypto
 from lanyard.agent.incidents.attachments import AttachmentService
 from lanyard.agent.incidents.service import IncidentService
@@ -62,10 +63,12 @@ async def running(
     insecure: bool = False,
     unlock: crypto.Unlock | None = None,
     clock: Callable[[], float] = time.time,
+    refresh_seconds: float = REFRESH_SECONDS,
 ) -> AsyncIterator[RunningAgent]:
     """Serve Check (and Incidents, when set up: unlocked before anything listens, so a
     wrong passphrase changes nothing). One `serve` per data directory; call tokens are
-    checked against `clock` and their nonces kept in agent.db."""
+    checked against `clock` and their nonces kept in agent.db. The snapshot follower asks
+    the registry after `refresh_seconds` without an announcement."""
     config = adir.load_config() if adir.config_path.exists() else AgentConfig()
     master = None
     if adir.master_path.exists():
@@ -127,7 +130,7 @@ async def running(
                 raise DataDirError(str(exc)) from exc
             await server.start()
             endpoint.write(bound)
-            start_tasks(tasks, adir, agent, incidents)
+            start_tasks(tasks, adir, agent, incidents, refresh_seconds)
             log.info(
                 "agent.listening",
                 address=bound,
@@ -161,14 +164,17 @@ def start_tasks(
     adir: AgentDir,
     agent: AgentService,
     incidents: IncidentService | None,
+    refresh_seconds: float = REFRESH_SECONDS,
 ) -> None:
     """The agent's long-lived work, each under `tasks`."""
 
     async def follow() -> None:
-        await agent.follow(on_progress=lambda: tasks.healthy("snapshot-follower"))
+        await agent.follow(refresh_seconds, on_progress=lambda: tasks.healthy("snapshot-follower"))
 
     async def rotation() -> None:
         while True:
+            if not agent.rotation_wanted.is_set():
+                await tasks.healthy("key-rotation")  # idle until the registry rotates
             await agent.rotation_wanted.wait()
             await agent.finish_rotation()
             await tasks.healthy("key-rotation")

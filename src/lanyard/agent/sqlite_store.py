@@ -19,6 +19,7 @@ from lanyard.agent.migrations import MIGRATIONS
 from lanyard.agent.screening.decision import Decision, Reason, Result
 from lanyard.agent.store import (
     Alert,
+    AlertRow,
     Change,
     FaultAlert,
     Outcome,
@@ -485,43 +486,103 @@ class SqliteStore(Store):
             ids = list(range(int(row[0]) + 1, int(row[0]) + 1 + len(change.alerts)))
             await db.executemany(
                 "INSERT INTO alerts (alert_id, attendee_id, kind, decision, reason, record_ref, "
-                "snapshot_version, raised_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "snapshot_version, raised_at, previous_decision, previous_reason, "
+                "previous_record_ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         alert_id,
-                        aid,
-                        kind,
-                        r.decision.value,
-                        r.reason.value,
-                        r.record_ref,
+                        a.attendee_id,
+                        a.kind,
+                        a.result.decision.value,
+                        a.result.reason.value,
+                        a.result.record_ref,
                         change.snapshot_version,
                         now,
+                        *(
+                            (None, None, None)
+                            if a.previous is None
+                            else (
+                                a.previous.decision.value,
+                                a.previous.reason.value,
+                                a.previous.record_ref,
+                            )
+                        ),
                     )
-                    for alert_id, (aid, kind, r) in zip(ids, change.alerts, strict=True)
+                    for alert_id, a in zip(ids, change.alerts, strict=True)
                 ],
             )
-        wanted = set(ids)
-        return [a for a in await self.alerts() if a.alert_id in wanted]
+            await db.executemany(
+                "INSERT OR IGNORE INTO alert_rows (alert_id, attendee_id) VALUES (?, ?)",
+                [
+                    (alert_id, other)
+                    for alert_id, a in zip(ids, change.alerts, strict=True)
+                    for other in a.also
+                    if other != a.attendee_id
+                ],
+            )
+        return await self._alerts(f"al.alert_id BETWEEN {ids[0]} AND {ids[-1]}") if ids else []
 
     async def alerts(self, include_acknowledged: bool = False) -> list[Alert]:
-        rows = await self._all(
-            "SELECT al.*, at.ref, at.line FROM alerts al JOIN attendees at USING (attendee_id) "  # noqa: S608 - fixed text
-            + ("" if include_acknowledged else "WHERE al.acknowledged_at IS NULL ")
-            + "ORDER BY al.alert_id",
-        )
-        return [
-            Alert(
-                r["alert_id"],
-                r["attendee_id"],
-                r["ref"],
-                r["kind"],
-                _result(r),
-                r["snapshot_version"],
-                datetime.fromisoformat(r["raised_at"]),
-                _person(r["line"])[1],
+        return await self._alerts("1" if include_acknowledged else "al.acknowledged_at IS NULL")
+
+    async def _alerts(self, where: str) -> list[Alert]:
+        """The alerts `where` (fixed SQL over `al`, the alerts table) selects, by id, each
+        with its rows: the file each was screened from, the line, the result before."""
+        async with self._pool.read() as db:
+            await db.execute("BEGIN")
+            try:
+                rows = await sqlite.fetch_all(
+                    db,
+                    "SELECT al.*, at.ref, at.line, coalesce(ru.source, '') AS source "  # noqa: S608 - fixed text
+                    "FROM alerts al JOIN attendees at USING (attendee_id) "
+                    f"LEFT JOIN runs ru ON ru.run_id = at.run_id WHERE {where} "
+                    "ORDER BY al.alert_id",
+                )
+                others = await sqlite.fetch_all(
+                    db,
+                    "SELECT ar.alert_id, ar.attendee_id, at.ref, at.line, "  # noqa: S608 - fixed text
+                    "coalesce(ru.source, '') AS source FROM alert_rows ar "
+                    "JOIN alerts al USING (alert_id) JOIN attendees at ON at.attendee_id = "
+                    "ar.attendee_id LEFT JOIN runs ru ON ru.run_id = at.run_id "
+                    f"WHERE {where} ORDER BY ar.alert_id, ar.attendee_id",
+                )
+            finally:
+                await db.execute("COMMIT")
+        also: dict[int, list[AlertRow]] = {}
+        for r in others:
+            line, person = _person(r["line"])
+            also.setdefault(r["alert_id"], []).append(
+                AlertRow(r["attendee_id"], r["ref"], r["source"], line, person)
             )
-            for r in rows
-        ]
+        alerts: list[Alert] = []
+        for r in rows:
+            line, person = _person(r["line"])
+            previous = (
+                None
+                if r["previous_decision"] is None
+                else Result(
+                    Decision(r["previous_decision"]),
+                    Reason(r["previous_reason"]),
+                    r["previous_record_ref"],
+                )
+            )
+            alerts.append(
+                Alert(
+                    r["alert_id"],
+                    r["attendee_id"],
+                    r["ref"],
+                    r["kind"],
+                    _result(r),
+                    r["snapshot_version"],
+                    datetime.fromisoformat(r["raised_at"]),
+                    person,
+                    r["source"],
+                    line,
+                    previous,
+                    tuple(also.get(r["alert_id"], ())),
+                )
+            )
+        return alerts
 
     async def acknowledge(self, alert_ids: list[int] | None, at: datetime) -> list[int]:
         return await self._acknowledge("alerts", "alert_id", alert_ids, at)
@@ -575,7 +636,15 @@ class SqliteStore(Store):
         async with self._pool.write() as db:
             row = await sqlite.fetch_one(db, "SELECT count(*) FROM attendees")
             count = int(row[0])
-            for table in ("alerts", "identities", "points", "skipped", "attendees", "runs"):
+            for table in (
+                "alert_rows",
+                "alerts",
+                "identities",
+                "points",
+                "skipped",
+                "attendees",
+                "runs",
+            ):
                 await db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
             await db.execute(
                 "INSERT INTO retention_done (id, at, attendees) VALUES (1, ?, ?) "

@@ -59,6 +59,21 @@ async def agent_status(agent: AgentService, adir: AgentDir) -> dict[str, Any]:
     finally:
         await outbox.close()
     retention = await agent.store.retention_done()
+    faults = await agent.store.registry_faults()
+    newest_fault = (
+        {
+            "fault_id": faults[-1].fault_id,
+            "kind": faults[-1].kind,
+            "reason": faults[-1].detail,
+            "raised_at": faults[-1].raised_at.isoformat() if faults[-1].raised_at else None,
+        }
+        if faults
+        else None
+    )
+    serve = _tasks(adir)
+    rotating = agent.next_snapshot.epoch if agent.next_snapshot else None
+    for name, task in serve["tasks"].items():
+        task["summary"] = task_summary(name, task, rotating)
     return {
         "event_id": agent.enrolment.event_id,
         "snapshot": {
@@ -74,11 +89,28 @@ async def agent_status(agent: AgentService, adir: AgentDir) -> dict[str, Any]:
         },
         "quota": quota,
         "registry": registry,
+        "registry_faults": {"open": len(faults), "newest": newest_fault},
         "outbox_pending": queued,
         "alerts_open": len(await agent.store.alerts()),
         "retention_applied_at": retention.isoformat() if retention else None,
-        "serve": _tasks(adir),
+        "serve": serve,
     }
+
+
+def task_summary(name: str, task: dict[str, Any], rotating: int | None) -> str:
+    """What a background task of `agent serve` is doing, in a few words; `rotating` is
+    the epoch a key rotation is moving to, if one is under way."""
+    state = str(task.get("state", ""))
+    if state == "failing":
+        return (
+            f"failing ({task.get('failures', 0)} time(s) in a row, next try in "
+            f"{task.get('retry_in_seconds', 0)} s): {task.get('last_error', '')}"
+        )
+    if name == "key-rotation" and state in ("starting", "ok"):
+        if rotating is None:
+            return "idle, waiting for a key rotation"
+        return f"evaluating stored identities for the rotation to epoch {rotating}"
+    return state
 
 
 def problems(status: dict[str, Any]) -> list[str]:
@@ -98,6 +130,14 @@ def problems(status: dict[str, Any]) -> list[str]:
         )
     if not status["registry"]["reachable"]:
         out.append(f"the registry cannot be reached ({status['registry']['error']})")
+    faults = status["registry_faults"]
+    if faults["open"]:
+        newest = faults["newest"]
+        out.append(
+            f"{faults['open']} registry fault(s) open, the newest (#{newest['fault_id']}, "
+            f"{newest['kind']}): {newest['reason']}; see `lanyard alerts`, and acknowledge "
+            "with `lanyard alerts ack-fault` once understood with the WG"
+        )
     for name, task in status["serve"]["tasks"].items():
         if task.get("state") == "failing":
             out.append(f"task {name} is failing: {task.get('last_error', '')}")

@@ -76,8 +76,38 @@ class RunReport:
     skipped: list[Skipped]
 
 
+def row_label(ref: str, source: str, line: int | None) -> str:
+    """How a person stored from a file row or a check is named to the organiser: the
+    row's reference, or, for a row of a file without a reference column (whose ref is
+    only "line N"), the file's name and the line."""
+    if line is not None and source and ref == f"line {line}":
+        return f"{source} line {line}"
+    return ref
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    """Another stored row an alert is about: the same identity, named again by another
+    file or check (its result changed the same way)."""
+
+    attendee_id: int
+    ref: str
+    source: str = ""  # the file's name; "" for a registration check
+    line: int | None = None
+    person: str = "attendee"  # one of PERSONS
+
+    @property
+    def label(self) -> str:
+        return row_label(self.ref, self.source, self.line)
+
+
 @dataclass(frozen=True, slots=True)
 class Alert:
+    """One alert per identity and change: about the stored row `attendee_id` (`ref`,
+    from the file `source` at `line`, or a check), and any `also` rows of the same
+    identity that changed alike. `previous` is the result before the change (None for
+    alerts stored before it was kept): for "cleared", the record that no longer matches."""
+
     alert_id: int
     attendee_id: int
     ref: str
@@ -86,6 +116,34 @@ class Alert:
     snapshot_version: int
     raised_at: datetime | None = None
     person: str = "attendee"  # one of PERSONS
+    source: str = ""
+    line: int | None = None
+    previous: Result | None = None
+    also: tuple[AlertRow, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return row_label(self.ref, self.source, self.line)
+
+    @property
+    def record_ref(self) -> str:
+        """The WG record the change is about: the one matched now, or, when cleared,
+        the one that matched before."""
+        if self.result.record_ref or self.previous is None:
+            return self.result.record_ref
+        return self.previous.record_ref
+
+
+@dataclass(frozen=True, slots=True)
+class NewAlert:
+    """An alert a re-check raises: `attendee_id`'s result became `result` (it was
+    `previous`), and so did the result of each of `also`, of the same identity."""
+
+    attendee_id: int
+    kind: str  # "new-match" | "cleared" | "changed"
+    result: Result
+    previous: Result | None = None
+    also: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +162,7 @@ class Change:
     """A re-check's outcome: new results and the alerts they raise, in one transaction."""
 
     results: list[tuple[int, Result]] = field(default_factory=list)
-    alerts: list[tuple[int, str, Result]] = field(default_factory=list)
+    alerts: list[NewAlert] = field(default_factory=list)
     snapshot_version: int = 0
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import grpc
 
 from lanyard import errors
+from lanyard.core.channels import ANSWERED_METADATA
 
 __all__ = [
     "ClientError",
@@ -21,6 +22,7 @@ __all__ = [
     "RegistryFault",
     "RpcFailed",
     "TranslatingStub",
+    "answered_by_peer",
     "from_rpc_error",
 ]
 
@@ -34,21 +36,31 @@ class RpcFailed(ClientError):
 
     `code` is the gRPC status code, `details` the peer's message (already public: servers
     never put secrets in it), `peer` what was called ("registry", "agent") and `endpoint`
-    where. `str()` is one sentence a person can act on.
+    where; `answered` is True when the peer itself sent the status (an agent that could
+    not reach the registry answers UNAVAILABLE), False when it came from gRPC (the peer
+    down or unreachable). `str()` is one sentence a person can act on.
     """
 
     def __init__(
-        self, sentence: str, code: grpc.StatusCode, details: str, peer: str, endpoint: str
+        self,
+        sentence: str,
+        code: grpc.StatusCode,
+        details: str,
+        peer: str,
+        endpoint: str,
+        answered: bool = False,
     ) -> None:
         super().__init__(sentence)
         self.code = code
         self.details = details
         self.peer = peer
         self.endpoint = endpoint
+        self.answered = answered
 
     @property
     def unreachable(self) -> bool:
-        """True when the peer did not answer at all (down, unreachable, too slow)."""
+        """True when no answer can be had now: the peer is down, unreachable or too slow,
+        or it answered that it cannot serve the call (UNAVAILABLE: see `answered`)."""
         return self.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
@@ -70,15 +82,30 @@ class EvaluationLogInvalid(RegistryFault):
 _SERVE_HINT = {"registry": "lanyard registry serve", "agent": "lanyard agent serve"}
 
 
-def describe(code: grpc.StatusCode, details: str, peer: str, endpoint: str) -> str:
-    """The generic sentence for a failed call to `peer` at `endpoint`."""
+def describe(
+    code: grpc.StatusCode, details: str, peer: str, endpoint: str, answered: bool = False
+) -> str:
+    """The generic sentence for a failed call to `peer` at `endpoint`; `answered`: the
+    peer sent the status itself (see RpcFailed)."""
+    where = f" at {endpoint}" if endpoint else ""
+    if code == grpc.StatusCode.UNAVAILABLE and answered:
+        # The peer is up: what it could not do (reach the registry, write its disk) is
+        # the cause, and restarting the peer would not help.
+        return f"the {peer}{where} answered but cannot serve the call now: {details}"
     if code == grpc.StatusCode.UNAVAILABLE:
         hint = _SERVE_HINT.get(peer)
-        where = f" at {endpoint}" if endpoint else ""
         return f"cannot reach the {peer}{where}" + (f": is `{hint}` running?" if hint else "")
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return f"the {peer} at {endpoint} did not answer in time"
+        return f"the {peer}{where} did not answer in time"
     return f"the {peer} refused: {details} ({code.name})"
+
+
+def answered_by_peer(exc: grpc.RpcError) -> bool:
+    """Whether the status of `exc` was sent by a Lanyard server itself (core/serving.py
+    marks every status it answers with), not made by gRPC for a call that got no answer."""
+    trailing = getattr(exc, "trailing_metadata", None)
+    pairs = trailing() if callable(trailing) else None
+    return any(tuple(pair) == ANSWERED_METADATA for pair in pairs or ())
 
 
 def from_rpc_error(
@@ -86,8 +113,14 @@ def from_rpc_error(
 ) -> RpcFailed:
     """The `RpcFailed` for `exc` (an aio or a blocking call's error); raise it `from exc`."""
     code, details = exc.code(), (exc.details() or "").strip()
+    answered = answered_by_peer(exc)
     return RpcFailed(
-        sentence or describe(code, details, peer, endpoint), code, details, peer, endpoint
+        sentence or describe(code, details, peer, endpoint, answered),
+        code,
+        details,
+        peer,
+        endpoint,
+        answered,
     )
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import grpc
 import nacl.signing
 
-from lanyard.client.errors import ClientError, RpcFailed
+from lanyard.client.errors import ClientError, RpcFailed, answered_by_peer
 from lanyard.core import auth, files, keychain, keys, limits
 from lanyard.core.auth import MEMBER_NAME
 from lanyard.core.channels import open_channel
@@ -127,6 +127,8 @@ def load_member_key(path: Path) -> MemberKey:
 
 def describe(exc: grpc.aio.AioRpcError, endpoint: str, incident_id: int | None = None) -> str:
     code, details = exc.code(), (exc.details() or "").strip().rstrip(".")
+    if code == grpc.StatusCode.UNAVAILABLE and answered_by_peer(exc):
+        return f"the agent at {endpoint} answered but cannot serve the call now: {details}"
     if code == grpc.StatusCode.UNAVAILABLE:
         return f"cannot reach the agent at {endpoint}: is `lanyard agent serve` running?"
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
@@ -192,6 +194,7 @@ class IncidentClient:
                 (exc.details() or "").strip(),
                 "agent",
                 self.endpoint,
+                answered_by_peer(exc),
             ) from exc
 
     # team

@@ -207,8 +207,13 @@ class RegistryClient:
             response.log_entry.logged_at,
             evaluation_log.points_digest(blinded),
         )
+        entry = response.log_entry
         try:
-            evaluation_log.verify_entry(self._registry_key, leaf, response.log_entry)
+            # Through the key chain: the head may be signed by a key rotated in since this
+            # client last followed it (a Check of a new person just after a rotation).
+            await self.verify_signed(
+                lambda key: evaluation_log.verify_entry(key, leaf, entry), entry.head.signed_at
+            )
         except SignatureError as exc:
             raise EvaluationLogInvalid(
                 f"the registry's evaluation log entry does not verify: {exc}"

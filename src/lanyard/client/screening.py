@@ -7,7 +7,9 @@ module: it signs every call with the integration key from `lanyard agent integra
 Django signal handler can call it directly; one client may be shared between threads.
 
 A failed call raises `lanyard.client.errors.RpcFailed`; `exc.code` is
-`grpc.StatusCode.UNAVAILABLE` when the agent cannot decide (never treat that as ALLOW).
+`grpc.StatusCode.UNAVAILABLE` when the agent cannot decide (never treat that as ALLOW):
+`exc.answered` tells an agent that answered so (it could not reach the registry, say:
+its reason is in the sentence) from one that could not be reached at all.
 """
 
 from __future__ import annotations
@@ -48,13 +50,16 @@ class CheckResult:
     "DENY" (banned, matched on e-mail); `reason` the reason code without its prefix
     ("BANNED_CONFIRMED", "FLAGGED_POSSIBLE", … or "" with ALLOW); `record_ref` the WG's
     record reference when something matched; `snapshot_version` the version of the WG's
-    list the decision was made against.
+    list the decision was made against, and `snapshot_age_seconds` how long before the
+    answer the registry last confirmed that list was its newest (an ALLOW from a list
+    hours old may deserve a second look).
     """
 
     decision: Decision
     reason: str
     record_ref: str
     snapshot_version: int
+    snapshot_age_seconds: int
 
 
 class ScreeningClient:
@@ -138,6 +143,7 @@ class ScreeningClient:
             pb.Reason.Name(answer.reason).removeprefix("REASON_").replace("UNSPECIFIED", ""),
             answer.record_ref,
             answer.snapshot_version,
+            answer.snapshot_age_seconds,
         )
 
     def close(self) -> None:

@@ -19,6 +19,11 @@ from lanyard.core.errors import ConfigError
 
 _plaintext_off_loopback = False
 
+# Trailing metadata a Lanyard server puts on every status it answers with itself, so that
+# a client tells "the service answered UNAVAILABLE" (it could not reach what it needs)
+# from "the service could not be reached" (gRPC's own UNAVAILABLE carries none).
+ANSWERED_METADATA = ("lanyard-answered", "1")
+
 
 def is_loopback(listen: str) -> bool:
     """Whether "host:port" names this machine's loopback ("localhost", 127.0.0.0/8, ::1).

@@ -27,7 +27,7 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from lanyard.core import files, limits
-from lanyard.core.channels import is_loopback
+from lanyard.core.channels import ANSWERED_METADATA, is_loopback
 from lanyard.core.errors import ConfigError
 from lanyard.core.intake import RequestIntake
 
@@ -317,11 +317,12 @@ async def abort(
     table: ErrorTable, context: grpc.aio.ServicerContext, exc: BaseException, method: str
 ) -> None:
     code = status_for(table, exc)
+    answered = (ANSWERED_METADATA,)
     if code is not None:
         log.info("grpc.refused", method=method, code=code.name, reason=type(exc).__name__)
-        await context.abort(code, str(exc))
+        await context.abort(code, str(exc), trailing_metadata=answered)
     log.error("grpc.internal_error", method=method, exc_info=exc)
-    await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+    await context.abort(grpc.StatusCode.INTERNAL, "internal error", trailing_metadata=answered)
 
 
 def unary(

@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import nacl.signing
 import typer
+from rich.markup import escape
 
 from lanyard.agent import operator
 from lanyard.agent.datadir import AgentDir
@@ -350,14 +351,24 @@ def status(data_dir: DataDir, json_out: JsonOut = False) -> None:
             )
         reachable = "reachable" if found["registry"]["reachable"] else "NOT reachable"
         console.print(f"  registry: {found['registry']['endpoint']} {reachable}")
+        faults = found["registry_faults"]
+        if faults["open"]:
+            newest = faults["newest"]
+            console.print(
+                f"  registry faults: {faults['open']} open; newest #{newest['fault_id']} "
+                f"({newest['kind']}, {str(newest['raised_at'])[:16]}): {newest['reason']}",
+                markup=False,
+            )
+        else:
+            console.print("  registry faults: none open")
         console.print(f"  outbox: {found['outbox_pending']} report(s) waiting")
         console.print(f"  alerts: {found['alerts_open']} open")
         serve = found["serve"]
         if not serve["running"]:
             console.print("  agent serve: not running")
         for name, task in sorted(serve["tasks"].items()):
-            console.print(f"  task {name}: {task['state']}")
+            console.print(f"  task {name}: {task['summary']}", markup=False)
         for issue in issues:
-            console.print(f"[yellow]! {issue}[/yellow]")
+            console.print(f"[yellow]! {escape(issue)}[/yellow]")
     if issues:
         raise typer.Exit(1)

@@ -457,15 +457,38 @@ def alerts(
         }
         for f in faults
     ]
+    # Each row names where the person was screened (the file and line when the file had
+    # no reference column), every other row of the same identity, and the record the
+    # change is about: for "cleared", the one that no longer matches.
     rows = [
         {
             "alert_id": a.alert_id,
             "ref": a.ref,
+            "source": a.source,
+            "line": a.line,
+            "where": a.label,
             "person": a.person,
             "kind": a.kind,
             "decision": a.result.decision.value,
             "reason": a.result.reason.value,
-            "record_ref": a.result.record_ref,
+            "record_ref": a.record_ref,
+            "previous": None
+            if a.previous is None
+            else {
+                "decision": a.previous.decision.value,
+                "reason": a.previous.reason.value,
+                "record_ref": a.previous.record_ref,
+            },
+            "also": [
+                {
+                    "ref": o.ref,
+                    "source": o.source,
+                    "line": o.line,
+                    "where": o.label,
+                    "person": o.person,
+                }
+                for o in a.also
+            ],
             "snapshot_version": a.snapshot_version,
             "raised_at": a.raised_at.isoformat() if a.raised_at else None,
         }
@@ -487,18 +510,27 @@ def alerts(
         return
     table(
         "Alerts",
-        ["#", "ref", "who", "what", "decision", "reason", "record", "raised"],
+        ["#", "what", "decision", "reason", "record", "raised"],
         [
             (
-                r["alert_id"],
-                r["ref"],
-                r["person"],
-                r["kind"],
-                r["decision"],
-                r["reason"],
-                r["record_ref"],
-                str(r["raised_at"])[:16],
+                a.alert_id,
+                a.kind,
+                a.result.decision.value,
+                a.result.reason.value
+                or (f"was {a.previous.reason.value}" if a.previous is not None else ""),
+                a.record_ref,
+                str(a.raised_at)[:16] if a.raised_at else "",
             )
-            for r in rows
+            for a in found
         ],
     )
+    # Whom each alert is about, on lines of their own: a file's name is never cut short.
+    console.print("Who each alert is about:")
+    for a in found:
+        rows_named = [(a.label, a.person), *((o.label, o.person) for o in a.also)]
+        console.print(
+            f"  #{a.alert_id}: "
+            + "; also ".join(printable(f"{label} ({person})") for label, person in rows_named),
+            markup=False,
+            highlight=False,
+        )
