@@ -192,3 +192,31 @@ async def test_an_expiry_that_has_passed_is_refused_and_nothing_changes(
     assert added.record.expires_on == tomorrow.isoformat()
     updated = await admin.update_record("WG-1", None, tomorrow)
     assert updated.record.expires_on == tomorrow.isoformat()
+
+
+async def test_a_batch_added_without_expiry_takes_the_schedule_like_one_record(
+    registry: RunningRegistry, admin: AdminClient, calendar: Calendar
+) -> None:
+    """AddRecords with no expires_on stored none, so such a flagged record never lapsed;
+    it now takes the registry's schedule, as AddRecord does."""
+    today = calendar.day
+    added = await admin.add_records(
+        [
+            NewRecord("B-1", "flagged", [Identifier(Kind.EMAIL, "b1@example.org")]),
+            NewRecord("B-2", "banned", [Identifier(Kind.EMAIL, "b2@example.org")]),
+        ]
+    )
+    expiries = {r.record_ref: r.expires_on for r in added.records}
+    assert expiries == {"B-1": Policy().expiry("flagged", None, today).isoformat(), "B-2": ""}
+    with pytest.raises(RpcFailed) as info:
+        await admin.add_records(
+            [
+                NewRecord(
+                    "B-3",
+                    "banned",
+                    [Identifier(Kind.EMAIL, "b3@example.org")],
+                    ban_until=date(2020, 1, 1),
+                )
+            ]
+        )
+    assert "records[0].ban_until 2020-01-01 gives the record an expiry" in info.value.details

@@ -207,18 +207,8 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             await self._subs.status(request.submission_id, None)
         status = snapshot.STATUS_NAMES[rec.status]
         ban_until = _date(rec.ban_until, "ban_until") if rec.ban_until else None
-        expires: date | None
-        if rec.expires_on:
-            expires = _date(rec.expires_on, "expires_on")
-        else:
-            expires = await self._service.default_expiry(status, ban_until)
-            today = self._service.today()
-            if ban_until is not None and expires is not None and expires <= today:
-                raise InvalidRequest(
-                    f"ban_until {ban_until.isoformat()} gives the record an expiry of "
-                    f"{expires.isoformat()} under the retention schedule, which is not after "
-                    f"today ({today.isoformat()}): give expires_on with a later date"
-                )
+        schedule = await retention.load(self._service.store)
+        expires = self._expiry(rec, status, ban_until, "", schedule)
         record = Record(
             record_ref=rec.record_ref,
             status=status,
@@ -238,25 +228,48 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             record=record_info(stored), snapshot_version=version, extended_refs=extended
         )
 
+    def _expiry(
+        self,
+        rec: admin_pb2.RecordInfo,
+        status: str,
+        ban_until: date | None,
+        where: str,
+        schedule: Policy,
+    ) -> date | None:
+        """`rec`'s expires_on, or the retention `schedule`'s expiry for a record added
+        today (None: a ban without end does not lapse). Raises InvalidRequest, naming
+        `where` ("records[3]."), for a date that cannot be read or a derived expiry not
+        after today (a given one is checked with the record)."""
+        if rec.expires_on:
+            return _date(rec.expires_on, f"{where}expires_on")
+        today = self._service.today()
+        expires = schedule.expiry(status, ban_until, today)
+        if ban_until is not None and expires is not None and expires <= today:
+            raise InvalidRequest(
+                f"{where}ban_until {ban_until.isoformat()} gives the record an expiry of "
+                f"{expires.isoformat()} under the retention schedule, which is not after "
+                f"today ({today.isoformat()}): give expires_on with a later date"
+            )
+        return expires
+
     @unary
     async def AddRecords(
         self, request: admin_pb2.AddRecordsRequest, context: grpc.aio.ServicerContext
     ) -> admin_pb2.AddRecordsResponse:
         member = await self._admin(context, "AddRecords")
+        schedule = await retention.load(self._service.store)
         items: list[tuple[Record, list[bytes]]] = []
         for index, item in enumerate(request.records):
             rec = item.record
             if rec.status not in snapshot.STATUS_NAMES:
                 raise InvalidRequest(f"records[{index}]: status must be FLAGGED or BANNED")
-            expires = (
-                _date(rec.expires_on, f"records[{index}].expires_on") if rec.expires_on else None
-            )
+            status = snapshot.STATUS_NAMES[rec.status]
             ban_until = (
                 _date(rec.ban_until, f"records[{index}].ban_until") if rec.ban_until else None
             )
-            record = Record(
-                rec.record_ref, snapshot.STATUS_NAMES[rec.status], expires, ban_until=ban_until
-            )
+            # As AddRecord: no expiry given is the retention schedule's, never "for ever".
+            expires = self._expiry(rec, status, ban_until, f"records[{index}].", schedule)
+            record = Record(rec.record_ref, status, expires, ban_until=ban_until)
             items.append((record, list(item.points)))
         added, skipped, version = await self._service.add_records(
             request.suite,

@@ -54,11 +54,6 @@ class RecordOps:
             except InvalidPoint as exc:
                 raise InvalidRequest(f"points: {exc}") from exc
 
-    async def default_expiry(self, status: str, ban_until: date | None) -> date | None:
-        """The expiry the retention schedule gives a record added today."""
-        policy = await retention.load(self._store)
-        return policy.expiry(status, ban_until, self.today())
-
     async def add_record(
         self,
         suite: str,
