@@ -177,6 +177,22 @@ async def test_registry_down_is_unavailable_unless_already_known(
     assert "not been screened before" in (info.value.details() or "")
 
 
+async def test_a_registry_that_answers_it_cannot_serve_is_not_called_unreachable(
+    setup: AgentSetup, served: agent_server.RunningAgent
+) -> None:
+    """The registry up but its storage closed answers UNAVAILABLE itself: the agent says
+    the registry answered so, with its reason, rather than that it could not be reached."""
+    signer = await _integration(served.agent)
+    await setup.registry.service.store.close()
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await _check(served.address, signer, email="never.seen@example.org")
+    assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+    details = info.value.details() or ""
+    assert "answered that it cannot serve now" in details
+    assert "cannot reach the registry" not in details
+    assert "not been screened before" in details
+
+
 async def test_known_people_cost_no_new_evaluations(agent: AgentService, setup: AgentSetup) -> None:
     await agent.check("Repeat Buyer", "repeat@example.org", "attendee", "A")
     before = await used(setup.admin)

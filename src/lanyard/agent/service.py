@@ -98,6 +98,12 @@ def registry_failure(exc: RpcFailed, endpoint: str, unreachable: str) -> Error:
     """A network fault (Unavailable, with `unreachable` said) or a refusal the registry
     explained (RegistryRefused, with its reason and what to do) — never one for the other."""
     code = exc.code
+    if code == grpc.StatusCode.UNAVAILABLE and exc.answered:
+        # The registry is up and said it cannot serve now (its disk, its own state).
+        return Unavailable(
+            f"the registry at {endpoint} answered that it cannot serve now ({exc.details}); "
+            f"{unreachable}"
+        )
     if code in _UNREACHABLE:
         return Unavailable(f"cannot reach the registry at {endpoint} ({code.name}); {unreachable}")
     hint = _HINTS.get(code)

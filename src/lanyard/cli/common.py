@@ -35,7 +35,7 @@ def run(coro: Coroutine[Any, Any, T], endpoint: str = "") -> T:
     except RpcFailed as exc:
         if exc.endpoint or not endpoint:
             raise
-        raise CliError(describe(exc.code, exc.details, exc.peer, endpoint)) from exc
+        raise CliError(describe(exc.code, exc.details, exc.peer, endpoint, exc.answered)) from exc
 
 
 def read_public_key(value: str) -> bytes:
