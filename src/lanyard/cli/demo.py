@@ -329,15 +329,15 @@ async def _run(workdir: Path, keep: bool = False) -> None:
                     await asyncio.sleep(0.05)
                 table(
                     "Alerts",
-                    ["#", "ref", "what", "decision", "reason", "record"],
+                    ["#", "who", "what", "decision", "reason", "record"],
                     [
                         (
                             a.alert_id,
-                            a.ref,
+                            a.label,
                             a.kind,
                             a.result.decision.value,
                             a.result.reason.value,
-                            a.result.record_ref,
+                            a.record_ref,
                         )
                         for a in alerts
                     ],
