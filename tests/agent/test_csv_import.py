@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lanyard.agent.errors import ImportFailed
-from lanyard.agent.screening.address import screenable_email
 from lanyard.agent.screening.csv_import import BadRow, Export, Layout, Row, file_digest, open_export
+from lanyard.core.address import screenable_email
 from lanyard.core.errors import InvalidIdentifier
 from lanyard.core.identity import normalize_name
 

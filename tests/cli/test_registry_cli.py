@@ -553,3 +553,37 @@ def test_a_file_row_whose_expiry_has_passed_is_refused(tmp_path: Path) -> None:
             "schedule), which is not after today (2027-03-01): give expires with a later date",
         ),
     ]
+
+
+async def test_the_wg_registers_an_address_as_events_read_it(
+    registry: RunningRegistry,
+    registry_dir: RegistryDir,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A pasted address is unwrapped as an event's screening unwraps it, and text that is
+    no address is refused: a record under `dana@example.net>` would match no one."""
+    d = ["--data-dir", str(registry_dir.path)]
+    code, _, err = await lanyard(
+        capsys, "registry", "record", "add", *d, "--ref", "WG-A", "--status", "banned",
+        "--email", "dana@example.net>",
+    )  # fmt: skip
+    assert code == 1
+    assert "--email number 1: e-mail address has a character no domain has" in err
+    code, _, err = await lanyard(
+        capsys, "registry", "record", "add", *d, "--ref", "WG-A", "--status", "banned",
+        "--email", "Dana Quill <Dana.Quill@example.net>",
+    )  # fmt: skip
+    assert code == 0, err
+    path = tmp_path / "records.csv"
+    path.write_text(
+        "ref,status,email\nWG-B,flagged,mailto:sam@example.org\nWG-C,flagged,sam@example\n",
+        encoding="utf-8",
+    )
+    parsed, refused = read_records(path, date(2026, 1, 1), 64, default_expiry)
+    assert [(p.record.record_ref, p.record.identifiers[0].value) for p in parsed] == [
+        ("WG-B", "sam@example.org")
+    ]
+    assert [(r.where, r.reason) for r in refused] == [
+        ("line 3", "email number 1: e-mail address has no dot in its domain")
+    ]

@@ -207,7 +207,9 @@ async def test_a_batch_added_without_expiry_takes_the_schedule_like_one_record(
         ]
     )
     expiries = {r.record_ref: r.expires_on for r in added.records}
-    assert expiries == {"B-1": Policy().expiry("flagged", None, today).isoformat(), "B-2": ""}
+    flagged = Policy().expiry("flagged", None, today)
+    assert flagged is not None
+    assert expiries == {"B-1": flagged.isoformat(), "B-2": ""}
     with pytest.raises(RpcFailed) as info:
         await admin.add_records(
             [

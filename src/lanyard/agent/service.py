@@ -36,12 +36,12 @@ from lanyard.agent.errors import (
 )
 from lanyard.agent.following import SnapshotFollower
 from lanyard.agent.recheck import match_result
-from lanyard.agent.screening.address import screenable_email
 from lanyard.agent.screening.decision import Decision, Result
 from lanyard.agent.store import FaultAlert, Identity, Screened, SnapshotState, Store
 from lanyard.client.errors import EvaluationProofFailed, RegistryFault, RpcFailed
 from lanyard.client.registry import LocalSnapshot, RegistryClient
 from lanyard.core import auth
+from lanyard.core.address import screenable_email
 from lanyard.core.coalesce import Coalescer
 from lanyard.core.enrolment import Enrolment
 from lanyard.core.errors import AuthError, InvalidIdentifier, SealError

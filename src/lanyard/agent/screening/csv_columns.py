@@ -23,7 +23,7 @@ from functools import cache
 from importlib import resources
 
 from lanyard.agent.errors import ImportFailed
-from lanyard.agent.screening.address import unwrap_email
+from lanyard.core.address import unwrap_email
 
 __all__ = ["Layout", "detect_layout", "looks_like_email", "names_nobody"]
 

@@ -34,7 +34,6 @@ from pathlib import Path
 
 from lanyard.agent.errors import ImportFailed
 from lanyard.agent.screening import csv_dialect
-from lanyard.agent.screening.address import screenable_email
 from lanyard.agent.screening.csv_columns import (
     Layout,
     detect_layout,
@@ -43,6 +42,7 @@ from lanyard.agent.screening.csv_columns import (
     names_nobody,
 )
 from lanyard.agent.screening.csv_dialect import BadRecord, Encoding, Records
+from lanyard.core.address import screenable_email
 from lanyard.core.errors import InvalidIdentifier
 from lanyard.core.identity import MAX_INPUT_CHARS, normalize_name
 

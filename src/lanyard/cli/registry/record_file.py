@@ -31,8 +31,9 @@ from lanyard.cli.output import CliError
 from lanyard.cli.registry.common import lapsed_expiry
 from lanyard.client.admin import Identifier, NewRecord, record_messages
 from lanyard.core import snapshot
+from lanyard.core.address import checked_identifier
 from lanyard.core.errors import Error as CoreError
-from lanyard.core.identity import Kind, normalize
+from lanyard.core.identity import Kind
 from lanyard.registry.record_changes import RECORD_REF
 
 COLUMNS = ("ref", "status", "email", "name", "alias", "expires", "ban_until")
@@ -104,10 +105,10 @@ def parse_row(
         raise ValueError("a record needs at least one e-mail address or name")
     identifiers += [Identifier(Kind.NAME, a) for a in _values(fields.get("alias"), "alias")]
     counts = {Kind.EMAIL: 0, Kind.NAME: 0}
-    for ident in identifiers:
+    for i, ident in enumerate(identifiers):
         counts[ident.kind] += 1
         try:
-            normalize(ident.kind, ident.value)
+            identifiers[i] = Identifier(ident.kind, checked_identifier(ident.kind, ident.value))
         except CoreError as exc:
             raise ValueError(f"{ident.kind.value} number {counts[ident.kind]}: {exc}") from exc
     forms = len(record_messages(identifiers))

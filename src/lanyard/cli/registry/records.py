@@ -30,8 +30,9 @@ from lanyard.cli.registry.record_import import default_expiry
 from lanyard.cli.wg import commands as wg_cmds
 from lanyard.client.admin import AdminClient, Identifier, record_messages
 from lanyard.core import snapshot
+from lanyard.core.address import checked_identifier
 from lanyard.core.errors import Error as CoreError
-from lanyard.core.identity import Kind, normalize, unspaced_name_hint
+from lanyard.core.identity import Kind, unspaced_name_hint
 from lanyard.registry.record_ops import MAX_POINTS_PER_RECORD
 from lanyard.wire.registry.v1 import admin_pb2
 
@@ -135,7 +136,9 @@ def record_add(
     identifiers += [Identifier(Kind.NAME, a) for a in alias or []]
     for position, ident in enumerate(identifiers, start=1):
         try:
-            normalize(ident.kind, ident.value)
+            identifiers[position - 1] = Identifier(
+                ident.kind, checked_identifier(ident.kind, ident.value)
+            )
         except CoreError as exc:
             raise CliError(f"--{ident.kind.value} number {position}: {exc}") from exc
         hint = unspaced_name_hint(ident.value) if ident.kind is Kind.NAME else None
@@ -324,7 +327,9 @@ def record_update(
     aliases += [Identifier(Kind.EMAIL, e) for e in alias_email or []]
     for position, ident in enumerate(aliases, start=1):
         try:
-            normalize(ident.kind, ident.value)
+            aliases[position - 1] = Identifier(
+                ident.kind, checked_identifier(ident.kind, ident.value)
+            )
         except CoreError as exc:
             raise CliError(f"alias number {position}: {exc}") from exc
     if status is None and ban is None and expiry is None and not aliases:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lanyard.agent.screening.address import screenable_email, unwrap_email
+from lanyard.core.address import screenable_email, unwrap_email
 from lanyard.core.errors import InvalidIdentifier
 from lanyard.core.identity import normalize_email
 from tests.spec import load_vectors

@@ -23,9 +23,9 @@ import string
 import unicodedata
 
 from lanyard.core.errors import InvalidIdentifier
-from lanyard.core.identity import MAX_INPUT_CHARS, normalize_email
+from lanyard.core.identity import MAX_INPUT_CHARS, Kind, normalize, normalize_email
 
-__all__ = ["screenable_email", "unwrap_email"]
+__all__ = ["checked_identifier", "screenable_email", "unwrap_email"]
 
 _QUOTES = frozenset({('"', '"'), ("'", "'"), ("“", "”"), ("‘", "’"), ("«", "»"), ("„", "“")})
 _MAILTO = "mailto:"
@@ -111,3 +111,15 @@ def screenable_email(value: str) -> str:
 def _letter(ch: str) -> bool:
     """A letter, mark or digit of any script beyond ASCII (internationalised addresses)."""
     return not ch.isascii() and unicodedata.category(ch)[0] in "LMN"
+
+
+def checked_identifier(kind: Kind, value: str) -> str:
+    """`value` as the WG's tools register it: an e-mail unwrapped (`unwrap_email`) and
+    refused unless it has the shape of an address, as an event's screening reads it (a
+    record under `<a@b.org>` would match no one); a name as given. Raises
+    InvalidIdentifier when spec §1 or the shape refuses it."""
+    if kind is Kind.EMAIL:
+        screenable_email(value)
+        return unwrap_email(value)
+    normalize(kind, value)
+    return value
