@@ -226,7 +226,7 @@ async def serve(
     async with AsyncExitStack() as stack:
         agent = await stack.enter_async_context(running(adir, listen, insecure, unlock))
         if webhooks is not None:
-            receivers = webhook_server.running(adir.path, agent.agent, webhooks)
+            receivers = webhook_server.running(adir.path, agent.agent, webhooks, tasks=agent.tasks)
             await stack.enter_async_context(receivers)
         stop = serving.stop_on_signals()
         if announce is not None:

@@ -163,6 +163,18 @@ class Supervisor:
 
         self._tasks[name] = asyncio.create_task(loop(), name=name)
 
+    async def stop_task(self, name: str) -> None:
+        """Stop the task `name` alone (a part of the service closing before the rest); it
+        shows as stopped."""
+        task = self._tasks.pop(name, None)
+        if task is None:
+            return
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+        self.states[name].state = "stopped"
+        await self._publish()
+
     async def stop(self) -> None:
         for task in self._tasks.values():
             task.cancel()

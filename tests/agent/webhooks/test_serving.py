@@ -17,6 +17,7 @@ from structlog.testing import capture_logs
 from lanyard.agent.service import AgentService
 from lanyard.agent.webhooks import server as webhook_server
 from lanyard.agent.webhooks.errors import WebhookConfigError
+from lanyard.core.supervise import Supervisor
 from tests.agent.conftest import AgentSetup
 from tests.agent.webhooks.conftest import (
     PRETIX_AUTH,
@@ -223,3 +224,33 @@ async def test_status_counts_ignored_deliveries_and_fails_on_a_dropped_one(
     for shown_in_text in ("1 dropped", "1 ignored", "1 for another event"):
         assert shown_in_text in text
     assert "No sales need a person" not in text
+
+
+async def test_the_worker_runs_supervised_and_a_failing_round_shows_in_health(
+    setup: AgentSetup, agent: AgentService, vendors: Vendors
+) -> None:
+    """Under `agent serve` the delivery worker is one of the agent's supervised tasks: a
+    round that fails (its queue unusable) is logged, shown in health and restarted."""
+    write_config(setup.adir.path, vendors.url)
+    tasks = Supervisor(first_retry=0.05)
+    name = webhook_server.WORKER_TASK
+
+    async def until(state: str) -> None:
+        while tasks.states[name].state != state:
+            tasks.changed.clear()
+            await asyncio.wait_for(tasks.changed.wait(), 10)
+
+    try:
+        async with webhook_server.running(
+            setup.adir.path, agent, "127.0.0.1:0", tasks=tasks
+        ) as hooks:
+            await until("ok")
+            assert tasks.serving
+            await hooks.queue.close()  # every later round fails
+            hooks.worker.wake()
+            await until("failing")
+            assert not tasks.serving
+            assert tasks.states[name].failures >= 1
+        assert tasks.states[name].state == "stopped"
+    finally:
+        await tasks.stop()

@@ -32,6 +32,7 @@ from lanyard.agent.webhooks.queue import (
 from lanyard.agent.webhooks.receiver import Receiver
 from lanyard.agent.webhooks.worker import Screener, Worker
 from lanyard.core.channels import is_loopback
+from lanyard.core.supervise import Supervisor
 
 log = structlog.get_logger("lanyard.agent.webhooks")
 
@@ -81,17 +82,22 @@ def _passwords(config: webhook_config.WebhookConfig, listen: str) -> None:
         log.warning("webhooks.no_password", vendor=name)
 
 
+WORKER_TASK = "webhook-worker"  # its name under the agent's supervisor
+
+
 @asynccontextmanager
 async def running(
     data_dir: Path,
     screener: Screener,
     listen: str,
     first_retry: float = 5.0,
+    tasks: Supervisor | None = None,
 ) -> AsyncIterator[RunningWebhooks]:
     """Receivers on `listen` ("host:port"; port 0 picks one) for the vendors webhooks.toml
-    in `data_dir` configures, screening through `screener`. Raises WebhookConfigError when
-    the file is missing or bad, or a non-loopback address has no TLS, or a receiver there
-    would have no password."""
+    in `data_dir` configures, screening through `screener`. The delivery worker runs
+    under `tasks` (the agent's supervisor: logged, restarted, in health and status as
+    WORKER_TASK) when given. Raises WebhookConfigError when the file is missing or bad,
+    or a non-loopback address has no TLS, or a receiver there would have no password."""
     config = webhook_config.load(data_dir / webhook_config.FILE_NAME)
     tls = _tls(config, listen)
     _passwords(config, listen)
@@ -119,12 +125,18 @@ async def running(
             f"{host}:{bound_port}" if ":" not in bound_host else f"[{bound_host}]:{bound_port}"
         )
         url = f"{'https' if tls else 'http'}://{address}"
-        task = asyncio.create_task(worker.run())
+        if tasks is not None:
+            supervisor = tasks
+            supervisor.run(WORKER_TASK, lambda: worker.run(lambda: supervisor.healthy(WORKER_TASK)))
+        else:
+            task = asyncio.create_task(worker.run())
         log.info(
             "webhooks.listening", address=address, tls=tls is not None, vendors=list(config.vendors)
         )
         yield RunningWebhooks(address, url, queue, worker)
     finally:
+        if tasks is not None:
+            await tasks.stop_task(WORKER_TASK)
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)

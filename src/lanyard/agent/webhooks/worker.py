@@ -153,11 +153,13 @@ class Worker:
     def _pause(self, failures: int) -> float:
         return float(min(self._first_retry * 2 ** max(failures - 1, 0), self._max_retry))
 
-    async def run(self) -> None:
+    async def run(self, healthy: Callable[[], Awaitable[None]] | None = None) -> None:
         """Process due deliveries until cancelled; sleeps until woken or the next is due.
         Once an hour, finished deliveries older than KEEP_FINISHED_SECONDS are forgotten.
         When a round fails (the queue itself cannot be used), the next waits a doubling
-        pause rather than spinning."""
+        pause rather than spinning. Under a core.supervise.Supervisor (`healthy` given,
+        awaited after each round done), a failed round raises instead: the supervisor
+        logs it, shows it in health and starts the worker again after its pause."""
         swept, failures = 0.0, 0
         while True:
             self._wakeup.clear()
@@ -173,6 +175,8 @@ class Worker:
                 failures = 0
             except Exception as exc:
                 stop_if_cancelled(exc)  # a cancelled call that came up as an error
+                if healthy is not None:
+                    raise
                 failures += 1
                 log.exception(
                     "webhook.worker_failed",
@@ -180,6 +184,8 @@ class Worker:
                     retry_in_seconds=self._pause(failures),
                 )
             stop_if_cancelled()  # or that a delivery took for a refusal and kept for later
+            if healthy is not None:
+                await healthy()
             if failures:
                 await asyncio.sleep(self._pause(failures))
                 continue
