@@ -16,6 +16,7 @@ from lanyard.client.registry import RegistryClient
 from lanyard.core.channels import open_channel
 from lanyard.registry import server
 from lanyard.registry.datadir import RegistryDir
+from tests.registry.days import Calendar
 
 
 @dataclass
@@ -32,8 +33,16 @@ async def registry_dir(tmp_path: Path) -> RegistryDir:
 
 
 @pytest.fixture
-async def registry(registry_dir: RegistryDir) -> AsyncIterator[server.RunningRegistry]:
-    async with server.running(registry_dir) as running:
+def calendar() -> Calendar:
+    return Calendar.from_today()
+
+
+@pytest.fixture
+async def registry(
+    registry_dir: RegistryDir, calendar: Calendar
+) -> AsyncIterator[server.RunningRegistry]:
+    """The registry on loopback, its day a Calendar the tests can move on."""
+    async with server.running(registry_dir, today=calendar) as running:
         yield running
 
 

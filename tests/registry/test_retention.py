@@ -4,7 +4,7 @@ expiry that has already passed. The registry's day is a Calendar the tests move 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from datetime import UTC, date, datetime, timedelta
 
 import grpc
@@ -14,8 +14,6 @@ from lanyard.client.admin import AdminClient, Identifier, NewRecord
 from lanyard.client.errors import RpcFailed
 from lanyard.client.registry import LocalSnapshot
 from lanyard.core.identity import Kind, message
-from lanyard.registry import server
-from lanyard.registry.datadir import RegistryDir
 from lanyard.registry.retention import Policy, add_months
 from lanyard.registry.server import RunningRegistry
 from tests.conftest import Enrolled
@@ -24,17 +22,6 @@ from tests.registry.days import Calendar
 
 def _today() -> date:
     return datetime.now(UTC).date()
-
-
-@pytest.fixture
-def calendar() -> Calendar:
-    return Calendar.from_today()
-
-
-@pytest.fixture
-async def registry(registry_dir: RegistryDir, calendar: Calendar) -> AsyncIterator[RunningRegistry]:
-    async with server.running(registry_dir, today=calendar) as running:
-        yield running
 
 
 async def test_the_schedule_is_data_the_registry_applies(admin: AdminClient) -> None:

@@ -10,8 +10,6 @@ serve` runs on the directory (it holds `serve.lock`).
 
 from __future__ import annotations
 
-import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 
 from lanyard.agent.datadir import AgentDir
@@ -39,13 +37,7 @@ def restore(archive_path: Path, target: Path, secret: str, replace: bool = False
         archive = backup.open_archive(archive_path, secret)
         if archive.kind != KIND:
             raise backup.BackupError(f"{archive_path} is a {archive.kind}'s backup, not an agent's")
-        if target.exists() and any(target.iterdir()):
-            if not replace:
-                raise backup.BackupError(
-                    f"{target} is not empty; give --replace to move it aside and restore"
-                )
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-            shutil.move(target, target.with_name(f"{target.name}.replaced-{stamp}"))
+        backup.move_aside(target, replace)
         backup.extract(archive, target)
     AgentDir(target).check()
     return {str(k): str(v) for k, v in archive.facts.items()}

@@ -25,6 +25,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import sqlite3
 import tarfile
 import tempfile
@@ -241,6 +242,17 @@ def service_stopped(data_dir: Path, serve_command: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def move_aside(target: Path, replace: bool) -> None:
+    """Make room for a restore into `target`: a directory with anything in it is moved to
+    `<target>.replaced-<UTC time>` with `replace`, else BackupError."""
+    if not target.exists() or not any(target.iterdir()):
+        return
+    if not replace:
+        raise BackupError(f"{target} is not empty; give --replace to move it aside and restore")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    shutil.move(target, target.with_name(f"{target.name}.replaced-{stamp}"))
 
 
 def extract(archive: Archive, data_dir: Path) -> None:

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import re
-import shutil
 import sqlite3
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 from lanyard.core import backup
@@ -89,13 +87,7 @@ def restore(archive_path: Path, target: Path, secret: str, replace: bool = False
                     "restoring it would bring a destroyed key back: use a backup taken after "
                     "the rotation"
                 )
-            if any(target.iterdir()):
-                if not replace:
-                    raise backup.BackupError(
-                        f"{target} is not empty; give --replace to move it aside and restore"
-                    )
-                stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-                shutil.move(target, target.with_name(f"{target.name}.replaced-{stamp}"))
+        backup.move_aside(target, replace)
         backup.extract(archive, target)
     RegistryDir(target).check()
     return epoch
