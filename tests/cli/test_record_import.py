@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import pytest
 from lanyard.cli.registry.record_file import read_records
 from lanyard.cli.registry.record_import import default_expiry
 from lanyard.registry.datadir import RegistryDir
+from lanyard.registry.retention import add_months
 from lanyard.registry.server import RunningRegistry
 from tests.canary_tools import subprocess_env
 from tests.cli.test_operator_edges import REPO, WAIT
@@ -223,6 +225,25 @@ async def test_an_existing_reference_is_a_refused_row_and_the_rest_is_added(
     assert refs == sorted(f"S-{i}" for i in range(12))  # each once: none lost, none twice
 
 
+def _records_csv(path: Path, prefix: str, total: int) -> Path:
+    """`total` flagged records of one e-mail each, PREFIX-0 onwards."""
+    rows = "".join(f"{prefix}-{i},flagged,{prefix.lower()}{i}@example.org\n" for i in range(total))
+    path.write_text("ref,status,email\n" + rows, encoding="utf-8")
+    return path
+
+
+async def _three_batches_added(
+    registry: RunningRegistry, first: int, ended: Callable[[], bool]
+) -> None:
+    """Wait (bounded) until three batches past snapshot version `first` are added, or the
+    import `ended`: with two batches in flight, the third is sent only once the first is
+    answered, so the import has surely counted one."""
+    deadline = time.monotonic() + WAIT
+    while registry.service.version < first + 3 and not ended():
+        assert time.monotonic() < deadline, "the import added nothing"
+        await asyncio.sleep(0.02)
+
+
 @pytest.mark.slow
 async def test_ctrl_c_in_an_import_says_what_was_added_and_a_rerun_finishes(
     registry: RunningRegistry,
@@ -230,12 +251,8 @@ async def test_ctrl_c_in_an_import_says_what_was_added_and_a_rerun_finishes(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    path = tmp_path / "records.csv"
     total = 6_000
-    path.write_text(
-        "ref,status,email\n" + "".join(f"C-{i},flagged,c{i}@example.org\n" for i in range(total)),
-        encoding="utf-8",
-    )
+    path = _records_csv(tmp_path / "records.csv", "C", total)
     argv = ["--data-dir", str(registry_dir.path), str(path), "--endpoint", registry.address]
     first = registry.service.version
     proc = await asyncio.create_subprocess_exec(
@@ -256,13 +273,9 @@ async def test_ctrl_c_in_an_import_says_what_was_added_and_a_rerun_finishes(
         start_new_session=True,  # a process group of its own, as in a terminal
     )
     try:
-        # Wait (bounded) until three batches are added, then press Ctrl-C: on a terminal
-        # it reaches the whole group, the crypto worker processes too. With two batches in
-        # flight, the third is sent only once the first is answered.
-        deadline = time.monotonic() + WAIT
-        while registry.service.version < first + 3 and proc.returncode is None:
-            assert time.monotonic() < deadline, "the import added nothing"
-            await asyncio.sleep(0.02)
+        # Three batches added, press Ctrl-C: on a terminal it reaches the whole group,
+        # the crypto worker processes too.
+        await _three_batches_added(registry, first, lambda: proc.returncode is not None)
         os.killpg(proc.pid, signal.SIGINT)
         _, err_bytes = await asyncio.wait_for(proc.communicate(), WAIT)
     finally:
@@ -292,12 +305,8 @@ async def test_an_import_the_registry_leaves_half_way_says_what_was_added(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    path = tmp_path / "records.csv"
     total = 6_000
-    path.write_text(
-        "ref,status,email\n" + "".join(f"G-{i},flagged,g{i}@example.org\n" for i in range(total)),
-        encoding="utf-8",
-    )
+    path = _records_csv(tmp_path / "records.csv", "G", total)
     first = registry.service.version
     importing = asyncio.create_task(
         lanyard(
@@ -305,12 +314,8 @@ async def test_an_import_the_registry_leaves_half_way_says_what_was_added(
             str(path), "--batch-size", "100",
         )
     )  # fmt: skip
-    # Three batches added: with two in flight, the first is surely answered. Then the
-    # registry goes away.
-    deadline = time.monotonic() + WAIT
-    while registry.service.version < first + 3 and not importing.done():
-        assert time.monotonic() < deadline, "the import added nothing"
-        await asyncio.sleep(0.02)
+    # Three batches added, the registry goes away.
+    await _three_batches_added(registry, first, importing.done)
     await registry.server.stop(0)
     code, out, err = await asyncio.wait_for(importing, WAIT)
     assert code == 1, out
@@ -322,3 +327,23 @@ async def test_an_import_the_registry_leaves_half_way_says_what_was_added(
     assert found is not None, said
     assert 100 <= int(found[1]) <= len(await registry.service.list_records()) < total
     assert "run the same command with --skip-existing to add the rest." in said
+
+
+async def test_rows_without_expiry_take_the_registrys_own_schedule(
+    registry: RunningRegistry,
+    registry_dir: RegistryDir,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A WG that keeps flagged records 40 months: an imported record lapses then, not at
+    the built-in 26 months (when the person would read as clear)."""
+    d = ["--data-dir", str(registry_dir.path)]
+    code, _, err = await lanyard(
+        capsys, "registry", "retention", "set", *d, "--flagged-months", "40"
+    )
+    assert code == 0, err
+    path = _records_csv(tmp_path / "records.csv", "K", 1)
+    code, _, err = await lanyard(capsys, "registry", "record", "import", *d, str(path))
+    assert code == 0, err
+    [record] = await registry.service.list_records()
+    assert record.expires_on == add_months(date.today(), 40)

@@ -33,6 +33,8 @@ READER_METHODS = frozenset(
         "AddRecord",
         "UpdateRecord",
         "GetRecord",
+        # The schedule a reader's record add or update derives its expiry from.
+        "GetRetention",
         "ListRecipients",
         "RekeyRecipient",
         "ListSubmissions",

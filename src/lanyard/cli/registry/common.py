@@ -135,13 +135,18 @@ def refuse_lapsed(
         raise CliError(problem)
 
 
+async def registry_schedule(client: AdminClient) -> Policy:
+    """The registry's own retention schedule (`registry retention set`), never the
+    built-in default: records given no expiry lapse when the WG said."""
+    schedule = await client.retention()
+    return Policy(schedule.flagged_months, schedule.banned_months_after_ban)
+
+
 async def schedule_expiry(
     client: AdminClient, status: str, ban_until: date | None, today: date
 ) -> date | None:
     """The expiry the registry's own retention schedule gives a record added today."""
-    schedule = await client.retention()
-    policy = Policy(schedule.flagged_months, schedule.banned_months_after_ban)
-    return policy.expiry(status, ban_until, today)
+    return (await registry_schedule(client)).expiry(status, ban_until, today)
 
 
 def registry_ca() -> Path | None:

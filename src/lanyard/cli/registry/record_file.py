@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -38,6 +38,10 @@ from lanyard.registry.record_changes import RECORD_REF
 
 COLUMNS = ("ref", "status", "email", "name", "alias", "expires", "ban_until")
 _PLURAL = {"emails": "email", "names": "name", "aliases": "alias"}
+
+
+# (status, ban_until, today) -> the expiry a retention schedule gives (Policy.expiry).
+ExpiryRule = Callable[[str, date | None, date], date | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +88,7 @@ def _date(value: Any, key: str) -> date | None:
 
 
 def parse_row(
-    row: Mapping[str, Any], today: date, max_forms: int, default_expiry: Any
+    row: Mapping[str, Any], today: date, max_forms: int, default_expiry: ExpiryRule
 ) -> tuple[NewRecord, int]:
     """One record from one row's fields. Raises ValueError naming what is wrong.
     `default_expiry(status, ban_until, today)` gives the expiry when none is written."""
@@ -158,7 +162,7 @@ def _json_rows(text: str) -> Iterator[tuple[str, Any]]:
 
 
 def read_records(
-    path: Path, today: date, max_forms: int, default_expiry: Any
+    path: Path, today: date, max_forms: int, default_expiry: ExpiryRule
 ) -> tuple[list[Parsed], list[Refused]]:
     """Every record of the file that can be imported, and every one refused (by line)."""
     try:

@@ -22,7 +22,13 @@ from lanyard.cli import progress as bars
 from lanyard.cli.common import run
 from lanyard.cli.output import CliError, JsonOut, console, emit_json, say
 from lanyard.cli.registry import record_file
-from lanyard.cli.registry.common import DataDir, Endpoint, admin_client, open_dir
+from lanyard.cli.registry.common import (
+    DataDir,
+    Endpoint,
+    admin_client,
+    open_dir,
+    registry_schedule,
+)
 from lanyard.cli.registry.record_file import Parsed
 from lanyard.core.workers import Workers
 from lanyard.registry.record_batch import MAX_POINTS_PER_BATCH, MAX_RECORDS_PER_BATCH
@@ -35,8 +41,8 @@ FINISH = "run the same command with --skip-existing to add the rest"
 
 def default_expiry(status: str, ban_until: date | None, today: date) -> date | None:
     """DESIGN.md's default schedule: flagged, 26 months from today; banned, the ban's end
-    plus 26 months; a ban with no end date does not lapse. (The registry applies its own
-    schedule, `registry retention show`, to records added without --expires.)"""
+    plus 26 months; a ban with no end date does not lapse. A registry starts with it;
+    the CLI always derives expiries from the registry's own (`registry retention show`)."""
     return Policy().expiry(status, ban_until, today)
 
 
@@ -85,6 +91,11 @@ async def _import(
                 settled(imported.take(response))
     finally:
         workers.shutdown(cancel_futures=True)
+
+
+async def _schedule(data_dir: Path, endpoint: str) -> Policy:
+    async with admin_client(open_dir(data_dir), endpoint) as client:
+        return await registry_schedule(client)
 
 
 def _by_line(cause: str, groups: list[list[Parsed]], batch: int) -> str:
@@ -156,10 +167,12 @@ def record_import(
 ) -> None:
     """Add many records: each batch through one blinded round, one transaction and one
     snapshot version. Rows that cannot be read are reported by line; the rest are added."""
-    parsed, refused = record_file.read_records(
-        file, date.today(), MAX_POINTS_PER_RECORD, default_expiry
-    )
     address = endpoint or open_dir(data_dir).endpoint()
+    # A row without an expiry takes the registry's own schedule, as `record add` does.
+    schedule = run(_schedule(data_dir, address), address)
+    parsed, refused = record_file.read_records(
+        file, date.today(), MAX_POINTS_PER_RECORD, schedule.expiry
+    )
     groups = list(record_file.batches(parsed, batch_size, MAX_POINTS_PER_BATCH))
     total = sum(len(group) for group in groups)
     imported = Imported()

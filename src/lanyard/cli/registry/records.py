@@ -26,7 +26,6 @@ from lanyard.cli.registry.common import (
     refuse_lapsed,
     schedule_expiry,
 )
-from lanyard.cli.registry.record_import import default_expiry
 from lanyard.cli.wg import commands as wg_cmds
 from lanyard.client.admin import AdminClient, Identifier, record_messages
 from lanyard.core import snapshot
@@ -104,9 +103,6 @@ def record_add(
     today = date.today()
     refuse_lapsed(given, today)
     if from_submission is not None:
-        expiry = given or default_expiry(status, ban_end, today)
-        if given is None:
-            refuse_lapsed(expiry, today, ban_end, "--ban-until")
         if email or name or alias:
             raise CliError("give --from-submission or --email/--name/--alias, not both")
         submission_records.records_from_submission(
@@ -118,7 +114,7 @@ def record_add(
             person or [],
             all_bad_actors,
             status,
-            expiry,
+            given,
             ref,
             ref_prefix,
             json_out,
@@ -347,7 +343,7 @@ def record_update(
                 new_ban = None if ban == "clear" else ban
             if new_ban is not None and new_status != "banned":
                 raise CliError("--ban-until is for banned records only")
-            derived = default_expiry(new_status, new_ban, today)
+            derived = await schedule_expiry(client, new_status, new_ban, today)
             refuse_lapsed(
                 derived, today, new_ban, "--ban-until" if ban is not None else f"{ref}'s ban end"
             )

@@ -16,6 +16,7 @@ from typing import Any
 from rich.markup import escape
 
 from lanyard.cli.output import CliError, console, emit_json, table
+from lanyard.cli.registry.common import refuse_lapsed, schedule_expiry
 from lanyard.cli.registry.submissions import Opened, open_as_member
 from lanyard.client.admin import AdminClient, Identifier
 from lanyard.core.errors import Error as CoreError
@@ -196,11 +197,19 @@ def records_from_submission(
             normalize(Kind.NAME, name)
         except CoreError as exc:
             raise CliError(f"person {number} cannot be recorded: {exc}") from exc
-    added = session.run(
-        lambda client: add_person_records(
-            client, todo, status, expires_on, json_out, opened.submission_id, ban_until
+
+    async def add(client: AdminClient) -> list[dict[str, Any]]:
+        expiry = expires_on
+        if expiry is None:
+            # The registry's own schedule, as `record add` without --expires.
+            today = date.today()
+            expiry = await schedule_expiry(client, status, ban_until, today)
+            refuse_lapsed(expiry, today, ban_until, "--ban-until")
+        return await add_person_records(
+            client, todo, status, expiry, json_out, opened.submission_id, ban_until
         )
-    )
+
+    added = session.run(add)
     if json_out:
         emit_json(added)
         return
