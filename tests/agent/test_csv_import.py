@@ -639,6 +639,24 @@ def test_twin_columns_are_read_first_non_empty(tmp_path: Path) -> None:
     ]
 
 
+def test_a_placeholder_never_hides_the_address_beside_it(tmp_path: Path) -> None:
+    """Of twin columns, or of several --email-col, the address is screened: a placeholder
+    ("n/a") taken first would leave the person screened on the name alone. A twin that
+    holds the same address wrapped is the same address, not another."""
+    text = (
+        "Name,Email,Email\r\n"
+        "Dana Quill,n/a,dana.quill@example.net\r\n"
+        "Kim Ondrej,<kim@example.cz>,kim@example.cz\r\n"
+    )
+    assert items(open_export(write(tmp_path, text))) == [
+        Row(2, "line 2", "dana quill", "dana.quill@example.net"),
+        Row(3, "line 3", "kim ondrej", "kim@example.cz"),
+    ]
+    text = "Name,Email,Work Email\r\nDana Quill,n/a,dana.quill@example.net\r\n"
+    export = open_export(write(tmp_path, text), email_col=["Email", "Work Email"])
+    assert items(export) == [Row(2, "line 2", "dana quill", "dana.quill@example.net")]
+
+
 def test_a_quote_left_open_in_a_name_swallows_no_row_silently(tmp_path: Path) -> None:
     text = (
         "Name,Email\r\n"

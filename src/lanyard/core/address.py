@@ -19,6 +19,7 @@ Messages never quote the address: it is personal data.
 
 from __future__ import annotations
 
+import re
 import string
 import unicodedata
 
@@ -33,6 +34,12 @@ _MAILTO = "mailto:"
 # carriers' addresses have dots side by side or before the '@', and they do deliver).
 _LOCAL_ASCII = frozenset(string.ascii_letters + string.digits + "!#$%&'*+-/=?^_`{|}~.")
 _LABEL_ASCII = frozenset(string.ascii_letters + string.digits + "-_")
+# Exactly the ASCII text screenable_email's checks accept (its fast path).
+_ASCII_ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]*@[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)+"
+)
+# Characters any wrapping unwrap_email takes off involves (with white space at the ends).
+_WRAPPING = frozenset("<>,;:").union(*_QUOTES)
 
 
 def _trim(text: str) -> str:
@@ -67,6 +74,13 @@ def unwrap_email(value: str) -> str:
     no other address), a `mailto:` prefix, one `,` or `;` after it, and those combined
     (`"Dana <mailto:a@b.org>";`). Nothing is unwrapped when the form is ambiguous: two
     different addresses, or more than one pair of angle brackets."""
+    if (
+        value.isascii()
+        and _WRAPPING.isdisjoint(value)
+        and not value[:1].isspace()
+        and not value[-1:].isspace()
+    ):
+        return value  # the common case: ASCII with nothing around it
     text = _trim(value)
     core, separated = _without_trailing_separator(text)
     core = _unquoted(core)
@@ -91,6 +105,8 @@ def screenable_email(value: str) -> str:
             f"identifier is {len(value)} characters long; at most {MAX_INPUT_CHARS} allowed"
         )
     address = normalize_email(unwrap_email(value))
+    if address.isascii() and _ASCII_ADDRESS.fullmatch(address):
+        return address  # what the checks below accept of ASCII, in one match
     local, _, domain = address.partition("@")
     if not all(ch in _LOCAL_ASCII or _letter(ch) for ch in local):
         raise InvalidIdentifier(
@@ -119,7 +135,8 @@ def checked_identifier(kind: Kind, value: str) -> str:
     record under `<a@b.org>` would match no one); a name as given. Raises
     InvalidIdentifier when spec §1 or the shape refuses it."""
     if kind is Kind.EMAIL:
-        screenable_email(value)
-        return unwrap_email(value)
+        unwrapped = unwrap_email(value)
+        screenable_email(unwrapped)  # unwrapping again changes nothing
+        return unwrapped
     normalize(kind, value)
     return value

@@ -105,7 +105,7 @@ class Export:
             return tuple(tuple(i for i, k in enumerate(keys) if k == key(c)) for c in columns)
 
         lay = self.layout
-        where = _Where(
+        where = _Where.of(
             (
                 ("name", at(lay.name_columns)),
                 ("e-mail", at(lay.email_columns)),
@@ -184,6 +184,43 @@ class _Where:
     ref: _Columns
     columns: tuple[str, ...]
     delimiter: str
+    # Derived once, not per row: every screened column (twins too), the e-mail ones.
+    screened: tuple[int, ...] = ()
+    emails: tuple[int, ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        people: tuple[tuple[str, _Columns], ...],
+        ref: _Columns,
+        columns: tuple[str, ...],
+        delimiter: str,
+    ) -> _Where:
+        screened = tuple(sorted({i for _, at in people for twins in at for i in twins}))
+        emails = tuple(i for label, at in people if _is_email(label) for t in at for i in t)
+        return cls(people, ref, columns, delimiter, screened, emails)
+
+
+def _is_email(label: str) -> bool:
+    return label.endswith("e-mail")
+
+
+def _usable_email(text: str) -> bool:
+    try:
+        screenable_email(text)
+    except InvalidIdentifier:
+        return False
+    return True
+
+
+def _same(label: str, a: str, b: str) -> bool:
+    """Whether two cells name the same identity (as screening reads them)."""
+    try:
+        if _is_email(label):
+            return screenable_email(a) == screenable_email(b)
+        return normalize_name(a) == normalize_name(b)
+    except InvalidIdentifier:
+        return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
 
 class _Cells:
@@ -204,14 +241,19 @@ class _Cells:
         return text
 
     def twin(self, twins: tuple[int, ...], label: str | None, columns: tuple[str, ...]) -> str:
-        """The first non-empty cell of a column and its twins; a later twin holding
-        someone else's `label` is reported, not silently dropped."""
+        """The first non-empty cell of a column and its twins (of e-mail twins, the first
+        that is an address); a later twin holding someone else's `label` is reported,
+        not silently dropped, while one that names nobody ("n/a") is passed over."""
+        if len(twins) == 1:
+            return self.get(twins[0])
         values = [(i, v) for i, v in ((i, self.get(i)) for i in twins) if v]
         if not values:
             return ""
+        if label is not None and _is_email(label):
+            values.sort(key=lambda iv: not _usable_email(iv[1]))  # stable: in order
         first = values[0][1]
         for i, other in values[1:] if label else ():
-            if " ".join(other.split()).casefold() != " ".join(first.split()).casefold():
+            if not names_nobody(other) and not _same(label or "", other, first):
                 self.problems.append(
                     f"column {i + 1} ({columns[i]!r} again) holds another {label}, which "
                     "was not screened"
@@ -224,7 +266,15 @@ class _Cells:
         return " ".join(part for part in parts if part)
 
     def first(self, at: _Columns, label: str | None, columns: tuple[str, ...]) -> str:
-        return next((v for v in (self.twin(t, label, columns) for t in at) if v), "")
+        """The first non-empty of several columns (--email-col A --email-col B); of
+        e-mail columns, the first that holds an address, so that a placeholder in A
+        does not hide the address in B."""
+        if len(at) == 1:
+            return self.twin(at[0], label, columns)
+        values = [v for v in (self.twin(t, label, columns) for t in at) if v]
+        if len(values) > 1 and label is not None and _is_email(label):
+            return next((v for v in values if _usable_email(v)), values[0])
+        return values[0] if values else ""
 
 
 def _parse(line: int, record: list[str], where: _Where) -> list[Row | BadRow]:
@@ -251,7 +301,7 @@ def _parse(line: int, record: list[str], where: _Where) -> list[Row | BadRow]:
     cells = _Cells(record)
     ref = cells.first(where.ref, None, where.columns) or f"line {line}"
     texts = {
-        label: (cells.first if label.endswith("e-mail") else cells.joined)(at, label, where.columns)
+        label: (cells.first if _is_email(label) else cells.joined)(at, label, where.columns)
         for label, at in where.people
     }
     if any("\x00" in t for t in (*texts.values(), ref)):
@@ -261,9 +311,9 @@ def _parse(line: int, record: list[str], where: _Where) -> list[Row | BadRow]:
     # A short record: a name's part or an e-mail that is not there may have been cut off.
     missing = [
         label
-        for label, at in where.people
+        for label, at in (where.people if len(record) < width else ())
         if any(all(i >= len(record) for i in twins) for twins in at)
-        and not (label.endswith("e-mail") and texts[label])
+        and not (_is_email(label) and texts[label])
     ]
     if missing:
         cells.problems.append(
@@ -295,7 +345,6 @@ def _normalised(label: str, text: str, cells: _Cells) -> str | None:
     the reason it is not screened added to the row's problems."""
     if not text:
         return None
-    shown = f" ({text!r})" if names_nobody(text) else ""  # never a person's
     if len(text) > MAX_INPUT_CHARS:
         cells.problems.append(
             f"the {label} is {len(text)} characters long (at most {MAX_INPUT_CHARS}) and "
@@ -303,9 +352,10 @@ def _normalised(label: str, text: str, cells: _Cells) -> str | None:
         )
         return None
     try:
-        return screenable_email(text) if label.endswith("e-mail") else normalize_name(text)
+        return screenable_email(text) if _is_email(label) else normalize_name(text)
     except InvalidIdentifier as exc:
-        said = "is invalid" if label.endswith("e-mail") else "is not usable"
+        said = "is invalid" if _is_email(label) else "is not usable"
+        shown = f" ({text!r})" if names_nobody(text) else ""  # never a person's
         cells.problems.append(f"the {label}{shown} {said} ({exc}) and was not screened")
         return None
 
@@ -321,9 +371,9 @@ def _breaks(text: str) -> int:
 def _line_break(line: int, record: list[str], where: _Where) -> str | None:
     """Why the record is not screened when a name or e-mail cell spans lines: no one
     writes a name over two lines, but a quote left open swallows the rows after it."""
-    screened = {i for _, at in where.people for twins in at for i in twins}
-    for i, cell in enumerate(record):
-        if i in screened and _breaks(cell.strip()):
+    for i in where.screened:
+        cell = record[i] if i < len(record) else ""
+        if ("\n" in cell or "\r" in cell) and _breaks(cell.strip()):
             start = line + sum(_breaks(c) for c in record[:i])
             end = start + _breaks(cell)
             return (
@@ -337,10 +387,10 @@ def _line_break(line: int, record: list[str], where: _Where) -> str | None:
 def _rows_inside(line: int, record: list[str], where: _Where) -> list[str]:
     """Another cell spanning lines, some of which read as rows with an e-mail address
     where the e-mail column is: likely rows swallowed by a quote left open."""
-    emails = [i for label, at in where.people if label.endswith("e-mail") for t in at for i in t]
-    found = []
-    for i, cell in enumerate(record):
-        if not emails or "@" not in cell or not _BREAK.search(cell):
+    emails = where.emails
+    found: list[str] = []
+    for i, cell in enumerate(record if emails else ()):
+        if "@" not in cell or not _BREAK.search(cell):
             continue
         rows = 0
         for part in _BREAK.split(cell)[1:]:
