@@ -167,3 +167,25 @@ def test_the_collector_is_paused_only_while_a_recheck_builds() -> None:
         assert not gc.isenabled()  # paused by someone else: left as it was
     finally:
         gc.enable()
+
+
+async def test_rows_of_one_identity_whose_changes_differ_are_separate_alerts(
+    agent: AgentService, setup: AgentSetup, tmp_path: Path
+) -> None:
+    """One address on two rows: one row was already under review (its name is flagged),
+    the other clear. A ban on the address makes both deny, but one is a new match and the
+    other a change: two alerts, each saying what it was before."""
+    await setup.admin.add_record("WG-NAME", "flagged", [Identifier(Kind.NAME, "Eve Flagname")])
+    export = tmp_path / "eve.csv"
+    export.write_text("Name,Email\nEve Flagname,eve@example.com\nEve Other,eve@example.com\n")
+    await screen_export(agent, open_export(export))
+    await setup.admin.add_record("WG-EVE", "banned", [Identifier(Kind.EMAIL, "eve@example.com")])
+    raised = await agent.sync()
+    assert sorted(
+        (a.label, [o.label for o in a.also], a.kind, a.previous.decision if a.previous else None)
+        for a in raised
+    ) == [
+        ("eve.csv line 2", [], "changed", Decision.REVIEW),
+        ("eve.csv line 3", [], "new-match", Decision.ALLOW),
+    ]
+    assert {a.result.decision for a in raised} == {Decision.DENY}

@@ -118,8 +118,9 @@ async def judge(
     what it did (`scope` says whom it looked at). Returns the alerts raised."""
     results: list[tuple[int, Result]] = []
     alerts: list[NewAlert] = []
-    # (identity, new result, record cleared) -> index in `alerts`
-    raised: dict[tuple[object, Result, str], int] = {}
+    # (identity, result before, result now) -> index in `alerts`: rows merge into one
+    # alert only when their change is the same (its kind and `previous` speak for all).
+    raised: dict[tuple[object, Result, Result], int] = {}
     unreadable = 0
     for attendee_id, (snap, person) in people.items():
         try:
@@ -131,11 +132,7 @@ async def judge(
         if before is None or before == result:
             continue
         results.append((attendee_id, result))
-        key = (
-            _identity(person, before, result),
-            result,
-            "" if result.reason else before.record_ref,
-        )
+        key = (_identity(person, before, result), before, result)
         at = raised.get(key)
         if at is not None:
             first = alerts[at]
