@@ -209,11 +209,11 @@ class RegistryClient:
         )
         entry = response.log_entry
         try:
-            # Through the key chain: the head may be signed by a key rotated in since this
-            # client last followed it (a Check of a new person just after a rotation).
-            await self.verify_signed(
-                lambda key: evaluation_log.verify_entry(key, leaf, entry), entry.head.signed_at
-            )
+            # The head was signed just now: by today's key only, learnt through the key
+            # chain when it was rotated in since this client last followed it (a Check of
+            # a new person just after a rotation). A retired key does not pass, whatever
+            # date the head claims.
+            await self._current_signed(lambda key: evaluation_log.verify_entry(key, leaf, entry))
         except SignatureError as exc:
             raise EvaluationLogInvalid(
                 f"the registry's evaluation log entry does not verify: {exc}"

@@ -106,10 +106,13 @@ class RegistryService(RecordOps):
     async def rekey(self, signing_key: nacl.signing.SigningKey) -> None:
         """Sign snapshots and evaluation-log heads with `signing_key` from now on
         (registry/signing.py)."""
+        # The log first: a client that learns the new key from a snapshot must never then
+        # meet a head the old one signed (it would read as a registry fault). A head the
+        # new key signs before the client knows it sends the client along the key chain.
+        await self.evaluation_log.rekey(signing_key)
         async with self._lock:
             self._signing_key = signing_key
             self._snap.rekey(signing_key)
-        await self.evaluation_log.rekey(signing_key)
         await self._snap.notify()
 
     @property
