@@ -34,5 +34,5 @@ def bar(label: str, unit: str) -> Progress:
 def advance(progress: Progress, task: TaskID, done: int) -> None:
     """Count `done` more on `task` and show the rate measured so far."""
     progress.advance(task, done)
-    speed = progress.tasks[0].speed
+    speed = next(t.speed for t in progress.tasks if t.id == task)
     progress.update(task, rate=f"{speed:,.0f}" if speed else "–")

@@ -163,27 +163,24 @@ class Supervisor:
 
         self._tasks[name] = asyncio.create_task(loop(), name=name)
 
+    async def _cancel(self, names: list[str]) -> None:
+        """Cancel the tasks `names` and wait for them to end; they show as stopped. A
+        cancellation of the caller itself goes on (gather raises it)."""
+        tasks = [self._tasks.pop(name) for name in names if name in self._tasks]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for name in names:
+            self.states[name].state = "stopped"
+
     async def stop_task(self, name: str) -> None:
-        """Stop the task `name` alone (a part of the service closing before the rest); it
-        shows as stopped."""
-        task = self._tasks.pop(name, None)
-        if task is None:
-            return
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
-        self.states[name].state = "stopped"
-        await self._publish()
+        """Stop the task `name` alone (a part of the service closing before the rest)."""
+        if name in self._tasks:
+            await self._cancel([name])
+            await self._publish()
 
     async def stop(self) -> None:
-        for task in self._tasks.values():
-            task.cancel()
-        for task in self._tasks.values():
-            with suppress(asyncio.CancelledError):
-                await task
-        for state in self.states.values():
-            state.state = "stopped"
-        self._tasks.clear()
+        await self._cancel(list(self.states))
         if self._on_change is not None:
             with suppress(OSError):
                 self._on_change(self.snapshot())

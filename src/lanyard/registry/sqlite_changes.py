@@ -17,7 +17,8 @@ from lanyard.registry.store import Change, Claim
 log = structlog.get_logger("lanyard.registry")
 
 
-def _now() -> str:
+def now_text() -> str:
+    """The time now as the registry's tables hold it (ISO 8601, UTC, to the second)."""
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
@@ -32,7 +33,7 @@ def claim_leaves(db: sqlite3.Connection, claim: Claim) -> list[int]:
     caller's, not of the change's epoch, claimed already or named twice; the same words
     for each of a leaf's faults, so that one admin learns nothing of another's leaves
     from them."""
-    at = _now()
+    at = now_text()
     if not claim.log_indexes:
         row = db.execute(
             "INSERT INTO evaluation_claims (log_index, record_ref, claimed_at, records) "
@@ -104,7 +105,7 @@ def apply(db: sqlite3.Connection, change: Change) -> int:
     if change.add_record is not None:
         added.insert(0, (change.add_record, change.add_points))
     if added:
-        created = _now()
+        created = now_text()
         try:
             db.executemany(
                 "INSERT INTO records (record_ref, status, expires_on, created_at, "
@@ -129,7 +130,7 @@ def apply(db: sqlite3.Connection, change: Change) -> int:
         cur = db.execute(
             "UPDATE records SET status = ?, expires_on = ?, ban_until = ?, "
             "updated_at = ? WHERE record_ref = ?",
-            (upd.status, _iso(upd.expires_on), _iso(upd.ban_until), _now(), upd.record_ref),
+            (upd.status, _iso(upd.expires_on), _iso(upd.ban_until), now_text(), upd.record_ref),
         )
         if cur.rowcount == 0:
             raise NotFound(f"no record {upd.record_ref} exists")
@@ -142,7 +143,7 @@ def apply(db: sqlite3.Connection, change: Change) -> int:
     if single is not None and change.history is not None:
         histories.append((single.record_ref, change.history))
     if histories:
-        at = _now()
+        at = now_text()
         db.executemany(
             "INSERT INTO record_history (record_ref, version, at, member, action, "
             "detail) VALUES (?, ?, ?, ?, ?, ?)",

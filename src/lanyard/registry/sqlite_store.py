@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Collection, Sequence
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,16 +43,8 @@ from lanyard.registry.store import (
 )
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 def _date(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
-
-
-def _iso(day: date | None) -> str | None:
-    return day.isoformat() if day else None
 
 
 def _time(text: str | None) -> datetime | None:
@@ -163,7 +155,7 @@ class SqliteStore(Store):
             await db.execute(
                 "INSERT INTO admins (name, public_key, created_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET public_key = excluded.public_key",
-                (name, public_key, _now()),
+                (name, public_key, sqlite_changes.now_text()),
             )
 
     async def admin(self, name: str) -> tuple[bytes, str] | None:
@@ -183,7 +175,7 @@ class SqliteStore(Store):
                         event.ends_on.isoformat(),
                         event.public_key,
                         event.quota,
-                        _now(),
+                        sqlite_changes.now_text(),
                     ),
                 )
         except sqlite3.IntegrityError as exc:
@@ -228,7 +220,7 @@ class SqliteStore(Store):
                 raise AlreadyExists(f"event {event_id}'s key changed meanwhile")
             await db.execute(
                 "INSERT INTO event_keys (event_id, public_key, retired_at) VALUES (?, ?, ?)",
-                (event_id, old_key, _now()),
+                (event_id, old_key, sqlite_changes.now_text()),
             )
             row = await sqlite.fetch_one(db, "SELECT * FROM events WHERE event_id = ?", (event_id,))
             retired = await sqlite.fetch_all(
@@ -436,7 +428,7 @@ class SqliteStore(Store):
                 await db.execute(
                     "INSERT INTO signing_keys (seq, public_key, transition, added_at) "
                     "VALUES (?, ?, ?, ?)",
-                    (sequence, new_key, statement, _now()),
+                    (sequence, new_key, statement, sqlite_changes.now_text()),
                 )
         except sqlite3.IntegrityError as exc:
             raise AlreadyExists(f"signing key hand-over {sequence} is already stored") from exc

@@ -15,6 +15,7 @@ import pytest
 from lanyard.agent.errors import RegistryFaulted, RetentionApplied
 from lanyard.agent.screening.decision import Result
 from lanyard.agent.service import AgentService
+from lanyard.agent.webhooks import server as webhook_server
 from lanyard.agent.webhooks.config import Tito, WebhookConfig
 from lanyard.agent.webhooks.queue import DeliveryQueue
 from lanyard.agent.webhooks.worker import Worker
@@ -126,3 +127,24 @@ async def test_a_pointer_outside_the_api_is_dropped_with_an_alert(harness: Harne
     assert (alert.vendor, alert.ref, alert.decision) == ("eventbrite", key, "unscreened")
     assert "outside the configured API" in alert.reason
     assert harness.vendors.calls == []
+
+
+async def test_a_delivery_that_keeps_failing_is_a_problem_for_status(
+    tmp_path: Path,
+) -> None:
+    """Retried still, but its sale unscreened for a while: `webhooks status` says so (and
+    exits 1), it does not read as all well."""
+    queue = await DeliveryQueue.open(tmp_path / "webhooks.db")
+    try:
+        config = WebhookConfig(tito=Tito("token"), vendors=("tito",))
+        worker = Worker(queue, Failing(TimeoutError()), config, None, None, first_retry=0.0)
+        ticket = tito_ticket("t32", "Jordan Blake", "jordan.blake@example.net")
+        payload = json.dumps({"action": "ticket.completed", "ticket": ticket}).encode()
+        assert await queue.enqueue("tito", "ticket.completed:t32:", payload, True) is not None
+        for attempt in range(1, webhook_server.STUCK_ATTEMPTS + 1):
+            assert await worker.run_once() == 1
+            problems = (await webhook_server.overview(tmp_path)).problems()
+            assert bool(problems) == (attempt >= webhook_server.STUCK_ATTEMPTS), problems
+        assert "still retried: those sales are not screened yet" in problems[0]
+    finally:
+        await queue.close()

@@ -4,7 +4,6 @@ what they did (`lanyard agent webhooks status`)."""
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -83,6 +82,9 @@ def _passwords(config: webhook_config.WebhookConfig, listen: str) -> None:
 
 
 WORKER_TASK = "webhook-worker"  # its name under the agent's supervisor
+# A delivery failing this many times is a problem for `webhooks status` (exit 1): with
+# pauses doubling from 5 s, its sale has gone unscreened for over a minute.
+STUCK_ATTEMPTS = 5
 
 
 @asynccontextmanager
@@ -96,8 +98,9 @@ async def running(
     """Receivers on `listen` ("host:port"; port 0 picks one) for the vendors webhooks.toml
     in `data_dir` configures, screening through `screener`. The delivery worker runs
     under `tasks` (the agent's supervisor: logged, restarted, in health and status as
-    WORKER_TASK) when given. Raises WebhookConfigError when the file is missing or bad,
-    or a non-loopback address has no TLS, or a receiver there would have no password."""
+    WORKER_TASK) when given, else under its own. Raises WebhookConfigError when the file
+    is missing or bad, or a non-loopback address has no TLS, or a receiver there would
+    have no password."""
     config = webhook_config.load(data_dir / webhook_config.FILE_NAME)
     tls = _tls(config, listen)
     _passwords(config, listen)
@@ -110,7 +113,8 @@ async def running(
     eventbrite = vendors.EventbriteApi(session, config.eventbrite) if config.eventbrite else None
     worker = Worker(queue, screener, config, pretix, eventbrite, first_retry=first_retry)
     runner = web.AppRunner(Receiver(config, queue, worker.wake).app(), access_log=None)
-    task: asyncio.Task[None] | None = None
+    # Its own supervisor where no agent's is given (tests, a receiver run alone).
+    supervisor = tasks if tasks is not None else Supervisor(first_retry=first_retry)
     try:
         await runner.setup()
         site = web.TCPSite(runner, host.strip("[]"), int(port), ssl_context=tls)
@@ -125,21 +129,13 @@ async def running(
             f"{host}:{bound_port}" if ":" not in bound_host else f"[{bound_host}]:{bound_port}"
         )
         url = f"{'https' if tls else 'http'}://{address}"
-        if tasks is not None:
-            supervisor = tasks
-            supervisor.run(WORKER_TASK, lambda: worker.run(lambda: supervisor.healthy(WORKER_TASK)))
-        else:
-            task = asyncio.create_task(worker.run())
+        supervisor.run(WORKER_TASK, lambda: worker.run(lambda: supervisor.healthy(WORKER_TASK)))
         log.info(
             "webhooks.listening", address=address, tls=tls is not None, vendors=list(config.vendors)
         )
         yield RunningWebhooks(address, url, queue, worker)
     finally:
-        if tasks is not None:
-            await tasks.stop_task(WORKER_TASK)
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await supervisor.stop_task(WORKER_TASK)
         await runner.cleanup()
         await session.close()
         await queue.close()
@@ -171,15 +167,25 @@ class Overview:
     def dropped(self) -> list[Delivery]:
         return [d for d in self.deliveries if d.state == DROPPED]
 
+    def stuck(self) -> list[Delivery]:
+        """Queued deliveries that failed STUCK_ATTEMPTS times or more: retried still, but
+        their sales have gone unscreened for a while (an outage, a fault to look at)."""
+        return [d for d in self.retrying() if d.attempts >= STUCK_ATTEMPTS]
+
     def problems(self) -> list[str]:
         """What an operator must look at, one sentence each (empty when all is well)."""
-        dropped = len(self.dropped())
-        if not dropped:
-            return []
-        return [
-            f"{dropped} delivery(ies) could not be processed and were dropped: those sales "
-            "were not screened (each has an alert)"
-        ]
+        found = []
+        if dropped := len(self.dropped()):
+            found.append(
+                f"{dropped} delivery(ies) could not be processed and were dropped: those "
+                "sales were not screened (each has an alert)"
+            )
+        if stuck := len(self.stuck()):
+            found.append(
+                f"{stuck} delivery(ies) failed {STUCK_ATTEMPTS} times or more and are still "
+                "retried: those sales are not screened yet (see each one's last error)"
+            )
+        return found
 
 
 async def overview(data_dir: Path) -> Overview:

@@ -153,42 +153,23 @@ class Worker:
     def _pause(self, failures: int) -> float:
         return float(min(self._first_retry * 2 ** max(failures - 1, 0), self._max_retry))
 
-    async def run(self, healthy: Callable[[], Awaitable[None]] | None = None) -> None:
+    async def run(self, healthy: Callable[[], Awaitable[None]]) -> None:
         """Process due deliveries until cancelled; sleeps until woken or the next is due.
         Once an hour, finished deliveries older than KEEP_FINISHED_SECONDS are forgotten.
-        When a round fails (the queue itself cannot be used), the next waits a doubling
-        pause rather than spinning. Under a core.supervise.Supervisor (`healthy` given,
-        awaited after each round done), a failed round raises instead: the supervisor
-        logs it, shows it in health and starts the worker again after its pause."""
-        swept, failures = 0.0, 0
+        Meant to run under a core.supervise.Supervisor: `healthy` is awaited after each
+        round done, and a round that fails (the queue itself cannot be used) raises, for
+        the supervisor to log, show in health and start again after its pause."""
+        swept = 0.0
         while True:
             self._wakeup.clear()
-            try:
-                await self.run_once()
-                if time.time() - swept > SWEEP_INTERVAL_SECONDS:
-                    forgotten = await self._queue.forget_finished(
-                        time.time() - KEEP_FINISHED_SECONDS
-                    )
-                    swept = time.time()
-                    if forgotten:
-                        log.info("webhook.forgotten", deliveries=forgotten)
-                failures = 0
-            except Exception as exc:
-                stop_if_cancelled(exc)  # a cancelled call that came up as an error
-                if healthy is not None:
-                    raise
-                failures += 1
-                log.exception(
-                    "webhook.worker_failed",
-                    failures=failures,
-                    retry_in_seconds=self._pause(failures),
-                )
+            await self.run_once()
+            if time.time() - swept > SWEEP_INTERVAL_SECONDS:
+                forgotten = await self._queue.forget_finished(time.time() - KEEP_FINISHED_SECONDS)
+                swept = time.time()
+                if forgotten:
+                    log.info("webhook.forgotten", deliveries=forgotten)
             stop_if_cancelled()  # or that a delivery took for a refusal and kept for later
-            if healthy is not None:
-                await healthy()
-            if failures:
-                await asyncio.sleep(self._pause(failures))
-                continue
+            await healthy()
             due = await self._queue.next_due()
             pause = MAX_IDLE_SECONDS if due is None else min(MAX_IDLE_SECONDS, due - time.time())
             with suppress(TimeoutError):

@@ -107,15 +107,16 @@ def _write_out(path: Path, data: dict[str, Any]) -> None:
         # columns its person was read from, then each row not screened (decision
         # "unscreened", with its reason), so that a file of no matches never reads as
         # all clear while rows went unscreened.
+        fields = [*_MATCH_FIELDS, "columns"]
         matches = (
-            [*(m[k] for k in _MATCH_FIELDS), _read_from(data["columns"], m["person"])]
-            for m in data["matches"]
+            {**m, "columns": _read_from(data["columns"], m["person"])} for m in data["matches"]
         )
         unscreened = (
-            [s["line"], "", s["ref"], "unscreened", "", s["reason"], "", ""]
+            {"line": s["line"], "ref": s["ref"], "decision": "unscreened", "reason": s["reason"]}
             for s in data["skipped"]
         )
-        write_csv(path, [*_MATCH_FIELDS, "columns"], itertools.chain(matches, unscreened))
+        rows = itertools.chain(matches, unscreened)
+        write_csv(path, fields, ([row.get(f, "") for f in fields] for row in rows))
     else:
         path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
