@@ -72,6 +72,18 @@ async def test_one_row_per_identity_across_runs_and_checks(store: Store) -> None
     assert len(await store.identities(1)) == 6  # (person, kind) pairs, for re-checks
 
 
+async def test_a_run_line_is_where_its_stored_rows_end(store: Store) -> None:
+    """Store.run_line: where a stopped run resumes, never behind a batch committed."""
+    ye, yn = os.urandom(32), os.urandom(32)
+    run = await store.open_run("d3", "attendee", "plain", "c.csv")
+    assert await store.run_line(run.run_id) == 0
+    await store.commit_rows(run.run_id, 7, 1, [_ada(ye, yn, 5)], [])
+    await store.commit_rows(run.run_id, 4, 1, [], [])  # a batch behind never moves it back
+    assert await store.run_line(run.run_id) == 7
+    assert (await store.open_run("d3", "attendee", "plain", "c.csv")).last_line == 7
+    assert await store.run_line(run.run_id + 1000) == 0  # no such run
+
+
 async def test_a_rotation_switches_only_when_every_identity_is_staged(store: Store) -> None:
     ye, yn = os.urandom(32), os.urandom(32)
     await store.commit_rows(None, 0, 1, [_ada(ye, yn, None)], [])

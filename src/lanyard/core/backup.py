@@ -216,7 +216,8 @@ def service_stopped(data_dir: Path, serve_command: str) -> Iterator[None]:
     sentence, while a `serve` holds the directory's lock (core/serving.exclusive), in this
     process or another: it would go on writing into the copy moved aside, and everything
     written from then on would be lost at its next start. The lock is held until the
-    restore is done, so no `serve` starts half-way."""
+    restore is done; it is the old directory's lock, moved aside with it, so it keeps out
+    a `serve` started on the old files, not one started on the new directory half-way."""
     fd: int | None = None
     try:
         fd = os.open(data_dir / LOCK_FILE, os.O_RDWR)
